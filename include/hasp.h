@@ -1,0 +1,311 @@
+/*
+ * hasp: a TLS library. The one public header.
+ *
+ * The engine is sans-I/O: feed it the bytes that arrived from the peer with
+ * hasp_conn_input(), take the bytes it wants sent with hasp_conn_output(),
+ * and exchange plaintext with hasp_conn_read() / hasp_conn_write(). The fd
+ * layer (hasp_set_fd(), hasp_handshake(), hasp_read(), hasp_write(),
+ * hasp_close()) does that loop over a socket, blocking or non-blocking.
+ *
+ * Every function that can fail returns an int: 0 (or a byte count) on
+ * success, a negative HASP_ERR_* code on failure, or one of the two
+ * sentinels HASP_WANT_POLLIN / HASP_WANT_POLLOUT ("call again when the
+ * socket is readable / writable"). hasp_conn_errmsg() holds a sentence that
+ * names the cause.
+ */
+#ifndef HASP_H
+#define HASP_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#pragma GCC visibility push(default)
+#endif
+
+#define HASP_VERSION_STRING "0.1.0"
+
+/* Protocol versions, as on the wire. */
+#define HASP_TLS1_0 0x0301
+#define HASP_TLS1_1 0x0302
+#define HASP_TLS1_2 0x0303
+#define HASP_TLS1_3 0x0304
+
+/* Roles. */
+#define HASP_CLIENT 0
+#define HASP_SERVER 1
+
+/* Sentinels: not errors. */
+#define HASP_OK 0
+#define HASP_WANT_POLLIN (-2)
+#define HASP_WANT_POLLOUT (-3)
+
+/* Error classes. */
+enum hasp_err_class {
+    HASP_CLASS_NONE = 0,
+    HASP_CLASS_USAGE,       /* the caller used the API wrongly */
+    HASP_CLASS_BLOCKED,     /* would block: call again */
+    HASP_CLASS_CLOSED,      /* the connection is over (cleanly or not) */
+    HASP_CLASS_PEER_ALERT,  /* the peer sent a fatal alert */
+    HASP_CLASS_PROTOCOL,    /* the peer broke the protocol; we sent an alert */
+    HASP_CLASS_CERTIFICATE, /* a certificate was rejected */
+    HASP_CLASS_IO,          /* the transport failed */
+    HASP_CLASS_INTERNAL,    /* out of memory, crypto library failure */
+};
+
+/* Error codes. Stable: new codes are only ever added. */
+enum hasp_err {
+    HASP_ERR_USAGE = -10,        /* invalid argument or call in the wrong state */
+    HASP_ERR_NOMEM = -11,        /* out of memory */
+    HASP_ERR_INTERNAL = -12,     /* internal error */
+    HASP_ERR_CRYPTO = -13,       /* the crypto library failed */
+    HASP_ERR_IO = -14,           /* read(2)/write(2) failed */
+    HASP_ERR_CLOSED = -15,       /* the connection was closed (close_notify or after a fatal error) */
+    HASP_ERR_TRUNCATED = -16,    /* the peer closed the transport without close_notify */
+    HASP_ERR_PEER_ALERT = -17,   /* the peer sent a fatal alert */
+    HASP_ERR_DECODE = -18,       /* a message was malformed: decode_error(50) */
+    HASP_ERR_UNEXPECTED = -19,   /* a message came out of order: unexpected_message(10) */
+    HASP_ERR_BAD_MAC = -20,      /* a record failed authentication: bad_record_mac(20) */
+    HASP_ERR_OVERFLOW = -21,     /* a record was too large: record_overflow(22) */
+    HASP_ERR_HANDSHAKE = -22,    /* no acceptable parameters: handshake_failure(40) */
+    HASP_ERR_VERSION = -23,      /* no shared protocol version: protocol_version(70) */
+    HASP_ERR_ILLEGAL_PARAM = -24, /* a field had a value out of range: illegal_parameter(47) */
+    HASP_ERR_DECRYPT = -25,      /* a signature or Finished failed: decrypt_error(51) */
+    HASP_ERR_NOT_TLS = -26,      /* the peer is not speaking TLS */
+    HASP_ERR_UNSUPPORTED_EXT = -27, /* unsupported_extension(110) */
+    HASP_ERR_NO_APP_PROTO = -28, /* no_application_protocol(120) */
+    HASP_ERR_INSUFFICIENT_SECURITY = -29, /* insufficient_security(71) */
+    HASP_ERR_UNRECOGNIZED_NAME = -30, /* unrecognized_name(112) */
+    HASP_ERR_NO_RENEGOTIATION = -31, /* renegotiation refused */
+    HASP_ERR_LIMIT = -32,        /* a configured limit was exceeded */
+    HASP_ERR_CONFIG = -33,       /* a configuration file or value was invalid */
+    HASP_ERR_MISSING_EXT = -34,  /* missing_extension(109) */
+    HASP_ERR_CERT_REQUIRED = -35, /* certificate_required(116) */
+    HASP_ERR_INAPPROPRIATE_FALLBACK = -36,
+
+    /* certificate errors: class HASP_CLASS_CERTIFICATE */
+    HASP_ERR_CERT_BAD = -50,         /* malformed or unusable: bad_certificate(42) */
+    HASP_ERR_CERT_UNSUPPORTED = -51, /* unsupported algorithm: unsupported_certificate(43) */
+    HASP_ERR_CERT_EXPIRED = -52,     /* expired or not yet valid: certificate_expired(45) */
+    HASP_ERR_CERT_UNKNOWN_CA = -53,  /* no path to a trusted root: unknown_ca(48) */
+    HASP_ERR_CERT_SIGNATURE = -54,   /* a signature in the chain is invalid: bad_certificate(42) */
+    HASP_ERR_CERT_NAME = -55,        /* host name mismatch: bad_certificate(42) */
+    HASP_ERR_CERT_PATH_LEN = -56,    /* path too long: bad_certificate(42) */
+    HASP_ERR_CERT_USAGE = -57,       /* key usage / extended key usage: unsupported_certificate(43) */
+    HASP_ERR_CERT_CONSTRAINTS = -58, /* CA bit / name constraints: bad_certificate(42) */
+    HASP_ERR_CERT_SELF_SIGNED = -59, /* self-signed leaf not trusted: unknown_ca(48) */
+    HASP_ERR_CERT_NOT_FOUND = -60,   /* no certificate was presented */
+};
+
+/* Alert descriptions (RFC 5246 7.2, RFC 8446 6). */
+enum hasp_alert {
+    HASP_ALERT_CLOSE_NOTIFY = 0,
+    HASP_ALERT_UNEXPECTED_MESSAGE = 10,
+    HASP_ALERT_BAD_RECORD_MAC = 20,
+    HASP_ALERT_RECORD_OVERFLOW = 22,
+    HASP_ALERT_HANDSHAKE_FAILURE = 40,
+    HASP_ALERT_BAD_CERTIFICATE = 42,
+    HASP_ALERT_UNSUPPORTED_CERTIFICATE = 43,
+    HASP_ALERT_CERTIFICATE_REVOKED = 44,
+    HASP_ALERT_CERTIFICATE_EXPIRED = 45,
+    HASP_ALERT_CERTIFICATE_UNKNOWN = 46,
+    HASP_ALERT_ILLEGAL_PARAMETER = 47,
+    HASP_ALERT_UNKNOWN_CA = 48,
+    HASP_ALERT_ACCESS_DENIED = 49,
+    HASP_ALERT_DECODE_ERROR = 50,
+    HASP_ALERT_DECRYPT_ERROR = 51,
+    HASP_ALERT_PROTOCOL_VERSION = 70,
+    HASP_ALERT_INSUFFICIENT_SECURITY = 71,
+    HASP_ALERT_INTERNAL_ERROR = 80,
+    HASP_ALERT_INAPPROPRIATE_FALLBACK = 86,
+    HASP_ALERT_USER_CANCELED = 90,
+    HASP_ALERT_NO_RENEGOTIATION = 100,
+    HASP_ALERT_MISSING_EXTENSION = 109,
+    HASP_ALERT_UNSUPPORTED_EXTENSION = 110,
+    HASP_ALERT_UNRECOGNIZED_NAME = 112,
+    HASP_ALERT_BAD_CERTIFICATE_STATUS_RESPONSE = 113,
+    HASP_ALERT_UNKNOWN_PSK_IDENTITY = 115,
+    HASP_ALERT_CERTIFICATE_REQUIRED = 116,
+    HASP_ALERT_NO_APPLICATION_PROTOCOL = 120,
+};
+
+/* Names: "handshake_failure(40)", "HASP_ERR_DECODE", ... Never NULL. */
+const char *hasp_alert_name(int alert);
+const char *hasp_err_name(int code);
+int hasp_err_class(int code);
+/* The alert that an error code sends, or -1 if none. */
+int hasp_err_alert(int code);
+
+/* The cipher suites hasp has, in default preference order. */
+typedef struct hasp_suite_info {
+    uint16_t id;
+    const char *iana_name;
+    const char *openssl_name;
+    int in_default;   /* part of DEFAULT */
+    int by_name_only; /* enabled only when named (3DES) */
+} hasp_suite_info;
+/* 0 and fills info for i < count, else HASP_ERR_USAGE. */
+int hasp_suite_get(size_t i, hasp_suite_info *info);
+
+/* ---------------------------------------------------------------- config */
+
+typedef struct hasp_config hasp_config;
+typedef struct hasp_conn hasp_conn;
+
+hasp_config *hasp_config_new(void);
+void hasp_config_free(hasp_config *cfg);
+/* The last error of a config call, as a sentence. */
+const char *hasp_config_errmsg(const hasp_config *cfg);
+
+/* Protocol versions, inclusive (default TLS 1.2 .. the highest hasp has). */
+int hasp_config_set_versions(hasp_config *cfg, uint16_t min, uint16_t max);
+/* Cipher suites, colon-separated IANA or OpenSSL names, or DEFAULT / ALL.
+ * The order is the server's preference. */
+int hasp_config_set_ciphers(hasp_config *cfg, const char *list);
+/* Groups, colon- or comma-separated: x25519, P-256 (secp256r1), P-384,
+ * ffdhe2048, ffdhe3072. */
+int hasp_config_set_groups(hasp_config *cfg, const char *list);
+/* Signature schemes, colon-separated TLS names (rsa_pss_rsae_sha256, ...). */
+int hasp_config_set_sigalgs(hasp_config *cfg, const char *list);
+/* ALPN protocols, comma-separated ("h2,http/1.1"). */
+int hasp_config_set_alpn(hasp_config *cfg, const char *list);
+
+/* A certificate chain (PEM, leaf first) and its private key (PEM: PKCS#1,
+ * SEC1 or PKCS#8). May be called several times on a server: the
+ * certificate whose names match the client's server_name is chosen. */
+int hasp_config_add_cert_key_file(hasp_config *cfg, const char *chain_pem_file,
+                                  const char *key_pem_file);
+int hasp_config_add_cert_key_mem(hasp_config *cfg, const uint8_t *chain_pem, size_t chain_len,
+                                 const uint8_t *key_pem, size_t key_len);
+
+/* Trust anchors: a PEM file, a directory of PEM files. Without either the
+ * system bundle is used. */
+int hasp_config_set_ca_file(hasp_config *cfg, const char *path);
+int hasp_config_set_ca_dir(hasp_config *cfg, const char *path);
+int hasp_config_set_ca_mem(hasp_config *cfg, const uint8_t *pem, size_t len);
+/* Dangerous: do not verify the peer's certificate at all. */
+void hasp_config_insecure_noverifycert(hasp_config *cfg);
+/* Dangerous: verify the chain but not the host name. */
+void hasp_config_insecure_noverifyname(hasp_config *cfg);
+/* Fixed verification time (seconds since the epoch) for tests; 0 = now. */
+void hasp_config_set_verify_time(hasp_config *cfg, int64_t t);
+
+/* Server: ask for a client certificate. */
+#define HASP_VERIFY_CLIENT_NONE 0
+#define HASP_VERIFY_CLIENT_OPTIONAL 1
+#define HASP_VERIFY_CLIENT_REQUIRE 2
+int hasp_config_set_verify_client(hasp_config *cfg, int mode);
+
+/* Engine limits. */
+void hasp_config_set_max_handshake_size(hasp_config *cfg, size_t bytes);
+
+/* ---------------------------------------------------------------- events */
+
+enum hasp_event_type {
+    HASP_EV_MSG_SENT = 1, /* a handshake message (or ChangeCipherSpec) was sent */
+    HASP_EV_MSG_RECV,     /* ... was received */
+    HASP_EV_KEY_CHANGE,   /* record protection changed in one direction */
+    HASP_EV_DECISION,     /* a negotiation decision */
+    HASP_EV_ALERT_SENT,
+    HASP_EV_ALERT_RECV,
+    HASP_EV_CERT_RESULT, /* the peer's certificate path result */
+    HASP_EV_DONE,        /* the handshake completed */
+};
+
+typedef struct hasp_event {
+    int type;          /* enum hasp_event_type */
+    int from_server;   /* 1 if the server sent this message / made this decision */
+    int encrypted;     /* the record carrying it was protected */
+    int msg_type;      /* handshake type (HelloRequest 0 .. ), 20 for CCS, alert number */
+    const char *name;  /* "ClientHello", "ChangeCipherSpec", "handshake_failure(40)" */
+    size_t length;     /* message length in bytes (with its 4-byte header) */
+    const char *detail; /* decoded fields, one line, e.g. "version=TLS1.2 suite=..." */
+} hasp_event;
+
+typedef void (*hasp_event_cb)(void *arg, const hasp_event *ev);
+/* No callback, no cost. The detail never contains secrets. */
+void hasp_config_set_event_cb(hasp_config *cfg, hasp_event_cb cb, void *arg);
+
+/* ---------------------------------------------------------------- connection */
+
+/* The config must outlive the connection and must not change once shared. */
+hasp_conn *hasp_conn_new(const hasp_config *cfg, int role);
+void hasp_conn_free(hasp_conn *c);
+/* Client: the server name to send (SNI) and verify. */
+int hasp_conn_set_servername(hasp_conn *c, const char *name);
+
+/* The sans-I/O core. */
+/* Bytes from the peer. Returns how many were taken (may be fewer than len
+ * when the engine's buffer is full: process, then call again). */
+int hasp_conn_input(hasp_conn *c, const uint8_t *in, size_t len);
+/* The transport reached end of file. */
+void hasp_conn_input_eof(hasp_conn *c);
+/* Bytes to send to the peer: returns how many are waiting and points *out
+ * at them. hasp_conn_output_done() says how many were sent. */
+size_t hasp_conn_output(hasp_conn *c, const uint8_t **out);
+void hasp_conn_output_done(hasp_conn *c, size_t n);
+/* Drive the handshake: 0 when complete, HASP_WANT_POLLIN when it needs more
+ * input (send the output first), or an error. */
+int hasp_conn_handshake(hasp_conn *c);
+/* Plaintext. read returns bytes (> 0), 0 after the peer's close_notify,
+ * HASP_WANT_POLLIN, or an error (HASP_ERR_TRUNCATED for EOF without
+ * close_notify). write returns len or an error. */
+int hasp_conn_read(hasp_conn *c, void *buf, size_t len);
+int hasp_conn_write(hasp_conn *c, const void *buf, size_t len);
+/* Queue close_notify. */
+int hasp_conn_close(hasp_conn *c);
+
+/* Bytes buffered inside the engine (plaintext or records not yet
+ * processed): read again before polling the transport. */
+size_t hasp_conn_pending(const hasp_conn *c);
+
+/* State. */
+int hasp_conn_handshake_done(const hasp_conn *c);
+int hasp_conn_error(const hasp_conn *c);
+const char *hasp_conn_errmsg(const hasp_conn *c);
+/* 1 if the peer's close_notify arrived. */
+int hasp_conn_peer_closed(const hasp_conn *c);
+/* Which side's alert ended the connection: the alert number sent / received, or -1. */
+int hasp_conn_alert_sent(const hasp_conn *c);
+int hasp_conn_alert_received(const hasp_conn *c);
+
+uint16_t hasp_conn_version(const hasp_conn *c);
+const char *hasp_conn_version_name(const hasp_conn *c); /* "TLSv1.2" */
+uint16_t hasp_conn_cipher_id(const hasp_conn *c);
+const char *hasp_conn_cipher_name(const hasp_conn *c);         /* IANA name */
+const char *hasp_conn_cipher_openssl_name(const hasp_conn *c); /* OpenSSL name */
+const char *hasp_conn_group_name(const hasp_conn *c);           /* "x25519", or NULL */
+const char *hasp_conn_sigalg_name(const hasp_conn *c);          /* or NULL */
+const char *hasp_conn_alpn(const hasp_conn *c);                 /* or NULL */
+const char *hasp_conn_servername(const hasp_conn *c);           /* SNI, or NULL */
+int hasp_conn_ems(const hasp_conn *c);                /* extended master secret used */
+int hasp_conn_secure_renegotiation(const hasp_conn *c); /* RFC 5746 negotiated */
+int hasp_conn_etm(const hasp_conn *c);                /* encrypt_then_mac used */
+int hasp_conn_resumed(const hasp_conn *c);
+/* A human-readable summary of the peer's certificate path verdict. */
+const char *hasp_conn_verify_result(const hasp_conn *c);
+
+/* ---------------------------------------------------------------- fd layer */
+
+int hasp_set_fd(hasp_conn *c, int fd);
+/* Blocking or non-blocking according to the fd. Non-blocking calls return
+ * HASP_WANT_POLLIN / HASP_WANT_POLLOUT: poll, then call the same function. */
+int hasp_handshake(hasp_conn *c);
+ssize_t hasp_read(hasp_conn *c, void *buf, size_t len);
+ssize_t hasp_write(hasp_conn *c, const void *buf, size_t len);
+/* Send close_notify and flush it. Does not close the fd. */
+int hasp_close(hasp_conn *c);
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,461 @@
+/* hasp_config: everything a connection needs that does not change. Built
+ * by one thread, then shared read-only by any number of connections. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "codec/pem.h"
+#include "conn.h"
+#include "x509/x509.h"
+
+static int cfg_fail(hasp_config *cfg, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int cfg_fail(hasp_config *cfg, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cfg->errmsg, sizeof(cfg->errmsg), fmt, ap);
+    va_end(ap);
+    hasp_err_set(code, __FILE__, __LINE__, "%s", cfg->errmsg);
+    return code;
+}
+
+static const uint16_t default_groups[] = {HASP_GROUP_X25519, HASP_GROUP_SECP256R1,
+                                          HASP_GROUP_SECP384R1, HASP_GROUP_FFDHE2048,
+                                          HASP_GROUP_FFDHE3072};
+
+static const uint16_t default_sigalgs[] = {
+    HASP_SIG_ECDSA_SECP256R1_SHA256, HASP_SIG_ECDSA_SECP384R1_SHA384,
+    HASP_SIG_ED25519_SCHEME,         HASP_SIG_RSA_PSS_RSAE_SHA256,
+    HASP_SIG_RSA_PSS_RSAE_SHA384,    HASP_SIG_RSA_PSS_RSAE_SHA512,
+    HASP_SIG_RSA_PSS_PSS_SHA256,     HASP_SIG_RSA_PSS_PSS_SHA384,
+    HASP_SIG_RSA_PKCS1_SHA256,       HASP_SIG_RSA_PKCS1_SHA384,
+    HASP_SIG_RSA_PKCS1_SHA512,       HASP_SIG_ECDSA_SECP521R1_SHA512,
+};
+
+hasp_config *hasp_config_new(void)
+{
+    hasp_config *cfg = calloc(1, sizeof(*cfg));
+    if (!cfg)
+        return NULL;
+    cfg->min_version = HASP_TLS1_2;
+    cfg->max_version = HASP_TLS1_2;
+    hasp_config_set_ciphers(cfg, "DEFAULT");
+    memcpy(cfg->groups, default_groups, sizeof(default_groups));
+    cfg->ngroups = sizeof(default_groups) / sizeof(default_groups[0]);
+    memcpy(cfg->sigalgs, default_sigalgs, sizeof(default_sigalgs));
+    cfg->nsigalgs = sizeof(default_sigalgs) / sizeof(default_sigalgs[0]);
+    cfg->verify_cert = 1;
+    cfg->verify_name = 1;
+    cfg->max_hs_size = 128 * 1024;
+    pthread_mutex_init(&cfg->lock, NULL);
+    return cfg;
+}
+
+void hasp_config_free(hasp_config *cfg)
+{
+    if (!cfg)
+        return;
+    for (size_t i = 0; i < cfg->ncreds; i++) {
+        for (size_t j = 0; j < cfg->creds[i].n; j++)
+            free(cfg->creds[i].chain[j]);
+        hasp_pkey_free(cfg->creds[i].key);
+    }
+    if (cfg->anchors)
+        hasp_x509_store_free(cfg->anchors);
+    pthread_mutex_destroy(&cfg->lock);
+    free(cfg);
+}
+
+const char *hasp_config_errmsg(const hasp_config *cfg)
+{
+    return cfg->errmsg;
+}
+
+int hasp_config_set_versions(hasp_config *cfg, uint16_t min, uint16_t max)
+{
+    if (min < HASP_TLS1_2)
+        return cfg_fail(cfg, HASP_ERR_USAGE,
+                        "hasp supports TLS 1.2 and newer only (0x%04x was asked for)", min);
+    if (max > HASP_TLS1_2)
+        max = HASP_TLS1_2; /* TLS 1.3 arrives with its own handshake table */
+    if (min > max)
+        return cfg_fail(cfg, HASP_ERR_USAGE, "the minimum version is above the maximum");
+    cfg->min_version = min;
+    cfg->max_version = max;
+    return 0;
+}
+
+/* Split s on ':' or ',' and call fn on each non-empty item. */
+static int for_each_item(hasp_config *cfg, const char *s,
+                         int (*fn)(hasp_config *cfg, const char *item, void *arg), void *arg)
+{
+    char item[128];
+    while (*s) {
+        size_t n = strcspn(s, ":,");
+        if (n >= sizeof(item))
+            return cfg_fail(cfg, HASP_ERR_USAGE, "list item too long: '%.*s'", (int)n, s);
+        memcpy(item, s, n);
+        item[n] = 0;
+        /* trim spaces */
+        char *b = item;
+        while (*b == ' ')
+            b++;
+        char *e = b + strlen(b);
+        while (e > b && e[-1] == ' ')
+            *--e = 0;
+        if (*b)
+            GUARD(fn(cfg, b, arg));
+        s += n;
+        if (*s)
+            s++;
+    }
+    return 0;
+}
+
+static int add_suite(hasp_config *cfg, uint16_t id)
+{
+    for (size_t i = 0; i < cfg->nsuites; i++)
+        if (cfg->suites[i] == id)
+            return 0;
+    if (cfg->nsuites >= HASP_MAX_SUITES)
+        return cfg_fail(cfg, HASP_ERR_USAGE, "too many cipher suites");
+    cfg->suites[cfg->nsuites++] = id;
+    return 0;
+}
+
+static int cipher_item(hasp_config *cfg, const char *item, void *arg)
+{
+    (void)arg;
+    if (!strcasecmp(item, "DEFAULT") || !strcasecmp(item, "ALL")) {
+        int all = !strcasecmp(item, "ALL");
+        const hasp_suite *s;
+        for (size_t i = 0; (s = hasp_suite_at(i)); i++)
+            if (s->in_default || all)
+                GUARD(add_suite(cfg, s->id));
+        return 0;
+    }
+    const hasp_suite *s = hasp_suite_by_name(item);
+    if (!s)
+        return cfg_fail(cfg, HASP_ERR_USAGE,
+                        "unknown cipher suite '%s' (use IANA names like "
+                        "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, OpenSSL names like "
+                        "ECDHE-RSA-AES128-GCM-SHA256, DEFAULT or ALL)",
+                        item);
+    return add_suite(cfg, s->id);
+}
+
+int hasp_config_set_ciphers(hasp_config *cfg, const char *list)
+{
+    uint16_t saved[HASP_MAX_SUITES];
+    size_t nsaved = cfg->nsuites;
+    memcpy(saved, cfg->suites, sizeof(saved));
+    cfg->nsuites = 0;
+    int rc = for_each_item(cfg, list ? list : "", cipher_item, NULL);
+    if (rc == 0 && cfg->nsuites == 0)
+        rc = cfg_fail(cfg, HASP_ERR_USAGE, "the cipher list '%s' names no suite", list);
+    if (rc < 0) {
+        memcpy(cfg->suites, saved, sizeof(saved));
+        cfg->nsuites = nsaved;
+    }
+    return rc;
+}
+
+static int group_item(hasp_config *cfg, const char *item, void *arg)
+{
+    (void)arg;
+    int g = hasp_group_by_name(item);
+    if (g <= 0)
+        return cfg_fail(cfg, HASP_ERR_USAGE,
+                        "unknown group '%s' (hasp has x25519, secp256r1 (P-256), secp384r1 "
+                        "(P-384), ffdhe2048, ffdhe3072)",
+                        item);
+    for (size_t i = 0; i < cfg->ngroups; i++)
+        if (cfg->groups[i] == g)
+            return 0;
+    if (cfg->ngroups >= HASP_MAX_GROUPS)
+        return cfg_fail(cfg, HASP_ERR_USAGE, "too many groups");
+    cfg->groups[cfg->ngroups++] = (uint16_t)g;
+    return 0;
+}
+
+int hasp_config_set_groups(hasp_config *cfg, const char *list)
+{
+    size_t saved_n = cfg->ngroups;
+    uint16_t saved[HASP_MAX_GROUPS];
+    memcpy(saved, cfg->groups, sizeof(saved));
+    cfg->ngroups = 0;
+    int rc = for_each_item(cfg, list ? list : "", group_item, NULL);
+    if (rc == 0 && cfg->ngroups == 0)
+        rc = cfg_fail(cfg, HASP_ERR_USAGE, "the group list names no group");
+    if (rc < 0) {
+        memcpy(cfg->groups, saved, sizeof(saved));
+        cfg->ngroups = saved_n;
+    }
+    return rc;
+}
+
+static int sigalg_item(hasp_config *cfg, const char *item, void *arg)
+{
+    (void)arg;
+    const hasp_sigscheme *s = hasp_sigscheme_by_name(item);
+    if (!s)
+        return cfg_fail(cfg, HASP_ERR_USAGE, "unknown signature scheme '%s'", item);
+    if (cfg->nsigalgs >= HASP_MAX_SIGALGS)
+        return cfg_fail(cfg, HASP_ERR_USAGE, "too many signature schemes");
+    cfg->sigalgs[cfg->nsigalgs++] = s->id;
+    return 0;
+}
+
+int hasp_config_set_sigalgs(hasp_config *cfg, const char *list)
+{
+    size_t saved_n = cfg->nsigalgs;
+    uint16_t saved[HASP_MAX_SIGALGS];
+    memcpy(saved, cfg->sigalgs, sizeof(saved));
+    cfg->nsigalgs = 0;
+    int rc = for_each_item(cfg, list ? list : "", sigalg_item, NULL);
+    if (rc == 0 && cfg->nsigalgs == 0)
+        rc = cfg_fail(cfg, HASP_ERR_USAGE, "the signature scheme list is empty");
+    if (rc < 0) {
+        memcpy(cfg->sigalgs, saved, sizeof(saved));
+        cfg->nsigalgs = saved_n;
+    }
+    return rc;
+}
+
+static int alpn_item(hasp_config *cfg, const char *item, void *arg)
+{
+    (void)arg;
+    size_t n = strlen(item);
+    if (n > 255 || cfg->alpn_len + 1 + n > sizeof(cfg->alpn))
+        return cfg_fail(cfg, HASP_ERR_USAGE, "ALPN list too long");
+    cfg->alpn[cfg->alpn_len++] = (uint8_t)n;
+    memcpy(cfg->alpn + cfg->alpn_len, item, n);
+    cfg->alpn_len += n;
+    return 0;
+}
+
+int hasp_config_set_alpn(hasp_config *cfg, const char *list)
+{
+    cfg->alpn_len = 0;
+    int rc = for_each_item(cfg, list ? list : "", alpn_item, NULL);
+    if (rc < 0)
+        cfg->alpn_len = 0;
+    return rc;
+}
+
+static int read_file(hasp_config *cfg, const char *path, uint8_t **out, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return cfg_fail(cfg, HASP_ERR_CONFIG, "cannot open '%s': %s", path, strerror(errno));
+    size_t cap = 4096, n = 0;
+    uint8_t *buf = malloc(cap);
+    while (buf) {
+        size_t r = fread(buf + n, 1, cap - n, f);
+        n += r;
+        if (r == 0)
+            break;
+        if (n == cap) {
+            uint8_t *nb = cap < (64u << 20) ? realloc(buf, cap * 2) : NULL;
+            if (!nb) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+    }
+    fclose(f);
+    if (!buf)
+        return cfg_fail(cfg, HASP_ERR_NOMEM, "'%s' is too large or memory ran out", path);
+    *out = buf;
+    *len = n;
+    return 0;
+}
+
+int hasp_config_add_cert_key_mem(hasp_config *cfg, const uint8_t *chain_pem, size_t chain_len,
+                                 const uint8_t *key_pem, size_t key_len)
+{
+    if (cfg->ncreds >= HASP_MAX_CERTS)
+        return cfg_fail(cfg, HASP_ERR_USAGE, "too many certificates (at most %d)",
+                        HASP_MAX_CERTS);
+    hasp_cred cred;
+    memset(&cred, 0, sizeof(cred));
+    const uint8_t *p = chain_pem, *end = chain_pem + chain_len;
+    char label[64];
+    for (;;) {
+        uint8_t *der;
+        size_t der_len;
+        int rc = hasp_pem_next(&p, end, label, sizeof(label), &der, &der_len);
+        if (rc < 0) {
+            cfg_fail(cfg, HASP_ERR_CONFIG, "the certificate chain is not valid PEM: %s",
+                     hasp_err_last()->msg);
+            goto fail;
+        }
+        if (rc == 0)
+            break;
+        if (strcmp(label, "CERTIFICATE") != 0) {
+            free(der);
+            continue;
+        }
+        if (cred.n >= HASP_MAX_CHAIN) {
+            free(der);
+            cfg_fail(cfg, HASP_ERR_CONFIG, "the certificate chain has more than %d certificates",
+                     HASP_MAX_CHAIN);
+            goto fail;
+        }
+        cred.chain[cred.n] = der;
+        cred.chain_len[cred.n] = der_len;
+        cred.n++;
+    }
+    if (cred.n == 0) {
+        cfg_fail(cfg, HASP_ERR_CONFIG, "no CERTIFICATE block found in the certificate file");
+        goto fail;
+    }
+    cred.key = hasp_pkey_from_private_pem(key_pem, key_len);
+    if (!cred.key) {
+        cfg_fail(cfg, HASP_ERR_CONFIG,
+                 "cannot read the private key (PEM PKCS#1, SEC1 or PKCS#8, unencrypted): %s",
+                 hasp_err_last()->msg);
+        goto fail;
+    }
+    cred.key_type = hasp_pkey_type(cred.key);
+    const uint8_t *spki;
+    size_t spki_len;
+    if (hasp_x509_spki(cred.chain[0], cred.chain_len[0], &spki, &spki_len) < 0) {
+        cfg_fail(cfg, HASP_ERR_CONFIG, "cannot parse the leaf certificate: %s",
+                 hasp_err_last()->msg);
+        goto fail;
+    }
+    hasp_pkey *pub = hasp_pkey_from_spki(spki, spki_len);
+    int match = pub && hasp_pkey_matches(cred.key, pub) == 1;
+    hasp_pkey_free(pub);
+    if (!match) {
+        cfg_fail(cfg, HASP_ERR_CONFIG,
+                 "the private key does not belong to the first certificate of the chain");
+        goto fail;
+    }
+    cfg->creds[cfg->ncreds++] = cred;
+    return 0;
+fail:
+    for (size_t j = 0; j < cred.n; j++)
+        free(cred.chain[j]);
+    hasp_pkey_free(cred.key);
+    return cfg->errmsg[0] ? HASP_ERR_CONFIG : HASP_ERR_CONFIG;
+}
+
+int hasp_config_add_cert_key_file(hasp_config *cfg, const char *chain_file, const char *key_file)
+{
+    uint8_t *chain = NULL, *key = NULL;
+    size_t chain_len, key_len;
+    GUARD(read_file(cfg, chain_file, &chain, &chain_len));
+    int rc = read_file(cfg, key_file, &key, &key_len);
+    if (rc == 0) {
+        rc = hasp_config_add_cert_key_mem(cfg, chain, chain_len, key, key_len);
+        if (rc < 0) {
+            char tmp[512];
+            snprintf(tmp, sizeof(tmp), "%s", cfg->errmsg);
+            cfg_fail(cfg, rc, "%s (certificate '%s', key '%s')", tmp, chain_file, key_file);
+        }
+        hasp_wipe(key, key_len);
+    }
+    free(chain);
+    free(key);
+    return rc;
+}
+
+static int ensure_store(hasp_config *cfg)
+{
+    if (!cfg->anchors)
+        cfg->anchors = hasp_x509_store_new();
+    if (!cfg->anchors)
+        return cfg_fail(cfg, HASP_ERR_NOMEM, "out of memory");
+    return 0;
+}
+
+int hasp_config_set_ca_file(hasp_config *cfg, const char *path)
+{
+    GUARD(ensure_store(cfg));
+    int rc = hasp_x509_store_add_file(cfg->anchors, path);
+    if (rc < 0)
+        return cfg_fail(cfg, HASP_ERR_CONFIG, "cannot load trust anchors from '%s': %s", path,
+                        hasp_err_last()->msg);
+    cfg->anchors_set = 1;
+    return 0;
+}
+
+int hasp_config_set_ca_dir(hasp_config *cfg, const char *path)
+{
+    GUARD(ensure_store(cfg));
+    int rc = hasp_x509_store_add_dir(cfg->anchors, path);
+    if (rc < 0)
+        return cfg_fail(cfg, HASP_ERR_CONFIG, "cannot load trust anchors from '%s': %s", path,
+                        hasp_err_last()->msg);
+    cfg->anchors_set = 1;
+    return 0;
+}
+
+int hasp_config_set_ca_mem(hasp_config *cfg, const uint8_t *pem, size_t len)
+{
+    GUARD(ensure_store(cfg));
+    int rc = hasp_x509_store_add_pem(cfg->anchors, pem, len);
+    if (rc < 0)
+        return cfg_fail(cfg, HASP_ERR_CONFIG, "cannot load trust anchors: %s",
+                        hasp_err_last()->msg);
+    cfg->anchors_set = 1;
+    return 0;
+}
+
+const struct hasp_x509_store *config_anchors(const hasp_config *ccfg)
+{
+    hasp_config *cfg = (hasp_config *)ccfg; /* lazy, once, under the lock */
+    pthread_mutex_lock(&cfg->lock);
+    if (!cfg->anchors_set) {
+        if (ensure_store(cfg) == 0 && hasp_x509_store_load_system(cfg->anchors) < 0) {
+            /* An empty store: every chain then fails with unknown_ca, and says why. */
+        }
+        cfg->anchors_set = 1;
+    }
+    pthread_mutex_unlock(&cfg->lock);
+    return cfg->anchors;
+}
+
+void hasp_config_insecure_noverifycert(hasp_config *cfg)
+{
+    cfg->verify_cert = 0;
+}
+
+void hasp_config_insecure_noverifyname(hasp_config *cfg)
+{
+    cfg->verify_name = 0;
+}
+
+void hasp_config_set_verify_time(hasp_config *cfg, int64_t t)
+{
+    cfg->verify_time = t;
+}
+
+int hasp_config_set_verify_client(hasp_config *cfg, int mode)
+{
+    if (mode < HASP_VERIFY_CLIENT_NONE || mode > HASP_VERIFY_CLIENT_REQUIRE)
+        return cfg_fail(cfg, HASP_ERR_USAGE, "unknown client verification mode %d", mode);
+    cfg->verify_client = mode;
+    return 0;
+}
+
+void hasp_config_set_max_handshake_size(hasp_config *cfg, size_t bytes)
+{
+    cfg->max_hs_size = bytes < 1024 ? 1024 : bytes;
+}
+
+void hasp_config_set_event_cb(hasp_config *cfg, hasp_event_cb cb, void *arg)
+{
+    cfg->ev_cb = cb;
+    cfg->ev_arg = arg;
+}

@@ -1,0 +1,514 @@
+/* The engine: a connection eats bytes from the peer, produces bytes to
+ * send, and moves plaintext. It drives the record layer and the handshake,
+ * handles alerts and close_notify, and never touches a socket. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conn.h"
+#include "hs/hs.h"
+
+/* One whole record of the largest size, plus room for the next header. */
+#define IN_CAP (HASP_REC_HEADER_LEN + HASP_REC_MAX_CIPHERTEXT + 2048)
+#define MAX_WARNINGS 16
+
+
+
+hasp_conn *hasp_conn_new(const hasp_config *cfg, int role)
+{
+    if (!cfg || (role != HASP_CLIENT && role != HASP_SERVER))
+        return NULL;
+    hasp_conn *c = calloc(1, sizeof(*c));
+    if (!c)
+        return NULL;
+    c->cfg = cfg;
+    c->role = role;
+    c->fd = -1;
+    c->out = hasp_wr_dyn();
+    c->rec_version = HASP_TLS1_2;
+    c->alert_sent = c->alert_recv = -1;
+    return c;
+}
+
+void hasp_conn_free(hasp_conn *c)
+{
+    if (!c)
+        return;
+    hs_free(c);
+    hasp_rec_prot_clear(&c->rd);
+    hasp_rec_prot_clear(&c->wr);
+    hasp_rec_prot_clear(&c->pending_rd);
+    hasp_rec_prot_clear(&c->pending_wr);
+    if (c->in) {
+        hasp_wipe(c->in, c->in_cap);
+        free(c->in);
+    }
+    hasp_wr_free_secret(&c->out);
+    hasp_wipe(c, sizeof(*c));
+    free(c);
+}
+
+int hasp_conn_set_servername(hasp_conn *c, const char *name)
+{
+    ENSURE(c && name, HASP_ERR_USAGE);
+    size_t n = strlen(name);
+    ENSURE_MSG(n > 0 && n < sizeof(c->sni), HASP_ERR_USAGE, "the server name must be 1..255 bytes");
+    memcpy(c->sni, name, n + 1);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- events */
+
+void conn_event(hasp_conn *c, int type, int from_server, int msg_type, const char *name,
+                size_t length, const char *detail)
+{
+    if (!c->cfg->ev_cb)
+        return;
+    hasp_event ev;
+    ev.type = type;
+    ev.from_server = from_server;
+    ev.encrypted = (from_server == (c->role == HASP_SERVER)) ? c->wr.kind != HASP_REC_NULL
+                                                             : c->rd.kind != HASP_REC_NULL;
+    ev.msg_type = msg_type;
+    ev.name = name;
+    ev.length = length;
+    ev.detail = detail ? detail : "";
+    c->cfg->ev_cb(c->cfg->ev_arg, &ev);
+}
+
+/* ---------------------------------------------------------------- output */
+
+int conn_send_record(hasp_conn *c, uint8_t type, const uint8_t *data, size_t len)
+{
+    do {
+        size_t n = len > HASP_REC_MAX_PLAINTEXT ? HASP_REC_MAX_PLAINTEXT : len;
+        GUARD(hasp_rec_seal(&c->wr, type, c->rec_version, data, n, &c->out));
+        data += n;
+        len -= n;
+    } while (len > 0);
+    return 0;
+}
+
+size_t hasp_conn_output(hasp_conn *c, const uint8_t **out)
+{
+    *out = c->out.p + c->out_off;
+    return c->out.len - c->out_off;
+}
+
+void hasp_conn_output_done(hasp_conn *c, size_t n)
+{
+    size_t avail = c->out.len - c->out_off;
+    c->out_off += n < avail ? n : avail;
+    if (c->out_off == c->out.len) {
+        c->out.len = 0;
+        c->out_off = 0;
+    }
+}
+
+static void send_alert(hasp_conn *c, int level, int desc)
+{
+    uint8_t a[2] = {(uint8_t)level, (uint8_t)desc};
+    if (conn_send_record(c, HASP_CT_ALERT, a, 2) == 0)
+        conn_event(c, HASP_EV_ALERT_SENT, c->role == HASP_SERVER, desc, hasp_alert_name(desc), 2,
+                   level == 2 ? "fatal" : "warning");
+}
+
+/* ---------------------------------------------------------------- errors */
+
+int conn_fail(hasp_conn *c, int code)
+{
+    if (c->state == ST_ERROR)
+        return c->err;
+    if (code == HASP_WANT_POLLIN || code == HASP_WANT_POLLOUT)
+        return code;
+    hasp_errinfo *e = hasp_err_last();
+    const char *msg = (e->code == code && e->msg[0]) ? e->msg : hasp_err_default_msg(code);
+    c->err = code;
+    int alert = -1;
+    int cls = hasp_err_class(code);
+    if (cls == HASP_CLASS_PROTOCOL || cls == HASP_CLASS_CERTIFICATE || cls == HASP_CLASS_INTERNAL)
+        alert = hasp_err_alert(code);
+    if (code == HASP_ERR_USAGE && c->state == ST_HANDSHAKE)
+        alert = HASP_ALERT_INTERNAL_ERROR;
+    if (alert >= 0 && !c->close_sent) {
+        send_alert(c, 2, alert);
+        c->alert_sent = alert;
+        snprintf(c->errmsg, sizeof(c->errmsg), "%s (sent %s to the %s)", msg,
+                 hasp_alert_name(alert), c->role == HASP_SERVER ? "client" : "server");
+    } else {
+        snprintf(c->errmsg, sizeof(c->errmsg), "%s", msg);
+    }
+    c->state = ST_ERROR;
+    if (c->hs)
+        hs_free(c);
+    return code;
+}
+
+/* ---------------------------------------------------------------- input */
+
+int hasp_conn_input(hasp_conn *c, const uint8_t *in, size_t len)
+{
+    if (!c->in) {
+        c->in = malloc(IN_CAP);
+        ENSURE(c->in, HASP_ERR_NOMEM);
+        c->in_cap = IN_CAP;
+    }
+    if (c->app_len == 0 && c->in_off > 0) {
+        memmove(c->in, c->in + c->in_off, c->in_len - c->in_off);
+        c->in_len -= c->in_off;
+        c->in_off = 0;
+    }
+    size_t room = c->in_cap - c->in_len;
+    size_t n = len < room ? len : room;
+    memcpy(c->in + c->in_len, in, n);
+    c->in_len += n;
+    return (int)n;
+}
+
+void hasp_conn_input_eof(hasp_conn *c)
+{
+    c->in_eof = 1;
+}
+
+static int on_alert(hasp_conn *c, const uint8_t *pt, size_t len)
+{
+    ENSURE_MSG(len == 2, HASP_ERR_DECODE, "the peer sent an alert record of %zu bytes", len);
+    int level = pt[0], desc = pt[1];
+    conn_event(c, HASP_EV_ALERT_RECV, c->role != HASP_SERVER, desc, hasp_alert_name(desc), 2,
+               level == 2 ? "fatal" : "warning");
+    ENSURE_MSG(level == 1 || level == 2, HASP_ERR_ILLEGAL_PARAM,
+               "the peer sent an alert with level %d (only 1 warning and 2 fatal exist)", level);
+    if (desc == HASP_ALERT_CLOSE_NOTIFY) {
+        c->peer_closed = 1;
+        c->alert_recv = desc;
+        if (c->state == ST_HANDSHAKE) {
+            FAIL(HASP_ERR_CLOSED, "the %s closed the connection (close_notify) during the "
+                                  "handshake, while this side waited for %s",
+                 c->role == HASP_SERVER ? "client" : "server", hs_waiting_for(c));
+        }
+        return 0;
+    }
+    if (level == 2) {
+        c->alert_recv = desc;
+        FAIL(HASP_ERR_PEER_ALERT, "the %s sent a fatal alert: %s%s%s",
+             c->role == HASP_SERVER ? "client" : "server", hasp_alert_name(desc),
+             c->state == ST_HANDSHAKE ? ", while this side waited for " : "",
+             c->state == ST_HANDSHAKE ? hs_waiting_for(c) : "");
+    }
+    /* A warning: user_canceled, no_renegotiation, or an old-style warning; go on. */
+    return 0;
+}
+
+/* Read and process one record. 1 when one was processed, HASP_WANT_POLLIN
+ * when more bytes are needed, or an error. */
+static int read_record(hasp_conn *c)
+{
+    size_t avail = c->in_len - c->in_off;
+    if (avail < HASP_REC_HEADER_LEN) {
+        if (c->in_eof) {
+            if (c->state == ST_HANDSHAKE)
+                FAIL(HASP_ERR_TRUNCATED,
+                     "the %s closed the connection during the handshake, while this side waited "
+                     "for %s%s",
+                     c->role == HASP_SERVER ? "client" : "server", hs_waiting_for(c),
+                     avail ? " (in the middle of a record)" : "");
+            FAIL(HASP_ERR_TRUNCATED,
+                 "the %s closed the connection without close_notify: the data may be truncated",
+                 c->role == HASP_SERVER ? "client" : "server");
+        }
+        return HASP_WANT_POLLIN;
+    }
+    uint8_t *rec = c->in + c->in_off;
+    uint8_t type;
+    uint16_t version;
+    size_t len;
+    int rc = hasp_rec_parse_header(rec, &type, &version, &len);
+    if (rc == HASP_ERR_NOT_TLS && c->version)
+        FAIL(HASP_ERR_UNEXPECTED, "the peer sent a record of unknown content type %u", rec[0]);
+    GUARD(rc);
+    if (avail < HASP_REC_HEADER_LEN + len) {
+        if (c->in_eof)
+            FAIL(HASP_ERR_TRUNCATED, "the %s closed the connection in the middle of a record",
+                 c->role == HASP_SERVER ? "client" : "server");
+        return HASP_WANT_POLLIN;
+    }
+    c->in_off += HASP_REC_HEADER_LEN + len;
+    uint8_t *pt;
+    size_t pt_len;
+    rc = hasp_rec_open(&c->rd, rec, HASP_REC_HEADER_LEN + len, &type, &pt, &pt_len);
+    GUARD(rc);
+    switch (type) {
+    case HASP_CT_HANDSHAKE:
+        ENSURE_MSG(pt_len > 0, HASP_ERR_UNEXPECTED, "the peer sent an empty handshake record");
+        if (c->state == ST_HANDSHAKE)
+            return hs_append(c, pt, pt_len) < 0 ? hasp_err_last()->code : 1;
+        /* After the handshake: a HelloRequest or a renegotiating ClientHello. */
+        ENSURE_MSG(pt_len >= 4, HASP_ERR_UNEXPECTED,
+                   "the peer sent a fragment of a handshake message after the handshake");
+        if ((c->role == HASP_CLIENT && pt[0] == HS_HELLO_REQUEST) ||
+            (c->role == HASP_SERVER && pt[0] == HS_CLIENT_HELLO)) {
+            /* Renegotiation is refused: RFC 5746 4.5 / 5246 7.4.1.1 allow a warning. */
+            send_alert(c, 1, HASP_ALERT_NO_RENEGOTIATION);
+            return 1;
+        }
+        FAIL(HASP_ERR_UNEXPECTED, "the peer sent %s after the handshake", hs_msg_name(pt[0]));
+    case HASP_CT_CHANGE_CIPHER_SPEC:
+        ENSURE_MSG(pt_len == 1 && pt[0] == 1, HASP_ERR_DECODE,
+                   "the peer sent a malformed ChangeCipherSpec");
+        ENSURE_MSG(c->state == ST_HANDSHAKE, HASP_ERR_UNEXPECTED,
+                   "the peer sent ChangeCipherSpec after the handshake");
+        GUARD(hs_ccs(c));
+        return 1;
+    case HASP_CT_ALERT:
+        GUARD(on_alert(c, pt, pt_len));
+        return 1;
+    case HASP_CT_APPLICATION_DATA:
+        ENSURE_MSG(c->state == ST_APP, HASP_ERR_UNEXPECTED,
+                   "the peer sent application data before the handshake finished");
+        c->app = pt;
+        c->app_len = pt_len;
+        return 1;
+    default:
+        FAIL(HASP_ERR_UNEXPECTED, "the peer sent a record of unknown content type %u", type);
+    }
+}
+
+/* ---------------------------------------------------------------- handshake */
+
+int hasp_conn_handshake(hasp_conn *c)
+{
+    if (!c)
+        return HASP_ERR_USAGE;
+    if (c->state == ST_ERROR)
+        return c->err;
+    if (c->state == ST_APP)
+        return 0;
+    if (c->state == ST_CLOSED)
+        return HASP_ERR_CLOSED;
+    hasp_err_clear();
+    if (!c->hs) {
+        int rc = hs_start(c);
+        if (rc < 0)
+            return conn_fail(c, rc);
+        if (c->role == HASP_CLIENT)
+            c->rec_version = HASP_TLS1_0; /* RFC 5246 E.1: the first ClientHello's record */
+    }
+    for (;;) {
+        int rc = hs_drive(c);
+        if (c->role == HASP_CLIENT && c->version)
+            c->rec_version = c->version;
+        if (rc < 0)
+            return conn_fail(c, rc);
+        if (rc == 0) {
+            c->state = ST_APP;
+            c->resumed = 0;
+            conn_event(c, HASP_EV_DONE, c->role == HASP_SERVER, 0, "handshake complete", 0,
+                       c->suite->iana);
+            hs_free(c);
+            return 0;
+        }
+        rc = read_record(c);
+        if (rc == HASP_WANT_POLLIN)
+            return rc;
+        if (rc < 0)
+            return conn_fail(c, rc);
+    }
+}
+
+/* ---------------------------------------------------------------- application data */
+
+int hasp_conn_read(hasp_conn *c, void *buf, size_t len)
+{
+    if (!c || (!buf && len))
+        return HASP_ERR_USAGE;
+    if (c->state == ST_HANDSHAKE) {
+        int rc = hasp_conn_handshake(c);
+        if (rc != 0)
+            return rc;
+    }
+    int warnings = 0;
+    for (;;) {
+        if (c->app_len > 0) {
+            size_t n = len < c->app_len ? len : c->app_len;
+            if (n > 0x7fffffff)
+                n = 0x7fffffff;
+            memcpy(buf, c->app, n);
+            c->app += n;
+            c->app_len -= n;
+            return (int)n;
+        }
+        if (c->state == ST_ERROR)
+            return c->err;
+        if (c->peer_closed) {
+            /* RFC 5246 7.2.1: answer close_notify with our own. */
+            if (!c->close_sent) {
+                send_alert(c, 1, HASP_ALERT_CLOSE_NOTIFY);
+                c->close_sent = 1;
+            }
+            c->state = ST_CLOSED;
+            return 0;
+        }
+        hasp_err_clear();
+        int rc = read_record(c);
+        if (rc == HASP_WANT_POLLIN)
+            return rc;
+        if (rc < 0)
+            return conn_fail(c, rc);
+        if (c->app_len == 0 && ++warnings > MAX_WARNINGS * 4) {
+            hasp_err_set(HASP_ERR_LIMIT, __FILE__, __LINE__,
+                         "the peer sent too many records without application data");
+            return conn_fail(c, HASP_ERR_LIMIT);
+        }
+    }
+}
+
+int hasp_conn_write(hasp_conn *c, const void *buf, size_t len)
+{
+    if (!c || (!buf && len))
+        return HASP_ERR_USAGE;
+    if (c->state == ST_HANDSHAKE) {
+        int rc = hasp_conn_handshake(c);
+        if (rc != 0)
+            return rc;
+    }
+    if (c->state == ST_ERROR)
+        return c->err;
+    if (c->close_sent || c->state == ST_CLOSED)
+        return HASP_ERR_CLOSED;
+    if (len > 0x7fffffff)
+        len = 0x7fffffff;
+    hasp_err_clear();
+    int rc = conn_send_record(c, HASP_CT_APPLICATION_DATA, buf, len);
+    if (rc < 0)
+        return conn_fail(c, rc);
+    return (int)len;
+}
+
+int hasp_conn_close(hasp_conn *c)
+{
+    if (!c)
+        return HASP_ERR_USAGE;
+    if (c->state == ST_ERROR)
+        return 0;
+    if (!c->close_sent) {
+        send_alert(c, 1, HASP_ALERT_CLOSE_NOTIFY);
+        c->close_sent = 1;
+    }
+    if (c->peer_closed)
+        c->state = ST_CLOSED;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- state */
+
+size_t hasp_conn_pending(const hasp_conn *c)
+{
+    return c->app_len + (c->in_len - c->in_off);
+}
+
+int hasp_conn_handshake_done(const hasp_conn *c)
+{
+    return c->state == ST_APP || (c->state == ST_CLOSED && c->suite);
+}
+
+int hasp_conn_error(const hasp_conn *c)
+{
+    return c->state == ST_ERROR ? c->err : 0;
+}
+
+const char *hasp_conn_errmsg(const hasp_conn *c)
+{
+    return c->state == ST_ERROR ? c->errmsg : "";
+}
+
+int hasp_conn_peer_closed(const hasp_conn *c)
+{
+    return c->peer_closed;
+}
+
+int hasp_conn_alert_sent(const hasp_conn *c)
+{
+    return c->alert_sent;
+}
+
+int hasp_conn_alert_received(const hasp_conn *c)
+{
+    return c->alert_recv;
+}
+
+uint16_t hasp_conn_version(const hasp_conn *c)
+{
+    return c->version;
+}
+
+const char *hasp_conn_version_name(const hasp_conn *c)
+{
+    switch (c->version) {
+    case HASP_TLS1_2: return "TLSv1.2";
+    case HASP_TLS1_3: return "TLSv1.3";
+    default: return "none";
+    }
+}
+
+uint16_t hasp_conn_cipher_id(const hasp_conn *c)
+{
+    return c->suite ? c->suite->id : 0;
+}
+
+const char *hasp_conn_cipher_name(const hasp_conn *c)
+{
+    return c->suite ? c->suite->iana : "none";
+}
+
+const char *hasp_conn_cipher_openssl_name(const hasp_conn *c)
+{
+    return c->suite ? c->suite->ossl : "none";
+}
+
+const char *hasp_conn_group_name(const hasp_conn *c)
+{
+    if (!c->suite || c->suite->kx == HASP_KX_RSA)
+        return NULL;
+    return c->group ? hasp_group_name(c->group) : "custom-dh";
+}
+
+const char *hasp_conn_sigalg_name(const hasp_conn *c)
+{
+    const hasp_sigscheme *s = c->sigscheme ? hasp_sigscheme_find(c->sigscheme) : NULL;
+    return s ? s->name : NULL;
+}
+
+const char *hasp_conn_alpn(const hasp_conn *c)
+{
+    return c->alpn[0] ? c->alpn : NULL;
+}
+
+const char *hasp_conn_servername(const hasp_conn *c)
+{
+    return c->sni[0] ? c->sni : NULL;
+}
+
+int hasp_conn_ems(const hasp_conn *c)
+{
+    return c->ems;
+}
+
+int hasp_conn_secure_renegotiation(const hasp_conn *c)
+{
+    return c->secure_reneg;
+}
+
+int hasp_conn_etm(const hasp_conn *c)
+{
+    return c->etm;
+}
+
+int hasp_conn_resumed(const hasp_conn *c)
+{
+    return c->resumed;
+}
+
+const char *hasp_conn_verify_result(const hasp_conn *c)
+{
+    return c->verify_msg[0] ? c->verify_msg : "not verified";
+}

@@ -1,0 +1,126 @@
+/* The engine's internal state: configs and connections. */
+#ifndef HASP_CONN_H
+#define HASP_CONN_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "hasp.h"
+#include "codec/cursor.h"
+#include "crypto/crypto.h"
+#include "err.h"
+#include "hs/suites.h"
+#include "record/record.h"
+
+struct hasp_x509_store;
+
+#define HASP_MAX_SUITES 48
+#define HASP_MAX_GROUPS 8
+#define HASP_MAX_SIGALGS 16
+#define HASP_MAX_CERTS 8
+#define HASP_MAX_CHAIN 10
+
+/* A certificate chain and its private key. */
+typedef struct hasp_cred {
+    uint8_t *chain[HASP_MAX_CHAIN]; /* DER, leaf first */
+    size_t chain_len[HASP_MAX_CHAIN];
+    size_t n;
+    hasp_pkey *key;
+    int key_type; /* enum hasp_pkey_type */
+} hasp_cred;
+
+struct hasp_config {
+    uint16_t min_version, max_version;
+    uint16_t suites[HASP_MAX_SUITES];
+    size_t nsuites;
+    uint16_t groups[HASP_MAX_GROUPS];
+    size_t ngroups;
+    uint16_t sigalgs[HASP_MAX_SIGALGS];
+    size_t nsigalgs;
+    uint8_t alpn[256]; /* ProtocolNameList body: 1-byte length-prefixed names */
+    size_t alpn_len;
+    hasp_cred creds[HASP_MAX_CERTS];
+    size_t ncreds;
+    struct hasp_x509_store *anchors;
+    int anchors_set;       /* the caller named a CA file/dir/mem */
+    pthread_mutex_t lock;  /* guards lazy loading of the system trust store */
+    int verify_cert;       /* 1 unless insecure_noverifycert */
+    int verify_name;       /* 1 unless insecure_noverifyname */
+    int64_t verify_time;
+    int verify_client;
+    size_t max_hs_size;
+    hasp_event_cb ev_cb;
+    void *ev_arg;
+    char errmsg[512];
+};
+
+/* Handshake state, alive only during a handshake. */
+struct hasp_hs;
+
+enum conn_state {
+    ST_HANDSHAKE = 0,
+    ST_APP,    /* application data flows */
+    ST_CLOSED, /* close_notify received, or sent and answered */
+    ST_ERROR,  /* a fatal error: nothing more */
+};
+
+struct hasp_conn {
+    const hasp_config *cfg;
+    int role;
+    int state;
+    int fd;
+
+    /* input: raw bytes from the peer */
+    uint8_t *in;
+    size_t in_cap, in_len, in_off; /* [in_off, in_len) are unparsed */
+    int in_eof;
+    /* decrypted application data waiting to be read (points into in) */
+    uint8_t *app;
+    size_t app_len;
+
+    /* output: records waiting to be sent */
+    hasp_wr out;
+    size_t out_off;
+
+    /* record protection */
+    hasp_rec_prot rd, wr;
+    hasp_rec_prot pending_rd, pending_wr; /* TLS 1.2: installed at ChangeCipherSpec */
+    uint16_t rec_version;
+
+    struct hasp_hs *hs;
+
+    /* negotiated */
+    uint16_t version;
+    const hasp_suite *suite;
+    uint16_t group;
+    uint16_t sigscheme;
+    char alpn[256];
+    char sni[256];
+    int ems, secure_reneg, etm, resumed;
+    uint8_t client_verify_data[12], server_verify_data[12];
+    uint8_t master[48];
+
+    /* outcome */
+    int err;
+    char errmsg[768];
+    int alert_sent, alert_recv;
+    int peer_closed, close_sent;
+    char verify_msg[768];
+};
+
+/* Record the error (sending its alert, if any) and end the connection. */
+int conn_fail(hasp_conn *c, int code);
+/* Engine services used by the handshake code. */
+int conn_send_record(hasp_conn *c, uint8_t type, const uint8_t *data, size_t len);
+int conn_send_handshake(hasp_conn *c, uint8_t type, const uint8_t *body, size_t len);
+/* Emit an event if the config has a callback. */
+void conn_event(hasp_conn *c, int type, int from_server, int msg_type, const char *name,
+                size_t length, const char *detail);
+static inline int conn_tracing(const hasp_conn *c)
+{
+    return c->cfg->ev_cb != NULL;
+}
+/* Resolve the trust store (loading the system bundle on first use). */
+const struct hasp_x509_store *config_anchors(const hasp_config *cfg);
+
+#endif

@@ -1,0 +1,252 @@
+/* AEAD (AES-GCM, ChaCha20-Poly1305) and raw CBC (AES, 3DES). Each context
+ * runs the key schedule once; a record only sets the IV. */
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+
+#include <limits.h>
+#include <stdlib.h>
+#include <pthread.h>
+#include <string.h>
+
+#include "crypto.h"
+
+enum {
+    C_AES128GCM,
+    C_AES256GCM,
+    C_CHACHA,
+    C_AES128CBC,
+    C_AES256CBC,
+    C_3DESCBC,
+    C_COUNT,
+};
+
+static const char *const cipher_names[C_COUNT] = {
+    "AES-128-GCM", "AES-256-GCM", "ChaCha20-Poly1305", "AES-128-CBC", "AES-256-CBC",
+    "DES-EDE3-CBC",
+};
+static EVP_CIPHER *ciphers[C_COUNT];
+static pthread_once_t ciphers_once = PTHREAD_ONCE_INIT;
+
+static void ciphers_fetch(void)
+{
+    for (int i = 0; i < C_COUNT; i++)
+        ciphers[i] = EVP_CIPHER_fetch(NULL, cipher_names[i], NULL);
+}
+
+static const EVP_CIPHER *cipher_get(int idx)
+{
+    pthread_once(&ciphers_once, ciphers_fetch);
+    return ciphers[idx];
+}
+
+/* ------------------------------------------------------------------ AEAD */
+
+struct hasp_aead_ctx {
+    EVP_CIPHER_CTX *ctx;
+    int alg;
+    int encrypt;
+};
+
+size_t hasp_aead_key_len(int alg)
+{
+    switch (alg) {
+    case HASP_AEAD_AES128GCM: return 16;
+    case HASP_AEAD_AES256GCM: return 32;
+    case HASP_AEAD_CHACHA20POLY1305: return 32;
+    default: return 0;
+    }
+}
+
+static int aead_index(int alg)
+{
+    switch (alg) {
+    case HASP_AEAD_AES128GCM: return C_AES128GCM;
+    case HASP_AEAD_AES256GCM: return C_AES256GCM;
+    case HASP_AEAD_CHACHA20POLY1305: return C_CHACHA;
+    default: return -1;
+    }
+}
+
+hasp_aead_ctx *hasp_aead_new(int alg, int encrypt, const uint8_t *key)
+{
+    int idx = aead_index(alg);
+    if (idx < 0) {
+        hasp_err_set(HASP_ERR_USAGE, __FILE__, __LINE__, "unknown AEAD algorithm %d", alg);
+        return NULL;
+    }
+    const EVP_CIPHER *cipher = cipher_get(idx);
+    if (cipher == NULL) {
+        hasp_err_set(HASP_ERR_CRYPTO, __FILE__, __LINE__,
+                     "the crypto library does not provide %s", cipher_names[idx]);
+        return NULL;
+    }
+    hasp_aead_ctx *c = calloc(1, sizeof(*c));
+    ENSURE_PTR(c != NULL, HASP_ERR_NOMEM);
+    c->alg = alg;
+    c->encrypt = encrypt ? 1 : 0;
+    c->ctx = EVP_CIPHER_CTX_new();
+    if (c->ctx == NULL || !EVP_CipherInit_ex2(c->ctx, cipher, key, NULL, c->encrypt, NULL)) {
+        hasp_aead_free(c);
+        hasp_err_set(HASP_ERR_CRYPTO, __FILE__, __LINE__, "could not set up %s with the key",
+                     cipher_names[idx]);
+        return NULL;
+    }
+    return c;
+}
+
+int hasp_aead_seal(hasp_aead_ctx *c, const uint8_t nonce[12], const uint8_t *aad, size_t aad_len,
+                   const uint8_t *in, size_t len, uint8_t *out)
+{
+    ENSURE(c != NULL && c->encrypt, HASP_ERR_USAGE);
+    ENSURE(len <= INT_MAX - 64 && aad_len <= INT_MAX, HASP_ERR_USAGE);
+    int n = 0, m = 0;
+    ENSURE_MSG(EVP_CipherInit_ex2(c->ctx, NULL, NULL, nonce, 1, NULL), HASP_ERR_CRYPTO,
+               "AEAD: could not set the nonce");
+    if (aad_len)
+        ENSURE_MSG(EVP_CipherUpdate(c->ctx, NULL, &n, aad, (int)aad_len), HASP_ERR_CRYPTO,
+                   "AEAD: could not add the additional data");
+    ENSURE_MSG(EVP_CipherUpdate(c->ctx, out, &n, in, (int)len), HASP_ERR_CRYPTO,
+               "AEAD: encryption failed");
+    ENSURE_MSG(EVP_CipherFinal_ex(c->ctx, out + n, &m), HASP_ERR_CRYPTO,
+               "AEAD: encryption failed");
+    OSSL_PARAM params[2] = {
+        OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, out + len,
+                                          HASP_AEAD_TAG_LEN),
+        OSSL_PARAM_construct_end(),
+    };
+    ENSURE_MSG(EVP_CIPHER_CTX_get_params(c->ctx, params), HASP_ERR_CRYPTO,
+               "AEAD: could not get the tag");
+    return 0;
+}
+
+int hasp_aead_open(hasp_aead_ctx *c, const uint8_t nonce[12], const uint8_t *aad, size_t aad_len,
+                   const uint8_t *in, size_t len, uint8_t *out)
+{
+    ENSURE(c != NULL && !c->encrypt, HASP_ERR_USAGE);
+    ENSURE_MSG(len >= HASP_AEAD_TAG_LEN, HASP_ERR_BAD_MAC,
+               "the record is too short to hold an authentication tag");
+    ENSURE(len <= INT_MAX && aad_len <= INT_MAX, HASP_ERR_USAGE);
+    size_t ct_len = len - HASP_AEAD_TAG_LEN;
+    uint8_t tag[HASP_AEAD_TAG_LEN];
+    memcpy(tag, in + ct_len, HASP_AEAD_TAG_LEN); /* before out may overwrite it */
+    int n = 0, m = 0;
+    ENSURE_MSG(EVP_CipherInit_ex2(c->ctx, NULL, NULL, nonce, 0, NULL), HASP_ERR_CRYPTO,
+               "AEAD: could not set the nonce");
+    OSSL_PARAM params[2] = {
+        OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, tag, HASP_AEAD_TAG_LEN),
+        OSSL_PARAM_construct_end(),
+    };
+    ENSURE_MSG(EVP_CIPHER_CTX_set_params(c->ctx, params), HASP_ERR_CRYPTO,
+               "AEAD: could not set the tag");
+    if (aad_len)
+        ENSURE_MSG(EVP_CipherUpdate(c->ctx, NULL, &n, aad, (int)aad_len), HASP_ERR_CRYPTO,
+                   "AEAD: could not add the additional data");
+    ENSURE_MSG(EVP_CipherUpdate(c->ctx, out, &n, in, (int)ct_len), HASP_ERR_CRYPTO,
+               "AEAD: decryption failed");
+    if (EVP_CipherFinal_ex(c->ctx, out + n, &m) <= 0) {
+        hasp_wipe(out, ct_len); /* release no unauthenticated plaintext */
+        FAIL(HASP_ERR_BAD_MAC, "the record failed authentication (AEAD tag mismatch)");
+    }
+    return 0;
+}
+
+void hasp_aead_free(hasp_aead_ctx *c)
+{
+    if (c == NULL)
+        return;
+    EVP_CIPHER_CTX_free(c->ctx); /* cleanses the key schedule */
+    hasp_wipe(c, sizeof(*c));
+    free(c);
+}
+
+/* ------------------------------------------------------------------ CBC */
+
+struct hasp_cbc_ctx {
+    EVP_CIPHER_CTX *ctx;
+    int alg;
+    int encrypt;
+    size_t block;
+};
+
+static int cbc_index(int alg)
+{
+    switch (alg) {
+    case HASP_CBC_AES128: return C_AES128CBC;
+    case HASP_CBC_AES256: return C_AES256CBC;
+    case HASP_CBC_3DES: return C_3DESCBC;
+    default: return -1;
+    }
+}
+
+size_t hasp_cbc_key_len(int alg)
+{
+    switch (alg) {
+    case HASP_CBC_AES128: return 16;
+    case HASP_CBC_AES256: return 32;
+    case HASP_CBC_3DES: return 24;
+    default: return 0;
+    }
+}
+
+size_t hasp_cbc_block_len(int alg)
+{
+    switch (alg) {
+    case HASP_CBC_AES128:
+    case HASP_CBC_AES256: return 16;
+    case HASP_CBC_3DES: return 8;
+    default: return 0;
+    }
+}
+
+hasp_cbc_ctx *hasp_cbc_new(int alg, int encrypt, const uint8_t *key)
+{
+    int idx = cbc_index(alg);
+    if (idx < 0) {
+        hasp_err_set(HASP_ERR_USAGE, __FILE__, __LINE__, "unknown CBC cipher %d", alg);
+        return NULL;
+    }
+    const EVP_CIPHER *cipher = cipher_get(idx);
+    if (cipher == NULL) {
+        hasp_err_set(HASP_ERR_CRYPTO, __FILE__, __LINE__,
+                     "the crypto library does not provide %s", cipher_names[idx]);
+        return NULL;
+    }
+    hasp_cbc_ctx *c = calloc(1, sizeof(*c));
+    ENSURE_PTR(c != NULL, HASP_ERR_NOMEM);
+    c->alg = alg;
+    c->encrypt = encrypt ? 1 : 0;
+    c->block = hasp_cbc_block_len(alg);
+    c->ctx = EVP_CIPHER_CTX_new();
+    if (c->ctx == NULL || !EVP_CipherInit_ex2(c->ctx, cipher, key, NULL, c->encrypt, NULL) ||
+        !EVP_CIPHER_CTX_set_padding(c->ctx, 0)) {
+        hasp_cbc_free(c);
+        hasp_err_set(HASP_ERR_CRYPTO, __FILE__, __LINE__, "could not set up %s with the key",
+                     cipher_names[idx]);
+        return NULL;
+    }
+    return c;
+}
+
+int hasp_cbc_run(hasp_cbc_ctx *c, const uint8_t *iv, const uint8_t *in, size_t len, uint8_t *out)
+{
+    ENSURE(c != NULL, HASP_ERR_USAGE);
+    ENSURE_MSG(len % c->block == 0 && len <= INT_MAX, HASP_ERR_USAGE,
+               "CBC input of %zu bytes is not a whole number of %zu-byte blocks", len, c->block);
+    if (len == 0)
+        return 0;
+    int n = 0;
+    ENSURE_MSG(EVP_CipherInit_ex2(c->ctx, NULL, NULL, iv, c->encrypt, NULL), HASP_ERR_CRYPTO,
+               "CBC: could not set the IV");
+    ENSURE_MSG(EVP_CipherUpdate(c->ctx, out, &n, in, (int)len) && (size_t)n == len,
+               HASP_ERR_CRYPTO, "CBC: the cipher failed");
+    return 0;
+}
+
+void hasp_cbc_free(hasp_cbc_ctx *c)
+{
+    if (c == NULL)
+        return;
+    EVP_CIPHER_CTX_free(c->ctx);
+    hasp_wipe(c, sizeof(*c));
+    free(c);
+}

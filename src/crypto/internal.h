@@ -1,0 +1,79 @@
+/* Shared by the files of src/crypto/ only: the low-level hash states the
+ * HMAC, PRF, HKDF and constant-time CBC MAC code is built on, and the
+ * algorithms fetched once from libcrypto. */
+#ifndef HASP_CRYPTO_INTERNAL_H
+#define HASP_CRYPTO_INTERNAL_H
+
+/* The SHA*_Init/Update/Final/Transform functions are deprecated in 3.0
+ * but are what libssl itself uses for its Lucky13-safe MAC: they give
+ * the compression function, cheap context copies (a struct copy, no
+ * allocation) and no provider dispatch per call. */
+#ifndef OPENSSL_SUPPRESS_DEPRECATED
+#define OPENSSL_SUPPRESS_DEPRECATED
+#endif
+
+#include <openssl/evp.h>
+#include <openssl/md5.h>
+#include <openssl/sha.h>
+
+#include "crypto.h"
+
+typedef union hasp_md_state {
+    MD5_CTX md5;
+    SHA_CTX sha1;
+    SHA256_CTX sha256;
+    SHA512_CTX sha512;
+} hasp_md_state;
+
+typedef struct hasp_md {
+    int alg;
+    const char *name;     /* "SHA256": the OpenSSL fetch name */
+    size_t out_len;
+    size_t block_len;     /* 64 or 128 */
+    size_t len_field;     /* bytes of the Merkle-Damgard length field: 8 or 16 */
+    int big_endian;       /* length field and state words (MD5 is little-endian) */
+    void (*init)(hasp_md_state *s);
+    void (*update)(hasp_md_state *s, const void *p, size_t n);
+    void (*final)(hasp_md_state *s, uint8_t *out);
+    void (*compress)(hasp_md_state *s, const uint8_t *block);
+    void (*state_out)(const hasp_md_state *s, uint8_t *out); /* chaining value, out_len bytes */
+} hasp_md;
+
+const hasp_md *hasp_md_get(int alg);
+/* The EVP_MD for alg, fetched once. NULL for an unknown alg. */
+const EVP_MD *hasp_evp_md(int alg);
+
+/* HMAC with the key's inner and outer states precomputed. */
+typedef struct hasp_hmac_ctx {
+    const hasp_md *md;
+    hasp_md_state inner, outer, work;
+} hasp_hmac_ctx;
+
+int hasp_hmac_init_key(hasp_hmac_ctx *h, int alg, const uint8_t *key, size_t keylen);
+void hasp_hmac_start(hasp_hmac_ctx *h);
+void hasp_hmac_update(hasp_hmac_ctx *h, const uint8_t *p, size_t n);
+void hasp_hmac_finish(hasp_hmac_ctx *h, uint8_t *out);
+
+/* Constant-time helpers: masks are all-ones (true) or zero. */
+static inline size_t ct_lt(size_t a, size_t b)
+{
+    return (size_t)0 - ((a ^ ((a ^ b) | ((a - b) ^ b))) >> (sizeof(size_t) * 8 - 1));
+}
+static inline size_t ct_ge(size_t a, size_t b)
+{
+    return ~ct_lt(a, b);
+}
+static inline size_t ct_is_zero(size_t a)
+{
+    return (size_t)0 - ((~a & (a - 1)) >> (sizeof(size_t) * 8 - 1));
+}
+static inline size_t ct_eq(size_t a, size_t b)
+{
+    return ct_is_zero(a ^ b);
+}
+static inline size_t ct_select(size_t mask, size_t a, size_t b)
+{
+    return (mask & a) | (~mask & b);
+}
+
+#endif

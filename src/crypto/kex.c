@@ -1,0 +1,482 @@
+/* Key exchange groups: X25519 and NIST curves through EVP_PKEY, finite
+ * field DH (RFC 7919 groups or a server's explicit p, g) with BIGNUM
+ * Montgomery exponentiation. */
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/ec.h>
+#include <openssl/evp.h>
+#include <openssl/param_build.h>
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "crypto.h"
+
+enum { KEX_X25519 = 1, KEX_EC, KEX_DH };
+
+typedef struct group_row {
+    uint16_t id;
+    const char *name;      /* TLS name */
+    const char *alias[3];  /* other accepted spellings */
+    int kind;
+    const char *ossl_name; /* OpenSSL group name */
+    size_t pub_len;        /* wire size of the public value */
+    int nid;
+} group_row;
+
+static const group_row groups[] = {
+    {HASP_GROUP_X25519, "x25519", {"curve25519", NULL, NULL}, KEX_X25519, "X25519", 32, 0},
+    {HASP_GROUP_SECP256R1, "secp256r1", {"P-256", "prime256v1", "p256"}, KEX_EC, "P-256", 65,
+     NID_X9_62_prime256v1},
+    {HASP_GROUP_SECP384R1, "secp384r1", {"P-384", "p384", NULL}, KEX_EC, "P-384", 97,
+     NID_secp384r1},
+    {HASP_GROUP_FFDHE2048, "ffdhe2048", {NULL, NULL, NULL}, KEX_DH, "ffdhe2048", 256, 0},
+    {HASP_GROUP_FFDHE3072, "ffdhe3072", {NULL, NULL, NULL}, KEX_DH, "ffdhe3072", 384, 0},
+};
+
+static const group_row *group_find(uint16_t id)
+{
+    for (size_t i = 0; i < sizeof(groups) / sizeof(groups[0]); i++)
+        if (groups[i].id == id)
+            return &groups[i];
+    return NULL;
+}
+
+const char *hasp_group_name(uint16_t group)
+{
+    const group_row *g = group_find(group);
+    return g ? g->name : NULL;
+}
+
+int hasp_group_by_name(const char *name)
+{
+    ENSURE(name != NULL, HASP_ERR_USAGE);
+    for (size_t i = 0; i < sizeof(groups) / sizeof(groups[0]); i++) {
+        if (strcasecmp(name, groups[i].name) == 0)
+            return groups[i].id;
+        for (int j = 0; j < 3 && groups[i].alias[j]; j++)
+            if (strcasecmp(name, groups[i].alias[j]) == 0)
+                return groups[i].id;
+    }
+    FAIL(HASP_ERR_CONFIG,
+         "unknown key exchange group '%s' (known: x25519, secp256r1, secp384r1, ffdhe2048, "
+         "ffdhe3072)",
+         name);
+}
+
+int hasp_group_is_ffdhe(uint16_t group)
+{
+    const group_row *g = group_find(group);
+    return g && g->kind == KEX_DH;
+}
+
+/* ------------------------------------------------------------------ RFC 7919 parameters */
+
+static uint8_t ffdhe2048_p[256], ffdhe3072_p[384];
+static const uint8_t ffdhe_g[1] = {2};
+static int ffdhe_loaded;
+static pthread_once_t ffdhe_once = PTHREAD_ONCE_INIT;
+
+static int ffdhe_export(const char *name, uint8_t *out, size_t len)
+{
+    int ok = 0;
+    EVP_PKEY *params = NULL;
+    BIGNUM *p = NULL;
+    EVP_PKEY_CTX *pctx = EVP_PKEY_CTX_new_from_name(NULL, "DH", NULL);
+    OSSL_PARAM prm[2] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, (char *)name, 0),
+        OSSL_PARAM_construct_end(),
+    };
+    if (pctx && EVP_PKEY_paramgen_init(pctx) > 0 && EVP_PKEY_CTX_set_params(pctx, prm) > 0 &&
+        EVP_PKEY_paramgen(pctx, &params) > 0 &&
+        EVP_PKEY_get_bn_param(params, OSSL_PKEY_PARAM_FFC_P, &p) > 0 &&
+        (size_t)BN_num_bytes(p) == len)
+        ok = BN_bn2binpad(p, out, (int)len) == (int)len;
+    BN_free(p);
+    EVP_PKEY_free(params);
+    EVP_PKEY_CTX_free(pctx);
+    return ok;
+}
+
+static void ffdhe_load(void)
+{
+    ffdhe_loaded = ffdhe_export("ffdhe2048", ffdhe2048_p, sizeof(ffdhe2048_p)) &&
+                   ffdhe_export("ffdhe3072", ffdhe3072_p, sizeof(ffdhe3072_p));
+}
+
+int hasp_ffdhe_params(uint16_t group, const uint8_t **p, size_t *p_len, const uint8_t **g,
+                      size_t *g_len)
+{
+    ENSURE_MSG(hasp_group_is_ffdhe(group), HASP_ERR_USAGE, "group 0x%04x is not an FFDHE group",
+               group);
+    pthread_once(&ffdhe_once, ffdhe_load);
+    ENSURE_MSG(ffdhe_loaded, HASP_ERR_CRYPTO,
+               "the crypto library could not provide the RFC 7919 groups");
+    if (group == HASP_GROUP_FFDHE2048) {
+        *p = ffdhe2048_p;
+        *p_len = sizeof(ffdhe2048_p);
+    } else {
+        *p = ffdhe3072_p;
+        *p_len = sizeof(ffdhe3072_p);
+    }
+    *g = ffdhe_g;
+    *g_len = sizeof(ffdhe_g);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ key pairs */
+
+struct hasp_kex {
+    uint16_t group; /* 0: explicit DH parameters */
+    int kind;
+    const group_row *row;
+    EVP_PKEY *pkey; /* X25519, EC */
+    /* DH */
+    BIGNUM *p, *g, *x, *y;
+    BN_MONT_CTX *mont;
+    BN_CTX *bn;
+    size_t p_len;
+};
+
+void hasp_kex_free(hasp_kex *k)
+{
+    if (k == NULL)
+        return;
+    EVP_PKEY_free(k->pkey);
+    BN_free(k->p);
+    BN_free(k->g);
+    BN_clear_free(k->x);
+    BN_free(k->y);
+    BN_MONT_CTX_free(k->mont);
+    BN_CTX_free(k->bn);
+    free(k);
+}
+
+uint16_t hasp_kex_group(const hasp_kex *k)
+{
+    return k ? k->group : 0;
+}
+
+static hasp_kex *kex_alloc(const group_row *row)
+{
+    hasp_kex *k = calloc(1, sizeof(*k));
+    ENSURE_PTR(k != NULL, HASP_ERR_NOMEM);
+    k->row = row;
+    k->group = row ? row->id : 0;
+    k->kind = row ? row->kind : KEX_DH;
+    return k;
+}
+
+static hasp_kex *kex_fail(hasp_kex *k, int code, const char *msg)
+{
+    hasp_kex_free(k);
+    hasp_err_set(code, __FILE__, __LINE__, "%s", msg);
+    return NULL;
+}
+
+/* DH: set p and g, check them, precompute the Montgomery context. */
+static int dh_setup(hasp_kex *k, const uint8_t *p, size_t p_len, const uint8_t *g, size_t g_len)
+{
+    k->bn = BN_CTX_new();
+    k->p = BN_bin2bn(p, (int)p_len, NULL);
+    k->g = BN_bin2bn(g, (int)g_len, NULL);
+    k->mont = BN_MONT_CTX_new();
+    ENSURE(k->bn && k->p && k->g && k->mont, HASP_ERR_NOMEM);
+    int bits = BN_num_bits(k->p);
+    ENSURE_MSG(bits >= 2048, HASP_ERR_INSUFFICIENT_SECURITY,
+               "the server's Diffie-Hellman prime has %d bits; at least 2048 are required", bits);
+    ENSURE_MSG(bits <= 8192, HASP_ERR_ILLEGAL_PARAM,
+               "the server's Diffie-Hellman prime has %d bits; at most 8192 are accepted", bits);
+    ENSURE_MSG(BN_is_odd(k->p), HASP_ERR_ILLEGAL_PARAM,
+               "the server's Diffie-Hellman modulus is even");
+    k->p_len = (size_t)BN_num_bytes(k->p);
+    /* 1 < g < p-1 */
+    BIGNUM *pm1 = BN_new();
+    int ok = pm1 && BN_sub(pm1, k->p, BN_value_one());
+    int g_ok = ok && BN_cmp(k->g, BN_value_one()) > 0 && BN_cmp(k->g, pm1) < 0;
+    BN_free(pm1);
+    ENSURE(ok, HASP_ERR_NOMEM);
+    ENSURE_MSG(g_ok, HASP_ERR_ILLEGAL_PARAM,
+               "the Diffie-Hellman generator is out of range (need 1 < g < p-1)");
+    ENSURE(BN_MONT_CTX_set(k->mont, k->p, k->bn), HASP_ERR_CRYPTO);
+    return 0;
+}
+
+/* y = g^x mod p for the private exponent in k->x. */
+static int dh_public(hasp_kex *k)
+{
+    BN_set_flags(k->x, BN_FLG_CONSTTIME);
+    k->y = BN_new();
+    ENSURE(k->y != NULL, HASP_ERR_NOMEM);
+    ENSURE_MSG(BN_mod_exp_mont_consttime(k->y, k->g, k->x, k->p, k->bn, k->mont),
+               HASP_ERR_CRYPTO, "Diffie-Hellman key generation failed");
+    return 0;
+}
+
+static int dh_keygen(hasp_kex *k, int xbits)
+{
+    k->x = BN_secure_new();
+    ENSURE(k->x != NULL, HASP_ERR_NOMEM);
+    ENSURE_MSG(BN_priv_rand_ex(k->x, xbits, BN_RAND_TOP_ONE, BN_RAND_BOTTOM_ANY, 0, k->bn),
+               HASP_ERR_CRYPTO, "could not generate a Diffie-Hellman private key");
+    return dh_public(k);
+}
+
+/* Exponent sizes: twice the group's security level (RFC 7919 5.2), more
+ * for a prime the server chose. */
+static int dh_exponent_bits(const hasp_kex *k)
+{
+    int bits = BN_num_bits(k->p);
+    if (k->group == HASP_GROUP_FFDHE2048)
+        return 256;
+    if (k->group == HASP_GROUP_FFDHE3072)
+        return 320;
+    return bits - 1 < 512 ? bits - 1 : 512;
+}
+
+static EVP_PKEY *ec_from_point(const group_row *row, const uint8_t *pt, size_t len)
+{
+    EVP_PKEY *pk = NULL;
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+    OSSL_PARAM prm[3] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, (char *)row->ossl_name, 0),
+        OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, (void *)pt, len),
+        OSSL_PARAM_construct_end(),
+    };
+    if (ctx == NULL || EVP_PKEY_fromdata_init(ctx) <= 0 ||
+        EVP_PKEY_fromdata(ctx, &pk, EVP_PKEY_PUBLIC_KEY, prm) <= 0)
+        pk = NULL;
+    EVP_PKEY_CTX_free(ctx);
+    return pk;
+}
+
+hasp_kex *hasp_kex_new(uint16_t group)
+{
+    const group_row *row = group_find(group);
+    if (row == NULL) {
+        hasp_err_set(HASP_ERR_USAGE, __FILE__, __LINE__, "unknown key exchange group 0x%04x",
+                     group);
+        return NULL;
+    }
+    hasp_kex *k = kex_alloc(row);
+    if (k == NULL)
+        return NULL;
+    switch (row->kind) {
+    case KEX_X25519:
+        k->pkey = EVP_PKEY_Q_keygen(NULL, NULL, "X25519");
+        if (k->pkey == NULL)
+            return kex_fail(k, HASP_ERR_CRYPTO, "X25519 key generation failed");
+        break;
+    case KEX_EC:
+        k->pkey = EVP_PKEY_Q_keygen(NULL, NULL, "EC", row->ossl_name);
+        if (k->pkey == NULL)
+            return kex_fail(k, HASP_ERR_CRYPTO, "EC key generation failed");
+        break;
+    default: {
+        const uint8_t *p, *g;
+        size_t pl, gl;
+        if (hasp_ffdhe_params(group, &p, &pl, &g, &gl) < 0 || dh_setup(k, p, pl, g, gl) < 0 ||
+            dh_keygen(k, dh_exponent_bits(k)) < 0) {
+            hasp_kex_free(k);
+            return NULL;
+        }
+        break;
+    }
+    }
+    return k;
+}
+
+hasp_kex *hasp_kex_new_dh(const uint8_t *p, size_t p_len, const uint8_t *g, size_t g_len)
+{
+    ENSURE_PTR(p != NULL && g != NULL && p_len > 0 && g_len > 0, HASP_ERR_ILLEGAL_PARAM);
+    hasp_kex *k = kex_alloc(NULL);
+    if (k == NULL)
+        return NULL;
+    if (dh_setup(k, p, p_len, g, g_len) < 0 || dh_keygen(k, dh_exponent_bits(k)) < 0) {
+        hasp_kex_free(k);
+        return NULL;
+    }
+    return k;
+}
+
+hasp_kex *hasp_kex_new_from_private(uint16_t group, const uint8_t *priv, size_t priv_len)
+{
+    const group_row *row = group_find(group);
+    ENSURE_PTR(row != NULL && priv != NULL, HASP_ERR_USAGE);
+    hasp_kex *k = kex_alloc(row);
+    if (k == NULL)
+        return NULL;
+    if (row->kind == KEX_X25519) {
+        k->pkey = EVP_PKEY_new_raw_private_key_ex(NULL, "X25519", NULL, priv, priv_len);
+        if (k->pkey == NULL)
+            return kex_fail(k, HASP_ERR_CRYPTO, "bad X25519 private key");
+    } else if (row->kind == KEX_EC) {
+        /* Compute the public point, then import both halves. */
+        EC_GROUP *grp = EC_GROUP_new_by_curve_name(row->nid);
+        EC_POINT *pt = grp ? EC_POINT_new(grp) : NULL;
+        BIGNUM *d = BN_bin2bn(priv, (int)priv_len, NULL);
+        uint8_t pub[133];
+        size_t pub_len = 0;
+        if (pt && d && EC_POINT_mul(grp, pt, d, NULL, NULL, NULL))
+            pub_len = EC_POINT_point2oct(grp, pt, POINT_CONVERSION_UNCOMPRESSED, pub, sizeof(pub),
+                                         NULL);
+        OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
+        OSSL_PARAM *prm = NULL;
+        EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+        if (bld && pub_len &&
+            OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, row->ossl_name, 0) &&
+            OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_PRIV_KEY, d) &&
+            OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, pub, pub_len))
+            prm = OSSL_PARAM_BLD_to_param(bld);
+        if (prm == NULL || ctx == NULL || EVP_PKEY_fromdata_init(ctx) <= 0 ||
+            EVP_PKEY_fromdata(ctx, &k->pkey, EVP_PKEY_KEYPAIR, prm) <= 0)
+            k->pkey = NULL;
+        OSSL_PARAM_free(prm);
+        OSSL_PARAM_BLD_free(bld);
+        EVP_PKEY_CTX_free(ctx);
+        BN_clear_free(d);
+        EC_POINT_free(pt);
+        EC_GROUP_free(grp);
+        if (k->pkey == NULL)
+            return kex_fail(k, HASP_ERR_CRYPTO, "bad EC private key");
+    } else {
+        const uint8_t *p, *g;
+        size_t pl, gl;
+        if (hasp_ffdhe_params(group, &p, &pl, &g, &gl) < 0 || dh_setup(k, p, pl, g, gl) < 0) {
+            hasp_kex_free(k);
+            return NULL;
+        }
+        k->x = BN_bin2bn(priv, (int)priv_len, BN_secure_new());
+        if (k->x == NULL || BN_is_zero(k->x) || BN_cmp(k->x, k->p) >= 0)
+            return kex_fail(k, HASP_ERR_USAGE, "bad DH private key");
+        if (dh_public(k) < 0) {
+            hasp_kex_free(k);
+            return NULL;
+        }
+    }
+    return k;
+}
+
+int hasp_kex_public(hasp_kex *k, uint8_t *out, size_t cap, size_t *out_len)
+{
+    ENSURE(k != NULL && out != NULL && out_len != NULL, HASP_ERR_USAGE);
+    switch (k->kind) {
+    case KEX_X25519: {
+        size_t n = cap;
+        ENSURE_MSG(cap >= 32 && EVP_PKEY_get_raw_public_key(k->pkey, out, &n) == 1 && n == 32,
+                   HASP_ERR_INTERNAL, "could not write the X25519 public key");
+        *out_len = 32;
+        return 0;
+    }
+    case KEX_EC: {
+        size_t n = 0;
+        ENSURE_MSG(EVP_PKEY_get_octet_string_param(k->pkey, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY,
+                                                   out, cap, &n) == 1 &&
+                       n == k->row->pub_len,
+                   HASP_ERR_INTERNAL, "could not write the EC public key");
+        *out_len = n;
+        return 0;
+    }
+    default:
+        ENSURE_MSG(cap >= k->p_len, HASP_ERR_INTERNAL, "buffer too small for the DH public value");
+        ENSURE(BN_bn2binpad(k->y, out, (int)k->p_len) == (int)k->p_len, HASP_ERR_CRYPTO);
+        *out_len = k->p_len;
+        return 0;
+    }
+}
+
+static int evp_derive(hasp_kex *k, EVP_PKEY *peer, uint8_t *out, size_t cap, size_t *out_len)
+{
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, k->pkey, NULL);
+    size_t n = cap;
+    int ok = ctx && EVP_PKEY_derive_init(ctx) > 0 &&
+             EVP_PKEY_derive_set_peer_ex(ctx, peer, 0) > 0 && EVP_PKEY_derive(ctx, out, &n) > 0;
+    EVP_PKEY_CTX_free(ctx);
+    ENSURE_MSG(ok, HASP_ERR_ILLEGAL_PARAM, "key agreement with the peer's public value failed");
+    *out_len = n;
+    return 0;
+}
+
+static int kex_derive(hasp_kex *k, const uint8_t *peer, size_t peer_len, uint8_t *out,
+                      size_t cap, size_t *out_len, int padded)
+{
+    ENSURE(k != NULL && peer != NULL && out != NULL && out_len != NULL, HASP_ERR_USAGE);
+    if (k->kind == KEX_X25519) {
+        ENSURE_MSG(peer_len == 32, HASP_ERR_ILLEGAL_PARAM,
+                   "the peer's X25519 public value has %zu bytes, not 32", peer_len);
+        ENSURE_MSG(cap >= 32, HASP_ERR_INTERNAL, "buffer too small for the X25519 secret");
+        EVP_PKEY *pk = EVP_PKEY_new_raw_public_key_ex(NULL, "X25519", NULL, peer, peer_len);
+        ENSURE_MSG(pk != NULL, HASP_ERR_ILLEGAL_PARAM, "bad X25519 public value");
+        int rc = evp_derive(k, pk, out, cap, out_len);
+        EVP_PKEY_free(pk);
+        GUARD(rc);
+        /* RFC 7748 6.1 / RFC 8446 7.4.2: an all-zero result means the peer
+         * sent a small-order point. */
+        uint8_t z = 0;
+        for (size_t i = 0; i < 32; i++)
+            z |= out[i];
+        ENSURE_MSG(z != 0, HASP_ERR_ILLEGAL_PARAM,
+                   "the peer's X25519 public value is a small-order point (shared secret is zero)");
+        return 0;
+    }
+    if (k->kind == KEX_EC) {
+        /* RFC 8446 4.2.8.2: uncompressed form only. */
+        ENSURE_MSG(peer_len == k->row->pub_len && peer[0] == 0x04, HASP_ERR_ILLEGAL_PARAM,
+                   "the peer's %s public value is not an uncompressed point (%zu bytes)",
+                   k->row->name, peer_len);
+        EVP_PKEY *pk = ec_from_point(k->row, peer, peer_len);
+        ENSURE_MSG(pk != NULL, HASP_ERR_ILLEGAL_PARAM,
+                   "the peer's %s public value is not a point on the curve", k->row->name);
+        EVP_PKEY_CTX *cctx = EVP_PKEY_CTX_new_from_pkey(NULL, pk, NULL);
+        int valid = cctx && EVP_PKEY_public_check_quick(cctx) > 0;
+        EVP_PKEY_CTX_free(cctx);
+        int rc = valid ? evp_derive(k, pk, out, cap, out_len) : HASP_ERR_ILLEGAL_PARAM;
+        EVP_PKEY_free(pk);
+        ENSURE_MSG(valid, HASP_ERR_ILLEGAL_PARAM,
+                   "the peer's %s public value is not a valid point", k->row->name);
+        return rc;
+    }
+    /* Finite field DH. */
+    ENSURE_MSG(peer_len >= 1 && peer_len <= k->p_len, HASP_ERR_ILLEGAL_PARAM,
+               "the peer's DH public value has %zu bytes; the prime has %zu", peer_len, k->p_len);
+    ENSURE_MSG(cap >= k->p_len, HASP_ERR_INTERNAL, "buffer too small for the DH secret");
+    int rc = 0;
+    BN_CTX_start(k->bn);
+    BIGNUM *y = BN_CTX_get(k->bn), *z = BN_CTX_get(k->bn), *pm1 = BN_CTX_get(k->bn);
+    if (!z || !BN_bin2bn(peer, (int)peer_len, y) || !BN_sub(pm1, k->p, BN_value_one())) {
+        rc = hasp_err_set(HASP_ERR_NOMEM, __FILE__, __LINE__, NULL);
+    } else if (BN_cmp(y, BN_value_one()) <= 0 || BN_cmp(y, pm1) >= 0) {
+        /* RFC 7919 5.1, NIST SP 800-56A: 1 < Y < p-1. */
+        rc = hasp_err_set(HASP_ERR_ILLEGAL_PARAM, __FILE__, __LINE__,
+                          "the peer's DH public value is out of range (need 1 < Y < p-1)");
+    } else if (!BN_mod_exp_mont_consttime(z, y, k->x, k->p, k->bn, k->mont)) {
+        rc = hasp_err_set(HASP_ERR_CRYPTO, __FILE__, __LINE__, "DH key agreement failed");
+    } else if (BN_is_one(z) || BN_is_zero(z)) {
+        rc = hasp_err_set(HASP_ERR_ILLEGAL_PARAM, __FILE__, __LINE__,
+                          "the peer's DH public value gives a degenerate shared secret");
+    } else if (padded) {
+        BN_bn2binpad(z, out, (int)k->p_len);
+        *out_len = k->p_len;
+    } else {
+        /* RFC 5246 8.1.2: leading zero bytes are stripped. */
+        *out_len = (size_t)BN_bn2bin(z, out);
+    }
+    if (z)
+        BN_clear(z);
+    BN_CTX_end(k->bn);
+    return rc;
+}
+
+int hasp_kex_derive(hasp_kex *k, const uint8_t *peer, size_t peer_len, uint8_t *out, size_t cap,
+                    size_t *out_len)
+{
+    return kex_derive(k, peer, peer_len, out, cap, out_len, 0);
+}
+
+int hasp_kex_derive_padded(hasp_kex *k, const uint8_t *peer, size_t peer_len, uint8_t *out,
+                           size_t cap, size_t *out_len)
+{
+    return kex_derive(k, peer, peer_len, out, cap, out_len, 1);
+}

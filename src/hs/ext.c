@@ -1,0 +1,487 @@
+/* Extensions: one row per extension, {type, name, ClientHello write/read,
+ * ServerHello write/read}. The walkers below enforce the rules common to
+ * all: no duplicates, a ServerHello carries only what the client offered,
+ * unknown extensions in a ClientHello are ignored. */
+#include <stdio.h>
+#include <string.h>
+
+#include "hs.h"
+
+#define MAX_EXTENSIONS 64
+
+static int is_ip_literal(const char *s)
+{
+    int dots = 0, digits = 1;
+    for (const char *p = s; *p; p++) {
+        if (*p == ':')
+            return 1; /* IPv6 */
+        if (*p == '.')
+            dots++;
+        else if (*p < '0' || *p > '9')
+            digits = 0;
+    }
+    return digits && dots == 3;
+}
+
+static int suite_list_has_ecc(const hasp_config *cfg)
+{
+    for (size_t i = 0; i < cfg->nsuites; i++) {
+        const hasp_suite *s = hasp_suite_find(cfg->suites[i]);
+        if (s && hasp_suite_is_ecdhe(s))
+            return 1;
+    }
+    return 0;
+}
+
+static int suite_list_has_cbc(const hasp_config *cfg)
+{
+    for (size_t i = 0; i < cfg->nsuites; i++) {
+        const hasp_suite *s = hasp_suite_find(cfg->suites[i]);
+        if (s && s->cbc)
+            return 1;
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- server_name (RFC 6066 3) */
+
+static int sni_ch_write(hasp_conn *c, hasp_wr *w)
+{
+    if (!c->sni[0] || is_ip_literal(c->sni))
+        return 0;
+    size_t m;
+    GUARD(wr_vec_begin(w, 2, &m));
+    GUARD(wr_u8(w, 0)); /* host_name */
+    GUARD(wr_vec(w, 2, c->sni, strlen(c->sni)));
+    GUARD(wr_vec_end(w, 2, m));
+    c->hs->sent_sni = 1;
+    return 1;
+}
+
+static int sni_ch_read(hasp_conn *c, hasp_rd *r)
+{
+    hasp_rd list;
+    GUARD(rd_vec_bounded(r, 2, 1, 65535, &list));
+    GUARD(rd_expect_empty(r));
+    int have_host = 0;
+    while (rd_left(&list)) {
+        uint8_t type;
+        hasp_rd name;
+        GUARD(rd_u8(&list, &type));
+        GUARD(rd_vec_bounded(&list, 2, 1, 65535, &name));
+        if (type != 0)
+            continue;
+        ENSURE_MSG(!have_host, HASP_ERR_ILLEGAL_PARAM,
+                   "the client sent two host names in server_name");
+        have_host = 1;
+        ENSURE_MSG(name.len < sizeof(c->sni), HASP_ERR_ILLEGAL_PARAM,
+                   "the client's server_name is %zu bytes long", name.len);
+        for (size_t i = 0; i < name.len; i++)
+            ENSURE_MSG(name.p[i] > 0x20 && name.p[i] < 0x7f, HASP_ERR_ILLEGAL_PARAM,
+                       "the client's server_name contains a byte 0x%02x that no host name has",
+                       name.p[i]);
+        memcpy(c->sni, name.p, name.len);
+        c->sni[name.len] = 0;
+    }
+    return 0;
+}
+
+static int sni_sh_write(hasp_conn *c, hasp_wr *w)
+{
+    return c->sni[0] && !c->resumed ? 1 : 0; /* empty body: "I used your name" */
+}
+
+static int sni_sh_read(hasp_conn *c, hasp_rd *r)
+{
+    return rd_expect_empty(r);
+}
+
+/* ---------------------------------------------------------------- supported_groups (RFC 8422 5.1.1, 7919) */
+
+static int groups_ch_write(hasp_conn *c, hasp_wr *w)
+{
+    size_t m;
+    GUARD(wr_vec_begin(w, 2, &m));
+    for (size_t i = 0; i < c->cfg->ngroups; i++)
+        GUARD(wr_u16(w, c->cfg->groups[i]));
+    GUARD(wr_vec_end(w, 2, m));
+    return 1;
+}
+
+static int groups_ch_read(hasp_conn *c, hasp_rd *r)
+{
+    hasp_rd list;
+    GUARD(rd_vec_bounded(r, 2, 2, 65534, &list));
+    GUARD(rd_expect_empty(r));
+    ENSURE(list.len % 2 == 0, HASP_ERR_DECODE);
+    struct hasp_hs *hs = c->hs;
+    hs->peer_sent_groups = 1;
+    while (rd_left(&list)) {
+        uint16_t g;
+        GUARD(rd_u16(&list, &g));
+        if (hs->npeer_groups < sizeof(hs->peer_groups) / sizeof(hs->peer_groups[0]))
+            hs->peer_groups[hs->npeer_groups++] = g;
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- ec_point_formats (RFC 8422 5.1.2) */
+
+static int ecpf_ch_write(hasp_conn *c, hasp_wr *w)
+{
+    if (!suite_list_has_ecc(c->cfg))
+        return 0;
+    GUARD(wr_u8(w, 1));
+    GUARD(wr_u8(w, 0)); /* uncompressed */
+    return 1;
+}
+
+static int ecpf_read(hasp_conn *c, hasp_rd *r)
+{
+    hasp_rd list;
+    GUARD(rd_vec_bounded(r, 1, 1, 255, &list));
+    GUARD(rd_expect_empty(r));
+    ENSURE_MSG(memchr(list.p, 0, list.len) != NULL, HASP_ERR_ILLEGAL_PARAM,
+               "the peer's ec_point_formats does not include the uncompressed format");
+    c->hs->peer_ec_point_formats = 1;
+    return 0;
+}
+
+static int ecpf_sh_write(hasp_conn *c, hasp_wr *w)
+{
+    if (!c->hs->peer_ec_point_formats || !hasp_suite_is_ecdhe(c->suite))
+        return 0;
+    GUARD(wr_u8(w, 1));
+    GUARD(wr_u8(w, 0));
+    return 1;
+}
+
+/* ---------------------------------------------------------------- signature_algorithms (RFC 5246 7.4.1.4.1) */
+
+static int sigalgs_ch_write(hasp_conn *c, hasp_wr *w)
+{
+    size_t m;
+    GUARD(wr_vec_begin(w, 2, &m));
+    for (size_t i = 0; i < c->cfg->nsigalgs; i++)
+        GUARD(wr_u16(w, c->cfg->sigalgs[i]));
+    GUARD(wr_vec_end(w, 2, m));
+    return 1;
+}
+
+int hs_read_sigalgs(hasp_rd *r, uint16_t *out, size_t cap, size_t *n)
+{
+    hasp_rd list;
+    GUARD(rd_vec_bounded(r, 2, 2, 65534, &list));
+    ENSURE(list.len % 2 == 0, HASP_ERR_DECODE);
+    *n = 0;
+    while (rd_left(&list)) {
+        uint16_t s;
+        GUARD(rd_u16(&list, &s));
+        if (*n < cap)
+            out[(*n)++] = s;
+    }
+    return 0;
+}
+
+static int sigalgs_ch_read(hasp_conn *c, hasp_rd *r)
+{
+    struct hasp_hs *hs = c->hs;
+    GUARD(hs_read_sigalgs(r, hs->peer_sigalgs, 64, &hs->npeer_sigalgs));
+    GUARD(rd_expect_empty(r));
+    hs->peer_sent_sigalgs = 1;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- ALPN (RFC 7301) */
+
+static int alpn_ch_write(hasp_conn *c, hasp_wr *w)
+{
+    if (!c->cfg->alpn_len)
+        return 0;
+    GUARD(wr_vec(w, 2, c->cfg->alpn, c->cfg->alpn_len));
+    return 1;
+}
+
+static int alpn_ch_read(hasp_conn *c, hasp_rd *r)
+{
+    hasp_rd list;
+    GUARD(rd_vec_bounded(r, 2, 2, 65535, &list));
+    GUARD(rd_expect_empty(r));
+    hasp_rd walk = list;
+    while (rd_left(&walk)) {
+        hasp_rd name;
+        GUARD(rd_vec_bounded(&walk, 1, 1, 255, &name));
+    }
+    struct hasp_hs *hs = c->hs;
+    ENSURE_MSG(list.len <= sizeof(hs->peer_alpn), HASP_ERR_LIMIT, "the client's ALPN list is too long");
+    memcpy(hs->peer_alpn, list.p, list.len);
+    hs->peer_alpn_len = list.len;
+    hs->peer_sent_alpn = 1;
+    return 0;
+}
+
+static int alpn_sh_write(hasp_conn *c, hasp_wr *w)
+{
+    if (!c->alpn[0])
+        return 0;
+    size_t m, n = strlen(c->alpn);
+    GUARD(wr_vec_begin(w, 2, &m));
+    GUARD(wr_vec(w, 1, c->alpn, n));
+    GUARD(wr_vec_end(w, 2, m));
+    return 1;
+}
+
+static int alpn_sh_read(hasp_conn *c, hasp_rd *r)
+{
+    hasp_rd list, name;
+    GUARD(rd_vec(r, 2, &list));
+    GUARD(rd_expect_empty(r));
+    GUARD(rd_vec_bounded(&list, 1, 1, 255, &name));
+    ENSURE_MSG(rd_left(&list) == 0, HASP_ERR_ILLEGAL_PARAM,
+               "the server selected more than one ALPN protocol");
+    /* It must be one we offered. */
+    hasp_rd ours = hasp_rd_init(c->cfg->alpn, c->cfg->alpn_len);
+    while (rd_left(&ours)) {
+        hasp_rd o;
+        GUARD(rd_vec(&ours, 1, &o));
+        if (o.len == name.len && !memcmp(o.p, name.p, name.len)) {
+            memcpy(c->alpn, name.p, name.len);
+            c->alpn[name.len] = 0;
+            return 0;
+        }
+    }
+    FAIL(HASP_ERR_ILLEGAL_PARAM, "the server selected the ALPN protocol '%.*s', which was not offered",
+         (int)name.len, name.p);
+}
+
+/* ---------------------------------------------------------------- encrypt_then_mac (RFC 7366) */
+
+static int etm_ch_write(hasp_conn *c, hasp_wr *w)
+{
+    return suite_list_has_cbc(c->cfg) ? 1 : 0;
+}
+
+static int etm_ch_read(hasp_conn *c, hasp_rd *r)
+{
+    GUARD(rd_expect_empty(r));
+    c->hs->peer_etm = 1;
+    return 0;
+}
+
+static int etm_sh_write(hasp_conn *c, hasp_wr *w)
+{
+    return c->etm ? 1 : 0;
+}
+
+static int etm_sh_read(hasp_conn *c, hasp_rd *r)
+{
+    GUARD(rd_expect_empty(r));
+    c->hs->peer_etm = 1;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- extended_master_secret (RFC 7627) */
+
+static int ems_ch_write(hasp_conn *c, hasp_wr *w)
+{
+    return 1;
+}
+
+static int ems_read(hasp_conn *c, hasp_rd *r)
+{
+    GUARD(rd_expect_empty(r));
+    c->hs->peer_ems = 1;
+    return 0;
+}
+
+static int ems_sh_write(hasp_conn *c, hasp_wr *w)
+{
+    return c->ems ? 1 : 0;
+}
+
+/* ---------------------------------------------------------------- renegotiation_info (RFC 5746) */
+
+static int reneg_ch_write(hasp_conn *c, hasp_wr *w)
+{
+    /* Initial handshake: an empty renegotiated_connection. */
+    GUARD(wr_u8(w, 0));
+    return 1;
+}
+
+static int reneg_ch_read(hasp_conn *c, hasp_rd *r)
+{
+    hasp_rd v;
+    GUARD(rd_vec(r, 1, &v));
+    GUARD(rd_expect_empty(r));
+    /* RFC 5746 3.6: on the initial handshake it must be empty. */
+    ENSURE_MSG(v.len == 0, HASP_ERR_HANDSHAKE,
+               "the client's renegotiation_info is not empty on an initial handshake (RFC 5746 3.6)");
+    c->hs->peer_reneg = 1;
+    return 0;
+}
+
+static int reneg_sh_write(hasp_conn *c, hasp_wr *w)
+{
+    if (!c->hs->peer_reneg)
+        return 0;
+    GUARD(wr_u8(w, 0));
+    return 1;
+}
+
+static int reneg_sh_read(hasp_conn *c, hasp_rd *r)
+{
+    hasp_rd v;
+    GUARD(rd_vec(r, 1, &v));
+    GUARD(rd_expect_empty(r));
+    ENSURE_MSG(v.len == 0, HASP_ERR_HANDSHAKE,
+               "the server's renegotiation_info is not empty on an initial handshake (RFC 5746 3.4)");
+    c->hs->peer_reneg = 1;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- the table */
+
+typedef struct ext_row {
+    uint16_t type;
+    const char *name;
+    /* write: 1 = written (body in w), 0 = not sent; read: 0 or error */
+    int (*ch_write)(hasp_conn *c, hasp_wr *w);
+    int (*ch_read)(hasp_conn *c, hasp_rd *r);
+    int (*sh_write)(hasp_conn *c, hasp_wr *w);
+    int (*sh_read)(hasp_conn *c, hasp_rd *r);
+} ext_row;
+
+static const ext_row ext_table[] = {
+    {EXT_SERVER_NAME, "server_name", sni_ch_write, sni_ch_read, sni_sh_write, sni_sh_read},
+    {EXT_SUPPORTED_GROUPS, "supported_groups", groups_ch_write, groups_ch_read, NULL, NULL},
+    {EXT_EC_POINT_FORMATS, "ec_point_formats", ecpf_ch_write, ecpf_read, ecpf_sh_write, ecpf_read},
+    {EXT_SIGNATURE_ALGORITHMS, "signature_algorithms", sigalgs_ch_write, sigalgs_ch_read, NULL,
+     NULL},
+    {EXT_ALPN, "application_layer_protocol_negotiation", alpn_ch_write, alpn_ch_read,
+     alpn_sh_write, alpn_sh_read},
+    {EXT_ENCRYPT_THEN_MAC, "encrypt_then_mac", etm_ch_write, etm_ch_read, etm_sh_write,
+     etm_sh_read},
+    {EXT_EXTENDED_MASTER_SECRET, "extended_master_secret", ems_ch_write, ems_read, ems_sh_write,
+     ems_read},
+    {EXT_RENEGOTIATION_INFO, "renegotiation_info", reneg_ch_write, reneg_ch_read, reneg_sh_write,
+     reneg_sh_read},
+};
+#define NEXT (sizeof(ext_table) / sizeof(ext_table[0]))
+
+const char *ext_name(uint16_t type)
+{
+    for (size_t i = 0; i < NEXT; i++)
+        if (ext_table[i].type == type)
+            return ext_table[i].name;
+    switch (type) {
+    case EXT_SESSION_TICKET: return "session_ticket";
+    case EXT_SUPPORTED_VERSIONS: return "supported_versions";
+    case 5: return "status_request";
+    case 18: return "signed_certificate_timestamp";
+    case 21: return "padding";
+    case 41: return "pre_shared_key";
+    case 42: return "early_data";
+    case 45: return "psk_key_exchange_modes";
+    case 51: return "key_share";
+    default: return "unknown";
+    }
+}
+
+static void trace_ext(hasp_conn *c, uint16_t type)
+{
+    if (!conn_tracing(c))
+        return;
+    size_t n = strlen(c->hs->detail);
+    if (n + 40 < sizeof(c->hs->detail))
+        snprintf(c->hs->detail + n, sizeof(c->hs->detail) - n, "%s%s", n ? "," : "", ext_name(type));
+}
+
+static int write_exts(hasp_conn *c, hasp_wr *w, int server)
+{
+    size_t all;
+    GUARD(wr_vec_begin(w, 2, &all));
+    for (size_t i = 0; i < NEXT; i++) {
+        int (*fn)(hasp_conn *, hasp_wr *) = server ? ext_table[i].sh_write : ext_table[i].ch_write;
+        if (!fn)
+            continue;
+        size_t start = w->len, m;
+        GUARD(wr_u16(w, ext_table[i].type));
+        GUARD(wr_vec_begin(w, 2, &m));
+        int rc = fn(c, w);
+        GUARD(rc);
+        if (rc == 0) {
+            w->len = start; /* not sent */
+            continue;
+        }
+        GUARD(wr_vec_end(w, 2, m));
+        if (!server)
+            c->hs->ext_sent_mask |= 1u << i;
+        trace_ext(c, ext_table[i].type);
+    }
+    GUARD(wr_vec_end(w, 2, all));
+    /* An empty extensions block is legal but pointless: drop it. */
+    if (w->len == all + 2)
+        w->len = all;
+    return 0;
+}
+
+int ext_client_hello_write(hasp_conn *c, hasp_wr *w)
+{
+    return write_exts(c, w, 0);
+}
+
+int ext_server_hello_write(hasp_conn *c, hasp_wr *w)
+{
+    return write_exts(c, w, 1);
+}
+
+static int read_exts(hasp_conn *c, hasp_rd *r, int server_hello)
+{
+    if (rd_left(r) == 0)
+        return 0; /* no extensions block */
+    hasp_rd list;
+    GUARD(rd_vec(r, 2, &list));
+    GUARD(rd_expect_empty(r));
+    uint16_t seen[MAX_EXTENSIONS];
+    size_t nseen = 0;
+    while (rd_left(&list)) {
+        uint16_t type;
+        hasp_rd body;
+        GUARD(rd_u16(&list, &type));
+        GUARD(rd_vec(&list, 2, &body));
+        for (size_t i = 0; i < nseen; i++)
+            ENSURE_MSG(seen[i] != type, HASP_ERR_DECODE,
+                       "the %s contains the extension %s (%u) twice",
+                       server_hello ? "ServerHello" : "ClientHello", ext_name(type), type);
+        ENSURE_MSG(nseen < MAX_EXTENSIONS, HASP_ERR_LIMIT,
+                   "the %s has more than %d extensions", server_hello ? "ServerHello" : "ClientHello",
+                   MAX_EXTENSIONS);
+        seen[nseen++] = type;
+        trace_ext(c, type);
+        size_t i;
+        for (i = 0; i < NEXT; i++)
+            if (ext_table[i].type == type)
+                break;
+        if (server_hello) {
+            ENSURE_MSG(i < NEXT && (c->hs->ext_sent_mask & (1u << i)) && ext_table[i].sh_read,
+                       HASP_ERR_UNSUPPORTED_EXT,
+                       "the server sent the extension %s (%u), which the client did not offer",
+                       ext_name(type), type);
+            GUARD(ext_table[i].sh_read(c, &body));
+        } else if (i < NEXT && ext_table[i].ch_read) {
+            GUARD(ext_table[i].ch_read(c, &body));
+        }
+        /* unknown extensions in a ClientHello are ignored */
+    }
+    return 0;
+}
+
+int ext_client_hello_read(hasp_conn *c, hasp_rd *exts)
+{
+    return read_exts(c, exts, 0);
+}
+
+int ext_server_hello_read(hasp_conn *c, hasp_rd *exts)
+{
+    return read_exts(c, exts, 1);
+}

@@ -1,0 +1,148 @@
+/* The handshake: state shared by the message handlers, the extension
+ * table and the state-machine walker. */
+#ifndef HASP_HS_H
+#define HASP_HS_H
+
+#include "../conn.h"
+
+/* Handshake message types (RFC 5246 7.4, RFC 8446 4). */
+enum {
+    HS_HELLO_REQUEST = 0,
+    HS_CLIENT_HELLO = 1,
+    HS_SERVER_HELLO = 2,
+    HS_NEW_SESSION_TICKET = 4,
+    HS_END_OF_EARLY_DATA = 5,
+    HS_ENCRYPTED_EXTENSIONS = 8,
+    HS_CERTIFICATE = 11,
+    HS_SERVER_KEY_EXCHANGE = 12,
+    HS_CERTIFICATE_REQUEST = 13,
+    HS_SERVER_HELLO_DONE = 14,
+    HS_CERTIFICATE_VERIFY = 15,
+    HS_CLIENT_KEY_EXCHANGE = 16,
+    HS_FINISHED = 20,
+    HS_KEY_UPDATE = 24,
+    HS_MESSAGE_HASH = 254,
+    /* Not a handshake message: a row of the table for the ChangeCipherSpec record. */
+    HS_CCS = 0x100,
+    HS_END = 0x101,
+};
+
+/* Flags that select the rows of a handshake shape. */
+enum {
+    F_PFS = 1 << 0,           /* ServerKeyExchange */
+    F_CLIENT_AUTH = 1 << 1,   /* CertificateRequest sent */
+    F_NO_CLIENT_CERT = 1 << 2, /* the client's Certificate was empty: no CertificateVerify */
+    F_TICKET = 1 << 3,        /* NewSessionTicket */
+};
+
+enum { SENDER_CLIENT = 0, SENDER_SERVER = 1 };
+
+typedef struct hs_step {
+    int type;      /* HS_* */
+    int sender;    /* SENDER_CLIENT / SENDER_SERVER */
+    unsigned need; /* the row runs only when all these flags are set */
+    unsigned skip; /* ... and none of these */
+    /* Receiver cannot know in advance: a different message skips the row,
+     * the same one sets `need`. */
+    int optional;
+    /* The handler needs the transcript hash before this message. */
+    int hash_before;
+    const char *name;
+    int (*send)(hasp_conn *c);
+    int (*recv)(hasp_conn *c, hasp_rd *body);
+} hs_step;
+
+/* Extension code points. */
+enum {
+    EXT_SERVER_NAME = 0,
+    EXT_SUPPORTED_GROUPS = 10,
+    EXT_EC_POINT_FORMATS = 11,
+    EXT_SIGNATURE_ALGORITHMS = 13,
+    EXT_ALPN = 16,
+    EXT_ENCRYPT_THEN_MAC = 22,
+    EXT_EXTENDED_MASTER_SECRET = 23,
+    EXT_SESSION_TICKET = 35,
+    EXT_SUPPORTED_VERSIONS = 43,
+    EXT_RENEGOTIATION_INFO = 0xff01,
+};
+
+struct hasp_hs {
+    const hs_step *table;
+    size_t step;
+    unsigned flags;
+
+    uint8_t client_random[32], server_random[32];
+    uint8_t session_id[32];
+    size_t session_id_len;
+    uint16_t client_version; /* ClientHello.legacy_version, for the RSA pre-master check */
+
+    /* The transcript: every handshake message so far, hashed when needed. */
+    hasp_wr transcript;
+    uint8_t hash_before[HASP_HASH_MAX]; /* transcript hash before the current message */
+    size_t hash_len;
+
+    /* What the peer offered (server side) / what we offered (client side). */
+    uint16_t peer_groups[32];
+    size_t npeer_groups;
+    int peer_sent_groups;
+    uint16_t peer_sigalgs[64];
+    size_t npeer_sigalgs;
+    int peer_sent_sigalgs;
+    uint16_t peer_suites[128];
+    size_t npeer_suites;
+    int peer_ec_point_formats; /* sent the extension */
+    int peer_ems, peer_etm, peer_reneg;
+    uint8_t peer_alpn[512];
+    size_t peer_alpn_len;
+    int peer_sent_alpn;
+    int sent_sni;
+    uint32_t ext_sent_mask; /* client: which extensions we sent (bit per table row) */
+
+    const hasp_cred *cred; /* our certificate (server; client when asked) */
+    hasp_pkey *peer_key;   /* the peer's leaf public key */
+    int peer_key_type;
+    int peer_cert_checked; /* chain + name verified, or verification disabled */
+    int ske_checked;       /* ServerKeyExchange signature verified (when present) */
+    int finished_checked;  /* the peer's Finished verified */
+    int client_cert_sent;  /* client: non-empty Certificate */
+
+    hasp_kex *kex;
+    uint8_t pms[512];
+    size_t pms_len;
+
+    /* CertificateRequest contents (client side) */
+    uint16_t cr_sigalgs[64];
+    size_t ncr_sigalgs;
+
+    hasp_wr in;  /* handshake bytes from the peer, reassembled across records */
+    size_t in_off;
+    hasp_wr msg; /* scratch for building one message body */
+    char detail[512]; /* the trace line of the current message */
+};
+
+/* walker / engine hooks (tls12.c) */
+int hs_start(hasp_conn *c);
+/* Run our sends and the peer's complete messages: 0 when the handshake is
+ * done, 1 when it needs another record from the peer. */
+int hs_drive(hasp_conn *c);
+int hs_append(hasp_conn *c, const uint8_t *data, size_t len);
+int hs_ccs(hasp_conn *c);
+int hs_ccs_recv(hasp_conn *c);
+void hs_free(hasp_conn *c);
+/* What the handshake is waiting for, for error messages ("ServerHello"). */
+const char *hs_waiting_for(const hasp_conn *c);
+
+/* extensions (ext.c) */
+int ext_client_hello_write(hasp_conn *c, hasp_wr *w);
+int ext_client_hello_read(hasp_conn *c, hasp_rd *exts);
+int ext_server_hello_write(hasp_conn *c, hasp_wr *w);
+int ext_server_hello_read(hasp_conn *c, hasp_rd *exts);
+const char *ext_name(uint16_t type);
+
+/* helpers shared by handlers */
+const char *hs_msg_name(int type);
+int hs_transcript_hash(hasp_conn *c, uint8_t *out);
+int hs_offered_group(const hasp_conn *c, uint16_t group);
+int hs_offered_sigalg(const hasp_conn *c, uint16_t scheme);
+
+#endif

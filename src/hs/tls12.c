@@ -1,0 +1,1144 @@
+/* The TLS 1.2 handshake (RFC 5246) as a table. The walker at the bottom
+ * runs the rows in order: our rows call send(), the peer's rows wait for
+ * that message and call recv(). A message that does not fit the current
+ * row is unexpected_message by construction. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../x509/x509.h"
+#include "hs.h"
+
+/* x509/tls_names.c */
+int hasp_x509_store_write_names(const hasp_x509_store *s, hasp_wr *w);
+
+int hs_read_sigalgs(hasp_rd *r, uint16_t *out, size_t cap, size_t *n);
+
+static int client_hello_send(hasp_conn *c);
+static int client_hello_recv(hasp_conn *c, hasp_rd *r);
+static int server_hello_send(hasp_conn *c);
+static int server_hello_recv(hasp_conn *c, hasp_rd *r);
+static int server_certificate_send(hasp_conn *c);
+static int server_certificate_recv(hasp_conn *c, hasp_rd *r);
+static int server_key_exchange_send(hasp_conn *c);
+static int server_key_exchange_recv(hasp_conn *c, hasp_rd *r);
+static int certificate_request_send(hasp_conn *c);
+static int certificate_request_recv(hasp_conn *c, hasp_rd *r);
+static int server_hello_done_send(hasp_conn *c);
+static int server_hello_done_recv(hasp_conn *c, hasp_rd *r);
+static int client_certificate_send(hasp_conn *c);
+static int client_certificate_recv(hasp_conn *c, hasp_rd *r);
+static int client_key_exchange_send(hasp_conn *c);
+static int client_key_exchange_recv(hasp_conn *c, hasp_rd *r);
+static int certificate_verify_send(hasp_conn *c);
+static int certificate_verify_recv(hasp_conn *c, hasp_rd *r);
+static int change_cipher_spec_send(hasp_conn *c);
+static int finished_send(hasp_conn *c);
+static int finished_recv(hasp_conn *c, hasp_rd *r);
+
+#define C SENDER_CLIENT
+#define S SENDER_SERVER
+
+/* RFC 5246 7.3: the full handshake, every optional row included. */
+static const hs_step tls12_full[] = {
+    {HS_CLIENT_HELLO, C, 0, 0, 0, 0, "ClientHello", client_hello_send, client_hello_recv},
+    {HS_SERVER_HELLO, S, 0, 0, 0, 0, "ServerHello", server_hello_send, server_hello_recv},
+    {HS_CERTIFICATE, S, 0, 0, 0, 0, "Certificate", server_certificate_send,
+     server_certificate_recv},
+    {HS_SERVER_KEY_EXCHANGE, S, F_PFS, 0, 0, 0, "ServerKeyExchange", server_key_exchange_send,
+     server_key_exchange_recv},
+    {HS_CERTIFICATE_REQUEST, S, F_CLIENT_AUTH, 0, 1, 0, "CertificateRequest",
+     certificate_request_send, certificate_request_recv},
+    {HS_SERVER_HELLO_DONE, S, 0, 0, 0, 0, "ServerHelloDone", server_hello_done_send,
+     server_hello_done_recv},
+    {HS_CERTIFICATE, C, F_CLIENT_AUTH, 0, 0, 0, "Certificate", client_certificate_send,
+     client_certificate_recv},
+    {HS_CLIENT_KEY_EXCHANGE, C, 0, 0, 0, 0, "ClientKeyExchange", client_key_exchange_send,
+     client_key_exchange_recv},
+    {HS_CERTIFICATE_VERIFY, C, F_CLIENT_AUTH, F_NO_CLIENT_CERT, 0, 0, "CertificateVerify",
+     certificate_verify_send, certificate_verify_recv},
+    {HS_CCS, C, 0, 0, 0, 0, "ChangeCipherSpec", change_cipher_spec_send, NULL},
+    {HS_FINISHED, C, 0, 0, 0, 1, "Finished", finished_send, finished_recv},
+    {HS_CCS, S, 0, 0, 0, 0, "ChangeCipherSpec", change_cipher_spec_send, NULL},
+    {HS_FINISHED, S, 0, 0, 0, 1, "Finished", finished_send, finished_recv},
+    {HS_END, C, 0, 0, 0, 0, "end", NULL, NULL},
+};
+
+#undef C
+#undef S
+
+static int me(const hasp_conn *c)
+{
+    return c->role == HASP_SERVER ? SENDER_SERVER : SENDER_CLIENT;
+}
+
+static const char *peer_name(const hasp_conn *c)
+{
+    return c->role == HASP_SERVER ? "client" : "server";
+}
+
+const char *hs_msg_name(int type)
+{
+    switch (type) {
+    case HS_HELLO_REQUEST: return "HelloRequest";
+    case HS_CLIENT_HELLO: return "ClientHello";
+    case HS_SERVER_HELLO: return "ServerHello";
+    case HS_NEW_SESSION_TICKET: return "NewSessionTicket";
+    case HS_END_OF_EARLY_DATA: return "EndOfEarlyData";
+    case HS_ENCRYPTED_EXTENSIONS: return "EncryptedExtensions";
+    case HS_CERTIFICATE: return "Certificate";
+    case HS_SERVER_KEY_EXCHANGE: return "ServerKeyExchange";
+    case HS_CERTIFICATE_REQUEST: return "CertificateRequest";
+    case HS_SERVER_HELLO_DONE: return "ServerHelloDone";
+    case HS_CERTIFICATE_VERIFY: return "CertificateVerify";
+    case HS_CLIENT_KEY_EXCHANGE: return "ClientKeyExchange";
+    case HS_FINISHED: return "Finished";
+    case HS_KEY_UPDATE: return "KeyUpdate";
+    case HS_CCS: return "ChangeCipherSpec";
+    default: return "unknown handshake message";
+    }
+}
+
+/* ---------------------------------------------------------------- helpers */
+
+#define DETAIL(c, ...)                                                                             \
+    do {                                                                                           \
+        if (conn_tracing(c)) {                                                                     \
+            size_t n_ = strlen((c)->hs->detail);                                                   \
+            snprintf((c)->hs->detail + n_, sizeof((c)->hs->detail) - n_, __VA_ARGS__);             \
+        }                                                                                          \
+    } while (0)
+
+static const char *version_name(uint16_t v)
+{
+    switch (v) {
+    case 0x0300: return "SSL3.0";
+    case 0x0301: return "TLS1.0";
+    case 0x0302: return "TLS1.1";
+    case 0x0303: return "TLS1.2";
+    case 0x0304: return "TLS1.3";
+    default: return "unknown";
+    }
+}
+
+static int transcript_add(hasp_conn *c, const uint8_t *msg, size_t len)
+{
+    return wr_bytes(&c->hs->transcript, msg, len);
+}
+
+int hs_transcript_hash(hasp_conn *c, uint8_t *out)
+{
+    return hasp_hash(c->suite->prf_hash, c->hs->transcript.p, c->hs->transcript.len, out);
+}
+
+/* Begin a message: the 4-byte header is filled in by msg_end. */
+static hasp_wr *msg_begin(hasp_conn *c)
+{
+    hasp_wr *w = &c->hs->msg;
+    w->len = 0;
+    wr_reserve(w, 4);
+    w->len = 4;
+    return w;
+}
+
+static int msg_end(hasp_conn *c, int type)
+{
+    hasp_wr *w = &c->hs->msg;
+    size_t body = w->len - 4;
+    ENSURE(w->p != NULL && body < (1u << 24), HASP_ERR_INTERNAL);
+    w->p[0] = (uint8_t)type;
+    w->p[1] = (uint8_t)(body >> 16);
+    w->p[2] = (uint8_t)(body >> 8);
+    w->p[3] = (uint8_t)body;
+    GUARD(transcript_add(c, w->p, w->len));
+    GUARD(conn_send_record(c, HASP_CT_HANDSHAKE, w->p, w->len));
+    conn_event(c, HASP_EV_MSG_SENT, c->role == HASP_SERVER, type, hs_msg_name(type), w->len,
+               c->hs->detail);
+    c->hs->detail[0] = 0;
+    return 0;
+}
+
+int hs_offered_group(const hasp_conn *c, uint16_t group)
+{
+    for (size_t i = 0; i < c->cfg->ngroups; i++)
+        if (c->cfg->groups[i] == group)
+            return 1;
+    return 0;
+}
+
+int hs_offered_sigalg(const hasp_conn *c, uint16_t scheme)
+{
+    for (size_t i = 0; i < c->cfg->nsigalgs; i++)
+        if (c->cfg->sigalgs[i] == scheme)
+            return 1;
+    return 0;
+}
+
+static int peer_has_group(const struct hasp_hs *hs, uint16_t g)
+{
+    for (size_t i = 0; i < hs->npeer_groups; i++)
+        if (hs->peer_groups[i] == g)
+            return 1;
+    return 0;
+}
+
+/* Pick a signature scheme: ours in our order, that the peer accepts and that fits the key. */
+static uint16_t pick_sigscheme(const hasp_conn *c, const uint16_t *peer, size_t npeer,
+                               const hasp_pkey *key)
+{
+    for (size_t i = 0; i < c->cfg->nsigalgs; i++) {
+        const hasp_sigscheme *s = hasp_sigscheme_find(c->cfg->sigalgs[i]);
+        if (!s || !hasp_sigscheme_fits(s, key, HASP_TLS1_2))
+            continue;
+        for (size_t j = 0; j < npeer; j++)
+            if (peer[j] == s->id)
+                return s->id;
+    }
+    return 0;
+}
+
+static const char *sigscheme_name(uint16_t id)
+{
+    const hasp_sigscheme *s = hasp_sigscheme_find(id);
+    return s ? s->name : "unknown";
+}
+
+/* master secret (RFC 5246 8.1, RFC 7627 4) and key block (RFC 5246 6.3). */
+static int derive_keys(hasp_conn *c)
+{
+    struct hasp_hs *hs = c->hs;
+    const hasp_suite *s = c->suite;
+    int rc;
+    if (c->ems) {
+        uint8_t session_hash[HASP_HASH_MAX];
+        GUARD(hs_transcript_hash(c, session_hash));
+        rc = hasp_prf12(s->prf_hash, hs->pms, hs->pms_len, "extended master secret", session_hash,
+                        hasp_hash_len(s->prf_hash), c->master, 48);
+    } else {
+        rc = hasp_prf12_2(s->prf_hash, hs->pms, hs->pms_len, "master secret", hs->client_random, 32,
+                          hs->server_random, 32, c->master, 48);
+    }
+    hasp_wipe(hs->pms, sizeof(hs->pms));
+    hs->pms_len = 0;
+    GUARD(rc);
+
+    size_t mac = hasp_suite_mac_key_len(s), key = hasp_suite_enc_key_len(s),
+           iv = hasp_suite_fixed_iv_len(s);
+    uint8_t kb[2 * (64 + 32 + 12)];
+    size_t need = 2 * (mac + key + iv);
+    ENSURE(need <= sizeof(kb), HASP_ERR_INTERNAL);
+    GUARD(hasp_prf12_2(s->prf_hash, c->master, 48, "key expansion", hs->server_random, 32,
+                       hs->client_random, 32, kb, need));
+    const uint8_t *cmac = kb, *smac = kb + mac, *ckey = kb + 2 * mac, *skey = ckey + key,
+                  *civ = skey + key, *siv = civ + iv;
+    int client = c->role == HASP_CLIENT;
+    const uint8_t *wmac = client ? cmac : smac, *rmac = client ? smac : cmac;
+    const uint8_t *wkey = client ? ckey : skey, *rkey = client ? skey : ckey;
+    const uint8_t *wiv = client ? civ : siv, *riv = client ? siv : civ;
+    if (s->aead) {
+        rc = hasp_rec_prot_aead12(&c->pending_wr, s->aead, wkey, wiv, iv, 1);
+        if (rc == 0)
+            rc = hasp_rec_prot_aead12(&c->pending_rd, s->aead, rkey, riv, iv, 0);
+    } else {
+        rc = hasp_rec_prot_cbc(&c->pending_wr, s->cbc, wkey, s->mac_hash, wmac, mac, c->etm, 1);
+        if (rc == 0)
+            rc = hasp_rec_prot_cbc(&c->pending_rd, s->cbc, rkey, s->mac_hash, rmac, mac, c->etm, 0);
+    }
+    hasp_wipe(kb, sizeof(kb));
+    return rc;
+}
+
+/* ---------------------------------------------------------------- ClientHello */
+
+static int client_hello_send(hasp_conn *c)
+{
+    struct hasp_hs *hs = c->hs;
+    hasp_wr *w = msg_begin(c);
+    GUARD(hasp_random(hs->client_random, 32));
+    hs->client_version = HASP_TLS1_2;
+    GUARD(wr_u16(w, hs->client_version));
+    GUARD(wr_bytes(w, hs->client_random, 32));
+    GUARD(wr_vec(w, 1, hs->session_id, hs->session_id_len));
+    size_t m;
+    GUARD(wr_vec_begin(w, 2, &m));
+    size_t offered = 0;
+    for (size_t i = 0; i < c->cfg->nsuites; i++) {
+        const hasp_suite *s = hasp_suite_find(c->cfg->suites[i]);
+        if (!s || hasp_suite_is_tls13(s))
+            continue;
+        GUARD(wr_u16(w, s->id));
+        offered++;
+    }
+    ENSURE_MSG(offered > 0, HASP_ERR_HANDSHAKE,
+               "no TLS 1.2 cipher suite is enabled in the configuration");
+    GUARD(wr_vec_end(w, 2, m));
+    GUARD(wr_u8(w, 1));
+    GUARD(wr_u8(w, 0)); /* null compression */
+    DETAIL(c, "version=TLS1.2 suites=%zu ", offered);
+    DETAIL(c, "extensions=");
+    GUARD(ext_client_hello_write(c, w));
+    return msg_end(c, HS_CLIENT_HELLO);
+}
+
+/* The credential for a suite: a key of the right type, preferring one whose
+ * certificate names the requested server name. */
+static const hasp_cred *pick_cred(hasp_conn *c, const hasp_suite *s)
+{
+    const hasp_cred *first = NULL;
+    for (size_t i = 0; i < c->cfg->ncreds; i++) {
+        const hasp_cred *cr = &c->cfg->creds[i];
+        int ec = cr->key_type == HASP_PKEY_EC_P256 || cr->key_type == HASP_PKEY_EC_P384 ||
+                 cr->key_type == HASP_PKEY_EC_P521;
+        int ok = s->kx == HASP_KX_ECDHE_ECDSA ? ec : cr->key_type == HASP_PKEY_RSA;
+        if (!ok)
+            continue;
+        if (c->sni[0] && hasp_x509_matches_host(cr->chain[0], cr->chain_len[0], c->sni) == 1)
+            return cr;
+        if (!first)
+            first = cr;
+    }
+    return first;
+}
+
+static uint16_t pick_group(hasp_conn *c, const hasp_suite *s)
+{
+    struct hasp_hs *hs = c->hs;
+    if (hasp_suite_is_ecdhe(s)) {
+        for (size_t i = 0; i < c->cfg->ngroups; i++) {
+            uint16_t g = c->cfg->groups[i];
+            if (hasp_group_is_ffdhe(g))
+                continue;
+            /* RFC 8422 5.1.1: without the extension the client supports P-256. */
+            if (hs->peer_sent_groups ? peer_has_group(hs, g) : g == HASP_GROUP_SECP256R1)
+                return g;
+        }
+        return 0;
+    }
+    if (s->kx == HASP_KX_DHE_RSA) {
+        int peer_ffdhe = 0;
+        for (size_t i = 0; i < hs->npeer_groups; i++)
+            peer_ffdhe |= hasp_group_is_ffdhe(hs->peer_groups[i]);
+        for (size_t i = 0; i < c->cfg->ngroups; i++) {
+            uint16_t g = c->cfg->groups[i];
+            if (!hasp_group_is_ffdhe(g))
+                continue;
+            /* RFC 7919 4: a client that names ffdhe groups gets one of them. */
+            if (!peer_ffdhe || peer_has_group(hs, g))
+                return g;
+        }
+    }
+    return 0;
+}
+
+static int select_suite(hasp_conn *c)
+{
+    struct hasp_hs *hs = c->hs;
+    int shared_suite = 0;
+    for (size_t i = 0; i < c->cfg->nsuites; i++) {
+        const hasp_suite *s = hasp_suite_find(c->cfg->suites[i]);
+        if (!s || hasp_suite_is_tls13(s))
+            continue;
+        int offered = 0;
+        for (size_t j = 0; j < hs->npeer_suites && !offered; j++)
+            offered = hs->peer_suites[j] == s->id;
+        if (!offered)
+            continue;
+        shared_suite = 1;
+        const hasp_cred *cred = pick_cred(c, s);
+        if (!cred)
+            continue;
+        uint16_t group = 0, scheme = 0;
+        if (hasp_suite_needs_ske(s)) {
+            group = pick_group(c, s);
+            if (!group)
+                continue;
+            if (!hs->peer_sent_sigalgs)
+                continue; /* the SHA-1 default of RFC 5246 7.4.1.4.1 is refused */
+            scheme = pick_sigscheme(c, hs->peer_sigalgs, hs->npeer_sigalgs, cred->key);
+            if (!scheme)
+                continue;
+        }
+        c->suite = s;
+        c->group = group;
+        c->sigscheme = scheme;
+        hs->cred = cred;
+        return 0;
+    }
+    if (!shared_suite) {
+        char ours[256] = "", theirs[256] = "";
+        for (size_t i = 0, n = 0; i < c->cfg->nsuites && n + 48 < sizeof(ours); i++) {
+            const hasp_suite *s = hasp_suite_find(c->cfg->suites[i]);
+            if (s && !hasp_suite_is_tls13(s))
+                n += (size_t)snprintf(ours + n, sizeof(ours) - n, "%s%s", n ? " " : "", s->ossl);
+        }
+        for (size_t i = 0, n = 0; i < hs->npeer_suites && n + 48 < sizeof(theirs); i++) {
+            const hasp_suite *s = hasp_suite_find(hs->peer_suites[i]);
+            if (s)
+                n += (size_t)snprintf(theirs + n, sizeof(theirs) - n, "%s%s", n ? " " : "", s->ossl);
+            else if (hs->peer_suites[i] != HASP_SCSV_RENEGOTIATION)
+                n += (size_t)snprintf(theirs + n, sizeof(theirs) - n, "%s0x%04x", n ? " " : "",
+                                      hs->peer_suites[i]);
+        }
+        FAIL(HASP_ERR_HANDSHAKE,
+             "no cipher suite in common: the client offered [%s], this server accepts [%s]", theirs,
+             ours);
+    }
+    FAIL(HASP_ERR_HANDSHAKE,
+         "no usable cipher suite: the shared suites need a certificate, group or signature scheme "
+         "that the two sides do not share (server has %zu certificate(s); client sent %zu groups "
+         "and %zu signature schemes)",
+         c->cfg->ncreds, hs->npeer_groups, hs->npeer_sigalgs);
+}
+
+static int client_hello_recv(hasp_conn *c, hasp_rd *r)
+{
+    struct hasp_hs *hs = c->hs;
+    uint16_t version;
+    hasp_rd sid, suites, comp;
+    GUARD(rd_u16(r, &version));
+    GUARD(rd_copy(r, hs->client_random, 32));
+    GUARD(rd_vec_bounded(r, 1, 0, 32, &sid));
+    GUARD(rd_vec_bounded(r, 2, 2, 65534, &suites));
+    ENSURE(suites.len % 2 == 0, HASP_ERR_DECODE);
+    GUARD(rd_vec_bounded(r, 1, 1, 255, &comp));
+    hs->client_version = version;
+    DETAIL(c, "version=%s suites=%zu ", version_name(version), suites.len / 2);
+    ENSURE_MSG((version >> 8) == 3 && version >= HASP_TLS1_2, HASP_ERR_VERSION,
+               "the client offers at most %s (0x%04x); hasp requires TLS 1.2 or newer",
+               version_name(version), version);
+    memcpy(hs->session_id, sid.p, sid.len);
+    hs->session_id_len = sid.len;
+    while (rd_left(&suites)) {
+        uint16_t s;
+        GUARD(rd_u16(&suites, &s));
+        if (s == HASP_SCSV_RENEGOTIATION)
+            hs->peer_reneg = 1; /* RFC 5746 3.6 */
+        if (hs->npeer_suites < sizeof(hs->peer_suites) / sizeof(hs->peer_suites[0]))
+            hs->peer_suites[hs->npeer_suites++] = s;
+    }
+    /* RFC 5246 7.4.1.2: the list must contain null; without it nothing can be negotiated. */
+    ENSURE_MSG(memchr(comp.p, 0, comp.len) != NULL, HASP_ERR_HANDSHAKE,
+               "the client does not offer the null compression method, which TLS requires");
+    DETAIL(c, "extensions=");
+    GUARD(ext_client_hello_read(c, r));
+    if (c->hs->peer_sent_alpn && c->cfg->alpn_len) {
+        /* RFC 7301 3.2: our preference, first one the client also has. */
+        hasp_rd ours = hasp_rd_init(c->cfg->alpn, c->cfg->alpn_len);
+        while (rd_left(&ours) && !c->alpn[0]) {
+            hasp_rd o;
+            GUARD(rd_vec(&ours, 1, &o));
+            hasp_rd theirs = hasp_rd_init(hs->peer_alpn, hs->peer_alpn_len);
+            while (rd_left(&theirs)) {
+                hasp_rd t;
+                GUARD(rd_vec(&theirs, 1, &t));
+                if (t.len == o.len && !memcmp(t.p, o.p, o.len)) {
+                    memcpy(c->alpn, o.p, o.len);
+                    c->alpn[o.len] = 0;
+                    break;
+                }
+            }
+        }
+        ENSURE_MSG(c->alpn[0], HASP_ERR_NO_APP_PROTO,
+                   "no application protocol in common: the client's ALPN list shares nothing with "
+                   "the server's");
+    }
+    GUARD(select_suite(c));
+    c->version = HASP_TLS1_2;
+    c->ems = hs->peer_ems;
+    c->etm = hs->peer_etm && c->suite->cbc;
+    c->secure_reneg = hs->peer_reneg;
+    if (hasp_suite_needs_ske(c->suite))
+        hs->flags |= F_PFS;
+    if (c->cfg->verify_client != HASP_VERIFY_CLIENT_NONE)
+        hs->flags |= F_CLIENT_AUTH;
+    conn_event(c, HASP_EV_DECISION, 1, 0, "cipher suite", 0, c->suite->iana);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- ServerHello */
+
+static int server_hello_send(hasp_conn *c)
+{
+    struct hasp_hs *hs = c->hs;
+    hasp_wr *w = msg_begin(c);
+    GUARD(hasp_random(hs->server_random, 32));
+    GUARD(wr_u16(w, HASP_TLS1_2));
+    GUARD(wr_bytes(w, hs->server_random, 32));
+    /* No session cache yet: an empty session ID says "not resumable". */
+    hs->session_id_len = 0;
+    GUARD(wr_vec(w, 1, hs->session_id, hs->session_id_len));
+    GUARD(wr_u16(w, c->suite->id));
+    GUARD(wr_u8(w, 0));
+    DETAIL(c, "version=TLS1.2 suite=%s extensions=", c->suite->iana);
+    GUARD(ext_server_hello_write(c, w));
+    return msg_end(c, HS_SERVER_HELLO);
+}
+
+static int server_hello_recv(hasp_conn *c, hasp_rd *r)
+{
+    struct hasp_hs *hs = c->hs;
+    uint16_t version, suite;
+    uint8_t comp;
+    hasp_rd sid;
+    GUARD(rd_u16(r, &version));
+    GUARD(rd_copy(r, hs->server_random, 32));
+    GUARD(rd_vec_bounded(r, 1, 0, 32, &sid));
+    GUARD(rd_u16(r, &suite));
+    GUARD(rd_u8(r, &comp));
+    DETAIL(c, "version=%s ", version_name(version));
+    ENSURE_MSG(version == HASP_TLS1_2, HASP_ERR_VERSION,
+               "the server chose %s (0x%04x); this client accepts TLS 1.2 only",
+               version_name(version), version);
+    const hasp_suite *s = hasp_suite_find(suite);
+    int offered = 0;
+    for (size_t i = 0; s && i < c->cfg->nsuites; i++)
+        offered |= c->cfg->suites[i] == suite;
+    ENSURE_MSG(offered && !hasp_suite_is_tls13(s), HASP_ERR_ILLEGAL_PARAM,
+               "the server chose the cipher suite 0x%04x, which the client did not offer", suite);
+    ENSURE_MSG(comp == 0, HASP_ERR_ILLEGAL_PARAM,
+               "the server chose compression method %u; only null (0) was offered", comp);
+    memcpy(hs->session_id, sid.p, sid.len);
+    hs->session_id_len = sid.len;
+    c->suite = s;
+    c->version = HASP_TLS1_2;
+    DETAIL(c, "suite=%s extensions=", s->iana);
+    GUARD(ext_server_hello_read(c, r));
+    c->ems = hs->peer_ems;
+    c->etm = hs->peer_etm && s->cbc;
+    c->secure_reneg = hs->peer_reneg;
+    if (hasp_suite_needs_ske(s))
+        hs->flags |= F_PFS;
+    conn_event(c, HASP_EV_DECISION, 1, 0, "cipher suite", 0, s->iana);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- Certificate */
+
+static int write_chain(hasp_conn *c, const hasp_cred *cred)
+{
+    hasp_wr *w = msg_begin(c);
+    size_t m;
+    GUARD(wr_vec_begin(w, 3, &m));
+    for (size_t i = 0; cred && i < cred->n; i++)
+        GUARD(wr_vec(w, 3, cred->chain[i], cred->chain_len[i]));
+    GUARD(wr_vec_end(w, 3, m));
+    DETAIL(c, "certificates=%zu", cred ? cred->n : 0);
+    return msg_end(c, HS_CERTIFICATE);
+}
+
+static int server_certificate_send(hasp_conn *c)
+{
+    return write_chain(c, c->hs->cred);
+}
+
+/* Parse and verify a peer's chain; sets hs->peer_key. */
+static int read_chain(hasp_conn *c, hasp_rd *r, int *empty)
+{
+    struct hasp_hs *hs = c->hs;
+    hasp_rd list;
+    GUARD(rd_vec(r, 3, &list));
+    GUARD(rd_expect_empty(r));
+    const uint8_t *certs[HASP_MAX_CHAIN + 6];
+    size_t lens[HASP_MAX_CHAIN + 6];
+    size_t n = 0;
+    while (rd_left(&list)) {
+        hasp_rd cert;
+        GUARD(rd_vec_bounded(&list, 3, 1, (1u << 24) - 1, &cert));
+        ENSURE_MSG(n < sizeof(certs) / sizeof(certs[0]), HASP_ERR_LIMIT,
+                   "the %s sent more than %zu certificates", peer_name(c),
+                   sizeof(certs) / sizeof(certs[0]));
+        certs[n] = cert.p;
+        lens[n] = cert.len;
+        n++;
+    }
+    DETAIL(c, "certificates=%zu", n);
+    *empty = n == 0;
+    if (n == 0)
+        return 0;
+
+    int server_cert = c->role == HASP_CLIENT;
+    int verify = server_cert ? c->cfg->verify_cert : 1;
+    if (verify) {
+        hasp_x509_params p;
+        memset(&p, 0, sizeof(p));
+        p.time = c->cfg->verify_time;
+        p.purpose = server_cert ? HASP_X509_PURPOSE_SERVER : HASP_X509_PURPOSE_CLIENT;
+        p.key_usage = (server_cert && c->suite->kx == HASP_KX_RSA) ? HASP_KU_KEY_ENCIPHERMENT
+                                                                    : HASP_KU_DIGITAL_SIGNATURE;
+        if (server_cert && c->cfg->verify_name) {
+            ENSURE_MSG(c->sni[0], HASP_ERR_USAGE,
+                       "no server name to check the certificate against: set one with "
+                       "hasp_conn_set_servername(), or disable the check explicitly with "
+                       "hasp_config_insecure_noverifyname()");
+            p.host = c->sni;
+        }
+        hasp_x509_result res;
+        memset(&res, 0, sizeof(res));
+        int rc = hasp_x509_verify(config_anchors(c->cfg), &p, certs, lens, n, &res);
+        snprintf(c->verify_msg, sizeof(c->verify_msg), "%s",
+                 rc == 0 ? "ok" : res.reason[0] ? res.reason : hasp_err_default_msg(rc));
+        conn_event(c, HASP_EV_CERT_RESULT, !server_cert, rc, rc == 0 ? "ok" : "failed", n,
+                   c->verify_msg);
+        if (rc < 0)
+            FAIL(rc, "certificate verify failed: %s", c->verify_msg);
+    } else {
+        snprintf(c->verify_msg, sizeof(c->verify_msg), "skipped (verification disabled)");
+    }
+    const uint8_t *spki;
+    size_t spki_len;
+    GUARD(hasp_x509_spki(certs[0], lens[0], &spki, &spki_len));
+    hs->peer_key = hasp_pkey_from_spki(spki, spki_len);
+    ENSURE_MSG(hs->peer_key, HASP_ERR_CERT_UNSUPPORTED,
+               "the %s's certificate holds a public key hasp cannot use", peer_name(c));
+    hs->peer_key_type = hasp_pkey_type(hs->peer_key);
+    hs->peer_cert_checked = 1;
+    return 0;
+}
+
+static int server_certificate_recv(hasp_conn *c, hasp_rd *r)
+{
+    int empty;
+    GUARD(read_chain(c, r, &empty));
+    ENSURE_MSG(!empty, HASP_ERR_DECODE, "the server sent an empty Certificate message");
+    int t = c->hs->peer_key_type;
+    int ec = t == HASP_PKEY_EC_P256 || t == HASP_PKEY_EC_P384 || t == HASP_PKEY_EC_P521;
+    int ok = c->suite->kx == HASP_KX_ECDHE_ECDSA ? ec : t == HASP_PKEY_RSA;
+    ENSURE_MSG(ok, HASP_ERR_CERT_UNSUPPORTED,
+               "the server's certificate key type does not fit the suite %s", c->suite->iana);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- ServerKeyExchange */
+
+static int server_key_exchange_send(hasp_conn *c)
+{
+    struct hasp_hs *hs = c->hs;
+    hasp_wr *w = msg_begin(c);
+    size_t params_start = w->len;
+    uint8_t pub[1024];
+    size_t pub_len;
+    hs->kex = hasp_kex_new(c->group);
+    ENSURE_MSG(hs->kex, HASP_ERR_CRYPTO, "cannot make a key pair in group %s",
+               hasp_group_name(c->group));
+    GUARD(hasp_kex_public(hs->kex, pub, sizeof(pub), &pub_len));
+    if (hasp_suite_is_ecdhe(c->suite)) {
+        GUARD(wr_u8(w, 3)); /* named_curve */
+        GUARD(wr_u16(w, c->group));
+        GUARD(wr_vec(w, 1, pub, pub_len));
+    } else {
+        const uint8_t *p, *g;
+        size_t p_len, g_len;
+        GUARD(hasp_ffdhe_params(c->group, &p, &p_len, &g, &g_len));
+        GUARD(wr_vec(w, 2, p, p_len));
+        GUARD(wr_vec(w, 2, g, g_len));
+        GUARD(wr_vec(w, 2, pub, pub_len));
+    }
+    size_t params_len = w->len - params_start;
+    /* signed: client_random + server_random + params */
+    hasp_wr tbs = hasp_wr_dyn();
+    int rc = wr_bytes(&tbs, hs->client_random, 32);
+    if (rc == 0)
+        rc = wr_bytes(&tbs, hs->server_random, 32);
+    if (rc == 0)
+        rc = wr_bytes(&tbs, w->p + params_start, params_len);
+    uint8_t sig[1024];
+    size_t sig_len = 0;
+    if (rc == 0)
+        rc = hasp_sign_scheme(hs->cred->key, c->sigscheme, tbs.p, tbs.len, sig, sizeof(sig),
+                              &sig_len);
+    hasp_wr_free(&tbs);
+    GUARD(rc);
+    GUARD(wr_u16(w, c->sigscheme));
+    GUARD(wr_vec(w, 2, sig, sig_len));
+    DETAIL(c, "group=%s signature=%s", hasp_group_name(c->group), sigscheme_name(c->sigscheme));
+    return msg_end(c, HS_SERVER_KEY_EXCHANGE);
+}
+
+static int server_key_exchange_recv(hasp_conn *c, hasp_rd *r)
+{
+    struct hasp_hs *hs = c->hs;
+    const uint8_t *params = r->p;
+    hasp_rd pub;
+    if (hasp_suite_is_ecdhe(c->suite)) {
+        uint8_t curve_type;
+        uint16_t group;
+        GUARD(rd_u8(r, &curve_type));
+        ENSURE_MSG(curve_type == 3, HASP_ERR_ILLEGAL_PARAM,
+                   "the server's ECDHE parameters are not a named curve (curve_type %u)",
+                   curve_type);
+        GUARD(rd_u16(r, &group));
+        GUARD(rd_vec_bounded(r, 1, 1, 255, &pub));
+        ENSURE_MSG(hs_offered_group(c, group) && !hasp_group_is_ffdhe(group),
+                   HASP_ERR_ILLEGAL_PARAM,
+                   "the server chose the group 0x%04x (%s), which the client did not offer", group,
+                   hasp_group_name(group) ? hasp_group_name(group) : "unknown");
+        c->group = group;
+        hs->kex = hasp_kex_new(group);
+    } else {
+        hasp_rd p, g;
+        GUARD(rd_vec_bounded(r, 2, 1, 65535, &p));
+        GUARD(rd_vec_bounded(r, 2, 1, 65535, &g));
+        GUARD(rd_vec_bounded(r, 2, 1, 65535, &pub));
+        /* Name the group when it is one of RFC 7919's. */
+        c->group = 0;
+        for (uint16_t grp = HASP_GROUP_FFDHE2048; grp <= HASP_GROUP_FFDHE3072; grp++) {
+            const uint8_t *kp, *kg;
+            size_t kp_len, kg_len;
+            if (hasp_ffdhe_params(grp, &kp, &kp_len, &kg, &kg_len) == 0 && kp_len == p.len &&
+                !memcmp(kp, p.p, p.len) && kg_len == g.len && !memcmp(kg, g.p, g.len))
+                c->group = grp;
+        }
+        ENSURE_MSG(p.len * 8 >= 2048, HASP_ERR_INSUFFICIENT_SECURITY,
+                   "the server's DH group has only %zu bits; hasp requires at least 2048",
+                   p.len * 8);
+        hs->kex = hasp_kex_new_dh(p.p, p.len, g.p, g.len);
+    }
+    ENSURE_MSG(hs->kex, HASP_ERR_ILLEGAL_PARAM, "the server's key exchange parameters are unusable: %s",
+               hasp_err_last()->msg);
+    size_t params_len = (size_t)(r->p - params);
+    uint16_t scheme;
+    hasp_rd sig;
+    GUARD(rd_u16(r, &scheme));
+    GUARD(rd_vec(r, 2, &sig));
+    GUARD(rd_expect_empty(r));
+    const hasp_sigscheme *ss = hasp_sigscheme_find(scheme);
+    ENSURE_MSG(ss && hs_offered_sigalg(c, scheme) && hasp_sigscheme_fits(ss, hs->peer_key, HASP_TLS1_2),
+               HASP_ERR_ILLEGAL_PARAM,
+               "the server signed its key exchange with %s (0x%04x), which the client did not "
+               "offer for this key",
+               ss ? ss->name : "an unknown scheme", scheme);
+    c->sigscheme = scheme;
+    hasp_wr tbs = hasp_wr_dyn();
+    int rc = wr_bytes(&tbs, hs->client_random, 32);
+    if (rc == 0)
+        rc = wr_bytes(&tbs, hs->server_random, 32);
+    if (rc == 0)
+        rc = wr_bytes(&tbs, params, params_len);
+    if (rc == 0)
+        rc = hasp_verify_scheme(hs->peer_key, scheme, tbs.p, tbs.len, sig.p, sig.len);
+    hasp_wr_free(&tbs);
+    if (rc < 0)
+        FAIL(HASP_ERR_DECRYPT,
+             "the server's ServerKeyExchange signature (%s) does not verify with its certificate's "
+             "key",
+             ss->name);
+    hs->ske_checked = 1;
+    /* The shared secret now; this also validates the server's public value. */
+    rc = hasp_kex_derive(hs->kex, pub.p, pub.len, hs->pms, sizeof(hs->pms), &hs->pms_len);
+    if (rc < 0)
+        FAIL(HASP_ERR_ILLEGAL_PARAM, "the server's key exchange public value is invalid: %s",
+             hasp_err_last()->msg);
+    DETAIL(c, "group=%s signature=%s", c->group ? hasp_group_name(c->group) : "custom-dh",
+           ss->name);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- CertificateRequest */
+
+static int certificate_request_send(hasp_conn *c)
+{
+    hasp_wr *w = msg_begin(c);
+    GUARD(wr_u8(w, 2));
+    GUARD(wr_u8(w, 1));  /* rsa_sign */
+    GUARD(wr_u8(w, 64)); /* ecdsa_sign */
+    size_t m;
+    GUARD(wr_vec_begin(w, 2, &m));
+    for (size_t i = 0; i < c->cfg->nsigalgs; i++)
+        GUARD(wr_u16(w, c->cfg->sigalgs[i]));
+    GUARD(wr_vec_end(w, 2, m));
+    /* certificate_authorities: the subjects of our trust anchors. */
+    GUARD(wr_vec_begin(w, 2, &m));
+    GUARD(hasp_x509_store_write_names(config_anchors(c->cfg), w));
+    GUARD(wr_vec_end(w, 2, m));
+    DETAIL(c, "types=rsa_sign,ecdsa_sign");
+    return msg_end(c, HS_CERTIFICATE_REQUEST);
+}
+
+static int certificate_request_recv(hasp_conn *c, hasp_rd *r)
+{
+    struct hasp_hs *hs = c->hs;
+    hasp_rd types, cas;
+    GUARD(rd_vec_bounded(r, 1, 1, 255, &types));
+    GUARD(hs_read_sigalgs(r, hs->cr_sigalgs, 64, &hs->ncr_sigalgs));
+    GUARD(rd_vec(r, 2, &cas));
+    GUARD(rd_expect_empty(r));
+    while (rd_left(&cas)) {
+        hasp_rd dn;
+        GUARD(rd_vec_bounded(&cas, 2, 1, 65535, &dn));
+    }
+    /* Our certificate, if we have one that fits. */
+    for (size_t i = 0; i < c->cfg->ncreds && !hs->cred; i++) {
+        const hasp_cred *cr = &c->cfg->creds[i];
+        if (pick_sigscheme(c, hs->cr_sigalgs, hs->ncr_sigalgs, cr->key))
+            hs->cred = cr;
+    }
+    DETAIL(c, "signature_schemes=%zu authorities=%s", hs->ncr_sigalgs,
+           cas.p == NULL ? "none" : "listed");
+    return 0;
+}
+
+/* ---------------------------------------------------------------- ServerHelloDone */
+
+static int server_hello_done_send(hasp_conn *c)
+{
+    msg_begin(c);
+    return msg_end(c, HS_SERVER_HELLO_DONE);
+}
+
+static int server_hello_done_recv(hasp_conn *c, hasp_rd *r)
+{
+    return rd_expect_empty(r);
+}
+
+/* ---------------------------------------------------------------- client Certificate */
+
+static int client_certificate_send(hasp_conn *c)
+{
+    struct hasp_hs *hs = c->hs;
+    if (!hs->cred)
+        hs->flags |= F_NO_CLIENT_CERT;
+    hs->client_cert_sent = hs->cred != NULL;
+    return write_chain(c, hs->cred);
+}
+
+static int client_certificate_recv(hasp_conn *c, hasp_rd *r)
+{
+    struct hasp_hs *hs = c->hs;
+    int empty;
+    GUARD(read_chain(c, r, &empty));
+    if (empty) {
+        ENSURE_MSG(c->cfg->verify_client != HASP_VERIFY_CLIENT_REQUIRE, HASP_ERR_HANDSHAKE,
+                   "the client sent no certificate, and this server requires one");
+        hs->flags |= F_NO_CLIENT_CERT;
+        hs->peer_cert_checked = 1; /* nothing to check: optional */
+        snprintf(c->verify_msg, sizeof(c->verify_msg), "no client certificate");
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- ClientKeyExchange */
+
+static int client_key_exchange_send(hasp_conn *c)
+{
+    struct hasp_hs *hs = c->hs;
+    hasp_wr *w = msg_begin(c);
+    if (c->suite->kx == HASP_KX_RSA) {
+        /* RFC 5246 7.4.7.1: client_version || 46 random bytes. */
+        hs->pms[0] = (uint8_t)(hs->client_version >> 8);
+        hs->pms[1] = (uint8_t)hs->client_version;
+        GUARD(hasp_random(hs->pms + 2, 46));
+        hs->pms_len = 48;
+        uint8_t ct[1024];
+        size_t ct_len;
+        GUARD(hasp_rsa_encrypt_pkcs1(hs->peer_key, hs->pms, 48, ct, sizeof(ct), &ct_len));
+        GUARD(wr_vec(w, 2, ct, ct_len));
+        DETAIL(c, "rsa-encrypted-premaster=%zu bytes", ct_len);
+    } else {
+        uint8_t pub[1024];
+        size_t pub_len;
+        GUARD(hasp_kex_public(hs->kex, pub, sizeof(pub), &pub_len));
+        GUARD(wr_vec(w, hasp_suite_is_ecdhe(c->suite) ? 1 : 2, pub, pub_len));
+        DETAIL(c, "public=%zu bytes", pub_len);
+    }
+    GUARD(msg_end(c, HS_CLIENT_KEY_EXCHANGE));
+    return derive_keys(c);
+}
+
+static int client_key_exchange_recv(hasp_conn *c, hasp_rd *r)
+{
+    struct hasp_hs *hs = c->hs;
+    if (c->suite->kx == HASP_KX_RSA) {
+        hasp_rd ct;
+        GUARD(rd_vec_bounded(r, 2, 1, 65535, &ct));
+        GUARD(rd_expect_empty(r));
+        GUARD(hasp_rsa_decrypt_pms(hs->cred->key, ct.p, ct.len, hs->client_version, hs->pms));
+        hs->pms_len = 48;
+        DETAIL(c, "rsa-encrypted-premaster=%zu bytes", ct.len);
+    } else {
+        hasp_rd pub;
+        if (hasp_suite_is_ecdhe(c->suite))
+            GUARD(rd_vec_bounded(r, 1, 1, 255, &pub));
+        else
+            GUARD(rd_vec_bounded(r, 2, 1, 65535, &pub));
+        GUARD(rd_expect_empty(r));
+        int rc = hasp_kex_derive(hs->kex, pub.p, pub.len, hs->pms, sizeof(hs->pms), &hs->pms_len);
+        if (rc < 0)
+            FAIL(HASP_ERR_ILLEGAL_PARAM, "the client's key exchange public value is invalid: %s",
+                 hasp_err_last()->msg);
+        DETAIL(c, "public=%zu bytes", pub.len);
+    }
+    return derive_keys(c);
+}
+
+/* ---------------------------------------------------------------- CertificateVerify */
+
+static int certificate_verify_send(hasp_conn *c)
+{
+    struct hasp_hs *hs = c->hs;
+    uint16_t scheme = pick_sigscheme(c, hs->cr_sigalgs, hs->ncr_sigalgs, hs->cred->key);
+    ENSURE(scheme, HASP_ERR_INTERNAL);
+    uint8_t sig[1024];
+    size_t sig_len;
+    GUARD(hasp_sign_scheme(hs->cred->key, scheme, hs->transcript.p, hs->transcript.len, sig,
+                           sizeof(sig), &sig_len));
+    hasp_wr *w = msg_begin(c);
+    GUARD(wr_u16(w, scheme));
+    GUARD(wr_vec(w, 2, sig, sig_len));
+    DETAIL(c, "signature=%s", sigscheme_name(scheme));
+    return msg_end(c, HS_CERTIFICATE_VERIFY);
+}
+
+static int certificate_verify_recv(hasp_conn *c, hasp_rd *r)
+{
+    struct hasp_hs *hs = c->hs;
+    uint16_t scheme;
+    hasp_rd sig;
+    GUARD(rd_u16(r, &scheme));
+    GUARD(rd_vec(r, 2, &sig));
+    GUARD(rd_expect_empty(r));
+    const hasp_sigscheme *ss = hasp_sigscheme_find(scheme);
+    ENSURE_MSG(ss && hs_offered_sigalg(c, scheme) && hasp_sigscheme_fits(ss, hs->peer_key, HASP_TLS1_2),
+               HASP_ERR_ILLEGAL_PARAM,
+               "the client signed CertificateVerify with 0x%04x, which was not offered for its key",
+               scheme);
+    /* The transcript up to, not including, this message. */
+    size_t upto = hs->transcript.len - 4 - (sig.len + 4);
+    int rc = hasp_verify_scheme(hs->peer_key, scheme, hs->transcript.p, upto, sig.p, sig.len);
+    if (rc < 0)
+        FAIL(HASP_ERR_DECRYPT,
+             "the client's CertificateVerify signature (%s) does not verify with its certificate",
+             ss->name);
+    DETAIL(c, "signature=%s", ss->name);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- ChangeCipherSpec */
+
+static void install(hasp_rec_prot *dst, hasp_rec_prot *pending)
+{
+    hasp_rec_prot_clear(dst);
+    *dst = *pending;
+    memset(pending, 0, sizeof(*pending));
+}
+
+static int change_cipher_spec_send(hasp_conn *c)
+{
+    static const uint8_t one = 1;
+    GUARD(conn_send_record(c, HASP_CT_CHANGE_CIPHER_SPEC, &one, 1));
+    conn_event(c, HASP_EV_MSG_SENT, c->role == HASP_SERVER, HS_CCS, "ChangeCipherSpec", 1, "");
+    ENSURE(c->pending_wr.kind != HASP_REC_NULL, HASP_ERR_INTERNAL);
+    install(&c->wr, &c->pending_wr);
+    conn_event(c, HASP_EV_KEY_CHANGE, c->role == HASP_SERVER, 0, "write keys", 0, c->suite->iana);
+    return 0;
+}
+
+int hs_ccs_recv(hasp_conn *c)
+{
+    ENSURE_MSG(c->pending_rd.kind != HASP_REC_NULL, HASP_ERR_UNEXPECTED,
+               "the %s sent ChangeCipherSpec before any keys were agreed", peer_name(c));
+    install(&c->rd, &c->pending_rd);
+    conn_event(c, HASP_EV_KEY_CHANGE, c->role != HASP_SERVER, 0, "read keys", 0, c->suite->iana);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- Finished */
+
+static int verify_data(hasp_conn *c, int from_client, const uint8_t *hash, uint8_t out[12])
+{
+    return hasp_prf12(c->suite->prf_hash, c->master, 48,
+                      from_client ? "client finished" : "server finished", hash,
+                      hasp_hash_len(c->suite->prf_hash), out, 12);
+}
+
+static int finished_send(hasp_conn *c)
+{
+    uint8_t hash[HASP_HASH_MAX], vd[12];
+    GUARD(hs_transcript_hash(c, hash));
+    int client = c->role == HASP_CLIENT;
+    GUARD(verify_data(c, client, hash, vd));
+    memcpy(client ? c->client_verify_data : c->server_verify_data, vd, 12);
+    hasp_wr *w = msg_begin(c);
+    GUARD(wr_bytes(w, vd, 12));
+    return msg_end(c, HS_FINISHED);
+}
+
+static int finished_recv(hasp_conn *c, hasp_rd *r)
+{
+    struct hasp_hs *hs = c->hs;
+    uint8_t vd[12];
+    const uint8_t *got;
+    GUARD(rd_bytes(r, 12, &got));
+    GUARD(rd_expect_empty(r));
+    int from_client = c->role == HASP_SERVER;
+    GUARD(verify_data(c, from_client, hs->hash_before, vd));
+    ENSURE_MSG(hasp_ct_memcmp(vd, got, 12) == 0, HASP_ERR_DECRYPT,
+               "the %s's Finished does not match: the handshake was tampered with, or the two "
+               "sides derived different keys",
+               peer_name(c));
+    memcpy(from_client ? c->client_verify_data : c->server_verify_data, vd, 12);
+    hs->finished_checked = 1;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- the walker */
+
+static int row_active(const struct hasp_hs *hs, const hs_step *st)
+{
+    return (hs->flags & st->need) == st->need && !(hs->flags & st->skip);
+}
+
+/* Move past the current row and any rows that do not apply. Optional rows
+ * the peer sends stay: only the next message can tell. */
+static void advance(hasp_conn *c)
+{
+    struct hasp_hs *hs = c->hs;
+    hs->step++;
+    for (;;) {
+        const hs_step *st = &hs->table[hs->step];
+        if (st->type == HS_END || row_active(hs, st))
+            return;
+        if (st->optional && st->sender != me(c))
+            return;
+        hs->step++;
+    }
+}
+
+int hs_start(hasp_conn *c)
+{
+    struct hasp_hs *hs = calloc(1, sizeof(*hs));
+    ENSURE(hs, HASP_ERR_NOMEM);
+    hs->table = tls12_full;
+    hs->transcript = hasp_wr_dyn();
+    hs->msg = hasp_wr_dyn();
+    hs->in = hasp_wr_dyn();
+    c->hs = hs;
+    return 0;
+}
+
+void hs_free(hasp_conn *c)
+{
+    struct hasp_hs *hs = c->hs;
+    if (!hs)
+        return;
+    hasp_wr_free(&hs->transcript);
+    hasp_wr_free_secret(&hs->msg);
+    hasp_wr_free(&hs->in);
+    hasp_pkey_free(hs->peer_key);
+    hasp_kex_free(hs->kex);
+    hasp_wipe(hs, sizeof(*hs));
+    free(hs);
+    c->hs = NULL;
+}
+
+const char *hs_waiting_for(const hasp_conn *c)
+{
+    if (!c->hs)
+        return "nothing";
+    return c->hs->table[c->hs->step].name;
+}
+
+int hs_append(hasp_conn *c, const uint8_t *data, size_t len)
+{
+    struct hasp_hs *hs = c->hs;
+    ENSURE_MSG(hs->in.len - hs->in_off + len <= c->cfg->max_hs_size + 4, HASP_ERR_LIMIT,
+               "the %s's handshake message exceeds the %zu-byte limit", peer_name(c),
+               c->cfg->max_hs_size);
+    if (hs->in_off && hs->in_off == hs->in.len)
+        hs->in.len = hs->in_off = 0;
+    return wr_bytes(&hs->in, data, len);
+}
+
+/* The gate to application data: every proof in one place. */
+static int handshake_complete(hasp_conn *c)
+{
+    struct hasp_hs *hs = c->hs;
+    ENSURE_MSG(hs->finished_checked, HASP_ERR_INTERNAL, "the peer's Finished was not verified");
+    if (c->role == HASP_CLIENT) {
+        ENSURE_MSG(hs->peer_cert_checked, HASP_ERR_INTERNAL,
+                   "the server's certificate was not processed");
+        ENSURE_MSG(!(hs->flags & F_PFS) || hs->ske_checked, HASP_ERR_INTERNAL,
+                   "the server's key exchange signature was not verified");
+    } else if (hs->flags & F_CLIENT_AUTH) {
+        ENSURE_MSG(hs->peer_cert_checked, HASP_ERR_INTERNAL,
+                   "the client's certificate was not processed");
+    }
+    return 0;
+}
+
+int hs_ccs(hasp_conn *c)
+{
+    struct hasp_hs *hs = c->hs;
+    const hs_step *st = &hs->table[hs->step];
+    while (st->optional && st->sender != me(c) && st->type != HS_CCS) {
+        advance(c);
+        st = &hs->table[hs->step];
+    }
+    ENSURE_MSG(st->type == HS_CCS && st->sender != me(c), HASP_ERR_UNEXPECTED,
+               "the %s sent ChangeCipherSpec while the handshake expected %s", peer_name(c),
+               st->name);
+    ENSURE_MSG(hs->in.len == hs->in_off, HASP_ERR_UNEXPECTED,
+               "the %s sent ChangeCipherSpec in the middle of a handshake message", peer_name(c));
+    conn_event(c, HASP_EV_MSG_RECV, c->role != HASP_SERVER, HS_CCS, "ChangeCipherSpec", 1, "");
+    GUARD(hs_ccs_recv(c));
+    advance(c);
+    return 0;
+}
+
+int hs_drive(hasp_conn *c)
+{
+    struct hasp_hs *hs = c->hs;
+    for (;;) {
+        const hs_step *st = &hs->table[hs->step];
+        if (st->type == HS_END) {
+            GUARD(handshake_complete(c));
+            return 0;
+        }
+        if (st->sender == me(c)) {
+            hs->detail[0] = 0;
+            GUARD(st->send(c));
+            advance(c);
+            continue;
+        }
+        if (st->type == HS_CCS)
+            return 1;
+        /* A whole message from the peer? */
+        size_t avail = hs->in.len - hs->in_off;
+        if (avail < 4)
+            return 1;
+        const uint8_t *m = hs->in.p + hs->in_off;
+        int type = m[0];
+        size_t len = ((size_t)m[1] << 16) | ((size_t)m[2] << 8) | m[3];
+        ENSURE_MSG(len <= c->cfg->max_hs_size, HASP_ERR_LIMIT,
+                   "the %s's %s is %zu bytes, over the %zu-byte limit", peer_name(c),
+                   hs_msg_name(type), len, c->cfg->max_hs_size);
+        if (avail < 4 + len)
+            return 1;
+        hs->in_off += 4 + len;
+        if (type == HS_HELLO_REQUEST && c->role == HASP_CLIENT) {
+            /* RFC 5246 7.4.1.1: ignored while a handshake is under way. */
+            ENSURE(len == 0, HASP_ERR_DECODE);
+            continue;
+        }
+        while (st->optional && st->type != type && st->sender != me(c)) {
+            advance(c);
+            st = &hs->table[hs->step];
+        }
+        ENSURE_MSG(st->type == type && st->sender != me(c), HASP_ERR_UNEXPECTED,
+                   "the %s sent %s (%d) while the handshake expected %s", peer_name(c),
+                   hs_msg_name(type), type, st->type == HS_END ? "nothing more" : st->name);
+        if (st->optional)
+            hs->flags |= st->need;
+        if (st->hash_before) {
+            GUARD(hs_transcript_hash(c, hs->hash_before));
+            hs->hash_len = hasp_hash_len(c->suite->prf_hash);
+        }
+        GUARD(transcript_add(c, m, 4 + len));
+        hasp_rd body = hasp_rd_init(m + 4, len);
+        hs->detail[0] = 0;
+        GUARD(st->recv(c, &body));
+        conn_event(c, HASP_EV_MSG_RECV, c->role != HASP_SERVER, type, st->name, 4 + len,
+                   hs->detail);
+        advance(c);
+    }
+}

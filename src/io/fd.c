@@ -1,0 +1,145 @@
+/* The fd layer: the engine's loop over a socket, blocking or not. Non-blocking
+ * calls return HASP_WANT_POLLIN / HASP_WANT_POLLOUT: poll, call again. */
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../conn.h"
+
+int hasp_set_fd(hasp_conn *c, int fd)
+{
+    ENSURE(c && fd >= 0, HASP_ERR_USAGE);
+    c->fd = fd;
+    return 0;
+}
+
+static int io_fail(hasp_conn *c, const char *what, int err)
+{
+    hasp_err_set(HASP_ERR_IO, __FILE__, __LINE__, "%s failed: %s", what, strerror(err));
+    return conn_fail(c, HASP_ERR_IO);
+}
+
+/* Send everything the engine has queued. */
+static int flush(hasp_conn *c)
+{
+    for (;;) {
+        const uint8_t *p;
+        size_t n = hasp_conn_output(c, &p);
+        if (n == 0)
+            return 0;
+        ssize_t w = write(c->fd, p, n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                return HASP_WANT_POLLOUT;
+            int e = errno;
+            /* The output is lost: drop it so an error path cannot loop on it. */
+            hasp_conn_output_done(c, n);
+            if (c->state == ST_ERROR)
+                return c->err;
+            return io_fail(c, "write", e);
+        }
+        hasp_conn_output_done(c, (size_t)w);
+    }
+}
+
+/* Read what the socket has into the engine. */
+static int fill(hasp_conn *c)
+{
+    uint8_t buf[16384 + 512];
+    for (;;) {
+        ssize_t r = read(c->fd, buf, sizeof(buf));
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                return HASP_WANT_POLLIN;
+            if (errno == ECONNRESET) {
+                hasp_conn_input_eof(c);
+                return 0;
+            }
+            return io_fail(c, "read", errno);
+        }
+        if (r == 0) {
+            hasp_conn_input_eof(c);
+            return 0;
+        }
+        size_t off = 0;
+        while (off < (size_t)r) {
+            int n = hasp_conn_input(c, buf + off, (size_t)r - off);
+            if (n < 0)
+                return conn_fail(c, n);
+            if (n == 0)
+                return HASP_ERR_INTERNAL; /* the engine's buffer is full: cannot happen */
+            off += (size_t)n;
+        }
+        return 0;
+    }
+}
+
+int hasp_handshake(hasp_conn *c)
+{
+    ENSURE(c && c->fd >= 0, HASP_ERR_USAGE);
+    for (;;) {
+        int rc = hasp_conn_handshake(c);
+        int frc = flush(c);
+        if (frc == HASP_WANT_POLLOUT)
+            return frc;
+        if (rc != HASP_WANT_POLLIN)
+            return rc;
+        if (frc < 0)
+            return frc;
+        frc = fill(c);
+        if (frc != 0)
+            return frc;
+    }
+}
+
+ssize_t hasp_read(hasp_conn *c, void *buf, size_t len)
+{
+    ENSURE(c && c->fd >= 0, HASP_ERR_USAGE);
+    int frc = flush(c);
+    if (frc < 0 && frc != HASP_WANT_POLLOUT)
+        return frc;
+    for (;;) {
+        int rc = hasp_conn_read(c, buf, len);
+        frc = flush(c);
+        if (rc != HASP_WANT_POLLIN)
+            return rc;
+        if (frc == HASP_WANT_POLLOUT)
+            return frc;
+        if (frc < 0)
+            return frc;
+        frc = fill(c);
+        if (frc != 0)
+            return frc;
+    }
+}
+
+ssize_t hasp_write(hasp_conn *c, const void *buf, size_t len)
+{
+    ENSURE(c && c->fd >= 0, HASP_ERR_USAGE);
+    if (c->state == ST_HANDSHAKE) {
+        int rc = hasp_handshake(c);
+        if (rc != 0)
+            return rc;
+    }
+    int frc = flush(c);
+    if (frc < 0)
+        return frc; /* earlier data still queued: nothing new accepted */
+    int rc = hasp_conn_write(c, buf, len);
+    frc = flush(c);
+    if (rc < 0)
+        return rc;
+    if (frc < 0 && frc != HASP_WANT_POLLOUT)
+        return frc;
+    return rc;
+}
+
+int hasp_close(hasp_conn *c)
+{
+    ENSURE(c && c->fd >= 0, HASP_ERR_USAGE);
+    hasp_conn_close(c);
+    return flush(c);
+}

@@ -1,0 +1,368 @@
+# shellcheck shell=bash
+# Shared helpers for the interop test scripts. Source it first thing:
+#
+#   . "$(dirname "$0")/_lib.sh" "$@"      # $1 = BUILD_DIR (default: build)
+#
+# It sets: ROOT (repo root), BUILD (absolute build dir), HASP (the tool),
+# CERTS (generated test PKI), T (scratch dir, removed on exit), LOGS (where
+# the files of failed cases are kept: $BUILD/interop-logs/<script>/).
+# Output: one "ok - NAME" / "not ok - NAME: WHY" line per check on stdout;
+# diagnostics on stderr. End the script with `finish`.
+set -u
+
+LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$LIB_DIR/../.." && pwd)
+SCRIPT=$(basename "$0" .sh)
+BUILD=${1:-${HASP_BUILD:-build}}
+case "$BUILD" in /*) ;; *) BUILD="$ROOT/$BUILD" ;; esac
+HASP=${HASP:-$BUILD/hasp}
+CERTS=${HASP_TEST_CERTS:-$BUILD/test-certs}
+LOGS="$BUILD/interop-logs/$SCRIPT"
+# Per-process time limits (seconds): a whole hasp/openssl/gnutls run, and the
+# longest we poll for a peer to start listening or for bytes to arrive.
+TMO=${HASP_TEST_TIMEOUT:-15}
+WAIT=${HASP_TEST_WAIT:-10}
+
+PASS=0
+FAIL=0
+BG_PIDS=()
+T=$(mktemp -d "${TMPDIR:-/tmp}/hasp-$SCRIPT.XXXXXX")
+
+cleanup() {
+  local p
+  for p in "${BG_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
+  for p in "${BG_PIDS[@]}"; do
+    local i=0
+    while kill -0 "$p" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.02; i=$((i + 1)); done
+    kill -KILL "$p" 2>/dev/null
+  done
+  rm -rf "$T"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+log() { printf '%s\n' "$*" >&2; }
+
+# ---------------------------------------------------------------- results
+
+WHY=""
+ok() { PASS=$((PASS + 1)); printf 'ok - %s\n' "$1"; }
+notok() { # NAME WHY
+  FAIL=$((FAIL + 1))
+  local why
+  why=$(printf '%s' "$2" | tr '\n\t' '  ' | cut -c1-400)
+  printf 'not ok - %s: %s\n' "$1" "$why"
+}
+skip() { PASS=$((PASS + 1)); printf 'ok - %s # SKIP %s\n' "$1" "$2"; }
+# check NAME CMD... : run CMD in this shell; CMD explains a failure by setting
+# WHY (else the command line is reported).
+check() {
+  local name=$1
+  shift
+  WHY=""
+  if "$@"; then
+    ok "$name"
+    return 0
+  fi
+  notok "$name" "${WHY:-failed: $*}"
+  return 1
+}
+fail() { WHY=$*; return 1; } # in check functions: `cond || fail "reason" || return`
+finish() {
+  log "$SCRIPT: $PASS passed, $FAIL failed"
+  [ "$FAIL" -eq 0 ] && rm -rf "$LOGS" 2>/dev/null
+  [ "$FAIL" -eq 0 ]
+  exit $?
+}
+
+# ------------------------------------------------------------ per-case dirs
+
+# new_case NAME: fresh directory $C for one case's files; `keep_case NAME`
+# copies it into $LOGS when the case failed.
+CASE_N=0
+new_case() {
+  CASE_N=$((CASE_N + 1))
+  C="$T/case$CASE_N"
+  mkdir -p "$C"
+  printf '%s\n' "$1" >"$C/name"
+}
+keep_case() { # NAME: copy the case's files for post-mortem and show a summary
+  local dst
+  dst="$LOGS/$(printf '%03d-%s' "$CASE_N" "$1" | tr -c 'A-Za-z0-9._-' '_' | cut -c1-120)"
+  mkdir -p "$dst" && cp -r "$C/." "$dst/" 2>/dev/null
+  log "---- failed: $1 (files in $dst)"
+  [ -f "$C/cmds" ] && sed 's/^/  cmd: /' "$C/cmds" >&2
+  local f
+  for f in "$C"/*.err; do
+    [ -s "$f" ] || continue
+    log "  == $(basename "$f") (last 15 lines)"
+    tail -n 15 "$f" | sed 's/^/  | /' >&2
+  done
+}
+# note_cmd CMD...: record a command line (shell-quoted) in $C/cmds.
+note_cmd() { printf '%q ' "$@" >>"$C/cmds"; printf '\n' >>"$C/cmds"; }
+
+# ------------------------------------------------------------------ ports
+
+# port_in_use PORT: true if any IPv4/IPv6 TCP socket has this local port.
+port_in_use() {
+  local hex
+  hex=$(printf '%04X' "$1")
+  grep -qE "^ *[0-9]+: [0-9A-F]+:$hex " /proc/net/tcp /proc/net/tcp6 2>/dev/null
+}
+# port_listening PORT: true if something listens on this port.
+port_listening() {
+  local hex
+  hex=$(printf '%04X' "$1")
+  grep -qE "^ *[0-9]+: [0-9A-F]+:$hex [0-9A-F]+:0000 0A " /proc/net/tcp /proc/net/tcp6 2>/dev/null
+}
+# next_port: set PORT to a free port. Ports come from 10000-32767 (below the
+# kernel's ephemeral range), starting at an offset derived from $$ and never
+# reused within one script.
+PORT_NEXT=$((10000 + ($$ % 2270) * 10))
+next_port() {
+  local tries=0
+  while :; do
+    PORT_NEXT=$((PORT_NEXT + 1))
+    [ "$PORT_NEXT" -gt 32767 ] && PORT_NEXT=10000
+    if ! port_in_use "$PORT_NEXT"; then
+      PORT=$PORT_NEXT
+      return 0
+    fi
+    tries=$((tries + 1))
+    [ $tries -gt 1000 ] && { log "no free port found"; return 1; }
+  done
+}
+
+# ------------------------------------------------------ background processes
+
+# bg_start OUTPREFIX STDIN CMD...: run CMD in the background under `timeout`,
+# stdin from STDIN (a file, a fifo or /dev/null), stdout/stderr to
+# OUTPREFIX.out/.err. Sets BGPID. The process is killed on exit if still alive.
+bg_start() {
+  local out=$1 in=$2
+  shift 2
+  note_cmd "$@"
+  timeout -k 2 "$TMO" "$@" <"$in" >"$out.out" 2>"$out.err" &
+  BGPID=$!
+  BG_PIDS+=("$BGPID")
+}
+# bg_track PID: kill PID on exit if still alive.
+bg_track() { BG_PIDS+=("$1"); }
+# bg_stop PID: terminate (TERM, then KILL after 1 s) and reap.
+bg_stop() {
+  local p=$1 i=0
+  kill -TERM "$p" 2>/dev/null || { wait "$p" 2>/dev/null; return 0; }
+  while kill -0 "$p" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.02; i=$((i + 1)); done
+  kill -KILL "$p" 2>/dev/null
+  wait "$p" 2>/dev/null
+  return 0
+}
+# bg_wait PID SECONDS: wait for PID to exit on its own; sets BGRC to its exit
+# status (or 124 if it had to be killed).
+bg_wait() {
+  local p=$1 limit=$2 i=0
+  local n=$((limit * 50))
+  while kill -0 "$p" 2>/dev/null && [ $i -lt $n ]; do sleep 0.02; i=$((i + 1)); done
+  if kill -0 "$p" 2>/dev/null; then
+    bg_stop "$p"
+    BGRC=124
+    return 1
+  fi
+  wait "$p" 2>/dev/null
+  BGRC=$?
+  return 0
+}
+# wait_listen PORT PID [SECONDS]: poll until PORT listens; fails early if PID
+# died. Sets WHY on failure.
+wait_listen() {
+  local port=$1 pid=$2 limit=${3:-$WAIT} i=0
+  local n=$((limit * 50))
+  while [ $i -lt $n ]; do
+    port_listening "$port" && return 0
+    kill -0 "$pid" 2>/dev/null || { WHY="peer exited before listening on port $port"; return 1; }
+    sleep 0.02
+    i=$((i + 1))
+  done
+  WHY="nothing listening on port $port after ${limit}s"
+  return 1
+}
+# wait_size FILE BYTES [SECONDS] [PID]: poll until FILE holds at least BYTES
+# bytes; gives up after SECONDS or as soon as PID (if given) has exited.
+wait_size() {
+  local f=$1 want=$2 limit=${3:-$WAIT} pid=${4:-} i=0 have
+  local n=$((limit * 50))
+  while [ $i -lt $n ]; do
+    have=$(stat -c %s "$f" 2>/dev/null || echo 0)
+    [ "$have" -ge "$want" ] && return 0
+    [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null && return 1
+    sleep 0.02
+    i=$((i + 1))
+  done
+  return 1
+}
+# feed FIFO FILE WATCHFILE BYTES PID: in the background, write FILE into FIFO
+# and keep the FIFO open until WATCHFILE holds BYTES bytes (the data went
+# through), PID exits, or $WAIT seconds pass; then close it (EOF). This is how
+# a peer that quits or closes on stdin EOF (s_server, s_client, gnutls-cli) is
+# kept alive exactly as long as needed. Sets FEEDPID.
+feed() {
+  local fifo=$1 file=$2 watch=$3 bytes=$4 pid=$5
+  { cat "$file"; wait_size "$watch" "$bytes" "$WAIT" "$pid"; } >"$fifo" &
+  FEEDPID=$!
+  BG_PIDS+=("$FEEDPID")
+}
+
+# ----------------------------------------------------------------- data
+
+# make_payload FILE [RAWBYTES]: random base64 text (default 20000 random bytes,
+# 27 KB of text: more than one 16 KiB record).
+make_payload() { head -c "${2:-20000}" /dev/urandom | base64 >"$1"; }
+fsize() { stat -c %s "$1" 2>/dev/null || echo 0; }
+# same_bytes EXPECTED ACTUAL WHAT: byte-for-byte comparison; sets WHY.
+same_bytes() {
+  local exp=$1 act=$2 what=${3:-data}
+  [ -f "$act" ] || { WHY="$what: nothing received"; return 1; }
+  if cmp -s "$exp" "$act"; then return 0; fi
+  local d
+  d=$(cmp "$exp" "$act" 2>&1 | head -1)
+  WHY="$what differs: sent $(fsize "$exp") bytes, received $(fsize "$act") bytes ($d)"
+  return 1
+}
+# has_line FILE LINE: FILE contains exactly LINE (fixed string, whole line).
+has_line() { grep -qFx -- "$2" "$1" 2>/dev/null; }
+has_text() { grep -qF -- "$2" "$1" 2>/dev/null; }
+first_line() { grep -m1 -E -- "$2" "$1" 2>/dev/null; } # FILE REGEX
+
+# ------------------------------------------------------------- the matrix
+
+# The cipher suites hasp has, as data. Fields:
+#   IANA name | OpenSSL name | cert (rsa|ecdsa) | key exchange (ecdhe|dhe|rsa)
+#   | GnuTLS key exchange | GnuTLS cipher | GnuTLS MAC
+SUITES_DATA="
+TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256       ECDHE-ECDSA-AES128-GCM-SHA256 ecdsa ecdhe ECDHE-ECDSA AES-128-GCM       AEAD
+TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384       ECDHE-ECDSA-AES256-GCM-SHA384 ecdsa ecdhe ECDHE-ECDSA AES-256-GCM       AEAD
+TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256 ECDHE-ECDSA-CHACHA20-POLY1305 ecdsa ecdhe ECDHE-ECDSA CHACHA20-POLY1305 AEAD
+TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256         ECDHE-RSA-AES128-GCM-SHA256   rsa   ecdhe ECDHE-RSA   AES-128-GCM       AEAD
+TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384         ECDHE-RSA-AES256-GCM-SHA384   rsa   ecdhe ECDHE-RSA   AES-256-GCM       AEAD
+TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256   ECDHE-RSA-CHACHA20-POLY1305   rsa   ecdhe ECDHE-RSA   CHACHA20-POLY1305 AEAD
+TLS_DHE_RSA_WITH_AES_128_GCM_SHA256           DHE-RSA-AES128-GCM-SHA256     rsa   dhe   DHE-RSA     AES-128-GCM       AEAD
+TLS_DHE_RSA_WITH_AES_256_GCM_SHA384           DHE-RSA-AES256-GCM-SHA384     rsa   dhe   DHE-RSA     AES-256-GCM       AEAD
+TLS_DHE_RSA_WITH_CHACHA20_POLY1305_SHA256     DHE-RSA-CHACHA20-POLY1305     rsa   dhe   DHE-RSA     CHACHA20-POLY1305 AEAD
+TLS_RSA_WITH_AES_128_GCM_SHA256               AES128-GCM-SHA256             rsa   rsa   RSA         AES-128-GCM       AEAD
+TLS_RSA_WITH_AES_256_GCM_SHA384               AES256-GCM-SHA384             rsa   rsa   RSA         AES-256-GCM       AEAD
+TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA          ECDHE-ECDSA-AES128-SHA        ecdsa ecdhe ECDHE-ECDSA AES-128-CBC       SHA1
+TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA          ECDHE-ECDSA-AES256-SHA        ecdsa ecdhe ECDHE-ECDSA AES-256-CBC       SHA1
+TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256       ECDHE-ECDSA-AES128-SHA256     ecdsa ecdhe ECDHE-ECDSA AES-128-CBC       SHA256
+TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA            ECDHE-RSA-AES128-SHA          rsa   ecdhe ECDHE-RSA   AES-128-CBC       SHA1
+TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA            ECDHE-RSA-AES256-SHA          rsa   ecdhe ECDHE-RSA   AES-256-CBC       SHA1
+TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256         ECDHE-RSA-AES128-SHA256       rsa   ecdhe ECDHE-RSA   AES-128-CBC       SHA256
+TLS_DHE_RSA_WITH_AES_128_CBC_SHA              DHE-RSA-AES128-SHA            rsa   dhe   DHE-RSA     AES-128-CBC       SHA1
+TLS_DHE_RSA_WITH_AES_256_CBC_SHA              DHE-RSA-AES256-SHA            rsa   dhe   DHE-RSA     AES-256-CBC       SHA1
+TLS_DHE_RSA_WITH_AES_128_CBC_SHA256           DHE-RSA-AES128-SHA256         rsa   dhe   DHE-RSA     AES-128-CBC       SHA256
+TLS_DHE_RSA_WITH_AES_256_CBC_SHA256           DHE-RSA-AES256-SHA256         rsa   dhe   DHE-RSA     AES-256-CBC       SHA256
+TLS_RSA_WITH_AES_128_CBC_SHA                  AES128-SHA                    rsa   rsa   RSA         AES-128-CBC       SHA1
+TLS_RSA_WITH_AES_256_CBC_SHA                  AES256-SHA                    rsa   rsa   RSA         AES-256-CBC       SHA1
+TLS_RSA_WITH_AES_128_CBC_SHA256               AES128-SHA256                 rsa   rsa   RSA         AES-128-CBC       SHA256
+TLS_RSA_WITH_AES_256_CBC_SHA256               AES256-SHA256                 rsa   rsa   RSA         AES-256-CBC       SHA256
+TLS_RSA_WITH_3DES_EDE_CBC_SHA                 DES-CBC3-SHA                  rsa   rsa   RSA         3DES-CBC          SHA1
+"
+# Parsed into parallel arrays S_IANA, S_OSSL, S_CERT, S_KX, S_GKX, S_GCIPHER,
+# S_GMAC (index 0..NSUITES-1).
+S_IANA=() S_OSSL=() S_CERT=() S_KX=() S_GKX=() S_GCIPHER=() S_GMAC=()
+while read -r _i _o _c _k _gk _gc _gm; do
+  [ -n "${_i:-}" ] || continue
+  S_IANA+=("$_i") S_OSSL+=("$_o") S_CERT+=("$_c") S_KX+=("$_k")
+  S_GKX+=("$_gk") S_GCIPHER+=("$_gc") S_GMAC+=("$_gm")
+done <<<"$SUITES_DATA"
+NSUITES=${#S_IANA[@]}
+unset _i _o _c _k _gk _gc _gm
+
+# groups_for KX: the hasp group names to test with a key exchange ("-" = none).
+groups_for() {
+  case "$1" in
+    ecdhe) echo "x25519 secp256r1 secp384r1" ;;
+    dhe) echo "ffdhe2048 ffdhe3072" ;;
+    *) echo "-" ;;
+  esac
+}
+# Group name in other vocabularies.
+group_openssl() { # for -groups / -curves
+  case "$1" in x25519) echo X25519 ;; secp256r1) echo P-256 ;; secp384r1) echo P-384 ;;
+    ffdhe2048) echo ffdhe2048 ;; ffdhe3072) echo ffdhe3072 ;; esac
+}
+group_gnutls() {
+  case "$1" in x25519) echo GROUP-X25519 ;; secp256r1) echo GROUP-SECP256R1 ;;
+    secp384r1) echo GROUP-SECP384R1 ;; ffdhe2048) echo GROUP-FFDHE2048 ;;
+    ffdhe3072) echo GROUP-FFDHE3072 ;; esac
+}
+# How `openssl s_client -brief` reports the server's ephemeral key.
+group_sclient_tempkey() {
+  case "$1" in x25519) echo "Server Temp Key: X25519, 253 bits" ;;
+    secp256r1) echo "Server Temp Key: ECDH, prime256v1, 256 bits" ;;
+    secp384r1) echo "Server Temp Key: ECDH, secp384r1, 384 bits" ;;
+    ffdhe2048) echo "Server Temp Key: DH, 2048 bits" ;;
+    ffdhe3072) echo "Server Temp Key: DH, 3072 bits" ;; esac
+}
+# How GnuTLS names the key exchange in its "- Description:" line, e.g.
+# (TLS1.2-X.509)-(ECDHE-X25519)-(RSA-SHA256)-(AES-128-GCM).
+gnutls_kx_desc() { # GNUTLS_KX GROUP
+  case "$1" in
+    ECDHE-*) case "$2" in x25519) echo ECDHE-X25519 ;; secp256r1) echo ECDHE-SECP256R1 ;;
+      secp384r1) echo ECDHE-SECP384R1 ;; esac ;;
+    DHE-RSA) echo "DHE-$(echo "$2" | tr a-z A-Z)" ;;
+    RSA) echo RSA ;;
+  esac
+}
+# openssl_has_suite OSSLNAME: this openssl's libssl can do the suite in TLS 1.2.
+openssl_has_suite() { openssl ciphers "$1:@SECLEVEL=0" >/dev/null 2>&1; }
+# gnutls_has_suite GKX GCIPHER GMAC: gnutls can do this combination in TLS 1.2.
+gnutls_has_suite() {
+  gnutls-cli --list --priority "NONE:+VERS-TLS1.2:+$1:+$2:+$3:+SIGN-ALL:+COMP-NULL:+GROUP-ALL" 2>/dev/null |
+    grep -qE '^TLS_.*0x[0-9a-f]{2}, 0x[0-9a-f]{2}.*TLS1'
+}
+
+# ------------------------------------------------------------- hasp checks
+
+# need_hasp: stop with one failing check when the tool is not built.
+need_hasp() {
+  if [ ! -x "$HASP" ]; then
+    notok "hasp tool present" "$HASP is not an executable (build it with make)"
+    exit 1
+  fi
+}
+# need_tool CMD...: each command must exist, else one failing check and exit.
+need_tool() {
+  local t
+  for t in "$@"; do
+    command -v "$t" >/dev/null && continue
+    notok "$t installed" "$t not found in PATH (apt-get install gnutls-bin openssl python3)"
+    exit 1
+  done
+}
+# gen_certs: create the test PKI in $CERTS (once).
+gen_certs() {
+  if ! bash "$ROOT/tests/certs/gen.sh" "$CERTS" >"$T/gen.log" 2>&1; then
+    notok "generate test certificates" "$(tail -3 "$T/gen.log")"
+    exit 1
+  fi
+}
+
+# hasp_client_reported ERRFILE IANA OSSL GROUP: the summary lines hasp client
+# printed on stderr. GROUP "-" means no group line is expected.
+hasp_client_reported() {
+  local e=$1 iana=$2 ossl=$3 group=$4
+  has_line "$e" "hasp: protocol: TLSv1.2" ||
+    fail "hasp did not print 'hasp: protocol: TLSv1.2' (got: $(first_line "$e" '^hasp: (protocol|error)'))" || return
+  has_line "$e" "hasp: cipher: $iana ($ossl)" ||
+    fail "hasp did not print 'hasp: cipher: $iana ($ossl)' (got: $(first_line "$e" '^hasp: (cipher|error)'))" || return
+  if [ "$group" = - ]; then
+    ! grep -q '^hasp: group:' "$e" ||
+      fail "hasp printed a group for plain RSA: $(first_line "$e" '^hasp: group')" || return
+  else
+    has_line "$e" "hasp: group: $group" ||
+      fail "hasp did not print 'hasp: group: $group' (got: $(first_line "$e" '^hasp: (group|error)'))" || return
+  fi
+}
+hasp_error() { first_line "$1" '^hasp: error' || tail -n 1 "$1" 2>/dev/null; }

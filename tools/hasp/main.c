@@ -1,0 +1,616 @@
+/* hasp: the command-line tool. client, server, verify. Uses only hasp.h
+ * (and the verify command's own file). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hasp.h"
+#include "tool.h"
+
+static const char *prog_role = "client";
+
+/* ---------------------------------------------------------------- trace */
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000.0 + ts.tv_nsec / 1e6;
+}
+
+static double trace_t0;
+
+static void trace_cb(void *arg, const hasp_event *ev)
+{
+    (void)arg;
+    int we_are_server = !strcmp(prog_role, "server");
+    double t = now_ms() - trace_t0;
+    const char *who = ev->from_server ? "server" : "client";
+    switch (ev->type) {
+    case HASP_EV_MSG_SENT:
+    case HASP_EV_MSG_RECV: {
+        /* client on the left, server on the right */
+        const char *arrow = ev->from_server ? "<---------" : "--------->";
+        fprintf(stderr, "trace %7.2fms  %s %-20s %5zu bytes%s  %s\n", t, arrow, ev->name,
+                ev->length, ev->encrypted ? " [encrypted]" : "", ev->detail);
+        break;
+    }
+    case HASP_EV_KEY_CHANGE:
+        fprintf(stderr, "trace %7.2fms  %s %s switched to %s\n", t,
+                ev->from_server ? "          " : "", who, ev->detail);
+        break;
+    case HASP_EV_DECISION:
+        fprintf(stderr, "trace %7.2fms  decision: %s = %s\n", t, ev->name, ev->detail);
+        break;
+    case HASP_EV_ALERT_SENT:
+    case HASP_EV_ALERT_RECV:
+        fprintf(stderr, "trace %7.2fms  %s alert %s (%s) from the %s\n", t,
+                ev->from_server ? "<---------" : "--------->", ev->name, ev->detail, who);
+        break;
+    case HASP_EV_CERT_RESULT:
+        fprintf(stderr, "trace %7.2fms  %s certificate chain (%zu certificates): %s\n", t,
+                ev->from_server ? "server" : "client", ev->length, ev->detail);
+        break;
+    case HASP_EV_DONE:
+        fprintf(stderr, "trace %7.2fms  handshake complete (%s side)\n", t,
+                we_are_server ? "server" : "client");
+        break;
+    }
+}
+
+/* ---------------------------------------------------------------- common options */
+
+struct opts {
+    const char *target;
+    const char *servername;
+    const char *cafile, *cadir;
+    const char *certs[8], *keys[8];
+    int ncerts, nkeys;
+    const char *ciphers, *groups, *alpn, *sigalgs;
+    int insecure, trace, ign_eof, tls12, www, naccept, quiet;
+    const char *accept;
+    int verify_client;
+};
+
+static void usage(void)
+{
+    fprintf(stderr,
+            "usage:\n"
+            "  hasp client HOST:PORT [--servername NAME] [--cafile F] [--capath DIR]\n"
+            "              [--cert F --key F] [--tls1_2] [--ciphers LIST] [--groups LIST]\n"
+            "              [--sigalgs LIST] [--alpn LIST] [--insecure] [--trace] [--ign-eof]\n"
+            "  hasp server --accept [HOST:]PORT --cert F --key F [--cert F --key F ...] [--www]\n"
+            "              [--naccept N] [--ciphers LIST] [--groups LIST] [--alpn LIST] [--trace]\n"
+            "              [--verify-client optional|require --cafile F]\n"
+            "  hasp verify --cafile ROOTS.pem [--untrusted F] [--host NAME | --ip ADDR]\n"
+            "              [--at-time RFC3339] [--purpose server|client] [--max-depth N] LEAF.pem\n"
+            "  hasp ciphers      list the cipher suites hasp has\n"
+            "  hasp version\n"
+            "LIST is colon-separated: IANA or OpenSSL suite names, DEFAULT, ALL;\n"
+            "groups x25519, secp256r1 (P-256), secp384r1 (P-384), ffdhe2048, ffdhe3072.\n");
+}
+
+static int parse_opts(int argc, char **argv, struct opts *o)
+{
+    memset(o, 0, sizeof(*o));
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+#define ARG(name, field)                                                                           \
+    if (!strcmp(a, name)) {                                                                        \
+        if (!v) {                                                                                  \
+            fprintf(stderr, "hasp: %s needs a value\n", name);                                     \
+            return -1;                                                                             \
+        }                                                                                          \
+        o->field = v;                                                                              \
+        i++;                                                                                       \
+        continue;                                                                                  \
+    }
+        ARG("--servername", servername)
+        ARG("--cafile", cafile)
+        ARG("--CAfile", cafile)
+        ARG("--capath", cadir)
+        ARG("--ciphers", ciphers)
+        ARG("--cipher", ciphers)
+        ARG("--groups", groups)
+        ARG("--sigalgs", sigalgs)
+        ARG("--alpn", alpn)
+        ARG("--accept", accept)
+#undef ARG
+        if (!strcmp(a, "--cert") || !strcmp(a, "--key")) {
+            if (!v) {
+                fprintf(stderr, "hasp: %s needs a value\n", a);
+                return -1;
+            }
+            if (a[2] == 'c' && o->ncerts < 8)
+                o->certs[o->ncerts++] = v;
+            else if (a[2] == 'k' && o->nkeys < 8)
+                o->keys[o->nkeys++] = v;
+            i++;
+            continue;
+        }
+        if (!strcmp(a, "--naccept")) {
+            if (!v || atoi(v) <= 0) {
+                fprintf(stderr, "hasp: --naccept needs a positive number\n");
+                return -1;
+            }
+            o->naccept = atoi(v);
+            i++;
+            continue;
+        }
+        if (!strcmp(a, "--verify-client")) {
+            if (v && !strcmp(v, "optional"))
+                o->verify_client = HASP_VERIFY_CLIENT_OPTIONAL;
+            else if (v && !strcmp(v, "require"))
+                o->verify_client = HASP_VERIFY_CLIENT_REQUIRE;
+            else {
+                fprintf(stderr, "hasp: --verify-client takes optional or require\n");
+                return -1;
+            }
+            i++;
+            continue;
+        }
+        if (!strcmp(a, "--insecure")) {
+            o->insecure = 1;
+            continue;
+        }
+        if (!strcmp(a, "--trace")) {
+            o->trace = 1;
+            continue;
+        }
+        if (!strcmp(a, "--ign-eof") || !strcmp(a, "--ign_eof")) {
+            o->ign_eof = 1;
+            continue;
+        }
+        if (!strcmp(a, "--tls1_2")) {
+            o->tls12 = 1;
+            continue;
+        }
+        if (!strcmp(a, "--www")) {
+            o->www = 1;
+            continue;
+        }
+        if (!strcmp(a, "--quiet")) {
+            o->quiet = 1;
+            continue;
+        }
+        if (a[0] == '-') {
+            fprintf(stderr, "hasp: unknown option %s\n", a);
+            return -1;
+        }
+        if (o->target) {
+            fprintf(stderr, "hasp: unexpected argument %s\n", a);
+            return -1;
+        }
+        o->target = a;
+    }
+    if (o->ncerts != o->nkeys) {
+        fprintf(stderr, "hasp: each --cert needs its --key\n");
+        return -1;
+    }
+    return 0;
+}
+
+static hasp_config *make_config(const struct opts *o, int server)
+{
+    hasp_config *cfg = hasp_config_new();
+    if (!cfg) {
+        fprintf(stderr, "hasp: out of memory\n");
+        return NULL;
+    }
+#define TRY(call)                                                                                  \
+    if ((call) < 0) {                                                                              \
+        fprintf(stderr, "hasp: error: %s\n", hasp_config_errmsg(cfg));                             \
+        hasp_config_free(cfg);                                                                     \
+        return NULL;                                                                               \
+    }
+    if (o->tls12)
+        TRY(hasp_config_set_versions(cfg, HASP_TLS1_2, HASP_TLS1_2));
+    if (o->ciphers)
+        TRY(hasp_config_set_ciphers(cfg, o->ciphers));
+    if (o->groups)
+        TRY(hasp_config_set_groups(cfg, o->groups));
+    if (o->sigalgs)
+        TRY(hasp_config_set_sigalgs(cfg, o->sigalgs));
+    if (o->alpn)
+        TRY(hasp_config_set_alpn(cfg, o->alpn));
+    if (o->cafile)
+        TRY(hasp_config_set_ca_file(cfg, o->cafile));
+    if (o->cadir)
+        TRY(hasp_config_set_ca_dir(cfg, o->cadir));
+    for (int i = 0; i < o->ncerts; i++)
+        TRY(hasp_config_add_cert_key_file(cfg, o->certs[i], o->keys[i]));
+    if (server && o->verify_client)
+        TRY(hasp_config_set_verify_client(cfg, o->verify_client));
+#undef TRY
+    if (o->insecure)
+        hasp_config_insecure_noverifycert(cfg);
+    if (o->trace) {
+        trace_t0 = now_ms();
+        hasp_config_set_event_cb(cfg, trace_cb, NULL);
+    }
+    return cfg;
+}
+
+static void print_summary(hasp_conn *c, const char *prefix)
+{
+    fprintf(stderr, "%sprotocol: %s\n", prefix, hasp_conn_version_name(c));
+    fprintf(stderr, "%scipher: %s (%s)\n", prefix, hasp_conn_cipher_name(c),
+            hasp_conn_cipher_openssl_name(c));
+    if (hasp_conn_group_name(c))
+        fprintf(stderr, "%sgroup: %s\n", prefix, hasp_conn_group_name(c));
+    if (hasp_conn_sigalg_name(c))
+        fprintf(stderr, "%ssignature: %s\n", prefix, hasp_conn_sigalg_name(c));
+    if (hasp_conn_servername(c))
+        fprintf(stderr, "%sserver name: %s\n", prefix, hasp_conn_servername(c));
+    if (hasp_conn_alpn(c))
+        fprintf(stderr, "%salpn: %s\n", prefix, hasp_conn_alpn(c));
+    fprintf(stderr, "%sextended master secret: %s\n", prefix, hasp_conn_ems(c) ? "yes" : "no");
+    fprintf(stderr, "%ssecure renegotiation: %s\n", prefix,
+            hasp_conn_secure_renegotiation(c) ? "yes" : "no");
+    if (hasp_conn_etm(c))
+        fprintf(stderr, "%sencrypt-then-mac: yes\n", prefix);
+    fprintf(stderr, "%sresumed: %s\n", prefix, hasp_conn_resumed(c) ? "yes" : "no");
+}
+
+static int write_all(int fd, const void *buf, size_t len)
+{
+    const char *p = buf;
+    while (len) {
+        ssize_t w = write(fd, p, len);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        p += w;
+        len -= (size_t)w;
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- client */
+
+static int split_host_port(const char *target, char *host, size_t hcap, char *port, size_t pcap)
+{
+    const char *colon = strrchr(target, ':');
+    if (!colon || colon == target || !colon[1])
+        return -1;
+    const char *h = target;
+    size_t hl = (size_t)(colon - target);
+    if (h[0] == '[' && hl >= 2 && h[hl - 1] == ']') {
+        h++;
+        hl -= 2;
+    }
+    if (hl >= hcap || strlen(colon + 1) >= pcap)
+        return -1;
+    memcpy(host, h, hl);
+    host[hl] = 0;
+    snprintf(port, pcap, "%s", colon + 1);
+    return 0;
+}
+
+static int tcp_connect(const char *host, const char *port)
+{
+    struct addrinfo hints, *res, *ai;
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_socktype = SOCK_STREAM;
+    int rc = getaddrinfo(host, port, &hints, &res);
+    if (rc != 0) {
+        fprintf(stderr, "hasp: error: cannot resolve %s: %s\n", host, gai_strerror(rc));
+        return -1;
+    }
+    int fd = -1, err = 0;
+    for (ai = res; ai; ai = ai->ai_next) {
+        fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
+        if (fd < 0)
+            continue;
+        if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+            break;
+        err = errno;
+        close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(res);
+    if (fd < 0)
+        fprintf(stderr, "hasp: error: cannot connect to %s:%s: %s\n", host, port, strerror(err));
+    else {
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    }
+    return fd;
+}
+
+static int conn_error(hasp_conn *c, int rc)
+{
+    const char *msg = hasp_conn_errmsg(c);
+    fprintf(stderr, "hasp: error: %s\n", msg[0] ? msg : hasp_err_name(rc));
+    return 1;
+}
+
+static int cmd_client(int argc, char **argv)
+{
+    struct opts o;
+    if (parse_opts(argc, argv, &o) < 0 || !o.target) {
+        usage();
+        return 2;
+    }
+    char host[256], port[32];
+    if (split_host_port(o.target, host, sizeof(host), port, sizeof(port)) < 0) {
+        fprintf(stderr, "hasp: error: the target must be HOST:PORT, not '%s'\n", o.target);
+        return 2;
+    }
+    hasp_config *cfg = make_config(&o, 0);
+    if (!cfg)
+        return 2;
+    int fd = tcp_connect(host, port);
+    if (fd < 0) {
+        hasp_config_free(cfg);
+        return 1;
+    }
+    hasp_conn *c = hasp_conn_new(cfg, HASP_CLIENT);
+    hasp_set_fd(c, fd);
+    hasp_conn_set_servername(c, o.servername ? o.servername : host);
+    int status = 0;
+    int rc = hasp_handshake(c);
+    if (rc != 0) {
+        status = conn_error(c, rc);
+        goto out;
+    }
+    if (!o.quiet) {
+        print_summary(c, "hasp: ");
+        fprintf(stderr, "hasp: verify: %s\n",
+                o.insecure ? "skipped (--insecure)" : hasp_conn_verify_result(c));
+    }
+    int stdin_open = 1;
+    char buf[16384];
+    for (;;) {
+        if (hasp_conn_pending(c) == 0) {
+            struct pollfd pf[2] = {{fd, POLLIN, 0}, {0, POLLIN, 0}};
+            int np = stdin_open ? 2 : 1;
+            int timeout = (!stdin_open && !o.ign_eof) ? 5000 : -1;
+            int pr = poll(pf, (nfds_t)np, timeout);
+            if (pr < 0 && errno == EINTR)
+                continue;
+            if (pr == 0) {
+                fprintf(stderr, "hasp: the server did not answer close_notify within 5 s\n");
+                break;
+            }
+            if (stdin_open && (pf[1].revents & (POLLIN | POLLHUP))) {
+                ssize_t n = read(0, buf, sizeof(buf));
+                if (n > 0) {
+                    ssize_t w = hasp_write(c, buf, (size_t)n);
+                    if (w < 0) {
+                        status = conn_error(c, (int)w);
+                        goto out;
+                    }
+                } else {
+                    stdin_open = 0;
+                    if (!o.ign_eof)
+                        hasp_close(c);
+                }
+                continue;
+            }
+            if (!(pf[0].revents & (POLLIN | POLLHUP | POLLERR)))
+                continue;
+        }
+        ssize_t n = hasp_read(c, buf, sizeof(buf));
+        if (n > 0) {
+            if (write_all(1, buf, (size_t)n) < 0)
+                break;
+            continue;
+        }
+        if (n == 0)
+            break; /* close_notify: answered inside hasp_read */
+        if (n == HASP_WANT_POLLIN || n == HASP_WANT_POLLOUT)
+            continue;
+        if (n == HASP_ERR_TRUNCATED && !stdin_open && !o.ign_eof)
+            break; /* we closed first; the server hung up without answering: fine */
+        status = conn_error(c, (int)n);
+        break;
+    }
+    if (status == 0)
+        hasp_close(c);
+out:
+    hasp_conn_free(c);
+    close(fd);
+    hasp_config_free(cfg);
+    return status;
+}
+
+/* ---------------------------------------------------------------- server */
+
+static void serve_www(hasp_conn *c)
+{
+    char req[8192];
+    size_t n = 0;
+    while (n < sizeof(req) - 1) {
+        ssize_t r = hasp_read(c, req + n, sizeof(req) - 1 - n);
+        if (r <= 0)
+            return;
+        n += (size_t)r;
+        req[n] = 0;
+        if (strstr(req, "\r\n\r\n") || strstr(req, "\n\n"))
+            break;
+    }
+    char page[4096];
+    int len = snprintf(page, sizeof(page),
+                       "<html><head><title>hasp</title></head><body><pre>\n"
+                       "hasp %s server\n"
+                       "Protocol: %s\n"
+                       "Cipher: %s (%s)\n"
+                       "Group: %s\n"
+                       "Signature: %s\n"
+                       "Server name: %s\n"
+                       "ALPN: %s\n"
+                       "Extended master secret: %s\n"
+                       "Secure renegotiation: %s\n"
+                       "Resumed: %s\n"
+                       "</pre></body></html>\n",
+                       HASP_VERSION_STRING, hasp_conn_version_name(c), hasp_conn_cipher_name(c),
+                       hasp_conn_cipher_openssl_name(c),
+                       hasp_conn_group_name(c) ? hasp_conn_group_name(c) : "none",
+                       hasp_conn_sigalg_name(c) ? hasp_conn_sigalg_name(c) : "none",
+                       hasp_conn_servername(c) ? hasp_conn_servername(c) : "none",
+                       hasp_conn_alpn(c) ? hasp_conn_alpn(c) : "none",
+                       hasp_conn_ems(c) ? "yes" : "no",
+                       hasp_conn_secure_renegotiation(c) ? "yes" : "no",
+                       hasp_conn_resumed(c) ? "yes" : "no");
+    char hdr[256];
+    int hl = snprintf(hdr, sizeof(hdr),
+                      "HTTP/1.0 200 ok\r\nContent-Type: text/html\r\nContent-Length: %d\r\n\r\n",
+                      len);
+    if (hasp_write(c, hdr, (size_t)hl) < 0)
+        return;
+    hasp_write(c, page, (size_t)len);
+}
+
+static void serve_echo(hasp_conn *c, int nconn)
+{
+    char buf[16384];
+    for (;;) {
+        ssize_t n = hasp_read(c, buf, sizeof(buf));
+        if (n > 0) {
+            if (hasp_write(c, buf, (size_t)n) < 0)
+                break;
+            continue;
+        }
+        if (n == 0)
+            return; /* close_notify answered */
+        if (n == HASP_WANT_POLLIN)
+            continue;
+        fprintf(stderr, "hasp: connection %d: %s\n", nconn, hasp_conn_errmsg(c));
+        return;
+    }
+}
+
+static int listen_on(const char *spec)
+{
+    char host[256] = "127.0.0.1", port[32];
+    if (strchr(spec, ':')) {
+        if (split_host_port(spec, host, sizeof(host), port, sizeof(port)) < 0)
+            return -1;
+    } else {
+        snprintf(port, sizeof(port), "%s", spec);
+    }
+    struct addrinfo hints, *res;
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE;
+    if (getaddrinfo(host, port, &hints, &res) != 0) {
+        fprintf(stderr, "hasp: error: cannot resolve %s\n", host);
+        return -1;
+    }
+    int fd = socket(res->ai_family, SOCK_STREAM, 0);
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (fd < 0 || bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 64) < 0) {
+        fprintf(stderr, "hasp: error: cannot listen on %s:%s: %s\n", host, port, strerror(errno));
+        freeaddrinfo(res);
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    freeaddrinfo(res);
+    fprintf(stderr, "hasp: listening on %s:%s\n", host, port);
+    return fd;
+}
+
+static int cmd_server(int argc, char **argv)
+{
+    prog_role = "server";
+    struct opts o;
+    if (parse_opts(argc, argv, &o) < 0 || !o.accept || o.ncerts == 0) {
+        if (!o.accept || o.ncerts == 0)
+            fprintf(stderr, "hasp: server needs --accept PORT and --cert F --key F\n");
+        usage();
+        return 2;
+    }
+    hasp_config *cfg = make_config(&o, 1);
+    if (!cfg)
+        return 2;
+    int lfd = listen_on(o.accept);
+    if (lfd < 0) {
+        hasp_config_free(cfg);
+        return 1;
+    }
+    for (int nconn = 1; !o.naccept || nconn <= o.naccept; nconn++) {
+        int fd = accept(lfd, NULL, NULL);
+        if (fd < 0) {
+            if (errno == EINTR)
+                continue;
+            fprintf(stderr, "hasp: accept failed: %s\n", strerror(errno));
+            break;
+        }
+        /* A stuck peer must not stop the server. */
+        struct timeval tv = {30, 0};
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        hasp_conn *c = hasp_conn_new(cfg, HASP_SERVER);
+        hasp_set_fd(c, fd);
+        int rc = hasp_handshake(c);
+        if (rc != 0) {
+            const char *msg = hasp_conn_errmsg(c);
+            fprintf(stderr, "hasp: connection %d failed: %s\n", nconn,
+                    msg[0] ? msg : hasp_err_name(rc));
+        } else {
+            fprintf(stderr, "hasp: connection %d: %s %s (%s)\n", nconn, hasp_conn_version_name(c),
+                    hasp_conn_cipher_name(c), hasp_conn_cipher_openssl_name(c));
+            if (o.trace)
+                print_summary(c, "hasp:   ");
+            if (o.www)
+                serve_www(c);
+            else
+                serve_echo(c, nconn);
+            hasp_close(c);
+        }
+        hasp_conn_free(c);
+        close(fd);
+    }
+    close(lfd);
+    hasp_config_free(cfg);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- main */
+
+int main(int argc, char **argv)
+{
+    signal(SIGPIPE, SIG_IGN);
+    if (argc < 2) {
+        usage();
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "client"))
+        return cmd_client(argc - 2, argv + 2);
+    if (!strcmp(cmd, "server"))
+        return cmd_server(argc - 2, argv + 2);
+    if (!strcmp(cmd, "verify"))
+        return hasp_cmd_verify(argc - 1, argv + 1);
+    if (!strcmp(cmd, "ciphers"))
+        return hasp_cmd_ciphers(argc - 1, argv + 1);
+    if (!strcmp(cmd, "version")) {
+        printf("hasp %s\n", HASP_VERSION_STRING);
+        return 0;
+    }
+    if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
+        usage();
+        return 0;
+    }
+    fprintf(stderr, "hasp: unknown command '%s'\n", cmd);
+    usage();
+    return 2;
+}
