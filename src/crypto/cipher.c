@@ -1,6 +1,7 @@
 /* AEAD (AES-GCM, ChaCha20-Poly1305) and raw CBC (AES, 3DES). Each context
  * runs the key schedule once; a record only sets the IV. */
 #include <openssl/core_names.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #include <limits.h>
@@ -21,8 +22,7 @@ enum {
 };
 
 static const char *const cipher_names[C_COUNT] = {
-    "AES-128-GCM", "AES-256-GCM", "ChaCha20-Poly1305", "AES-128-CBC", "AES-256-CBC",
-    "DES-EDE3-CBC",
+    "AES-128-GCM", "AES-256-GCM", "ChaCha20-Poly1305", "AES-128-CBC", "AES-256-CBC", "DES-EDE3-CBC",
 };
 static EVP_CIPHER *ciphers[C_COUNT];
 static pthread_once_t ciphers_once = PTHREAD_ONCE_INIT;
@@ -50,20 +50,28 @@ struct hasp_aead_ctx {
 size_t hasp_aead_key_len(int alg)
 {
     switch (alg) {
-    case HASP_AEAD_AES128GCM: return 16;
-    case HASP_AEAD_AES256GCM: return 32;
-    case HASP_AEAD_CHACHA20POLY1305: return 32;
-    default: return 0;
+    case HASP_AEAD_AES128GCM:
+        return 16;
+    case HASP_AEAD_AES256GCM:
+        return 32;
+    case HASP_AEAD_CHACHA20POLY1305:
+        return 32;
+    default:
+        return 0;
     }
 }
 
 static int aead_index(int alg)
 {
     switch (alg) {
-    case HASP_AEAD_AES128GCM: return C_AES128GCM;
-    case HASP_AEAD_AES256GCM: return C_AES256GCM;
-    case HASP_AEAD_CHACHA20POLY1305: return C_CHACHA;
-    default: return -1;
+    case HASP_AEAD_AES128GCM:
+        return C_AES128GCM;
+    case HASP_AEAD_AES256GCM:
+        return C_AES256GCM;
+    case HASP_AEAD_CHACHA20POLY1305:
+        return C_CHACHA;
+    default:
+        return -1;
     }
 }
 
@@ -76,8 +84,8 @@ hasp_aead_ctx *hasp_aead_new(int alg, int encrypt, const uint8_t *key)
     }
     const EVP_CIPHER *cipher = cipher_get(idx);
     if (cipher == NULL) {
-        hasp_err_set(HASP_ERR_CRYPTO, __FILE__, __LINE__,
-                     "the crypto library does not provide %s", cipher_names[idx]);
+        hasp_err_set(HASP_ERR_CRYPTO, __FILE__, __LINE__, "the crypto library does not provide %s",
+                     cipher_names[idx]);
         return NULL;
     }
     hasp_aead_ctx *c = calloc(1, sizeof(*c));
@@ -107,11 +115,9 @@ int hasp_aead_seal(hasp_aead_ctx *c, const uint8_t nonce[12], const uint8_t *aad
                    "AEAD: could not add the additional data");
     ENSURE_MSG(EVP_CipherUpdate(c->ctx, out, &n, in, (int)len), HASP_ERR_CRYPTO,
                "AEAD: encryption failed");
-    ENSURE_MSG(EVP_CipherFinal_ex(c->ctx, out + n, &m), HASP_ERR_CRYPTO,
-               "AEAD: encryption failed");
+    ENSURE_MSG(EVP_CipherFinal_ex(c->ctx, out + n, &m), HASP_ERR_CRYPTO, "AEAD: encryption failed");
     OSSL_PARAM params[2] = {
-        OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, out + len,
-                                          HASP_AEAD_TAG_LEN),
+        OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, out + len, HASP_AEAD_TAG_LEN),
         OSSL_PARAM_construct_end(),
     };
     ENSURE_MSG(EVP_CIPHER_CTX_get_params(c->ctx, params), HASP_ERR_CRYPTO,
@@ -144,7 +150,7 @@ int hasp_aead_open(hasp_aead_ctx *c, const uint8_t nonce[12], const uint8_t *aad
     ENSURE_MSG(EVP_CipherUpdate(c->ctx, out, &n, in, (int)ct_len), HASP_ERR_CRYPTO,
                "AEAD: decryption failed");
     if (EVP_CipherFinal_ex(c->ctx, out + n, &m) <= 0) {
-        hasp_wipe(out, ct_len); /* release no unauthenticated plaintext */
+        OPENSSL_cleanse(out, ct_len); /* release no unauthenticated plaintext */
         FAIL(HASP_ERR_BAD_MAC, "the record failed authentication (AEAD tag mismatch)");
     }
     return 0;
@@ -152,10 +158,9 @@ int hasp_aead_open(hasp_aead_ctx *c, const uint8_t nonce[12], const uint8_t *aad
 
 void hasp_aead_free(hasp_aead_ctx *c)
 {
-    if (c == NULL)
-        return;
+    if (c == NULL) return;
     EVP_CIPHER_CTX_free(c->ctx); /* cleanses the key schedule */
-    hasp_wipe(c, sizeof(*c));
+    OPENSSL_cleanse(c, sizeof(*c));
     free(c);
 }
 
@@ -171,20 +176,28 @@ struct hasp_cbc_ctx {
 static int cbc_index(int alg)
 {
     switch (alg) {
-    case HASP_CBC_AES128: return C_AES128CBC;
-    case HASP_CBC_AES256: return C_AES256CBC;
-    case HASP_CBC_3DES: return C_3DESCBC;
-    default: return -1;
+    case HASP_CBC_AES128:
+        return C_AES128CBC;
+    case HASP_CBC_AES256:
+        return C_AES256CBC;
+    case HASP_CBC_3DES:
+        return C_3DESCBC;
+    default:
+        return -1;
     }
 }
 
 size_t hasp_cbc_key_len(int alg)
 {
     switch (alg) {
-    case HASP_CBC_AES128: return 16;
-    case HASP_CBC_AES256: return 32;
-    case HASP_CBC_3DES: return 24;
-    default: return 0;
+    case HASP_CBC_AES128:
+        return 16;
+    case HASP_CBC_AES256:
+        return 32;
+    case HASP_CBC_3DES:
+        return 24;
+    default:
+        return 0;
     }
 }
 
@@ -192,9 +205,12 @@ size_t hasp_cbc_block_len(int alg)
 {
     switch (alg) {
     case HASP_CBC_AES128:
-    case HASP_CBC_AES256: return 16;
-    case HASP_CBC_3DES: return 8;
-    default: return 0;
+    case HASP_CBC_AES256:
+        return 16;
+    case HASP_CBC_3DES:
+        return 8;
+    default:
+        return 0;
     }
 }
 
@@ -207,8 +223,8 @@ hasp_cbc_ctx *hasp_cbc_new(int alg, int encrypt, const uint8_t *key)
     }
     const EVP_CIPHER *cipher = cipher_get(idx);
     if (cipher == NULL) {
-        hasp_err_set(HASP_ERR_CRYPTO, __FILE__, __LINE__,
-                     "the crypto library does not provide %s", cipher_names[idx]);
+        hasp_err_set(HASP_ERR_CRYPTO, __FILE__, __LINE__, "the crypto library does not provide %s",
+                     cipher_names[idx]);
         return NULL;
     }
     hasp_cbc_ctx *c = calloc(1, sizeof(*c));
@@ -232,21 +248,19 @@ int hasp_cbc_run(hasp_cbc_ctx *c, const uint8_t *iv, const uint8_t *in, size_t l
     ENSURE(c != NULL, HASP_ERR_USAGE);
     ENSURE_MSG(len % c->block == 0 && len <= INT_MAX, HASP_ERR_USAGE,
                "CBC input of %zu bytes is not a whole number of %zu-byte blocks", len, c->block);
-    if (len == 0)
-        return 0;
+    if (len == 0) return 0;
     int n = 0;
     ENSURE_MSG(EVP_CipherInit_ex2(c->ctx, NULL, NULL, iv, c->encrypt, NULL), HASP_ERR_CRYPTO,
                "CBC: could not set the IV");
-    ENSURE_MSG(EVP_CipherUpdate(c->ctx, out, &n, in, (int)len) && (size_t)n == len,
-               HASP_ERR_CRYPTO, "CBC: the cipher failed");
+    ENSURE_MSG(EVP_CipherUpdate(c->ctx, out, &n, in, (int)len) && (size_t)n == len, HASP_ERR_CRYPTO,
+               "CBC: the cipher failed");
     return 0;
 }
 
 void hasp_cbc_free(hasp_cbc_ctx *c)
 {
-    if (c == NULL)
-        return;
+    if (c == NULL) return;
     EVP_CIPHER_CTX_free(c->ctx);
-    hasp_wipe(c, sizeof(*c));
+    OPENSSL_cleanse(c, sizeof(*c));
     free(c);
 }

@@ -62,8 +62,8 @@ int hasp_prf12(int alg, const uint8_t *secret, size_t secret_len, const char *la
                const uint8_t *seed, size_t seed_len, uint8_t *out, size_t out_len);
 /* Same, with the seed given in two parts (seed1 || seed2), as TLS uses it. */
 int hasp_prf12_2(int alg, const uint8_t *secret, size_t secret_len, const char *label,
-                 const uint8_t *seed1, size_t len1, const uint8_t *seed2, size_t len2,
-                 uint8_t *out, size_t out_len);
+                 const uint8_t *seed1, size_t len1, const uint8_t *seed2, size_t len2, uint8_t *out,
+                 size_t out_len);
 
 /* HKDF (RFC 5869) and TLS 1.3's HKDF-Expand-Label (RFC 8446 7.1). */
 int hasp_hkdf_extract(int alg, const uint8_t *salt, size_t salt_len, const uint8_t *ikm,
@@ -242,7 +242,7 @@ int hasp_rsa_encrypt_pkcs1(const hasp_pkey *k, const uint8_t *in, size_t len, ui
  * returns a random 48-byte value instead, chosen in constant time. The
  * first two bytes must equal client_version. Returns 0, or an error only
  * for internal failures. */
-int hasp_rsa_decrypt_pms(const hasp_pkey *k, const uint8_t *in, size_t len,
-                         uint16_t client_version, uint8_t pms[48]);
+int hasp_rsa_decrypt_pms(const hasp_pkey *k, const uint8_t *in, size_t len, uint16_t client_version,
+                         uint8_t pms[48]);
 
 #endif

@@ -10,15 +10,15 @@
 /* ------------------------------------------------------------------ low-level table */
 
 #define MD_FNS(tag, ctxname, field)                                                                \
-    static void tag##_init(hasp_md_state *s)                                                      \
+    static void tag##_init(hasp_md_state *s)                                                       \
     {                                                                                              \
         ctxname##_Init(&s->field);                                                                 \
     }                                                                                              \
-    static void tag##_update(hasp_md_state *s, const void *p, size_t n)                           \
+    static void tag##_update(hasp_md_state *s, const void *p, size_t n)                            \
     {                                                                                              \
         ctxname##_Update(&s->field, p, n);                                                         \
     }                                                                                              \
-    static void tag##_final(hasp_md_state *s, uint8_t *out)                                       \
+    static void tag##_final(hasp_md_state *s, uint8_t *out)                                        \
     {                                                                                              \
         ctxname##_Final(out, &s->field);                                                           \
     }
@@ -97,8 +97,7 @@ static void sha512_state(const hasp_md_state *s, uint8_t *o)
 }
 
 static const hasp_md md_table[] = {
-    {HASP_HASH_MD5, "MD5", 16, 64, 8, 0, md5_init, md5_update, md5_final, md5_compress,
-     md5_state},
+    {HASP_HASH_MD5, "MD5", 16, 64, 8, 0, md5_init, md5_update, md5_final, md5_compress, md5_state},
     {HASP_HASH_SHA1, "SHA1", 20, 64, 8, 1, sha1_init, sha1_update, sha1_final, sha1_compress,
      sha1_state},
     {HASP_HASH_SHA224, "SHA224", 28, 64, 8, 1, sha224_init, sha224_update, sha224_final,
@@ -114,8 +113,7 @@ static const hasp_md md_table[] = {
 const hasp_md *hasp_md_get(int alg)
 {
     for (size_t i = 0; i < sizeof(md_table) / sizeof(md_table[0]); i++)
-        if (md_table[i].alg == alg)
-            return &md_table[i];
+        if (md_table[i].alg == alg) return &md_table[i];
     return NULL;
 }
 
@@ -131,8 +129,7 @@ static void evp_mds_fetch(void)
 
 const EVP_MD *hasp_evp_md(int alg)
 {
-    if (alg <= HASP_HASH_NONE || alg > HASP_HASH_SHA512)
-        return NULL;
+    if (alg <= HASP_HASH_NONE || alg > HASP_HASH_SHA512) return NULL;
     pthread_once(&evp_mds_once, evp_mds_fetch);
     return evp_mds[alg];
 }
@@ -212,9 +209,8 @@ int hasp_hash_ctx_alg(const hasp_hash_ctx *h)
 
 void hasp_hash_free(hasp_hash_ctx *h)
 {
-    if (h == NULL)
-        return;
-    hasp_wipe(h, sizeof(*h));
+    if (h == NULL) return;
+    OPENSSL_cleanse(h, sizeof(*h));
     free(h);
 }
 
@@ -242,8 +238,8 @@ int hasp_hmac_init_key(hasp_hmac_ctx *h, int alg, const uint8_t *key, size_t key
         pad[i] = k[i] ^ 0x5c;
     md->init(&h->outer);
     md->update(&h->outer, pad, md->block_len);
-    hasp_wipe(k, sizeof(k));
-    hasp_wipe(pad, sizeof(pad));
+    OPENSSL_cleanse(k, sizeof(k));
+    OPENSSL_cleanse(pad, sizeof(pad));
     return 0;
 }
 
@@ -264,7 +260,7 @@ void hasp_hmac_finish(hasp_hmac_ctx *h, uint8_t *out)
     h->work = h->outer;
     h->md->update(&h->work, in, h->md->out_len);
     h->md->final(&h->work, out);
-    hasp_wipe(in, sizeof(in));
+    OPENSSL_cleanse(in, sizeof(in));
 }
 
 int hasp_hmac(int alg, const uint8_t *key, size_t keylen, const uint8_t *in, size_t len,
@@ -275,7 +271,7 @@ int hasp_hmac(int alg, const uint8_t *key, size_t keylen, const uint8_t *in, siz
     hasp_hmac_start(&h);
     hasp_hmac_update(&h, in, len);
     hasp_hmac_finish(&h, out);
-    hasp_wipe(&h, sizeof(h));
+    OPENSSL_cleanse(&h, sizeof(h));
     return 0;
 }
 
@@ -292,9 +288,8 @@ hasp_hmac_ctx *hasp_hmac_new(int alg, const uint8_t *key, size_t keylen)
 
 void hasp_hmac_free(hasp_hmac_ctx *h)
 {
-    if (h == NULL)
-        return;
-    hasp_wipe(h, sizeof(*h));
+    if (h == NULL) return;
+    OPENSSL_cleanse(h, sizeof(*h));
     free(h);
 }
 
@@ -309,8 +304,7 @@ int hasp_hmac_2(hasp_hmac_ctx *h, const uint8_t *a, size_t alen, const uint8_t *
     ENSURE(h != NULL, HASP_ERR_USAGE);
     hasp_hmac_start(h);
     hasp_hmac_update(h, a, alen);
-    if (blen)
-        hasp_hmac_update(h, b, blen);
+    if (blen) hasp_hmac_update(h, b, blen);
     hasp_hmac_finish(h, out);
     return 0;
 }
@@ -374,17 +368,17 @@ int hasp_hmac_ct(hasp_hmac_ctx *h, const uint8_t *hdr, size_t hdr_len, const uin
     h->work = h->outer;
     md->update(&h->work, res, md->out_len);
     md->final(&h->work, out);
-    hasp_wipe(block, sizeof(block));
-    hasp_wipe(st, sizeof(st));
-    hasp_wipe(res, sizeof(res));
+    OPENSSL_cleanse(block, sizeof(block));
+    OPENSSL_cleanse(st, sizeof(st));
+    OPENSSL_cleanse(res, sizeof(res));
     return 0;
 }
 
 /* ------------------------------------------------------------------ TLS 1.2 PRF (RFC 5246 5) */
 
 int hasp_prf12_2(int alg, const uint8_t *secret, size_t secret_len, const char *label,
-                 const uint8_t *seed1, size_t len1, const uint8_t *seed2, size_t len2,
-                 uint8_t *out, size_t out_len)
+                 const uint8_t *seed1, size_t len1, const uint8_t *seed2, size_t len2, uint8_t *out,
+                 size_t out_len)
 {
     hasp_hmac_ctx h;
     GUARD(hasp_hmac_init_key(&h, alg, secret, secret_len));
@@ -413,9 +407,9 @@ int hasp_prf12_2(int alg, const uint8_t *secret, size_t secret_len, const char *
             hasp_hmac_finish(&h, a);
         }
     }
-    hasp_wipe(a, sizeof(a));
-    hasp_wipe(blk, sizeof(blk));
-    hasp_wipe(&h, sizeof(h));
+    OPENSSL_cleanse(a, sizeof(a));
+    OPENSSL_cleanse(blk, sizeof(blk));
+    OPENSSL_cleanse(&h, sizeof(h));
     return 0;
 }
 
@@ -458,8 +452,8 @@ int hasp_hkdf_expand(int alg, const uint8_t *prk, size_t prk_len, const uint8_t 
         out += n;
         out_len -= n;
     }
-    hasp_wipe(t, sizeof(t));
-    hasp_wipe(&h, sizeof(h));
+    OPENSSL_cleanse(t, sizeof(t));
+    OPENSSL_cleanse(&h, sizeof(h));
     return 0;
 }
 
@@ -482,8 +476,7 @@ int hasp_hkdf_expand_label(int alg, const uint8_t *secret, size_t secret_len, co
     memcpy(info + n, label, ll);
     n += ll;
     info[n++] = (uint8_t)ctx_len;
-    if (ctx_len)
-        memcpy(info + n, ctx, ctx_len);
+    if (ctx_len) memcpy(info + n, ctx, ctx_len);
     n += ctx_len;
     return hasp_hkdf_expand(alg, secret, secret_len, info, n, out, out_len);
 }

@@ -12,6 +12,7 @@
 #define OPENSSL_SUPPRESS_DEPRECATED
 #endif
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/md5.h>
 #include <openssl/sha.h>
@@ -27,11 +28,11 @@ typedef union hasp_md_state {
 
 typedef struct hasp_md {
     int alg;
-    const char *name;     /* "SHA256": the OpenSSL fetch name */
+    const char *name; /* "SHA256": the OpenSSL fetch name */
     size_t out_len;
-    size_t block_len;     /* 64 or 128 */
-    size_t len_field;     /* bytes of the Merkle-Damgard length field: 8 or 16 */
-    int big_endian;       /* length field and state words (MD5 is little-endian) */
+    size_t block_len; /* 64 or 128 */
+    size_t len_field; /* bytes of the Merkle-Damgard length field: 8 or 16 */
+    int big_endian;   /* length field and state words (MD5 is little-endian) */
     void (*init)(hasp_md_state *s);
     void (*update)(hasp_md_state *s, const void *p, size_t n);
     void (*final)(hasp_md_state *s, uint8_t *out);

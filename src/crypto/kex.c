@@ -18,8 +18,8 @@ enum { KEX_X25519 = 1, KEX_EC, KEX_DH };
 
 typedef struct group_row {
     uint16_t id;
-    const char *name;      /* TLS name */
-    const char *alias[3];  /* other accepted spellings */
+    const char *name;     /* TLS name */
+    const char *alias[3]; /* other accepted spellings */
     int kind;
     const char *ossl_name; /* OpenSSL group name */
     size_t pub_len;        /* wire size of the public value */
@@ -28,9 +28,19 @@ typedef struct group_row {
 
 static const group_row groups[] = {
     {HASP_GROUP_X25519, "x25519", {"curve25519", NULL, NULL}, KEX_X25519, "X25519", 32, 0},
-    {HASP_GROUP_SECP256R1, "secp256r1", {"P-256", "prime256v1", "p256"}, KEX_EC, "P-256", 65,
+    {HASP_GROUP_SECP256R1,
+     "secp256r1",
+     {"P-256", "prime256v1", "p256"},
+     KEX_EC,
+     "P-256",
+     65,
      NID_X9_62_prime256v1},
-    {HASP_GROUP_SECP384R1, "secp384r1", {"P-384", "p384", NULL}, KEX_EC, "P-384", 97,
+    {HASP_GROUP_SECP384R1,
+     "secp384r1",
+     {"P-384", "p384", NULL},
+     KEX_EC,
+     "P-384",
+     97,
      NID_secp384r1},
     {HASP_GROUP_FFDHE2048, "ffdhe2048", {NULL, NULL, NULL}, KEX_DH, "ffdhe2048", 256, 0},
     {HASP_GROUP_FFDHE3072, "ffdhe3072", {NULL, NULL, NULL}, KEX_DH, "ffdhe3072", 384, 0},
@@ -39,8 +49,7 @@ static const group_row groups[] = {
 static const group_row *group_find(uint16_t id)
 {
     for (size_t i = 0; i < sizeof(groups) / sizeof(groups[0]); i++)
-        if (groups[i].id == id)
-            return &groups[i];
+        if (groups[i].id == id) return &groups[i];
     return NULL;
 }
 
@@ -54,11 +63,9 @@ int hasp_group_by_name(const char *name)
 {
     ENSURE(name != NULL, HASP_ERR_USAGE);
     for (size_t i = 0; i < sizeof(groups) / sizeof(groups[0]); i++) {
-        if (strcasecmp(name, groups[i].name) == 0)
-            return groups[i].id;
+        if (strcasecmp(name, groups[i].name) == 0) return groups[i].id;
         for (int j = 0; j < 3 && groups[i].alias[j]; j++)
-            if (strcasecmp(name, groups[i].alias[j]) == 0)
-                return groups[i].id;
+            if (strcasecmp(name, groups[i].alias[j]) == 0) return groups[i].id;
     }
     FAIL(HASP_ERR_CONFIG,
          "unknown key exchange group '%s' (known: x25519, secp256r1, secp384r1, ffdhe2048, "
@@ -142,8 +149,7 @@ struct hasp_kex {
 
 void hasp_kex_free(hasp_kex *k)
 {
-    if (k == NULL)
-        return;
+    if (k == NULL) return;
     EVP_PKEY_free(k->pkey);
     BN_free(k->p);
     BN_free(k->g);
@@ -210,8 +216,8 @@ static int dh_public(hasp_kex *k)
     BN_set_flags(k->x, BN_FLG_CONSTTIME);
     k->y = BN_new();
     ENSURE(k->y != NULL, HASP_ERR_NOMEM);
-    ENSURE_MSG(BN_mod_exp_mont_consttime(k->y, k->g, k->x, k->p, k->bn, k->mont),
-               HASP_ERR_CRYPTO, "Diffie-Hellman key generation failed");
+    ENSURE_MSG(BN_mod_exp_mont_consttime(k->y, k->g, k->x, k->p, k->bn, k->mont), HASP_ERR_CRYPTO,
+               "Diffie-Hellman key generation failed");
     return 0;
 }
 
@@ -229,10 +235,8 @@ static int dh_keygen(hasp_kex *k, int xbits)
 static int dh_exponent_bits(const hasp_kex *k)
 {
     int bits = BN_num_bits(k->p);
-    if (k->group == HASP_GROUP_FFDHE2048)
-        return 256;
-    if (k->group == HASP_GROUP_FFDHE3072)
-        return 320;
+    if (k->group == HASP_GROUP_FFDHE2048) return 256;
+    if (k->group == HASP_GROUP_FFDHE3072) return 320;
     return bits - 1 < 512 ? bits - 1 : 512;
 }
 
@@ -261,18 +265,15 @@ hasp_kex *hasp_kex_new(uint16_t group)
         return NULL;
     }
     hasp_kex *k = kex_alloc(row);
-    if (k == NULL)
-        return NULL;
+    if (k == NULL) return NULL;
     switch (row->kind) {
     case KEX_X25519:
         k->pkey = EVP_PKEY_Q_keygen(NULL, NULL, "X25519");
-        if (k->pkey == NULL)
-            return kex_fail(k, HASP_ERR_CRYPTO, "X25519 key generation failed");
+        if (k->pkey == NULL) return kex_fail(k, HASP_ERR_CRYPTO, "X25519 key generation failed");
         break;
     case KEX_EC:
         k->pkey = EVP_PKEY_Q_keygen(NULL, NULL, "EC", row->ossl_name);
-        if (k->pkey == NULL)
-            return kex_fail(k, HASP_ERR_CRYPTO, "EC key generation failed");
+        if (k->pkey == NULL) return kex_fail(k, HASP_ERR_CRYPTO, "EC key generation failed");
         break;
     default: {
         const uint8_t *p, *g;
@@ -292,8 +293,7 @@ hasp_kex *hasp_kex_new_dh(const uint8_t *p, size_t p_len, const uint8_t *g, size
 {
     ENSURE_PTR(p != NULL && g != NULL && p_len > 0 && g_len > 0, HASP_ERR_ILLEGAL_PARAM);
     hasp_kex *k = kex_alloc(NULL);
-    if (k == NULL)
-        return NULL;
+    if (k == NULL) return NULL;
     if (dh_setup(k, p, p_len, g, g_len) < 0 || dh_keygen(k, dh_exponent_bits(k)) < 0) {
         hasp_kex_free(k);
         return NULL;
@@ -306,12 +306,10 @@ hasp_kex *hasp_kex_new_from_private(uint16_t group, const uint8_t *priv, size_t 
     const group_row *row = group_find(group);
     ENSURE_PTR(row != NULL && priv != NULL, HASP_ERR_USAGE);
     hasp_kex *k = kex_alloc(row);
-    if (k == NULL)
-        return NULL;
+    if (k == NULL) return NULL;
     if (row->kind == KEX_X25519) {
         k->pkey = EVP_PKEY_new_raw_private_key_ex(NULL, "X25519", NULL, priv, priv_len);
-        if (k->pkey == NULL)
-            return kex_fail(k, HASP_ERR_CRYPTO, "bad X25519 private key");
+        if (k->pkey == NULL) return kex_fail(k, HASP_ERR_CRYPTO, "bad X25519 private key");
     } else if (row->kind == KEX_EC) {
         /* Compute the public point, then import both halves. */
         EC_GROUP *grp = EC_GROUP_new_by_curve_name(row->nid);
@@ -320,8 +318,8 @@ hasp_kex *hasp_kex_new_from_private(uint16_t group, const uint8_t *priv, size_t 
         uint8_t pub[133];
         size_t pub_len = 0;
         if (pt && d && EC_POINT_mul(grp, pt, d, NULL, NULL, NULL))
-            pub_len = EC_POINT_point2oct(grp, pt, POINT_CONVERSION_UNCOMPRESSED, pub, sizeof(pub),
-                                         NULL);
+            pub_len =
+                EC_POINT_point2oct(grp, pt, POINT_CONVERSION_UNCOMPRESSED, pub, sizeof(pub), NULL);
         OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
         OSSL_PARAM *prm = NULL;
         EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
@@ -339,8 +337,7 @@ hasp_kex *hasp_kex_new_from_private(uint16_t group, const uint8_t *priv, size_t 
         BN_clear_free(d);
         EC_POINT_free(pt);
         EC_GROUP_free(grp);
-        if (k->pkey == NULL)
-            return kex_fail(k, HASP_ERR_CRYPTO, "bad EC private key");
+        if (k->pkey == NULL) return kex_fail(k, HASP_ERR_CRYPTO, "bad EC private key");
     } else {
         const uint8_t *p, *g;
         size_t pl, gl;
@@ -372,8 +369,8 @@ int hasp_kex_public(hasp_kex *k, uint8_t *out, size_t cap, size_t *out_len)
     }
     case KEX_EC: {
         size_t n = 0;
-        ENSURE_MSG(EVP_PKEY_get_octet_string_param(k->pkey, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY,
-                                                   out, cap, &n) == 1 &&
+        ENSURE_MSG(EVP_PKEY_get_octet_string_param(k->pkey, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, out,
+                                                   cap, &n) == 1 &&
                        n == k->row->pub_len,
                    HASP_ERR_INTERNAL, "could not write the EC public key");
         *out_len = n;
@@ -399,8 +396,8 @@ static int evp_derive(hasp_kex *k, EVP_PKEY *peer, uint8_t *out, size_t cap, siz
     return 0;
 }
 
-static int kex_derive(hasp_kex *k, const uint8_t *peer, size_t peer_len, uint8_t *out,
-                      size_t cap, size_t *out_len, int padded)
+static int kex_derive(hasp_kex *k, const uint8_t *peer, size_t peer_len, uint8_t *out, size_t cap,
+                      size_t *out_len, int padded)
 {
     ENSURE(k != NULL && peer != NULL && out != NULL && out_len != NULL, HASP_ERR_USAGE);
     if (k->kind == KEX_X25519) {
@@ -434,8 +431,8 @@ static int kex_derive(hasp_kex *k, const uint8_t *peer, size_t peer_len, uint8_t
         EVP_PKEY_CTX_free(cctx);
         int rc = valid ? evp_derive(k, pk, out, cap, out_len) : HASP_ERR_ILLEGAL_PARAM;
         EVP_PKEY_free(pk);
-        ENSURE_MSG(valid, HASP_ERR_ILLEGAL_PARAM,
-                   "the peer's %s public value is not a valid point", k->row->name);
+        ENSURE_MSG(valid, HASP_ERR_ILLEGAL_PARAM, "the peer's %s public value is not a valid point",
+                   k->row->name);
         return rc;
     }
     /* Finite field DH. */
@@ -463,8 +460,7 @@ static int kex_derive(hasp_kex *k, const uint8_t *peer, size_t peer_len, uint8_t
         /* RFC 5246 8.1.2: leading zero bytes are stripped. */
         *out_len = (size_t)BN_bn2bin(z, out);
     }
-    if (z)
-        BN_clear(z);
+    if (z) BN_clear(z);
     BN_CTX_end(k->bn);
     return rc;
 }

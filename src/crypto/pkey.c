@@ -30,20 +30,19 @@ static int pkey_classify(hasp_pkey *k)
     } else if (EVP_PKEY_is_a(pk, "RSA-PSS")) {
         k->type = HASP_PKEY_RSA_PSS;
         char md[64];
-        if (EVP_PKEY_get_utf8_string_param(pk, OSSL_PKEY_PARAM_RSA_DIGEST, md, sizeof(md),
-                                           NULL) == 1) {
+        if (EVP_PKEY_get_utf8_string_param(pk, OSSL_PKEY_PARAM_RSA_DIGEST, md, sizeof(md), NULL) ==
+            1) {
             static const int algs[] = {HASP_HASH_SHA256, HASP_HASH_SHA384, HASP_HASH_SHA512};
             for (size_t i = 0; i < 3; i++) {
                 const EVP_MD *m = hasp_evp_md(algs[i]);
-                if (m && EVP_MD_is_a(m, md))
-                    k->pss_hash = algs[i];
+                if (m && EVP_MD_is_a(m, md)) k->pss_hash = algs[i];
             }
         }
     } else if (EVP_PKEY_is_a(pk, "EC")) {
         char g[64];
-        ENSURE_MSG(EVP_PKEY_get_utf8_string_param(pk, OSSL_PKEY_PARAM_GROUP_NAME, g, sizeof(g),
-                                                  NULL) == 1,
-                   HASP_ERR_CERT_UNSUPPORTED, "EC key without a named curve is not supported");
+        ENSURE_MSG(
+            EVP_PKEY_get_utf8_string_param(pk, OSSL_PKEY_PARAM_GROUP_NAME, g, sizeof(g), NULL) == 1,
+            HASP_ERR_CERT_UNSUPPORTED, "EC key without a named curve is not supported");
         if (strcmp(g, "prime256v1") == 0 || strcmp(g, "P-256") == 0)
             k->type = HASP_PKEY_EC_P256;
         else if (strcmp(g, "secp384r1") == 0 || strcmp(g, "P-384") == 0)
@@ -128,8 +127,7 @@ hasp_pkey *hasp_pkey_from_private_pem(const uint8_t *pem, size_t len)
 
 void hasp_pkey_free(hasp_pkey *k)
 {
-    if (k == NULL)
-        return;
+    if (k == NULL) return;
     EVP_PKEY_free(k->pk); /* clears private components */
     free(k);
 }
@@ -146,8 +144,7 @@ int hasp_pkey_bits(const hasp_pkey *k)
 
 int hasp_pkey_matches(const hasp_pkey *priv, const hasp_pkey *pub)
 {
-    if (priv == NULL || pub == NULL)
-        return 0;
+    if (priv == NULL || pub == NULL) return 0;
     int r = EVP_PKEY_eq(priv->pk, pub->pk) == 1;
     ERR_clear_error();
     return r;
@@ -166,16 +163,23 @@ static int sig_check(const hasp_pkey *k, int sig_alg, int hash)
     ENSURE(k != NULL, HASP_ERR_USAGE);
     int ok = 0;
     switch (sig_alg) {
-    case HASP_SIG_RSA_PKCS1: ok = k->type == HASP_PKEY_RSA; break;
+    case HASP_SIG_RSA_PKCS1:
+        ok = k->type == HASP_PKEY_RSA;
+        break;
     case HASP_SIG_RSA_PSS:
         ok = k->type == HASP_PKEY_RSA || k->type == HASP_PKEY_RSA_PSS;
         if (k->pss_hash && hash != k->pss_hash)
             FAIL(HASP_ERR_DECRYPT, "the RSA-PSS key is restricted to %s, not %s",
                  hasp_hash_name(k->pss_hash), hasp_hash_name(hash));
         break;
-    case HASP_SIG_ECDSA: ok = is_ec(k->type); break;
-    case HASP_SIG_ED25519: ok = k->type == HASP_PKEY_ED25519; break;
-    default: FAIL(HASP_ERR_USAGE, "unknown signature algorithm %d", sig_alg);
+    case HASP_SIG_ECDSA:
+        ok = is_ec(k->type);
+        break;
+    case HASP_SIG_ED25519:
+        ok = k->type == HASP_PKEY_ED25519;
+        break;
+    default:
+        FAIL(HASP_ERR_USAGE, "unknown signature algorithm %d", sig_alg);
     }
     ENSURE_MSG(ok, HASP_ERR_DECRYPT, "signature algorithm %d does not fit a key of type %d",
                sig_alg, k->type);
@@ -191,23 +195,18 @@ static EVP_PKEY_CTX *sig_ctx(const hasp_pkey *k, int sig_alg, int hash, int sign
 {
     const EVP_MD *md = hasp_evp_md(hash);
     EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, k->pk, NULL);
-    if (ctx == NULL || md == NULL)
-        goto err;
-    if ((sign ? EVP_PKEY_sign_init(ctx) : EVP_PKEY_verify_init(ctx)) <= 0)
-        goto err;
+    if (ctx == NULL || md == NULL) goto err;
+    if ((sign ? EVP_PKEY_sign_init(ctx) : EVP_PKEY_verify_init(ctx)) <= 0) goto err;
     if (sig_alg == HASP_SIG_RSA_PKCS1) {
-        if (EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) <= 0)
-            goto err;
+        if (EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) <= 0) goto err;
     } else if (sig_alg == HASP_SIG_RSA_PSS) {
         /* RFC 8446 4.2.3: MGF1 with the same hash, salt as long as the hash. */
         if (EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PSS_PADDING) <= 0 ||
             EVP_PKEY_CTX_set_rsa_pss_saltlen(ctx, RSA_PSS_SALTLEN_DIGEST) <= 0)
             goto err;
     }
-    if (EVP_PKEY_CTX_set_signature_md(ctx, md) <= 0)
-        goto err;
-    if (sig_alg == HASP_SIG_RSA_PSS && EVP_PKEY_CTX_set_rsa_mgf1_md(ctx, md) <= 0)
-        goto err;
+    if (EVP_PKEY_CTX_set_signature_md(ctx, md) <= 0) goto err;
+    if (sig_alg == HASP_SIG_RSA_PSS && EVP_PKEY_CTX_set_rsa_mgf1_md(ctx, md) <= 0) goto err;
     return ctx;
 err:
     EVP_PKEY_CTX_free(ctx);
@@ -308,50 +307,42 @@ static const hasp_sigscheme schemes[] = {
      HASP_PKEY_RSA},
     /* ecdsa_sha1 names no curve: key_type NONE means any EC key. */
     {HASP_SIG_ECDSA_SHA1, "ecdsa_sha1", HASP_SIG_ECDSA, HASP_HASH_SHA1, HASP_PKEY_NONE},
-    {HASP_SIG_RSA_PKCS1_SHA1, "rsa_pkcs1_sha1", HASP_SIG_RSA_PKCS1, HASP_HASH_SHA1,
-     HASP_PKEY_RSA},
+    {HASP_SIG_RSA_PKCS1_SHA1, "rsa_pkcs1_sha1", HASP_SIG_RSA_PKCS1, HASP_HASH_SHA1, HASP_PKEY_RSA},
 };
 
 const hasp_sigscheme *hasp_sigscheme_find(uint16_t id)
 {
     for (size_t i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++)
-        if (schemes[i].id == id)
-            return &schemes[i];
+        if (schemes[i].id == id) return &schemes[i];
     return NULL;
 }
 
 const hasp_sigscheme *hasp_sigscheme_by_name(const char *name)
 {
-    if (name == NULL)
-        return NULL;
+    if (name == NULL) return NULL;
     for (size_t i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++)
-        if (strcmp(schemes[i].name, name) == 0)
-            return &schemes[i];
+        if (strcmp(schemes[i].name, name) == 0) return &schemes[i];
     return NULL;
 }
 
 int hasp_sigscheme_fits(const hasp_sigscheme *s, const hasp_pkey *k, uint16_t tls_version)
 {
-    if (s == NULL || k == NULL)
-        return 0;
+    if (s == NULL || k == NULL) return 0;
     const int tls13 = tls_version >= 0x0304;
     /* RFC 8446 4.2.3: PKCS#1 v1.5 and SHA-1 are not for TLS 1.3 handshakes. */
-    if (tls13 && (s->sig_alg == HASP_SIG_RSA_PKCS1 || s->hash == HASP_HASH_SHA1))
-        return 0;
+    if (tls13 && (s->sig_alg == HASP_SIG_RSA_PKCS1 || s->hash == HASP_HASH_SHA1)) return 0;
     switch (s->sig_alg) {
     case HASP_SIG_ECDSA:
-        if (!is_ec(k->type))
-            return 0;
+        if (!is_ec(k->type)) return 0;
         /* TLS 1.3 binds the curve to the scheme; TLS 1.2 does not (RFC 8422 5.1.1). */
         return !tls13 || k->type == s->key_type;
     case HASP_SIG_RSA_PSS:
-        if (k->type != s->key_type)
-            return 0;
-        if (k->pss_hash && k->pss_hash != s->hash)
-            return 0;
+        if (k->type != s->key_type) return 0;
+        if (k->pss_hash && k->pss_hash != s->hash) return 0;
         /* EMSA-PSS needs emLen >= hLen + sLen + 2 (RFC 8017 9.1.1). */
         return (size_t)(k->bits + 7) / 8 >= 2 * hasp_hash_len(s->hash) + 2;
-    default: return k->type == s->key_type;
+    default:
+        return k->type == s->key_type;
     }
 }
 
@@ -373,8 +364,7 @@ int hasp_verify_scheme(const hasp_pkey *k, uint16_t scheme, const uint8_t *data,
     ENSURE_MSG(s != NULL, HASP_ERR_ILLEGAL_PARAM, "unknown signature scheme 0x%04x", scheme);
     ENSURE_MSG(k != NULL && (s->key_type == HASP_PKEY_NONE || k->type == s->key_type ||
                              (s->sig_alg == HASP_SIG_ECDSA && is_ec(k->type))),
-               HASP_ERR_ILLEGAL_PARAM, "signature scheme %s does not fit the peer's key",
-               s->name);
+               HASP_ERR_ILLEGAL_PARAM, "signature scheme %s does not fit the peer's key", s->name);
     return hasp_pkey_verify(k, s->sig_alg, s->hash, data, len, sig, sig_len);
 }
 
@@ -403,8 +393,8 @@ int hasp_rsa_encrypt_pkcs1(const hasp_pkey *k, const uint8_t *in, size_t len, ui
  * Bleichenbacher countermeasure itself in constant time: it checks the
  * padding, the 48-byte length and the version bytes together and returns
  * a fresh random 48-byte value when any of them is wrong, with no error. */
-int hasp_rsa_decrypt_pms(const hasp_pkey *k, const uint8_t *in, size_t len,
-                         uint16_t client_version, uint8_t pms[48])
+int hasp_rsa_decrypt_pms(const hasp_pkey *k, const uint8_t *in, size_t len, uint16_t client_version,
+                         uint8_t pms[48])
 {
     ENSURE(pms != NULL, HASP_ERR_USAGE);
     ENSURE_MSG(k != NULL && k->type == HASP_PKEY_RSA, HASP_ERR_HANDSHAKE,
@@ -428,12 +418,11 @@ int hasp_rsa_decrypt_pms(const hasp_pkey *k, const uint8_t *in, size_t len,
      * fallback is used, as for a bad padding. */
     int ok = EVP_PKEY_decrypt(ctx, out, &n, in, len) > 0 && n == 48;
     EVP_PKEY_CTX_free(ctx);
-    if (!ok)
-        ERR_clear_error();
+    if (!ok) ERR_clear_error();
     const uint8_t mask = (uint8_t)(0 - (unsigned)ok);
     for (size_t i = 0; i < 48; i++)
         pms[i] = (uint8_t)((out[i] & mask) | (fallback[i] & ~mask));
-    hasp_wipe(out, sizeof(out));
-    hasp_wipe(fallback, sizeof(fallback));
+    OPENSSL_cleanse(out, sizeof(out));
+    OPENSSL_cleanse(fallback, sizeof(fallback));
     return 0;
 }

@@ -7,8 +7,7 @@ int hasp_random(uint8_t *out, size_t len)
 {
     while (len) {
         int n = len > (1u << 30) ? (1 << 30) : (int)len;
-        ENSURE_MSG(RAND_bytes(out, n) == 1, HASP_ERR_CRYPTO,
-                   "the random number generator failed");
+        ENSURE_MSG(RAND_bytes(out, n) == 1, HASP_ERR_CRYPTO, "the random number generator failed");
         out += n;
         len -= (size_t)n;
     }

@@ -78,6 +78,7 @@ struct hasp_hs {
 
     /* The transcript: every handshake message so far, hashed when needed. */
     hasp_wr transcript;
+    hasp_hash_ctx *th; /* running transcript hash, once the suite is known */
     uint8_t hash_before[HASP_HASH_MAX]; /* transcript hash before the current message */
     size_t hash_len;
 
@@ -139,7 +140,18 @@ int ext_server_hello_write(hasp_conn *c, hasp_wr *w);
 int ext_server_hello_read(hasp_conn *c, hasp_rd *exts);
 const char *ext_name(uint16_t type);
 
-/* helpers shared by handlers */
+/* helpers shared by handlers (tls12.c) */
+int hs_me(const hasp_conn *c);
+const char *hs_peer_name(const hasp_conn *c);
+hasp_wr *hs_msg_begin(hasp_conn *c);
+int hs_msg_end(hasp_conn *c, int type);
+int hs_transcript_add(hasp_conn *c, const uint8_t *msg, size_t len);
+int hs_transcript_start(hasp_conn *c);
+uint16_t hs_pick_sigscheme(const hasp_conn *c, const uint16_t *peer, size_t npeer,
+                           const hasp_pkey *key, uint16_t version);
+const char *hs_sigscheme_name(uint16_t id);
+void hs_install(hasp_rec_prot *dst, hasp_rec_prot *pending);
+int hs_verify_chain(hasp_conn *c, const uint8_t *const *certs, const size_t *lens, size_t n);
 const char *hs_msg_name(int type);
 int hs_transcript_hash(hasp_conn *c, uint8_t *out);
 int hs_offered_group(const hasp_conn *c, uint16_t group);

@@ -68,12 +68,12 @@ static const hs_step tls12_full[] = {
 #undef C
 #undef S
 
-static int me(const hasp_conn *c)
+int hs_me(const hasp_conn *c)
 {
     return c->role == HASP_SERVER ? SENDER_SERVER : SENDER_CLIENT;
 }
 
-static const char *peer_name(const hasp_conn *c)
+const char *hs_peer_name(const hasp_conn *c)
 {
     return c->role == HASP_SERVER ? "client" : "server";
 }
@@ -122,18 +122,34 @@ static const char *version_name(uint16_t v)
     }
 }
 
-static int transcript_add(hasp_conn *c, const uint8_t *msg, size_t len)
+int hs_transcript_add(hasp_conn *c, const uint8_t *msg, size_t len)
 {
-    return wr_bytes(&c->hs->transcript, msg, len);
+    struct hasp_hs *hs = c->hs;
+    GUARD(wr_bytes(&hs->transcript, msg, len));
+    if (hs->th)
+        GUARD(hasp_hash_update(hs->th, msg, len));
+    return 0;
+}
+
+/* The hash is known once the suite is: hash what came before, then run. */
+int hs_transcript_start(hasp_conn *c)
+{
+    struct hasp_hs *hs = c->hs;
+    hasp_hash_free(hs->th);
+    hs->th = hasp_hash_new(c->suite->prf_hash);
+    ENSURE(hs->th, HASP_ERR_CRYPTO);
+    return hasp_hash_update(hs->th, hs->transcript.p, hs->transcript.len);
 }
 
 int hs_transcript_hash(hasp_conn *c, uint8_t *out)
 {
+    if (c->hs->th)
+        return hasp_hash_peek(c->hs->th, out);
     return hasp_hash(c->suite->prf_hash, c->hs->transcript.p, c->hs->transcript.len, out);
 }
 
 /* Begin a message: the 4-byte header is filled in by msg_end. */
-static hasp_wr *msg_begin(hasp_conn *c)
+hasp_wr *hs_msg_begin(hasp_conn *c)
 {
     hasp_wr *w = &c->hs->msg;
     w->len = 0;
@@ -142,7 +158,7 @@ static hasp_wr *msg_begin(hasp_conn *c)
     return w;
 }
 
-static int msg_end(hasp_conn *c, int type)
+int hs_msg_end(hasp_conn *c, int type)
 {
     hasp_wr *w = &c->hs->msg;
     size_t body = w->len - 4;
@@ -151,7 +167,7 @@ static int msg_end(hasp_conn *c, int type)
     w->p[1] = (uint8_t)(body >> 16);
     w->p[2] = (uint8_t)(body >> 8);
     w->p[3] = (uint8_t)body;
-    GUARD(transcript_add(c, w->p, w->len));
+    GUARD(hs_transcript_add(c, w->p, w->len));
     GUARD(conn_send_record(c, HASP_CT_HANDSHAKE, w->p, w->len));
     conn_event(c, HASP_EV_MSG_SENT, c->role == HASP_SERVER, type, hs_msg_name(type), w->len,
                c->hs->detail);
@@ -184,12 +200,12 @@ static int peer_has_group(const struct hasp_hs *hs, uint16_t g)
 }
 
 /* Pick a signature scheme: ours in our order, that the peer accepts and that fits the key. */
-static uint16_t pick_sigscheme(const hasp_conn *c, const uint16_t *peer, size_t npeer,
-                               const hasp_pkey *key)
+uint16_t hs_pick_sigscheme(const hasp_conn *c, const uint16_t *peer, size_t npeer,
+                           const hasp_pkey *key, uint16_t version)
 {
     for (size_t i = 0; i < c->cfg->nsigalgs; i++) {
         const hasp_sigscheme *s = hasp_sigscheme_find(c->cfg->sigalgs[i]);
-        if (!s || !hasp_sigscheme_fits(s, key, HASP_TLS1_2))
+        if (!s || !hasp_sigscheme_fits(s, key, version))
             continue;
         for (size_t j = 0; j < npeer; j++)
             if (peer[j] == s->id)
@@ -198,7 +214,7 @@ static uint16_t pick_sigscheme(const hasp_conn *c, const uint16_t *peer, size_t 
     return 0;
 }
 
-static const char *sigscheme_name(uint16_t id)
+const char *hs_sigscheme_name(uint16_t id)
 {
     const hasp_sigscheme *s = hasp_sigscheme_find(id);
     return s ? s->name : "unknown";
@@ -254,7 +270,7 @@ static int derive_keys(hasp_conn *c)
 static int client_hello_send(hasp_conn *c)
 {
     struct hasp_hs *hs = c->hs;
-    hasp_wr *w = msg_begin(c);
+    hasp_wr *w = hs_msg_begin(c);
     GUARD(hasp_random(hs->client_random, 32));
     hs->client_version = HASP_TLS1_2;
     GUARD(wr_u16(w, hs->client_version));
@@ -278,7 +294,7 @@ static int client_hello_send(hasp_conn *c)
     DETAIL(c, "version=TLS1.2 suites=%zu ", offered);
     DETAIL(c, "extensions=");
     GUARD(ext_client_hello_write(c, w));
-    return msg_end(c, HS_CLIENT_HELLO);
+    return hs_msg_end(c, HS_CLIENT_HELLO);
 }
 
 /* The credential for a suite: a key of the right type, preferring one whose
@@ -355,7 +371,7 @@ static int select_suite(hasp_conn *c)
                 continue;
             if (!hs->peer_sent_sigalgs)
                 continue; /* the SHA-1 default of RFC 5246 7.4.1.4.1 is refused */
-            scheme = pick_sigscheme(c, hs->peer_sigalgs, hs->npeer_sigalgs, cred->key);
+            scheme = hs_pick_sigscheme(c, hs->peer_sigalgs, hs->npeer_sigalgs, cred->key, HASP_TLS1_2);
             if (!scheme)
                 continue;
         }
@@ -444,6 +460,7 @@ static int client_hello_recv(hasp_conn *c, hasp_rd *r)
                    "the server's");
     }
     GUARD(select_suite(c));
+    GUARD(hs_transcript_start(c));
     c->version = HASP_TLS1_2;
     c->ems = hs->peer_ems;
     c->etm = hs->peer_etm && c->suite->cbc;
@@ -461,7 +478,7 @@ static int client_hello_recv(hasp_conn *c, hasp_rd *r)
 static int server_hello_send(hasp_conn *c)
 {
     struct hasp_hs *hs = c->hs;
-    hasp_wr *w = msg_begin(c);
+    hasp_wr *w = hs_msg_begin(c);
     GUARD(hasp_random(hs->server_random, 32));
     GUARD(wr_u16(w, HASP_TLS1_2));
     GUARD(wr_bytes(w, hs->server_random, 32));
@@ -472,7 +489,7 @@ static int server_hello_send(hasp_conn *c)
     GUARD(wr_u8(w, 0));
     DETAIL(c, "version=TLS1.2 suite=%s extensions=", c->suite->iana);
     GUARD(ext_server_hello_write(c, w));
-    return msg_end(c, HS_SERVER_HELLO);
+    return hs_msg_end(c, HS_SERVER_HELLO);
 }
 
 static int server_hello_recv(hasp_conn *c, hasp_rd *r)
@@ -502,6 +519,7 @@ static int server_hello_recv(hasp_conn *c, hasp_rd *r)
     hs->session_id_len = sid.len;
     c->suite = s;
     c->version = HASP_TLS1_2;
+    GUARD(hs_transcript_start(c));
     DETAIL(c, "suite=%s extensions=", s->iana);
     GUARD(ext_server_hello_read(c, r));
     c->ems = hs->peer_ems;
@@ -517,14 +535,14 @@ static int server_hello_recv(hasp_conn *c, hasp_rd *r)
 
 static int write_chain(hasp_conn *c, const hasp_cred *cred)
 {
-    hasp_wr *w = msg_begin(c);
+    hasp_wr *w = hs_msg_begin(c);
     size_t m;
     GUARD(wr_vec_begin(w, 3, &m));
     for (size_t i = 0; cred && i < cred->n; i++)
         GUARD(wr_vec(w, 3, cred->chain[i], cred->chain_len[i]));
     GUARD(wr_vec_end(w, 3, m));
     DETAIL(c, "certificates=%zu", cred ? cred->n : 0);
-    return msg_end(c, HS_CERTIFICATE);
+    return hs_msg_end(c, HS_CERTIFICATE);
 }
 
 static int server_certificate_send(hasp_conn *c)
@@ -535,7 +553,6 @@ static int server_certificate_send(hasp_conn *c)
 /* Parse and verify a peer's chain; sets hs->peer_key. */
 static int read_chain(hasp_conn *c, hasp_rd *r, int *empty)
 {
-    struct hasp_hs *hs = c->hs;
     hasp_rd list;
     GUARD(rd_vec(r, 3, &list));
     GUARD(rd_expect_empty(r));
@@ -546,7 +563,7 @@ static int read_chain(hasp_conn *c, hasp_rd *r, int *empty)
         hasp_rd cert;
         GUARD(rd_vec_bounded(&list, 3, 1, (1u << 24) - 1, &cert));
         ENSURE_MSG(n < sizeof(certs) / sizeof(certs[0]), HASP_ERR_LIMIT,
-                   "the %s sent more than %zu certificates", peer_name(c),
+                   "the %s sent more than %zu certificates", hs_peer_name(c),
                    sizeof(certs) / sizeof(certs[0]));
         certs[n] = cert.p;
         lens[n] = cert.len;
@@ -556,7 +573,13 @@ static int read_chain(hasp_conn *c, hasp_rd *r, int *empty)
     *empty = n == 0;
     if (n == 0)
         return 0;
+    return hs_verify_chain(c, certs, lens, n);
+}
 
+/* Verify the peer's chain (as the config says) and take its leaf key. */
+int hs_verify_chain(hasp_conn *c, const uint8_t *const *certs, const size_t *lens, size_t n)
+{
+    struct hasp_hs *hs = c->hs;
     int server_cert = c->role == HASP_CLIENT;
     int verify = server_cert ? c->cfg->verify_cert : 1;
     if (verify) {
@@ -590,7 +613,7 @@ static int read_chain(hasp_conn *c, hasp_rd *r, int *empty)
     GUARD(hasp_x509_spki(certs[0], lens[0], &spki, &spki_len));
     hs->peer_key = hasp_pkey_from_spki(spki, spki_len);
     ENSURE_MSG(hs->peer_key, HASP_ERR_CERT_UNSUPPORTED,
-               "the %s's certificate holds a public key hasp cannot use", peer_name(c));
+               "the %s's certificate holds a public key hasp cannot use", hs_peer_name(c));
     hs->peer_key_type = hasp_pkey_type(hs->peer_key);
     hs->peer_cert_checked = 1;
     return 0;
@@ -614,7 +637,7 @@ static int server_certificate_recv(hasp_conn *c, hasp_rd *r)
 static int server_key_exchange_send(hasp_conn *c)
 {
     struct hasp_hs *hs = c->hs;
-    hasp_wr *w = msg_begin(c);
+    hasp_wr *w = hs_msg_begin(c);
     size_t params_start = w->len;
     uint8_t pub[1024];
     size_t pub_len;
@@ -651,8 +674,8 @@ static int server_key_exchange_send(hasp_conn *c)
     GUARD(rc);
     GUARD(wr_u16(w, c->sigscheme));
     GUARD(wr_vec(w, 2, sig, sig_len));
-    DETAIL(c, "group=%s signature=%s", hasp_group_name(c->group), sigscheme_name(c->sigscheme));
-    return msg_end(c, HS_SERVER_KEY_EXCHANGE);
+    DETAIL(c, "group=%s signature=%s", hasp_group_name(c->group), hs_sigscheme_name(c->sigscheme));
+    return hs_msg_end(c, HS_SERVER_KEY_EXCHANGE);
 }
 
 static int server_key_exchange_recv(hasp_conn *c, hasp_rd *r)
@@ -738,7 +761,7 @@ static int server_key_exchange_recv(hasp_conn *c, hasp_rd *r)
 
 static int certificate_request_send(hasp_conn *c)
 {
-    hasp_wr *w = msg_begin(c);
+    hasp_wr *w = hs_msg_begin(c);
     GUARD(wr_u8(w, 2));
     GUARD(wr_u8(w, 1));  /* rsa_sign */
     GUARD(wr_u8(w, 64)); /* ecdsa_sign */
@@ -752,7 +775,7 @@ static int certificate_request_send(hasp_conn *c)
     GUARD(hasp_x509_store_write_names(config_anchors(c->cfg), w));
     GUARD(wr_vec_end(w, 2, m));
     DETAIL(c, "types=rsa_sign,ecdsa_sign");
-    return msg_end(c, HS_CERTIFICATE_REQUEST);
+    return hs_msg_end(c, HS_CERTIFICATE_REQUEST);
 }
 
 static int certificate_request_recv(hasp_conn *c, hasp_rd *r)
@@ -770,7 +793,7 @@ static int certificate_request_recv(hasp_conn *c, hasp_rd *r)
     /* Our certificate, if we have one that fits. */
     for (size_t i = 0; i < c->cfg->ncreds && !hs->cred; i++) {
         const hasp_cred *cr = &c->cfg->creds[i];
-        if (pick_sigscheme(c, hs->cr_sigalgs, hs->ncr_sigalgs, cr->key))
+        if (hs_pick_sigscheme(c, hs->cr_sigalgs, hs->ncr_sigalgs, cr->key, HASP_TLS1_2))
             hs->cred = cr;
     }
     DETAIL(c, "signature_schemes=%zu authorities=%s", hs->ncr_sigalgs,
@@ -782,8 +805,8 @@ static int certificate_request_recv(hasp_conn *c, hasp_rd *r)
 
 static int server_hello_done_send(hasp_conn *c)
 {
-    msg_begin(c);
-    return msg_end(c, HS_SERVER_HELLO_DONE);
+    hs_msg_begin(c);
+    return hs_msg_end(c, HS_SERVER_HELLO_DONE);
 }
 
 static int server_hello_done_recv(hasp_conn *c, hasp_rd *r)
@@ -822,7 +845,7 @@ static int client_certificate_recv(hasp_conn *c, hasp_rd *r)
 static int client_key_exchange_send(hasp_conn *c)
 {
     struct hasp_hs *hs = c->hs;
-    hasp_wr *w = msg_begin(c);
+    hasp_wr *w = hs_msg_begin(c);
     if (c->suite->kx == HASP_KX_RSA) {
         /* RFC 5246 7.4.7.1: client_version || 46 random bytes. */
         hs->pms[0] = (uint8_t)(hs->client_version >> 8);
@@ -841,7 +864,7 @@ static int client_key_exchange_send(hasp_conn *c)
         GUARD(wr_vec(w, hasp_suite_is_ecdhe(c->suite) ? 1 : 2, pub, pub_len));
         DETAIL(c, "public=%zu bytes", pub_len);
     }
-    GUARD(msg_end(c, HS_CLIENT_KEY_EXCHANGE));
+    GUARD(hs_msg_end(c, HS_CLIENT_KEY_EXCHANGE));
     return derive_keys(c);
 }
 
@@ -876,17 +899,17 @@ static int client_key_exchange_recv(hasp_conn *c, hasp_rd *r)
 static int certificate_verify_send(hasp_conn *c)
 {
     struct hasp_hs *hs = c->hs;
-    uint16_t scheme = pick_sigscheme(c, hs->cr_sigalgs, hs->ncr_sigalgs, hs->cred->key);
+    uint16_t scheme = hs_pick_sigscheme(c, hs->cr_sigalgs, hs->ncr_sigalgs, hs->cred->key, HASP_TLS1_2);
     ENSURE(scheme, HASP_ERR_INTERNAL);
     uint8_t sig[1024];
     size_t sig_len;
     GUARD(hasp_sign_scheme(hs->cred->key, scheme, hs->transcript.p, hs->transcript.len, sig,
                            sizeof(sig), &sig_len));
-    hasp_wr *w = msg_begin(c);
+    hasp_wr *w = hs_msg_begin(c);
     GUARD(wr_u16(w, scheme));
     GUARD(wr_vec(w, 2, sig, sig_len));
-    DETAIL(c, "signature=%s", sigscheme_name(scheme));
-    return msg_end(c, HS_CERTIFICATE_VERIFY);
+    DETAIL(c, "signature=%s", hs_sigscheme_name(scheme));
+    return hs_msg_end(c, HS_CERTIFICATE_VERIFY);
 }
 
 static int certificate_verify_recv(hasp_conn *c, hasp_rd *r)
@@ -915,7 +938,7 @@ static int certificate_verify_recv(hasp_conn *c, hasp_rd *r)
 
 /* ---------------------------------------------------------------- ChangeCipherSpec */
 
-static void install(hasp_rec_prot *dst, hasp_rec_prot *pending)
+void hs_install(hasp_rec_prot *dst, hasp_rec_prot *pending)
 {
     hasp_rec_prot_clear(dst);
     *dst = *pending;
@@ -928,7 +951,7 @@ static int change_cipher_spec_send(hasp_conn *c)
     GUARD(conn_send_record(c, HASP_CT_CHANGE_CIPHER_SPEC, &one, 1));
     conn_event(c, HASP_EV_MSG_SENT, c->role == HASP_SERVER, HS_CCS, "ChangeCipherSpec", 1, "");
     ENSURE(c->pending_wr.kind != HASP_REC_NULL, HASP_ERR_INTERNAL);
-    install(&c->wr, &c->pending_wr);
+    hs_install(&c->wr, &c->pending_wr);
     conn_event(c, HASP_EV_KEY_CHANGE, c->role == HASP_SERVER, 0, "write keys", 0, c->suite->iana);
     return 0;
 }
@@ -936,8 +959,8 @@ static int change_cipher_spec_send(hasp_conn *c)
 int hs_ccs_recv(hasp_conn *c)
 {
     ENSURE_MSG(c->pending_rd.kind != HASP_REC_NULL, HASP_ERR_UNEXPECTED,
-               "the %s sent ChangeCipherSpec before any keys were agreed", peer_name(c));
-    install(&c->rd, &c->pending_rd);
+               "the %s sent ChangeCipherSpec before any keys were agreed", hs_peer_name(c));
+    hs_install(&c->rd, &c->pending_rd);
     conn_event(c, HASP_EV_KEY_CHANGE, c->role != HASP_SERVER, 0, "read keys", 0, c->suite->iana);
     return 0;
 }
@@ -958,9 +981,9 @@ static int finished_send(hasp_conn *c)
     int client = c->role == HASP_CLIENT;
     GUARD(verify_data(c, client, hash, vd));
     memcpy(client ? c->client_verify_data : c->server_verify_data, vd, 12);
-    hasp_wr *w = msg_begin(c);
+    hasp_wr *w = hs_msg_begin(c);
     GUARD(wr_bytes(w, vd, 12));
-    return msg_end(c, HS_FINISHED);
+    return hs_msg_end(c, HS_FINISHED);
 }
 
 static int finished_recv(hasp_conn *c, hasp_rd *r)
@@ -975,7 +998,7 @@ static int finished_recv(hasp_conn *c, hasp_rd *r)
     ENSURE_MSG(hasp_ct_memcmp(vd, got, 12) == 0, HASP_ERR_DECRYPT,
                "the %s's Finished does not match: the handshake was tampered with, or the two "
                "sides derived different keys",
-               peer_name(c));
+               hs_peer_name(c));
     memcpy(from_client ? c->client_verify_data : c->server_verify_data, vd, 12);
     hs->finished_checked = 1;
     return 0;
@@ -998,7 +1021,7 @@ static void advance(hasp_conn *c)
         const hs_step *st = &hs->table[hs->step];
         if (st->type == HS_END || row_active(hs, st))
             return;
-        if (st->optional && st->sender != me(c))
+        if (st->optional && st->sender != hs_me(c))
             return;
         hs->step++;
     }
@@ -1022,6 +1045,7 @@ void hs_free(hasp_conn *c)
     if (!hs)
         return;
     hasp_wr_free(&hs->transcript);
+    hasp_hash_free(hs->th);
     hasp_wr_free_secret(&hs->msg);
     hasp_wr_free(&hs->in);
     hasp_pkey_free(hs->peer_key);
@@ -1042,7 +1066,7 @@ int hs_append(hasp_conn *c, const uint8_t *data, size_t len)
 {
     struct hasp_hs *hs = c->hs;
     ENSURE_MSG(hs->in.len - hs->in_off + len <= c->cfg->max_hs_size + 4, HASP_ERR_LIMIT,
-               "the %s's handshake message exceeds the %zu-byte limit", peer_name(c),
+               "the %s's handshake message exceeds the %zu-byte limit", hs_peer_name(c),
                c->cfg->max_hs_size);
     if (hs->in_off && hs->in_off == hs->in.len)
         hs->in.len = hs->in_off = 0;
@@ -1070,15 +1094,15 @@ int hs_ccs(hasp_conn *c)
 {
     struct hasp_hs *hs = c->hs;
     const hs_step *st = &hs->table[hs->step];
-    while (st->optional && st->sender != me(c) && st->type != HS_CCS) {
+    while (st->optional && st->sender != hs_me(c) && st->type != HS_CCS) {
         advance(c);
         st = &hs->table[hs->step];
     }
-    ENSURE_MSG(st->type == HS_CCS && st->sender != me(c), HASP_ERR_UNEXPECTED,
-               "the %s sent ChangeCipherSpec while the handshake expected %s", peer_name(c),
+    ENSURE_MSG(st->type == HS_CCS && st->sender != hs_me(c), HASP_ERR_UNEXPECTED,
+               "the %s sent ChangeCipherSpec while the handshake expected %s", hs_peer_name(c),
                st->name);
     ENSURE_MSG(hs->in.len == hs->in_off, HASP_ERR_UNEXPECTED,
-               "the %s sent ChangeCipherSpec in the middle of a handshake message", peer_name(c));
+               "the %s sent ChangeCipherSpec in the middle of a handshake message", hs_peer_name(c));
     conn_event(c, HASP_EV_MSG_RECV, c->role != HASP_SERVER, HS_CCS, "ChangeCipherSpec", 1, "");
     GUARD(hs_ccs_recv(c));
     advance(c);
@@ -1094,7 +1118,7 @@ int hs_drive(hasp_conn *c)
             GUARD(handshake_complete(c));
             return 0;
         }
-        if (st->sender == me(c)) {
+        if (st->sender == hs_me(c)) {
             hs->detail[0] = 0;
             GUARD(st->send(c));
             advance(c);
@@ -1110,7 +1134,7 @@ int hs_drive(hasp_conn *c)
         int type = m[0];
         size_t len = ((size_t)m[1] << 16) | ((size_t)m[2] << 8) | m[3];
         ENSURE_MSG(len <= c->cfg->max_hs_size, HASP_ERR_LIMIT,
-                   "the %s's %s is %zu bytes, over the %zu-byte limit", peer_name(c),
+                   "the %s's %s is %zu bytes, over the %zu-byte limit", hs_peer_name(c),
                    hs_msg_name(type), len, c->cfg->max_hs_size);
         if (avail < 4 + len)
             return 1;
@@ -1120,12 +1144,12 @@ int hs_drive(hasp_conn *c)
             ENSURE(len == 0, HASP_ERR_DECODE);
             continue;
         }
-        while (st->optional && st->type != type && st->sender != me(c)) {
+        while (st->optional && st->type != type && st->sender != hs_me(c)) {
             advance(c);
             st = &hs->table[hs->step];
         }
-        ENSURE_MSG(st->type == type && st->sender != me(c), HASP_ERR_UNEXPECTED,
-                   "the %s sent %s (%d) while the handshake expected %s", peer_name(c),
+        ENSURE_MSG(st->type == type && st->sender != hs_me(c), HASP_ERR_UNEXPECTED,
+                   "the %s sent %s (%d) while the handshake expected %s", hs_peer_name(c),
                    hs_msg_name(type), type, st->type == HS_END ? "nothing more" : st->name);
         if (st->optional)
             hs->flags |= st->need;
@@ -1133,7 +1157,7 @@ int hs_drive(hasp_conn *c)
             GUARD(hs_transcript_hash(c, hs->hash_before));
             hs->hash_len = hasp_hash_len(c->suite->prf_hash);
         }
-        GUARD(transcript_add(c, m, 4 + len));
+        GUARD(hs_transcript_add(c, m, 4 + len));
         hasp_rd body = hasp_rd_init(m + 4, len);
         hs->detail[0] = 0;
         GUARD(st->recv(c, &body));

@@ -46,7 +46,7 @@ typedef struct hasp_rec_prot {
     int mac_hash; /* HASP_HASH_SHA1 / SHA256 / SHA384 */
     uint8_t mac_key[64];
     size_t mac_len;
-    int etm; /* RFC 7366 encrypt-then-MAC */
+    int etm;             /* RFC 7366 encrypt-then-MAC */
     hasp_hmac_ctx *hmac; /* the MAC key's prepared HMAC states */
 } hasp_rec_prot;
 
@@ -54,8 +54,8 @@ typedef struct hasp_rec_prot {
  * the sending direction. Any previous state of p is cleared first. */
 int hasp_rec_prot_aead12(hasp_rec_prot *p, int aead_alg, const uint8_t *key, const uint8_t *iv,
                          size_t iv_len, int encrypt);
-int hasp_rec_prot_aead13(hasp_rec_prot *p, int aead_alg, const uint8_t *key,
-                         const uint8_t iv[12], int encrypt);
+int hasp_rec_prot_aead13(hasp_rec_prot *p, int aead_alg, const uint8_t *key, const uint8_t iv[12],
+                         int encrypt);
 int hasp_rec_prot_cbc(hasp_rec_prot *p, int cbc_alg, const uint8_t *key, int mac_hash,
                       const uint8_t *mac_key, size_t mac_len, int etm, int encrypt);
 /* Free contexts and wipe keys; back to HASP_REC_NULL with seq 0. */

@@ -171,9 +171,12 @@ static int bits_of(hasp_rd n)
 
 static int parse_spki(hasp_x509_cert *c, hasp_rd spki)
 {
-    hasp_der_elem alg;
+    hasp_der_elem outer, alg;
     hasp_rd oid, key;
     int unused;
+    GUARD(hasp_der_expect(&spki, DER_SEQUENCE, &outer));
+    GUARD(hasp_der_end(&spki, "SubjectPublicKeyInfo"));
+    spki = outer.content;
     GUARD(hasp_der_expect(&spki, DER_SEQUENCE, &alg));
     GUARD(hasp_der_bit_string(&spki, &key, &unused));
     GUARD(hasp_der_end(&spki, "SubjectPublicKeyInfo"));

@@ -262,19 +262,6 @@ struct cn_check {
     size_t cap;
 };
 
-static int san_has(const hasp_x509_cert *c, unsigned type, const void *v, size_t len)
-{
-    hasp_rd r = c->san;
-    while (rd_left(&r)) {
-        hasp_der_elem gn;
-        if (hasp_der_next(&r, &gn) < 0)
-            return 0;
-        if ((gn.tag & 0x1f) == type && gn.content.len == len && memcmp(gn.content.p, v, len) == 0)
-            return 1;
-    }
-    return 0;
-}
-
 static int san_has_ip_text(const hasp_x509_cert *c, const char *text, size_t len)
 {
     hasp_rd r = c->san;
@@ -292,13 +279,42 @@ static int san_has_ip_text(const hasp_x509_cert *c, const char *text, size_t len
     return 0;
 }
 
+/* A DNS SAN that equals name, or lies under it (name is its domain). */
+static int san_dns_covered(const hasp_x509_cert *c, const char *name, size_t n, int *any_dns)
+{
+    hasp_rd r = c->san;
+    *any_dns = 0;
+    while (rd_left(&r)) {
+        hasp_der_elem gn;
+        if (hasp_der_next(&r, &gn) < 0)
+            return 0;
+        if ((gn.tag & 0x1f) != GN_DNS)
+            continue;
+        *any_dns = 1;
+        const char *s = (const char *)gn.content.p;
+        size_t l = gn.content.len;
+        if (l == n && memcmp(s, name, n) == 0)
+            return 1;
+        if (l > n + 1 && s[l - n - 1] == '.' && memcmp(s + l - n, name, n) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* CABF BR 7.1.4.3: the CN, when present, repeats a SAN entry. hasp
+ * rejects a CN that names something the SAN does not: a host the SAN
+ * lacks, a case or U-label variant of one, or an IP address in any but
+ * the canonical text of an iPAddress entry. A CN that names the domain of
+ * a SAN entry (CN=example.com for DNS:www.example.com), and a DNS CN in a
+ * certificate with no dNSName at all, are tolerated, as x509-limbo's
+ * other cases expect. */
 static int cn_check_fn(void *arg, const hasp_der_elem *v)
 {
     struct cn_check *k = arg;
     const char *s = (const char *)v->content.p;
     size_t n = v->content.len;
     char buf[256];
-    if (n == 0 || n >= sizeof(buf) || memchr(s, ' ', n))
+    if (n == 0 || n >= sizeof(buf) || memchr(s, ' ', n) || memchr(s, 0, n))
         return 0;
     memcpy(buf, s, n);
     buf[n] = 0;
@@ -316,9 +332,10 @@ static int cn_check_fn(void *arg, const hasp_der_elem *v)
         }
         return 0;
     }
-    if (strchr(buf, '.') && !san_has(k->c, GN_DNS, buf, n)) {
+    int any_dns;
+    if (strchr(buf, '.') && !san_dns_covered(k->c, buf, n, &any_dns) && any_dns) {
         snprintf(k->err, k->cap,
-                 "its subject CN '%s' is not a copy of any dNSName in its subjectAltName "
+                 "its subject CN '%s' is not one of the dNSNames in its subjectAltName "
                  "(CABF BR 7.1.4.3)",
                  buf);
         return 1;

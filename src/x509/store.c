@@ -184,8 +184,8 @@ static int read_file(const char *path, uint8_t **buf, size_t *len)
 
 int hasp_x509_store_add_file(hasp_x509_store *s, const char *path)
 {
-    uint8_t *buf;
-    size_t len;
+    uint8_t *buf = NULL;
+    size_t len = 0;
     GUARD(read_file(path, &buf, &len));
     int rc;
     if (len && buf[0] == 0x30)

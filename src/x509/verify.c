@@ -123,21 +123,21 @@ static int sig_check(vctx *v, const cand *child, cand *parent, char *why, size_t
     cname(parent, pn, sizeof(pn));
     if (!c->sig_alg) {
         rc = HASP_ERR_CERT_UNSUPPORTED;
-        snprintf(why, cap, "certificate '%s' is signed with %s, which hasp does not support", cn,
+        snprintf(why, cap, "certificate '%.200s' is signed with %s, which hasp does not support", cn,
                  c->sig_name);
     } else if (c->sig_hash == HASP_HASH_SHA1 || c->sig_hash == HASP_HASH_MD5) {
         rc = HASP_ERR_CERT_UNSUPPORTED;
         snprintf(why, cap,
-                 "certificate '%s' is signed with %s; SHA-1 and MD5 signatures are refused", cn,
+                 "certificate '%.200s' is signed with %s; SHA-1 and MD5 signatures are refused", cn,
                  c->sig_name);
     } else if (!key_fits(parent->c->key_type, c->sig_alg)) {
         rc = HASP_ERR_CERT_SIGNATURE;
         snprintf(why, cap,
-                 "certificate '%s' is signed with %s, but the key of its issuer '%s' is %s", cn,
+                 "certificate '%.200s' is signed with %s, but the key of its issuer '%.200s' is %s", cn,
                  c->sig_name, pn, parent->c->key_desc);
     } else if (!cand_key(parent)) {
         rc = HASP_ERR_CERT_BAD;
-        snprintf(why, cap, "the public key (%s) of '%s' cannot be loaded: %s",
+        snprintf(why, cap, "the public key (%s) of '%.200s' cannot be loaded: %.150s",
                  parent->c->key_desc, pn, hasp_err_last()->msg);
     } else if (v->sig_checks >= MAX_SIG_CHECKS) {
         rc = HASP_ERR_CERT_UNKNOWN_CA;
@@ -149,7 +149,7 @@ static int sig_check(vctx *v, const cand *child, cand *parent, char *why, size_t
         if (hasp_pkey_verify(parent->key, c->sig_alg, c->sig_hash, c->tbs.p, c->tbs.len, c->sig.p,
                              c->sig.len) < 0) {
             rc = HASP_ERR_CERT_SIGNATURE;
-            snprintf(why, cap, "the signature on certificate '%s' does not verify with the key of '%s'",
+            snprintf(why, cap, "the signature on certificate '%.200s' does not verify with the key of '%.200s'",
                      cn, pn);
         }
     }
@@ -252,7 +252,7 @@ static int check_path(vctx *v, size_t len)
             snprintf(why, sizeof(why), "%scertificate '%s' expired on %s (validation time %s)",
                      role, name, a, b);
         } else if ((code = key_policy(c, why, sizeof(why), name)) != 0) {
-        } else if (!is_anchor && !serial_ok(c->serial)) {
+        } else if ((!is_anchor || is_leaf) && !serial_ok(c->serial)) {
             code = HASP_ERR_CERT_BAD;
             snprintf(why, sizeof(why),
                      "%scertificate '%s' has a serial number that is zero, negative or longer "
@@ -263,7 +263,14 @@ static int check_path(vctx *v, size_t len)
             snprintf(why, sizeof(why),
                      "%scertificate '%s' asserts keyCertSign but is not a CA (RFC 5280 4.2.1.9)",
                      role, name);
-        } else if (!c->self_issued && !c->aki_has_keyid) {
+        } else if (c->has_bc && c->ca && c->has_ku && !(c->ku & HASP_KU_KEY_CERT_SIGN)) {
+            /* RFC 5280 4.2.1.3 and 4.2.1.9 tie the two together. */
+            code = HASP_ERR_CERT_CONSTRAINTS;
+            snprintf(why, sizeof(why),
+                     "%scertificate '%s' is a CA (basicConstraints cA) but its keyUsage lacks "
+                     "keyCertSign",
+                     role, name);
+        } else if (!is_anchor && !c->self_issued && !c->aki_has_keyid) {
             code = HASP_ERR_CERT_BAD;
             snprintf(why, sizeof(why),
                      "%scertificate '%s' has no authorityKeyIdentifier (RFC 5280 4.2.1.1)", role,
@@ -285,10 +292,6 @@ static int check_path(vctx *v, size_t len)
                          "%sCA certificate '%s' has a non-critical basicConstraints "
                          "(RFC 5280 4.2.1.9)",
                          role, name);
-            } else if (c->has_ku && !(c->ku & HASP_KU_KEY_CERT_SIGN)) {
-                code = HASP_ERR_CERT_USAGE;
-                snprintf(why, sizeof(why),
-                         "%sCA certificate '%s' has a keyUsage without keyCertSign", role, name);
             } else if (!c->has_ski) {
                 code = HASP_ERR_CERT_BAD;
                 snprintf(why, sizeof(why),
@@ -315,6 +318,13 @@ static int check_path(vctx *v, size_t len)
                              role, name, c->pathlen, c->pathlen == 1 ? "" : "s", below);
                 }
             }
+            if (!code && is_anchor && c->has_eku) {
+                code = HASP_ERR_CERT_USAGE;
+                snprintf(why, sizeof(why),
+                         "trust anchor '%s' has an extendedKeyUsage, which root certificates "
+                         "must not have (CABF BR 7.1.2.1.2)",
+                         name);
+            }
             if (!code && is_anchor && c->has_aki &&
                 (!c->aki_has_keyid || c->aki_has_issuer_serial ||
                  (c->self_issued && c->has_ski &&
@@ -328,17 +338,17 @@ static int check_path(vctx *v, size_t len)
             }
         }
         if (!code && is_leaf && !v->directly_trusted) {
-            if (c->has_bc && c->ca) {
-                code = HASP_ERR_CERT_CONSTRAINTS;
-                snprintf(why, sizeof(why),
-                         "certificate '%s' is a CA certificate (basicConstraints cA) used as an "
-                         "end entity",
-                         name);
-            } else if (c->has_nc) {
+            if (c->has_nc && !(c->has_bc && c->ca)) {
                 code = HASP_ERR_CERT_CONSTRAINTS;
                 snprintf(why, sizeof(why),
                          "end-entity certificate '%s' has nameConstraints, which only CAs may "
                          "have (RFC 5280 4.2.1.10)",
+                         name);
+            } else if (p->purpose == HASP_X509_PURPOSE_SERVER && c->has_eku && c->eku_critical) {
+                code = HASP_ERR_CERT_USAGE;
+                snprintf(why, sizeof(why),
+                         "certificate '%s' has a critical extendedKeyUsage, which TLS server "
+                         "certificates must not have (CABF BR 7.1.2.7.6)",
                          name);
             } else if (c->has_san && c->san_critical && x509_name_rdn_count(c->subject) > 0) {
                 code = HASP_ERR_CERT_BAD;
@@ -349,7 +359,11 @@ static int check_path(vctx *v, size_t len)
             }
         }
         if (!code && is_leaf) {
-            if (!is_purpose_ok(c, p->purpose)) {
+            if (!is_purpose_ok(c, p->purpose) ||
+                (p->purpose && c->has_eku && c->eku_any &&
+                 !(p->purpose == HASP_X509_PURPOSE_SERVER ? c->eku_server : c->eku_client))) {
+                /* anyExtendedKeyUsage does not make a TLS certificate
+                 * (CABF BR 7.1.2.7.10), though it passes on a CA. */
                 code = HASP_ERR_CERT_USAGE;
                 snprintf(why, sizeof(why),
                          "certificate '%s' is not for %s: its extendedKeyUsage does not include it",

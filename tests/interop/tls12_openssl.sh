@@ -124,6 +124,21 @@ server_case_ok() {
 
 # ------------------------------------------------------------- the matrix
 
+# client_groups CERT GROUP [openssl]: the groups a client offers to get GROUP.
+# With an ECDSA certificate the client must also offer its curve (P-256):
+# in TLS 1.2 supported_groups constrains the server's ECDSA key as well
+# (RFC 8422 5.1, enforced by OpenSSL), so offer GROUP first, then P-256.
+client_groups() {
+  local list=$2
+  [ "$1" = ecdsa ] && [ "$2" != secp256r1 ] && list="$2:secp256r1"
+  if [ "${3:-}" = openssl ]; then
+    local g out=""
+    for g in ${list//:/ }; do out="$out${out:+:}$(group_openssl "$g")"; done
+    list=$out
+  fi
+  echo "$list"
+}
+
 for ((i = 0; i < NSUITES; i++)); do
   iana=${S_IANA[i]} ossl=${S_OSSL[i]} cert=${S_CERT[i]} kx=${S_KX[i]}
   for g in $(groups_for "$kx"); do
@@ -138,7 +153,7 @@ for ((i = 0; i < NSUITES; i++)); do
     # (a) hasp names the suite by its IANA name
     SEXTRA=(-cipher "$ossl")
     HEXTRA=(--servername localhost --cafile "$CERTS/ca.pem" --tls1_2 --ciphers "$iana")
-    [ "$g" != - ] && HEXTRA+=(--groups "$g")
+    [ "$g" != - ] && HEXTRA+=(--groups "$(client_groups "$cert" "$g")")
     client_case "$na" "$cert" "$g" "$iana" "$ossl" "$g" "hasp: verify: ok"
     # (b) hasp server names the suite by its OpenSSL name
     SVEXTRA=(--cert "$CERTS/$cert.pem" --key "$CERTS/$cert.key" --ciphers "$ossl")
@@ -146,7 +161,7 @@ for ((i = 0; i < NSUITES; i++)); do
     tk=""
     if [ "$g" != - ]; then
       SVEXTRA+=(--groups "$g")
-      [ "$kx" = ecdhe ] && CEXTRA+=(-groups "$(group_openssl "$g")")
+      [ "$kx" = ecdhe ] && CEXTRA+=(-groups "$(client_groups "$cert" "$g" openssl)")
       tk=$(group_sclient_tempkey "$g")
     fi
     server_case "$nb" "$iana" "$ossl" "$tk"
@@ -180,7 +195,7 @@ for cert in rsa ecdsa; do
   if [ $cert = rsa ]; then s=TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384 o=ECDHE-RSA-AES256-GCM-SHA384; else
     s=TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384 o=ECDHE-ECDSA-AES256-GCM-SHA384; fi
   SVEXTRA=(--cert "$CERTS/$cert.pem" --key "$CERTS/$cert-pkcs8.key" --ciphers "$s")
-  CEXTRA=(-cipher "$o" -groups X25519)
+  CEXTRA=(-cipher "$o" -groups "$(client_groups "$cert" x25519 openssl)")
   server_case "openssl s_client -> hasp server with a PKCS#8 $cert key" "$s" "$o" \
     "$(group_sclient_tempkey x25519)"
 done

@@ -10,7 +10,8 @@
 
 /* OpenSSL 3.0: openssl kdf -keylen 48 -kdfopt digest:SHA384 ... TLS1-PRF */
 #define PRF384_WANT                                                                                \
-    "dd88775cd827187b67a3f7652b5c13f715791cc46e0274a6d3fb16651103defc544cd8afb68369a219bb918b8b21ddb1"
+    "dd88775cd827187b67a3f7652b5c13f715791cc46e0274a6d3fb16651103defc544cd8afb68369a219bb918b8b21" \
+    "ddb1"
 
 static int eqhex(const uint8_t *got, size_t len, const char *hex)
 {
@@ -52,17 +53,20 @@ static const char key_rsa_pem[] =
     "bnAST7MCgYEAlREsjvEOMsbwH3qAaxJAj8ExrLQEEh8jfleHeh4GY2tfTLPxgq8q\n"
     "6Xt9OZIyhTnSWc89hNLZgp4ne4Hcw1lQWEve/+/aln/hT+8es8mWrDunZqX/dC+h\n"
     "iSwmdVIVXeFf4akpsE3kQ+cdCnGbNukcZObCNGE2VqZ78NKrm0uew98=\n"
-    "-----END RSA PRIVATE KEY-----\n"
-    ;
-static const char key_rsa_spki[] =
-    "30820122300d06092a864886f70d01010105000382010f003082010a0282010100f29537f0a358a563605d4945a3b498"
-    "ac069d3a18543b232e5372a5dae3de2b47bb159dfed3d3bb2e8e74e1f9b99d158c4f1b7f4d273c27ed715c3cf247433b"
-    "f20e406351fc049595bb1496fb82afbc701850fe4155c54f2e3e6d1c45a5fa0f050113ca4562d10063888f41a4e8ea5d"
-    "2e189cda057bdecf83b7afe65d7de806aee3321c9b15785c1c69d9ca18a87f6b66bd929ee863854a9a7d6ef4d4b0974d"
-    "6e6fe9152e1b24831f83e4833925a8e9229e227ba3884f95405fa8cf16a6a7d046a06d72fc5510f9cbb4391e9ff5ce36"
-    "04091feb919c10c23ec88841f756a02f3a1431701df43f89e47017f6bde701261c1bbf9984b6b71ec957a870dcba3c2d"
-    "750203010001"
-    ;
+    "-----END RSA PRIVATE KEY-----\n";
+static const char key_rsa_spki[] = "30820122300d06092a864886f70d01010105000382010f003082010a0282010"
+                                   "100f29537f0a358a563605d4945a3b498"
+                                   "ac069d3a18543b232e5372a5dae3de2b47bb159dfed3d3bb2e8e74e1f9b99d1"
+                                   "58c4f1b7f4d273c27ed715c3cf247433b"
+                                   "f20e406351fc049595bb1496fb82afbc701850fe4155c54f2e3e6d1c45a5fa0"
+                                   "f050113ca4562d10063888f41a4e8ea5d"
+                                   "2e189cda057bdecf83b7afe65d7de806aee3321c9b15785c1c69d9ca18a87f6"
+                                   "b66bd929ee863854a9a7d6ef4d4b0974d"
+                                   "6e6fe9152e1b24831f83e4833925a8e9229e227ba3884f95405fa8cf16a6a7d"
+                                   "046a06d72fc5510f9cbb4391e9ff5ce36"
+                                   "04091feb919c10c23ec88841f756a02f3a1431701df43f89e47017f6bde7012"
+                                   "61c1bbf9984b6b71ec957a870dcba3c2d"
+                                   "750203010001";
 /* RSA-PSS (PKCS#8), made with the openssl command for these tests only */
 static const char key_pss_pem[] =
     "-----BEGIN PRIVATE KEY-----\n"
@@ -92,29 +96,31 @@ static const char key_pss_pem[] =
     "JRZ8sHN8FpmYvcJj3PZZ23z0tlBnU3dLgEdrStHpUtvcgyIwKxCn6y4iPD9OWA4D\n"
     "BreYyBsbHITM+nRcirVtGFOChpXHZrIoMSO2YMCMpEk2JsETHX4iZPq/8/zckzbJ\n"
     "MGsRQ4Vust+apc4g+Q6u0g==\n"
-    "-----END PRIVATE KEY-----\n"
-    ;
-static const char key_pss_spki[] =
-    "30820120300b06092a864886f70d01010a0382010f003082010a0282010100bf373193d18e6990919d60b176568446d8"
-    "260c874ddb518e00dd0c97968a00e1b5dd1055a2fb0d71e1a0d4a6c329adc1d3719642597b23b9fbb635dfcd4b7493b3"
-    "059e59365d9912870143954c0d76acfacb5d457146794b0b9800790b01ecaac8851e0bbd1fb367f0909d49a5a0b491bb"
-    "400c50421b463dbe2e4318ec430e99ae992f34e60c8067cd307f912c901a9d6474b97869213636eab8139249d75eaa91"
-    "641ba1d1a7e88db1c428f255bfacbe4fb5f32a8e92fcffe7ced0e95e060633fe9ba207939ebeba68e9e9a049086d0a13"
-    "dda3657b332b4bfbfe1b7da8170141e1b45fcd61aa224f076aacaa6cbf231e5f1c0ccbfaab9bde70c2647efd5e033902"
-    "03010001"
-    ;
+    "-----END PRIVATE KEY-----\n";
+static const char key_pss_spki[] = "30820120300b06092a864886f70d01010a0382010f003082010a0282010100b"
+                                   "f373193d18e6990919d60b176568446d8"
+                                   "260c874ddb518e00dd0c97968a00e1b5dd1055a2fb0d71e1a0d4a6c329adc1d"
+                                   "3719642597b23b9fbb635dfcd4b7493b3"
+                                   "059e59365d9912870143954c0d76acfacb5d457146794b0b9800790b01ecaac"
+                                   "8851e0bbd1fb367f0909d49a5a0b491bb"
+                                   "400c50421b463dbe2e4318ec430e99ae992f34e60c8067cd307f912c901a9d6"
+                                   "474b97869213636eab8139249d75eaa91"
+                                   "641ba1d1a7e88db1c428f255bfacbe4fb5f32a8e92fcffe7ced0e95e060633f"
+                                   "e9ba207939ebeba68e9e9a049086d0a13"
+                                   "dda3657b332b4bfbfe1b7da8170141e1b45fcd61aa224f076aacaa6cbf231e5"
+                                   "f1c0ccbfaab9bde70c2647efd5e033902"
+                                   "03010001";
 /* P-256 (SEC1 PEM), made with the openssl command for these tests only */
 static const char key_p256_pem[] =
     "-----BEGIN EC PRIVATE KEY-----\n"
     "MHcCAQEEIP9lPinb9ib3UNEHB2m2SGO+BYp2OZ/JTn1KhlQBxcczoAoGCCqGSM49\n"
     "AwEHoUQDQgAEKu550mT6+0Et40mW2GRMhGaC+MULPBppO4JqJjr2CGK5bxENKzJY\n"
     "J4AcXsc1WAf9RRPbdvhfG5v0qb0Ovokcqw==\n"
-    "-----END EC PRIVATE KEY-----\n"
-    ;
+    "-----END EC PRIVATE KEY-----\n";
 static const char key_p256_spki[] =
-    "3059301306072a8648ce3d020106082a8648ce3d030107034200042aee79d264fafb412de34996d8644c846682f8c50b"
-    "3c1a693b826a263af60862b96f110d2b325827801c5ec7355807fd4513db76f85f1b9bf4a9bd0ebe891cab"
-    ;
+    "3059301306072a8648ce3d020106082a8648ce3d030107034200042aee79d264fafb412de34996d8644c846682f8c5"
+    "0b"
+    "3c1a693b826a263af60862b96f110d2b325827801c5ec7355807fd4513db76f85f1b9bf4a9bd0ebe891cab";
 /* P-384 (PKCS#8), made with the openssl command for these tests only */
 static const char key_p384_pem[] =
     "-----BEGIN PRIVATE KEY-----\n"
@@ -122,13 +128,12 @@ static const char key_p384_pem[] =
     "i1RnzZs/MJaJRTWX6ecmDzgMnknIo/bjZOlBBw8UeZPSwluhZANiAARXc4zSzAwD\n"
     "ivks9iL4ivYd95adUX8Vod15eadoIhd/xAZrO+D9rFmw2qqzLTaW3Yfdhslx+/sD\n"
     "4kkjyWmRtw6kvwC+evuLiTZwkc8iG0DlUwp09MXAcffuhyuFi1klFkQ=\n"
-    "-----END PRIVATE KEY-----\n"
-    ;
-static const char key_p384_spki[] =
-    "3076301006072a8648ce3d020106052b810400220362000457738cd2cc0c038af92cf622f88af61df7969d517f15a1dd"
-    "7979a76822177fc4066b3be0fdac59b0daaab32d3696dd87dd86c971fbfb03e24923c96991b70ea4bf00be7afb8b8936"
-    "7091cf221b40e5530a74f4c5c071f7ee872b858b59251644"
-    ;
+    "-----END PRIVATE KEY-----\n";
+static const char key_p384_spki[] = "3076301006072a8648ce3d020106052b810400220362000457738cd2cc0c03"
+                                    "8af92cf622f88af61df7969d517f15a1dd"
+                                    "7979a76822177fc4066b3be0fdac59b0daaab32d3696dd87dd86c971fbfb03"
+                                    "e24923c96991b70ea4bf00be7afb8b8936"
+                                    "7091cf221b40e5530a74f4c5c071f7ee872b858b59251644";
 /* P-521 (PKCS#8), made with the openssl command for these tests only */
 static const char key_p521_pem[] =
     "-----BEGIN PRIVATE KEY-----\n"
@@ -138,23 +143,21 @@ static const char key_p521_pem[] =
     "09xRRqZ5DJd87ozYq+wXrH1A0h0G5nQOD5fYVVe6RACDrETgrRtejrbUHQOYNFn6\n"
     "Vq25hJWl7Z7/AwDionPlqVE0loY9U/HyEerTtzgRiTZnuyXB7nywoxrt+T1C3BRE\n"
     "4A==\n"
-    "-----END PRIVATE KEY-----\n"
-    ;
-static const char key_p521_spki[] =
-    "30819b301006072a8648ce3d020106052b810400230381860004002da7731af7a0abd2368b39f32429446a0ac301ec47"
-    "05e9f7905b293d2f7973465293d3dc5146a6790c977cee8cd8abec17ac7d40d21d06e6740e0f97d85557ba440083ac44"
-    "e0ad1b5e8eb6d41d03983459fa56adb98495a5ed9eff0300e2a273e5a9513496863d53f1f211ead3b73811893667bb25"
-    "c1ee7cb0a31aedf93d42dc1444e0"
-    ;
+    "-----END PRIVATE KEY-----\n";
+static const char key_p521_spki[] = "30819b301006072a8648ce3d020106052b810400230381860004002da7731a"
+                                    "f7a0abd2368b39f32429446a0ac301ec47"
+                                    "05e9f7905b293d2f7973465293d3dc5146a6790c977cee8cd8abec17ac7d40"
+                                    "d21d06e6740e0f97d85557ba440083ac44"
+                                    "e0ad1b5e8eb6d41d03983459fa56adb98495a5ed9eff0300e2a273e5a95134"
+                                    "96863d53f1f211ead3b73811893667bb25"
+                                    "c1ee7cb0a31aedf93d42dc1444e0";
 /* Ed25519 (PKCS#8), made with the openssl command for these tests only */
 static const char key_ed_pem[] =
     "-----BEGIN PRIVATE KEY-----\n"
     "MC4CAQAwBQYDK2VwBCIEIOSoxVmVxTNPydcBLQojykPb4P5HaMzCqIxmy1oLxl11\n"
-    "-----END PRIVATE KEY-----\n"
-    ;
+    "-----END PRIVATE KEY-----\n";
 static const char key_ed_spki[] =
-    "302a300506032b6570032100322880c7e96b71157b07854e653342c3df6b17570c8360dda31f4cb9e907a174"
-    ;
+    "302a300506032b6570032100322880c7e96b71157b07854e653342c3df6b17570c8360dda31f4cb9e907a174";
 
 static void test_hashes(void)
 {
@@ -177,8 +180,8 @@ static void test_hashes(void)
         CHECK(rc == 0 && eqhex(out, hasp_hash_len(kat[i].alg), kat[i].hex), "hash %s(\"abc\")",
               hasp_hash_name(kat[i].alg));
     }
-    CHECK(hasp_hash_len(HASP_HASH_SHA384) == 48 && strcmp(hasp_hash_name(HASP_HASH_SHA256),
-                                                          "SHA256") == 0,
+    CHECK(hasp_hash_len(HASP_HASH_SHA384) == 48 &&
+              strcmp(hasp_hash_name(HASP_HASH_SHA256), "SHA256") == 0,
           "hash lengths and names");
     CHECK(hasp_hash(99, (const uint8_t *)"x", 1, out) == HASP_ERR_USAGE, "unknown hash refused");
 
@@ -212,12 +215,14 @@ static void test_hmac(void)
     CHECK(eqhex(out, 32, "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7"),
           "HMAC-SHA256 RFC 4231 case 1");
     hasp_hmac(HASP_HASH_SHA384, key, 20, (const uint8_t *)"Hi There", 8, out);
-    CHECK(eqhex(out, 48, "afd03944d84895626b0825f4ab46907f15f9dadbe4101ec682aa034c7cebc59cfaea9"
-                         "ea9076ede7f4af152e8b2fa9cb6"),
+    CHECK(eqhex(out, 48,
+                "afd03944d84895626b0825f4ab46907f15f9dadbe4101ec682aa034c7cebc59cfaea9"
+                "ea9076ede7f4af152e8b2fa9cb6"),
           "HMAC-SHA384 RFC 4231 case 1");
     hasp_hmac(HASP_HASH_SHA512, key, 20, (const uint8_t *)"Hi There", 8, out);
-    CHECK(eqhex(out, 64, "87aa7cdea5ef619d4ff0b4241a1d6cb02379f4e2ce4ec2787ad0b30545e17cdedaa83"
-                         "3b7d6b8a702038b274eaea3f4e4be9d914eeb61f1702e696c203a126854"),
+    CHECK(eqhex(out, 64,
+                "87aa7cdea5ef619d4ff0b4241a1d6cb02379f4e2ce4ec2787ad0b30545e17cdedaa83"
+                "3b7d6b8a702038b274eaea3f4e4be9d914eeb61f1702e696c203a126854"),
           "HMAC-SHA512 RFC 4231 case 1");
     /* case 2 */
     hasp_hmac(HASP_HASH_SHA256, (const uint8_t *)"Jefe", 4,
@@ -249,8 +254,7 @@ static void test_hmac(void)
                 memcpy(cat + 13, data, L);
                 hasp_hmac(algs[a], key, 32, cat, 13 + L, want);
                 hasp_hmac_ct(h, hdr, 13, data, L, min, max, got);
-                if (memcmp(want, got, hl) != 0)
-                    all_ok = 0;
+                if (memcmp(want, got, hl) != 0) all_ok = 0;
             }
         }
         hasp_hmac_2(h, hdr, 13, data, 100, got);
@@ -297,8 +301,9 @@ static void test_hkdf(void)
     CHECK(eqhex(prk, 32, "077709362c2e32df0ddc3f0dc47bba6390b6c73bb50f9c3122ec844ad7c2b3e5"),
           "HKDF RFC 5869 A.1 PRK");
     hasp_hkdf_expand(HASP_HASH_SHA256, prk, 32, info, 10, okm, 42);
-    CHECK(eqhex(okm, 42, "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf3400"
-                         "7208d5b887185865"),
+    CHECK(eqhex(okm, 42,
+                "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf3400"
+                "7208d5b887185865"),
           "HKDF RFC 5869 A.1 OKM");
     /* A.2 */
     for (int i = 0; i < 80; i++) {
@@ -310,9 +315,10 @@ static void test_hkdf(void)
     CHECK(eqhex(prk, 32, "06a6b88c5853361a06104c9ceb35b45cef760014904671014a193f40c15fc244"),
           "HKDF RFC 5869 A.2 PRK");
     hasp_hkdf_expand(HASP_HASH_SHA256, prk, 32, info, 80, okm, 82);
-    CHECK(eqhex(okm, 82, "b11e398dc80327a1c8e7f78c596a49344f012eda2d4efad8a050cc4c19afa97c5904"
-                         "5a99cac7827271cb41c65e590e09da3275600c2f09b8367793a9aca3db71cc30c58179"
-                         "ec3e87c14c01d5c1f3434f1d87"),
+    CHECK(eqhex(okm, 82,
+                "b11e398dc80327a1c8e7f78c596a49344f012eda2d4efad8a050cc4c19afa97c5904"
+                "5a99cac7827271cb41c65e590e09da3275600c2f09b8367793a9aca3db71cc30c58179"
+                "ec3e87c14c01d5c1f3434f1d87"),
           "HKDF RFC 5869 A.2 OKM");
     /* A.3: no salt, no info */
     memset(ikm, 0x0b, 22);
@@ -320,11 +326,11 @@ static void test_hkdf(void)
     CHECK(eqhex(prk, 32, "19ef24a32c717b167f33a91d6f648bdf96596776afdb6377ac434c1c293ccb04"),
           "HKDF RFC 5869 A.3 PRK");
     hasp_hkdf_expand(HASP_HASH_SHA256, prk, 32, NULL, 0, okm, 42);
-    CHECK(eqhex(okm, 42, "8da4e775a563c18f715f802a063c5a31b8a11f5c5ee1879ec3454e5f3c738d2d9d20"
-                         "1395faa4b61a96c8"),
+    CHECK(eqhex(okm, 42,
+                "8da4e775a563c18f715f802a063c5a31b8a11f5c5ee1879ec3454e5f3c738d2d9d20"
+                "1395faa4b61a96c8"),
           "HKDF RFC 5869 A.3 OKM");
-    CHECK(hasp_hkdf_expand(HASP_HASH_SHA256, prk, 32, NULL, 0, okm, 255 * 32 + 1) ==
-              HASP_ERR_USAGE,
+    CHECK(hasp_hkdf_expand(HASP_HASH_SHA256, prk, 32, NULL, 0, okm, 255 * 32 + 1) == HASP_ERR_USAGE,
           "HKDF-Expand refuses more than 255 blocks");
 
     /* RFC 8448 section 3: the client handshake traffic secret, then its
@@ -345,10 +351,10 @@ static void test_hkdf(void)
     hasp_hkdf_extract(HASP_HASH_SHA256, NULL, 0, zeros, 32, early);
     hasp_hash(HASP_HASH_SHA256, NULL, 0, empty_hash);
     hasp_hkdf_expand_label(HASP_HASH_SHA256, early, 32, "derived", empty_hash, 32, derived, 32);
-    CHECK(eqhex(early, 32, "33ad0a1c607ec03b09e6cd9893680ce210adf300aa1f2660e1b22e10f170f92a") &&
-              eqhex(derived, 32,
-                    "6f2615a108c702c5678f54fc9dbab69716c076189c48250cebeac3576c3611ba"),
-          "HKDF: RFC 8448 early secret and derived secret");
+    CHECK(
+        eqhex(early, 32, "33ad0a1c607ec03b09e6cd9893680ce210adf300aa1f2660e1b22e10f170f92a") &&
+            eqhex(derived, 32, "6f2615a108c702c5678f54fc9dbab69716c076189c48250cebeac3576c3611ba"),
+        "HKDF: RFC 8448 early secret and derived secret");
 }
 
 static void test_aead(void)
@@ -359,7 +365,8 @@ static void test_aead(void)
     hasp_aead_ctx *e = hasp_aead_new(HASP_AEAD_AES128GCM, 1, key);
     hasp_aead_ctx *d = hasp_aead_new(HASP_AEAD_AES128GCM, 0, key);
     int rc = hasp_aead_seal(e, nonce, NULL, 0, pt, 16, ct);
-    CHECK(rc == 0 && eqhex(ct, 32, "0388dace60b6a392f328c2b971b2fe78ab6e47d42cec13bdf53a67b21257bddf"),
+    CHECK(rc == 0 &&
+              eqhex(ct, 32, "0388dace60b6a392f328c2b971b2fe78ab6e47d42cec13bdf53a67b21257bddf"),
           "AES-128-GCM known answer");
     rc = hasp_aead_open(d, nonce, NULL, 0, ct, 32, back);
     CHECK(rc == 0 && memcmp(back, pt, 16) == 0, "AES-128-GCM open");
@@ -417,8 +424,8 @@ static void test_aead(void)
         nonce[0] ^= 1;
     }
     CHECK(ok, "AES-256-GCM round trips, wrong nonce fails");
-    CHECK(hasp_aead_key_len(HASP_AEAD_AES256GCM) == 32 && hasp_aead_key_len(HASP_AEAD_AES128GCM) ==
-                                                              16,
+    CHECK(hasp_aead_key_len(HASP_AEAD_AES256GCM) == 32 &&
+              hasp_aead_key_len(HASP_AEAD_AES128GCM) == 16,
           "AEAD key lengths");
     CHECK(hasp_aead_new(42, 1, key) == NULL, "unknown AEAD refused");
     hasp_aead_free(e);
@@ -435,7 +442,8 @@ static void test_cbc(void)
     hasp_cbc_ctx *e = hasp_cbc_new(HASP_CBC_AES128, 1, key);
     hasp_cbc_ctx *d = hasp_cbc_new(HASP_CBC_AES128, 0, key);
     int rc = hasp_cbc_run(e, iv, pt, 32, ct);
-    CHECK(rc == 0 && eqhex(ct, 32, "7649abac8119b246cee98e9b12e9197d5086cb9b507219ee95db113a917678b2"),
+    CHECK(rc == 0 &&
+              eqhex(ct, 32, "7649abac8119b246cee98e9b12e9197d5086cb9b507219ee95db113a917678b2"),
           "AES-128-CBC known answer (SP 800-38A)");
     memcpy(back, ct, 32);
     rc = hasp_cbc_run(d, iv, back, 32, back);
@@ -448,8 +456,8 @@ static void test_cbc(void)
     e = hasp_cbc_new(HASP_CBC_3DES, 1, key);
     d = hasp_cbc_new(HASP_CBC_3DES, 0, key);
     rc = hasp_cbc_run(e, iv, pt, 24, ct) | hasp_cbc_run(d, iv, ct, 24, back);
-    CHECK(e && d && rc == 0 && memcmp(back, pt, 24) == 0 && hasp_cbc_block_len(HASP_CBC_3DES) == 8 &&
-              hasp_cbc_key_len(HASP_CBC_3DES) == 24,
+    CHECK(e && d && rc == 0 && memcmp(back, pt, 24) == 0 &&
+              hasp_cbc_block_len(HASP_CBC_3DES) == 8 && hasp_cbc_key_len(HASP_CBC_3DES) == 24,
           "3DES-EDE-CBC round trip, 8-byte blocks");
     hasp_cbc_free(e);
     hasp_cbc_free(d);
@@ -546,9 +554,10 @@ static void test_kex(void)
     k = hasp_kex_new_from_private(HASP_GROUP_SECP256R1, priv, 32);
     uint8_t pubec[65];
     CHECK(k && hasp_kex_public(k, pubec, sizeof(pubec), &n) == 0 &&
-              eqhex(pubec, 65, "04dad0b65394221cf9b051e1feca5787d098dfe637fc90b9ef945d0c37725811"
-                               "805271a0461cdb8252d61f1c456fa3e59ab1f45b33accf5f58389e0577b8990b"
-                               "b3"),
+              eqhex(pubec, 65,
+                    "04dad0b65394221cf9b051e1feca5787d098dfe637fc90b9ef945d0c37725811"
+                    "805271a0461cdb8252d61f1c456fa3e59ab1f45b33accf5f58389e0577b8990b"
+                    "b3"),
           "P-256 public key from a fixed private key");
     hasp_kex_free(k);
 
@@ -573,7 +582,8 @@ static void test_kex(void)
          hasp_kex_derive_padded(dh, ya, na, zp, sizeof(zp), &nzp);
     CHECK(rc == 0 && nza == nzb && memcmp(za, zb, nza) == 0 && nzp == 256 &&
               memcmp(zp + 256 - nza, za, nza) == 0,
-          "explicit-parameter DH agrees with the named group; padded form ends with the stripped one");
+          "explicit-parameter DH agrees with the named group; padded form ends with the stripped "
+          "one");
     uint8_t bad[256];
     memset(bad, 0, sizeof(bad));
     CHECK(hasp_kex_derive(k, bad, 256, out, sizeof(out), &n) == HASP_ERR_ILLEGAL_PARAM,
@@ -631,8 +641,7 @@ static void test_pkey(void)
         priv[i] = load_priv(keys[i].pem);
         pub[i] = load_pub(keys[i].spki);
         CHECK(priv[i] && pub[i] && hasp_pkey_type(priv[i]) == keys[i].type &&
-                  hasp_pkey_type(pub[i]) == keys[i].type &&
-                  hasp_pkey_bits(pub[i]) == keys[i].bits,
+                  hasp_pkey_type(pub[i]) == keys[i].type && hasp_pkey_bits(pub[i]) == keys[i].bits,
               "%s key loads from PEM and SPKI (type, bits)", keys[i].name);
         CHECK(hasp_pkey_matches(priv[i], pub[i]), "%s private key matches its public key",
               keys[i].name);
@@ -660,15 +669,12 @@ static void test_pkey(void)
         const hasp_sigscheme *s = hasp_sigscheme_find(ids[i]);
         CHECK(s != NULL && hasp_sigscheme_by_name(s->name) == s, "scheme 0x%04x is %s", ids[i],
               s ? s->name : "?");
-        if (s == NULL)
-            continue;
+        if (s == NULL) continue;
         int ki = -1;
         for (int j = 0; j < NK && ki < 0; j++)
-            if (hasp_sigscheme_fits(s, priv[j], 0x0303))
-                ki = j;
+            if (hasp_sigscheme_fits(s, priv[j], 0x0303)) ki = j;
         CHECK(ki >= 0, "%s fits some test key in TLS 1.2", s->name);
-        if (ki < 0)
-            continue;
+        if (ki < 0) continue;
         uint8_t sig[1024];
         size_t sl = 0;
         int rc = hasp_sign_scheme(priv[ki], s->id, msg, sizeof(msg), sig, sizeof(sig), &sl);
@@ -700,9 +706,11 @@ static void test_pkey(void)
           "TLS 1.2: ECDSA schemes fit any EC key");
     CHECK(!hasp_sigscheme_fits(pk1, priv[0], 0x0304) && hasp_sigscheme_fits(pk1, priv[0], 0x0303),
           "PKCS#1 not in TLS 1.3, fine in TLS 1.2");
-    CHECK(!hasp_sigscheme_fits(esha1, priv[2], 0x0304) && hasp_sigscheme_fits(esha1, priv[2], 0x0303),
+    CHECK(!hasp_sigscheme_fits(esha1, priv[2], 0x0304) &&
+              hasp_sigscheme_fits(esha1, priv[2], 0x0303),
           "SHA-1 not in TLS 1.3");
-    CHECK(hasp_sigscheme_fits(rsae, priv[0], 0x0304) && !hasp_sigscheme_fits(rsae, priv[1], 0x0304) &&
+    CHECK(hasp_sigscheme_fits(rsae, priv[0], 0x0304) &&
+              !hasp_sigscheme_fits(rsae, priv[1], 0x0304) &&
               hasp_sigscheme_fits(psspss, priv[1], 0x0304) &&
               !hasp_sigscheme_fits(psspss, priv[0], 0x0304),
           "rsa_pss_rsae fits RSA keys, rsa_pss_pss fits RSA-PSS keys");
@@ -720,10 +728,10 @@ static void test_pkey(void)
     CHECK(hasp_pkey_sign(priv[0], HASP_SIG_RSA_PSS, HASP_HASH_SHA256, msg, 5, sig, 100, &sl) < 0,
           "signature buffer too small refused");
     /* Family-level API (X.509 uses it). */
-    int rc = hasp_pkey_sign(priv[3], HASP_SIG_ECDSA, HASP_HASH_SHA256, msg, 5, sig, sizeof(sig),
-                            &sl);
-    CHECK(rc == 0 && hasp_pkey_verify(pub[3], HASP_SIG_ECDSA, HASP_HASH_SHA256, msg, 5, sig, sl) ==
-                         0,
+    int rc =
+        hasp_pkey_sign(priv[3], HASP_SIG_ECDSA, HASP_HASH_SHA256, msg, 5, sig, sizeof(sig), &sl);
+    CHECK(rc == 0 &&
+              hasp_pkey_verify(pub[3], HASP_SIG_ECDSA, HASP_HASH_SHA256, msg, 5, sig, sl) == 0,
           "ECDSA P-384 with SHA-256 via the family API");
 
     /* RSA key transport: RFC 5246 7.4.7.1 */
@@ -737,7 +745,8 @@ static void test_pkey(void)
     rc = hasp_rsa_decrypt_pms(priv[0], enc, el, 0x0303, got);
     CHECK(rc == 0 && memcmp(got, pms, 48) == 0, "RSA pre-master decrypt: good ciphertext");
     rc = hasp_rsa_decrypt_pms(priv[0], enc, el, 0x0302, got);
-    CHECK(rc == 0 && memcmp(got, pms, 48) != 0, "RSA pre-master: wrong version -> random, no error");
+    CHECK(rc == 0 && memcmp(got, pms, 48) != 0,
+          "RSA pre-master: wrong version -> random, no error");
     enc[10] ^= 0x40;
     rc = hasp_rsa_decrypt_pms(priv[0], enc, el, 0x0303, got);
     int rc2 = hasp_rsa_decrypt_pms(priv[0], enc, el, 0x0303, got2);

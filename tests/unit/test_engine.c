@@ -1,0 +1,367 @@
+/* The engine in memory: a hasp client and a hasp server in one process,
+ * bytes handed over through buffers. Full handshakes for every suite,
+ * data both ways, and the failures that must be detected. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hasp.h"
+#include "test.h"
+
+static const char *certdir = "tests/out/certs";
+
+static void pump_one(hasp_conn *from, hasp_conn *to, size_t chunk)
+{
+    const uint8_t *p;
+    size_t n;
+    while ((n = hasp_conn_output(from, &p)) > 0) {
+        size_t k = n < chunk ? n : chunk;
+        int t = hasp_conn_input(to, p, k);
+        if (t <= 0)
+            break;
+        hasp_conn_output_done(from, (size_t)t);
+    }
+}
+
+/* Run both handshakes to completion or failure. Returns 0 when both done. */
+static int run_handshake(hasp_conn *cl, hasp_conn *sv, size_t chunk, int *crc, int *src)
+{
+    *crc = *src = HASP_WANT_POLLIN;
+    for (int i = 0; i < 200; i++) {
+        if (*crc == HASP_WANT_POLLIN)
+            *crc = hasp_conn_handshake(cl);
+        pump_one(cl, sv, chunk);
+        if (*src == HASP_WANT_POLLIN)
+            *src = hasp_conn_handshake(sv);
+        pump_one(sv, cl, chunk);
+        if (*crc != HASP_WANT_POLLIN && *src != HASP_WANT_POLLIN)
+            break;
+        /* one side failed: let the other see the alert */
+        if ((*crc < 0 && *crc != HASP_WANT_POLLIN) || (*src < 0 && *src != HASP_WANT_POLLIN)) {
+            if (*crc == HASP_WANT_POLLIN)
+                *crc = hasp_conn_handshake(cl);
+            if (*src == HASP_WANT_POLLIN)
+                *src = hasp_conn_handshake(sv);
+            if (i > 5)
+                break;
+        }
+    }
+    return (*crc == 0 && *src == 0) ? 0 : -1;
+}
+
+static char path_buf[4][512];
+static const char *cpath(int slot, const char *name)
+{
+    snprintf(path_buf[slot], sizeof(path_buf[slot]), "%s/%s", certdir, name);
+    return path_buf[slot];
+}
+
+static hasp_config *server_config(const char *ciphers)
+{
+    hasp_config *cfg = hasp_config_new();
+    if (hasp_config_add_cert_key_file(cfg, cpath(0, "rsa.pem"), cpath(1, "rsa.key")) < 0 ||
+        hasp_config_add_cert_key_file(cfg, cpath(0, "ecdsa.pem"), cpath(1, "ecdsa.key")) < 0) {
+        fprintf(stderr, "cannot load server certs: %s\n", hasp_config_errmsg(cfg));
+        exit(1);
+    }
+    if (ciphers)
+        hasp_config_set_ciphers(cfg, ciphers);
+    return cfg;
+}
+
+static hasp_config *client_config(const char *ciphers)
+{
+    hasp_config *cfg = hasp_config_new();
+    if (hasp_config_set_ca_file(cfg, cpath(0, "ca.pem")) < 0) {
+        fprintf(stderr, "cannot load CA: %s\n", hasp_config_errmsg(cfg));
+        exit(1);
+    }
+    if (ciphers)
+        hasp_config_set_ciphers(cfg, ciphers);
+    return cfg;
+}
+
+static int exchange(hasp_conn *a, hasp_conn *b, size_t len)
+{
+    uint8_t *msg = malloc(len), *got = malloc(len);
+    for (size_t i = 0; i < len; i++)
+        msg[i] = (uint8_t)(i * 7 + 3);
+    int ok = hasp_conn_write(a, msg, len) == (int)len;
+    size_t have = 0;
+    for (int i = 0; ok && have < len && i < 10000; i++) {
+        pump_one(a, b, 1 << 20);
+        int n = hasp_conn_read(b, got + have, len - have);
+        if (n > 0)
+            have += (size_t)n;
+        else if (n != HASP_WANT_POLLIN)
+            ok = 0;
+    }
+    ok = ok && have == len && memcmp(msg, got, len) == 0;
+    free(msg);
+    free(got);
+    return ok;
+}
+
+static void test_suite(const char *name, const char *groups)
+{
+    hasp_config *scfg = server_config(name), *ccfg = client_config(name);
+    if (groups) {
+        hasp_config_set_groups(scfg, groups);
+        hasp_config_set_groups(ccfg, groups);
+    }
+    hasp_conn *cl = hasp_conn_new(ccfg, HASP_CLIENT), *sv = hasp_conn_new(scfg, HASP_SERVER);
+    hasp_conn_set_servername(cl, "localhost");
+    int crc, src;
+    int ok = run_handshake(cl, sv, 1 << 20, &crc, &src) == 0;
+    CHECK(ok, "handshake %s %s", name, groups ? groups : "");
+    if (!ok)
+        printf("#   client: %s\n#   server: %s\n", hasp_conn_errmsg(cl), hasp_conn_errmsg(sv));
+    else {
+        CHECK(!strcmp(hasp_conn_cipher_openssl_name(cl), name) ||
+                  !strcmp(hasp_conn_cipher_name(cl), name),
+              "negotiated %s (got %s)", name, hasp_conn_cipher_name(cl));
+        CHECK(exchange(cl, sv, 40000), "client->server 40000 bytes with %s", name);
+        CHECK(exchange(sv, cl, 20000), "server->client 20000 bytes with %s", name);
+        CHECK(hasp_conn_ems(cl) && hasp_conn_ems(sv), "extended master secret with %s", name);
+        /* clean close both ways */
+        hasp_conn_close(cl);
+        pump_one(cl, sv, 1 << 20);
+        uint8_t b[16];
+        CHECK(hasp_conn_read(sv, b, sizeof(b)) == 0, "server sees close_notify (%s)", name);
+        pump_one(sv, cl, 1 << 20);
+        CHECK(hasp_conn_read(cl, b, sizeof(b)) == 0, "client sees the answering close_notify");
+    }
+    hasp_conn_free(cl);
+    hasp_conn_free(sv);
+    hasp_config_free(scfg);
+    hasp_config_free(ccfg);
+}
+
+static void test_no_shared_suite(void)
+{
+    hasp_config *scfg = server_config("ECDHE-RSA-AES128-GCM-SHA256"),
+                *ccfg = client_config("ECDHE-ECDSA-AES256-GCM-SHA384");
+    hasp_conn *cl = hasp_conn_new(ccfg, HASP_CLIENT), *sv = hasp_conn_new(scfg, HASP_SERVER);
+    hasp_conn_set_servername(cl, "localhost");
+    int crc, src;
+    run_handshake(cl, sv, 1 << 20, &crc, &src);
+    CHECK(src == HASP_ERR_HANDSHAKE, "no shared suite: server fails with HASP_ERR_HANDSHAKE (%s)",
+          hasp_err_name(src));
+    CHECK(hasp_conn_alert_sent(sv) == HASP_ALERT_HANDSHAKE_FAILURE,
+          "no shared suite: server sends handshake_failure");
+    CHECK(crc == HASP_ERR_PEER_ALERT && hasp_conn_alert_received(cl) == 40,
+          "no shared suite: client receives handshake_failure(40)");
+    CHECK(strstr(hasp_conn_errmsg(sv), "no cipher suite in common") != NULL,
+          "no shared suite: the server says why: %s", hasp_conn_errmsg(sv));
+    CHECK(strstr(hasp_conn_errmsg(cl), "handshake_failure(40)") != NULL,
+          "no shared suite: the client names the alert: %s", hasp_conn_errmsg(cl));
+    hasp_conn_free(cl);
+    hasp_conn_free(sv);
+    hasp_config_free(scfg);
+    hasp_config_free(ccfg);
+}
+
+/* Feed a server raw bytes; return its error and what it sent. */
+static int server_eats(const uint8_t *in, size_t len, uint8_t *out, size_t *out_len)
+{
+    hasp_config *scfg = server_config(NULL);
+    hasp_conn *sv = hasp_conn_new(scfg, HASP_SERVER);
+    hasp_conn_input(sv, in, len);
+    int rc = hasp_conn_handshake(sv);
+    const uint8_t *p;
+    size_t n = hasp_conn_output(sv, &p);
+    if (out) {
+        *out_len = n < *out_len ? n : *out_len;
+        memcpy(out, p, *out_len);
+    }
+    hasp_conn_free(sv);
+    hasp_config_free(scfg);
+    return rc;
+}
+
+static void test_bad_input(void)
+{
+    uint8_t out[64];
+    size_t out_len = sizeof(out);
+    const char *http = "GET / HTTP/1.0\r\n\r\n";
+    int rc = server_eats((const uint8_t *)http, strlen(http), out, &out_len);
+    CHECK(rc == HASP_ERR_NOT_TLS, "HTTP to the server: HASP_ERR_NOT_TLS (%s)", hasp_err_name(rc));
+
+    /* A TLS 1.0-only ClientHello */
+    static const uint8_t tls10[] = {
+        0x16, 0x03, 0x01, 0x00, 0x2d, 0x01, 0x00, 0x00, 0x29, 0x03, 0x01, 1, 2, 3, 4, 5, 6, 7, 8, 9,
+        10,   11,   12,   13,   14,   15,   16,   17,   18,   19,   20,   21, 22, 23, 24, 25, 26, 27,
+        28,   29,   30,   31,   32,   0x00, 0x00, 0x02, 0x00, 0x2f, 0x01, 0x00};
+    out_len = sizeof(out);
+    rc = server_eats(tls10, sizeof(tls10), out, &out_len);
+    CHECK(rc == HASP_ERR_VERSION, "TLS 1.0 hello: HASP_ERR_VERSION (%s)", hasp_err_name(rc));
+    CHECK(out_len == 7 && out[0] == 21 && out[5] == 2 && out[6] == 70,
+          "TLS 1.0 hello: fatal protocol_version(70) on the wire");
+
+    /* ChangeCipherSpec first */
+    static const uint8_t ccs[] = {0x14, 0x03, 0x03, 0x00, 0x01, 0x01};
+    out_len = sizeof(out);
+    rc = server_eats(ccs, sizeof(ccs), out, &out_len);
+    CHECK(rc == HASP_ERR_UNEXPECTED && out_len == 7 && out[6] == 10,
+          "ChangeCipherSpec first: unexpected_message(10) (%s)", hasp_err_name(rc));
+
+    /* Application data first */
+    static const uint8_t app[] = {0x17, 0x03, 0x03, 0x00, 0x02, 'h', 'i'};
+    out_len = sizeof(out);
+    rc = server_eats(app, sizeof(app), out, &out_len);
+    CHECK(rc == HASP_ERR_UNEXPECTED, "application data before the handshake: unexpected_message");
+
+    /* Oversized record */
+    static const uint8_t big[] = {0x16, 0x03, 0x03, 0x48, 0x01, 0x01};
+    out_len = sizeof(out);
+    rc = server_eats(big, sizeof(big), out, &out_len);
+    CHECK(rc == HASP_ERR_OVERFLOW && out_len == 7 && out[6] == 22,
+          "oversized record: record_overflow(22) (%s)", hasp_err_name(rc));
+
+    /* Zero-length handshake record */
+    static const uint8_t empty[] = {0x16, 0x03, 0x03, 0x00, 0x00};
+    rc = server_eats(empty, sizeof(empty), NULL, NULL);
+    CHECK(rc == HASP_ERR_UNEXPECTED, "empty handshake record rejected (%s)", hasp_err_name(rc));
+
+    /* A ClientHello with the null compression method missing */
+    static const uint8_t nocomp[] = {
+        0x16, 0x03, 0x01, 0x00, 0x2d, 0x01, 0x00, 0x00, 0x29, 0x03, 0x03, 1, 2, 3, 4, 5, 6, 7, 8, 9,
+        10,   11,   12,   13,   14,   15,   16,   17,   18,   19,   20,   21, 22, 23, 24, 25, 26, 27,
+        28,   29,   30,   31,   32,   0x00, 0x00, 0x02, 0xc0, 0x2f, 0x01, 0x01};
+    out_len = sizeof(out);
+    rc = server_eats(nocomp, sizeof(nocomp), out, &out_len);
+    CHECK(rc == HASP_ERR_HANDSHAKE && out_len == 7 && out[6] == 40,
+          "no null compression: handshake_failure(40) (%s)", hasp_err_name(rc));
+
+    /* Truncated ClientHello body inside a complete record */
+    static const uint8_t trunc[] = {0x16, 0x03, 0x01, 0x00, 0x08, 0x01, 0x00, 0x00,
+                                    0x04, 0x03, 0x03, 0x00, 0x00};
+    out_len = sizeof(out);
+    rc = server_eats(trunc, sizeof(trunc), out, &out_len);
+    CHECK(rc == HASP_ERR_DECODE && out[6] == 50, "short ClientHello: decode_error(50) (%s)",
+          hasp_err_name(rc));
+}
+
+static void test_tamper_finished(void)
+{
+    /* Flip a bit in the client's encrypted Finished: the server must refuse. */
+    hasp_config *scfg = server_config("ECDHE-RSA-AES128-GCM-SHA256"),
+                *ccfg = client_config("ECDHE-RSA-AES128-GCM-SHA256");
+    hasp_conn *cl = hasp_conn_new(ccfg, HASP_CLIENT), *sv = hasp_conn_new(scfg, HASP_SERVER);
+    hasp_conn_set_servername(cl, "localhost");
+    hasp_conn_handshake(cl);
+    pump_one(cl, sv, 1 << 20);
+    hasp_conn_handshake(sv);
+    pump_one(sv, cl, 1 << 20);
+    hasp_conn_handshake(cl); /* client's second flight: CKE, CCS, Finished */
+    const uint8_t *p;
+    size_t n = hasp_conn_output(cl, &p);
+    uint8_t *copy = malloc(n);
+    memcpy(copy, p, n);
+    copy[n - 3] ^= 0x01; /* inside the Finished record */
+    hasp_conn_output_done(cl, n);
+    hasp_conn_input(sv, copy, n);
+    int rc = hasp_conn_handshake(sv);
+    CHECK(rc == HASP_ERR_BAD_MAC, "tampered Finished record: server fails (%s)", hasp_err_name(rc));
+    CHECK(hasp_conn_alert_sent(sv) == HASP_ALERT_BAD_RECORD_MAC,
+          "tampered Finished record: bad_record_mac(20) sent");
+    free(copy);
+    hasp_conn_free(cl);
+    hasp_conn_free(sv);
+    hasp_config_free(scfg);
+    hasp_config_free(ccfg);
+}
+
+static void test_truncation_and_split(void)
+{
+    hasp_config *scfg = server_config(NULL), *ccfg = client_config(NULL);
+    hasp_conn *cl = hasp_conn_new(ccfg, HASP_CLIENT), *sv = hasp_conn_new(scfg, HASP_SERVER);
+    hasp_conn_set_servername(cl, "localhost");
+    int crc, src;
+    /* byte-by-byte delivery: reassembly across records and fragments */
+    int ok = run_handshake(cl, sv, 1, &crc, &src) == 0;
+    for (int i = 0; !ok && i < 100000 && (crc == HASP_WANT_POLLIN || src == HASP_WANT_POLLIN); i++)
+        ok = run_handshake(cl, sv, 1, &crc, &src) == 0;
+    CHECK(ok, "handshake with input split into single bytes");
+    hasp_conn_input_eof(sv);
+    uint8_t b[8];
+    int rc = hasp_conn_read(sv, b, sizeof(b));
+    CHECK(rc == HASP_ERR_TRUNCATED, "EOF without close_notify is truncation (%s)",
+          hasp_err_name(rc));
+    hasp_conn_free(cl);
+    hasp_conn_free(sv);
+    hasp_config_free(scfg);
+    hasp_config_free(ccfg);
+}
+
+static void test_verify_failures(void)
+{
+    /* Wrong host name */
+    hasp_config *scfg = server_config(NULL), *ccfg = client_config(NULL);
+    hasp_conn *cl = hasp_conn_new(ccfg, HASP_CLIENT), *sv = hasp_conn_new(scfg, HASP_SERVER);
+    hasp_conn_set_servername(cl, "wrong.example");
+    int crc, src;
+    run_handshake(cl, sv, 1 << 20, &crc, &src);
+    CHECK(crc == HASP_ERR_CERT_NAME, "wrong host name: HASP_ERR_CERT_NAME (%s: %s)",
+          hasp_err_name(crc), hasp_conn_errmsg(cl));
+    CHECK(src == HASP_ERR_PEER_ALERT && hasp_conn_alert_received(sv) == 42,
+          "wrong host name: server receives bad_certificate(42)");
+    hasp_conn_free(cl);
+    hasp_conn_free(sv);
+    hasp_config_free(ccfg);
+
+    /* Untrusted root: a client with an empty custom trust store */
+    ccfg = hasp_config_new();
+    hasp_config_set_ca_file(ccfg, cpath(0, "other-ca.pem"));
+    cl = hasp_conn_new(ccfg, HASP_CLIENT);
+    sv = hasp_conn_new(scfg, HASP_SERVER);
+    hasp_conn_set_servername(cl, "localhost");
+    run_handshake(cl, sv, 1 << 20, &crc, &src);
+    CHECK(crc == HASP_ERR_CERT_UNKNOWN_CA, "untrusted root: HASP_ERR_CERT_UNKNOWN_CA (%s: %s)",
+          hasp_err_name(crc), hasp_conn_errmsg(cl));
+    CHECK(hasp_conn_alert_sent(cl) == HASP_ALERT_UNKNOWN_CA, "untrusted root: unknown_ca(48) sent");
+    hasp_conn_free(cl);
+    hasp_conn_free(sv);
+    hasp_config_free(ccfg);
+
+    /* insecure: no verification at all, explicitly */
+    ccfg = hasp_config_new();
+    hasp_config_insecure_noverifycert(ccfg);
+    cl = hasp_conn_new(ccfg, HASP_CLIENT);
+    sv = hasp_conn_new(scfg, HASP_SERVER);
+    CHECK(run_handshake(cl, sv, 1 << 20, &crc, &src) == 0,
+          "verification disabled explicitly: handshake completes");
+    hasp_conn_free(cl);
+    hasp_conn_free(sv);
+    hasp_config_free(ccfg);
+    hasp_config_free(scfg);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1)
+        certdir = argv[1];
+    char cmd[600];
+    snprintf(cmd, sizeof(cmd), "bash tests/certs/gen.sh %s >/dev/null 2>&1", certdir);
+    if (system(cmd) != 0) {
+        printf("not ok - generating test certificates with tests/certs/gen.sh\n");
+        return 1;
+    }
+    hasp_suite_info info;
+    for (size_t i = 0; hasp_suite_get(i, &info) == 0; i++) {
+        if (!strncmp(info.iana_name, "TLS_AES", 7) || !strncmp(info.iana_name, "TLS_CHACHA", 10))
+            continue; /* TLS 1.3 suites: their own tests */
+        test_suite(info.openssl_name, NULL);
+    }
+    test_suite("ECDHE-ECDSA-AES128-GCM-SHA256", "x25519");
+    test_suite("ECDHE-ECDSA-AES128-GCM-SHA256", "P-256");
+    test_suite("ECDHE-RSA-AES256-GCM-SHA384", "P-384");
+    test_suite("DHE-RSA-AES128-GCM-SHA256", "ffdhe2048");
+    test_suite("DHE-RSA-AES128-GCM-SHA256", "ffdhe3072");
+    test_no_shared_suite();
+    test_bad_input();
+    test_tamper_finished();
+    test_truncation_and_split();
+    test_verify_failures();
+    TEST_DONE();
+}
