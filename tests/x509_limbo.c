@@ -422,7 +422,10 @@ int main(int argc, char **argv)
             continue;
         }
         if (o->right) {
-            printf("ok - limbo %s\n", o->id);
+            if (getenv("LIMBO_VERBOSE"))
+                printf("ok - limbo %s # %s\n", o->id, o->reason);
+            else
+                printf("ok - limbo %s\n", o->id);
             right++;
             continue;
         }

@@ -393,7 +393,8 @@ static void trace_ext(hasp_conn *c, uint16_t type)
         return;
     size_t n = strlen(c->hs->detail);
     if (n + 40 < sizeof(c->hs->detail))
-        snprintf(c->hs->detail + n, sizeof(c->hs->detail) - n, "%s%s", n ? "," : "", ext_name(type));
+        snprintf(c->hs->detail + n, sizeof(c->hs->detail) - n, "%s%s",
+                 (n && c->hs->detail[n - 1] != '=') ? "," : "", ext_name(type));
 }
 
 static int write_exts(hasp_conn *c, hasp_wr *w, int server)

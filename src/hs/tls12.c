@@ -601,7 +601,7 @@ int hs_verify_chain(hasp_conn *c, const uint8_t *const *certs, const size_t *len
         int rc = hasp_x509_verify(config_anchors(c->cfg), &p, certs, lens, n, &res);
         snprintf(c->verify_msg, sizeof(c->verify_msg), "%s",
                  rc == 0 ? "ok" : res.reason[0] ? res.reason : hasp_err_default_msg(rc));
-        conn_event(c, HASP_EV_CERT_RESULT, !server_cert, rc, rc == 0 ? "ok" : "failed", n,
+        conn_event(c, HASP_EV_CERT_RESULT, server_cert, rc, rc == 0 ? "ok" : "failed", n,
                    c->verify_msg);
         if (rc < 0)
             FAIL(rc, "certificate verify failed: %s", c->verify_msg);

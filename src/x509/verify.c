@@ -359,11 +359,15 @@ static int check_path(vctx *v, size_t len)
             }
         }
         if (!code && is_leaf) {
-            if (!is_purpose_ok(c, p->purpose) ||
-                (p->purpose && c->has_eku && c->eku_any &&
-                 !(p->purpose == HASP_X509_PURPOSE_SERVER ? c->eku_server : c->eku_client))) {
-                /* anyExtendedKeyUsage does not make a TLS certificate
-                 * (CABF BR 7.1.2.7.10), though it passes on a CA. */
+            if (p->purpose && c->has_eku && c->eku_any) {
+                /* CABF BR 7.1.2.7.10: anyExtendedKeyUsage MUST NOT be in a
+                 * subscriber certificate (on a CA it is accepted). */
+                code = HASP_ERR_CERT_USAGE;
+                snprintf(why, sizeof(why),
+                         "certificate '%s' has anyExtendedKeyUsage, which end-entity "
+                         "certificates must not have (CABF BR 7.1.2.7.10)",
+                         name);
+            } else if (!is_purpose_ok(c, p->purpose)) {
                 code = HASP_ERR_CERT_USAGE;
                 snprintf(why, sizeof(why),
                          "certificate '%s' is not for %s: its extendedKeyUsage does not include it",
