@@ -259,6 +259,8 @@ int hasp_conn_read(hasp_conn *c, void *buf, size_t len);
 int hasp_conn_write(hasp_conn *c, const void *buf, size_t len);
 /* Queue close_notify. */
 int hasp_conn_close(hasp_conn *c);
+/* TLS 1.3: update our traffic keys; request_peer asks the peer to update its own. */
+int hasp_conn_key_update(hasp_conn *c, int request_peer);
 
 /* Bytes buffered inside the engine (plaintext or records not yet
  * processed): read again before polling the transport. */

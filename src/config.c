@@ -43,7 +43,7 @@ hasp_config *hasp_config_new(void)
     if (!cfg)
         return NULL;
     cfg->min_version = HASP_TLS1_2;
-    cfg->max_version = HASP_TLS1_2;
+    cfg->max_version = HASP_TLS1_3;
     hasp_config_set_ciphers(cfg, "DEFAULT");
     memcpy(cfg->groups, default_groups, sizeof(default_groups));
     cfg->ngroups = sizeof(default_groups) / sizeof(default_groups[0]);
@@ -81,8 +81,9 @@ int hasp_config_set_versions(hasp_config *cfg, uint16_t min, uint16_t max)
     if (min < HASP_TLS1_2)
         return cfg_fail(cfg, HASP_ERR_USAGE,
                         "hasp supports TLS 1.2 and newer only (0x%04x was asked for)", min);
-    if (max > HASP_TLS1_2)
-        max = HASP_TLS1_2; /* TLS 1.3 arrives with its own handshake table */
+    if (max > HASP_TLS1_3)
+        return cfg_fail(cfg, HASP_ERR_USAGE, "hasp supports TLS 1.3 at most (0x%04x was asked for)",
+                        max);
     if (min > max)
         return cfg_fail(cfg, HASP_ERR_USAGE, "the minimum version is above the maximum");
     cfg->min_version = min;

@@ -25,6 +25,7 @@ hasp_conn *hasp_conn_new(const hasp_config *cfg, int role)
     c->role = role;
     c->fd = -1;
     c->out = hasp_wr_dyn();
+    c->post = hasp_wr_dyn();
     c->rec_version = HASP_TLS1_2;
     c->alert_sent = c->alert_recv = -1;
     return c;
@@ -44,6 +45,7 @@ void hasp_conn_free(hasp_conn *c)
         free(c->in);
     }
     hasp_wr_free_secret(&c->out);
+    hasp_wr_free_secret(&c->post);
     hasp_wipe(c, sizeof(*c));
     free(c);
 }
@@ -80,6 +82,9 @@ void conn_event(hasp_conn *c, int type, int from_server, int msg_type, const cha
 
 int conn_send_record(hasp_conn *c, uint8_t type, const uint8_t *data, size_t len)
 {
+    /* Once a version is agreed, every record says TLS 1.2 (RFC 8446 5.1 for 1.3). */
+    if (c->version)
+        c->rec_version = HASP_TLS1_2;
     do {
         size_t n = len > HASP_REC_MAX_PLAINTEXT ? HASP_REC_MAX_PLAINTEXT : len;
         GUARD(hasp_rec_seal(&c->wr, type, c->rec_version, data, n, &c->out));
@@ -188,7 +193,8 @@ static int on_alert(hasp_conn *c, const uint8_t *pt, size_t len)
         }
         return 0;
     }
-    if (level == 2) {
+    /* RFC 8446 6: in TLS 1.3 every alert but close_notify and user_canceled is fatal. */
+    if (level == 2 || (c->version == HASP_TLS1_3 && desc != HASP_ALERT_USER_CANCELED)) {
         c->alert_recv = desc;
         FAIL(HASP_ERR_PEER_ALERT, "the %s sent a fatal alert: %s%s%s",
              c->role == HASP_SERVER ? "client" : "server", hasp_alert_name(desc),
@@ -197,6 +203,27 @@ static int on_alert(hasp_conn *c, const uint8_t *pt, size_t len)
     }
     /* A warning: user_canceled, no_renegotiation, or an old-style warning; go on. */
     return 0;
+}
+
+/* TLS 1.3 handshake messages after the handshake, reassembled across records. */
+static int post_handshake(hasp_conn *c, const uint8_t *pt, size_t len)
+{
+    ENSURE_MSG(c->post.len + len <= 65536, HASP_ERR_LIMIT,
+               "the peer's post-handshake message is larger than 64 KiB");
+    GUARD(wr_bytes(&c->post, pt, len));
+    size_t off = 0;
+    while (c->post.len - off >= 4) {
+        const uint8_t *m = c->post.p + off;
+        size_t mlen = ((size_t)m[1] << 16) | ((size_t)m[2] << 8) | m[3];
+        if (c->post.len - off < 4 + mlen)
+            break;
+        hasp_rd body = hasp_rd_init(m + 4, mlen);
+        GUARD(tls13_post_handshake(c, m[0], &body));
+        off += 4 + mlen;
+    }
+    memmove(c->post.p, c->post.p + off, c->post.len - off);
+    c->post.len -= off;
+    return 1;
 }
 
 /* Read and process one record. 1 when one was processed, HASP_WANT_POLLIN
@@ -226,6 +253,10 @@ static int read_record(hasp_conn *c)
     if (rc == HASP_ERR_NOT_TLS && c->version)
         FAIL(HASP_ERR_UNEXPECTED, "the peer sent a record of unknown content type %u", rec[0]);
     GUARD(rc);
+    int tls13 = c->version == HASP_TLS1_3;
+    ENSURE_MSG(!tls13 || len <= HASP_REC_MAX_CIPHERTEXT13, HASP_ERR_OVERFLOW,
+               "the peer sent a TLS 1.3 record of %zu bytes (at most %d allowed)", len,
+               HASP_REC_MAX_CIPHERTEXT13);
     if (avail < HASP_REC_HEADER_LEN + len) {
         if (c->in_eof)
             FAIL(HASP_ERR_TRUNCATED, "the %s closed the connection in the middle of a record",
@@ -233,6 +264,12 @@ static int read_record(hasp_conn *c)
         return HASP_WANT_POLLIN;
     }
     c->in_off += HASP_REC_HEADER_LEN + len;
+    if (tls13 && type == HASP_CT_CHANGE_CIPHER_SPEC) {
+        /* RFC 8446 5: a plaintext CCS during the handshake is dropped. */
+        ENSURE_MSG(c->state == ST_HANDSHAKE && len == 1 && rec[5] == 1, HASP_ERR_UNEXPECTED,
+                   "the peer sent a ChangeCipherSpec record outside the TLS 1.3 handshake");
+        return 1;
+    }
     uint8_t *pt;
     size_t pt_len;
     rc = hasp_rec_open(&c->rd, rec, HASP_REC_HEADER_LEN + len, &type, &pt, &pt_len);
@@ -242,6 +279,8 @@ static int read_record(hasp_conn *c)
         ENSURE_MSG(pt_len > 0, HASP_ERR_UNEXPECTED, "the peer sent an empty handshake record");
         if (c->state == ST_HANDSHAKE)
             return hs_append(c, pt, pt_len) < 0 ? hasp_err_last()->code : 1;
+        if (tls13)
+            return post_handshake(c, pt, pt_len);
         /* After the handshake: a HelloRequest or a renegotiating ClientHello. */
         ENSURE_MSG(pt_len >= 4, HASP_ERR_UNEXPECTED,
                    "the peer sent a fragment of a handshake message after the handshake");
@@ -265,6 +304,7 @@ static int read_record(hasp_conn *c)
     case HASP_CT_APPLICATION_DATA:
         ENSURE_MSG(c->state == ST_APP, HASP_ERR_UNEXPECTED,
                    "the peer sent application data before the handshake finished");
+        c->key_updates = 0;
         c->app = pt;
         c->app_len = pt_len;
         return 1;
@@ -296,7 +336,7 @@ int hasp_conn_handshake(hasp_conn *c)
     for (;;) {
         int rc = hs_drive(c);
         if (c->role == HASP_CLIENT && c->version)
-            c->rec_version = c->version;
+            c->rec_version = HASP_TLS1_2; /* TLS 1.3 records say 1.2 too */
         if (rc < 0)
             return conn_fail(c, rc);
         if (rc == 0) {
@@ -382,6 +422,15 @@ int hasp_conn_write(hasp_conn *c, const void *buf, size_t len)
     if (rc < 0)
         return conn_fail(c, rc);
     return (int)len;
+}
+
+int hasp_conn_key_update(hasp_conn *c, int request_peer)
+{
+    ENSURE_MSG(c && c->state == ST_APP && c->version == HASP_TLS1_3, HASP_ERR_USAGE,
+               "KeyUpdate needs an established TLS 1.3 connection");
+    hasp_err_clear();
+    int rc = tls13_key_update_send(c, request_peer);
+    return rc < 0 ? conn_fail(c, rc) : 0;
 }
 
 int hasp_conn_close(hasp_conn *c)

@@ -99,6 +99,11 @@ struct hasp_conn {
     int ems, secure_reneg, etm, resumed;
     uint8_t client_verify_data[12], server_verify_data[12];
     uint8_t master[48];
+    /* TLS 1.3 traffic secrets, for KeyUpdate */
+    uint8_t rd_secret[64], wr_secret[64];
+    uint8_t resumption_master[64];
+    hasp_wr post; /* post-handshake messages, reassembled */
+    int key_updates; /* received without application data in between */
 
     /* outcome */
     int err;

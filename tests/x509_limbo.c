@@ -119,15 +119,24 @@ static char *jstring(jp *j)
             *o++ = c;
             continue;
         }
-        if (j->p >= j->end)
-            break;
+        if (j->p >= j->end) break;
         c = *j->p++;
         switch (c) {
-        case 'n': *o++ = '\n'; break;
-        case 't': *o++ = '\t'; break;
-        case 'r': *o++ = '\r'; break;
-        case 'b': *o++ = '\b'; break;
-        case 'f': *o++ = '\f'; break;
+        case 'n':
+            *o++ = '\n';
+            break;
+        case 't':
+            *o++ = '\t';
+            break;
+        case 'r':
+            *o++ = '\r';
+            break;
+        case 'b':
+            *o++ = '\b';
+            break;
+        case 'f':
+            *o++ = '\f';
+            break;
         case 'u': {
             unsigned cp = hex4(j);
             if (cp >= 0xd800 && cp < 0xdc00 && j->end - j->p >= 6 && j->p[0] == '\\' &&
@@ -139,11 +148,11 @@ static char *jstring(jp *j)
             put_utf8(&o, cp);
             break;
         }
-        default: *o++ = c;
+        default:
+            *o++ = c;
         }
     }
-    if (j->p >= j->end)
-        j->err = 1;
+    if (j->p >= j->end) j->err = 1;
     j->p++;
     *o = 0;
     return out;
@@ -222,19 +231,27 @@ static json *jvalue(jp *j)
     char *e;
     json *v = jnew(J_NUM);
     v->num = strtod(j->p, &e);
-    if (e == j->p)
-        j->err = 1;
+    if (e == j->p) j->err = 1;
     j->p = e;
     return v;
 }
 
+static void jfree(json *v)
+{
+    if (!v) return;
+    for (size_t i = 0; i < v->n; i++)
+        jfree(v->items[i]);
+    free(v->items);
+    free(v->str);
+    free(v->key);
+    free(v);
+}
+
 static const json *jget(const json *o, const char *key)
 {
-    if (!o || o->type != J_OBJ)
-        return NULL;
+    if (!o || o->type != J_OBJ) return NULL;
     for (size_t i = 0; i < o->n; i++)
-        if (!strcmp(o->items[i]->key, key))
-            return o->items[i];
+        if (!strcmp(o->items[i]->key, key)) return o->items[i];
     return NULL;
 }
 
@@ -250,10 +267,9 @@ static const char *jstr(const json *o, const char *key)
 static int64_t parse_time(const char *s)
 {
     int y, mo, d, h, mi, sec;
-    if (sscanf(s, "%d-%d-%dT%d:%d:%d", &y, &mo, &d, &h, &mi, &sec) != 6)
-        return 0;
-    int64_t t = hasp_days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 +
-                sec;
+    if (sscanf(s, "%d-%d-%dT%d:%d:%d", &y, &mo, &d, &h, &mi, &sec) != 6) return 0;
+    int64_t t =
+        hasp_days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 + sec;
     const char *z = s + 19;
     while (*z == '.' || (*z >= '0' && *z <= '9'))
         z++;
@@ -311,8 +327,8 @@ static void run_case(const json *tc, outcome *o)
     const char *vt = jstr(tc, "validation_time");
     p.time = vt ? parse_time(vt) : 0;
     const char *kind = jstr(tc, "validation_kind");
-    p.purpose = kind && !strcmp(kind, "CLIENT") ? HASP_X509_PURPOSE_CLIENT
-                                                : HASP_X509_PURPOSE_SERVER;
+    p.purpose =
+        kind && !strcmp(kind, "CLIENT") ? HASP_X509_PURPOSE_CLIENT : HASP_X509_PURPOSE_SERVER;
     const json *eku = jget(tc, "extended_key_usage");
     for (size_t i = 0; eku && i < eku->n; i++) {
         if (!strcmp(eku->items[i]->str, "serverAuth"))
@@ -322,19 +338,16 @@ static void run_case(const json *tc, outcome *o)
     }
     const json *ku = jget(tc, "key_usage");
     for (size_t i = 0; ku && i < ku->n; i++) {
-        static const char *const bits[] = {"digitalSignature", "contentCommitment",
-                                           "keyEncipherment",  "dataEncipherment",
-                                           "keyAgreement",     "keyCertSign",
-                                           "cRLSign",          "encipherOnly",
-                                           "decipherOnly"};
+        static const char *const bits[] = {
+            "digitalSignature", "contentCommitment", "keyEncipherment",
+            "dataEncipherment", "keyAgreement",      "keyCertSign",
+            "cRLSign",          "encipherOnly",      "decipherOnly"};
         for (unsigned b = 0; b < 9; b++)
-            if (!strcmp(ku->items[i]->str, bits[b]))
-                p.key_usage |= 1u << b;
+            if (!strcmp(ku->items[i]->str, bits[b])) p.key_usage |= 1u << b;
     }
     /* limbo counts intermediates; hasp counts intermediates + the anchor. */
     const json *depth = jget(tc, "max_chain_depth");
-    if (depth && depth->type == J_NUM)
-        p.max_depth = (int)depth->num + 1;
+    if (depth && depth->type == J_NUM) p.max_depth = (int)depth->num + 1;
 
     hasp_x509_result res;
     int rc;
@@ -357,21 +370,18 @@ static void run_case(const json *tc, outcome *o)
 static outcome *find(outcome *all, size_t n, const char *id)
 {
     for (size_t i = 0; i < n; i++)
-        if (!strcmp(all[i].id, id))
-            return &all[i];
+        if (!strcmp(all[i].id, id)) return &all[i];
     return NULL;
 }
 
 int main(int argc, char **argv)
 {
     const char *paths[] = {argc > 1 ? argv[1] : NULL, getenv("LIMBO_JSON"),
-                           "../shared/x509-limbo/limbo.json",
-                           "../../shared/x509-limbo/limbo.json"};
+                           "../shared/x509-limbo/limbo.json", "../../shared/x509-limbo/limbo.json"};
     FILE *f = NULL;
     const char *path = NULL;
     for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]) && !f; i++)
-        if (paths[i] && (f = fopen(paths[i], "rb")) != NULL)
-            path = paths[i];
+        if (paths[i] && (f = fopen(paths[i], "rb")) != NULL) path = paths[i];
     if (!f) {
         fprintf(stderr, "x509_limbo: cannot find limbo.json (give its path as the argument)\n");
         return 2;
@@ -409,8 +419,7 @@ int main(int argc, char **argv)
                     snprintf(o->reason, sizeof(o->reason), "%s (%s)", out_of_scope[s].feature,
                              out_of_scope[s].why);
                 }
-        if (!o->skipped)
-            run_case(tc, o);
+        if (!o->skipped) run_case(tc, o);
     }
     double secs = (double)(clock() - t0) / CLOCKS_PER_SEC;
     int right = 0, wrong = 0, skipped = 0;
@@ -434,8 +443,7 @@ int main(int argc, char **argv)
         const outcome *other = NULL;
         for (size_t k = 0; conf && k < conf->n && !other; k++) {
             const outcome *c = find(all, cases->n, conf->items[k]->str);
-            if (c && !c->skipped && c->right)
-                other = c;
+            if (c && !c->skipped && c->right) other = c;
         }
         if (other) {
             printf("# skip %s: conflicts with %s, whose expectation (%s) hasp follows\n", o->id,
@@ -448,5 +456,8 @@ int main(int argc, char **argv)
         wrong++;
     }
     printf("limbo: %d right, %d wrong, %d skipped (%.2f s)\n", right, wrong, skipped, secs);
+    free(all);
+    jfree(root);
+    free(buf);
     return wrong ? 1 : 0;
 }

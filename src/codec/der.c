@@ -5,17 +5,28 @@
 static const char *tag_name(uint8_t tag)
 {
     switch (tag) {
-    case DER_BOOLEAN: return "BOOLEAN";
-    case DER_INTEGER: return "INTEGER";
-    case DER_BIT_STRING: return "BIT STRING";
-    case DER_OCTET_STRING: return "OCTET STRING";
-    case DER_NULL: return "NULL";
-    case DER_OID: return "OBJECT IDENTIFIER";
-    case DER_UTC_TIME: return "UTCTime";
-    case DER_GENERALIZED_TIME: return "GeneralizedTime";
-    case DER_SEQUENCE: return "SEQUENCE";
-    case DER_SET: return "SET";
-    default: return "element";
+    case DER_BOOLEAN:
+        return "BOOLEAN";
+    case DER_INTEGER:
+        return "INTEGER";
+    case DER_BIT_STRING:
+        return "BIT STRING";
+    case DER_OCTET_STRING:
+        return "OCTET STRING";
+    case DER_NULL:
+        return "NULL";
+    case DER_OID:
+        return "OBJECT IDENTIFIER";
+    case DER_UTC_TIME:
+        return "UTCTime";
+    case DER_GENERALIZED_TIME:
+        return "GeneralizedTime";
+    case DER_SEQUENCE:
+        return "SEQUENCE";
+    case DER_SET:
+        return "SET";
+    default:
+        return "element";
     }
 }
 
@@ -59,8 +70,7 @@ int hasp_der_next(hasp_rd *r, hasp_der_elem *e)
 
 int hasp_der_peek(const hasp_rd *r)
 {
-    if (rd_left(r) == 0)
-        return -1;
+    if (rd_left(r) == 0) return -1;
     return r->p[0];
 }
 
@@ -74,8 +84,7 @@ int hasp_der_expect(hasp_rd *r, uint8_t tag, hasp_der_elem *e)
 
 int hasp_der_optional(hasp_rd *r, uint8_t tag, hasp_der_elem *e)
 {
-    if (hasp_der_peek(r) != tag)
-        return 0;
+    if (hasp_der_peek(r) != tag) return 0;
     GUARD(hasp_der_next(r, e));
     return 1;
 }
@@ -168,8 +177,7 @@ int hasp_der_bit_string_content(hasp_rd c, hasp_rd *bits, int *unused)
     ENSURE_MSG(c.len >= 1, HASP_ERR_DECODE, "DER: empty BIT STRING");
     uint8_t u = c.p[0];
     ENSURE_MSG(u <= 7, HASP_ERR_DECODE, "DER: BIT STRING with %u unused bits", u);
-    ENSURE_MSG(!(c.len == 1 && u != 0), HASP_ERR_DECODE,
-               "DER: empty BIT STRING with unused bits");
+    ENSURE_MSG(!(c.len == 1 && u != 0), HASP_ERR_DECODE, "DER: empty BIT STRING with unused bits");
     if (u) {
         uint8_t last = c.p[c.len - 1];
         ENSURE_MSG((last & ((1u << u) - 1)) == 0, HASP_ERR_DECODE,
@@ -238,8 +246,7 @@ static int digits(const uint8_t *p, int n, unsigned *v)
 {
     unsigned x = 0;
     for (int i = 0; i < n; i++) {
-        if (p[i] < '0' || p[i] > '9')
-            return -1;
+        if (p[i] < '0' || p[i] > '9') return -1;
         x = x * 10 + (unsigned)(p[i] - '0');
     }
     *v = x;
@@ -273,8 +280,8 @@ int hasp_der_time(hasp_rd *r, int64_t *t)
                    digits(rest + 8, 2, &ss) == 0,
                HASP_ERR_DECODE, "DER: time has non-digit characters");
     static const unsigned mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    ENSURE_MSG(mon >= 1 && mon <= 12 && day >= 1 && day <= mdays[mon - 1] && hh <= 23 &&
-                   mm <= 59 && ss <= 59,
+    ENSURE_MSG(mon >= 1 && mon <= 12 && day >= 1 && day <= mdays[mon - 1] && hh <= 23 && mm <= 59 &&
+                   ss <= 59,
                HASP_ERR_DECODE, "DER: time has a field out of range");
     int leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
     ENSURE_MSG(!(mon == 2 && day == 29 && !leap), HASP_ERR_DECODE,
@@ -293,12 +300,10 @@ void hasp_der_oid_str(hasp_rd oid, char *out, size_t cap)
     size_t o = 0;
     uint64_t v = 0;
     int first = 1;
-    if (cap)
-        out[0] = 0;
+    if (cap) out[0] = 0;
     for (size_t i = 0; i < oid.len; i++) {
         v = (v << 7) | (oid.p[i] & 0x7f);
-        if (oid.p[i] & 0x80)
-            continue;
+        if (oid.p[i] & 0x80) continue;
         int w;
         if (first) {
             unsigned a = v < 40 ? 0 : v < 80 ? 1 : 2;
@@ -307,8 +312,7 @@ void hasp_der_oid_str(hasp_rd oid, char *out, size_t cap)
         } else {
             w = snprintf(out + o, cap - o, ".%llu", (unsigned long long)v);
         }
-        if (w < 0 || (size_t)w >= cap - o)
-            return;
+        if (w < 0 || (size_t)w >= cap - o) return;
         o += (size_t)w;
         v = 0;
     }

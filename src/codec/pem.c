@@ -8,16 +8,11 @@
 
 static int b64_value(uint8_t c)
 {
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+')
-        return 62;
-    if (c == '/')
-        return 63;
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+') return 62;
+    if (c == '/') return 63;
     return -1;
 }
 
@@ -39,8 +34,7 @@ int hasp_base64_decode(const char *in, size_t in_len, uint8_t *out, size_t cap, 
     size_t n = 0;
     for (size_t i = 0; i < in_len; i++) {
         uint8_t c = (uint8_t)in[i];
-        if (is_space(c))
-            continue;
+        if (is_space(c)) continue;
         if (c == '=') {
             pad++;
             ENSURE_MSG(pad <= 2 && nbits >= 2, HASP_ERR_DECODE,
@@ -48,14 +42,12 @@ int hasp_base64_decode(const char *in, size_t in_len, uint8_t *out, size_t cap, 
             continue;
         }
         int v = b64_value(c);
-        ENSURE_MSG(v >= 0, HASP_ERR_DECODE, "base64: invalid character 0x%02x at offset %zu", c,
-                   i);
+        ENSURE_MSG(v >= 0, HASP_ERR_DECODE, "base64: invalid character 0x%02x at offset %zu", c, i);
         ENSURE_MSG(pad == 0, HASP_ERR_DECODE, "base64: data after '=' padding at offset %zu", i);
         acc = (acc << 6) | (uint32_t)v;
         nbits++;
         if (nbits == 4) {
-            ENSURE_MSG(cap - n >= 3, HASP_ERR_DECODE,
-                       "base64: output buffer too small");
+            ENSURE_MSG(cap - n >= 3, HASP_ERR_DECODE, "base64: output buffer too small");
             out[n++] = (uint8_t)(acc >> 16);
             out[n++] = (uint8_t)(acc >> 8);
             out[n++] = (uint8_t)acc;
@@ -88,10 +80,8 @@ static const uint8_t *find(const uint8_t *p, const uint8_t *end, const char *nee
     size_t nl = strlen(needle);
     while ((size_t)(end - p) >= nl) {
         const uint8_t *q = memchr(p, needle[0], (size_t)(end - p) - nl + 1);
-        if (!q)
-            return NULL;
-        if (memcmp(q, needle, nl) == 0)
-            return q;
+        if (!q) return NULL;
+        if (memcmp(q, needle, nl) == 0) return q;
         p = q + 1;
     }
     return NULL;
@@ -104,8 +94,7 @@ int hasp_pem_next(const uint8_t **p, const uint8_t *end, char *label, size_t lab
     static const char dashes[] = "-----";
     *der = NULL;
     *der_len = 0;
-    if (label_cap)
-        label[0] = 0;
+    if (label_cap) label[0] = 0;
 
     const uint8_t *b = find(*p, end, begin_tag);
     if (!b) {
@@ -122,8 +111,7 @@ int hasp_pem_next(const uint8_t **p, const uint8_t *end, char *label, size_t lab
 
     /* The END line must carry the same label. */
     char end_line[128];
-    snprintf(end_line, sizeof(end_line), "-----END %.*s-----", (int)lab_len,
-                      (const char *)lab);
+    snprintf(end_line, sizeof(end_line), "-----END %.*s-----", (int)lab_len, (const char *)lab);
     const uint8_t *e = find(body, end, "-----END ");
     ENSURE_MSG(e != NULL, HASP_ERR_DECODE, "PEM: block '%.*s' has no END line", (int)lab_len,
                (const char *)lab);

@@ -322,12 +322,13 @@ int hasp_hmac_ct(hasp_hmac_ctx *h, const uint8_t *hdr, size_t hdr_len, const uin
     const hasp_md *md = h->md;
     ENSURE_MSG(md->big_endian, HASP_ERR_USAGE, "constant-time HMAC needs a SHA hash");
     const size_t B = md->block_len, lf = md->len_field;
+    const unsigned lgB = B == 128 ? 7 : 6; /* shifts, not divisions, on secrets */
     /* data_len is secret: only masks derived from it below. Clamp by mask
      * so a caller bug cannot read out of bounds. */
     size_t in_range = ct_ge(data_len, min_len) & ~ct_lt(max_len, data_len);
     data_len = ct_select(in_range, data_len, max_len);
 
-    const size_t s_len = hdr_len + data_len; /* secret */
+    const size_t s_len = ct_barrier(hdr_len + data_len); /* secret */
     const size_t s_max = hdr_len + max_len;
     /* Blocks that hold only public bytes go through the normal update. */
     size_t k0 = (hdr_len + min_len) / B;
@@ -336,23 +337,23 @@ int hasp_hmac_ct(hasp_hmac_ctx *h, const uint8_t *hdr, size_t hdr_len, const uin
         md->update(&h->work, hdr, hdr_len);
         md->update(&h->work, data, k0 * B - hdr_len);
     }
-    const size_t kf = (s_len + lf) / B; /* the real final block (secret) */
-    const size_t kmax = (s_max + lf) / B;
+    const size_t kf = (s_len + lf) >> lgB; /* the real final block (secret) */
+    const size_t kmax = (s_max + lf) >> lgB;
     /* Message length in bits, counting the ipad block. */
     const uint64_t bits = ((uint64_t)B + (uint64_t)s_len) * 8;
 
     uint8_t block[128], st[HASP_HASH_MAX], res[HASP_HASH_MAX];
     memset(res, 0, sizeof(res));
     for (size_t j = k0; j <= kmax; j++) {
-        const size_t is_final = ct_eq(j, kf);
+        const size_t is_final = ct_barrier(ct_eq(j, kf));
         for (size_t i = 0; i < B; i++) {
-            size_t p = j * B + i;
+            const size_t p = ct_barrier(j * B + i); /* public, kept apart from s_len */
             uint8_t b = 0;
             if (p < hdr_len)
                 b = hdr[p];
             else if (p < s_max)
                 b = data[p - hdr_len];
-            size_t before = ct_lt(p, s_len), at = ct_eq(p, s_len);
+            size_t before = ct_barrier(ct_lt(p, s_len)), at = ct_barrier(ct_eq(p, s_len));
             b = (uint8_t)((b & before) | (0x80 & at));
             if (i >= B - 8) {
                 uint8_t lb = (uint8_t)(bits >> (8 * (B - 1 - i)));

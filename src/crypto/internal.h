@@ -55,7 +55,14 @@ void hasp_hmac_start(hasp_hmac_ctx *h);
 void hasp_hmac_update(hasp_hmac_ctx *h, const uint8_t *p, size_t n);
 void hasp_hmac_finish(hasp_hmac_ctx *h, uint8_t *out);
 
-/* Constant-time helpers: masks are all-ones (true) or zero. */
+/* Constant-time helpers: masks are all-ones (true) or zero. The barrier
+ * hides a value from the optimiser so that it cannot turn mask arithmetic
+ * on secrets back into branches. */
+static inline size_t ct_barrier(size_t x)
+{
+    __asm__("" : "+r"(x));
+    return x;
+}
 static inline size_t ct_lt(size_t a, size_t b)
 {
     return (size_t)0 - ((a ^ ((a ^ b) | ((a - b) ^ b))) >> (sizeof(size_t) * 8 - 1));

@@ -276,8 +276,8 @@ hasp_kex *hasp_kex_new(uint16_t group)
         if (k->pkey == NULL) return kex_fail(k, HASP_ERR_CRYPTO, "EC key generation failed");
         break;
     default: {
-        const uint8_t *p, *g;
-        size_t pl, gl;
+        const uint8_t *p = NULL, *g = NULL;
+        size_t pl = 0, gl = 0;
         if (hasp_ffdhe_params(group, &p, &pl, &g, &gl) < 0 || dh_setup(k, p, pl, g, gl) < 0 ||
             dh_keygen(k, dh_exponent_bits(k)) < 0) {
             hasp_kex_free(k);
@@ -339,8 +339,8 @@ hasp_kex *hasp_kex_new_from_private(uint16_t group, const uint8_t *priv, size_t 
         EC_GROUP_free(grp);
         if (k->pkey == NULL) return kex_fail(k, HASP_ERR_CRYPTO, "bad EC private key");
     } else {
-        const uint8_t *p, *g;
-        size_t pl, gl;
+        const uint8_t *p = NULL, *g = NULL;
+        size_t pl = 0, gl = 0;
         if (hasp_ffdhe_params(group, &p, &pl, &g, &gl) < 0 || dh_setup(k, p, pl, g, gl) < 0) {
             hasp_kex_free(k);
             return NULL;

@@ -129,6 +129,8 @@ static int groups_ch_read(hasp_conn *c, hasp_rd *r)
 
 static int ecpf_ch_write(hasp_conn *c, hasp_wr *w)
 {
+    if (c->cfg->min_version > HASP_TLS1_2)
+        return 0;
     if (!suite_list_has_ecc(c->cfg))
         return 0;
     GUARD(wr_u8(w, 1));
@@ -258,6 +260,8 @@ static int alpn_sh_read(hasp_conn *c, hasp_rd *r)
 
 static int etm_ch_write(hasp_conn *c, hasp_wr *w)
 {
+    if (c->cfg->min_version > HASP_TLS1_2)
+        return 0;
     return suite_list_has_cbc(c->cfg) ? 1 : 0;
 }
 
@@ -284,6 +288,8 @@ static int etm_sh_read(hasp_conn *c, hasp_rd *r)
 
 static int ems_ch_write(hasp_conn *c, hasp_wr *w)
 {
+    if (c->cfg->min_version > HASP_TLS1_2)
+        return 0;
     return 1;
 }
 
@@ -303,6 +309,8 @@ static int ems_sh_write(hasp_conn *c, hasp_wr *w)
 
 static int reneg_ch_write(hasp_conn *c, hasp_wr *w)
 {
+    if (c->cfg->min_version > HASP_TLS1_2)
+        return 0;
     /* Initial handshake: an empty renegotiated_connection. */
     GUARD(wr_u8(w, 0));
     return 1;
@@ -339,6 +347,100 @@ static int reneg_sh_read(hasp_conn *c, hasp_rd *r)
     return 0;
 }
 
+/* ---------------------------------------------------------------- supported_versions (RFC 8446 4.2.1) */
+
+static int versions_ch_write(hasp_conn *c, hasp_wr *w)
+{
+    if (hs_max_version(c) < HASP_TLS1_3)
+        return 0;
+    size_t m;
+    GUARD(wr_vec_begin(w, 1, &m));
+    for (uint16_t v = c->cfg->max_version; v >= c->cfg->min_version && v >= HASP_TLS1_2; v--)
+        GUARD(wr_u16(w, v));
+    GUARD(wr_vec_end(w, 1, m));
+    return 1;
+}
+
+static int versions_ch_read(hasp_conn *c, hasp_rd *r)
+{
+    struct hasp_hs *hs = c->hs;
+    hasp_rd list;
+    GUARD(rd_vec_bounded(r, 1, 2, 254, &list));
+    GUARD(rd_expect_empty(r));
+    ENSURE(list.len % 2 == 0, HASP_ERR_DECODE);
+    hs->peer_sent_versions = 1;
+    while (rd_left(&list)) {
+        uint16_t v;
+        GUARD(rd_u16(&list, &v));
+        if (hs->npeer_versions < sizeof(hs->peer_versions) / sizeof(hs->peer_versions[0]))
+            hs->peer_versions[hs->npeer_versions++] = v;
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- key_share (RFC 8446 4.2.8) */
+
+static int key_share_ch_write(hasp_conn *c, hasp_wr *w)
+{
+    if (hs_max_version(c) < HASP_TLS1_3)
+        return 0;
+    struct hasp_hs *hs = c->hs;
+    uint16_t g = hs->hrr_group ? hs->hrr_group : c->cfg->groups[0];
+    if (!hs->share_kex || hasp_kex_group(hs->share_kex) != g) {
+        hasp_kex_free(hs->share_kex);
+        hs->share_kex = hasp_kex_new(g);
+        ENSURE_MSG(hs->share_kex, HASP_ERR_CRYPTO, "cannot make a key pair in %s",
+                   hasp_group_name(g));
+    }
+    uint8_t pub[512];
+    size_t pub_len, m;
+    GUARD(hasp_kex_public(hs->share_kex, pub, sizeof(pub), &pub_len));
+    GUARD(wr_vec_begin(w, 2, &m));
+    GUARD(wr_u16(w, g));
+    GUARD(wr_vec(w, 2, pub, pub_len));
+    GUARD(wr_vec_end(w, 2, m));
+    return 1;
+}
+
+static int key_share_ch_read(hasp_conn *c, hasp_rd *r)
+{
+    struct hasp_hs *hs = c->hs;
+    hasp_rd list;
+    GUARD(rd_vec(r, 2, &list));
+    GUARD(rd_expect_empty(r));
+    hs->peer_sent_key_share = 1;
+    uint16_t seen[32];
+    size_t nseen = 0;
+    while (rd_left(&list)) {
+        uint16_t g;
+        hasp_rd key;
+        GUARD(rd_u16(&list, &g));
+        GUARD(rd_vec_bounded(&list, 2, 1, 65535, &key));
+        for (size_t i = 0; i < nseen; i++)
+            ENSURE_MSG(seen[i] != g, HASP_ERR_ILLEGAL_PARAM,
+                       "the client sent two key shares for the group 0x%04x", g);
+        ENSURE_MSG(nseen < 32, HASP_ERR_LIMIT, "the client sent more than 32 key shares");
+        seen[nseen++] = g;
+        if (!hasp_group_name(g) || hs->nshares >= 4 || key.len > sizeof(hs->share_data[0]))
+            continue;
+        hs->share_group[hs->nshares] = g;
+        memcpy(hs->share_data[hs->nshares], key.p, key.len);
+        hs->share_len[hs->nshares] = key.len;
+        hs->nshares++;
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- cookie (RFC 8446 4.2.2) */
+
+static int cookie_ch_write(hasp_conn *c, hasp_wr *w)
+{
+    if (!c->hs->cookie_len)
+        return 0;
+    GUARD(wr_vec(w, 2, c->hs->cookie, c->hs->cookie_len));
+    return 1;
+}
+
 /* ---------------------------------------------------------------- the table */
 
 typedef struct ext_row {
@@ -365,6 +467,9 @@ static const ext_row ext_table[] = {
      ems_read},
     {EXT_RENEGOTIATION_INFO, "renegotiation_info", reneg_ch_write, reneg_ch_read, reneg_sh_write,
      reneg_sh_read},
+    {EXT_SUPPORTED_VERSIONS, "supported_versions", versions_ch_write, versions_ch_read, NULL, NULL},
+    {EXT_KEY_SHARE, "key_share", key_share_ch_write, key_share_ch_read, NULL, NULL},
+    {EXT_COOKIE, "cookie", cookie_ch_write, NULL, NULL, NULL},
 };
 #define NEXT (sizeof(ext_table) / sizeof(ext_table[0]))
 
@@ -375,14 +480,12 @@ const char *ext_name(uint16_t type)
             return ext_table[i].name;
     switch (type) {
     case EXT_SESSION_TICKET: return "session_ticket";
-    case EXT_SUPPORTED_VERSIONS: return "supported_versions";
     case 5: return "status_request";
     case 18: return "signed_certificate_timestamp";
     case 21: return "padding";
     case 41: return "pre_shared_key";
     case 42: return "early_data";
     case 45: return "psk_key_exchange_modes";
-    case 51: return "key_share";
     default: return "unknown";
     }
 }

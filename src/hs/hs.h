@@ -33,6 +33,7 @@ enum {
     F_CLIENT_AUTH = 1 << 1,   /* CertificateRequest sent */
     F_NO_CLIENT_CERT = 1 << 2, /* the client's Certificate was empty: no CertificateVerify */
     F_TICKET = 1 << 3,        /* NewSessionTicket */
+    F_PSK = 1 << 4,           /* TLS 1.3 resumption: no server Certificate/CertificateVerify */
 };
 
 enum { SENDER_CLIENT = 0, SENDER_SERVER = 1 };
@@ -62,7 +63,12 @@ enum {
     EXT_ENCRYPT_THEN_MAC = 22,
     EXT_EXTENDED_MASTER_SECRET = 23,
     EXT_SESSION_TICKET = 35,
+    EXT_PRE_SHARED_KEY = 41,
+    EXT_EARLY_DATA = 42,
     EXT_SUPPORTED_VERSIONS = 43,
+    EXT_COOKIE = 44,
+    EXT_PSK_KEY_EXCHANGE_MODES = 45,
+    EXT_KEY_SHARE = 51,
     EXT_RENEGOTIATION_INFO = 0xff01,
 };
 
@@ -115,6 +121,26 @@ struct hasp_hs {
     uint16_t cr_sigalgs[64];
     size_t ncr_sigalgs;
 
+    /* TLS 1.3 */
+    size_t cur_len;          /* length of the message being received (header included) */
+    int ch_sent;             /* client: the first ClientHello went out (CH2 reuses its random) */
+    uint16_t peer_versions[16];
+    size_t npeer_versions;
+    int peer_sent_versions;
+    uint16_t share_group[4]; /* server: the client's key shares we could use */
+    uint8_t share_data[4][512];
+    size_t share_len[4];
+    size_t nshares;
+    int peer_sent_key_share;
+    hasp_kex *share_kex; /* client: the key share we offered */
+    uint16_t hrr_group;  /* the group a HelloRetryRequest asked for */
+    int hrr_done;
+    uint8_t cookie[512];
+    size_t cookie_len;
+    int ccs_sent; /* middlebox compatibility ChangeCipherSpec */
+    uint8_t hs_secret[HASP_HASH_MAX], c_hs[HASP_HASH_MAX], s_hs[HASP_HASH_MAX];
+    uint8_t master13[HASP_HASH_MAX], c_ap[HASP_HASH_MAX];
+
     hasp_wr in;  /* handshake bytes from the peer, reassembled across records */
     size_t in_off;
     hasp_wr msg; /* scratch for building one message body */
@@ -132,6 +158,21 @@ int hs_ccs_recv(hasp_conn *c);
 void hs_free(hasp_conn *c);
 /* What the handshake is waiting for, for error messages ("ServerHello"). */
 const char *hs_waiting_for(const hasp_conn *c);
+
+/* TLS 1.3 (tls13.c) */
+extern const hs_step tls13_full[];
+extern const hs_step tls13_hrr[];
+/* Server: the client offered TLS 1.3 and we take it. Picks suite,
+ * certificate and group, and switches to the TLS 1.3 table. */
+int tls13_server_select(hasp_conn *c);
+/* Client: a ServerHello or HelloRetryRequest that selected TLS 1.3. */
+int tls13_server_hello_recv(hasp_conn *c, hasp_rd *exts, uint16_t suite, const uint8_t *sid,
+                            size_t sid_len);
+/* Engine: a post-handshake TLS 1.3 message (NewSessionTicket, KeyUpdate). */
+int tls13_post_handshake(hasp_conn *c, int type, hasp_rd *body);
+int tls13_key_update_send(hasp_conn *c, int request);
+extern const uint8_t tls13_hrr_random[32];
+extern const uint8_t tls13_downgrade12[8];
 
 /* extensions (ext.c) */
 int ext_client_hello_write(hasp_conn *c, hasp_wr *w);
@@ -155,6 +196,7 @@ int hs_verify_chain(hasp_conn *c, const uint8_t *const *certs, const size_t *len
 const char *hs_msg_name(int type);
 int hs_transcript_hash(hasp_conn *c, uint8_t *out);
 int hs_offered_group(const hasp_conn *c, uint16_t group);
+uint16_t hs_max_version(const hasp_conn *c);
 int hs_offered_sigalg(const hasp_conn *c, uint16_t scheme);
 
 #endif

@@ -15,10 +15,13 @@ int hasp_x509_store_write_names(const hasp_x509_store *s, hasp_wr *w);
 
 int hs_read_sigalgs(hasp_rd *r, uint16_t *out, size_t cap, size_t *n);
 
-static int client_hello_send(hasp_conn *c);
-static int client_hello_recv(hasp_conn *c, hasp_rd *r);
+int hs_client_hello_send(hasp_conn *c);
+int hs_client_hello_recv(hasp_conn *c, hasp_rd *r);
+#define client_hello_send hs_client_hello_send
+#define client_hello_recv hs_client_hello_recv
 static int server_hello_send(hasp_conn *c);
-static int server_hello_recv(hasp_conn *c, hasp_rd *r);
+int hs_server_hello_recv(hasp_conn *c, hasp_rd *r);
+#define server_hello_recv hs_server_hello_recv
 static int server_certificate_send(hasp_conn *c);
 static int server_certificate_recv(hasp_conn *c, hasp_rd *r);
 static int server_key_exchange_send(hasp_conn *c);
@@ -175,6 +178,19 @@ int hs_msg_end(hasp_conn *c, int type)
     return 0;
 }
 
+/* The highest version this config can actually run: TLS 1.3 needs a TLS 1.3 suite. */
+uint16_t hs_max_version(const hasp_conn *c)
+{
+    if (c->cfg->max_version < HASP_TLS1_3)
+        return c->cfg->max_version;
+    for (size_t i = 0; i < c->cfg->nsuites; i++) {
+        const hasp_suite *s = hasp_suite_find(c->cfg->suites[i]);
+        if (s && hasp_suite_is_tls13(s))
+            return HASP_TLS1_3;
+    }
+    return HASP_TLS1_2;
+}
+
 int hs_offered_group(const hasp_conn *c, uint16_t group)
 {
     for (size_t i = 0; i < c->cfg->ngroups; i++)
@@ -267,11 +283,22 @@ static int derive_keys(hasp_conn *c)
 
 /* ---------------------------------------------------------------- ClientHello */
 
-static int client_hello_send(hasp_conn *c)
+int client_hello_send(hasp_conn *c)
 {
     struct hasp_hs *hs = c->hs;
+    int tls13 = hs_max_version(c) >= HASP_TLS1_3;
+    int tls12 = c->cfg->min_version <= HASP_TLS1_2;
+    if (!hs->ch_sent) {
+        /* A second ClientHello (after HelloRetryRequest) keeps random and session ID. */
+        GUARD(hasp_random(hs->client_random, 32));
+        if (tls13 && hs->session_id_len == 0) {
+            /* RFC 8446 D.4: middlebox compatibility mode. */
+            GUARD(hasp_random(hs->session_id, 32));
+            hs->session_id_len = 32;
+        }
+        hs->ch_sent = 1;
+    }
     hasp_wr *w = hs_msg_begin(c);
-    GUARD(hasp_random(hs->client_random, 32));
     hs->client_version = HASP_TLS1_2;
     GUARD(wr_u16(w, hs->client_version));
     GUARD(wr_bytes(w, hs->client_random, 32));
@@ -281,17 +308,18 @@ static int client_hello_send(hasp_conn *c)
     size_t offered = 0;
     for (size_t i = 0; i < c->cfg->nsuites; i++) {
         const hasp_suite *s = hasp_suite_find(c->cfg->suites[i]);
-        if (!s || hasp_suite_is_tls13(s))
+        if (!s || (hasp_suite_is_tls13(s) ? !tls13 : !tls12))
             continue;
         GUARD(wr_u16(w, s->id));
         offered++;
     }
     ENSURE_MSG(offered > 0, HASP_ERR_HANDSHAKE,
-               "no TLS 1.2 cipher suite is enabled in the configuration");
+               "no cipher suite is enabled in the configuration for the versions it allows");
     GUARD(wr_vec_end(w, 2, m));
     GUARD(wr_u8(w, 1));
     GUARD(wr_u8(w, 0)); /* null compression */
-    DETAIL(c, "version=TLS1.2 suites=%zu ", offered);
+    DETAIL(c, "version=%s suites=%zu ", tls13 ? (tls12 ? "TLS1.3,TLS1.2" : "TLS1.3") : "TLS1.2",
+           offered);
     DETAIL(c, "extensions=");
     GUARD(ext_client_hello_write(c, w));
     return hs_msg_end(c, HS_CLIENT_HELLO);
@@ -309,6 +337,14 @@ static const hasp_cred *pick_cred(hasp_conn *c, const hasp_suite *s)
         int ok = s->kx == HASP_KX_ECDHE_ECDSA ? ec : cr->key_type == HASP_PKEY_RSA;
         if (!ok)
             continue;
+        if (ec && c->hs->peer_sent_groups) {
+            /* RFC 8422 5.1.1: the certificate's curve must be one the client supports. */
+            uint16_t curve = cr->key_type == HASP_PKEY_EC_P256   ? HASP_GROUP_SECP256R1
+                             : cr->key_type == HASP_PKEY_EC_P384 ? HASP_GROUP_SECP384R1
+                                                                 : 0x0019;
+            if (!peer_has_group(c->hs, curve))
+                continue;
+        }
         if (c->sni[0] && hasp_x509_matches_host(cr->chain[0], cr->chain_len[0], c->sni) == 1)
             return cr;
         if (!first)
@@ -407,11 +443,16 @@ static int select_suite(hasp_conn *c)
          c->cfg->ncreds, hs->npeer_groups, hs->npeer_sigalgs);
 }
 
-static int client_hello_recv(hasp_conn *c, hasp_rd *r)
+int client_hello_recv(hasp_conn *c, hasp_rd *r)
 {
     struct hasp_hs *hs = c->hs;
     uint16_t version;
     hasp_rd sid, suites, comp;
+    /* A second ClientHello replaces what the first one offered. */
+    hs->npeer_suites = hs->npeer_groups = hs->npeer_sigalgs = hs->nshares = 0;
+    hs->npeer_versions = 0;
+    hs->peer_sent_groups = hs->peer_sent_sigalgs = hs->peer_sent_versions = 0;
+    hs->peer_sent_key_share = hs->peer_sent_alpn = 0;
     GUARD(rd_u16(r, &version));
     GUARD(rd_copy(r, hs->client_random, 32));
     GUARD(rd_vec_bounded(r, 1, 0, 32, &sid));
@@ -420,9 +461,6 @@ static int client_hello_recv(hasp_conn *c, hasp_rd *r)
     GUARD(rd_vec_bounded(r, 1, 1, 255, &comp));
     hs->client_version = version;
     DETAIL(c, "version=%s suites=%zu ", version_name(version), suites.len / 2);
-    ENSURE_MSG((version >> 8) == 3 && version >= HASP_TLS1_2, HASP_ERR_VERSION,
-               "the client offers at most %s (0x%04x); hasp requires TLS 1.2 or newer",
-               version_name(version), version);
     memcpy(hs->session_id, sid.p, sid.len);
     hs->session_id_len = sid.len;
     while (rd_left(&suites)) {
@@ -438,6 +476,32 @@ static int client_hello_recv(hasp_conn *c, hasp_rd *r)
                "the client does not offer the null compression method, which TLS requires");
     DETAIL(c, "extensions=");
     GUARD(ext_client_hello_read(c, r));
+    /* The version: supported_versions when present (RFC 8446 4.2.1), else legacy_version. */
+    uint16_t chosen = 0;
+    if (hs->peer_sent_versions) {
+        for (size_t i = 0; i < hs->npeer_versions; i++) {
+            uint16_t v = hs->peer_versions[i];
+            if (v >= c->cfg->min_version && v <= hs_max_version(c) && v > chosen)
+                chosen = v;
+        }
+        ENSURE_MSG(chosen, HASP_ERR_VERSION,
+                   "the client's supported_versions lists no version this server accepts (it "
+                   "accepts %s to %s)",
+                   version_name(c->cfg->min_version), version_name(hs_max_version(c)));
+    } else {
+        ENSURE_MSG((version >> 8) == 3 && version >= HASP_TLS1_2, HASP_ERR_VERSION,
+                   "the client offers at most %s (0x%04x); hasp requires TLS 1.2 or newer",
+                   version_name(version), version);
+        ENSURE_MSG(c->cfg->min_version <= HASP_TLS1_2, HASP_ERR_VERSION,
+                   "the client offers at most TLS 1.2; this server requires TLS 1.3");
+        chosen = HASP_TLS1_2;
+    }
+    if (hs->hrr_done)
+        ENSURE_MSG(chosen == HASP_TLS1_3, HASP_ERR_ILLEGAL_PARAM,
+                   "the second ClientHello no longer offers TLS 1.3");
+    if (chosen == HASP_TLS1_3)
+        ENSURE_MSG(comp.len == 1 && comp.p[0] == 0, HASP_ERR_ILLEGAL_PARAM,
+                   "a TLS 1.3 ClientHello must offer exactly the null compression method");
     if (c->hs->peer_sent_alpn && c->cfg->alpn_len) {
         /* RFC 7301 3.2: our preference, first one the client also has. */
         hasp_rd ours = hasp_rd_init(c->cfg->alpn, c->cfg->alpn_len);
@@ -458,6 +522,14 @@ static int client_hello_recv(hasp_conn *c, hasp_rd *r)
         ENSURE_MSG(c->alpn[0], HASP_ERR_NO_APP_PROTO,
                    "no application protocol in common: the client's ALPN list shares nothing with "
                    "the server's");
+    }
+    if (chosen == HASP_TLS1_3) {
+        c->secure_reneg = 0;
+        if (c->cfg->verify_client != HASP_VERIFY_CLIENT_NONE)
+            hs->flags |= F_CLIENT_AUTH;
+        GUARD(tls13_server_select(c));
+        conn_event(c, HASP_EV_DECISION, 1, 0, "cipher suite", 0, c->suite->iana);
+        return 0;
     }
     GUARD(select_suite(c));
     GUARD(hs_transcript_start(c));
@@ -480,6 +552,8 @@ static int server_hello_send(hasp_conn *c)
     struct hasp_hs *hs = c->hs;
     hasp_wr *w = hs_msg_begin(c);
     GUARD(hasp_random(hs->server_random, 32));
+    if (hs_max_version(c) >= HASP_TLS1_3)
+        memcpy(hs->server_random + 24, tls13_downgrade12, 8); /* RFC 8446 4.1.3 */
     GUARD(wr_u16(w, HASP_TLS1_2));
     GUARD(wr_bytes(w, hs->server_random, 32));
     /* No session cache yet: an empty session ID says "not resumable". */
@@ -492,7 +566,7 @@ static int server_hello_send(hasp_conn *c)
     return hs_msg_end(c, HS_SERVER_HELLO);
 }
 
-static int server_hello_recv(hasp_conn *c, hasp_rd *r)
+int server_hello_recv(hasp_conn *c, hasp_rd *r)
 {
     struct hasp_hs *hs = c->hs;
     uint16_t version, suite;
@@ -503,6 +577,37 @@ static int server_hello_recv(hasp_conn *c, hasp_rd *r)
     GUARD(rd_vec_bounded(r, 1, 0, 32, &sid));
     GUARD(rd_u16(r, &suite));
     GUARD(rd_u8(r, &comp));
+    if (hs_max_version(c) >= HASP_TLS1_3) {
+        /* Does supported_versions select TLS 1.3? */
+        hasp_rd exts = *r, list;
+        int tls13 = 0;
+        if (rd_left(&exts) && rd_vec(&exts, 2, &list) == 0) {
+            while (rd_left(&list)) {
+                uint16_t type;
+                hasp_rd body;
+                if (rd_u16(&list, &type) < 0 || rd_vec(&list, 2, &body) < 0)
+                    break;
+                if (type == EXT_SUPPORTED_VERSIONS)
+                    tls13 = 1;
+            }
+        }
+        if (tls13) {
+            ENSURE_MSG(version == HASP_TLS1_2 && comp == 0, HASP_ERR_ILLEGAL_PARAM,
+                       "the server's TLS 1.3 ServerHello has legacy_version 0x%04x and "
+                       "compression %u",
+                       version, comp);
+            return tls13_server_hello_recv(c, r, suite, sid.p, sid.len);
+        }
+        ENSURE_MSG(!hs->hrr_done, HASP_ERR_ILLEGAL_PARAM,
+                   "the server answered its own HelloRetryRequest with a TLS 1.2 ServerHello");
+        /* RFC 8446 4.1.3: a TLS 1.2 answer to a client that offered TLS 1.3. */
+        ENSURE_MSG(memcmp(hs->server_random + 24, tls13_downgrade12, 8) != 0,
+                   HASP_ERR_ILLEGAL_PARAM,
+                   "downgrade detected: the server supports TLS 1.3 but answered with TLS 1.2 "
+                   "(its random carries the RFC 8446 downgrade sentinel)");
+        ENSURE_MSG(c->cfg->min_version <= HASP_TLS1_2, HASP_ERR_VERSION,
+                   "the server chose TLS 1.2; this client requires TLS 1.3");
+    }
     DETAIL(c, "version=%s ", version_name(version));
     ENSURE_MSG(version == HASP_TLS1_2, HASP_ERR_VERSION,
                "the server chose %s (0x%04x); this client accepts TLS 1.2 only",
@@ -692,6 +797,8 @@ static int server_key_exchange_recv(hasp_conn *c, hasp_rd *r)
                    curve_type);
         GUARD(rd_u16(r, &group));
         GUARD(rd_vec_bounded(r, 1, 1, 255, &pub));
+        hasp_kex_free(hs->kex);
+        hs->kex = NULL;
         ENSURE_MSG(hs_offered_group(c, group) && !hasp_group_is_ffdhe(group),
                    HASP_ERR_ILLEGAL_PARAM,
                    "the server chose the group 0x%04x (%s), which the client did not offer", group,
@@ -715,6 +822,7 @@ static int server_key_exchange_recv(hasp_conn *c, hasp_rd *r)
         ENSURE_MSG(p.len * 8 >= 2048, HASP_ERR_INSUFFICIENT_SECURITY,
                    "the server's DH group has only %zu bits; hasp requires at least 2048",
                    p.len * 8);
+        hasp_kex_free(hs->kex);
         hs->kex = hasp_kex_new_dh(p.p, p.len, g.p, g.len);
     }
     ENSURE_MSG(hs->kex, HASP_ERR_ILLEGAL_PARAM, "the server's key exchange parameters are unusable: %s",
@@ -1050,6 +1158,7 @@ void hs_free(hasp_conn *c)
     hasp_wr_free(&hs->in);
     hasp_pkey_free(hs->peer_key);
     hasp_kex_free(hs->kex);
+    hasp_kex_free(hs->share_kex);
     hasp_wipe(hs, sizeof(*hs));
     free(hs);
     c->hs = NULL;
@@ -1139,6 +1248,7 @@ int hs_drive(hasp_conn *c)
         if (avail < 4 + len)
             return 1;
         hs->in_off += 4 + len;
+        hs->cur_len = 4 + len;
         if (type == HS_HELLO_REQUEST && c->role == HASP_CLIENT) {
             /* RFC 5246 7.4.1.1: ignored while a handshake is under way. */
             ENSURE(len == 0, HASP_ERR_DECODE);

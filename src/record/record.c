@@ -13,6 +13,13 @@ static inline size_t ct_lt(size_t a, size_t b)
 {
     return (size_t)0 - ((a - b) >> (sizeof(size_t) * 8 - 1));
 }
+/* Hides a value from the optimiser, so that public values are not
+ * recomputed from secret ones (nor masks turned into branches). */
+static inline size_t ct_barrier(size_t x)
+{
+    __asm__("" : "+r"(x));
+    return x;
+}
 static inline size_t ct_eq(size_t a, size_t b)
 {
     size_t x = a ^ b;
@@ -129,7 +136,31 @@ int hasp_rec_prot_cbc(hasp_rec_prot *p, int cbc_alg, const uint8_t *key, int mac
     memcpy(p->mac_key, mac_key, mac_len);
     p->mac_len = mac_len;
     p->etm = etm ? 1 : 0;
+    if (encrypt) {
+        int rc = hasp_random(p->iv, sizeof(p->iv)); /* the IV salt, see cbc_next_iv */
+        if (rc < 0) {
+            hasp_rec_prot_clear(p);
+            return rc;
+        }
+    }
     return 0;
+}
+
+/* RFC 5246 6.2.3.2 wants an unpredictable IV per record. RAND_bytes costs
+ * more than the encryption of a small record, so we use NIST SP 800-38A
+ * appendix C's second method: IV = E_k(nonce), with nonce = a secret
+ * random per-key salt XOR the sequence number (unique per key). The salt,
+ * never sent, keeps an attacker from steering a chosen plaintext block
+ * onto a future nonce. The salt lives in p->iv, unused by CBC. */
+static int cbc_next_iv(hasp_rec_prot *p, uint8_t *iv)
+{
+    const size_t B = p->block_len;
+    uint8_t nonce[16] = {0}, zero[16] = {0}, s[8];
+    memcpy(nonce, p->iv, B < sizeof(p->iv) ? B : sizeof(p->iv));
+    put_u64(s, p->seq);
+    for (size_t i = 0; i < 8; i++)
+        nonce[B - 8 + i] ^= s[i];
+    return hasp_cbc_run(p->cbc, zero, nonce, B, iv);
 }
 
 /* ------------------------------------------------------------------ seal */
@@ -219,7 +250,7 @@ int hasp_rec_seal_padded(hasp_rec_prot *p, uint8_t type, uint16_t version, const
     case HASP_REC_CBC: {
         const size_t B = p->block_len, m = hasp_hash_len(p->mac_hash);
         uint8_t *iv = b, *ct = b + B;
-        GUARD(hasp_random(iv, B)); /* RFC 5246 6.2.3.2: a fresh IV per record */
+        GUARD(cbc_next_iv(p, iv));
         if (len) memmove(ct, pt, len);
         size_t n = len;
         if (!p->etm) {
@@ -402,13 +433,15 @@ static int open_cbc_mte(hasp_rec_prot *p, uint8_t *rec, size_t n, uint8_t **pt, 
     size_t good = ~ct_lt(len, m + pad + 1);
     const size_t to_check = len < 256 ? len : 256;
     for (size_t i = 0; i < to_check; i++) {
-        size_t in_pad = ~ct_lt(pad, i); /* i <= pad */
+        size_t ii = i;
+        __asm__("" : "+r"(ii));          /* keep the compiler from addressing via pad - i */
+        size_t in_pad = ~ct_lt(pad, ii); /* i <= pad */
         good &= ~(in_pad & ~ct_eq(buf[len - 1 - i], pad));
     }
-    pad &= good;                           /* bad padding: go on as if there were none */
-    const size_t dlen = len - m - 1 - pad; /* secret */
-    const size_t max_len = len - m - 1;
+    pad &= good;                                    /* bad padding: go on as if there were none */
+    const size_t max_len = ct_barrier(len - m - 1); /* public */
     const size_t min_len = max_len > 255 ? max_len - 255 : 0;
+    const size_t dlen = max_len - ct_barrier(pad); /* secret */
 
     uint8_t ad[13], mac[HASP_HASH_MAX], got[HASP_HASH_MAX], rot[HASP_HASH_MAX];
     aad12(ad, p->seq, rec[0], (uint16_t)((rec[1] << 8) | rec[2]), dlen);
@@ -427,13 +460,20 @@ static int open_cbc_mte(hasp_rec_prot *p, uint8_t *rec, size_t n, uint8_t **pt, 
         j++;
         j &= ~ct_eq(j, m);
     }
-    for (size_t k = 0; k < m; k++) {
-        size_t src = k + r;
-        src -= m & ~ct_lt(src, m);
-        uint8_t v = 0;
-        for (size_t t = 0; t < m; t++)
-            v |= (uint8_t)(rot[t] & ct_eq(t, src));
-        got[k] = v;
+    /* got[k] = rot[(k + r) mod m]: a barrel shifter, rotating left by
+     * 2^b (mod m) for each set bit b of r, selected by mask. */
+    memcpy(got, rot, m);
+    for (size_t b = 0; ((size_t)1 << b) < m; b++) {
+        const size_t sh = ((size_t)1 << b) % m;
+        const uint8_t sel = (uint8_t)(0 - ((r >> b) & 1));
+        uint8_t tmp[HASP_HASH_MAX];
+        for (size_t k = 0; k < m; k++) {
+            size_t src = k + sh;
+            src -= src >= m ? m : 0; /* public: depends on k and b only */
+            tmp[k] = got[src];
+        }
+        for (size_t k = 0; k < m; k++)
+            got[k] = (uint8_t)((tmp[k] & sel) | (got[k] & ~sel));
     }
     unsigned diff = 0;
     for (size_t k = 0; k < m; k++)

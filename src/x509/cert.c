@@ -11,8 +11,7 @@ static void defect(hasp_x509_cert *c, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void defect(hasp_x509_cert *c, int code, const char *fmt, ...)
 {
-    if (c->defect_code)
-        return;
+    if (c->defect_code) return;
     c->defect_code = code;
     va_list ap;
     va_start(ap, fmt);
@@ -23,8 +22,7 @@ static void defect(hasp_x509_cert *c, int code, const char *fmt, ...)
 void x509_append(char *out, size_t cap, const char *fmt, ...)
 {
     size_t n = strlen(out);
-    if (n + 1 >= cap)
-        return;
+    if (n + 1 >= cap) return;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(out + n, cap - n, fmt, ap);
@@ -41,8 +39,7 @@ static int pss_hash(hasp_rd alg, int *hash)
 {
     hasp_rd oid;
     GUARD(hasp_der_oid(&alg, &oid));
-    if (rd_left(&alg))
-        GUARD(hasp_der_null(&alg));
+    if (rd_left(&alg)) GUARD(hasp_der_null(&alg));
     GUARD(hasp_der_end(&alg, "a hash AlgorithmIdentifier"));
     if (DER_OID_EQ(oid, OID_SHA256))
         *hash = HASP_HASH_SHA256;
@@ -78,20 +75,16 @@ static int pss_params(hasp_rd p, int *hash)
         hasp_rd oid;
         GUARD(hasp_der_expect(&e.content, DER_SEQUENCE, &a));
         GUARD(hasp_der_oid(&a.content, &oid));
-        if (!DER_OID_EQ(oid, OID_MGF1))
-            return 0;
+        if (!DER_OID_EQ(oid, OID_MGF1)) return 0;
         GUARD(hasp_der_expect(&a.content, DER_SEQUENCE, &inner));
         GUARD(pss_hash(inner.content, &mh));
     } else {
         return 0;
     }
-    if (hasp_der_optional(&r, DER_CTX_CONS(2), &e) > 0)
-        GUARD(hasp_der_int64(&e.content, &salt));
-    if (hasp_der_optional(&r, DER_CTX_CONS(3), &e) > 0)
-        GUARD(hasp_der_int64(&e.content, &trailer));
+    if (hasp_der_optional(&r, DER_CTX_CONS(2), &e) > 0) GUARD(hasp_der_int64(&e.content, &salt));
+    if (hasp_der_optional(&r, DER_CTX_CONS(3), &e) > 0) GUARD(hasp_der_int64(&e.content, &trailer));
     GUARD(hasp_der_end(&r, "RSASSA-PSS parameters"));
-    if (h && h == mh && (size_t)salt == hasp_hash_len(h) && trailer == 1)
-        *hash = h;
+    if (h && h == mh && (size_t)salt == hasp_hash_len(h) && trailer == 1) *hash = h;
     return 0;
 }
 
@@ -102,8 +95,7 @@ static int parse_sig_alg(hasp_x509_cert *c, hasp_rd alg)
     int null_params = 0, no_params = rd_left(&alg) == 0;
     if (hasp_der_peek(&alg) == DER_NULL) {
         hasp_rd tmp = alg;
-        if (hasp_der_null(&tmp) == 0 && rd_left(&tmp) == 0)
-            null_params = 1;
+        if (hasp_der_null(&tmp) == 0 && rd_left(&tmp) == 0) null_params = 1;
     }
     static const struct {
         const char *oid;
@@ -125,8 +117,7 @@ static int parse_sig_alg(hasp_x509_cert *c, hasp_rd alg)
 #undef ROW
     };
     for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++) {
-        if (!hasp_der_oid_eq(oid, (const uint8_t *)tab[i].oid, tab[i].len))
-            continue;
+        if (!hasp_der_oid_eq(oid, (const uint8_t *)tab[i].oid, tab[i].len)) continue;
         snprintf(c->sig_name, sizeof(c->sig_name), "%s", tab[i].name);
         if (tab[i].params ? !null_params : !no_params) {
             defect(c, HASP_ERR_CERT_BAD, "its %s signature algorithm has invalid parameters",
@@ -161,8 +152,7 @@ static int bits_of(hasp_rd n)
         n.p++;
         n.len--;
     }
-    if (!n.len)
-        return 0;
+    if (!n.len) return 0;
     int b = (int)(n.len - 1) * 8;
     for (uint8_t x = n.p[0]; x; x >>= 1)
         b++;
@@ -276,8 +266,7 @@ static int ext_ku(hasp_x509_cert *c, hasp_rd v)
     c->has_ku = 1;
     c->ku = 0;
     for (unsigned i = 0; i < 9 && i / 8 < bits.len; i++)
-        if (bits.p[i / 8] & (0x80 >> (i % 8)))
-            c->ku |= 1u << i;
+        if (bits.p[i / 8] & (0x80 >> (i % 8))) c->ku |= 1u << i;
     ENSURE_MSG(c->ku != 0, HASP_ERR_DECODE, "keyUsage has no bit set");
     return 0;
 }
@@ -410,7 +399,10 @@ typedef struct ext_handler {
     int critical_rule; /* 0 either, 1 MUST be critical, -1 MUST NOT be critical */
 } ext_handler;
 
-#define EXT(o, n, f, r) {o, sizeof(o) - 1, n, f, r}
+#define EXT(o, n, f, r)                                                                            \
+    {                                                                                              \
+        o, sizeof(o) - 1, n, f, r                                                                  \
+    }
 static const ext_handler ext_handlers[] = {
     EXT(OID_EXT_BC, "basicConstraints", ext_bc, 0),
     EXT(OID_EXT_KU, "keyUsage", ext_ku, 0),
@@ -446,8 +438,7 @@ static int parse_extensions(hasp_x509_cert *c, hasp_rd exts)
         GUARD(hasp_der_expect(&exts, DER_SEQUENCE, &ext));
         hasp_rd r = ext.content;
         GUARD(hasp_der_oid(&r, &oid));
-        if (hasp_der_peek(&r) == DER_BOOLEAN)
-            GUARD(hasp_der_bool(&r, &critical));
+        if (hasp_der_peek(&r) == DER_BOOLEAN) GUARD(hasp_der_bool(&r, &critical));
         GUARD(hasp_der_expect(&r, DER_OCTET_STRING, &val));
         GUARD(hasp_der_end(&r, "an extension"));
 
@@ -456,8 +447,7 @@ static int parse_extensions(hasp_x509_cert *c, hasp_rd exts)
         for (size_t i = 0; i < nseen; i++) {
             if (seen[i].len == oid.len && memcmp(seen[i].p, oid.p, oid.len) == 0) {
                 defect(c, HASP_ERR_CERT_BAD,
-                       "it contains extension %s twice (RFC 5280 4.2 allows one instance)",
-                       oid_s);
+                       "it contains extension %s twice (RFC 5280 4.2 allows one instance)", oid_s);
                 return 0;
             }
         }
@@ -469,8 +459,7 @@ static int parse_extensions(hasp_x509_cert *c, hasp_rd exts)
 
         const ext_handler *h = NULL;
         for (size_t i = 0; i < sizeof(ext_handlers) / sizeof(ext_handlers[0]); i++)
-            if (hasp_der_oid_eq(oid, (const uint8_t *)ext_handlers[i].oid,
-                                ext_handlers[i].oid_len))
+            if (hasp_der_oid_eq(oid, (const uint8_t *)ext_handlers[i].oid, ext_handlers[i].oid_len))
                 h = &ext_handlers[i];
         if (!h) {
             if (critical)
@@ -481,8 +470,7 @@ static int parse_extensions(hasp_x509_cert *c, hasp_rd exts)
             defect(c, HASP_ERR_CERT_BAD, "its %s extension is not marked critical (RFC 5280)",
                    h->name);
         if (h->critical_rule < 0 && critical)
-            defect(c, HASP_ERR_CERT_BAD, "its %s extension is marked critical (RFC 5280)",
-                   h->name);
+            defect(c, HASP_ERR_CERT_BAD, "its %s extension is marked critical (RFC 5280)", h->name);
         if (h == &ext_handlers[0])
             c->bc_critical = critical;
         else if (h == &ext_handlers[2])
@@ -555,8 +543,7 @@ static int parse(const uint8_t *der, size_t len, hasp_x509_cert *c)
 
     c->issuer_hash = hasp_x509_name_hash(c->issuer);
     c->subject_hash = hasp_x509_name_hash(c->subject);
-    c->self_issued =
-        c->issuer_hash == c->subject_hash && hasp_x509_name_eq(c->issuer, c->subject);
+    c->self_issued = c->issuer_hash == c->subject_hash && hasp_x509_name_eq(c->issuer, c->subject);
 
     /* Now the checks that make a certificate unusable but not unreadable. */
     GUARD(parse_sig_alg(c, inner_alg.content));

@@ -15,24 +15,20 @@ static int lower(int ch)
 static int ieq(const char *a, const char *b, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        if (lower((unsigned char)a[i]) != lower((unsigned char)b[i]))
-            return 0;
+        if (lower((unsigned char)a[i]) != lower((unsigned char)b[i])) return 0;
     return 1;
 }
 
 int hasp_x509_dns_valid(const char *name, size_t len, int wildcard_ok)
 {
-    if (len == 0 || len > 253)
-        return 0;
+    if (len == 0 || len > 253) return 0;
     size_t i = 0;
-    if (wildcard_ok && len > 2 && name[0] == '*' && name[1] == '.')
-        i = 2;
+    if (wildcard_ok && len > 2 && name[0] == '*' && name[1] == '.') i = 2;
     size_t label = 0;
     for (; i <= len; i++) {
         char ch = i < len ? name[i] : '.';
         if (ch == '.') {
-            if (label == 0 || label > 63 || name[i - 1] == '-' || name[i - label] == '-')
-                return 0;
+            if (label == 0 || label > 63 || name[i - 1] == '-' || name[i - label] == '-') return 0;
             label = 0;
             continue;
         }
@@ -48,34 +44,108 @@ int hasp_x509_dns_valid(const char *name, size_t len, int wildcard_ok)
  * (single-label suffixes are refused by rule: a wildcard needs two labels
  * after it). A short list of the common ones, not the whole PSL. */
 static const char *const public_suffixes[] = {
-    "co.uk", "org.uk", "ac.uk", "gov.uk", "ltd.uk", "plc.uk", "net.uk", "me.uk", "nhs.uk",
-    "co.jp", "ne.jp", "or.jp", "ac.jp", "go.jp", "gr.jp", "ed.jp",
-    "com.au", "net.au", "org.au", "edu.au", "gov.au", "id.au",
-    "co.nz", "org.nz", "net.nz", "govt.nz", "ac.nz",
-    "com.br", "net.br", "org.br", "gov.br",
-    "com.cn", "net.cn", "org.cn", "gov.cn", "edu.cn",
-    "com.mx", "org.mx", "gob.mx", "co.in", "net.in", "org.in", "gov.in", "ac.in",
-    "co.za", "org.za", "gov.za", "com.tw", "org.tw", "com.hk", "org.hk", "co.kr", "or.kr",
-    "com.sg", "org.sg", "com.tr", "org.tr", "com.ar", "co.il", "org.il", "com.ua",
-    "com.pl", "com.ru", "com.es", "co.th", "com.my", "com.vn", "com.ph", "com.pk",
-    "com.eg", "com.sa", "co.id", "or.id",
+    "co.uk",
+    "org.uk",
+    "ac.uk",
+    "gov.uk",
+    "ltd.uk",
+    "plc.uk",
+    "net.uk",
+    "me.uk",
+    "nhs.uk",
+    "co.jp",
+    "ne.jp",
+    "or.jp",
+    "ac.jp",
+    "go.jp",
+    "gr.jp",
+    "ed.jp",
+    "com.au",
+    "net.au",
+    "org.au",
+    "edu.au",
+    "gov.au",
+    "id.au",
+    "co.nz",
+    "org.nz",
+    "net.nz",
+    "govt.nz",
+    "ac.nz",
+    "com.br",
+    "net.br",
+    "org.br",
+    "gov.br",
+    "com.cn",
+    "net.cn",
+    "org.cn",
+    "gov.cn",
+    "edu.cn",
+    "com.mx",
+    "org.mx",
+    "gob.mx",
+    "co.in",
+    "net.in",
+    "org.in",
+    "gov.in",
+    "ac.in",
+    "co.za",
+    "org.za",
+    "gov.za",
+    "com.tw",
+    "org.tw",
+    "com.hk",
+    "org.hk",
+    "co.kr",
+    "or.kr",
+    "com.sg",
+    "org.sg",
+    "com.tr",
+    "org.tr",
+    "com.ar",
+    "co.il",
+    "org.il",
+    "com.ua",
+    "com.pl",
+    "com.ru",
+    "com.es",
+    "co.th",
+    "com.my",
+    "com.vn",
+    "com.ph",
+    "com.pk",
+    "com.eg",
+    "com.sa",
+    "co.id",
+    "or.id",
     /* private section entries often seen on the web */
-    "s3.amazonaws.com", "compute.amazonaws.com", "elasticbeanstalk.com", "cloudfront.net",
-    "herokuapp.com", "github.io", "gitlab.io", "appspot.com", "blogspot.com",
-    "azurewebsites.net", "cloudapp.net", "web.app", "firebaseapp.com", "netlify.app",
-    "vercel.app", "pages.dev", "workers.dev", "fly.dev", "glitch.me",
+    "s3.amazonaws.com",
+    "compute.amazonaws.com",
+    "elasticbeanstalk.com",
+    "cloudfront.net",
+    "herokuapp.com",
+    "github.io",
+    "gitlab.io",
+    "appspot.com",
+    "blogspot.com",
+    "azurewebsites.net",
+    "cloudapp.net",
+    "web.app",
+    "firebaseapp.com",
+    "netlify.app",
+    "vercel.app",
+    "pages.dev",
+    "workers.dev",
+    "fly.dev",
+    "glitch.me",
 };
 
 int hasp_x509_is_public_suffix(const char *suffix, size_t len)
 {
-    if (len && suffix[len - 1] == '.')
-        len--;
-    if (!memchr(suffix, '.', len))
-        return 1; /* every top-level domain */
+    if (len && suffix[len - 1] == '.') len--;
+    if (!memchr(suffix, '.', len)) return 1; /* every top-level domain */
     for (size_t i = 0; i < sizeof(public_suffixes) / sizeof(public_suffixes[0]); i++) {
         size_t n = strlen(public_suffixes[i]);
-        if (n == len && ieq(suffix, public_suffixes[i], n))
-            return 1;
+        if (n == len && ieq(suffix, public_suffixes[i], n)) return 1;
     }
     return 0;
 }
@@ -83,22 +153,17 @@ int hasp_x509_is_public_suffix(const char *suffix, size_t len)
 int hasp_x509_dns_match(const char *pattern, size_t plen, const char *host)
 {
     size_t hlen = strlen(host);
-    if (hlen && host[hlen - 1] == '.')
-        hlen--;
-    if (plen && pattern[plen - 1] == '.')
-        plen--;
-    if (!hasp_x509_dns_valid(host, hlen, 0) || !hasp_x509_dns_valid(pattern, plen, 1))
-        return 0;
+    if (hlen && host[hlen - 1] == '.') hlen--;
+    if (plen && pattern[plen - 1] == '.') plen--;
+    if (!hasp_x509_dns_valid(host, hlen, 0) || !hasp_x509_dns_valid(pattern, plen, 1)) return 0;
     if (plen > 2 && pattern[0] == '*' && pattern[1] == '.') {
         /* RFC 6125 6.4.3: the wildcard is the whole left-most label and
          * matches exactly one label; never directly under a public suffix. */
         const char *base = pattern + 2;
         size_t blen = plen - 2;
-        if (hasp_x509_is_public_suffix(base, blen))
-            return 0;
+        if (hasp_x509_is_public_suffix(base, blen)) return 0;
         const char *dot = memchr(host, '.', hlen);
-        if (!dot || dot == host)
-            return 0;
+        if (!dot || dot == host) return 0;
         size_t rest = hlen - (size_t)(dot + 1 - host);
         return rest == blen && ieq(dot + 1, base, blen);
     }
@@ -109,18 +174,15 @@ int hasp_x509_parse_ip(const char *s, uint8_t out[16])
 {
     char buf[64];
     size_t n = strlen(s);
-    if (n >= sizeof(buf))
-        return 0;
+    if (n >= sizeof(buf)) return 0;
     if (n >= 2 && s[0] == '[' && s[n - 1] == ']') {
         memcpy(buf, s + 1, n - 2);
         buf[n - 2] = 0;
     } else {
         memcpy(buf, s, n + 1);
     }
-    if (inet_pton(AF_INET, buf, out) == 1)
-        return 4;
-    if (inet_pton(AF_INET6, buf, out) == 1)
-        return 16;
+    if (inet_pton(AF_INET, buf, out) == 1) return 4;
+    if (inet_pton(AF_INET6, buf, out) == 1) return 16;
     return 0;
 }
 
@@ -139,8 +201,7 @@ static void ip_str(hasp_rd ip, char *out, size_t cap)
 
 void x509_san_str(const hasp_x509_cert *c, char *out, size_t cap)
 {
-    if (!cap)
-        return;
+    if (!cap) return;
     out[0] = 0;
     if (!c->has_san) {
         x509_append(out, cap, "no subjectAltName");
@@ -150,8 +211,7 @@ void x509_san_str(const hasp_x509_cert *c, char *out, size_t cap)
     int count = 0;
     while (rd_left(&r)) {
         hasp_der_elem gn;
-        if (hasp_der_next(&r, &gn) < 0)
-            break;
+        if (hasp_der_next(&r, &gn) < 0) break;
         if (strlen(out) + 40 > cap) {
             x509_append(out, cap, ", ...");
             break;
@@ -203,8 +263,7 @@ static int each_attr(hasp_rd name, const char *oid, size_t oid_len, attr_fn fn, 
             GUARD(hasp_der_next(&atv.content, &v));
             if (hasp_der_oid_eq(type, (const uint8_t *)oid, oid_len)) {
                 int rc = fn(arg, &v);
-                if (rc)
-                    return rc;
+                if (rc) return rc;
             }
         }
     }
@@ -221,8 +280,7 @@ static int cn_match_fn(void *arg, const hasp_der_elem *v)
     struct cn_match *m = arg;
     if (v->tag != DER_UTF8_STRING && v->tag != DER_PRINTABLE_STRING && v->tag != DER_IA5_STRING)
         return 0;
-    if (hasp_x509_dns_match((const char *)v->content.p, v->content.len, m->host))
-        m->matched = 1;
+    if (hasp_x509_dns_match((const char *)v->content.p, v->content.len, m->host)) m->matched = 1;
     return 0;
 }
 
@@ -234,8 +292,7 @@ int hasp_x509_cert_matches_host(const hasp_x509_cert *c, const char *host, int a
         hasp_rd r = c->san;
         while (rd_left(&r)) {
             hasp_der_elem gn;
-            if (hasp_der_next(&r, &gn) < 0)
-                return 0;
+            if (hasp_der_next(&r, &gn) < 0) return 0;
             unsigned t = gn.tag & 0x1f;
             if (iplen && t == GN_IP && gn.content.len == (size_t)iplen &&
                 memcmp(gn.content.p, ip, (size_t)iplen) == 0)
@@ -267,14 +324,11 @@ static int san_has_ip_text(const hasp_x509_cert *c, const char *text, size_t len
     hasp_rd r = c->san;
     while (rd_left(&r)) {
         hasp_der_elem gn;
-        if (hasp_der_next(&r, &gn) < 0)
-            return 0;
-        if ((gn.tag & 0x1f) != GN_IP)
-            continue;
+        if (hasp_der_next(&r, &gn) < 0) return 0;
+        if ((gn.tag & 0x1f) != GN_IP) continue;
         char s[64];
         ip_str(gn.content, s, sizeof(s));
-        if (strlen(s) == len && memcmp(s, text, len) == 0)
-            return 1;
+        if (strlen(s) == len && memcmp(s, text, len) == 0) return 1;
     }
     return 0;
 }
@@ -286,17 +340,13 @@ static int san_dns_covered(const hasp_x509_cert *c, const char *name, size_t n, 
     *any_dns = 0;
     while (rd_left(&r)) {
         hasp_der_elem gn;
-        if (hasp_der_next(&r, &gn) < 0)
-            return 0;
-        if ((gn.tag & 0x1f) != GN_DNS)
-            continue;
+        if (hasp_der_next(&r, &gn) < 0) return 0;
+        if ((gn.tag & 0x1f) != GN_DNS) continue;
         *any_dns = 1;
         const char *s = (const char *)gn.content.p;
         size_t l = gn.content.len;
-        if (l == n && memcmp(s, name, n) == 0)
-            return 1;
-        if (l > n + 1 && s[l - n - 1] == '.' && memcmp(s + l - n, name, n) == 0)
-            return 1;
+        if (l == n && memcmp(s, name, n) == 0) return 1;
+        if (l > n + 1 && s[l - n - 1] == '.' && memcmp(s + l - n, name, n) == 0) return 1;
     }
     return 0;
 }
@@ -314,8 +364,7 @@ static int cn_check_fn(void *arg, const hasp_der_elem *v)
     const char *s = (const char *)v->content.p;
     size_t n = v->content.len;
     char buf[256];
-    if (n == 0 || n >= sizeof(buf) || memchr(s, ' ', n) || memchr(s, 0, n))
-        return 0;
+    if (n == 0 || n >= sizeof(buf) || memchr(s, ' ', n) || memchr(s, 0, n)) return 0;
     memcpy(buf, s, n);
     buf[n] = 0;
     struct in_addr a4;
@@ -345,8 +394,7 @@ static int cn_check_fn(void *arg, const hasp_der_elem *v)
 
 int x509_cn_consistent(const hasp_x509_cert *c, char *err, size_t cap)
 {
-    if (!c->has_san)
-        return 0;
+    if (!c->has_san) return 0;
     struct cn_check k = {c, err, cap};
     int rc = each_attr(c->subject, OID_AT_CN, sizeof(OID_AT_CN) - 1, cn_check_fn, &k);
     return rc > 0 ? HASP_ERR_CERT_NAME : 0;
@@ -358,18 +406,14 @@ static int email_valid(const char *s, size_t n, int constraint)
 {
     const char *at = memchr(s, '@', n);
     if (!at) {
-        if (!constraint)
-            return 0;
-        if (n && s[0] == '.')
-            return hasp_x509_dns_valid(s + 1, n - 1, 0);
+        if (!constraint) return 0;
+        if (n && s[0] == '.') return hasp_x509_dns_valid(s + 1, n - 1, 0);
         return hasp_x509_dns_valid(s, n, 0);
     }
     size_t local = (size_t)(at - s);
-    if (local == 0 || memchr(at + 1, '@', n - local - 1))
-        return 0;
+    if (local == 0 || memchr(at + 1, '@', n - local - 1)) return 0;
     for (size_t i = 0; i < local; i++)
-        if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f)
-            return 0;
+        if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f) return 0;
     return hasp_x509_dns_valid(at + 1, n - local - 1, 0);
 }
 
@@ -421,8 +465,7 @@ int x509_subtrees_valid(hasp_rd subtrees, char *err, size_t cap)
                     snprintf(err, cap, "iPAddress constraint mask is not contiguous");
                     return -1;
                 }
-                if (!bit)
-                    zero = 1;
+                if (!bit) zero = 1;
             }
             break;
         }
@@ -442,10 +485,8 @@ int x509_subtrees_valid(hasp_rd subtrees, char *err, size_t cap)
 /* DNS: name within the subtree of constraint c. */
 static int dns_within(const char *n, size_t nl, const char *c, size_t cl)
 {
-    if (cl == 0)
-        return 1;
-    if (nl == cl)
-        return ieq(n, c, cl);
+    if (cl == 0) return 1;
+    if (nl == cl) return ieq(n, c, cl);
     return nl > cl && n[nl - cl - 1] == '.' && ieq(n + nl - cl, c, cl);
 }
 
@@ -457,8 +498,7 @@ static int dns_nc_match(const char *n, size_t nl, const char *c, size_t cl, int 
     if (nl > 2 && n[0] == '*' && n[1] == '.') {
         const char *base = n + 2;
         size_t bl = nl - 2;
-        if (dns_within(base, bl, c, cl))
-            return 1;
+        if (dns_within(base, bl, c, cl)) return 1;
         if (excluded) {
             /* c is one label under base: *.base covers it. */
             const char *dot = memchr(c, '.', cl);
@@ -471,19 +511,16 @@ static int dns_nc_match(const char *n, size_t nl, const char *c, size_t cl, int 
 
 static int ip_nc_match(hasp_rd ip, hasp_rd c)
 {
-    if (c.len != ip.len * 2)
-        return 0;
+    if (c.len != ip.len * 2) return 0;
     for (size_t i = 0; i < ip.len; i++)
-        if ((ip.p[i] & c.p[ip.len + i]) != (c.p[i] & c.p[ip.len + i]))
-            return 0;
+        if ((ip.p[i] & c.p[ip.len + i]) != (c.p[i] & c.p[ip.len + i])) return 0;
     return 1;
 }
 
 static int email_nc_match(const char *n, size_t nl, const char *c, size_t cl)
 {
     const char *at = memchr(n, '@', nl);
-    if (!at)
-        return 0;
+    if (!at) return 0;
     const char *dom = at + 1;
     size_t dl = nl - (size_t)(dom - n);
     if (memchr(c, '@', cl)) {
@@ -493,8 +530,7 @@ static int email_nc_match(const char *n, size_t nl, const char *c, size_t cl)
         return local == (size_t)(at - n) && memcmp(n, c, local) == 0 && dl == cl - local - 1 &&
                ieq(dom, cat + 1, dl);
     }
-    if (cl && c[0] == '.')
-        return dl > cl && ieq(dom + dl - cl, c, cl);
+    if (cl && c[0] == '.') return dl > cl && ieq(dom + dl - cl, c, cl);
     return dl == cl && ieq(dom, c, cl);
 }
 
@@ -514,8 +550,7 @@ static int has_type(hasp_rd subtrees, unsigned type)
         if (hasp_der_expect(&subtrees, DER_SEQUENCE, &st) < 0 ||
             hasp_der_next(&st.content, &base) < 0)
             return 1;
-        if ((base.tag & 0x1f) == type)
-            return 1;
+        if ((base.tag & 0x1f) == type) return 1;
     }
     return 0;
 }
@@ -529,30 +564,36 @@ static int match_any(nc_ctx *k, hasp_rd subtrees, unsigned type, hasp_rd value, 
         if (hasp_der_expect(&subtrees, DER_SEQUENCE, &st) < 0 ||
             hasp_der_next(&st.content, &base) < 0)
             return 0;
-        if ((base.tag & 0x1f) != type)
-            continue;
-        if (--*k->budget < 0)
-            return -1;
+        if ((base.tag & 0x1f) != type) continue;
+        if (--*k->budget < 0) return -1;
         const char *n = (const char *)value.p, *c = (const char *)base.content.p;
         int m = 0;
         switch (type) {
-        case GN_DNS: m = dns_nc_match(n, value.len, c, base.content.len, excluded); break;
-        case GN_IP: m = ip_nc_match(value, base.content); break;
-        case GN_EMAIL: m = email_nc_match(n, value.len, c, base.content.len); break;
-        case GN_DIRNAME: m = x509_name_within(value, base.content); break;
-        default: m = 0;
+        case GN_DNS:
+            m = dns_nc_match(n, value.len, c, base.content.len, excluded);
+            break;
+        case GN_IP:
+            m = ip_nc_match(value, base.content);
+            break;
+        case GN_EMAIL:
+            m = email_nc_match(n, value.len, c, base.content.len);
+            break;
+        case GN_DIRNAME:
+            m = x509_name_within(value, base.content);
+            break;
+        default:
+            m = 0;
         }
-        if (m)
-            return 1;
+        if (m) return 1;
     }
     return 0;
 }
 
 static const char *type_name(unsigned t)
 {
-    static const char *const names[] = {"otherName", "rfc822Name", "dNSName", "x400Address",
-                                        "directoryName", "ediPartyName", "URI", "iPAddress",
-                                        "registeredID"};
+    static const char *const names[] = {"otherName",   "rfc822Name",    "dNSName",
+                                        "x400Address", "directoryName", "ediPartyName",
+                                        "URI",         "iPAddress",     "registeredID"};
     return t <= 8 ? names[t] : "name";
 }
 
@@ -561,17 +602,25 @@ static int check_name(nc_ctx *k, const hasp_x509_cert *c, unsigned type, hasp_rd
 {
     const hasp_x509_cert *ca = k->ca;
     int perm = has_type(ca->nc_permitted, type), excl = has_type(ca->nc_excluded, type);
-    if (!perm && !excl)
-        return 0;
+    if (!perm && !excl) return 0;
     char name[300];
     snprintf(name, sizeof(name), "%s", shown);
     int valid = 1;
     switch (type) {
-    case GN_DNS: valid = hasp_x509_dns_valid((const char *)value.p, value.len, 1); break;
-    case GN_IP: valid = value.len == 4 || value.len == 16; break;
-    case GN_EMAIL: valid = email_valid((const char *)value.p, value.len, 0); break;
-    case GN_DIRNAME: valid = 1; break;
-    default: valid = -1;
+    case GN_DNS:
+        valid = hasp_x509_dns_valid((const char *)value.p, value.len, 1);
+        break;
+    case GN_IP:
+        valid = value.len == 4 || value.len == 16;
+        break;
+    case GN_EMAIL:
+        valid = email_valid((const char *)value.p, value.len, 0);
+        break;
+    case GN_DIRNAME:
+        valid = 1;
+        break;
+    default:
+        valid = -1;
     }
     if (valid < 0) {
         snprintf(k->err, k->cap,

@@ -30,8 +30,8 @@ int x509_subtrees_valid(hasp_rd subtrees, char *err, size_t cap);
 /* Name constraints of one CA applied to one certificate: 0 when they
  * hold, else a HASP_ERR_CERT_* with err set. *budget counts comparisons
  * down; running out is a failure. */
-int x509_nc_check(const hasp_x509_cert *ca, const hasp_x509_cert *c, int is_leaf,
-                  long *budget, char *err, size_t cap);
+int x509_nc_check(const hasp_x509_cert *ca, const hasp_x509_cert *c, int is_leaf, long *budget,
+                  char *err, size_t cap);
 /* Leaf checks of the CABF profile on the subject CN: each CN that looks
  * like a host name or IP address must be a copy of a SAN entry. */
 int x509_cn_consistent(const hasp_x509_cert *c, char *err, size_t cap);

@@ -37,11 +37,9 @@ int x509_name_rdn_count(hasp_rd name)
 {
     hasp_der_elem seq, rdn;
     int n = 0;
-    if (hasp_der_expect(&name, DER_SEQUENCE, &seq) < 0)
-        return -1;
+    if (hasp_der_expect(&name, DER_SEQUENCE, &seq) < 0) return -1;
     while (rd_left(&seq.content)) {
-        if (hasp_der_expect(&seq.content, DER_SET, &rdn) < 0)
-            return -1;
+        if (hasp_der_expect(&seq.content, DER_SET, &rdn) < 0) return -1;
         n++;
     }
     return n;
@@ -60,22 +58,18 @@ static size_t name_norm(hasp_rd name, uint8_t *out, size_t cap)
     size_t n = 0;
 #define PUT(b)                                                                                     \
     do {                                                                                           \
-        if (n < cap)                                                                               \
-            out[n] = (uint8_t)(b);                                                                 \
+        if (n < cap) out[n] = (uint8_t)(b);                                                        \
         n++;                                                                                       \
     } while (0)
     hasp_der_elem seq, rdn;
-    if (hasp_der_expect(&name, DER_SEQUENCE, &seq) < 0)
-        return 0;
+    if (hasp_der_expect(&name, DER_SEQUENCE, &seq) < 0) return 0;
     while (rd_left(&seq.content)) {
-        if (hasp_der_expect(&seq.content, DER_SET, &rdn) < 0)
-            return n;
+        if (hasp_der_expect(&seq.content, DER_SET, &rdn) < 0) return n;
         PUT(0x01);
         while (rd_left(&rdn.content)) {
             hasp_rd type;
             hasp_der_elem v;
-            if (atv_next(&rdn.content, &type, &v) < 0)
-                return n;
+            if (atv_next(&rdn.content, &type, &v) < 0) return n;
             PUT(0x02);
             PUT(type.len);
             for (size_t i = 0; i < type.len; i++)
@@ -101,8 +95,7 @@ static size_t name_norm(hasp_rd name, uint8_t *out, size_t cap)
                         space = 1;
                         continue;
                     }
-                    if (space)
-                        PUT(' ');
+                    if (space) PUT(' ');
                     space = 0;
                     PUT(ch >= 'A' && ch <= 'Z' ? ch + 32 : ch);
                 }
@@ -129,8 +122,7 @@ static size_t norm_get(hasp_rd name, uint8_t *buf, size_t cap, uint8_t **heap, c
     *out = buf;
     if (n > cap) {
         *heap = malloc(n);
-        if (!*heap)
-            return (size_t)-1;
+        if (!*heap) return (size_t)-1;
         name_norm(name, *heap, n);
         *out = *heap;
     }
@@ -143,8 +135,7 @@ uint64_t hasp_x509_name_hash(hasp_rd name)
     const uint8_t *p;
     size_t n = norm_get(name, buf, sizeof(buf), &heap, &p);
     uint64_t h = 1469598103934665603ull;
-    if (n == (size_t)-1)
-        return 0;
+    if (n == (size_t)-1) return 0;
     for (size_t i = 0; i < n; i++) {
         h ^= p[i];
         h *= 1099511628211ull;
@@ -155,8 +146,7 @@ uint64_t hasp_x509_name_hash(hasp_rd name)
 
 int hasp_x509_name_eq(hasp_rd a, hasp_rd b)
 {
-    if (a.len == b.len && memcmp(a.p, b.p, a.len) == 0)
-        return 1;
+    if (a.len == b.len && memcmp(a.p, b.p, a.len) == 0) return 1;
     uint8_t ba[512], bb[512], *ha, *hb;
     const uint8_t *pa, *pb;
     size_t na = norm_get(a, ba, sizeof(ba), &ha, &pa);
@@ -186,10 +176,18 @@ static const char *attr_name(hasp_rd type)
         const char *oid;
         const char *name;
     } tab[] = {
-        {"\x55\x04\x03", "CN"},     {"\x55\x04\x06", "C"},   {"\x55\x04\x07", "L"},
-        {"\x55\x04\x08", "ST"},     {"\x55\x04\x0a", "O"},   {"\x55\x04\x0b", "OU"},
-        {"\x55\x04\x05", "serialNumber"}, {"\x55\x04\x09", "street"}, {"\x55\x04\x0c", "title"},
-        {"\x55\x04\x2a", "GN"},     {"\x55\x04\x04", "SN"},  {"\x55\x04\x61", "organizationIdentifier"},
+        {"\x55\x04\x03", "CN"},
+        {"\x55\x04\x06", "C"},
+        {"\x55\x04\x07", "L"},
+        {"\x55\x04\x08", "ST"},
+        {"\x55\x04\x0a", "O"},
+        {"\x55\x04\x0b", "OU"},
+        {"\x55\x04\x05", "serialNumber"},
+        {"\x55\x04\x09", "street"},
+        {"\x55\x04\x0c", "title"},
+        {"\x55\x04\x2a", "GN"},
+        {"\x55\x04\x04", "SN"},
+        {"\x55\x04\x61", "organizationIdentifier"},
         {"\x55\x04\x2e", "dnQualifier"},
         {"\x09\x92\x26\x89\x93\xf2\x2c\x64\x01\x19", "DC"},
         {"\x09\x92\x26\x89\x93\xf2\x2c\x64\x01\x01", "UID"},
@@ -238,19 +236,16 @@ static void value_str(const hasp_der_elem *v, char *out, size_t cap)
 void hasp_x509_name_str(hasp_rd name, char *out, size_t cap)
 {
     hasp_der_elem seq;
-    if (!cap)
-        return;
+    if (!cap) return;
     out[0] = 0;
-    if (hasp_der_expect(&name, DER_SEQUENCE, &seq) < 0)
-        return;
+    if (hasp_der_expect(&name, DER_SEQUENCE, &seq) < 0) return;
     /* RFC 4514 order: the last RDN first. Collect RDN views (bounded). */
     hasp_rd rdns[64];
     size_t nrdn = 0;
     hasp_rd r = seq.content;
     while (rd_left(&r) && nrdn < 64) {
         hasp_der_elem rdn;
-        if (hasp_der_expect(&r, DER_SET, &rdn) < 0)
-            return;
+        if (hasp_der_expect(&r, DER_SET, &rdn) < 0) return;
         rdns[nrdn++] = rdn.content;
     }
     for (size_t k = nrdn; k-- > 0;) {
@@ -259,10 +254,8 @@ void hasp_x509_name_str(hasp_rd name, char *out, size_t cap)
         while (rd_left(&rdn)) {
             hasp_rd type;
             hasp_der_elem v;
-            if (atv_next(&rdn, &type, &v) < 0)
-                return;
-            if (strlen(out))
-                x509_append(out, cap, first_atv ? ", " : " + ");
+            if (atv_next(&rdn, &type, &v) < 0) return;
+            if (strlen(out)) x509_append(out, cap, first_atv ? ", " : " + ");
             first_atv = 0;
             const char *an = attr_name(type);
             if (an) {

@@ -9,22 +9,21 @@
 
 #include "../codec/pem.h"
 #include "../crypto/crypto.h"
+#include "../crypto/x509_extra.h"
 #include "store.h"
 
 hasp_x509_store *hasp_x509_store_new(void)
 {
     hasp_x509_store *s = calloc(1, sizeof(*s));
-    if (!s)
-        hasp_err_set(HASP_ERR_NOMEM, __FILE__, __LINE__, NULL);
+    if (!s) hasp_err_set(HASP_ERR_NOMEM, __FILE__, __LINE__, NULL);
     return s;
 }
 
 void hasp_x509_store_free(hasp_x509_store *s)
 {
-    if (!s)
-        return;
+    if (!s) return;
     for (size_t i = 0; i < s->n; i++) {
-        hasp_pkey_free(s->e[i]->key);
+        hasp_x509_pubkey_free(s->e[i]->key);
         free(s->e[i]->der);
         free(s->e[i]);
     }
@@ -57,8 +56,7 @@ int hasp_x509_store_add_der(hasp_x509_store *s, const uint8_t *der, size_t len)
 {
     ENSURE(s != NULL, HASP_ERR_USAGE);
     for (size_t i = 0; i < s->n; i++)
-        if (s->e[i]->der_len == len && memcmp(s->e[i]->der, der, len) == 0)
-            return 0;
+        if (s->e[i]->der_len == len && memcmp(s->e[i]->der, der, len) == 0) return 0;
     hasp_x509_store_entry *e = calloc(1, sizeof(*e));
     ENSURE(e != NULL, HASP_ERR_NOMEM);
     e->der = malloc(len ? len : 1);
@@ -75,15 +73,14 @@ int hasp_x509_store_add_der(hasp_x509_store *s, const uint8_t *der, size_t len)
         return rc;
     }
     /* A key hasp cannot load stays NULL; using it fails with a reason. */
-    e->key = hasp_pkey_from_spki(e->cert.spki.p, e->cert.spki.len);
+    e->key = hasp_x509_pubkey_new(e->cert.spki.p, e->cert.spki.len);
     if (s->n == s->cap) {
         size_t ncap = s->cap ? s->cap * 2 : 64;
         hasp_x509_store_entry **ne = realloc(s->e, ncap * sizeof(*ne));
         hasp_x509_store_entry **ni = ne ? realloc(s->index, ncap * sizeof(*ni)) : NULL;
-        if (ne)
-            s->e = ne;
+        if (ne) s->e = ne;
         if (!ni) {
-            hasp_pkey_free(e->key);
+            hasp_x509_pubkey_free(e->key);
             free(e->der);
             free(e);
             FAIL(HASP_ERR_NOMEM, NULL);
@@ -158,16 +155,14 @@ static int read_file(const char *path, uint8_t **buf, size_t *len)
             FAIL(HASP_ERR_NOMEM, NULL);
         }
         n += fread(b + n, 1, cap - n, f);
-        if (n < cap)
-            break;
+        if (n < cap) break;
         if (cap >= ((size_t)64 << 20)) {
             free(b);
             fclose(f);
             FAIL(HASP_ERR_CONFIG, "'%s' is larger than 64 MiB", path);
         }
         uint8_t *nb = realloc(b, cap * 2);
-        if (!nb)
-            free(b);
+        if (!nb) free(b);
         b = nb;
         cap *= 2;
     }
@@ -210,23 +205,18 @@ int hasp_x509_store_add_dir(hasp_x509_store *s, const char *path)
     while ((de = readdir(d)) != NULL) {
         const char *n = de->d_name;
         size_t l = strlen(n);
-        if (n[0] == '.')
-            continue;
+        if (n[0] == '.') continue;
         int ok = (l > 4 && (!strcmp(n + l - 4, ".pem") || !strcmp(n + l - 4, ".crt") ||
                             !strcmp(n + l - 4, ".cer")));
         /* OpenSSL hashed names: 8 hex digits, '.', a digit. */
-        if (!ok && l >= 10 && n[8] == '.' && strspn(n, "0123456789abcdef") == 8)
-            ok = 1;
-        if (!ok)
-            continue;
+        if (!ok && l >= 10 && n[8] == '.' && strspn(n, "0123456789abcdef") == 8) ok = 1;
+        if (!ok) continue;
         char full[4096];
         snprintf(full, sizeof(full), "%s/%s", path, n);
         struct stat st;
-        if (stat(full, &st) != 0 || !S_ISREG(st.st_mode))
-            continue;
+        if (stat(full, &st) != 0 || !S_ISREG(st.st_mode)) continue;
         int rc = hasp_x509_store_add_file(s, full);
-        if (rc > 0)
-            added += rc; /* unreadable files in a directory are skipped */
+        if (rc > 0) added += rc; /* unreadable files in a directory are skipped */
     }
     closedir(d);
     return added;
@@ -243,11 +233,9 @@ int hasp_x509_store_load_system(hasp_x509_store *s)
         "/usr/local/share/certs/ca-root-nss.crt",            /* FreeBSD */
     };
     const char *env = getenv("SSL_CERT_FILE");
-    if (env && *env)
-        return hasp_x509_store_add_file(s, env);
+    if (env && *env) return hasp_x509_store_add_file(s, env);
     env = getenv("SSL_CERT_DIR");
-    if (env && *env)
-        return hasp_x509_store_add_dir(s, env);
+    if (env && *env) return hasp_x509_store_add_dir(s, env);
     for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
         struct stat st;
         if (stat(files[i], &st) == 0 && S_ISREG(st.st_mode))
@@ -256,8 +244,7 @@ int hasp_x509_store_load_system(hasp_x509_store *s)
     struct stat st;
     if (stat("/etc/ssl/certs", &st) == 0 && S_ISDIR(st.st_mode)) {
         int n = hasp_x509_store_add_dir(s, "/etc/ssl/certs");
-        if (n > 0)
-            return n;
+        if (n > 0) return n;
     }
     FAIL(HASP_ERR_CONFIG,
          "no system trust store found (tried /etc/ssl/certs/ca-certificates.crt and other "

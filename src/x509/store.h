@@ -3,18 +3,19 @@
 #define HASP_X509_STORE_H
 
 #include "../crypto/crypto.h"
+#include "../crypto/x509_extra.h"
 #include "internal.h"
 
 typedef struct hasp_x509_store_entry {
     uint8_t *der; /* owned copy; cert views point into it */
     size_t der_len;
     hasp_x509_cert cert;
-    hasp_pkey *key; /* NULL when libcrypto could not load it */
-    size_t seq;     /* insertion order */
+    hasp_x509_pubkey *key; /* NULL when libcrypto could not load it */
+    size_t seq;            /* insertion order */
 } hasp_x509_store_entry;
 
 struct hasp_x509_store {
-    hasp_x509_store_entry **e; /* insertion order */
+    hasp_x509_store_entry **e;     /* insertion order */
     hasp_x509_store_entry **index; /* sorted by subject hash */
     size_t n, cap;
 };

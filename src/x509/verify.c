@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "../crypto/crypto.h"
+#include "../crypto/x509_extra.h"
 #include "store.h"
 
 #define DEFAULT_MAX_DEPTH 10
@@ -22,8 +23,8 @@ typedef struct cand {
     const hasp_x509_cert *c;
     int source; /* HASP_X509_SRC_* */
     int is_anchor;
-    const hasp_pkey *key; /* loaded by the store, or own_key */
-    hasp_pkey *own_key;
+    const hasp_x509_pubkey *key; /* loaded by the store, or own_key */
+    hasp_x509_pubkey *own_key;
     int key_state; /* 0 not tried, 1 loaded, -1 failed */
 } cand;
 
@@ -43,7 +44,7 @@ typedef struct vctx {
     int max_depth;
     cand *peer; /* [0] is the leaf */
     size_t npeer;
-    cand *anc;   /* one per anchor store entry (by seq), filled on use */
+    cand *anc; /* one per anchor store entry (by seq), filled on use */
     cand *extra_c;
     const cand *path[PATH_HARD_MAX];
     long steps, sig_checks;
@@ -66,8 +67,7 @@ static void record(vctx *v, int prio, int code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 static void record(vctx *v, int prio, int code, const char *fmt, ...)
 {
-    if (prio <= v->fail_prio)
-        return;
+    if (prio <= v->fail_prio) return;
     v->fail_prio = prio;
     v->fail_code = code;
     va_list ap;
@@ -79,11 +79,10 @@ static void record(vctx *v, int prio, int code, const char *fmt, ...)
 
 /* ------------------------------------------------------------------ signatures */
 
-static const hasp_pkey *cand_key(cand *k)
+static const hasp_x509_pubkey *cand_key(cand *k)
 {
     if (k->key_state == 0) {
-        if (!k->key)
-            k->key = k->own_key = hasp_pkey_from_spki(k->c->spki.p, k->c->spki.len);
+        if (!k->key) k->key = k->own_key = hasp_x509_pubkey_new(k->c->spki.p, k->c->spki.len);
         k->key_state = k->key ? 1 : -1;
     }
     return k->key;
@@ -92,13 +91,17 @@ static const hasp_pkey *cand_key(cand *k)
 static int key_fits(int key_type, int sig_alg)
 {
     switch (sig_alg) {
-    case HASP_SIG_RSA_PKCS1: return key_type == HASP_X509_KEY_RSA;
-    case HASP_SIG_RSA_PSS: return key_type == HASP_X509_KEY_RSA || key_type == HASP_X509_KEY_RSA_PSS;
+    case HASP_SIG_RSA_PKCS1:
+        return key_type == HASP_X509_KEY_RSA;
+    case HASP_SIG_RSA_PSS:
+        return key_type == HASP_X509_KEY_RSA || key_type == HASP_X509_KEY_RSA_PSS;
     case HASP_SIG_ECDSA:
         return key_type == HASP_X509_KEY_P256 || key_type == HASP_X509_KEY_P384 ||
                key_type == HASP_X509_KEY_P521;
-    case HASP_SIG_ED25519: return key_type == HASP_X509_KEY_ED25519;
-    default: return 0;
+    case HASP_SIG_ED25519:
+        return key_type == HASP_X509_KEY_ED25519;
+    default:
+        return 0;
     }
 }
 
@@ -112,8 +115,7 @@ static int sig_check(vctx *v, const cand *child, cand *parent, char *why, size_t
             snprintf(why, cap, "%s", m->why);
             return m->rc;
         }
-        if (!m->child)
-            break;
+        if (!m->child) break;
     }
     const hasp_x509_cert *c = child->c;
     char cn[256], pn[256];
@@ -123,8 +125,8 @@ static int sig_check(vctx *v, const cand *child, cand *parent, char *why, size_t
     cname(parent, pn, sizeof(pn));
     if (!c->sig_alg) {
         rc = HASP_ERR_CERT_UNSUPPORTED;
-        snprintf(why, cap, "certificate '%.200s' is signed with %s, which hasp does not support", cn,
-                 c->sig_name);
+        snprintf(why, cap, "certificate '%.200s' is signed with %s, which hasp does not support",
+                 cn, c->sig_name);
     } else if (c->sig_hash == HASP_HASH_SHA1 || c->sig_hash == HASP_HASH_MD5) {
         rc = HASP_ERR_CERT_UNSUPPORTED;
         snprintf(why, cap,
@@ -133,8 +135,8 @@ static int sig_check(vctx *v, const cand *child, cand *parent, char *why, size_t
     } else if (!key_fits(parent->c->key_type, c->sig_alg)) {
         rc = HASP_ERR_CERT_SIGNATURE;
         snprintf(why, cap,
-                 "certificate '%.200s' is signed with %s, but the key of its issuer '%.200s' is %s", cn,
-                 c->sig_name, pn, parent->c->key_desc);
+                 "certificate '%.200s' is signed with %s, but the key of its issuer '%.200s' is %s",
+                 cn, c->sig_name, pn, parent->c->key_desc);
     } else if (!cand_key(parent)) {
         rc = HASP_ERR_CERT_BAD;
         snprintf(why, cap, "the public key (%s) of '%.200s' cannot be loaded: %.150s",
@@ -146,11 +148,13 @@ static int sig_check(vctx *v, const cand *child, cand *parent, char *why, size_t
         return rc;
     } else {
         v->sig_checks++;
-        if (hasp_pkey_verify(parent->key, c->sig_alg, c->sig_hash, c->tbs.p, c->tbs.len, c->sig.p,
-                             c->sig.len) < 0) {
+        if (hasp_x509_pubkey_verify(parent->key, c->sig_alg, c->sig_hash, c->tbs.p, c->tbs.len,
+                                    c->sig.p, c->sig.len) < 0) {
             rc = HASP_ERR_CERT_SIGNATURE;
-            snprintf(why, cap, "the signature on certificate '%.200s' does not verify with the key of '%.200s'",
-                     cn, pn);
+            snprintf(
+                why, cap,
+                "the signature on certificate '%.200s' does not verify with the key of '%.200s'",
+                cn, pn);
         }
     }
     for (size_t i = 0; i < MEMO_SIZE; i++) {
@@ -184,7 +188,8 @@ static int key_policy(const hasp_x509_cert *c, char *why, size_t cap, const char
     case HASP_X509_KEY_P256:
     case HASP_X509_KEY_P384:
     case HASP_X509_KEY_P521:
-    case HASP_X509_KEY_ED25519: return 0;
+    case HASP_X509_KEY_ED25519:
+        return 0;
     default:
         snprintf(why, cap, "certificate '%s' has a public key hasp does not accept: %s", name,
                  c->key_desc[0] ? c->key_desc : "unknown");
@@ -194,8 +199,7 @@ static int key_policy(const hasp_x509_cert *c, char *why, size_t cap, const char
 
 static int serial_ok(hasp_rd s)
 {
-    if (s.len == 0 || (s.p[0] & 0x80))
-        return 0; /* negative */
+    if (s.len == 0 || (s.p[0] & 0x80)) return 0; /* negative */
     while (s.len && s.p[0] == 0) {
         s.p++;
         s.len--;
@@ -205,8 +209,7 @@ static int serial_ok(hasp_rd s)
 
 static int is_purpose_ok(const hasp_x509_cert *c, int purpose)
 {
-    if (!purpose || !c->has_eku || c->eku_any)
-        return 1;
+    if (!purpose || !c->has_eku || c->eku_any) return 1;
     return purpose == HASP_X509_PURPOSE_SERVER ? c->eku_server : c->eku_client;
 }
 
@@ -234,8 +237,8 @@ static int check_path(vctx *v, size_t len)
             snprintf(why, sizeof(why), "%scertificate '%s' is invalid: %s", role, name, c->defect);
         } else if (c->version != 3) {
             code = HASP_ERR_CERT_BAD;
-            snprintf(why, sizeof(why), "%scertificate '%s' is X.509 v%d; only v3 is accepted",
-                     role, name, c->version);
+            snprintf(why, sizeof(why), "%scertificate '%s' is X.509 v%d; only v3 is accepted", role,
+                     name, c->version);
         } else if (v->now < c->not_before) {
             char a[40], b[40];
             hasp_time_str(c->not_before, a, sizeof(a));
@@ -276,8 +279,7 @@ static int check_path(vctx *v, size_t len)
                      "%scertificate '%s' has no authorityKeyIdentifier (RFC 5280 4.2.1.1)", role,
                      name);
         }
-        if (code)
-            break;
+        if (code) break;
         if (!is_leaf || v->directly_trusted) {
             if (is_leaf) {
                 /* a directly trusted leaf: only its own validity counts */
@@ -285,7 +287,8 @@ static int check_path(vctx *v, size_t len)
                 code = HASP_ERR_CERT_CONSTRAINTS;
                 snprintf(why, sizeof(why),
                          "%scertificate '%s' is not a CA (%s), so it cannot issue certificates",
-                         role, name, c->has_bc ? "basicConstraints cA is false" : "it has no basicConstraints");
+                         role, name,
+                         c->has_bc ? "basicConstraints cA is false" : "it has no basicConstraints");
             } else if (!c->bc_critical) {
                 code = HASP_ERR_CERT_CONSTRAINTS;
                 snprintf(why, sizeof(why),
@@ -386,12 +389,10 @@ static int check_path(vctx *v, size_t len)
     long budget = NC_BUDGET;
     for (size_t j = 1; j < len && !code; j++) {
         const hasp_x509_cert *ca = v->path[j]->c;
-        if (!ca->has_nc)
-            continue;
+        if (!ca->has_nc) continue;
         for (size_t i = j; i-- > 0 && !code;) {
             const hasp_x509_cert *c = v->path[i]->c;
-            if (i > 0 && c->self_issued)
-                continue;
+            if (i > 0 && c->self_issued) continue;
             char err[500] = "";
             code = x509_nc_check(ca, c, i == 0, &budget, err, sizeof(err));
             if (code) {
@@ -408,8 +409,8 @@ static int check_path(vctx *v, size_t len)
             char names[400];
             x509_san_str(c, names, sizeof(names));
             code = HASP_ERR_CERT_NAME;
-            snprintf(why, sizeof(why),
-                     "certificate '%s' does not match '%s': it holds %s%s", name, p->host, names,
+            snprintf(why, sizeof(why), "certificate '%s' does not match '%s': it holds %s%s", name,
+                     p->host, names,
                      c->has_san ? ""
                                 : " (the subject CN is not used unless CN fallback is enabled)");
         } else {
@@ -435,10 +436,9 @@ static int check_path(vctx *v, size_t len)
 
 static int same_entity(const hasp_x509_cert *a, const hasp_x509_cert *b)
 {
-    return a == b ||
-           (a->subject_hash == b->subject_hash && a->spki.len == b->spki.len &&
-            memcmp(a->spki.p, b->spki.p, a->spki.len) == 0 &&
-            hasp_x509_name_eq(a->subject, b->subject));
+    return a == b || (a->subject_hash == b->subject_hash && a->spki.len == b->spki.len &&
+                      memcmp(a->spki.p, b->spki.p, a->spki.len) == 0 &&
+                      hasp_x509_name_eq(a->subject, b->subject));
 }
 
 static int build(vctx *v, size_t depth);
@@ -448,14 +448,21 @@ static int try_issuer(vctx *v, size_t depth, cand *k)
 {
     const cand *cur = v->path[depth - 1];
     const hasp_x509_cert *c = cur->c, *pc = k->c;
-    if (pc->subject_hash != c->issuer_hash || !hasp_x509_name_eq(c->issuer, pc->subject))
-        return 0;
+    if (pc->subject_hash != c->issuer_hash || !hasp_x509_name_eq(c->issuer, pc->subject)) return 0;
     for (size_t i = 0; i < depth; i++)
-        if (same_entity(v->path[i]->c, pc))
-            return 0; /* a loop */
+        if (same_entity(v->path[i]->c, pc)) return 0; /* a loop */
     if (c->aki_has_keyid && pc->has_ski &&
-        (c->aki_keyid.len != pc->ski.len || memcmp(c->aki_keyid.p, pc->ski.p, pc->ski.len) != 0))
-        return 0; /* RFC 4158 3.5.12: another key of the same name */
+        (c->aki_keyid.len != pc->ski.len || memcmp(c->aki_keyid.p, pc->ski.p, pc->ski.len) != 0)) {
+        /* RFC 4158 3.5.12: another key of the same name. */
+        char n[256], in[256];
+        cname(cur, n, sizeof(n));
+        cname(k, in, sizeof(in));
+        record(v, 1, HASP_ERR_CERT_UNKNOWN_CA,
+               "no path from certificate '%s' to a trusted root: a certificate named '%s' %s, but "
+               "its subjectKeyIdentifier does not match the authorityKeyIdentifier (another key)",
+               n, in, k->is_anchor ? "is in the trust store" : "was found");
+        return 0;
+    }
     if (++v->steps > MAX_STEPS) {
         v->gave_up = 1;
         return 0;
@@ -464,14 +471,13 @@ static int try_issuer(vctx *v, size_t depth, cand *k)
     int depth_used = 1;
     for (size_t i = 1; i < depth; i++)
         depth_used += !v->path[i]->c->self_issued;
-    if (!k->is_anchor)
-        depth_used += !pc->self_issued;
+    if (!k->is_anchor) depth_used += !pc->self_issued;
     if (depth_used > v->max_depth || depth + 1 > PATH_HARD_MAX) {
         char n[256];
         cname(v->path[0], n, sizeof(n));
         record(v, 2, HASP_ERR_CERT_PATH_LEN,
-               "certificate '%s' has no path to a trust anchor within the maximum depth of %d",
-               n, v->max_depth);
+               "certificate '%s' has no path to a trust anchor within the maximum depth of %d", n,
+               v->max_depth);
         return 0;
     }
     char why[600];
@@ -487,8 +493,7 @@ static int try_issuer(vctx *v, size_t depth, cand *k)
 static int build(vctx *v, size_t depth)
 {
     const cand *cur = v->path[depth - 1];
-    if (cur->is_anchor)
-        return check_path(v, depth) == 0;
+    if (cur->is_anchor) return check_path(v, depth) == 0;
     const hasp_x509_cert *c = cur->c;
     /* Anchors first: the shortest path wins. */
     size_t first, n = x509_store_lookup(v->anchors, c->issuer_hash, &first);
@@ -502,14 +507,11 @@ static int build(vctx *v, size_t depth)
             k->key = e->key;
             k->key_state = e->key ? 1 : 0;
         }
-        if (try_issuer(v, depth, k))
-            return 1;
+        if (try_issuer(v, depth, k)) return 1;
     }
     for (size_t i = 1; i < v->npeer && !v->gave_up; i++) {
-        if (!v->peer[i].c)
-            continue;
-        if (try_issuer(v, depth, &v->peer[i]))
-            return 1;
+        if (!v->peer[i].c) continue;
+        if (try_issuer(v, depth, &v->peer[i])) return 1;
     }
     if (v->extra) {
         n = x509_store_lookup(v->extra, c->issuer_hash, &first);
@@ -522,8 +524,7 @@ static int build(vctx *v, size_t depth)
                 k->key = e->key;
                 k->key_state = e->key ? 1 : 0;
             }
-            if (try_issuer(v, depth, k))
-                return 1;
+            if (try_issuer(v, depth, k)) return 1;
         }
     }
     return 0;
@@ -593,6 +594,14 @@ int hasp_x509_verify(const hasp_x509_store *anchors, const hasp_x509_params *par
         code = HASP_ERR_CERT_BAD;
         goto out;
     }
+    if (certs[0].defect_code) {
+        char leaf[256];
+        hasp_x509_subject_str(&certs[0], leaf, sizeof(leaf));
+        snprintf(res->reason, sizeof(res->reason), "certificate '%s' is invalid: %s", leaf,
+                 certs[0].defect);
+        code = certs[0].defect_code;
+        goto out;
+    }
     v.peer[0].c = &certs[0];
     v.peer[0].source = HASP_X509_SRC_PEER;
     size_t unparsed = 0;
@@ -646,8 +655,7 @@ int hasp_x509_verify(const hasp_x509_store *anchors, const hasp_x509_params *par
     } else if (v.fail_prio > 0) {
         code = v.fail_code;
         snprintf(res->reason, sizeof(res->reason), "%s", v.fail);
-        if (v.fail_path_len)
-            set_result(&v, res, v.fail_path, v.fail_path_len);
+        if (v.fail_path_len) set_result(&v, res, v.fail_path, v.fail_path_len);
     } else if (certs[0].self_issued) {
         char why[400];
         int rc = sig_check(&v, &v.peer[0], &v.peer[0], why, sizeof(why));
@@ -676,11 +684,11 @@ int hasp_x509_verify(const hasp_x509_store *anchors, const hasp_x509_params *par
     }
 out:
     for (size_t i = 0; v.peer && i < n; i++)
-        hasp_pkey_free(v.peer[i].own_key);
+        hasp_x509_pubkey_free(v.peer[i].own_key);
     for (size_t i = 0; v.anc && i < anchors->n; i++)
-        hasp_pkey_free(v.anc[i].own_key);
+        hasp_x509_pubkey_free(v.anc[i].own_key);
     for (size_t i = 0; v.extra_c && v.extra && i < v.extra->n; i++)
-        hasp_pkey_free(v.extra_c[i].own_key);
+        hasp_x509_pubkey_free(v.extra_c[i].own_key);
     free(certs);
     free(v.peer);
     free(v.anc);
@@ -701,7 +709,6 @@ int hasp_x509_spki(const uint8_t *der, size_t len, const uint8_t **spki, size_t 
 int hasp_x509_matches_host(const uint8_t *der, size_t len, const char *host)
 {
     hasp_x509_cert c;
-    if (!host || hasp_x509_parse(der, len, &c) < 0)
-        return 0;
+    if (!host || hasp_x509_parse(der, len, &c) < 0) return 0;
     return hasp_x509_cert_matches_host(&c, host, 0);
 }

@@ -40,21 +40,21 @@ enum hasp_x509_key {
 typedef struct hasp_x509_cert {
     const uint8_t *der;
     size_t der_len;
-    hasp_rd tbs;     /* TBSCertificate, whole encoding (what is signed) */
-    hasp_rd sig;     /* signatureValue bits */
-    int version;     /* 1, 2 or 3 */
-    hasp_rd serial;  /* INTEGER contents */
-    int sig_alg;     /* enum hasp_sig_alg (crypto.h), 0 when unsupported */
-    int sig_hash;    /* enum hasp_hash_alg */
-    char sig_name[40]; /* "sha256WithRSAEncryption", or the OID */
-    hasp_rd issuer;  /* Name, whole encoding */
-    hasp_rd subject; /* Name, whole encoding */
+    hasp_rd tbs;                        /* TBSCertificate, whole encoding (what is signed) */
+    hasp_rd sig;                        /* signatureValue bits */
+    int version;                        /* 1, 2 or 3 */
+    hasp_rd serial;                     /* INTEGER contents */
+    int sig_alg;                        /* enum hasp_sig_alg (crypto.h), 0 when unsupported */
+    int sig_hash;                       /* enum hasp_hash_alg */
+    char sig_name[40];                  /* "sha256WithRSAEncryption", or the OID */
+    hasp_rd issuer;                     /* Name, whole encoding */
+    hasp_rd subject;                    /* Name, whole encoding */
     uint64_t issuer_hash, subject_hash; /* of the normalised names */
-    int self_issued; /* issuer and subject names match */
+    int self_issued;                    /* issuer and subject names match */
     int64_t not_before, not_after;
-    hasp_rd spki;    /* SubjectPublicKeyInfo, whole encoding */
-    int key_type;    /* enum hasp_x509_key */
-    int key_bits;    /* RSA modulus bits, curve size */
+    hasp_rd spki;      /* SubjectPublicKeyInfo, whole encoding */
+    int key_type;      /* enum hasp_x509_key */
+    int key_bits;      /* RSA modulus bits, curve size */
     char key_desc[64]; /* "RSA-2048", "EC P-256", "DSA (unsupported)" ... */
 
     /* Extensions (present flags, critical flags, decoded contents). */
@@ -135,7 +135,7 @@ typedef struct hasp_x509_result {
     int code;         /* 0 valid, or HASP_ERR_CERT_* */
     char reason[768]; /* the sentence: which certificate, why */
     size_t path_len;  /* certificates in the built path, leaf first, anchor last */
-    char path[HASP_X509_PATH_MAX][256]; /* readable subject of each */
+    char path[HASP_X509_PATH_MAX][256];  /* readable subject of each */
     int path_source[HASP_X509_PATH_MAX]; /* HASP_X509_SRC_* */
 } hasp_x509_result;
 

@@ -297,6 +297,21 @@ group_gnutls() {
     secp384r1) echo GROUP-SECP384R1 ;; ffdhe2048) echo GROUP-FFDHE2048 ;;
     ffdhe3072) echo GROUP-FFDHE3072 ;; esac
 }
+# client_groups CERT GROUP [openssl|gnutls]: the groups a client offers to get
+# GROUP, colon-separated (hasp names unless a vocabulary is given). With an
+# ECDSA certificate the client must also offer the certificate's curve (P-256):
+# in TLS 1.2 supported_groups constrains the server's ECDSA key as well
+# (RFC 8422 section 5.1; OpenSSL enforces it), so: GROUP first, then P-256.
+client_groups() {
+  local list=$2
+  [ "$1" = ecdsa ] && [ "$2" != secp256r1 ] && list="$2:secp256r1"
+  if [ -n "${3:-}" ]; then
+    local g out=""
+    for g in ${list//:/ }; do out="$out${out:+:}$("group_$3" "$g")"; done
+    list=$out
+  fi
+  echo "$list"
+}
 # How `openssl s_client -brief` reports the server's ephemeral key.
 group_sclient_tempkey() {
   case "$1" in x25519) echo "Server Temp Key: X25519, 253 bits" ;;

@@ -124,21 +124,6 @@ server_case_ok() {
 
 # ------------------------------------------------------------- the matrix
 
-# client_groups CERT GROUP [openssl]: the groups a client offers to get GROUP.
-# With an ECDSA certificate the client must also offer its curve (P-256):
-# in TLS 1.2 supported_groups constrains the server's ECDSA key as well
-# (RFC 8422 5.1, enforced by OpenSSL), so offer GROUP first, then P-256.
-client_groups() {
-  local list=$2
-  [ "$1" = ecdsa ] && [ "$2" != secp256r1 ] && list="$2:secp256r1"
-  if [ "${3:-}" = openssl ]; then
-    local g out=""
-    for g in ${list//:/ }; do out="$out${out:+:}$(group_openssl "$g")"; done
-    list=$out
-  fi
-  echo "$list"
-}
-
 for ((i = 0; i < NSUITES; i++)); do
   iana=${S_IANA[i]} ossl=${S_OSSL[i]} cert=${S_CERT[i]} kx=${S_KX[i]}
   for g in $(groups_for "$kx"); do

@@ -172,7 +172,8 @@ static int server_eats(const uint8_t *in, size_t len, uint8_t *out, size_t *out_
     size_t n = hasp_conn_output(sv, &p);
     if (out) {
         *out_len = n < *out_len ? n : *out_len;
-        memcpy(out, p, *out_len);
+        if (*out_len)
+            memcpy(out, p, *out_len);
     }
     hasp_conn_free(sv);
     hasp_config_free(scfg);
@@ -337,6 +338,87 @@ static void test_verify_failures(void)
     hasp_config_free(scfg);
 }
 
+/* TLS 1.3: one suite, one certificate type (through the server's sigalgs), optional groups. */
+static void test_tls13(const char *suite, const char *server_sigalgs, const char *cgroups,
+                       const char *sgroups, int expect_hrr)
+{
+    hasp_config *scfg = server_config(suite), *ccfg = client_config(suite);
+    if (server_sigalgs)
+        hasp_config_set_sigalgs(ccfg, server_sigalgs);
+    if (cgroups)
+        hasp_config_set_groups(ccfg, cgroups);
+    if (sgroups)
+        hasp_config_set_groups(scfg, sgroups);
+    hasp_conn *cl = hasp_conn_new(ccfg, HASP_CLIENT), *sv = hasp_conn_new(scfg, HASP_SERVER);
+    hasp_conn_set_servername(cl, "localhost");
+    int crc, src;
+    int ok = run_handshake(cl, sv, 1 << 20, &crc, &src) == 0;
+    CHECK(ok, "TLS 1.3 handshake %s %s %s/%s", suite, server_sigalgs ? server_sigalgs : "",
+          cgroups ? cgroups : "", sgroups ? sgroups : "");
+    if (!ok)
+        printf("#   client: %s\n#   server: %s\n", hasp_conn_errmsg(cl), hasp_conn_errmsg(sv));
+    else {
+        CHECK(hasp_conn_version(cl) == HASP_TLS1_3 && hasp_conn_version(sv) == HASP_TLS1_3,
+              "TLS 1.3 negotiated (%s)", hasp_conn_version_name(cl));
+        CHECK(!strcmp(hasp_conn_cipher_name(cl), suite), "TLS 1.3 suite %s (got %s)", suite,
+              hasp_conn_cipher_name(cl));
+        CHECK(exchange(cl, sv, 50000), "TLS 1.3 client->server 50000 bytes (%s)", suite);
+        CHECK(exchange(sv, cl, 30000), "TLS 1.3 server->client 30000 bytes (%s)", suite);
+        if (sgroups)
+            CHECK(!strcmp(hasp_conn_group_name(cl), sgroups) ||
+                      (!strcmp(sgroups, "P-384") && !strcmp(hasp_conn_group_name(cl), "secp384r1")) ||
+                      (!strcmp(sgroups, "P-256") && !strcmp(hasp_conn_group_name(cl), "secp256r1")),
+                  "TLS 1.3 group %s (got %s)%s", sgroups, hasp_conn_group_name(cl),
+                  expect_hrr ? " after HelloRetryRequest" : "");
+        /* KeyUpdate both ways, one asking the peer to update too */
+        CHECK(hasp_conn_key_update(cl, 1) == 0, "client KeyUpdate(update_requested)");
+        CHECK(exchange(cl, sv, 1000), "data after the client's KeyUpdate");
+        CHECK(exchange(sv, cl, 1000), "data after the server's answering KeyUpdate");
+        CHECK(hasp_conn_key_update(sv, 0) == 0, "server KeyUpdate(update_not_requested)");
+        CHECK(exchange(sv, cl, 1000), "data after the server's own KeyUpdate");
+        hasp_conn_close(cl);
+        pump_one(cl, sv, 1 << 20);
+        uint8_t b[16];
+        CHECK(hasp_conn_read(sv, b, sizeof(b)) == 0, "TLS 1.3 close_notify seen by the server");
+    }
+    hasp_conn_free(cl);
+    hasp_conn_free(sv);
+    hasp_config_free(scfg);
+    hasp_config_free(ccfg);
+}
+
+static void test_version_fallback(void)
+{
+    /* A TLS 1.3 client and a TLS 1.2-only server agree on 1.2 without a false downgrade alarm. */
+    hasp_config *scfg = server_config(NULL), *ccfg = client_config(NULL);
+    hasp_config_set_versions(scfg, HASP_TLS1_2, HASP_TLS1_2);
+    hasp_conn *cl = hasp_conn_new(ccfg, HASP_CLIENT), *sv = hasp_conn_new(scfg, HASP_SERVER);
+    hasp_conn_set_servername(cl, "localhost");
+    int crc, src;
+    CHECK(run_handshake(cl, sv, 1 << 20, &crc, &src) == 0 && hasp_conn_version(cl) == HASP_TLS1_2,
+          "TLS 1.3 client falls back to a TLS 1.2-only server (%s)", hasp_conn_errmsg(cl));
+    hasp_conn_free(cl);
+    hasp_conn_free(sv);
+    hasp_config_free(scfg);
+    hasp_config_free(ccfg);
+    /* A TLS 1.3-only client refuses a TLS 1.2-only server */
+    scfg = server_config(NULL);
+    ccfg = client_config(NULL);
+    hasp_config_set_versions(scfg, HASP_TLS1_2, HASP_TLS1_2);
+    hasp_config_set_versions(ccfg, HASP_TLS1_3, HASP_TLS1_3);
+    cl = hasp_conn_new(ccfg, HASP_CLIENT);
+    sv = hasp_conn_new(scfg, HASP_SERVER);
+    hasp_conn_set_servername(cl, "localhost");
+    run_handshake(cl, sv, 1 << 20, &crc, &src);
+    CHECK(src == HASP_ERR_VERSION && hasp_conn_alert_received(cl) == HASP_ALERT_PROTOCOL_VERSION,
+          "TLS 1.3-only client vs TLS 1.2-only server: protocol_version (%s / %s)",
+          hasp_err_name(src), hasp_conn_errmsg(sv));
+    hasp_conn_free(cl);
+    hasp_conn_free(sv);
+    hasp_config_free(scfg);
+    hasp_config_free(ccfg);
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1)
@@ -358,6 +440,16 @@ int main(int argc, char **argv)
     test_suite("ECDHE-RSA-AES256-GCM-SHA384", "P-384");
     test_suite("DHE-RSA-AES128-GCM-SHA256", "ffdhe2048");
     test_suite("DHE-RSA-AES128-GCM-SHA256", "ffdhe3072");
+    const char *s13[] = {"TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384",
+                         "TLS_CHACHA20_POLY1305_SHA256"};
+    for (int i = 0; i < 3; i++) {
+        test_tls13(s13[i], "ecdsa_secp256r1_sha256", NULL, NULL, 0);
+        test_tls13(s13[i], "rsa_pss_rsae_sha256", NULL, NULL, 0);
+    }
+    test_tls13("TLS_AES_128_GCM_SHA256", NULL, "x25519:P-256:P-384", "P-384", 1);
+    test_tls13("TLS_AES_128_GCM_SHA256", NULL, "P-256", "P-256", 0);
+    test_tls13("TLS_AES_256_GCM_SHA384", NULL, "x25519:ffdhe2048", "ffdhe2048", 1);
+    test_version_fallback();
     test_no_shared_suite();
     test_bad_input();
     test_tamper_finished();

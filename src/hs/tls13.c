@@ -1,0 +1,885 @@
+/* The TLS 1.3 handshake (RFC 8446) as its own table beside TLS 1.2's. The
+ * ClientHello is shared (one message offers both versions); once a
+ * ServerHello picks TLS 1.3, both sides walk tls13_full. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../x509/x509.h"
+#include "hs.h"
+
+int hs_read_sigalgs(hasp_rd *r, uint16_t *out, size_t cap, size_t *n);
+
+/* RFC 8446 4.1.3: SHA-256("HelloRetryRequest") */
+const uint8_t tls13_hrr_random[32] = {
+    0xcf, 0x21, 0xad, 0x74, 0xe5, 0x9a, 0x61, 0x11, 0xbe, 0x1d, 0x8c, 0x02, 0x1e, 0x65, 0xb8, 0x91,
+    0xc2, 0xa2, 0x11, 0x16, 0x7a, 0xbb, 0x8c, 0x5e, 0x07, 0x9e, 0x09, 0xe2, 0xc8, 0xa8, 0x33, 0x9c};
+/* RFC 8446 4.1.3: "DOWNGRD" 01, the last 8 bytes of a TLS 1.2 ServerHello.random. */
+const uint8_t tls13_downgrade12[8] = {0x44, 0x4f, 0x57, 0x4e, 0x47, 0x52, 0x44, 0x01};
+
+#define DETAIL(c, ...)                                                                             \
+    do {                                                                                           \
+        if (conn_tracing(c)) {                                                                     \
+            size_t n_ = strlen((c)->hs->detail);                                                   \
+            snprintf((c)->hs->detail + n_, sizeof((c)->hs->detail) - n_, __VA_ARGS__);             \
+        }                                                                                          \
+    } while (0)
+
+/* ---------------------------------------------------------------- key schedule (RFC 8446 7.1) */
+
+static size_t hlen(const hasp_conn *c)
+{
+    return hasp_hash_len(c->suite->prf_hash);
+}
+
+/* Derive-Secret(secret, label, Transcript-Hash(messages)), th = NULL for "". */
+static int derive_secret(hasp_conn *c, const uint8_t *secret, const char *label, const uint8_t *th,
+                         uint8_t *out)
+{
+    uint8_t empty[HASP_HASH_MAX];
+    if (!th) {
+        GUARD(hasp_hash(c->suite->prf_hash, (const uint8_t *)"", 0, empty));
+        th = empty;
+    }
+    return hasp_hkdf_expand_label(c->suite->prf_hash, secret, hlen(c), label, th, hlen(c), out,
+                                  hlen(c));
+}
+
+/* The record protection for one direction from a traffic secret (7.3). */
+static int install_secret(hasp_conn *c, const uint8_t *secret, int write)
+{
+    uint8_t key[32], iv[12];
+    size_t klen = hasp_aead_key_len(c->suite->aead);
+    GUARD(hasp_hkdf_expand_label(c->suite->prf_hash, secret, hlen(c), "key", NULL, 0, key, klen));
+    GUARD(hasp_hkdf_expand_label(c->suite->prf_hash, secret, hlen(c), "iv", NULL, 0, iv, 12));
+    hasp_rec_prot *p = write ? &c->wr : &c->rd;
+    hasp_rec_prot_clear(p);
+    int rc = hasp_rec_prot_aead13(p, c->suite->aead, key, iv, write);
+    hasp_wipe(key, sizeof(key));
+    hasp_wipe(iv, sizeof(iv));
+    GUARD(rc);
+    memcpy(write ? c->wr_secret : c->rd_secret, secret, hlen(c));
+    int from_server = (c->role == HASP_SERVER) == write;
+    conn_event(c, HASP_EV_KEY_CHANGE, from_server, 0, write ? "write keys" : "read keys", 0,
+               c->suite->iana);
+    return 0;
+}
+
+/* Handshake secrets, from the (EC)DHE shared secret and the transcript through ServerHello. */
+static int derive_handshake_secrets(hasp_conn *c, const uint8_t *shared, size_t shared_len)
+{
+    struct hasp_hs *hs = c->hs;
+    uint8_t zeros[HASP_HASH_MAX] = {0}, early[HASP_HASH_MAX], derived[HASP_HASH_MAX],
+                                   th[HASP_HASH_MAX];
+    GUARD(hasp_hkdf_extract(c->suite->prf_hash, zeros, hlen(c), zeros, hlen(c), early));
+    GUARD(derive_secret(c, early, "derived", NULL, derived));
+    GUARD(hasp_hkdf_extract(c->suite->prf_hash, derived, hlen(c), shared, shared_len,
+                            hs->hs_secret));
+    GUARD(hs_transcript_hash(c, th));
+    GUARD(derive_secret(c, hs->hs_secret, "c hs traffic", th, hs->c_hs));
+    GUARD(derive_secret(c, hs->hs_secret, "s hs traffic", th, hs->s_hs));
+    hasp_wipe(early, sizeof(early));
+    int client = c->role == HASP_CLIENT;
+    GUARD(install_secret(c, client ? hs->c_hs : hs->s_hs, 1));
+    GUARD(install_secret(c, client ? hs->s_hs : hs->c_hs, 0));
+    return 0;
+}
+
+/* Master and application traffic secrets, transcript through server Finished. */
+static int derive_app_secrets(hasp_conn *c, uint8_t *s_ap)
+{
+    struct hasp_hs *hs = c->hs;
+    uint8_t zeros[HASP_HASH_MAX] = {0}, derived[HASP_HASH_MAX], th[HASP_HASH_MAX];
+    GUARD(derive_secret(c, hs->hs_secret, "derived", NULL, derived));
+    GUARD(hasp_hkdf_extract(c->suite->prf_hash, derived, hlen(c), zeros, hlen(c), hs->master13));
+    GUARD(hs_transcript_hash(c, th));
+    GUARD(derive_secret(c, hs->master13, "c ap traffic", th, hs->c_ap));
+    GUARD(derive_secret(c, hs->master13, "s ap traffic", th, s_ap));
+    return 0;
+}
+
+static int derive_resumption_master(hasp_conn *c)
+{
+    uint8_t th[HASP_HASH_MAX];
+    GUARD(hs_transcript_hash(c, th));
+    return derive_secret(c, c->hs->master13, "res master", th, c->resumption_master);
+}
+
+/* A plaintext ChangeCipherSpec for middlebox compatibility (D.4), once. */
+static int compat_ccs(hasp_conn *c)
+{
+    struct hasp_hs *hs = c->hs;
+    if (hs->ccs_sent || hs->session_id_len == 0)
+        return 0;
+    hs->ccs_sent = 1;
+    static const uint8_t one = 1;
+    hasp_rec_prot saved = c->wr;
+    memset(&c->wr, 0, sizeof(c->wr)); /* CCS is never protected */
+    int rc = conn_send_record(c, HASP_CT_CHANGE_CIPHER_SPEC, &one, 1);
+    c->wr = saved;
+    GUARD(rc);
+    conn_event(c, HASP_EV_MSG_SENT, c->role == HASP_SERVER, HS_CCS, "ChangeCipherSpec", 1,
+               "middlebox compatibility");
+    return 0;
+}
+
+/* RFC 8446 4.4.1: after a HelloRetryRequest, ClientHello1 is replaced by
+ * message_hash || Hash(ClientHello1). `tail` bytes at the end of the
+ * transcript (the HelloRetryRequest itself, when already added) stay. */
+static int transcript_hrr_rewrite(hasp_conn *c, size_t tail)
+{
+    struct hasp_hs *hs = c->hs;
+    uint8_t h[HASP_HASH_MAX];
+    size_t ch1 = hs->transcript.len - tail;
+    GUARD(hasp_hash(c->suite->prf_hash, hs->transcript.p, ch1, h));
+    hasp_wr nw = hasp_wr_dyn();
+    int rc = wr_u8(&nw, HS_MESSAGE_HASH);
+    if (rc == 0)
+        rc = wr_u24(&nw, (uint32_t)hlen(c));
+    if (rc == 0)
+        rc = wr_bytes(&nw, h, hlen(c));
+    if (rc == 0)
+        rc = wr_bytes(&nw, hs->transcript.p + ch1, tail);
+    if (rc < 0) {
+        hasp_wr_free(&nw);
+        return rc;
+    }
+    hasp_wr_free(&hs->transcript);
+    hs->transcript = nw;
+    return hs_transcript_start(c);
+}
+
+/* ---------------------------------------------------------------- server: selection */
+
+static int peer_offers_group(const struct hasp_hs *hs, uint16_t g)
+{
+    for (size_t i = 0; i < hs->npeer_groups; i++)
+        if (hs->peer_groups[i] == g)
+            return 1;
+    return 0;
+}
+
+static const hasp_cred *pick_cred13(hasp_conn *c, uint16_t *scheme)
+{
+    struct hasp_hs *hs = c->hs;
+    const hasp_cred *fallback = NULL;
+    uint16_t fallback_scheme = 0;
+    for (size_t i = 0; i < c->cfg->ncreds; i++) {
+        const hasp_cred *cr = &c->cfg->creds[i];
+        uint16_t s =
+            hs_pick_sigscheme(c, hs->peer_sigalgs, hs->npeer_sigalgs, cr->key, HASP_TLS1_3);
+        if (!s)
+            continue;
+        if (c->sni[0] && hasp_x509_matches_host(cr->chain[0], cr->chain_len[0], c->sni) == 1) {
+            *scheme = s;
+            return cr;
+        }
+        if (!fallback) {
+            fallback = cr;
+            fallback_scheme = s;
+        }
+    }
+    *scheme = fallback_scheme;
+    return fallback;
+}
+
+int tls13_server_select(hasp_conn *c)
+{
+    struct hasp_hs *hs = c->hs;
+    ENSURE_MSG(hs->peer_sent_sigalgs, HASP_ERR_MISSING_EXT,
+               "the client offers TLS 1.3 without signature_algorithms");
+    ENSURE_MSG(hs->peer_sent_key_share && hs->peer_sent_groups, HASP_ERR_MISSING_EXT,
+               "the client offers TLS 1.3 without key_share and supported_groups");
+    if (hs->hrr_done) {
+        /* RFC 8446 4.1.2: the second ClientHello must answer the HelloRetryRequest. */
+        int found = 0;
+        for (size_t i = 0; i < hs->npeer_suites; i++)
+            found |= hs->peer_suites[i] == c->suite->id;
+        ENSURE_MSG(found, HASP_ERR_ILLEGAL_PARAM,
+                   "the second ClientHello no longer offers %s", c->suite->iana);
+        for (size_t i = 0; i < hs->nshares; i++)
+            if (hs->share_group[i] == hs->hrr_group) {
+                c->group = hs->hrr_group;
+                return 0;
+            }
+        FAIL(HASP_ERR_ILLEGAL_PARAM,
+             "the second ClientHello has no key share for %s, which the HelloRetryRequest asked for",
+             hasp_group_name(hs->hrr_group));
+    }
+    const hasp_suite *suite = NULL;
+    for (size_t i = 0; i < c->cfg->nsuites && !suite; i++) {
+        const hasp_suite *s = hasp_suite_find(c->cfg->suites[i]);
+        if (!s || !hasp_suite_is_tls13(s))
+            continue;
+        for (size_t j = 0; j < hs->npeer_suites; j++)
+            if (hs->peer_suites[j] == s->id)
+                suite = s;
+    }
+    ENSURE_MSG(suite, HASP_ERR_HANDSHAKE,
+               "no TLS 1.3 cipher suite in common: the client offered %zu suites, none of them "
+               "enabled on this server",
+               hs->npeer_suites);
+    uint16_t scheme = 0;
+    hs->cred = pick_cred13(c, &scheme);
+    ENSURE_MSG(hs->cred, HASP_ERR_HANDSHAKE,
+               "no certificate of this server can sign with a TLS 1.3 signature scheme the client "
+               "accepts (%zu schemes offered)",
+               hs->npeer_sigalgs);
+    c->suite = suite;
+    c->sigscheme = scheme;
+    c->version = HASP_TLS1_3;
+    GUARD(hs_transcript_start(c));
+    /* A group the client sent a share for, in our order; else ask for one. */
+    for (size_t i = 0; i < c->cfg->ngroups; i++)
+        for (size_t j = 0; j < hs->nshares; j++)
+            if (hs->share_group[j] == c->cfg->groups[i]) {
+                c->group = c->cfg->groups[i];
+                hs->table = tls13_full;
+                hs->step = 0;
+                conn_event(c, HASP_EV_DECISION, 1, 0, "version", 0, "TLSv1.3");
+                return 0;
+            }
+    for (size_t i = 0; i < c->cfg->ngroups; i++)
+        if (peer_offers_group(hs, c->cfg->groups[i])) {
+            hs->hrr_group = c->cfg->groups[i];
+            hs->table = tls13_hrr;
+            hs->step = 0;
+            conn_event(c, HASP_EV_DECISION, 1, 0, "HelloRetryRequest", 0,
+                       hasp_group_name(hs->hrr_group));
+            return 0;
+        }
+    FAIL(HASP_ERR_HANDSHAKE, "no key exchange group in common: the client supports %zu groups, "
+                             "none of them enabled on this server",
+         hs->npeer_groups);
+}
+
+/* ---------------------------------------------------------------- ServerHello / HelloRetryRequest */
+
+static int write_sh_common(hasp_conn *c, hasp_wr *w, const uint8_t *random)
+{
+    struct hasp_hs *hs = c->hs;
+    GUARD(wr_u16(w, HASP_TLS1_2)); /* legacy_version */
+    GUARD(wr_bytes(w, random, 32));
+    GUARD(wr_vec(w, 1, hs->session_id, hs->session_id_len));
+    GUARD(wr_u16(w, c->suite->id));
+    GUARD(wr_u8(w, 0));
+    return 0;
+}
+
+static int hello_retry_request_send(hasp_conn *c)
+{
+    struct hasp_hs *hs = c->hs;
+    GUARD(transcript_hrr_rewrite(c, 0));
+    hasp_wr *w = hs_msg_begin(c);
+    GUARD(write_sh_common(c, w, tls13_hrr_random));
+    size_t all, m;
+    GUARD(wr_vec_begin(w, 2, &all));
+    GUARD(wr_u16(w, EXT_SUPPORTED_VERSIONS));
+    GUARD(wr_vec_begin(w, 2, &m));
+    GUARD(wr_u16(w, HASP_TLS1_3));
+    GUARD(wr_vec_end(w, 2, m));
+    GUARD(wr_u16(w, EXT_KEY_SHARE));
+    GUARD(wr_vec_begin(w, 2, &m));
+    GUARD(wr_u16(w, hs->hrr_group));
+    GUARD(wr_vec_end(w, 2, m));
+    GUARD(wr_vec_end(w, 2, all));
+    DETAIL(c, "HelloRetryRequest group=%s suite=%s", hasp_group_name(hs->hrr_group),
+           c->suite->iana);
+    GUARD(hs_msg_end(c, HS_SERVER_HELLO));
+    hs->hrr_done = 1;
+    return compat_ccs(c);
+}
+
+static int server_hello13_send(hasp_conn *c)
+{
+    struct hasp_hs *hs = c->hs;
+    size_t idx = 0;
+    while (idx < hs->nshares && hs->share_group[idx] != c->group)
+        idx++;
+    ENSURE(idx < hs->nshares, HASP_ERR_INTERNAL);
+    hs->kex = hasp_kex_new(c->group);
+    ENSURE_MSG(hs->kex, HASP_ERR_CRYPTO, "cannot make a key pair in %s", hasp_group_name(c->group));
+    uint8_t shared[512], pub[512];
+    size_t shared_len, pub_len;
+    int rc = hasp_kex_derive_padded(hs->kex, hs->share_data[idx], hs->share_len[idx], shared,
+                                    sizeof(shared), &shared_len);
+    if (rc < 0)
+        FAIL(HASP_ERR_ILLEGAL_PARAM, "the client's %s key share is invalid: %s",
+             hasp_group_name(c->group), hasp_err_last()->msg);
+    GUARD(hasp_kex_public(hs->kex, pub, sizeof(pub), &pub_len));
+    GUARD(hasp_random(hs->server_random, 32));
+    hasp_wr *w = hs_msg_begin(c);
+    GUARD(write_sh_common(c, w, hs->server_random));
+    size_t all, m;
+    GUARD(wr_vec_begin(w, 2, &all));
+    GUARD(wr_u16(w, EXT_SUPPORTED_VERSIONS));
+    GUARD(wr_vec_begin(w, 2, &m));
+    GUARD(wr_u16(w, HASP_TLS1_3));
+    GUARD(wr_vec_end(w, 2, m));
+    GUARD(wr_u16(w, EXT_KEY_SHARE));
+    GUARD(wr_vec_begin(w, 2, &m));
+    GUARD(wr_u16(w, c->group));
+    GUARD(wr_vec(w, 2, pub, pub_len));
+    GUARD(wr_vec_end(w, 2, m));
+    GUARD(wr_vec_end(w, 2, all));
+    DETAIL(c, "version=TLS1.3 suite=%s group=%s extensions=supported_versions,key_share",
+           c->suite->iana, hasp_group_name(c->group));
+    GUARD(hs_msg_end(c, HS_SERVER_HELLO));
+    GUARD(compat_ccs(c));
+    rc = derive_handshake_secrets(c, shared, shared_len);
+    hasp_wipe(shared, sizeof(shared));
+    GUARD(rc);
+    hs->table = tls13_full;
+    hs->step = 1;
+    return 0;
+}
+
+/* Client: a ServerHello (or HelloRetryRequest) that chose TLS 1.3. The
+ * message is already in the transcript. */
+int tls13_server_hello_recv(hasp_conn *c, hasp_rd *exts, uint16_t suite_id, const uint8_t *sid,
+                            size_t sid_len)
+{
+    struct hasp_hs *hs = c->hs;
+    int hrr = !memcmp(hs->server_random, tls13_hrr_random, 32);
+    const hasp_suite *s = hasp_suite_find(suite_id);
+    int offered = 0;
+    for (size_t i = 0; s && i < c->cfg->nsuites; i++)
+        offered |= c->cfg->suites[i] == suite_id;
+    ENSURE_MSG(offered && hasp_suite_is_tls13(s), HASP_ERR_ILLEGAL_PARAM,
+               "the server chose the cipher suite 0x%04x, which the client did not offer for TLS "
+               "1.3",
+               suite_id);
+    ENSURE_MSG(sid_len == hs->session_id_len && !memcmp(sid, hs->session_id, sid_len),
+               HASP_ERR_ILLEGAL_PARAM,
+               "the server's legacy_session_id_echo does not match the client's session ID");
+    if (hs->hrr_done) {
+        ENSURE_MSG(!hrr, HASP_ERR_UNEXPECTED, "the server sent a second HelloRetryRequest");
+        ENSURE_MSG(s == c->suite, HASP_ERR_ILLEGAL_PARAM,
+                   "the server changed the cipher suite after its HelloRetryRequest");
+    }
+    c->suite = s;
+    c->version = HASP_TLS1_3;
+    hasp_rd list;
+    GUARD(rd_vec(exts, 2, &list));
+    GUARD(rd_expect_empty(exts));
+    uint16_t seen[16];
+    size_t nseen = 0;
+    int have_version = 0;
+    uint16_t key_group = 0;
+    hasp_rd key_pub = {NULL, 0};
+    int have_key = 0;
+    DETAIL(c, "%sversion=TLS1.3 suite=%s extensions=", hrr ? "HelloRetryRequest " : "", s->iana);
+    while (rd_left(&list)) {
+        uint16_t type;
+        hasp_rd body;
+        GUARD(rd_u16(&list, &type));
+        GUARD(rd_vec(&list, 2, &body));
+        for (size_t i = 0; i < nseen; i++)
+            ENSURE_MSG(seen[i] != type, HASP_ERR_DECODE,
+                       "the ServerHello contains the extension %s twice", ext_name(type));
+        ENSURE_MSG(nseen < 16, HASP_ERR_LIMIT, "the ServerHello has too many extensions");
+        seen[nseen++] = type;
+        DETAIL(c, "%s%s", nseen > 1 ? "," : "", ext_name(type));
+        if (type == EXT_SUPPORTED_VERSIONS) {
+            uint16_t v;
+            GUARD(rd_u16(&body, &v));
+            GUARD(rd_expect_empty(&body));
+            ENSURE_MSG(v == HASP_TLS1_3, HASP_ERR_ILLEGAL_PARAM,
+                       "the server's supported_versions selects 0x%04x", v);
+            have_version = 1;
+        } else if (type == EXT_KEY_SHARE) {
+            GUARD(rd_u16(&body, &key_group));
+            if (!hrr)
+                GUARD(rd_vec_bounded(&body, 2, 1, 65535, &key_pub));
+            GUARD(rd_expect_empty(&body));
+            have_key = 1;
+        } else if (type == EXT_COOKIE && hrr) {
+            hasp_rd ck;
+            GUARD(rd_vec_bounded(&body, 2, 1, 65535, &ck));
+            GUARD(rd_expect_empty(&body));
+            ENSURE_MSG(ck.len <= sizeof(hs->cookie), HASP_ERR_LIMIT,
+                       "the server's cookie is %zu bytes", ck.len);
+            memcpy(hs->cookie, ck.p, ck.len);
+            hs->cookie_len = ck.len;
+        } else {
+            FAIL(HASP_ERR_UNSUPPORTED_EXT, "the server sent the extension %s (%u) in its %s",
+                 ext_name(type), type, hrr ? "HelloRetryRequest" : "ServerHello");
+        }
+    }
+    ENSURE(have_version, HASP_ERR_INTERNAL);
+    if (hrr) {
+        ENSURE_MSG(have_key || hs->cookie_len, HASP_ERR_ILLEGAL_PARAM,
+                   "the HelloRetryRequest would not change the ClientHello");
+        if (have_key) {
+            ENSURE_MSG(hs_offered_group(c, key_group) && hs->share_kex &&
+                           key_group != hasp_kex_group(hs->share_kex),
+                       HASP_ERR_ILLEGAL_PARAM,
+                       "the HelloRetryRequest asks for the group 0x%04x, which the client did not "
+                       "offer or already sent",
+                       key_group);
+            hs->hrr_group = key_group;
+        }
+        GUARD(transcript_hrr_rewrite(c, hs->cur_len));
+        hasp_kex_free(hs->share_kex);
+        hs->share_kex = NULL;
+        hs->table = tls13_hrr;
+        hs->step = 1;
+        conn_event(c, HASP_EV_DECISION, 1, 0, "HelloRetryRequest", 0,
+                   hs->hrr_group ? hasp_group_name(hs->hrr_group) : "cookie");
+        return 0;
+    }
+    ENSURE_MSG(have_key, HASP_ERR_MISSING_EXT, "the server's ServerHello has no key_share");
+    ENSURE_MSG(hs->share_kex && key_group == hasp_kex_group(hs->share_kex), HASP_ERR_ILLEGAL_PARAM,
+               "the server's key share is for 0x%04x, not the group the client sent", key_group);
+    GUARD(hs_transcript_start(c));
+    c->group = key_group;
+    uint8_t shared[512];
+    size_t shared_len;
+    int rc =
+        hasp_kex_derive_padded(hs->share_kex, key_pub.p, key_pub.len, shared, sizeof(shared), &shared_len);
+    if (rc < 0)
+        FAIL(HASP_ERR_ILLEGAL_PARAM, "the server's %s key share is invalid: %s",
+             hasp_group_name(key_group), hasp_err_last()->msg);
+    GUARD(compat_ccs(c));
+    rc = derive_handshake_secrets(c, shared, shared_len);
+    hasp_wipe(shared, sizeof(shared));
+    GUARD(rc);
+    hs->table = tls13_full;
+    hs->step = 1;
+    conn_event(c, HASP_EV_DECISION, 1, 0, "version", 0, "TLSv1.3");
+    return 0;
+}
+
+/* ---------------------------------------------------------------- EncryptedExtensions */
+
+static int encrypted_extensions_send(hasp_conn *c)
+{
+    hasp_wr *w = hs_msg_begin(c);
+    size_t all, m;
+    GUARD(wr_vec_begin(w, 2, &all));
+    DETAIL(c, "extensions=");
+    if (c->sni[0]) {
+        GUARD(wr_u16(w, EXT_SERVER_NAME));
+        GUARD(wr_u16(w, 0));
+        DETAIL(c, "server_name ");
+    }
+    if (c->alpn[0]) {
+        GUARD(wr_u16(w, EXT_ALPN));
+        GUARD(wr_vec_begin(w, 2, &m));
+        size_t m2;
+        GUARD(wr_vec_begin(w, 2, &m2));
+        GUARD(wr_vec(w, 1, c->alpn, strlen(c->alpn)));
+        GUARD(wr_vec_end(w, 2, m2));
+        GUARD(wr_vec_end(w, 2, m));
+        DETAIL(c, "alpn=%s", c->alpn);
+    }
+    GUARD(wr_vec_end(w, 2, all));
+    return hs_msg_end(c, HS_ENCRYPTED_EXTENSIONS);
+}
+
+static int encrypted_extensions_recv(hasp_conn *c, hasp_rd *r)
+{
+    hasp_rd list;
+    GUARD(rd_vec(r, 2, &list));
+    GUARD(rd_expect_empty(r));
+    uint16_t seen[32];
+    size_t nseen = 0;
+    DETAIL(c, "extensions=");
+    while (rd_left(&list)) {
+        uint16_t type;
+        hasp_rd body;
+        GUARD(rd_u16(&list, &type));
+        GUARD(rd_vec(&list, 2, &body));
+        for (size_t i = 0; i < nseen; i++)
+            ENSURE_MSG(seen[i] != type, HASP_ERR_DECODE,
+                       "EncryptedExtensions contains %s twice", ext_name(type));
+        ENSURE_MSG(nseen < 32, HASP_ERR_LIMIT, "EncryptedExtensions has too many extensions");
+        seen[nseen++] = type;
+        DETAIL(c, "%s%s", nseen > 1 ? "," : "", ext_name(type));
+        switch (type) {
+        case EXT_SERVER_NAME:
+            ENSURE_MSG(c->hs->sent_sni, HASP_ERR_UNSUPPORTED_EXT,
+                       "the server acknowledged a server_name that was not sent");
+            GUARD(rd_expect_empty(&body));
+            break;
+        case EXT_SUPPORTED_GROUPS:
+            break; /* the server's preferences: informational */
+        case EXT_ALPN: {
+            ENSURE_MSG(c->cfg->alpn_len, HASP_ERR_UNSUPPORTED_EXT,
+                       "the server selected an ALPN protocol that was not offered");
+            hasp_rd l, name;
+            GUARD(rd_vec(&body, 2, &l));
+            GUARD(rd_expect_empty(&body));
+            GUARD(rd_vec_bounded(&l, 1, 1, 255, &name));
+            GUARD(rd_expect_empty(&l));
+            hasp_rd ours = hasp_rd_init(c->cfg->alpn, c->cfg->alpn_len);
+            int ok = 0;
+            while (rd_left(&ours) && !ok) {
+                hasp_rd o;
+                GUARD(rd_vec(&ours, 1, &o));
+                ok = o.len == name.len && !memcmp(o.p, name.p, name.len);
+            }
+            ENSURE_MSG(ok, HASP_ERR_ILLEGAL_PARAM,
+                       "the server selected the ALPN protocol '%.*s', which was not offered",
+                       (int)name.len, name.p);
+            memcpy(c->alpn, name.p, name.len);
+            c->alpn[name.len] = 0;
+            break;
+        }
+        case EXT_EXTENDED_MASTER_SECRET:
+        case EXT_ENCRYPT_THEN_MAC:
+        case EXT_RENEGOTIATION_INFO:
+        case EXT_EC_POINT_FORMATS:
+        case EXT_SIGNATURE_ALGORITHMS:
+        case EXT_KEY_SHARE:
+        case EXT_SUPPORTED_VERSIONS:
+        case EXT_PRE_SHARED_KEY:
+            FAIL(HASP_ERR_ILLEGAL_PARAM, "the server sent %s in EncryptedExtensions, where TLS 1.3 "
+                                         "does not allow it",
+                 ext_name(type));
+        default:
+            FAIL(HASP_ERR_UNSUPPORTED_EXT,
+                 "the server sent the extension %s (%u), which the client did not offer",
+                 ext_name(type), type);
+        }
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- CertificateRequest */
+
+static int certificate_request13_send(hasp_conn *c)
+{
+    hasp_wr *w = hs_msg_begin(c);
+    GUARD(wr_u8(w, 0)); /* certificate_request_context: empty in the handshake */
+    size_t all, m, m2;
+    GUARD(wr_vec_begin(w, 2, &all));
+    GUARD(wr_u16(w, EXT_SIGNATURE_ALGORITHMS));
+    GUARD(wr_vec_begin(w, 2, &m));
+    GUARD(wr_vec_begin(w, 2, &m2));
+    for (size_t i = 0; i < c->cfg->nsigalgs; i++) {
+        const hasp_sigscheme *s = hasp_sigscheme_find(c->cfg->sigalgs[i]);
+        if (s && s->sig_alg != HASP_SIG_RSA_PKCS1 && s->hash != HASP_HASH_SHA1)
+            GUARD(wr_u16(w, s->id));
+    }
+    GUARD(wr_vec_end(w, 2, m2));
+    GUARD(wr_vec_end(w, 2, m));
+    GUARD(wr_vec_end(w, 2, all));
+    DETAIL(c, "extensions=signature_algorithms");
+    return hs_msg_end(c, HS_CERTIFICATE_REQUEST);
+}
+
+static int certificate_request13_recv(hasp_conn *c, hasp_rd *r)
+{
+    struct hasp_hs *hs = c->hs;
+    hasp_rd ctx, list;
+    GUARD(rd_vec(r, 1, &ctx));
+    ENSURE_MSG(ctx.len == 0, HASP_ERR_ILLEGAL_PARAM,
+               "the server's CertificateRequest has a context during the handshake");
+    GUARD(rd_vec_bounded(r, 2, 2, 65535, &list));
+    GUARD(rd_expect_empty(r));
+    int have_sigalgs = 0;
+    while (rd_left(&list)) {
+        uint16_t type;
+        hasp_rd body;
+        GUARD(rd_u16(&list, &type));
+        GUARD(rd_vec(&list, 2, &body));
+        if (type == EXT_SIGNATURE_ALGORITHMS) {
+            ENSURE(!have_sigalgs, HASP_ERR_DECODE);
+            GUARD(hs_read_sigalgs(&body, hs->cr_sigalgs, 64, &hs->ncr_sigalgs));
+            have_sigalgs = 1;
+        }
+    }
+    ENSURE_MSG(have_sigalgs, HASP_ERR_MISSING_EXT,
+               "the server's CertificateRequest has no signature_algorithms");
+    for (size_t i = 0; i < c->cfg->ncreds && !hs->cred; i++) {
+        const hasp_cred *cr = &c->cfg->creds[i];
+        if (hs_pick_sigscheme(c, hs->cr_sigalgs, hs->ncr_sigalgs, cr->key, HASP_TLS1_3))
+            hs->cred = cr;
+    }
+    DETAIL(c, "signature_schemes=%zu", hs->ncr_sigalgs);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- Certificate */
+
+static int certificate13_send(hasp_conn *c)
+{
+    struct hasp_hs *hs = c->hs;
+    const hasp_cred *cred = hs->cred;
+    if (c->role == HASP_CLIENT && !cred)
+        hs->flags |= F_NO_CLIENT_CERT;
+    hasp_wr *w = hs_msg_begin(c);
+    GUARD(wr_u8(w, 0)); /* context */
+    size_t m;
+    GUARD(wr_vec_begin(w, 3, &m));
+    for (size_t i = 0; cred && i < cred->n; i++) {
+        GUARD(wr_vec(w, 3, cred->chain[i], cred->chain_len[i]));
+        GUARD(wr_u16(w, 0)); /* no per-certificate extensions */
+    }
+    GUARD(wr_vec_end(w, 3, m));
+    DETAIL(c, "certificates=%zu", cred ? cred->n : 0);
+    return hs_msg_end(c, HS_CERTIFICATE);
+}
+
+static int certificate13_recv(hasp_conn *c, hasp_rd *r)
+{
+    struct hasp_hs *hs = c->hs;
+    hasp_rd ctx, list;
+    GUARD(rd_vec(r, 1, &ctx));
+    GUARD(rd_vec(r, 3, &list));
+    GUARD(rd_expect_empty(r));
+    ENSURE_MSG(ctx.len == 0, HASP_ERR_ILLEGAL_PARAM,
+               "the %s's Certificate has a request context during the handshake",
+               hs_peer_name(c));
+    const uint8_t *certs[HASP_MAX_CHAIN + 6];
+    size_t lens[HASP_MAX_CHAIN + 6], n = 0;
+    while (rd_left(&list)) {
+        hasp_rd cert, exts;
+        GUARD(rd_vec_bounded(&list, 3, 1, (1u << 24) - 1, &cert));
+        GUARD(rd_vec(&list, 2, &exts));
+        ENSURE_MSG(n < sizeof(certs) / sizeof(certs[0]), HASP_ERR_LIMIT,
+                   "the %s sent more than %zu certificates", hs_peer_name(c),
+                   sizeof(certs) / sizeof(certs[0]));
+        certs[n] = cert.p;
+        lens[n] = cert.len;
+        n++;
+    }
+    DETAIL(c, "certificates=%zu", n);
+    if (n == 0) {
+        ENSURE_MSG(c->role == HASP_SERVER, HASP_ERR_DECODE,
+                   "the server sent an empty Certificate message");
+        ENSURE_MSG(c->cfg->verify_client != HASP_VERIFY_CLIENT_REQUIRE, HASP_ERR_CERT_REQUIRED,
+                   "the client sent no certificate, and this server requires one");
+        hs->flags |= F_NO_CLIENT_CERT;
+        hs->peer_cert_checked = 1;
+        snprintf(c->verify_msg, sizeof(c->verify_msg), "no client certificate");
+        return 0;
+    }
+    return hs_verify_chain(c, certs, lens, n);
+}
+
+/* ---------------------------------------------------------------- CertificateVerify (4.4.3) */
+
+static int cv_content(hasp_conn *c, int server, const uint8_t *th, uint8_t *out, size_t *len)
+{
+    static const char sctx[] = "TLS 1.3, server CertificateVerify";
+    static const char cctx[] = "TLS 1.3, client CertificateVerify";
+    memset(out, 0x20, 64);
+    memcpy(out + 64, server ? sctx : cctx, sizeof(sctx)); /* includes the 0 byte */
+    memcpy(out + 64 + sizeof(sctx), th, hlen(c));
+    *len = 64 + sizeof(sctx) + hlen(c);
+    return 0;
+}
+
+static int certificate_verify13_send(hasp_conn *c)
+{
+    struct hasp_hs *hs = c->hs;
+    int server = c->role == HASP_SERVER;
+    uint16_t scheme = server ? c->sigscheme
+                             : hs_pick_sigscheme(c, hs->cr_sigalgs, hs->ncr_sigalgs,
+                                                 hs->cred->key, HASP_TLS1_3);
+    ENSURE(scheme, HASP_ERR_INTERNAL);
+    uint8_t th[HASP_HASH_MAX], content[200], sig[1024];
+    size_t len, sig_len;
+    GUARD(hs_transcript_hash(c, th));
+    GUARD(cv_content(c, server, th, content, &len));
+    GUARD(hasp_sign_scheme(hs->cred->key, scheme, content, len, sig, sizeof(sig), &sig_len));
+    hasp_wr *w = hs_msg_begin(c);
+    GUARD(wr_u16(w, scheme));
+    GUARD(wr_vec(w, 2, sig, sig_len));
+    DETAIL(c, "signature=%s", hs_sigscheme_name(scheme));
+    return hs_msg_end(c, HS_CERTIFICATE_VERIFY);
+}
+
+static int certificate_verify13_recv(hasp_conn *c, hasp_rd *r)
+{
+    struct hasp_hs *hs = c->hs;
+    uint16_t scheme;
+    hasp_rd sig;
+    GUARD(rd_u16(r, &scheme));
+    GUARD(rd_vec(r, 2, &sig));
+    GUARD(rd_expect_empty(r));
+    const hasp_sigscheme *ss = hasp_sigscheme_find(scheme);
+    ENSURE_MSG(ss && hs_offered_sigalg(c, scheme) &&
+                   hasp_sigscheme_fits(ss, hs->peer_key, HASP_TLS1_3),
+               HASP_ERR_ILLEGAL_PARAM,
+               "the %s signed CertificateVerify with %s (0x%04x), which was not offered for its "
+               "key in TLS 1.3",
+               hs_peer_name(c), ss ? ss->name : "an unknown scheme", scheme);
+    uint8_t content[200];
+    size_t len;
+    GUARD(cv_content(c, c->role == HASP_CLIENT, hs->hash_before, content, &len));
+    if (hasp_verify_scheme(hs->peer_key, scheme, content, len, sig.p, sig.len) < 0)
+        FAIL(HASP_ERR_DECRYPT,
+             "the %s's CertificateVerify signature (%s) does not verify with its certificate",
+             hs_peer_name(c), ss->name);
+    if (c->role == HASP_CLIENT)
+        c->sigscheme = scheme;
+    hs->ske_checked = 1;
+    DETAIL(c, "signature=%s", ss->name);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- Finished (4.4.4) */
+
+static int finished_mac(hasp_conn *c, const uint8_t *base, const uint8_t *th, uint8_t *out)
+{
+    uint8_t key[HASP_HASH_MAX];
+    GUARD(hasp_hkdf_expand_label(c->suite->prf_hash, base, hlen(c), "finished", NULL, 0, key,
+                                 hlen(c)));
+    int rc = hasp_hmac(c->suite->prf_hash, key, hlen(c), th, hlen(c), out);
+    hasp_wipe(key, sizeof(key));
+    return rc;
+}
+
+static int finished13_send(hasp_conn *c)
+{
+    struct hasp_hs *hs = c->hs;
+    int server = c->role == HASP_SERVER;
+    uint8_t th[HASP_HASH_MAX], vd[HASP_HASH_MAX];
+    GUARD(hs_transcript_hash(c, th));
+    GUARD(finished_mac(c, server ? hs->s_hs : hs->c_hs, th, vd));
+    hasp_wr *w = hs_msg_begin(c);
+    GUARD(wr_bytes(w, vd, hlen(c)));
+    GUARD(hs_msg_end(c, HS_FINISHED));
+    if (server) {
+        uint8_t s_ap[HASP_HASH_MAX];
+        GUARD(derive_app_secrets(c, s_ap));
+        GUARD(install_secret(c, s_ap, 1));
+        hasp_wipe(s_ap, sizeof(s_ap));
+    } else {
+        GUARD(install_secret(c, hs->c_ap, 1));
+        GUARD(derive_resumption_master(c));
+    }
+    return 0;
+}
+
+static int finished13_recv(hasp_conn *c, hasp_rd *r)
+{
+    struct hasp_hs *hs = c->hs;
+    int from_server = c->role == HASP_CLIENT;
+    uint8_t vd[HASP_HASH_MAX];
+    const uint8_t *got;
+    GUARD(rd_bytes(r, hlen(c), &got));
+    GUARD(rd_expect_empty(r));
+    GUARD(finished_mac(c, from_server ? hs->s_hs : hs->c_hs, hs->hash_before, vd));
+    ENSURE_MSG(hasp_ct_memcmp(vd, got, hlen(c)) == 0, HASP_ERR_DECRYPT,
+               "the %s's Finished does not match: the handshake was tampered with, or the two "
+               "sides derived different keys",
+               hs_peer_name(c));
+    hs->finished_checked = 1;
+    if (from_server) {
+        uint8_t s_ap[HASP_HASH_MAX];
+        GUARD(derive_app_secrets(c, s_ap));
+        GUARD(install_secret(c, s_ap, 0));
+        hasp_wipe(s_ap, sizeof(s_ap));
+        /* RFC 8446 D.4: the client's compatibility CCS precedes its second flight. */
+        GUARD(compat_ccs(c));
+    } else {
+        GUARD(install_secret(c, hs->c_ap, 0));
+        GUARD(derive_resumption_master(c));
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- the tables */
+
+int hs_client_hello_send(hasp_conn *c);
+int hs_client_hello_recv(hasp_conn *c, hasp_rd *r);
+int hs_server_hello_recv(hasp_conn *c, hasp_rd *r);
+
+#define C SENDER_CLIENT
+#define S SENDER_SERVER
+
+const hs_step tls13_full[] = {
+    {HS_CLIENT_HELLO, C, 0, 0, 0, 0, "ClientHello", hs_client_hello_send, hs_client_hello_recv},
+    {HS_SERVER_HELLO, S, 0, 0, 0, 0, "ServerHello", server_hello13_send, hs_server_hello_recv},
+    {HS_ENCRYPTED_EXTENSIONS, S, 0, 0, 0, 0, "EncryptedExtensions", encrypted_extensions_send,
+     encrypted_extensions_recv},
+    {HS_CERTIFICATE_REQUEST, S, F_CLIENT_AUTH, F_PSK, 1, 0, "CertificateRequest",
+     certificate_request13_send, certificate_request13_recv},
+    {HS_CERTIFICATE, S, 0, F_PSK, 0, 0, "Certificate", certificate13_send, certificate13_recv},
+    {HS_CERTIFICATE_VERIFY, S, 0, F_PSK, 0, 1, "CertificateVerify", certificate_verify13_send,
+     certificate_verify13_recv},
+    {HS_FINISHED, S, 0, 0, 0, 1, "Finished", finished13_send, finished13_recv},
+    {HS_CERTIFICATE, C, F_CLIENT_AUTH, 0, 0, 0, "Certificate", certificate13_send,
+     certificate13_recv},
+    {HS_CERTIFICATE_VERIFY, C, F_CLIENT_AUTH, F_NO_CLIENT_CERT, 0, 1, "CertificateVerify",
+     certificate_verify13_send, certificate_verify13_recv},
+    {HS_FINISHED, C, 0, 0, 0, 1, "Finished", finished13_send, finished13_recv},
+    {HS_END, C, 0, 0, 0, 0, "end", NULL, NULL},
+};
+
+/* After a HelloRetryRequest: a second ClientHello, then the real
+ * ServerHello, which continues in tls13_full. */
+const hs_step tls13_hrr[] = {
+    {HS_CLIENT_HELLO, C, 0, 0, 0, 0, "ClientHello", hs_client_hello_send, hs_client_hello_recv},
+    {HS_SERVER_HELLO, S, 0, 0, 0, 0, "HelloRetryRequest", hello_retry_request_send,
+     hs_server_hello_recv},
+    {HS_CLIENT_HELLO, C, 0, 0, 0, 0, "ClientHello", hs_client_hello_send, hs_client_hello_recv},
+    {HS_SERVER_HELLO, S, 0, 0, 0, 0, "ServerHello", server_hello13_send, hs_server_hello_recv},
+    {HS_END, C, 0, 0, 0, 0, "end", NULL, NULL},
+};
+
+#undef C
+#undef S
+
+/* ---------------------------------------------------------------- post-handshake */
+
+int tls13_key_update_send(hasp_conn *c, int request)
+{
+    uint8_t msg[5] = {HS_KEY_UPDATE, 0, 0, 1, (uint8_t)(request ? 1 : 0)};
+    GUARD(conn_send_record(c, HASP_CT_HANDSHAKE, msg, sizeof(msg)));
+    conn_event(c, HASP_EV_MSG_SENT, c->role == HASP_SERVER, HS_KEY_UPDATE, "KeyUpdate", 5,
+               request ? "update_requested" : "update_not_requested");
+    uint8_t next[HASP_HASH_MAX];
+    GUARD(hasp_hkdf_expand_label(c->suite->prf_hash, c->wr_secret, hlen(c), "traffic upd", NULL, 0,
+                                 next, hlen(c)));
+    int rc = install_secret(c, next, 1);
+    hasp_wipe(next, sizeof(next));
+    return rc;
+}
+
+int tls13_post_handshake(hasp_conn *c, int type, hasp_rd *body)
+{
+    switch (type) {
+    case HS_NEW_SESSION_TICKET: {
+        ENSURE_MSG(c->role == HASP_CLIENT, HASP_ERR_UNEXPECTED,
+                   "the client sent NewSessionTicket");
+        uint32_t lifetime, age_add;
+        hasp_rd nonce, ticket, exts;
+        GUARD(rd_u32(body, &lifetime));
+        GUARD(rd_u32(body, &age_add));
+        GUARD(rd_vec(body, 1, &nonce));
+        GUARD(rd_vec_bounded(body, 2, 1, 65535, &ticket));
+        GUARD(rd_vec(body, 2, &exts));
+        GUARD(rd_expect_empty(body));
+        conn_event(c, HASP_EV_MSG_RECV, 1, type, "NewSessionTicket", 4 + 8 + nonce.len + ticket.len,
+                   "stored: no (resumption not yet enabled)");
+        return 0;
+    }
+    case HS_KEY_UPDATE: {
+        uint8_t req;
+        GUARD(rd_u8(body, &req));
+        GUARD(rd_expect_empty(body));
+        ENSURE_MSG(req <= 1, HASP_ERR_ILLEGAL_PARAM, "KeyUpdate with request_update %u", req);
+        ENSURE_MSG(++c->key_updates <= 32, HASP_ERR_LIMIT,
+                   "the peer sent more than 32 KeyUpdates without application data");
+        conn_event(c, HASP_EV_MSG_RECV, c->role == HASP_CLIENT, type, "KeyUpdate", 5,
+                   req ? "update_requested" : "update_not_requested");
+        uint8_t next[HASP_HASH_MAX];
+        GUARD(hasp_hkdf_expand_label(c->suite->prf_hash, c->rd_secret, hlen(c), "traffic upd",
+                                     NULL, 0, next, hlen(c)));
+        int rc = install_secret(c, next, 0);
+        hasp_wipe(next, sizeof(next));
+        GUARD(rc);
+        if (req && !c->close_sent)
+            GUARD(tls13_key_update_send(c, 0));
+        return 0;
+    }
+    default:
+        FAIL(HASP_ERR_UNEXPECTED, "the %s sent %s after the TLS 1.3 handshake", hs_peer_name(c),
+             hs_msg_name(type));
+    }
+}

@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# hasp verify against chains made here with the openssl command: each rule
+# of the validator, valid and broken. Usage: tests/x509.sh BUILD_DIR
+set -u
+cd "$(dirname "$0")/.."
+BUILD=${1:-build}
+case "$BUILD" in /*) ;; *) BUILD="$PWD/$BUILD" ;; esac
+HASP="$BUILD/hasp"
+T=$(mktemp -d)
+[ -n "${KEEP_TMP:-}" ] || trap 'rm -rf "$T"' EXIT; [ -n "${KEEP_TMP:-}" ] && echo "# keeping $T"
+fails=0
+
+ok() { echo "ok - $*"; }
+notok() { echo "not ok - $*"; fails=$((fails + 1)); }
+
+# key NAME: a P-256 key
+key() { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$T/$1.key" 2>/dev/null; }
+
+# ca NAME SUBJECT [EXTRA_EXT_LINES]: a self-signed root
+root() {
+  key "$1"
+  cat >"$T/$1.ext" <<X
+[v3]
+basicConstraints=critical,CA:TRUE
+keyUsage=critical,keyCertSign,cRLSign
+subjectKeyIdentifier=hash
+${3:-}
+X
+  openssl req -x509 -new -key "$T/$1.key" -subj "$2" -days 3650 -sha256 \
+    -config "$T/$1.ext" -extensions v3 -out "$T/$1.pem" 2>/dev/null ||
+    { echo "# could not make $1"; exit 1; }
+}
+
+# issue NAME SUBJECT ISSUER DAYS EXT_LINES: a certificate signed by ISSUER
+issue() {
+  key "$1"
+  printf '[v3]\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n%b\n' "$5" >"$T/$1.ext"
+  openssl req -new -key "$T/$1.key" -subj "$2" -out "$T/$1.csr" 2>/dev/null &&
+    openssl x509 -req -in "$T/$1.csr" -CA "$T/$3.pem" -CAkey "$T/$3.key" -set_serial "0x$(openssl rand -hex 8)" \
+      -days "$4" -sha256 -extfile "$T/$1.ext" -extensions v3 -out "$T/$1.pem" 2>/dev/null ||
+    { echo "# could not make $1"; exit 1; }
+}
+
+CA_EXT='basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign'
+LEAF_EXT='basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth,clientAuth'
+
+root root "/CN=hasp test root"
+issue int "/CN=hasp test intermediate" root 3650 "$CA_EXT"
+issue leaf "/CN=leaf" int 30 "$LEAF_EXT\nsubjectAltName=DNS:www.example.test,DNS:example.test,IP:127.0.0.1"
+issue wild "/CN=wild" int 30 "$LEAF_EXT\nsubjectAltName=DNS:*.example.test"
+issue client "/CN=client" int 30 "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\nsubjectAltName=DNS:www.example.test"
+issue notca "/CN=not a ca" root 3650 "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature"
+issue leaf_notca "/CN=leaf under not-a-ca" notca 30 "$LEAF_EXT\nsubjectAltName=DNS:www.example.test"
+issue pl0 "/CN=pathlen 0" root 3650 "basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign"
+issue pl0_sub "/CN=below pathlen 0" pl0 3650 "$CA_EXT"
+issue leaf_pl "/CN=leaf too deep" pl0_sub 30 "$LEAF_EXT\nsubjectAltName=DNS:www.example.test"
+issue nc "/CN=constrained" root 3650 "$CA_EXT\nnameConstraints=critical,permitted;DNS:allowed.test,excluded;DNS:bad.allowed.test"
+issue nc_ok "/CN=nc ok" nc 30 "$LEAF_EXT\nsubjectAltName=DNS:www.allowed.test"
+issue nc_out "/CN=nc outside" nc 30 "$LEAF_EXT\nsubjectAltName=DNS:www.other.test"
+issue nc_excl "/CN=nc excluded" nc 30 "$LEAF_EXT\nsubjectAltName=DNS:x.bad.allowed.test"
+issue rootleaf "/CN=direct" root 30 "$LEAF_EXT\nsubjectAltName=DNS:direct.example.test"
+# a self-signed leaf
+key self
+openssl req -x509 -new -key "$T/self.key" -subj "/CN=self" -days 30 -sha256 \
+  -addext "subjectAltName=DNS:www.example.test" -addext "basicConstraints=critical,CA:FALSE" \
+  -out "$T/self.pem" 2>/dev/null || { echo "# could not make self"; exit 1; }
+# a leaf with one byte of its signature flipped
+openssl x509 -in "$T/leaf.pem" -outform DER -out "$T/leaf.der"
+python3 - "$T/leaf.der" "$T/badsig.der" <<'PY' || cp "$T/leaf.der" "$T/badsig.der"
+import sys
+d = bytearray(open(sys.argv[1], 'rb').read())
+d[-5] ^= 0x01
+open(sys.argv[2], 'wb').write(d)
+PY
+# leaf + intermediate as one file (what a server sends)
+cat "$T/leaf.pem" "$T/int.pem" >"$T/leaf_chain.pem"
+
+NOW=$(date -u +%s)
+LATER=$((NOW + 60 * 86400))
+
+# expect NAME STATUS PATTERN ARGS...: run hasp verify, check the exit
+# status and that the output contains PATTERN.
+expect() {
+  local name=$1 want=$2 pat=$3
+  shift 3
+  local out rc
+  out=$("$HASP" verify "$@" 2>&1)
+  rc=$?
+  if [ "$rc" -eq "$want" ] && printf '%s' "$out" | grep -q -- "$pat"; then
+    ok "$name"
+  else
+    notok "$name (exit $rc, wanted $want and '$pat'): $(printf '%s' "$out" | head -3 | tr '\n' ' ')"
+  fi
+}
+
+R="--cafile $T/root.pem"
+expect "valid chain, intermediate sent with the leaf" 0 "verify: OK" $R --host www.example.test "$T/leaf_chain.pem"
+expect "valid chain prints the path" 0 "CN=hasp test intermediate" $R --host www.example.test "$T/leaf_chain.pem"
+expect "valid chain, intermediate from --untrusted" 0 "from --untrusted" $R --untrusted "$T/int.pem" --host example.test "$T/leaf.pem"
+expect "host names are case-insensitive" 0 "verify: OK" $R --host WWW.Example.TEST "$T/leaf_chain.pem"
+expect "IP address in iPAddress SAN" 0 "verify: OK" $R --ip 127.0.0.1 "$T/leaf_chain.pem"
+expect "IP address not in the SANs" 1 "does not match" $R --ip 127.0.0.2 "$T/leaf_chain.pem"
+expect "wrong host lists the names held" 1 "DNS:www.example.test" $R --host other.test "$T/leaf_chain.pem"
+expect "wrong host fails" 1 "HASP_ERR_CERT_NAME" $R --host other.test "$T/leaf_chain.pem"
+expect "missing intermediate: unknown issuer" 1 "unknown issuer 'CN=hasp test intermediate'" $R --host www.example.test "$T/leaf.pem"
+expect "untrusted root" 1 "UNKNOWN_CA" --cafile "$T/nc.pem" --host www.example.test "$T/leaf_chain.pem"
+expect "expired leaf" 1 "expired on" $R --host www.example.test --at-time "$LATER" "$T/leaf_chain.pem"
+expect "not yet valid" 1 "is not valid before" $R --host www.example.test --at-time 2000-01-01T00:00:00Z "$T/leaf_chain.pem"
+expect "wildcard matches one label" 0 "verify: OK" $R --untrusted "$T/int.pem" --host a.example.test "$T/wild.pem"
+expect "wildcard does not match two labels" 1 "does not match" $R --untrusted "$T/int.pem" --host a.b.example.test "$T/wild.pem"
+expect "wildcard does not match the bare domain" 1 "does not match" $R --untrusted "$T/int.pem" --host example.test "$T/wild.pem"
+expect "clientAuth-only leaf refused for a server" 1 "HASP_ERR_CERT_USAGE" $R --untrusted "$T/int.pem" --purpose server --host www.example.test "$T/client.pem"
+expect "clientAuth-only leaf accepted for a client" 0 "verify: OK" $R --untrusted "$T/int.pem" --purpose client "$T/client.pem"
+expect "CA:FALSE intermediate" 1 "is not a CA" $R --untrusted "$T/notca.pem" --host www.example.test "$T/leaf_notca.pem"
+cat "$T/pl0.pem" "$T/pl0_sub.pem" >"$T/pl_chain.pem"
+expect "pathlen violation (chain)" 1 "pathLenConstraint" $R --untrusted "$T/pl_chain.pem" --host www.example.test "$T/leaf_pl.pem"
+expect "name constraints: permitted" 0 "verify: OK" $R --untrusted "$T/nc.pem" --host www.allowed.test "$T/nc_ok.pem"
+expect "name constraints: outside permitted" 1 "outside the names permitted" $R --untrusted "$T/nc.pem" --host www.other.test "$T/nc_out.pem"
+expect "name constraints: excluded" 1 "excluded" $R --untrusted "$T/nc.pem" --host x.bad.allowed.test "$T/nc_excl.pem"
+expect "bad signature" 1 "does not verify" $R --untrusted "$T/int.pem" --host www.example.test "$T/badsig.der"
+expect "self-signed leaf" 1 "self-signed" $R --host www.example.test "$T/self.pem"
+expect "self-signed leaf in the trust store is trusted directly" 0 "verify: OK" --cafile "$T/self.pem" --host www.example.test "$T/self.pem"
+expect "max depth 1 refuses an intermediate" 1 "maximum depth" $R --max-depth 1 --host www.example.test "$T/leaf_chain.pem"
+expect "max depth 1 allows a leaf under the root" 0 "verify: OK" $R --max-depth 1 --host direct.example.test "$T/rootleaf.pem"
+expect "no host: chain only" 0 "verify: OK" $R "$T/leaf_chain.pem"
+expect "usage: no --cafile" 2 "required" "$T/leaf.pem"
+expect "usage: bad option" 2 "unknown option" $R --bogus "$T/leaf.pem"
+expect "usage: bad time" 2 "RFC 3339" $R --at-time yesterday "$T/leaf.pem"
+expect "usage: --host and --ip" 2 "not both" $R --host a --ip 127.0.0.1 "$T/leaf.pem"
+
+[ "$fails" -eq 0 ]
