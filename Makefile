@@ -33,5 +33,15 @@ install: build
 format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')
 
+bench:
+	@scripts/deps.sh bench
+	@$(MAKE) --no-print-directory build
+	@$(BUILD)/hasp-bench $(BENCH_ARGS)
+
+bench-instr:
+	@scripts/deps.sh bench
+	@$(MAKE) --no-print-directory build
+	@scripts/bench-instr.sh $(BUILD)
+
 clean:
 	rm -rf build build-asan build-fuzz

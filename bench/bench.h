@@ -46,7 +46,8 @@ typedef struct bench_pki {
     bench_chain chain[2]; /* [CERT_ECDSA], [CERT_RSA] */
 } bench_pki;
 
-int pki_generate(bench_pki *pki);
+/* which: a mask of 1 << CERT_ECDSA, 1 << CERT_RSA. */
+int pki_generate(bench_pki *pki, int which);
 void pki_free(bench_pki *pki);
 
 #define BENCH_HOST "localhost"
@@ -75,6 +76,9 @@ static inline int side_peer(int side)
 }
 
 double now_seconds(void);
+
+/* -v: drivers print what each first handshake negotiated (stderr). */
+extern int bench_verbose;
 
 /* ------------------------------------------------------------------ memory */
 

@@ -70,7 +70,7 @@ static hasp_config *make_cfg(int server, int cert, uint16_t version, int aead,
                  hasp_config_errmsg(cfg));
         goto fail;
     }
-    if (hasp_config_set_groups(cfg, "x25519") < 0 ||
+    if (hasp_config_set_groups(cfg, "x25519:P-256") < 0 ||
         hasp_config_set_sigalgs(cfg, BENCH_SIGALGS) < 0) {
         snprintf(why, cap, "%s", hasp_config_errmsg(cfg));
         goto fail;
@@ -157,6 +157,29 @@ static int handshake(hasp_conn *cl, hasp_conn *sv, char *why, size_t cap)
     return -1;
 }
 
+/* close_notify both ways: a connection that ends without it must not be
+ * resumed (RFC 5246 7.2.1), so every timed connection ends cleanly. */
+static int close_both(hasp_conn *cl, hasp_conn *sv, char *why, size_t cap)
+{
+    uint8_t b[64];
+    side_begin(SIDE_CLIENT);
+    int rc = hasp_conn_close(cl);
+    side_end(SIDE_CLIENT);
+    flush(cl, SIDE_CLIENT, sv);
+    side_begin(SIDE_SERVER);
+    int rs = hasp_conn_read(sv, b, sizeof(b));
+    side_end(SIDE_SERVER);
+    flush(sv, SIDE_SERVER, cl);
+    side_begin(SIDE_CLIENT);
+    int rc2 = hasp_conn_read(cl, b, sizeof(b));
+    side_end(SIDE_CLIENT);
+    if (rc == 0 && rs == 0 && rc2 == 0)
+        return 0;
+    snprintf(why, cap, "hasp close_notify exchange failed: client %s, server %s",
+             hasp_conn_errmsg(cl), hasp_conn_errmsg(sv));
+    return -1;
+}
+
 /* ------------------------------------------------------------------ handshakes */
 
 typedef struct hx {
@@ -200,6 +223,13 @@ static int hx_run(hx *x, int check, char *why, size_t cap)
     if (handshake(cl, sv, why, cap) < 0)
         goto out;
     mem_mark_idle();
+    if (close_both(cl, sv, why, cap) < 0)
+        goto out;
+    if (check && bench_verbose)
+        fprintf(stderr, "hasp    %-20s %s %s %s %s%s\n", x->hc->name, hasp_conn_version_name(cl),
+                hasp_conn_cipher_name(cl), hasp_conn_group_name(cl) ? hasp_conn_group_name(cl) : "-",
+                hasp_conn_sigalg_name(cl) ? hasp_conn_sigalg_name(cl) : "-",
+                hasp_conn_resumed(cl) ? " resumed" : "");
     if (check && hasp_conn_version(cl) != x->hc->version) {
         snprintf(why, cap, "hasp negotiated %s", hasp_conn_version_name(cl));
         goto out;

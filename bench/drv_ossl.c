@@ -5,6 +5,7 @@
  * are timed on its side). */
 #include <openssl/bio.h>
 #include <openssl/err.h>
+#include <openssl/objects.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
@@ -60,7 +61,7 @@ static SSL_CTX *make_ctx(int server, int cert, uint16_t version, int aead, int r
              SSL_CTX_set_max_proto_version(ctx, version) &&
              (version == TLS1_3_VERSION ? SSL_CTX_set_ciphersuites(ctx, suite13(aead))
                                         : SSL_CTX_set_cipher_list(ctx, suite12(aead, cert))) &&
-             SSL_CTX_set1_groups_list(ctx, "X25519") &&
+             SSL_CTX_set1_groups_list(ctx, "X25519:P-256") &&
              SSL_CTX_set1_sigalgs_list(ctx, BENCH_SIGALGS);
     if (ok && server)
         ok = SSL_CTX_use_certificate(ctx, ch->leaf) && SSL_CTX_add1_chain_cert(ctx, ch->inter) &&
@@ -178,6 +179,29 @@ static int pair_handshake(pair *p, char *why, size_t cap)
     return 0;
 }
 
+/* close_notify both ways: OpenSSL forgets a session whose connection is
+ * freed without one (ssl_clear_bad_session), and so will hasp. */
+static int pair_close(pair *p, char *why, size_t cap)
+{
+    uint8_t b[64];
+    side_begin(SIDE_CLIENT);
+    int rc = SSL_shutdown(p->cl);
+    side_end(SIDE_CLIENT);
+    move(p->cext, p->sext);
+    side_begin(SIDE_SERVER);
+    int rs = SSL_read(p->sv, b, sizeof(b));
+    int rs2 = SSL_shutdown(p->sv);
+    side_end(SIDE_SERVER);
+    move(p->sext, p->cext);
+    side_begin(SIDE_CLIENT);
+    int rc2 = SSL_shutdown(p->cl);
+    side_end(SIDE_CLIENT);
+    if (rc >= 0 && rs == 0 && rs2 == 1 && rc2 == 1)
+        return 0;
+    ossl_err(why, cap, "close_notify exchange");
+    return -1;
+}
+
 static void pair_free(pair *p)
 {
     side_begin(SIDE_CLIENT);
@@ -236,6 +260,15 @@ static int ox_run(ox *x, int check, char *why, size_t cap)
     if (pair_transport(&p, p.cl, p.sv, why, cap) < 0 || pair_handshake(&p, why, cap) < 0)
         goto out;
     mem_mark_idle();
+    if (pair_close(&p, why, cap) < 0)
+        goto out;
+    if (check && bench_verbose) {
+        int nid = 0;
+        SSL_get_peer_signature_type_nid(p.cl, &nid);
+        fprintf(stderr, "OpenSSL %-20s %s %s %s %s%s\n", x->hc->name, SSL_get_version(p.cl),
+                SSL_get_cipher_name(p.cl), SSL_group_to_name(p.cl, SSL_get_negotiated_group(p.cl)),
+                OBJ_nid2sn(nid), SSL_session_reused(p.cl) ? " resumed" : "");
+    }
     if (check && SSL_version(p.cl) != x->hc->version) {
         snprintf(why, cap, "OpenSSL negotiated %s", SSL_get_version(p.cl));
         goto out;

@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <stdio.h>
+
 #include "bench.h"
 
 static EVP_PKEY *make_key(int cert)
@@ -126,13 +128,13 @@ static int make_chain(bench_chain *c, int cert)
     return c->chain_pem && c->root_pem && c->key_pem ? 0 : -1;
 }
 
-int pki_generate(bench_pki *pki)
+int pki_generate(bench_pki *pki, int which)
 {
     memset(pki, 0, sizeof(*pki));
-    return make_chain(&pki->chain[CERT_ECDSA], CERT_ECDSA) == 0 &&
-                   make_chain(&pki->chain[CERT_RSA], CERT_RSA) == 0
-               ? 0
-               : -1;
+    for (int c = CERT_ECDSA; c <= CERT_RSA; c++)
+        if ((which & (1 << c)) && make_chain(&pki->chain[c], c) < 0)
+            return -1;
+    return 0;
 }
 
 void pki_free(bench_pki *pki)

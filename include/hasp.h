@@ -152,6 +152,17 @@ typedef struct hasp_suite_info {
 /* 0 and fills info for i < count, else HASP_ERR_USAGE. */
 int hasp_suite_get(size_t i, hasp_suite_info *info);
 
+/* ---------------------------------------------------------------- memory */
+
+/* Route hasp's heap allocations through the caller's functions (to count
+ * them, or to use another allocator). Call once, before any config or
+ * connection exists; NULL for any of the three restores the C library's
+ * malloc/realloc/free. realloc_fn(NULL, n) must behave as malloc_fn(n).
+ * Allocations made inside libcrypto on hasp's behalf are libcrypto's:
+ * see CRYPTO_set_mem_functions. */
+void hasp_set_allocator(void *(*malloc_fn)(size_t), void *(*realloc_fn)(void *, size_t),
+                        void (*free_fn)(void *));
+
 /* ---------------------------------------------------------------- config */
 
 typedef struct hasp_config hasp_config;
@@ -230,6 +241,21 @@ typedef struct hasp_event {
 typedef void (*hasp_event_cb)(void *arg, const hasp_event *ev);
 /* No callback, no cost. The detail never contains secrets. */
 void hasp_config_set_event_cb(hasp_config *cfg, hasp_event_cb cb, void *arg);
+
+/* Key log: when this is called AND the environment variable SSLKEYLOGFILE
+ * names a file, the secrets of every connection are appended to it in the
+ * NSS key log format (mode 0600), so that a capture can be decrypted
+ * (Wireshark, tshark). Off by default. Anyone who can read that file can
+ * read the traffic. */
+void hasp_config_allow_keylog(hasp_config *cfg);
+
+/* Dangerous, for tests and known-answer reproduction only: replace the
+ * random number generator and the ephemeral private keys. A connection
+ * made with these is not secure. */
+void hasp_config_set_rng_for_testing(hasp_config *cfg,
+                                     int (*rng)(void *arg, uint8_t *out, size_t len), void *arg);
+int hasp_config_set_kex_private_for_testing(hasp_config *cfg, uint16_t group, const uint8_t *priv,
+                                            size_t len);
 
 /* ---------------------------------------------------------------- connection */
 

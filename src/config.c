@@ -60,6 +60,7 @@ void hasp_config_free(hasp_config *cfg)
 {
     if (!cfg)
         return;
+    hasp_wipe(cfg->test_kex_priv, sizeof(cfg->test_kex_priv));
     for (size_t i = 0; i < cfg->ncreds; i++) {
         for (size_t j = 0; j < cfg->creds[i].n; j++)
             free(cfg->creds[i].chain[j]);
@@ -453,6 +454,30 @@ int hasp_config_set_verify_client(hasp_config *cfg, int mode)
 void hasp_config_set_max_handshake_size(hasp_config *cfg, size_t bytes)
 {
     cfg->max_hs_size = bytes < 1024 ? 1024 : bytes;
+}
+
+void hasp_config_set_rng_for_testing(hasp_config *cfg,
+                                     int (*rng)(void *arg, uint8_t *out, size_t len), void *arg)
+{
+    cfg->rng = rng;
+    cfg->rng_arg = arg;
+}
+
+int hasp_config_set_kex_private_for_testing(hasp_config *cfg, uint16_t group, const uint8_t *priv,
+                                            size_t len)
+{
+    if (cfg->ntest_kex >= 4 || len > sizeof(cfg->test_kex_priv[0]))
+        return cfg_fail(cfg, HASP_ERR_USAGE, "too many or too long injected key exchange keys");
+    cfg->test_kex_group[cfg->ntest_kex] = group;
+    memcpy(cfg->test_kex_priv[cfg->ntest_kex], priv, len);
+    cfg->test_kex_len[cfg->ntest_kex] = len;
+    cfg->ntest_kex++;
+    return 0;
+}
+
+void hasp_config_allow_keylog(hasp_config *cfg)
+{
+    cfg->keylog_allowed = 1;
 }
 
 void hasp_config_set_event_cb(hasp_config *cfg, hasp_event_cb cb, void *arg)

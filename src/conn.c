@@ -1,9 +1,11 @@
 /* The engine: a connection eats bytes from the peer, produces bytes to
  * send, and moves plaintext. It drives the record layer and the handshake,
  * handles alerts and close_notify, and never touches a socket. */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "conn.h"
 #include "hs/hs.h"
@@ -57,6 +59,50 @@ int hasp_conn_set_servername(hasp_conn *c, const char *name)
     ENSURE_MSG(n > 0 && n < sizeof(c->sni), HASP_ERR_USAGE, "the server name must be 1..255 bytes");
     memcpy(c->sni, name, n + 1);
     return 0;
+}
+
+/* ---------------------------------------------------------------- randomness, key log */
+
+int conn_random(hasp_conn *c, uint8_t *out, size_t len)
+{
+    if (c->cfg->rng)
+        return c->cfg->rng(c->cfg->rng_arg, out, len) == 0 ? 0 : HASP_ERR_CRYPTO;
+    return hasp_random(out, len);
+}
+
+hasp_kex *conn_kex_new(hasp_conn *c, uint16_t group)
+{
+    const hasp_config *cfg = c->cfg;
+    for (size_t i = 0; i < cfg->ntest_kex; i++)
+        if (cfg->test_kex_group[i] == group)
+            return hasp_kex_new_from_private(group, cfg->test_kex_priv[i], cfg->test_kex_len[i]);
+    return hasp_kex_new(group);
+}
+
+void conn_keylog(hasp_conn *c, const char *label, const uint8_t *client_random,
+                 const uint8_t *secret, size_t len)
+{
+    if (!c->cfg->keylog_allowed)
+        return;
+    const char *path = getenv("SSLKEYLOGFILE");
+    if (!path || !*path)
+        return;
+    /* 0600, appended; one line written with one write(2). */
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return;
+    char line[64 + 2 * 32 + 2 * 64 + 8];
+    size_t n = (size_t)snprintf(line, sizeof(line), "%s ", label);
+    for (size_t i = 0; i < 32; i++)
+        n += (size_t)snprintf(line + n, sizeof(line) - n, "%02x", client_random[i]);
+    line[n++] = ' ';
+    for (size_t i = 0; i < len && n + 3 < sizeof(line); i++)
+        n += (size_t)snprintf(line + n, sizeof(line) - n, "%02x", secret[i]);
+    line[n++] = '\n';
+    ssize_t w = write(fd, line, n);
+    (void)w;
+    hasp_wipe(line, sizeof(line));
+    close(fd);
 }
 
 /* ---------------------------------------------------------------- events */

@@ -51,6 +51,13 @@ struct hasp_config {
     size_t max_hs_size;
     hasp_event_cb ev_cb;
     void *ev_arg;
+    /* Randomness and ephemeral keys: the real RNG unless a test injects them. */
+    int (*rng)(void *arg, uint8_t *out, size_t len);
+    void *rng_arg;
+    uint16_t test_kex_group[4];
+    uint8_t test_kex_priv[4][64];
+    size_t test_kex_len[4], ntest_kex;
+    int keylog_allowed;
     char errmsg[512];
 };
 
@@ -125,6 +132,12 @@ static inline int conn_tracing(const hasp_conn *c)
 {
     return c->cfg->ev_cb != NULL;
 }
+/* Random bytes and fresh key pairs, through the config (RNG injection for tests). */
+int conn_random(hasp_conn *c, uint8_t *out, size_t len);
+hasp_kex *conn_kex_new(hasp_conn *c, uint16_t group);
+/* NSS key log line, when SSLKEYLOGFILE is set and the config allows it. */
+void conn_keylog(hasp_conn *c, const char *label, const uint8_t *client_random,
+                 const uint8_t *secret, size_t len);
 /* Resolve the trust store (loading the system bundle on first use). */
 const struct hasp_x509_store *config_anchors(const hasp_config *cfg);
 

@@ -75,6 +75,21 @@ PY
 # leaf + intermediate as one file (what a server sends)
 cat "$T/leaf.pem" "$T/int.pem" >"$T/leaf_chain.pem"
 
+# other key and signature types: Ed25519, P-384, RSA-PSS
+issue_with() { # NAME SUBJECT ISSUER KEYALG-OPTS SIGOPTS EXT
+  openssl genpkey $4 -out "$T/$1.key" 2>/dev/null
+  printf '[v3]\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n%b\n' "$6" >"$T/$1.ext"
+  openssl req -new -key "$T/$1.key" -subj "$2" -out "$T/$1.csr" 2>/dev/null &&
+    openssl x509 -req -in "$T/$1.csr" -CA "$T/$3.pem" -CAkey "$T/$3.key" -set_serial "0x$(openssl rand -hex 8)" \
+      -days 30 $5 -extfile "$T/$1.ext" -extensions v3 -out "$T/$1.pem" 2>/dev/null ||
+    { echo "# could not make $1"; exit 1; }
+}
+issue_with ed_int "/CN=ed25519 intermediate" root "-algorithm ED25519" "-sha256" "$CA_EXT"
+issue_with ed_leaf "/CN=ed25519 leaf" ed_int "-algorithm EC -pkeyopt ec_paramgen_curve:P-384" "" "$LEAF_EXT\nsubjectAltName=DNS:ed.example.test"
+issue_with rsa_int "/CN=rsa intermediate" root "-algorithm RSA -pkeyopt rsa_keygen_bits:2048" "-sha384" "$CA_EXT"
+issue_with pss_leaf "/CN=pss leaf" rsa_int "-algorithm EC -pkeyopt ec_paramgen_curve:P-256" "-sha256 -sigopt rsa_padding_mode:pss -sigopt rsa_pss_saltlen:digest" "$LEAF_EXT\nsubjectAltName=DNS:pss.example.test"
+issue_with weak_leaf "/CN=weak" root "-algorithm RSA -pkeyopt rsa_keygen_bits:1024" "-sha256" "$LEAF_EXT\nsubjectAltName=DNS:weak.example.test"
+
 NOW=$(date -u +%s)
 LATER=$((NOW + 60 * 86400))
 
@@ -120,6 +135,10 @@ expect "name constraints: excluded" 1 "excluded" $R --untrusted "$T/nc.pem" --ho
 expect "bad signature" 1 "does not verify" $R --untrusted "$T/int.pem" --host www.example.test "$T/badsig.der"
 expect "self-signed leaf" 1 "self-signed" $R --host www.example.test "$T/self.pem"
 expect "self-signed leaf in the trust store is trusted directly" 0 "verify: OK" --cafile "$T/self.pem" --host www.example.test "$T/self.pem"
+expect "a leaf in the trust store is trusted directly" 0 "verify: OK" --cafile "$T/leaf.pem" --host www.example.test "$T/leaf.pem"
+expect "Ed25519-signed leaf, P-384 key" 0 "verify: OK" $R --untrusted "$T/ed_int.pem" --host ed.example.test "$T/ed_leaf.pem"
+expect "RSA-PSS-signed leaf" 0 "verify: OK" $R --untrusted "$T/rsa_int.pem" --host pss.example.test "$T/pss_leaf.pem"
+expect "RSA-1024 key refused" 1 "1024-bit RSA" $R --host weak.example.test "$T/weak_leaf.pem"
 expect "max depth 1 refuses an intermediate" 1 "maximum depth" $R --max-depth 1 --host www.example.test "$T/leaf_chain.pem"
 expect "max depth 1 allows a leaf under the root" 0 "verify: OK" $R --max-depth 1 --host direct.example.test "$T/rootleaf.pem"
 expect "no host: chain only" 0 "verify: OK" $R "$T/leaf_chain.pem"

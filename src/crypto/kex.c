@@ -345,8 +345,9 @@ hasp_kex *hasp_kex_new_from_private(uint16_t group, const uint8_t *priv, size_t 
             hasp_kex_free(k);
             return NULL;
         }
-        k->x = BN_bin2bn(priv, (int)priv_len, BN_secure_new());
-        if (k->x == NULL || BN_is_zero(k->x) || BN_cmp(k->x, k->p) >= 0)
+        k->x = BN_secure_new();
+        if (k->x == NULL || BN_bin2bn(priv, (int)priv_len, k->x) == NULL || BN_is_zero(k->x) ||
+            BN_cmp(k->x, k->p) >= 0)
             return kex_fail(k, HASP_ERR_USAGE, "bad DH private key");
         if (dh_public(k) < 0) {
             hasp_kex_free(k);

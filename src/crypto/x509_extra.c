@@ -69,6 +69,11 @@ hasp_x509_pubkey *hasp_x509_pubkey_new(const uint8_t *spki, size_t len)
                      "modulus)");
         return NULL;
     }
+    /* Move a legacy key into the provider now, once, so that threads
+     * sharing it later only read the cached export. */
+    EVP_PKEY_CTX *warm = EVP_PKEY_CTX_new_from_pkey(NULL, pk, NULL);
+    if (warm == NULL || EVP_PKEY_verify_init(warm) <= 0) ERR_clear_error();
+    EVP_PKEY_CTX_free(warm);
     hasp_x509_pubkey *k = calloc(1, sizeof(*k));
     if (k == NULL) {
         EVP_PKEY_free(pk);

@@ -388,7 +388,7 @@ static int key_share_ch_write(hasp_conn *c, hasp_wr *w)
     uint16_t g = hs->hrr_group ? hs->hrr_group : c->cfg->groups[0];
     if (!hs->share_kex || hasp_kex_group(hs->share_kex) != g) {
         hasp_kex_free(hs->share_kex);
-        hs->share_kex = hasp_kex_new(g);
+        hs->share_kex = conn_kex_new(c, g);
         ENSURE_MSG(hs->share_kex, HASP_ERR_CRYPTO, "cannot make a key pair in %s",
                    hasp_group_name(g));
     }

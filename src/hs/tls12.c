@@ -254,6 +254,7 @@ static int derive_keys(hasp_conn *c)
     hasp_wipe(hs->pms, sizeof(hs->pms));
     hs->pms_len = 0;
     GUARD(rc);
+    conn_keylog(c, "CLIENT_RANDOM", hs->client_random, c->master, 48);
 
     size_t mac = hasp_suite_mac_key_len(s), key = hasp_suite_enc_key_len(s),
            iv = hasp_suite_fixed_iv_len(s);
@@ -290,10 +291,10 @@ int client_hello_send(hasp_conn *c)
     int tls12 = c->cfg->min_version <= HASP_TLS1_2;
     if (!hs->ch_sent) {
         /* A second ClientHello (after HelloRetryRequest) keeps random and session ID. */
-        GUARD(hasp_random(hs->client_random, 32));
+        GUARD(conn_random(c, hs->client_random, 32));
         if (tls13 && hs->session_id_len == 0) {
             /* RFC 8446 D.4: middlebox compatibility mode. */
-            GUARD(hasp_random(hs->session_id, 32));
+            GUARD(conn_random(c, hs->session_id, 32));
             hs->session_id_len = 32;
         }
         hs->ch_sent = 1;
@@ -551,7 +552,7 @@ static int server_hello_send(hasp_conn *c)
 {
     struct hasp_hs *hs = c->hs;
     hasp_wr *w = hs_msg_begin(c);
-    GUARD(hasp_random(hs->server_random, 32));
+    GUARD(conn_random(c, hs->server_random, 32));
     if (hs_max_version(c) >= HASP_TLS1_3)
         memcpy(hs->server_random + 24, tls13_downgrade12, 8); /* RFC 8446 4.1.3 */
     GUARD(wr_u16(w, HASP_TLS1_2));
@@ -746,7 +747,7 @@ static int server_key_exchange_send(hasp_conn *c)
     size_t params_start = w->len;
     uint8_t pub[1024];
     size_t pub_len;
-    hs->kex = hasp_kex_new(c->group);
+    hs->kex = conn_kex_new(c, c->group);
     ENSURE_MSG(hs->kex, HASP_ERR_CRYPTO, "cannot make a key pair in group %s",
                hasp_group_name(c->group));
     GUARD(hasp_kex_public(hs->kex, pub, sizeof(pub), &pub_len));
@@ -804,7 +805,7 @@ static int server_key_exchange_recv(hasp_conn *c, hasp_rd *r)
                    "the server chose the group 0x%04x (%s), which the client did not offer", group,
                    hasp_group_name(group) ? hasp_group_name(group) : "unknown");
         c->group = group;
-        hs->kex = hasp_kex_new(group);
+        hs->kex = conn_kex_new(c, group);
     } else {
         hasp_rd p, g;
         GUARD(rd_vec_bounded(r, 2, 1, 65535, &p));
@@ -958,7 +959,7 @@ static int client_key_exchange_send(hasp_conn *c)
         /* RFC 5246 7.4.7.1: client_version || 46 random bytes. */
         hs->pms[0] = (uint8_t)(hs->client_version >> 8);
         hs->pms[1] = (uint8_t)hs->client_version;
-        GUARD(hasp_random(hs->pms + 2, 46));
+        GUARD(conn_random(c, hs->pms + 2, 46));
         hs->pms_len = 48;
         uint8_t ct[1024];
         size_t ct_len;

@@ -79,6 +79,8 @@ static int derive_handshake_secrets(hasp_conn *c, const uint8_t *shared, size_t 
     GUARD(derive_secret(c, hs->hs_secret, "c hs traffic", th, hs->c_hs));
     GUARD(derive_secret(c, hs->hs_secret, "s hs traffic", th, hs->s_hs));
     hasp_wipe(early, sizeof(early));
+    conn_keylog(c, "CLIENT_HANDSHAKE_TRAFFIC_SECRET", hs->client_random, hs->c_hs, hlen(c));
+    conn_keylog(c, "SERVER_HANDSHAKE_TRAFFIC_SECRET", hs->client_random, hs->s_hs, hlen(c));
     int client = c->role == HASP_CLIENT;
     GUARD(install_secret(c, client ? hs->c_hs : hs->s_hs, 1));
     GUARD(install_secret(c, client ? hs->s_hs : hs->c_hs, 0));
@@ -95,6 +97,14 @@ static int derive_app_secrets(hasp_conn *c, uint8_t *s_ap)
     GUARD(hs_transcript_hash(c, th));
     GUARD(derive_secret(c, hs->master13, "c ap traffic", th, hs->c_ap));
     GUARD(derive_secret(c, hs->master13, "s ap traffic", th, s_ap));
+    conn_keylog(c, "CLIENT_TRAFFIC_SECRET_0", hs->client_random, hs->c_ap, hlen(c));
+    conn_keylog(c, "SERVER_TRAFFIC_SECRET_0", hs->client_random, s_ap, hlen(c));
+    uint8_t exp[HASP_HASH_MAX];
+    if (conn_tracing(c) || c->cfg->keylog_allowed) {
+        GUARD(derive_secret(c, hs->master13, "exp master", th, exp));
+        conn_keylog(c, "EXPORTER_SECRET", hs->client_random, exp, hlen(c));
+        hasp_wipe(exp, sizeof(exp));
+    }
     return 0;
 }
 
@@ -297,7 +307,7 @@ static int server_hello13_send(hasp_conn *c)
     while (idx < hs->nshares && hs->share_group[idx] != c->group)
         idx++;
     ENSURE(idx < hs->nshares, HASP_ERR_INTERNAL);
-    hs->kex = hasp_kex_new(c->group);
+    hs->kex = conn_kex_new(c, c->group);
     ENSURE_MSG(hs->kex, HASP_ERR_CRYPTO, "cannot make a key pair in %s", hasp_group_name(c->group));
     uint8_t shared[512], pub[512];
     size_t shared_len, pub_len;
@@ -307,7 +317,7 @@ static int server_hello13_send(hasp_conn *c)
         FAIL(HASP_ERR_ILLEGAL_PARAM, "the client's %s key share is invalid: %s",
              hasp_group_name(c->group), hasp_err_last()->msg);
     GUARD(hasp_kex_public(hs->kex, pub, sizeof(pub), &pub_len));
-    GUARD(hasp_random(hs->server_random, 32));
+    GUARD(conn_random(c, hs->server_random, 32));
     hasp_wr *w = hs_msg_begin(c);
     GUARD(write_sh_common(c, w, hs->server_random));
     size_t all, m;

@@ -127,7 +127,7 @@ int hasp_x509_store_add_pem(hasp_x509_store *s, const uint8_t *pem, size_t len)
     size_t der_len;
     int rc;
     while ((rc = hasp_pem_next(&p, end, label, sizeof(label), &der, &der_len)) == 1) {
-        if (strcmp(label, "CERTIFICATE") == 0 || strcmp(label, "TRUSTED CERTIFICATE") == 0) {
+        if (strcmp(label, "CERTIFICATE") == 0) {
             seen++;
             int r = hasp_x509_store_add_der(s, der, der_len);
             if (r > 0)

@@ -321,14 +321,14 @@ static int check_path(vctx *v, size_t len)
                              role, name, c->pathlen, c->pathlen == 1 ? "" : "s", below);
                 }
             }
-            if (!code && is_anchor && c->has_eku) {
+            if (!code && is_anchor && !is_leaf && c->has_eku) {
                 code = HASP_ERR_CERT_USAGE;
                 snprintf(why, sizeof(why),
                          "trust anchor '%s' has an extendedKeyUsage, which root certificates "
                          "must not have (CABF BR 7.1.2.1.2)",
                          name);
             }
-            if (!code && is_anchor && c->has_aki &&
+            if (!code && is_anchor && !is_leaf && c->has_aki &&
                 (!c->aki_has_keyid || c->aki_has_issuer_serial ||
                  (c->self_issued && c->has_ski &&
                   (c->aki_keyid.len != c->ski.len ||

@@ -435,7 +435,7 @@ int main(int argc, char **argv)
             continue; /* TLS 1.3 suites: their own tests */
         test_suite(info.openssl_name, NULL);
     }
-    test_suite("ECDHE-ECDSA-AES128-GCM-SHA256", "x25519");
+    test_suite("ECDHE-ECDSA-AES128-GCM-SHA256", "x25519:P-256");
     test_suite("ECDHE-ECDSA-AES128-GCM-SHA256", "P-256");
     test_suite("ECDHE-RSA-AES256-GCM-SHA384", "P-384");
     test_suite("DHE-RSA-AES128-GCM-SHA256", "ffdhe2048");

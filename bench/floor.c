@@ -1,0 +1,241 @@
+/* The crypto floor: a handshake's primitive operations, timed alone
+ * through libcrypto in their cheapest EVP form (contexts set up once,
+ * signatures over precomputed digests, public keys already imported).
+ * No TLS library can do a handshake faster than its floor with the same
+ * libcrypto; the table shows how close each one gets.
+ *
+ * Per handshake (X25519 everywhere; "verify xN" = the signatures a client
+ * checks: the server's handshake signature, the leaf certificate's by the
+ * intermediate, the intermediate's by the root; the root is a trust
+ * anchor and its self-signature is not checked, by hasp or OpenSSL):
+ *   full, ECDSA, server:  X25519 keygen + X25519 derive + ECDSA P-256 sign
+ *   full, ECDSA, client:  X25519 keygen + X25519 derive + 3 ECDSA P-256 verify
+ *   full, RSA,   server:  X25519 keygen + X25519 derive + RSA-2048 PSS-SHA256 sign
+ *   full, RSA,   client:  X25519 keygen + X25519 derive + RSA-2048 PSS verify
+ *                         + 2 RSA-2048 PKCS#1 SHA-256 verify
+ *   TLS 1.2 resumed (ID or ticket), each side: 3 TLS 1.2 PRF-SHA256 calls
+ *                         (key block 40 bytes, two Finished verify_data of 12)
+ *   TLS 1.3 resumed (psk_dhe_ke), each side: X25519 keygen + X25519 derive
+ * An X25519 keygen includes reading out the 32-byte public value; a
+ * derive includes importing the peer's 32 raw bytes as a key.
+ * Excluded everywhere: transcript hashing, HKDF / PRF of full handshakes,
+ * record protection of handshake messages, certificate parsing. */
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/kdf.h>
+#include <openssl/rsa.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench.h"
+
+struct floor_ctx {
+    EVP_PKEY_CTX *x_kg; /* X25519 keygen */
+    uint8_t peer_pub[32];
+    EVP_PKEY_CTX *sign[2];      /* leaf key: ECDSA, RSA-PSS */
+    EVP_PKEY_CTX *verify[2][3]; /* [cert][leaf, inter, root] */
+    uint8_t sig[2][3][512];
+    size_t sig_len[2][3];
+    uint8_t digest[32];
+    EVP_KDF_CTX *prf;
+    EVP_CIPHER *aead[3];
+};
+
+const char *aead_name(int aead)
+{
+    static const char *n[3] = {"AES-128-GCM", "AES-256-GCM", "ChaCha20-Poly1305"};
+    return n[aead];
+}
+
+static EVP_PKEY_CTX *sig_ctx(EVP_PKEY *k, int pss, int sign)
+{
+    EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_from_pkey(NULL, k, NULL);
+    int ok = c && (sign ? EVP_PKEY_sign_init(c) : EVP_PKEY_verify_init(c)) > 0 &&
+             EVP_PKEY_CTX_set_signature_md(c, EVP_sha256()) > 0;
+    if (ok && EVP_PKEY_is_a(k, "RSA")) {
+        ok = EVP_PKEY_CTX_set_rsa_padding(c, pss ? RSA_PKCS1_PSS_PADDING : RSA_PKCS1_PADDING) > 0;
+        if (ok && pss)
+            ok = EVP_PKEY_CTX_set_rsa_pss_saltlen(c, RSA_PSS_SALTLEN_DIGEST) > 0 &&
+                 EVP_PKEY_CTX_set_rsa_mgf1_md(c, EVP_sha256()) > 0;
+    }
+    if (!ok) {
+        EVP_PKEY_CTX_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void floor_free(floor_ctx *f)
+{
+    if (!f)
+        return;
+    EVP_PKEY_CTX_free(f->x_kg);
+    for (int c = 0; c < 2; c++) {
+        EVP_PKEY_CTX_free(f->sign[c]);
+        for (int i = 0; i < 3; i++)
+            EVP_PKEY_CTX_free(f->verify[c][i]);
+    }
+    EVP_KDF_CTX_free(f->prf);
+    for (int i = 0; i < 3; i++)
+        EVP_CIPHER_free(f->aead[i]);
+    free(f);
+}
+
+floor_ctx *floor_new(const bench_pki *pki)
+{
+    floor_ctx *f = calloc(1, sizeof(*f));
+    if (!f)
+        return NULL;
+    memset(f->digest, 0x5a, sizeof(f->digest));
+    f->x_kg = EVP_PKEY_CTX_new_from_name(NULL, "X25519", NULL);
+    EVP_PKEY *peer = NULL;
+    size_t n = 32;
+    int ok = f->x_kg && EVP_PKEY_keygen_init(f->x_kg) > 0 && EVP_PKEY_keygen(f->x_kg, &peer) > 0 &&
+             EVP_PKEY_get_raw_public_key(peer, f->peer_pub, &n) > 0;
+    EVP_PKEY_free(peer);
+    for (int c = 0; ok && c < 2; c++) {
+        const bench_chain *ch = &pki->chain[c];
+        EVP_PKEY *keys[3] = {ch->leaf_key, ch->inter_key, ch->root_key};
+        f->sign[c] = sig_ctx(ch->leaf_key, c == CERT_RSA, 1);
+        ok = f->sign[c] != NULL;
+        /* sig[c][i] is made by keys[i]: the leaf's is the handshake
+         * signature (PSS for RSA), the others certificate signatures. */
+        for (int i = 0; ok && i < 3; i++) {
+            EVP_PKEY_CTX *s = sig_ctx(keys[i], c == CERT_RSA && i == 0, 1);
+            f->sig_len[c][i] = sizeof(f->sig[c][i]);
+            ok = s && EVP_PKEY_sign(s, f->sig[c][i], &f->sig_len[c][i], f->digest, 32) > 0;
+            EVP_PKEY_CTX_free(s);
+            ok = ok && (f->verify[c][i] = sig_ctx(keys[i], c == CERT_RSA && i == 0, 0)) != NULL;
+        }
+    }
+    EVP_KDF *kdf = ok ? EVP_KDF_fetch(NULL, "TLS1-PRF", NULL) : NULL;
+    f->prf = kdf ? EVP_KDF_CTX_new(kdf) : NULL;
+    EVP_KDF_free(kdf);
+    static const char *names[3] = {"AES-128-GCM", "AES-256-GCM", "ChaCha20-Poly1305"};
+    for (int i = 0; ok && i < 3; i++)
+        ok = (f->aead[i] = EVP_CIPHER_fetch(NULL, names[i], NULL)) != NULL;
+    if (!ok || !f->prf) {
+        floor_free(f);
+        return NULL;
+    }
+    return f;
+}
+
+/* ------------------------------------------------------------------ operations */
+
+static int x25519_pair(floor_ctx *f)
+{
+    EVP_PKEY *k = NULL, *peer = NULL;
+    uint8_t pub[32], secret[32];
+    size_t n = sizeof(pub), sn = sizeof(secret);
+    int ok = EVP_PKEY_keygen(f->x_kg, &k) > 0 && EVP_PKEY_get_raw_public_key(k, pub, &n) > 0;
+    peer = ok ? EVP_PKEY_new_raw_public_key_ex(NULL, "X25519", NULL, f->peer_pub, 32) : NULL;
+    EVP_PKEY_CTX *d = peer ? EVP_PKEY_CTX_new_from_pkey(NULL, k, NULL) : NULL;
+    ok = d && EVP_PKEY_derive_init(d) > 0 && EVP_PKEY_derive_set_peer_ex(d, peer, 0) > 0 &&
+         EVP_PKEY_derive(d, secret, &sn) > 0;
+    EVP_PKEY_CTX_free(d);
+    EVP_PKEY_free(peer);
+    EVP_PKEY_free(k);
+    return ok ? 0 : -1;
+}
+
+static int prf(floor_ctx *f, size_t out_len)
+{
+    uint8_t secret[48], seed[77], out[64];
+    memset(secret, 1, sizeof(secret));
+    memset(seed, 2, sizeof(seed));
+    OSSL_PARAM p[4] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, "SHA256", 0),
+        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SECRET, secret, sizeof(secret)),
+        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SEED, seed, sizeof(seed)),
+        OSSL_PARAM_construct_end(),
+    };
+    /* Seeds given as parameters accumulate in the context: start afresh. */
+    EVP_KDF_CTX_reset(f->prf);
+    return EVP_KDF_derive(f->prf, out, out_len, p) > 0 ? 0 : -1;
+}
+
+static int one_handshake(floor_ctx *f, const hs_case *hc, int side)
+{
+    if (hc->resume == RESUME_ID || hc->resume == RESUME_TICKET)
+        return prf(f, 40) | prf(f, 12) | prf(f, 12);
+    if (x25519_pair(f) < 0)
+        return -1;
+    if (hc->resume == RESUME_PSK)
+        return 0;
+    int c = hc->cert;
+    if (side == SIDE_SERVER) {
+        uint8_t sig[512];
+        size_t n = sizeof(sig);
+        return EVP_PKEY_sign(f->sign[c], sig, &n, f->digest, 32) > 0 ? 0 : -1;
+    }
+    for (int i = 0; i < 3; i++)
+        if (EVP_PKEY_verify(f->verify[c][i], f->sig[c][i], f->sig_len[c][i], f->digest, 32) != 1)
+            return -1;
+    return 0;
+}
+
+const char *floor_ops(const hs_case *hc, int side)
+{
+    if (hc->resume == RESUME_ID || hc->resume == RESUME_TICKET)
+        return "3x TLS1.2-PRF-SHA256";
+    if (hc->resume == RESUME_PSK)
+        return "X25519 keygen+derive";
+    if (side == SIDE_SERVER)
+        return hc->cert == CERT_ECDSA ? "X25519 keygen+derive, ECDSA-P256 sign"
+                                      : "X25519 keygen+derive, RSA-2048-PSS sign";
+    return hc->cert == CERT_ECDSA ? "X25519 keygen+derive, 3x ECDSA-P256 verify"
+                                  : "X25519 keygen+derive, 3x RSA-2048 verify";
+}
+
+double floor_hs_rate(floor_ctx *f, const hs_case *hc, int side, double seconds)
+{
+    double t0 = now_seconds(), t;
+    long n = 0;
+    do {
+        if (one_handshake(f, hc, side) < 0)
+            return -1;
+        n++;
+        t = now_seconds();
+    } while (t - t0 < seconds);
+    return (double)n / (t - t0);
+}
+
+double floor_bulk_rate(floor_ctx *f, int aead, int side, size_t len, double seconds)
+{
+    EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+    uint8_t key[32], nonce[12], aad[13], tag[16];
+    uint8_t *in = malloc(len), *out = malloc(len);
+    int seal = side == SIDE_CLIENT, m = 0, ok;
+    memset(key, 3, sizeof(key));
+    memset(nonce, 4, sizeof(nonce));
+    memset(aad, 5, sizeof(aad));
+    memset(in, 6, len);
+    /* For opening, a genuine ciphertext and tag first. */
+    ok = c && in && out && EVP_CipherInit_ex2(c, f->aead[aead], key, nonce, 1, NULL) &&
+         EVP_CipherUpdate(c, NULL, &m, aad, sizeof(aad)) &&
+         EVP_CipherUpdate(c, in, &m, in, (int)len) && EVP_CipherFinal_ex(c, in + m, &m) &&
+         EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_GET_TAG, 16, tag) > 0 &&
+         EVP_CipherInit_ex2(c, f->aead[aead], key, NULL, seal, NULL);
+    double t0 = now_seconds(), t = t0;
+    long n = 0;
+    while (ok && t - t0 < seconds) {
+        for (int i = 0; ok && i < 16; i++) {
+            ok = EVP_CipherInit_ex2(c, NULL, NULL, nonce, seal, NULL) &&
+                 EVP_CipherUpdate(c, NULL, &m, aad, sizeof(aad)) &&
+                 EVP_CipherUpdate(c, out, &m, in, (int)len);
+            if (ok && !seal)
+                ok = EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG, 16, tag) > 0;
+            ok = ok && EVP_CipherFinal_ex(c, out + m, &m) > 0;
+            if (ok && seal)
+                ok = EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_GET_TAG, 16, tag) > 0;
+            n++;
+        }
+        t = now_seconds();
+    }
+    EVP_CIPHER_CTX_free(c);
+    free(in);
+    free(out);
+    return ok ? (double)n * (double)len / (t - t0) / 1e6 : -1;
+}

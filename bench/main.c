@@ -1,0 +1,674 @@
+/* hasp-bench: hasp against OpenSSL's libssl, side by side in one process,
+ * in memory, client and server in one thread, each side timed apart.
+ * See bench/README.md for what every row means.
+ *
+ *   hasp-bench [--quick] [--json] [--runs N] [--time SEC] [--only SUBSTR] [-v]
+ *   hasp-bench --instr CASE [--lib hasp|openssl] [--n N]   (under callgrind)
+ */
+#include <openssl/crypto.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include "bench.h"
+#include "hasp.h"
+
+#if defined(__has_include)
+#if __has_include(<valgrind/callgrind.h>)
+#include <valgrind/callgrind.h>
+#define HAVE_CALLGRIND 1
+#endif
+#endif
+#ifndef HAVE_CALLGRIND
+#define CALLGRIND_START_INSTRUMENTATION
+#define CALLGRIND_DUMP_STATS_AT(s)
+#endif
+
+#define BULK_LEN 16384
+
+int bench_verbose;
+
+static const hs_case hs_cases[] = {
+    {"tls13-ecdsa-full", 0x0304, CERT_ECDSA, RESUME_NONE},
+    {"tls13-rsa-full", 0x0304, CERT_RSA, RESUME_NONE},
+    {"tls12-ecdsa-full", 0x0303, CERT_ECDSA, RESUME_NONE},
+    {"tls12-rsa-full", 0x0303, CERT_RSA, RESUME_NONE},
+    {"tls12-resume-id", 0x0303, CERT_ECDSA, RESUME_ID},
+    {"tls12-resume-ticket", 0x0303, CERT_ECDSA, RESUME_TICKET},
+    {"tls13-resume", 0x0304, CERT_ECDSA, RESUME_PSK},
+};
+#define N_HS (sizeof(hs_cases) / sizeof(hs_cases[0]))
+
+static const char *bulk_cases[3] = {"bulk-aes128gcm", "bulk-aes256gcm", "bulk-chacha20"};
+
+/* ------------------------------------------------------------------ options */
+
+static struct {
+    int quick, json, verbose, runs;
+    double run_time;
+    const char *only;
+    const char *instr;
+    const char *instr_lib;
+    int instr_n;
+} opt = {.runs = 0, .run_time = 0, .instr_lib = "hasp", .instr_n = 20};
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: hasp-bench [--quick] [--json] [--runs N] [--time SEC] [--only SUBSTR] [-v]\n"
+            "       hasp-bench --instr CASE [--lib hasp|openssl] [--n N]\n"
+            "  --quick      3 runs of 0.15 s per row (under 60 s in all)\n"
+            "  --json       machine-readable output (the format of issue 6)\n"
+            "  --runs N     runs per row (median reported); default 5\n"
+            "  --time SEC   length of one run; default 1.0\n"
+            "  --only S     only the cases whose name contains S (and memory rows when S\n"
+            "               matches \"memory\")\n"
+            "  --instr CASE a fixed number of handshakes (or 16 KiB records) of one case,\n"
+            "               for valgrind --tool=callgrind --instr-atstart=no\n"
+            "               --collect-atstart=no: dumps \"client\" then \"server\" stats\n"
+            "               (scripts/bench-instr.sh)\n");
+}
+
+/* ------------------------------------------------------------------ rows */
+
+typedef struct row {
+    const char *name, *side, *unit;
+    double hasp, ossl, floor; /* NAN: n/a */
+    int lower_is_better;      /* memory */
+    char note[200];
+} row;
+
+static row rows[64];
+static size_t nrows;
+static char notes[32][640];
+static size_t nnotes;
+
+static row *add_row(const char *name, const char *side, const char *unit)
+{
+    row *r = &rows[nrows++];
+    memset(r, 0, sizeof(*r));
+    r->name = name;
+    r->side = side;
+    r->unit = unit;
+    r->hasp = r->ossl = r->floor = NAN;
+    return r;
+}
+
+static void add_note(const char *fmt, const char *a, const char *b)
+{
+    if (nnotes < sizeof(notes) / sizeof(notes[0]))
+        snprintf(notes[nnotes++], sizeof(notes[0]), fmt, a, b);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n)
+{
+    if (n <= 0)
+        return NAN;
+    qsort(v, (size_t)n, sizeof(double), cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static int wanted(const char *name)
+{
+    return !opt.only || strstr(name, opt.only) != NULL;
+}
+
+static void progress(const char *what)
+{
+    if (isatty(2)) {
+        fprintf(stderr, "  %-24s\r", what);
+        fflush(stderr);
+    }
+}
+
+/* ------------------------------------------------------------------ handshakes */
+
+/* Handshakes per second, client and server side, over one timed run. */
+static int hs_run(const bench_lib *lib, void *x, double secs, double *rc, double *rs, char *why,
+                  size_t cap)
+{
+    side_reset_times();
+    double t0 = now_seconds();
+    long n = 0;
+    do {
+        if (lib->hs_one(x, why, cap) < 0)
+            return -1;
+        n++;
+    } while (now_seconds() - t0 < secs);
+    *rc = (double)n / side_seconds(SIDE_CLIENT);
+    *rs = (double)n / side_seconds(SIDE_SERVER);
+    return 0;
+}
+
+static void bench_hs(const hs_case *hc, const bench_pki *pki, floor_ctx *fl)
+{
+    const bench_lib *libs[2] = {&lib_hasp, &lib_ossl};
+    void *x[2];
+    char why[2][512] = {{0}};
+    double rc[2][16], rs[2][16];
+    int ok[2];
+    row *rcl = add_row(hc->name, "client", "handshakes/s");
+    row *rsv = add_row(hc->name, "server", "handshakes/s");
+    progress(hc->name);
+    for (int l = 0; l < 2; l++) {
+        x[l] = libs[l]->hs_new(hc, pki, why[l], sizeof(why[l]));
+        ok[l] = x[l] != NULL;
+        for (int w = 0; ok[l] && w < 3; w++) /* warm-up */
+            ok[l] = libs[l]->hs_one(x[l], why[l], sizeof(why[l])) == 0;
+        if (!ok[l])
+            add_note("%s: %s", hc->name, why[l]);
+    }
+    for (int r = 0; r < opt.runs; r++)
+        for (int k = 0; k < 2; k++) {
+            int l = (r + k) % 2; /* alternate who goes first */
+            if (ok[l] && hs_run(libs[l], x[l], opt.run_time, &rc[l][r], &rs[l][r], why[l],
+                                sizeof(why[l])) < 0) {
+                ok[l] = 0;
+                add_note("%s: %s", hc->name, why[l]);
+            }
+        }
+    if (ok[0]) {
+        rcl->hasp = median(rc[0], opt.runs);
+        rsv->hasp = median(rs[0], opt.runs);
+    }
+    if (ok[1]) {
+        rcl->ossl = median(rc[1], opt.runs);
+        rsv->ossl = median(rs[1], opt.runs);
+    }
+    for (int l = 0; l < 2; l++)
+        libs[l]->hs_free(x[l]);
+    row *side_rows[2] = {rcl, rsv};
+    for (int s = 0; s < 2; s++) {
+        double v[16];
+        int side = s == 0 ? SIDE_CLIENT : SIDE_SERVER, n = 0;
+        for (int r = 0; fl && r < opt.runs; r++) {
+            double f = floor_hs_rate(fl, hc, side, opt.run_time / 2);
+            if (f > 0)
+                v[n++] = f;
+        }
+        side_rows[s]->floor = median(v, n);
+        snprintf(side_rows[s]->note, sizeof(side_rows[s]->note), "%s", floor_ops(hc, side));
+    }
+}
+
+/* ------------------------------------------------------------------ bulk */
+
+static int bulk_run(const bench_lib *lib, void *x, double secs, const uint8_t *buf, uint8_t *rbuf,
+                    double *send, double *recv, char *why, size_t cap)
+{
+    side_reset_times();
+    double t0 = now_seconds();
+    long n = 0;
+    do {
+        for (int i = 0; i < 16; i++)
+            if (lib->bulk_one(x, buf, BULK_LEN, rbuf, why, cap) < 0)
+                return -1;
+        n += 16;
+    } while (now_seconds() - t0 < secs);
+    if (memcmp(buf, rbuf, BULK_LEN) != 0) {
+        snprintf(why, cap, "%s: the data arrived corrupted", lib->name);
+        return -1;
+    }
+    *send = (double)n * BULK_LEN / side_seconds(SIDE_CLIENT) / 1e6;
+    *recv = (double)n * BULK_LEN / side_seconds(SIDE_SERVER) / 1e6;
+    return 0;
+}
+
+/* Bulk runs at TLS 1.3 when hasp has it, else TLS 1.2, for both libraries. */
+static uint16_t bulk_version(const bench_pki *pki)
+{
+    char why[512];
+    void *b = lib_hasp.bulk_new(AEAD_AES128GCM, 0x0304, pki, why, sizeof(why));
+    lib_hasp.bulk_free(b);
+    return b ? 0x0304 : 0x0303;
+}
+
+static void bench_bulk(int aead, uint16_t version, const bench_pki *pki, floor_ctx *fl)
+{
+    const bench_lib *libs[2] = {&lib_hasp, &lib_ossl};
+    const char *name = bulk_cases[aead];
+    row *rsend = add_row(name, "send", "MB/s");
+    row *rrecv = add_row(name, "recv", "MB/s");
+    progress(name);
+    uint8_t *buf = malloc(BULK_LEN), *rbuf = malloc(BULK_LEN);
+    for (size_t i = 0; i < BULK_LEN; i++)
+        buf[i] = (uint8_t)(i * 131 + 7);
+    void *x[2];
+    char why[2][512] = {{0}};
+    double vs[2][16], vr[2][16];
+    int ok[2];
+    for (int l = 0; l < 2; l++) {
+        x[l] = libs[l]->bulk_new(aead, version, pki, why[l], sizeof(why[l]));
+        ok[l] = x[l] != NULL;
+        for (int w = 0; ok[l] && w < 16; w++)
+            ok[l] = libs[l]->bulk_one(x[l], buf, BULK_LEN, rbuf, why[l], sizeof(why[l])) == 0;
+        if (!ok[l])
+            add_note("%s: %s", name, why[l]);
+    }
+    for (int r = 0; r < opt.runs; r++)
+        for (int k = 0; k < 2; k++) {
+            int l = (r + k) % 2;
+            if (ok[l] && bulk_run(libs[l], x[l], opt.run_time, buf, rbuf, &vs[l][r], &vr[l][r],
+                                  why[l], sizeof(why[l])) < 0) {
+                ok[l] = 0;
+                add_note("%s: %s", name, why[l]);
+            }
+        }
+    if (ok[0]) {
+        rsend->hasp = median(vs[0], opt.runs);
+        rrecv->hasp = median(vr[0], opt.runs);
+    }
+    if (ok[1]) {
+        rsend->ossl = median(vs[1], opt.runs);
+        rrecv->ossl = median(vr[1], opt.runs);
+    }
+    for (int l = 0; l < 2; l++)
+        libs[l]->bulk_free(x[l]);
+    free(buf);
+    free(rbuf);
+    double v[2][16];
+    int n[2] = {0, 0};
+    for (int r = 0; fl && r < opt.runs; r++)
+        for (int s = 0; s < 2; s++) {
+            double f = floor_bulk_rate(fl, aead, s == 0 ? SIDE_CLIENT : SIDE_SERVER, BULK_LEN,
+                                       opt.run_time / 2);
+            if (f > 0)
+                v[s][n[s]++] = f;
+        }
+    rsend->floor = median(v[0], n[0]);
+    rrecv->floor = median(v[1], n[1]);
+    snprintf(rsend->note, sizeof(rsend->note), "%s %s seal, 16 KiB", aead_name(aead),
+             version == 0x0304 ? "TLS1.3" : "TLS1.2");
+    snprintf(rrecv->note, sizeof(rrecv->note), "%s %s open, 16 KiB", aead_name(aead),
+             version == 0x0304 ? "TLS1.3" : "TLS1.2");
+}
+
+/* ------------------------------------------------------------------ memory */
+
+static void bench_memory(const hs_case *hc, const bench_pki *pki)
+{
+    const bench_lib *libs[2] = {&lib_hasp, &lib_ossl};
+    row *ri[2], *rp[2];
+    ri[0] = add_row("memory-idle", "client", "bytes");
+    ri[1] = add_row("memory-idle", "server", "bytes");
+    rp[0] = add_row("memory-peak", "client", "bytes");
+    rp[1] = add_row("memory-peak", "server", "bytes");
+    for (int i = 0; i < 2; i++) {
+        ri[i]->lower_is_better = rp[i]->lower_is_better = 1;
+        snprintf(ri[i]->note, sizeof(ri[i]->note), "%s, after the handshake", hc->name);
+        snprintf(rp[i]->note, sizeof(rp[i]->note), "%s, conn_new to handshake done", hc->name);
+    }
+    progress("memory");
+    for (int l = 0; l < 2; l++) {
+        char why[512];
+        void *x = libs[l]->hs_new(hc, pki, why, sizeof(why));
+        int ok = x != NULL;
+        for (int w = 0; ok && w < 3; w++)
+            ok = libs[l]->hs_one(x, why, sizeof(why)) == 0;
+        double idle[2][16], peak[2][16];
+        int runs = 3;
+        for (int r = 0; ok && r < runs; r++) {
+            mem_track_start();
+            ok = libs[l]->hs_one(x, why, sizeof(why)) == 0;
+            mem_track_stop();
+            if (mem_overflowed()) {
+                snprintf(why, sizeof(why), "the allocation table overflowed");
+                ok = 0;
+            }
+            for (int s = 0; s < 2; s++) {
+                int side = s == 0 ? SIDE_CLIENT : SIDE_SERVER;
+                idle[s][r] = (double)mem_idle(side);
+                peak[s][r] = (double)mem_peak(side);
+            }
+        }
+        if (!ok)
+            add_note("memory: %s%s", why, "");
+        for (int s = 0; ok && s < 2; s++) {
+            double vi = median(idle[s], runs), vp = median(peak[s], runs);
+            *(l == 0 ? &ri[s]->hasp : &ri[s]->ossl) = vi;
+            *(l == 0 ? &rp[s]->hasp : &rp[s]->ossl) = vp;
+        }
+        libs[l]->hs_free(x);
+    }
+}
+
+/* ------------------------------------------------------------------ output */
+
+static void machine(char *out, size_t cap)
+{
+    char model[128] = "unknown CPU";
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    char line[256];
+    while (f && fgets(line, sizeof(line), f)) {
+        if (strncmp(line, "model name", 10) == 0) {
+            char *p = strchr(line, ':');
+            if (p) {
+                p += 1 + strspn(p + 1, " \t");
+                p[strcspn(p, "\n")] = 0;
+                snprintf(model, sizeof(model), "%s", p);
+            }
+            break;
+        }
+    }
+    if (f)
+        fclose(f);
+    struct utsname u;
+    if (uname(&u) != 0)
+        snprintf(u.release, sizeof(u.release), "?");
+    snprintf(out, cap, "%s, %ld cores, Linux %s, %s, hasp %s", model, sysconf(_SC_NPROCESSORS_ONLN),
+             u.release, OpenSSL_version(OPENSSL_VERSION), HASP_VERSION_STRING);
+}
+
+static double ratio(const row *r)
+{
+    if (isnan(r->hasp) || isnan(r->ossl) || r->hasp <= 0 || r->ossl <= 0)
+        return NAN;
+    return r->lower_is_better ? r->ossl / r->hasp : r->hasp / r->ossl;
+}
+
+static void json_num(double v, int integer)
+{
+    if (isnan(v))
+        printf("null");
+    else if (integer)
+        printf("%.0f", v);
+    else
+        printf("%.4g", v);
+}
+
+static void json_str(const char *s)
+{
+    putchar('"');
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\')
+            printf("\\%c", *s);
+        else if ((unsigned char)*s < 0x20)
+            printf("\\u%04x", *s);
+        else
+            putchar(*s);
+    }
+    putchar('"');
+}
+
+static void print_json(const char *mach)
+{
+    printf("{\"machine\": ");
+    json_str(mach);
+    printf(", \"rows\": [");
+    for (size_t i = 0; i < nrows; i++) {
+        const row *r = &rows[i];
+        int integer = r->lower_is_better;
+        printf("%s\n  {\"case\": \"%s\", \"side\": \"%s\", \"unit\": \"%s\", \"hasp\": ",
+               i ? "," : "", r->name, r->side, r->unit);
+        json_num(r->hasp, integer);
+        printf(", \"openssl\": ");
+        json_num(r->ossl, integer);
+        printf(", \"ratio\": ");
+        json_num(ratio(r), 0);
+        printf(", \"floor\": ");
+        json_num(r->floor, 0);
+        printf("}");
+    }
+    printf("\n]}\n");
+}
+
+static void fmt(char *b, size_t cap, double v, int integer)
+{
+    if (isnan(v))
+        snprintf(b, cap, "n/a");
+    else if (integer)
+        snprintf(b, cap, "%.0f", v);
+    else
+        snprintf(b, cap, v >= 100 ? "%.0f" : "%.1f", v);
+}
+
+static void target(const char *what, const row *r, double want, int vs_floor)
+{
+    double v = NAN;
+    if (r)
+        v = vs_floor ? (isnan(r->hasp) || isnan(r->floor) ? NAN : r->floor / r->hasp) : ratio(r);
+    const char *verdict = isnan(v) ? "n/a" : vs_floor ? (v <= want ? "met" : "NOT met")
+                                                      : (v >= want ? "met" : "NOT met");
+    if (isnan(v))
+        printf("  %-58s %8s  %s\n", what, "n/a", verdict);
+    else
+        printf("  %-58s %7.2fx  %s\n", what, v, verdict);
+}
+
+static const row *find_row(const char *name, const char *side)
+{
+    for (size_t i = 0; i < nrows; i++)
+        if (!strcmp(rows[i].name, name) && !strcmp(rows[i].side, side))
+            return &rows[i];
+    return NULL;
+}
+
+static void print_table(const char *mach)
+{
+    printf("hasp-bench: %s\n", mach);
+    printf("in memory, one thread; medians of %d runs of %.2f s; ratio = hasp's advantage "
+           "(memory: OpenSSL/hasp)\n\n",
+           opt.runs, opt.run_time);
+    printf("%-20s %-6s %-12s %10s %10s %7s %10s %6s  %s\n", "case", "side", "unit", "hasp",
+           "OpenSSL", "ratio", "floor", "%floor", "floor operations / notes");
+    for (size_t i = 0; i < nrows; i++) {
+        const row *r = &rows[i];
+        char h[32], o[32], ra[32], fl[32], pct[32];
+        fmt(h, sizeof(h), r->hasp, r->lower_is_better);
+        fmt(o, sizeof(o), r->ossl, r->lower_is_better);
+        double q = ratio(r);
+        if (isnan(q))
+            snprintf(ra, sizeof(ra), "n/a");
+        else
+            snprintf(ra, sizeof(ra), "%.2fx", q);
+        if (r->lower_is_better)
+            snprintf(fl, sizeof(fl), "-");
+        else
+            fmt(fl, sizeof(fl), r->floor, 0);
+        if (isnan(r->hasp) || isnan(r->floor) || r->floor <= 0)
+            snprintf(pct, sizeof(pct), "-");
+        else
+            snprintf(pct, sizeof(pct), "%.0f%%", 100 * r->hasp / r->floor);
+        printf("%-20s %-6s %-12s %10s %10s %7s %10s %6s  %s\n", r->name, r->side, r->unit, h, o,
+               ra, fl, pct, r->note);
+    }
+    if (nnotes) {
+        printf("\nn/a and failures:\n");
+        for (size_t i = 0; i < nnotes; i++)
+            printf("  %s\n", notes[i]);
+    }
+    printf("\ntargets (issue 6):\n");
+    target("TLS 1.3 ECDSA full, server >= 2.5x OpenSSL", find_row("tls13-ecdsa-full", "server"),
+           2.5, 0);
+    target("TLS 1.3 ECDSA full, client >= 2x OpenSSL", find_row("tls13-ecdsa-full", "client"), 2,
+           0);
+    target("TLS 1.3 ECDSA full, server within 1.3x of floor (floor/hasp)",
+           find_row("tls13-ecdsa-full", "server"), 1.3, 1);
+    target("TLS 1.3 ECDSA full, client within 1.3x of floor (floor/hasp)",
+           find_row("tls13-ecdsa-full", "client"), 1.3, 1);
+    static const char *resumes[2] = {"tls12-resume-id", "tls12-resume-ticket"};
+    static const char *hs_sides[2] = {"client", "server"};
+    char what[128];
+    for (int i = 0; i < 2; i++)
+        for (int s = 0; s < 2; s++) {
+            snprintf(what, sizeof(what), "%s, %s >= 3.5x OpenSSL", resumes[i], hs_sides[s]);
+            target(what, find_row(resumes[i], hs_sides[s]), 3.5, 0);
+        }
+    static const char *bulk_sides[2] = {"send", "recv"};
+    for (int i = 0; i < 3; i++)
+        for (int s = 0; s < 2; s++) {
+            const row *r = find_row(bulk_cases[i], bulk_sides[s]);
+            snprintf(what, sizeof(what), "%s, %s >= 1.2x OpenSSL", bulk_cases[i], bulk_sides[s]);
+            target(what, r, 1.2, 0);
+            snprintf(what, sizeof(what), "%s, %s within 5%% of raw AEAD (floor/hasp)",
+                     bulk_cases[i], bulk_sides[s]);
+            target(what, r, 1.05, 1);
+        }
+    for (int s = 0; s < 2; s++) {
+        snprintf(what, sizeof(what), "memory-idle, %s: OpenSSL/hasp >= 8", hs_sides[s]);
+        target(what, find_row("memory-idle", hs_sides[s]), 8, 0);
+    }
+}
+
+/* ------------------------------------------------------------------ --instr */
+
+static int instr_mode(const bench_pki *pki)
+{
+    const bench_lib *lib = strcmp(opt.instr_lib, "openssl") == 0 ? &lib_ossl : &lib_hasp;
+    char why[512];
+    const hs_case *hc = NULL;
+    int aead = -1;
+    for (size_t i = 0; i < N_HS; i++)
+        if (!strcmp(hs_cases[i].name, opt.instr))
+            hc = &hs_cases[i];
+    for (int i = 0; i < 3; i++)
+        if (!strcmp(bulk_cases[i], opt.instr))
+            aead = i;
+    if (!hc && aead < 0) {
+        fprintf(stderr, "hasp-bench: unknown case '%s'\n", opt.instr);
+        return 1;
+    }
+    void *x = hc ? lib->hs_new(hc, pki, why, sizeof(why))
+                 : lib->bulk_new(aead, bulk_version(pki), pki, why, sizeof(why));
+    uint8_t *buf = calloc(1, BULK_LEN), *rbuf = calloc(1, BULK_LEN);
+    int ok = x != NULL;
+    for (int w = 0; ok && w < 3; w++)
+        ok = (hc ? lib->hs_one(x, why, sizeof(why))
+                 : lib->bulk_one(x, buf, BULK_LEN, rbuf, why, sizeof(why))) == 0;
+    if (!ok) {
+        printf("n/a: %s\n", why);
+        return 2;
+    }
+    CALLGRIND_START_INSTRUMENTATION;
+    for (int s = SIDE_CLIENT; ok && s <= SIDE_SERVER; s++) {
+        side_set_instr(s);
+        for (int i = 0; ok && i < opt.instr_n; i++)
+            ok = (hc ? lib->hs_one(x, why, sizeof(why))
+                     : lib->bulk_one(x, buf, BULK_LEN, rbuf, why, sizeof(why))) == 0;
+        side_set_instr(0);
+        if (s == SIDE_CLIENT)
+            CALLGRIND_DUMP_STATS_AT("client");
+        else
+            CALLGRIND_DUMP_STATS_AT("server");
+    }
+    if (hc)
+        lib->hs_free(x);
+    else
+        lib->bulk_free(x);
+    free(buf);
+    free(rbuf);
+    if (!ok) {
+        printf("failed: %s\n", why);
+        return 1;
+    }
+    printf("%s %s n=%d\n", opt.instr, lib->name, opt.instr_n);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ main */
+
+int main(int argc, char **argv)
+{
+    if (mem_install() < 0) {
+        fprintf(stderr, "hasp-bench: CRYPTO_set_mem_functions failed (libcrypto allocated "
+                        "before main)\n");
+        return 1;
+    }
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--quick"))
+            opt.quick = 1;
+        else if (!strcmp(a, "--json"))
+            opt.json = 1;
+        else if (!strcmp(a, "-v") || !strcmp(a, "--verbose"))
+            opt.verbose = 1;
+        else if (!strcmp(a, "--runs") && v)
+            opt.runs = atoi(argv[++i]);
+        else if (!strcmp(a, "--time") && v)
+            opt.run_time = atof(argv[++i]);
+        else if (!strcmp(a, "--only") && v)
+            opt.only = argv[++i];
+        else if (!strcmp(a, "--instr") && v)
+            opt.instr = argv[++i];
+        else if (!strcmp(a, "--lib") && v)
+            opt.instr_lib = argv[++i];
+        else if (!strcmp(a, "--n") && v)
+            opt.instr_n = atoi(argv[++i]);
+        else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage(stdout);
+            return 0;
+        } else {
+            usage(stderr);
+            return 1;
+        }
+    }
+    bench_verbose = opt.verbose;
+    if (opt.runs <= 0)
+        opt.runs = opt.quick ? 3 : 5;
+    if (opt.runs > 15)
+        opt.runs = 15;
+    if (opt.run_time <= 0)
+        opt.run_time = opt.quick ? 0.15 : 1.0;
+
+    /* --instr needs only its case's chain (RSA key generation is slow
+     * under valgrind). */
+    int which = 3;
+    for (size_t i = 0; opt.instr && i < N_HS; i++)
+        if (!strcmp(hs_cases[i].name, opt.instr))
+            which = 1 << hs_cases[i].cert;
+    if (opt.instr && which == 3)
+        which = 1 << CERT_ECDSA; /* bulk */
+    bench_pki pki;
+    if (pki_generate(&pki, which) < 0) {
+        fprintf(stderr, "hasp-bench: could not generate the test certificates\n");
+        return 1;
+    }
+    if (opt.instr) {
+        int rc = instr_mode(&pki);
+        pki_free(&pki);
+        return rc;
+    }
+
+    floor_ctx *fl = floor_new(&pki);
+    if (!fl)
+        fprintf(stderr, "hasp-bench: the crypto floor cannot be measured\n");
+    double t0 = now_seconds();
+    for (size_t i = 0; i < N_HS; i++)
+        if (wanted(hs_cases[i].name))
+            bench_hs(&hs_cases[i], &pki, fl);
+    uint16_t bv = bulk_version(&pki);
+    for (int a = 0; a < 3; a++)
+        if (wanted(bulk_cases[a]))
+            bench_bulk(a, bv, &pki, fl);
+    if (wanted("memory-idle") || wanted("memory-peak")) {
+        /* The memory case: TLS 1.3 ECDSA when hasp has TLS 1.3, else 1.2. */
+        char why[512];
+        void *x = lib_hasp.hs_new(&hs_cases[0], &pki, why, sizeof(why));
+        lib_hasp.hs_free(x);
+        bench_memory(x ? &hs_cases[0] : &hs_cases[2], &pki);
+    }
+    if (isatty(2))
+        fprintf(stderr, "%-26s\r", "");
+    char mach[512];
+    machine(mach, sizeof(mach));
+    if (opt.json)
+        print_json(mach);
+    else {
+        print_table(mach);
+        printf("\n(%.1f s)\n", now_seconds() - t0);
+    }
+    floor_free(fl);
+    pki_free(&pki);
+    return 0;
+}
