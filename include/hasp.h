@@ -178,6 +178,10 @@ int hasp_config_set_versions(hasp_config *cfg, uint16_t min, uint16_t max);
 /* Cipher suites, colon-separated IANA or OpenSSL names, or DEFAULT / ALL.
  * The order is the server's preference. */
 int hasp_config_set_ciphers(hasp_config *cfg, const char *list);
+/* The TLS 1.3 suites only (like OpenSSL's -ciphersuites): replaces the
+ * TLS 1.3 part of the list, keeps the TLS 1.2 part. An empty list turns
+ * TLS 1.3 off. */
+int hasp_config_set_ciphersuites13(hasp_config *cfg, const char *list);
 /* Groups, colon- or comma-separated: x25519, P-256 (secp256r1), P-384,
  * ffdhe2048, ffdhe3072. */
 int hasp_config_set_groups(hasp_config *cfg, const char *list);

@@ -167,6 +167,41 @@ int hasp_config_set_ciphers(hasp_config *cfg, const char *list)
     return rc;
 }
 
+static int suite13_item(hasp_config *cfg, const char *item, void *arg)
+{
+    uint16_t *list = arg;
+    const hasp_suite *s = hasp_suite_by_name(item);
+    if (!s || !hasp_suite_is_tls13(s))
+        return cfg_fail(cfg, HASP_ERR_USAGE,
+                        "'%s' is not a TLS 1.3 cipher suite (TLS_AES_128_GCM_SHA256, "
+                        "TLS_AES_256_GCM_SHA384, TLS_CHACHA20_POLY1305_SHA256)",
+                        item);
+    for (size_t i = 1; i <= list[0]; i++)
+        if (list[i] == s->id)
+            return 0;
+    if (list[0] < 8)
+        list[++list[0]] = s->id;
+    return 0;
+}
+
+int hasp_config_set_ciphersuites13(hasp_config *cfg, const char *list)
+{
+    uint16_t l13[9] = {0};
+    GUARD(for_each_item(cfg, list ? list : "", suite13_item, l13));
+    uint16_t merged[HASP_MAX_SUITES];
+    size_t n = 0;
+    for (size_t i = 1; i <= l13[0]; i++)
+        merged[n++] = l13[i];
+    for (size_t i = 0; i < cfg->nsuites && n < HASP_MAX_SUITES; i++) {
+        const hasp_suite *s = hasp_suite_find(cfg->suites[i]);
+        if (s && !hasp_suite_is_tls13(s))
+            merged[n++] = s->id;
+    }
+    memcpy(cfg->suites, merged, n * sizeof(merged[0]));
+    cfg->nsuites = n;
+    return 0;
+}
+
 static int group_item(hasp_config *cfg, const char *item, void *arg)
 {
     (void)arg;

@@ -77,8 +77,8 @@ struct opts {
     const char *cafile, *cadir;
     const char *certs[8], *keys[8];
     int ncerts, nkeys;
-    const char *ciphers, *groups, *alpn, *sigalgs;
-    int insecure, trace, ign_eof, tls12, www, naccept, quiet;
+    const char *ciphers, *ciphersuites, *groups, *alpn, *sigalgs;
+    int insecure, trace, ign_eof, tls12, tls13, www, naccept, quiet, keyupdate;
     const char *accept;
     int verify_client;
 };
@@ -88,10 +88,12 @@ static void usage(void)
     fprintf(stderr,
             "usage:\n"
             "  hasp client HOST:PORT [--servername NAME] [--cafile F] [--capath DIR]\n"
-            "              [--cert F --key F] [--tls1_2] [--ciphers LIST] [--groups LIST]\n"
-            "              [--sigalgs LIST] [--alpn LIST] [--insecure] [--trace] [--ign-eof]\n"
+            "              [--cert F --key F] [--tls1_2 | --tls1_3] [--ciphers LIST]\n"
+            "              [--ciphersuites LIST] [--groups LIST] [--sigalgs LIST] [--alpn LIST]\n"
+            "              [--insecure] [--trace] [--ign-eof] [--keyupdate]\n"
             "  hasp server --accept [HOST:]PORT --cert F --key F [--cert F --key F ...] [--www]\n"
-            "              [--naccept N] [--ciphers LIST] [--groups LIST] [--alpn LIST] [--trace]\n"
+            "              [--naccept N] [--tls1_2 | --tls1_3] [--ciphers LIST]\n"
+            "              [--ciphersuites LIST] [--groups LIST] [--alpn LIST] [--trace]\n"
             "              [--verify-client optional|require --cafile F]\n"
             "  hasp verify --cafile ROOTS.pem [--untrusted F] [--host NAME | --ip ADDR]\n"
             "              [--at-time RFC3339] [--purpose server|client] [--max-depth N] LEAF.pem\n"
@@ -123,6 +125,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         ARG("--capath", cadir)
         ARG("--ciphers", ciphers)
         ARG("--cipher", ciphers)
+        ARG("--ciphersuites", ciphersuites)
         ARG("--groups", groups)
         ARG("--sigalgs", sigalgs)
         ARG("--alpn", alpn)
@@ -177,6 +180,14 @@ static int parse_opts(int argc, char **argv, struct opts *o)
             o->tls12 = 1;
             continue;
         }
+        if (!strcmp(a, "--tls1_3")) {
+            o->tls13 = 1;
+            continue;
+        }
+        if (!strcmp(a, "--keyupdate")) {
+            o->keyupdate = 1;
+            continue;
+        }
         if (!strcmp(a, "--www")) {
             o->www = 1;
             continue;
@@ -215,10 +226,16 @@ static hasp_config *make_config(const struct opts *o, int server)
         hasp_config_free(cfg);                                                                     \
         return NULL;                                                                               \
     }
-    if (o->tls12)
+    if (o->tls12 && !o->tls13)
         TRY(hasp_config_set_versions(cfg, HASP_TLS1_2, HASP_TLS1_2));
+    if (o->tls13 && !o->tls12)
+        TRY(hasp_config_set_versions(cfg, HASP_TLS1_3, HASP_TLS1_3));
     if (o->ciphers)
         TRY(hasp_config_set_ciphers(cfg, o->ciphers));
+    if (o->ciphersuites)
+        TRY(hasp_config_set_ciphersuites13(cfg, o->ciphersuites));
+    if (getenv("SSLKEYLOGFILE"))
+        hasp_config_allow_keylog(cfg);
     if (o->groups)
         TRY(hasp_config_set_groups(cfg, o->groups));
     if (o->sigalgs)
@@ -372,6 +389,15 @@ static int cmd_client(int argc, char **argv)
         print_summary(c, "hasp: ");
         fprintf(stderr, "hasp: verify: %s\n",
                 o.insecure ? "skipped (--insecure)" : hasp_conn_verify_result(c));
+    }
+    if (o.keyupdate) {
+        rc = hasp_conn_key_update(c, 1);
+        if (rc < 0) {
+            status = conn_error(c, rc);
+            goto out;
+        }
+        if (!o.quiet)
+            fprintf(stderr, "hasp: sent KeyUpdate (update_requested)\n");
     }
     int stdin_open = 1;
     char buf[16384];
