@@ -261,6 +261,52 @@ void hasp_config_set_rng_for_testing(hasp_config *cfg,
 int hasp_config_set_kex_private_for_testing(hasp_config *cfg, uint16_t group, const uint8_t *priv,
                                             size_t len);
 
+/* ---------------------------------------------------------------- sessions */
+
+typedef struct hasp_session hasp_session;
+
+/* Server: a cache of TLS 1.2 sessions by ID, shared by the connections of
+ * this config (thread-safe, least recently used out first). Default: 1024
+ * entries, 2 hours. max_entries 0 turns the cache off. */
+void hasp_config_set_session_cache(hasp_config *cfg, size_t max_entries, uint32_t lifetime_seconds);
+/* An external cache instead (or as well): new gets the session bytes to keep
+ * (they hold the master secret: protect them), get copies them back into
+ * out (return 1 when found), remove forgets one. */
+typedef int (*hasp_session_new_cb)(void *arg, const uint8_t *id, size_t id_len,
+                                   const uint8_t *sess, size_t len);
+typedef int (*hasp_session_get_cb)(void *arg, const uint8_t *id, size_t id_len, uint8_t *out,
+                                   size_t cap, size_t *len);
+typedef void (*hasp_session_remove_cb)(void *arg, const uint8_t *id, size_t id_len);
+void hasp_config_set_session_callbacks(hasp_config *cfg, hasp_session_new_cb new_cb,
+                                       hasp_session_get_cb get_cb, hasp_session_remove_cb remove_cb,
+                                       void *arg);
+/* Session tickets (RFC 5077 for TLS 1.2, RFC 8446 4.6.1 for TLS 1.3): on by
+ * default; tls13_count tickets after each TLS 1.3 handshake (default 2).
+ * On a client, enabled = 0 stops asking for them. */
+void hasp_config_set_tickets(hasp_config *cfg, int enabled, unsigned tls13_count);
+/* Make a new ticket key; the previous one still opens tickets until the
+ * next rotation. Keys also rotate by themselves every 12 hours. */
+int hasp_config_rotate_ticket_key(hasp_config *cfg);
+/* The clock (seconds since the epoch), for tests. Default: time(NULL). */
+void hasp_config_set_time_cb(hasp_config *cfg, int64_t (*now)(void *arg), void *arg);
+/* Renegotiation (TLS 1.2, RFC 5746). */
+#define HASP_RENEGOTIATION_REFUSE 0 /* answer with a no_renegotiation warning (default) */
+#define HASP_RENEGOTIATION_ALLOW 1  /* allow, at most `per_minute` started by the peer */
+void hasp_config_set_renegotiation(hasp_config *cfg, int policy, unsigned per_minute);
+
+/* Client: the session of a finished handshake, to resume later (a copy:
+ * free it). NULL when there is none or when the connection ended with a
+ * fatal alert or without close_notify: such a session must not resume. */
+hasp_session *hasp_conn_get_session(hasp_conn *c);
+/* Client: offer this session (before the handshake). */
+int hasp_conn_set_session(hasp_conn *c, const hasp_session *s);
+void hasp_session_free(hasp_session *s);
+/* Bytes for storage (they hold a secret: protect them); out NULL asks the size. */
+int hasp_session_to_bytes(const hasp_session *s, uint8_t *out, size_t cap, size_t *len);
+hasp_session *hasp_session_from_bytes(const uint8_t *in, size_t len);
+int hasp_session_resumable(const hasp_session *s);
+uint16_t hasp_session_version(const hasp_session *s);
+
 /* ---------------------------------------------------------------- connection */
 
 /* The config must outlive the connection and must not change once shared. */
@@ -319,6 +365,16 @@ int hasp_conn_ems(const hasp_conn *c);                /* extended master secret 
 int hasp_conn_secure_renegotiation(const hasp_conn *c); /* RFC 5746 negotiated */
 int hasp_conn_etm(const hasp_conn *c);                /* encrypt_then_mac used */
 int hasp_conn_resumed(const hasp_conn *c);
+/* How: "no", "session-id", "ticket", "psk" (TLS 1.3). */
+const char *hasp_conn_resumed_how(const hasp_conn *c);
+/* Start a renegotiation (TLS 1.2, both sides must support RFC 5746). A
+ * client sends a new ClientHello (drive it with hasp_conn_handshake() or
+ * hasp_handshake()); a server sends HelloRequest, and the client's answer
+ * runs inside hasp_conn_read(). Data keeps flowing meanwhile. */
+int hasp_conn_renegotiate(hasp_conn *c);
+/* Server: ask (or stop asking) for a client certificate from the next
+ * handshake on, e.g. before hasp_conn_renegotiate(). */
+int hasp_conn_set_verify_client(hasp_conn *c, int mode);
 /* A human-readable summary of the peer's certificate path verdict. */
 const char *hasp_conn_verify_result(const hasp_conn *c);
 

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "codec/pem.h"
 #include "conn.h"
@@ -53,6 +54,16 @@ hasp_config *hasp_config_new(void)
     cfg->verify_name = 1;
     cfg->max_hs_size = 128 * 1024;
     pthread_mutex_init(&cfg->lock, NULL);
+    cfg->session_lifetime = 7200;
+    cfg->cache = session_cache_new(1024);
+    cfg->tickets = 1;
+    cfg->tickets13 = 2;
+    cfg->reneg_per_minute = 3;
+    if (!cfg->cache || ticket_keys_init(&cfg->tkeys, (int64_t)time(NULL)) < 0) {
+        session_cache_free(cfg->cache);
+        free(cfg);
+        return NULL;
+    }
     return cfg;
 }
 
@@ -68,6 +79,8 @@ void hasp_config_free(hasp_config *cfg)
     }
     if (cfg->anchors)
         hasp_x509_store_free(cfg->anchors);
+    session_cache_free(cfg->cache);
+    ticket_keys_destroy(&cfg->tkeys);
     pthread_mutex_destroy(&cfg->lock);
     free(cfg);
 }
@@ -508,6 +521,47 @@ int hasp_config_set_kex_private_for_testing(hasp_config *cfg, uint16_t group, co
     cfg->test_kex_len[cfg->ntest_kex] = len;
     cfg->ntest_kex++;
     return 0;
+}
+
+void hasp_config_set_session_cache(hasp_config *cfg, size_t max_entries, uint32_t lifetime_seconds)
+{
+    session_cache_free(cfg->cache);
+    cfg->cache = max_entries ? session_cache_new(max_entries) : NULL;
+    if (lifetime_seconds)
+        cfg->session_lifetime = lifetime_seconds;
+}
+
+void hasp_config_set_session_callbacks(hasp_config *cfg, hasp_session_new_cb new_cb,
+                                       hasp_session_get_cb get_cb, hasp_session_remove_cb remove_cb,
+                                       void *arg)
+{
+    cfg->sess_new = new_cb;
+    cfg->sess_get = get_cb;
+    cfg->sess_remove = remove_cb;
+    cfg->sess_arg = arg;
+}
+
+void hasp_config_set_tickets(hasp_config *cfg, int enabled, unsigned tls13_count)
+{
+    cfg->tickets = enabled;
+    cfg->tickets13 = enabled ? (tls13_count > 16 ? 16 : tls13_count) : 0;
+}
+
+int hasp_config_rotate_ticket_key(hasp_config *cfg)
+{
+    return ticket_keys_rotate(&cfg->tkeys, cfg->now ? cfg->now(cfg->now_arg) : (int64_t)time(NULL));
+}
+
+void hasp_config_set_time_cb(hasp_config *cfg, int64_t (*now)(void *arg), void *arg)
+{
+    cfg->now = now;
+    cfg->now_arg = arg;
+}
+
+void hasp_config_set_renegotiation(hasp_config *cfg, int policy, unsigned per_minute)
+{
+    cfg->reneg_policy = policy;
+    cfg->reneg_per_minute = per_minute;
 }
 
 void hasp_config_allow_keylog(hasp_config *cfg)

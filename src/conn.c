@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "conn.h"
@@ -28,6 +29,8 @@ hasp_conn *hasp_conn_new(const hasp_config *cfg, int role)
     c->fd = -1;
     c->out = hasp_wr_dyn();
     c->post = hasp_wr_dyn();
+    c->stash = hasp_wr_dyn();
+    c->verify_client = -1;
     c->rec_version = HASP_TLS1_2;
     c->alert_sent = c->alert_recv = -1;
     return c;
@@ -48,6 +51,10 @@ void hasp_conn_free(hasp_conn *c)
     }
     hasp_wr_free_secret(&c->out);
     hasp_wr_free_secret(&c->post);
+    hasp_wr_free_secret(&c->stash);
+    hasp_session_free(c->session_in);
+    hasp_session_free(c->session_out);
+    free(c->peer_cert);
     hasp_wipe(c, sizeof(*c));
     free(c);
 }
@@ -62,6 +69,11 @@ int hasp_conn_set_servername(hasp_conn *c, const char *name)
 }
 
 /* ---------------------------------------------------------------- randomness, key log */
+
+int64_t conn_now(const hasp_conn *c)
+{
+    return c->cfg->now ? c->cfg->now(c->cfg->now_arg) : (int64_t)time(NULL);
+}
 
 int conn_random(hasp_conn *c, uint8_t *out, size_t len)
 {
@@ -192,7 +204,23 @@ int conn_fail(hasp_conn *c, int code)
     c->state = ST_ERROR;
     if (c->hs)
         hs_free(c);
+    conn_session_invalidate(c);
     return code;
+}
+
+/* RFC 5246 7.2.2 / 7.2.1: a session that ended in a fatal alert or without
+ * close_notify must not be resumed. */
+void conn_session_invalidate(hasp_conn *c)
+{
+    hasp_session *s = c->session_out;
+    if (!s)
+        return;
+    s->resumable = 0;
+    if (c->role == HASP_SERVER && s->id_len) {
+        session_cache_remove(c->cfg->cache, s->id, s->id_len);
+        if (c->cfg->sess_remove)
+            c->cfg->sess_remove(c->cfg->sess_arg, s->id, s->id_len);
+    }
 }
 
 /* ---------------------------------------------------------------- input */
@@ -247,6 +275,12 @@ static int on_alert(hasp_conn *c, const uint8_t *pt, size_t len)
              c->state == ST_HANDSHAKE ? ", while this side waited for " : "",
              c->state == ST_HANDSHAKE ? hs_waiting_for(c) : "");
     }
+    if (desc == HASP_ALERT_NO_RENEGOTIATION && c->hs && c->hs->reneg && c->role == HASP_CLIENT &&
+        c->hs->step <= 1) {
+        /* The server declined our renegotiation: the connection goes on as it was. */
+        hs_free(c);
+        c->reneg_refused = 1;
+    }
     /* A warning: user_canceled, no_renegotiation, or an old-style warning; go on. */
     return 0;
 }
@@ -270,6 +304,108 @@ static int post_handshake(hasp_conn *c, const uint8_t *pt, size_t len)
     memmove(c->post.p, c->post.p + off, c->post.len - off);
     c->post.len -= off;
     return 1;
+}
+
+static int reneg_start(hasp_conn *c)
+{
+    GUARD(hs_start(c));
+    c->hs->reneg = 1;
+    c->renegotiations++;
+    conn_event(c, HASP_EV_DECISION, c->role == HASP_SERVER, 0, "renegotiation", 0,
+               c->role == HASP_SERVER ? "the client asked" : "started");
+    return 0;
+}
+
+/* A HelloRequest (client) or a ClientHello (server) after the handshake. */
+static int peer_renegotiation(hasp_conn *c, const uint8_t *pt, size_t len)
+{
+    ENSURE_MSG(len >= 4, HASP_ERR_UNEXPECTED,
+               "the peer sent a fragment of a handshake message after the handshake");
+    int hello_request = c->role == HASP_CLIENT && pt[0] == HS_HELLO_REQUEST;
+    int client_hello = c->role == HASP_SERVER && pt[0] == HS_CLIENT_HELLO;
+    ENSURE_MSG(hello_request || client_hello, HASP_ERR_UNEXPECTED, "the peer sent %s after the handshake",
+               hs_msg_name(pt[0]));
+    if (hello_request)
+        ENSURE_MSG(len == 4 && pt[1] == 0 && pt[2] == 0 && pt[3] == 0, HASP_ERR_DECODE,
+                   "the server sent a malformed HelloRequest");
+    const char *why = NULL;
+    int asked = c->role == HASP_SERVER && c->reneg_requested;
+    if (!c->secure_reneg)
+        why = "the peer does not support secure renegotiation (RFC 5746)";
+    else if (c->cfg->reneg_policy != HASP_RENEGOTIATION_ALLOW && !asked)
+        why = "the configuration refuses renegotiation";
+    if (!why && !asked) {
+        /* rate limit: at most reneg_per_minute started by the peer */
+        int64_t now = conn_now(c);
+        unsigned recent = 0, cap = c->cfg->reneg_per_minute;
+        for (size_t i = 0; i < 8; i++)
+            recent += c->reneg_times[i] && now - c->reneg_times[i] < 60;
+        if (recent >= cap || cap == 0)
+            why = "the peer renegotiates too often";
+        else {
+            size_t oldest = 0;
+            for (size_t i = 1; i < 8; i++)
+                if (c->reneg_times[i] < c->reneg_times[oldest])
+                    oldest = i;
+            c->reneg_times[oldest] = now;
+        }
+    }
+    if (why) {
+        /* RFC 5746 4.5 / RFC 5246 7.4.1.1: refuse with a warning and go on. */
+        conn_event(c, HASP_EV_DECISION, c->role == HASP_SERVER, 0, "renegotiation refused", 0,
+                   why);
+        send_alert(c, 1, HASP_ALERT_NO_RENEGOTIATION);
+        return 1;
+    }
+    c->reneg_requested = 0;
+    GUARD(reneg_start(c));
+    if (client_hello)
+        GUARD(hs_append(c, pt, len));
+    return 1;
+}
+
+int hasp_conn_renegotiate(hasp_conn *c)
+{
+    ENSURE_MSG(c && c->state == ST_APP && !c->hs, HASP_ERR_USAGE,
+               "renegotiation needs an established connection with no handshake under way");
+    ENSURE_MSG(c->version == HASP_TLS1_2, HASP_ERR_USAGE,
+               "renegotiation exists in TLS 1.2 only (TLS 1.3 has KeyUpdate)");
+    ENSURE_MSG(c->secure_reneg, HASP_ERR_NO_RENEGOTIATION,
+               "the peer does not support secure renegotiation (RFC 5746): refusing to "
+               "renegotiate");
+    hasp_err_clear();
+    if (c->role == HASP_SERVER) {
+        static const uint8_t hello_request[4] = {HS_HELLO_REQUEST, 0, 0, 0};
+        int rc = conn_send_record(c, HASP_CT_HANDSHAKE, hello_request, 4);
+        if (rc < 0)
+            return conn_fail(c, rc);
+        conn_event(c, HASP_EV_MSG_SENT, 1, HS_HELLO_REQUEST, "HelloRequest", 4, "");
+        c->reneg_requested = 1;
+        return 0;
+    }
+    c->reneg_refused = 0;
+    int rc = reneg_start(c);
+    if (rc == 0)
+        rc = hs_drive(c); /* the ClientHello goes out now */
+    return rc < 0 ? conn_fail(c, rc) : 0;
+}
+
+/* Drive a renegotiation while application data flows: 0 when none is under
+ * way or it just finished, 1 while it waits, or an error. */
+static int reneg_drive(hasp_conn *c)
+{
+    if (!c->hs)
+        return 0;
+    int rc = hs_drive(c);
+    if (rc < 0)
+        return rc;
+    if (rc == 1)
+        return 1;
+    GUARD(hs_complete(c));
+    conn_event(c, HASP_EV_DONE, c->role == HASP_SERVER, 0, "renegotiation complete", 0,
+               c->suite->iana);
+    hs_free(c);
+    return 0;
 }
 
 /* Read and process one record. 1 when one was processed, HASP_WANT_POLLIN
@@ -323,24 +459,15 @@ static int read_record(hasp_conn *c)
     switch (type) {
     case HASP_CT_HANDSHAKE:
         ENSURE_MSG(pt_len > 0, HASP_ERR_UNEXPECTED, "the peer sent an empty handshake record");
-        if (c->state == ST_HANDSHAKE)
+        if (c->hs) /* the handshake, or a renegotiation under way */
             return hs_append(c, pt, pt_len) < 0 ? hasp_err_last()->code : 1;
         if (tls13)
             return post_handshake(c, pt, pt_len);
-        /* After the handshake: a HelloRequest or a renegotiating ClientHello. */
-        ENSURE_MSG(pt_len >= 4, HASP_ERR_UNEXPECTED,
-                   "the peer sent a fragment of a handshake message after the handshake");
-        if ((c->role == HASP_CLIENT && pt[0] == HS_HELLO_REQUEST) ||
-            (c->role == HASP_SERVER && pt[0] == HS_CLIENT_HELLO)) {
-            /* Renegotiation is refused: RFC 5746 4.5 / 5246 7.4.1.1 allow a warning. */
-            send_alert(c, 1, HASP_ALERT_NO_RENEGOTIATION);
-            return 1;
-        }
-        FAIL(HASP_ERR_UNEXPECTED, "the peer sent %s after the handshake", hs_msg_name(pt[0]));
+        return peer_renegotiation(c, pt, pt_len);
     case HASP_CT_CHANGE_CIPHER_SPEC:
         ENSURE_MSG(pt_len == 1 && pt[0] == 1, HASP_ERR_DECODE,
                    "the peer sent a malformed ChangeCipherSpec");
-        ENSURE_MSG(c->state == ST_HANDSHAKE, HASP_ERR_UNEXPECTED,
+        ENSURE_MSG(c->hs != NULL, HASP_ERR_UNEXPECTED,
                    "the peer sent ChangeCipherSpec after the handshake");
         GUARD(hs_ccs(c));
         return 1;
@@ -351,6 +478,16 @@ static int read_record(hasp_conn *c)
         ENSURE_MSG(c->state == ST_APP, HASP_ERR_UNEXPECTED,
                    "the peer sent application data before the handshake finished");
         c->key_updates = 0;
+        if (c->hs || c->stash.len > c->stash_off) {
+            /* RFC 5246 7.4.1.1 allows data during a renegotiation: keep it, in order. */
+            ENSURE_MSG(c->stash.len - c->stash_off + c->app_len + pt_len <= (1u << 20),
+                       HASP_ERR_LIMIT,
+                       "the peer sent more than 1 MiB of data during a renegotiation");
+            GUARD(wr_bytes(&c->stash, c->app, c->app_len));
+            GUARD(wr_bytes(&c->stash, pt, pt_len));
+            c->app_len = 0;
+            return 1;
+        }
         c->app = pt;
         c->app_len = pt_len;
         return 1;
@@ -367,8 +504,29 @@ int hasp_conn_handshake(hasp_conn *c)
         return HASP_ERR_USAGE;
     if (c->state == ST_ERROR)
         return c->err;
-    if (c->state == ST_APP)
-        return 0;
+    if (c->state == ST_APP) {
+        /* A renegotiation under way: run it to its end. */
+        for (;;) {
+            hasp_err_clear();
+            int rc = reneg_drive(c);
+            if (rc < 0)
+                return conn_fail(c, rc);
+            if (rc == 0) {
+                if (c->reneg_refused) {
+                    c->reneg_refused = 0;
+                    return hasp_err_set(HASP_ERR_NO_RENEGOTIATION, __FILE__, __LINE__,
+                                        "the server refused to renegotiate (no_renegotiation); the "
+                                        "connection goes on with its current parameters");
+                }
+                return 0;
+            }
+            rc = read_record(c);
+            if (rc == HASP_WANT_POLLIN)
+                return rc;
+            if (rc < 0)
+                return conn_fail(c, rc);
+        }
+    }
     if (c->state == ST_CLOSED)
         return HASP_ERR_CLOSED;
     hasp_err_clear();
@@ -386,8 +544,10 @@ int hasp_conn_handshake(hasp_conn *c)
         if (rc < 0)
             return conn_fail(c, rc);
         if (rc == 0) {
+            rc = hs_complete(c);
+            if (rc < 0)
+                return conn_fail(c, rc);
             c->state = ST_APP;
-            c->resumed = 0;
             conn_event(c, HASP_EV_DONE, c->role == HASP_SERVER, 0, "handshake complete", 0,
                        c->suite->iana);
             hs_free(c);
@@ -414,6 +574,17 @@ int hasp_conn_read(hasp_conn *c, void *buf, size_t len)
     }
     int warnings = 0;
     for (;;) {
+        if (c->stash.len > c->stash_off) {
+            size_t avail = c->stash.len - c->stash_off;
+            size_t n = len < avail ? len : avail;
+            if (n > 0x7fffffff)
+                n = 0x7fffffff;
+            memcpy(buf, c->stash.p + c->stash_off, n);
+            c->stash_off += n;
+            if (c->stash_off == c->stash.len)
+                c->stash.len = c->stash_off = 0;
+            return (int)n;
+        }
         if (c->app_len > 0) {
             size_t n = len < c->app_len ? len : c->app_len;
             if (n > 0x7fffffff)
@@ -438,6 +609,9 @@ int hasp_conn_read(hasp_conn *c, void *buf, size_t len)
         int rc = read_record(c);
         if (rc == HASP_WANT_POLLIN)
             return rc;
+        if (rc < 0)
+            return conn_fail(c, rc);
+        rc = reneg_drive(c);
         if (rc < 0)
             return conn_fail(c, rc);
         if (c->app_len == 0 && ++warnings > MAX_WARNINGS * 4) {
@@ -468,6 +642,15 @@ int hasp_conn_write(hasp_conn *c, const void *buf, size_t len)
     if (rc < 0)
         return conn_fail(c, rc);
     return (int)len;
+}
+
+int hasp_conn_set_verify_client(hasp_conn *c, int mode)
+{
+    ENSURE_MSG(c && c->role == HASP_SERVER && mode >= HASP_VERIFY_CLIENT_NONE &&
+                   mode <= HASP_VERIFY_CLIENT_REQUIRE,
+               HASP_ERR_USAGE, "hasp_conn_set_verify_client is for servers, with a known mode");
+    c->verify_client = mode;
+    return 0;
 }
 
 int hasp_conn_key_update(hasp_conn *c, int request_peer)
@@ -601,6 +784,28 @@ int hasp_conn_etm(const hasp_conn *c)
 int hasp_conn_resumed(const hasp_conn *c)
 {
     return c->resumed;
+}
+
+const char *hasp_conn_resumed_how(const hasp_conn *c)
+{
+    return c->resumed && c->resumed_how ? c->resumed_how : "no";
+}
+
+hasp_session *hasp_conn_get_session(hasp_conn *c)
+{
+    if (!c || !c->session_out || !c->session_out->resumable)
+        return NULL;
+    return session_dup(c->session_out);
+}
+
+int hasp_conn_set_session(hasp_conn *c, const hasp_session *s)
+{
+    ENSURE_MSG(c && s && c->role == HASP_CLIENT && !c->hs && c->state == ST_HANDSHAKE,
+               HASP_ERR_USAGE, "a session is set on a client before its handshake");
+    hasp_session_free(c->session_in);
+    c->session_in = session_dup(s);
+    ENSURE(c->session_in, HASP_ERR_NOMEM);
+    return 0;
 }
 
 const char *hasp_conn_verify_result(const hasp_conn *c)

@@ -9,6 +9,7 @@
 #include "codec/cursor.h"
 #include "crypto/crypto.h"
 #include "err.h"
+#include "hs/session.h"
 #include "hs/suites.h"
 #include "record/record.h"
 
@@ -58,6 +59,20 @@ struct hasp_config {
     uint8_t test_kex_priv[4][64];
     size_t test_kex_len[4], ntest_kex;
     int keylog_allowed;
+    /* sessions */
+    session_cache *cache;
+    uint32_t session_lifetime;
+    hasp_session_new_cb sess_new;
+    hasp_session_get_cb sess_get;
+    hasp_session_remove_cb sess_remove;
+    void *sess_arg;
+    int tickets;
+    unsigned tickets13;
+    ticket_keys tkeys;
+    int64_t (*now)(void *arg);
+    void *now_arg;
+    int reneg_policy;
+    unsigned reneg_per_minute;
     char errmsg[512];
 };
 
@@ -104,6 +119,20 @@ struct hasp_conn {
     char alpn[256];
     char sni[256];
     int ems, secure_reneg, etm, resumed;
+    const char *resumed_how;
+    hasp_session *session_in;  /* client: offered */
+    hasp_session *session_out; /* the session this connection established */
+    uint8_t *peer_cert;        /* the peer's leaf certificate (DER) */
+    size_t peer_cert_len;
+    uint8_t tls13_ticket_nonce;
+    int verify_client; /* -1: the config's */
+    /* renegotiation (TLS 1.2) */
+    int reneg_requested;     /* server: HelloRequest sent */
+    int reneg_refused;       /* client: the server answered no_renegotiation */
+    int64_t reneg_times[8];  /* peer-initiated renegotiations, for the rate limit */
+    unsigned renegotiations;
+    hasp_wr stash;           /* application data that arrived during a renegotiation */
+    size_t stash_off;
     uint8_t client_verify_data[12], server_verify_data[12];
     uint8_t master[48];
     /* TLS 1.3 traffic secrets, for KeyUpdate */
@@ -122,6 +151,7 @@ struct hasp_conn {
 
 /* Record the error (sending its alert, if any) and end the connection. */
 int conn_fail(hasp_conn *c, int code);
+void conn_session_invalidate(hasp_conn *c);
 /* Engine services used by the handshake code. */
 int conn_send_record(hasp_conn *c, uint8_t type, const uint8_t *data, size_t len);
 int conn_send_handshake(hasp_conn *c, uint8_t type, const uint8_t *body, size_t len);
@@ -131,6 +161,11 @@ void conn_event(hasp_conn *c, int type, int from_server, int msg_type, const cha
 static inline int conn_tracing(const hasp_conn *c)
 {
     return c->cfg->ev_cb != NULL;
+}
+int64_t conn_now(const hasp_conn *c);
+static inline int conn_verify_client(const hasp_conn *c)
+{
+    return c->verify_client >= 0 ? c->verify_client : c->cfg->verify_client;
 }
 /* Random bytes and fresh key pairs, through the config (RNG injection for tests). */
 int conn_random(hasp_conn *c, uint8_t *out, size_t len);

@@ -3,6 +3,7 @@
  * all: no duplicates, a ServerHello carries only what the client offered,
  * unknown extensions in a ClientHello are ignored. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "hs.h"
@@ -311,8 +312,11 @@ static int reneg_ch_write(hasp_conn *c, hasp_wr *w)
 {
     if (c->cfg->min_version > HASP_TLS1_2)
         return 0;
-    /* Initial handshake: an empty renegotiated_connection. */
-    GUARD(wr_u8(w, 0));
+    /* RFC 5746 3.5: empty initially, then the client's last verify_data. */
+    if (c->hs->reneg)
+        GUARD(wr_vec(w, 1, c->client_verify_data, 12));
+    else
+        GUARD(wr_u8(w, 0));
     return 1;
 }
 
@@ -321,10 +325,20 @@ static int reneg_ch_read(hasp_conn *c, hasp_rd *r)
     hasp_rd v;
     GUARD(rd_vec(r, 1, &v));
     GUARD(rd_expect_empty(r));
-    /* RFC 5746 3.6: on the initial handshake it must be empty. */
-    ENSURE_MSG(v.len == 0, HASP_ERR_HANDSHAKE,
-               "the client's renegotiation_info is not empty on an initial handshake (RFC 5746 3.6)");
+    if (c->hs->reneg) {
+        /* RFC 5746 3.7 */
+        ENSURE_MSG(v.len == 12 && hasp_ct_memcmp(v.p, c->client_verify_data, 12) == 0,
+                   HASP_ERR_HANDSHAKE,
+                   "the client's renegotiation_info does not carry the previous handshake's "
+                   "verify_data (RFC 5746 3.7): possible renegotiation attack");
+    } else {
+        /* RFC 5746 3.6: on the initial handshake it must be empty. */
+        ENSURE_MSG(v.len == 0, HASP_ERR_HANDSHAKE,
+                   "the client's renegotiation_info is not empty on an initial handshake (RFC "
+                   "5746 3.6)");
+    }
     c->hs->peer_reneg = 1;
+    c->hs->peer_reneg_ext = 1;
     return 0;
 }
 
@@ -332,7 +346,15 @@ static int reneg_sh_write(hasp_conn *c, hasp_wr *w)
 {
     if (!c->hs->peer_reneg)
         return 0;
-    GUARD(wr_u8(w, 0));
+    if (c->hs->reneg) {
+        size_t m;
+        GUARD(wr_vec_begin(w, 1, &m));
+        GUARD(wr_bytes(w, c->client_verify_data, 12));
+        GUARD(wr_bytes(w, c->server_verify_data, 12));
+        GUARD(wr_vec_end(w, 1, m));
+    } else {
+        GUARD(wr_u8(w, 0));
+    }
     return 1;
 }
 
@@ -341,9 +363,20 @@ static int reneg_sh_read(hasp_conn *c, hasp_rd *r)
     hasp_rd v;
     GUARD(rd_vec(r, 1, &v));
     GUARD(rd_expect_empty(r));
-    ENSURE_MSG(v.len == 0, HASP_ERR_HANDSHAKE,
-               "the server's renegotiation_info is not empty on an initial handshake (RFC 5746 3.4)");
+    if (c->hs->reneg) {
+        /* RFC 5746 3.5 */
+        ENSURE_MSG(v.len == 24 && hasp_ct_memcmp(v.p, c->client_verify_data, 12) == 0 &&
+                       hasp_ct_memcmp(v.p + 12, c->server_verify_data, 12) == 0,
+                   HASP_ERR_HANDSHAKE,
+                   "the server's renegotiation_info does not match the previous handshake (RFC "
+                   "5746 3.5): possible renegotiation attack");
+    } else {
+        ENSURE_MSG(v.len == 0, HASP_ERR_HANDSHAKE,
+                   "the server's renegotiation_info is not empty on an initial handshake (RFC "
+                   "5746 3.4)");
+    }
     c->hs->peer_reneg = 1;
+    c->hs->peer_reneg_ext = 1;
     return 0;
 }
 
@@ -441,6 +474,110 @@ static int cookie_ch_write(hasp_conn *c, hasp_wr *w)
     return 1;
 }
 
+/* ---------------------------------------------------------------- session_ticket (RFC 5077 3.2) */
+
+static int ticket_ch_write(hasp_conn *c, hasp_wr *w)
+{
+    struct hasp_hs *hs = c->hs;
+    if (c->cfg->min_version > HASP_TLS1_2 || hs->reneg)
+        return 0;
+    const hasp_session *s = c->session_in;
+    if (s && s->version == HASP_TLS1_2 && s->ticket_len) {
+        GUARD(wr_bytes(w, s->ticket, s->ticket_len));
+        hs->ticket_ext_sent = 1;
+        return 1;
+    }
+    if (!c->cfg->tickets)
+        return 0;
+    hs->ticket_ext_sent = 1;
+    return 1; /* empty: "send me one" */
+}
+
+static int ticket_ch_read(hasp_conn *c, hasp_rd *r)
+{
+    struct hasp_hs *hs = c->hs;
+    hs->peer_ticket_ext = 1;
+    free(hs->peer_ticket);
+    hs->peer_ticket = NULL;
+    hs->peer_ticket_len = 0;
+    if (r->len && r->len <= 65535) {
+        hs->peer_ticket = malloc(r->len);
+        ENSURE(hs->peer_ticket, HASP_ERR_NOMEM);
+        memcpy(hs->peer_ticket, r->p, r->len);
+        hs->peer_ticket_len = r->len;
+    }
+    return 0;
+}
+
+static int ticket_sh_write(hasp_conn *c, hasp_wr *w)
+{
+    return (c->hs->flags & F_TICKET) ? 1 : 0;
+}
+
+static int ticket_sh_read(hasp_conn *c, hasp_rd *r)
+{
+    GUARD(rd_expect_empty(r));
+    c->hs->flags |= F_TICKET;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- psk_key_exchange_modes (RFC 8446 4.2.9) */
+
+static int psk_modes_ch_write(hasp_conn *c, hasp_wr *w)
+{
+    if (hs_max_version(c) < HASP_TLS1_3)
+        return 0;
+    GUARD(wr_u8(w, 1));
+    GUARD(wr_u8(w, 1)); /* psk_dhe_ke */
+    return 1;
+}
+
+static int psk_modes_ch_read(hasp_conn *c, hasp_rd *r)
+{
+    hasp_rd list;
+    GUARD(rd_vec_bounded(r, 1, 1, 255, &list));
+    GUARD(rd_expect_empty(r));
+    for (size_t i = 0; i < list.len; i++)
+        if (list.p[i] <= 1)
+            c->hs->peer_psk_modes |= 1 << list.p[i];
+    return 0;
+}
+
+/* ---------------------------------------------------------------- pre_shared_key (RFC 8446 4.2.11) */
+
+int tls13_psk_ch_write(hasp_conn *c, hasp_wr *w);
+
+static int psk_ch_write(hasp_conn *c, hasp_wr *w)
+{
+    return tls13_psk_ch_write(c, w);
+}
+
+static int psk_ch_read(hasp_conn *c, hasp_rd *r)
+{
+    struct hasp_hs *hs = c->hs;
+    hasp_rd ids, binders;
+    GUARD(rd_vec_bounded(r, 2, 7, 65535, &ids));
+    const uint8_t *b_start = r->p;
+    GUARD(rd_vec_bounded(r, 2, 33, 65535, &binders));
+    GUARD(rd_expect_empty(r));
+    hs->binders_len = (size_t)(r->p - b_start);
+    hs->psk_binders = binders.p;
+    hs->psk_identity_count = 0;
+    while (rd_left(&ids)) {
+        hasp_rd id;
+        uint32_t age;
+        GUARD(rd_vec_bounded(&ids, 2, 1, 65535, &id));
+        GUARD(rd_u32(&ids, &age));
+        if (hs->psk_identity_count < 4 && id.len <= sizeof(hs->psk_identities[0])) {
+            int i = hs->psk_identity_count++;
+            memcpy(hs->psk_identities[i], id.p, id.len);
+            hs->psk_identity_len[i] = id.len;
+            hs->psk_age[i] = age;
+        }
+    }
+    return 0;
+}
+
 /* ---------------------------------------------------------------- the table */
 
 typedef struct ext_row {
@@ -470,6 +607,12 @@ static const ext_row ext_table[] = {
     {EXT_SUPPORTED_VERSIONS, "supported_versions", versions_ch_write, versions_ch_read, NULL, NULL},
     {EXT_KEY_SHARE, "key_share", key_share_ch_write, key_share_ch_read, NULL, NULL},
     {EXT_COOKIE, "cookie", cookie_ch_write, NULL, NULL, NULL},
+    {EXT_SESSION_TICKET, "session_ticket", ticket_ch_write, ticket_ch_read, ticket_sh_write,
+     ticket_sh_read},
+    {EXT_PSK_KEY_EXCHANGE_MODES, "psk_key_exchange_modes", psk_modes_ch_write, psk_modes_ch_read,
+     NULL, NULL},
+    /* RFC 8446 4.2.11: pre_shared_key is the last extension of a ClientHello. */
+    {EXT_PRE_SHARED_KEY, "pre_shared_key", psk_ch_write, psk_ch_read, NULL, NULL},
 };
 #define NEXT (sizeof(ext_table) / sizeof(ext_table[0]))
 
@@ -479,13 +622,10 @@ const char *ext_name(uint16_t type)
         if (ext_table[i].type == type)
             return ext_table[i].name;
     switch (type) {
-    case EXT_SESSION_TICKET: return "session_ticket";
     case 5: return "status_request";
     case 18: return "signed_certificate_timestamp";
     case 21: return "padding";
-    case 41: return "pre_shared_key";
     case 42: return "early_data";
-    case 45: return "psk_key_exchange_modes";
     default: return "unknown";
     }
 }
@@ -562,6 +702,9 @@ static int read_exts(hasp_conn *c, hasp_rd *r, int server_hello)
                    MAX_EXTENSIONS);
         seen[nseen++] = type;
         trace_ext(c, type);
+        ENSURE_MSG(server_hello || type != EXT_PRE_SHARED_KEY || rd_left(&list) == 0,
+                   HASP_ERR_ILLEGAL_PARAM,
+                   "pre_shared_key is not the last extension of the ClientHello (RFC 8446 4.2.11)");
         size_t i;
         for (i = 0; i < NEXT; i++)
             if (ext_table[i].type == type)

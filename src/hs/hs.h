@@ -110,6 +110,7 @@ struct hasp_hs {
     int peer_key_type;
     int peer_cert_checked; /* chain + name verified, or verification disabled */
     int ske_checked;       /* ServerKeyExchange signature verified (when present) */
+    int cv_checked;        /* the peer's CertificateVerify verified */
     int finished_checked;  /* the peer's Finished verified */
     int client_cert_sent;  /* client: non-empty Certificate */
 
@@ -120,6 +121,31 @@ struct hasp_hs {
     /* CertificateRequest contents (client side) */
     uint16_t cr_sigalgs[64];
     size_t ncr_sigalgs;
+
+    int reneg;                /* this handshake is a renegotiation */
+    int peer_scsv;            /* TLS_EMPTY_RENEGOTIATION_INFO_SCSV seen */
+    int peer_reneg_ext;       /* renegotiation_info seen */
+    /* sessions */
+    hasp_session *resume;     /* the session being resumed (both sides) */
+    int peer_ticket_ext;      /* the client sent session_ticket (TLS 1.2) */
+    uint8_t *peer_ticket;     /* its contents, copied */
+    size_t peer_ticket_len;
+    int ticket_ext_sent;      /* client: we sent session_ticket */
+    uint8_t sent_session_id[32];
+    size_t sent_session_id_len;
+    uint8_t *new_ticket; /* client, TLS 1.2: NewSessionTicket */
+    size_t new_ticket_len;
+    uint32_t new_ticket_lifetime;
+    int peer_psk_modes;       /* bit 0: psk_ke, bit 1: psk_dhe_ke */
+    size_t binders_len;       /* pre_shared_key: bytes of the binders vector, prefix included */
+    int psk_identity_count;
+    uint8_t psk_identities[4][1024]; /* the client's ticket identities (up to 4) */
+    size_t psk_identity_len[4];
+    uint32_t psk_age[4];
+    const uint8_t *psk_binders; /* view into the message being received */
+    uint8_t psk[HASP_HASH_MAX];
+    size_t psk_len;
+    int psk_offered;          /* client: pre_shared_key sent */
 
     /* TLS 1.3 */
     size_t cur_len;          /* length of the message being received (header included) */
@@ -153,11 +179,18 @@ int hs_start(hasp_conn *c);
  * done, 1 when it needs another record from the peer. */
 int hs_drive(hasp_conn *c);
 int hs_append(hasp_conn *c, const uint8_t *data, size_t len);
+/* After the last row: sessions (cache, tickets), before the state is freed. */
+int hs_complete(hasp_conn *c);
 int hs_ccs(hasp_conn *c);
 int hs_ccs_recv(hasp_conn *c);
 void hs_free(hasp_conn *c);
 /* What the handshake is waiting for, for error messages ("ServerHello"). */
 const char *hs_waiting_for(const hasp_conn *c);
+
+/* sessions (tls12.c / tls13.c) */
+int tls13_send_tickets(hasp_conn *c);
+int tls13_psk_binder(hasp_conn *c, int hash, const uint8_t *psk, size_t psk_len,
+                     const uint8_t *partial, size_t partial_len, uint8_t *out);
 
 /* TLS 1.3 (tls13.c) */
 extern const hs_step tls13_full[];

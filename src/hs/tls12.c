@@ -39,6 +39,8 @@ static int certificate_verify_recv(hasp_conn *c, hasp_rd *r);
 static int change_cipher_spec_send(hasp_conn *c);
 static int finished_send(hasp_conn *c);
 static int finished_recv(hasp_conn *c, hasp_rd *r);
+static int new_session_ticket_send(hasp_conn *c);
+static int new_session_ticket_recv(hasp_conn *c, hasp_rd *r);
 
 #define C SENDER_CLIENT
 #define S SENDER_SERVER
@@ -63,8 +65,23 @@ static const hs_step tls12_full[] = {
      certificate_verify_send, certificate_verify_recv},
     {HS_CCS, C, 0, 0, 0, 0, "ChangeCipherSpec", change_cipher_spec_send, NULL},
     {HS_FINISHED, C, 0, 0, 0, 1, "Finished", finished_send, finished_recv},
+    {HS_NEW_SESSION_TICKET, S, F_TICKET, 0, 0, 0, "NewSessionTicket", new_session_ticket_send,
+     new_session_ticket_recv},
     {HS_CCS, S, 0, 0, 0, 0, "ChangeCipherSpec", change_cipher_spec_send, NULL},
     {HS_FINISHED, S, 0, 0, 0, 1, "Finished", finished_send, finished_recv},
+    {HS_END, C, 0, 0, 0, 0, "end", NULL, NULL},
+};
+
+/* RFC 5246 7.3 (abbreviated handshake), RFC 5077 3.1: the server finishes first. */
+static const hs_step tls12_resume[] = {
+    {HS_CLIENT_HELLO, C, 0, 0, 0, 0, "ClientHello", client_hello_send, client_hello_recv},
+    {HS_SERVER_HELLO, S, 0, 0, 0, 0, "ServerHello", server_hello_send, server_hello_recv},
+    {HS_NEW_SESSION_TICKET, S, F_TICKET, 0, 0, 0, "NewSessionTicket", new_session_ticket_send,
+     new_session_ticket_recv},
+    {HS_CCS, S, 0, 0, 0, 0, "ChangeCipherSpec", change_cipher_spec_send, NULL},
+    {HS_FINISHED, S, 0, 0, 0, 1, "Finished", finished_send, finished_recv},
+    {HS_CCS, C, 0, 0, 0, 0, "ChangeCipherSpec", change_cipher_spec_send, NULL},
+    {HS_FINISHED, C, 0, 0, 0, 1, "Finished", finished_send, finished_recv},
     {HS_END, C, 0, 0, 0, 0, "end", NULL, NULL},
 };
 
@@ -181,6 +198,8 @@ int hs_msg_end(hasp_conn *c, int type)
 /* The highest version this config can actually run: TLS 1.3 needs a TLS 1.3 suite. */
 uint16_t hs_max_version(const hasp_conn *c)
 {
+    if (c->hs && c->hs->reneg)
+        return HASP_TLS1_2;
     if (c->cfg->max_version < HASP_TLS1_3)
         return c->cfg->max_version;
     for (size_t i = 0; i < c->cfg->nsuites; i++) {
@@ -236,6 +255,8 @@ const char *hs_sigscheme_name(uint16_t id)
     return s ? s->name : "unknown";
 }
 
+static int derive_key_block(hasp_conn *c);
+
 /* master secret (RFC 5246 8.1, RFC 7627 4) and key block (RFC 5246 6.3). */
 static int derive_keys(hasp_conn *c)
 {
@@ -254,8 +275,16 @@ static int derive_keys(hasp_conn *c)
     hasp_wipe(hs->pms, sizeof(hs->pms));
     hs->pms_len = 0;
     GUARD(rc);
-    conn_keylog(c, "CLIENT_RANDOM", hs->client_random, c->master, 48);
+    return derive_key_block(c);
+}
 
+/* The key block from the master secret and both randoms (RFC 5246 6.3). */
+static int derive_key_block(hasp_conn *c)
+{
+    struct hasp_hs *hs = c->hs;
+    const hasp_suite *s = c->suite;
+    int rc;
+    conn_keylog(c, "CLIENT_RANDOM", hs->client_random, c->master, 48);
     size_t mac = hasp_suite_mac_key_len(s), key = hasp_suite_enc_key_len(s),
            iv = hasp_suite_fixed_iv_len(s);
     uint8_t kb[2 * (64 + 32 + 12)];
@@ -292,11 +321,25 @@ int client_hello_send(hasp_conn *c)
     if (!hs->ch_sent) {
         /* A second ClientHello (after HelloRetryRequest) keeps random and session ID. */
         GUARD(conn_random(c, hs->client_random, 32));
+        const hasp_session *sess = hs->reneg ? NULL : c->session_in;
+        if (sess && sess->resumable && sess->version == HASP_TLS1_2 && tls12 &&
+            conn_now(c) < sess->created + (int64_t)sess->lifetime) {
+            if (sess->ticket_len) {
+                /* RFC 5077 3.4: a fresh ID, echoed when the ticket is accepted. */
+                GUARD(conn_random(c, hs->session_id, 32));
+                hs->session_id_len = 32;
+            } else if (sess->id_len) {
+                memcpy(hs->session_id, sess->id, sess->id_len);
+                hs->session_id_len = sess->id_len;
+            }
+        }
         if (tls13 && hs->session_id_len == 0) {
             /* RFC 8446 D.4: middlebox compatibility mode. */
             GUARD(conn_random(c, hs->session_id, 32));
             hs->session_id_len = 32;
         }
+        memcpy(hs->sent_session_id, hs->session_id, hs->session_id_len);
+        hs->sent_session_id_len = hs->session_id_len;
         hs->ch_sent = 1;
     }
     hasp_wr *w = hs_msg_begin(c);
@@ -323,6 +366,25 @@ int client_hello_send(hasp_conn *c)
            offered);
     DETAIL(c, "extensions=");
     GUARD(ext_client_hello_write(c, w));
+    if (hs->psk_offered) {
+        /* RFC 8446 4.2.11.2: the binder covers the ClientHello up to the binders. */
+        size_t body = w->len - 4, hl = hs->binders_len - 3;
+        w->p[0] = HS_CLIENT_HELLO;
+        w->p[1] = (uint8_t)(body >> 16);
+        w->p[2] = (uint8_t)(body >> 8);
+        w->p[3] = (uint8_t)body;
+        const hasp_suite *ps = hasp_suite_find(c->session_in->suite);
+        hasp_wr partial = hasp_wr_dyn();
+        int rc = wr_bytes(&partial, hs->transcript.p, hs->transcript.len);
+        if (rc == 0)
+            rc = wr_bytes(&partial, w->p, w->len - hs->binders_len);
+        if (rc == 0)
+            rc = tls13_psk_binder(c, ps->prf_hash, c->session_in->secret,
+                                  c->session_in->secret_len, partial.p, partial.len,
+                                  w->p + w->len - hl);
+        hasp_wr_free(&partial);
+        GUARD(rc);
+    }
     return hs_msg_end(c, HS_CLIENT_HELLO);
 }
 
@@ -382,6 +444,74 @@ static uint16_t pick_group(hasp_conn *c, const hasp_suite *s)
         }
     }
     return 0;
+}
+
+/* RFC 5246 7.4.1.2 / RFC 5077 3.1: resume when the client's session ID or
+ * ticket names a session this server can still use. */
+static int try_resume12(hasp_conn *c)
+{
+    struct hasp_hs *hs = c->hs;
+    const hasp_config *cfg = c->cfg;
+    hasp_session *s = NULL;
+    const char *how = NULL;
+    int64_t now = conn_now(c);
+    if (hs->peer_ticket_len && cfg->tickets) {
+        s = ticket_open((ticket_keys *)&cfg->tkeys, hs->peer_ticket, hs->peer_ticket_len);
+        how = "ticket";
+    }
+    if (!s && hs->session_id_len) {
+        s = session_cache_get(cfg->cache, hs->session_id, hs->session_id_len, now);
+        if (!s && cfg->sess_get) {
+            uint8_t buf[8192];
+            size_t len = 0;
+            if (cfg->sess_get(cfg->sess_arg, hs->session_id, hs->session_id_len, buf, sizeof(buf),
+                              &len) == 1 &&
+                len <= sizeof(buf))
+                s = session_decode(buf, len);
+            hasp_wipe(buf, sizeof(buf));
+        }
+        how = "session-id";
+    }
+    if (!s)
+        return 0;
+    const hasp_suite *suite = hasp_suite_find(s->suite);
+    int ok = s->version == HASP_TLS1_2 && s->resumable && s->secret_len == 48 &&
+             now < s->created + (int64_t)s->lifetime && suite && !strcmp(s->sni, c->sni);
+    int offered = 0, enabled = 0;
+    for (size_t i = 0; ok && i < hs->npeer_suites; i++)
+        offered |= hs->peer_suites[i] == s->suite;
+    for (size_t i = 0; ok && i < cfg->nsuites; i++)
+        enabled |= cfg->suites[i] == s->suite;
+    ok = ok && offered && enabled;
+    if (ok && s->ems && !hs->peer_ems) {
+        hasp_session_free(s);
+        FAIL(HASP_ERR_HANDSHAKE, "the client tries to resume a session made with the extended "
+                                 "master secret without offering it (RFC 7627 5.3)");
+    }
+    if (!ok || (!s->ems && hs->peer_ems)) {
+        hasp_session_free(s);
+        return 0; /* a full handshake instead */
+    }
+    hs->resume = s;
+    c->suite = suite;
+    memcpy(c->master, s->secret, 48);
+    c->ems = s->ems;
+    c->resumed = 1;
+    c->resumed_how = how;
+    if (s->peer_cert_len) {
+        c->peer_cert = malloc(s->peer_cert_len);
+        if (c->peer_cert) {
+            memcpy(c->peer_cert, s->peer_cert, s->peer_cert_len);
+            c->peer_cert_len = s->peer_cert_len;
+        }
+    }
+    snprintf(c->verify_msg, sizeof(c->verify_msg), "resumed (%s)",
+             s->peer_cert_len ? "peer verified in the original handshake" : "no peer certificate");
+    hs->peer_cert_checked = 1;
+    hs->table = tls12_resume;
+    hs->step = 0;
+    conn_event(c, HASP_EV_DECISION, 1, 0, "resumption", 0, how);
+    return 1;
 }
 
 static int select_suite(hasp_conn *c)
@@ -467,8 +597,10 @@ int client_hello_recv(hasp_conn *c, hasp_rd *r)
     while (rd_left(&suites)) {
         uint16_t s;
         GUARD(rd_u16(&suites, &s));
-        if (s == HASP_SCSV_RENEGOTIATION)
+        if (s == HASP_SCSV_RENEGOTIATION) {
             hs->peer_reneg = 1; /* RFC 5746 3.6 */
+            hs->peer_scsv = 1;
+        }
         if (hs->npeer_suites < sizeof(hs->peer_suites) / sizeof(hs->peer_suites[0]))
             hs->peer_suites[hs->npeer_suites++] = s;
     }
@@ -526,21 +658,39 @@ int client_hello_recv(hasp_conn *c, hasp_rd *r)
     }
     if (chosen == HASP_TLS1_3) {
         c->secure_reneg = 0;
-        if (c->cfg->verify_client != HASP_VERIFY_CLIENT_NONE)
+        if (conn_verify_client(c) != HASP_VERIFY_CLIENT_NONE)
             hs->flags |= F_CLIENT_AUTH;
         GUARD(tls13_server_select(c));
         conn_event(c, HASP_EV_DECISION, 1, 0, "cipher suite", 0, c->suite->iana);
         return 0;
     }
+    if (hs->reneg) {
+        /* RFC 5746 3.7 */
+        ENSURE_MSG(!hs->peer_scsv, HASP_ERR_HANDSHAKE,
+                   "the client sent the renegotiation SCSV in a renegotiation (RFC 5746 3.7)");
+        ENSURE_MSG(hs->peer_reneg_ext, HASP_ERR_HANDSHAKE,
+                   "the client renegotiates without renegotiation_info (RFC 5746 3.7)");
+    }
+    c->version = HASP_TLS1_2;
+    int resumed = hs->reneg ? 0 : try_resume12(c);
+    GUARD(resumed);
+    if (hs->peer_ticket_ext && c->cfg->tickets)
+        hs->flags |= F_TICKET;
+    if (resumed) {
+        GUARD(hs_transcript_start(c));
+        c->etm = hs->peer_etm && c->suite->cbc;
+        c->secure_reneg = hs->peer_reneg;
+        conn_event(c, HASP_EV_DECISION, 1, 0, "cipher suite", 0, c->suite->iana);
+        return 0;
+    }
     GUARD(select_suite(c));
     GUARD(hs_transcript_start(c));
-    c->version = HASP_TLS1_2;
     c->ems = hs->peer_ems;
     c->etm = hs->peer_etm && c->suite->cbc;
     c->secure_reneg = hs->peer_reneg;
     if (hasp_suite_needs_ske(c->suite))
         hs->flags |= F_PFS;
-    if (c->cfg->verify_client != HASP_VERIFY_CLIENT_NONE)
+    if (conn_verify_client(c) != HASP_VERIFY_CLIENT_NONE)
         hs->flags |= F_CLIENT_AUTH;
     conn_event(c, HASP_EV_DECISION, 1, 0, "cipher suite", 0, c->suite->iana);
     return 0;
@@ -557,14 +707,23 @@ static int server_hello_send(hasp_conn *c)
         memcpy(hs->server_random + 24, tls13_downgrade12, 8); /* RFC 8446 4.1.3 */
     GUARD(wr_u16(w, HASP_TLS1_2));
     GUARD(wr_bytes(w, hs->server_random, 32));
-    /* No session cache yet: an empty session ID says "not resumable". */
-    hs->session_id_len = 0;
+    if (!c->resumed) {
+        /* A new session: an ID for the cache (and for tickets, RFC 5077 3.4), or
+         * an empty one that says "not resumable". */
+        hs->session_id_len = 0;
+        if (c->cfg->cache || c->cfg->sess_new || (hs->flags & F_TICKET)) {
+            GUARD(conn_random(c, hs->session_id, 32));
+            hs->session_id_len = 32;
+        }
+    }
     GUARD(wr_vec(w, 1, hs->session_id, hs->session_id_len));
     GUARD(wr_u16(w, c->suite->id));
     GUARD(wr_u8(w, 0));
-    DETAIL(c, "version=TLS1.2 suite=%s extensions=", c->suite->iana);
+    DETAIL(c, "version=TLS1.2 suite=%s%s extensions=", c->suite->iana,
+           c->resumed ? " resumed" : "");
     GUARD(ext_server_hello_write(c, w));
-    return hs_msg_end(c, HS_SERVER_HELLO);
+    GUARD(hs_msg_end(c, HS_SERVER_HELLO));
+    return c->resumed ? derive_key_block(c) : 0;
 }
 
 int server_hello_recv(hasp_conn *c, hasp_rd *r)
@@ -628,9 +787,36 @@ int server_hello_recv(hasp_conn *c, hasp_rd *r)
     GUARD(hs_transcript_start(c));
     DETAIL(c, "suite=%s extensions=", s->iana);
     GUARD(ext_server_hello_read(c, r));
+    ENSURE_MSG(!hs->reneg || hs->peer_reneg_ext, HASP_ERR_HANDSHAKE,
+               "the server renegotiates without renegotiation_info (RFC 5746 3.5)");
     c->ems = hs->peer_ems;
     c->etm = hs->peer_etm && s->cbc;
     c->secure_reneg = hs->peer_reneg;
+    const hasp_session *sess = hs->reneg ? NULL : c->session_in;
+    if (sess && sess->version == HASP_TLS1_2 && sid.len && sid.len == hs->sent_session_id_len &&
+        !memcmp(sid.p, hs->sent_session_id, sid.len)) {
+        /* The server resumes. */
+        ENSURE_MSG(suite == sess->suite, HASP_ERR_ILLEGAL_PARAM,
+                   "the server resumed the session with a different cipher suite");
+        ENSURE_MSG(sess->ems == c->ems, HASP_ERR_HANDSHAKE,
+                   "the server resumed a session %s the extended master secret, but the session "
+                   "was made %s it (RFC 7627 5.3)",
+                   c->ems ? "with" : "without", sess->ems ? "with" : "without");
+        memcpy(c->master, sess->secret, 48);
+        c->resumed = 1;
+        c->resumed_how = (sess->ticket_len && hs->ticket_ext_sent) ? "ticket" : "session-id";
+        if (sess->peer_cert_len && (c->peer_cert = malloc(sess->peer_cert_len))) {
+            memcpy(c->peer_cert, sess->peer_cert, sess->peer_cert_len);
+            c->peer_cert_len = sess->peer_cert_len;
+        }
+        snprintf(c->verify_msg, sizeof(c->verify_msg),
+                 "ok (resumed: verified in the original handshake)");
+        hs->peer_cert_checked = 1;
+        hs->table = tls12_resume;
+        hs->step = 1;
+        conn_event(c, HASP_EV_DECISION, 1, 0, "resumption", 0, c->resumed_how);
+        return derive_key_block(c);
+    }
     if (hasp_suite_needs_ske(s))
         hs->flags |= F_PFS;
     conn_event(c, HASP_EV_DECISION, 1, 0, "cipher suite", 0, s->iana);
@@ -714,6 +900,11 @@ int hs_verify_chain(hasp_conn *c, const uint8_t *const *certs, const size_t *len
     } else {
         snprintf(c->verify_msg, sizeof(c->verify_msg), "skipped (verification disabled)");
     }
+    free(c->peer_cert);
+    c->peer_cert = malloc(lens[0]);
+    ENSURE(c->peer_cert, HASP_ERR_NOMEM);
+    memcpy(c->peer_cert, certs[0], lens[0]);
+    c->peer_cert_len = lens[0];
     const uint8_t *spki;
     size_t spki_len;
     GUARD(hasp_x509_spki(certs[0], lens[0], &spki, &spki_len));
@@ -940,7 +1131,7 @@ static int client_certificate_recv(hasp_conn *c, hasp_rd *r)
     int empty;
     GUARD(read_chain(c, r, &empty));
     if (empty) {
-        ENSURE_MSG(c->cfg->verify_client != HASP_VERIFY_CLIENT_REQUIRE, HASP_ERR_HANDSHAKE,
+        ENSURE_MSG(conn_verify_client(c) != HASP_VERIFY_CLIENT_REQUIRE, HASP_ERR_HANDSHAKE,
                    "the client sent no certificate, and this server requires one");
         hs->flags |= F_NO_CLIENT_CERT;
         hs->peer_cert_checked = 1; /* nothing to check: optional */
@@ -1041,6 +1232,7 @@ static int certificate_verify_recv(hasp_conn *c, hasp_rd *r)
         FAIL(HASP_ERR_DECRYPT,
              "the client's CertificateVerify signature (%s) does not verify with its certificate",
              ss->name);
+    c->hs->cv_checked = 1;
     DETAIL(c, "signature=%s", ss->name);
     return 0;
 }
@@ -1113,6 +1305,110 @@ static int finished_recv(hasp_conn *c, hasp_rd *r)
     return 0;
 }
 
+/* ---------------------------------------------------------------- NewSessionTicket (RFC 5077 3.3) */
+
+static hasp_session *current_session(hasp_conn *c)
+{
+    struct hasp_hs *hs = c->hs;
+    hasp_session *s = session_new();
+    if (!s)
+        return NULL;
+    s->version = c->version;
+    s->suite = c->suite->id;
+    s->ems = c->ems;
+    s->created = hs->resume ? hs->resume->created : conn_now(c);
+    s->lifetime = hs->resume ? hs->resume->lifetime : c->cfg->session_lifetime;
+    memcpy(s->secret, c->master, 48);
+    s->secret_len = 48;
+    memcpy(s->id, hs->session_id, hs->session_id_len);
+    s->id_len = hs->session_id_len;
+    snprintf(s->sni, sizeof(s->sni), "%s", c->sni);
+    snprintf(s->alpn, sizeof(s->alpn), "%s", c->alpn);
+    if (session_set_peer_cert(s, c->peer_cert, c->peer_cert_len) < 0) {
+        hasp_session_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+static int new_session_ticket_send(hasp_conn *c)
+{
+    hasp_session *s = current_session(c);
+    ENSURE(s, HASP_ERR_NOMEM);
+    s->id_len = 0;
+    hasp_wr *w = hs_msg_begin(c);
+    int rc = wr_u32(w, s->lifetime);
+    size_t m = 0;
+    if (rc == 0)
+        rc = wr_vec_begin(w, 2, &m);
+    if (rc == 0)
+        rc = ticket_seal((ticket_keys *)&c->cfg->tkeys, s, conn_now(c), w);
+    if (rc == 0)
+        rc = wr_vec_end(w, 2, m);
+    hasp_session_free(s);
+    GUARD(rc);
+    DETAIL(c, "lifetime_hint=%us", (unsigned)c->cfg->session_lifetime);
+    return hs_msg_end(c, HS_NEW_SESSION_TICKET);
+}
+
+static int new_session_ticket_recv(hasp_conn *c, hasp_rd *r)
+{
+    struct hasp_hs *hs = c->hs;
+    uint32_t hint;
+    hasp_rd t;
+    GUARD(rd_u32(r, &hint));
+    GUARD(rd_vec(r, 2, &t));
+    GUARD(rd_expect_empty(r));
+    free(hs->new_ticket);
+    hs->new_ticket = NULL;
+    hs->new_ticket_len = 0;
+    if (t.len) {
+        hs->new_ticket = malloc(t.len);
+        ENSURE(hs->new_ticket, HASP_ERR_NOMEM);
+        memcpy(hs->new_ticket, t.p, t.len);
+        hs->new_ticket_len = t.len;
+    }
+    hs->new_ticket_lifetime = hint;
+    DETAIL(c, "lifetime_hint=%us ticket=%zu bytes", (unsigned)hint, t.len);
+    return 0;
+}
+
+int hs_complete(hasp_conn *c)
+{
+    struct hasp_hs *hs = c->hs;
+    if (c->version == HASP_TLS1_3)
+        return c->role == HASP_SERVER ? tls13_send_tickets(c) : 0;
+    hasp_session *s = current_session(c);
+    ENSURE(s, HASP_ERR_NOMEM);
+    if (c->role == HASP_CLIENT) {
+        if (hs->new_ticket_len) {
+            GUARD(session_set_ticket(s, hs->new_ticket, hs->new_ticket_len));
+            s->created = conn_now(c);
+            if (hs->new_ticket_lifetime)
+                s->lifetime = hs->new_ticket_lifetime;
+        } else if (hs->resume && hs->resume->ticket_len) {
+            GUARD(session_set_ticket(s, hs->resume->ticket, hs->resume->ticket_len));
+        } else if (c->resumed && c->session_in && c->session_in->ticket_len && !hs->new_ticket_len) {
+            GUARD(session_set_ticket(s, c->session_in->ticket, c->session_in->ticket_len));
+        }
+        if (c->resumed && c->session_in) {
+            s->created = c->session_in->created;
+            s->lifetime = c->session_in->lifetime;
+        }
+    } else if (!c->resumed && s->id_len) {
+        GUARD(session_cache_put(c->cfg->cache, s));
+        if (c->cfg->sess_new) {
+            hasp_wr w = hasp_wr_dyn();
+            if (session_encode(s, &w) == 0)
+                c->cfg->sess_new(c->cfg->sess_arg, s->id, s->id_len, w.p, w.len);
+            hasp_wr_free_secret(&w);
+        }
+    }
+    hasp_session_free(c->session_out);
+    c->session_out = s;
+    return 0;
+}
+
 /* ---------------------------------------------------------------- the walker */
 
 static int row_active(const struct hasp_hs *hs, const hs_step *st)
@@ -1160,6 +1456,9 @@ void hs_free(hasp_conn *c)
     hasp_pkey_free(hs->peer_key);
     hasp_kex_free(hs->kex);
     hasp_kex_free(hs->share_kex);
+    hasp_session_free(hs->resume);
+    free(hs->peer_ticket);
+    free(hs->new_ticket);
     hasp_wipe(hs, sizeof(*hs));
     free(hs);
     c->hs = NULL;
@@ -1188,14 +1487,19 @@ static int handshake_complete(hasp_conn *c)
 {
     struct hasp_hs *hs = c->hs;
     ENSURE_MSG(hs->finished_checked, HASP_ERR_INTERNAL, "the peer's Finished was not verified");
+    int resumed = c->resumed;
     if (c->role == HASP_CLIENT) {
         ENSURE_MSG(hs->peer_cert_checked, HASP_ERR_INTERNAL,
                    "the server's certificate was not processed");
-        ENSURE_MSG(!(hs->flags & F_PFS) || hs->ske_checked, HASP_ERR_INTERNAL,
+        ENSURE_MSG(resumed || !(hs->flags & F_PFS) || hs->ske_checked, HASP_ERR_INTERNAL,
                    "the server's key exchange signature was not verified");
-    } else if (hs->flags & F_CLIENT_AUTH) {
+        ENSURE_MSG(resumed || c->version != HASP_TLS1_3 || hs->cv_checked, HASP_ERR_INTERNAL,
+                   "the server's CertificateVerify was not verified");
+    } else if ((hs->flags & F_CLIENT_AUTH) && !resumed) {
         ENSURE_MSG(hs->peer_cert_checked, HASP_ERR_INTERNAL,
                    "the client's certificate was not processed");
+        ENSURE_MSG((hs->flags & F_NO_CLIENT_CERT) || hs->cv_checked, HASP_ERR_INTERNAL,
+                   "the client's CertificateVerify was not verified");
     }
     return 0;
 }

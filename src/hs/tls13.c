@@ -71,7 +71,10 @@ static int derive_handshake_secrets(hasp_conn *c, const uint8_t *shared, size_t 
     struct hasp_hs *hs = c->hs;
     uint8_t zeros[HASP_HASH_MAX] = {0}, early[HASP_HASH_MAX], derived[HASP_HASH_MAX],
                                    th[HASP_HASH_MAX];
-    GUARD(hasp_hkdf_extract(c->suite->prf_hash, zeros, hlen(c), zeros, hlen(c), early));
+    if (hs->flags & F_PSK)
+        GUARD(hasp_hkdf_extract(c->suite->prf_hash, zeros, hlen(c), hs->psk, hs->psk_len, early));
+    else
+        GUARD(hasp_hkdf_extract(c->suite->prf_hash, zeros, hlen(c), zeros, hlen(c), early));
     GUARD(derive_secret(c, early, "derived", NULL, derived));
     GUARD(hasp_hkdf_extract(c->suite->prf_hash, derived, hlen(c), shared, shared_len,
                             hs->hs_secret));
@@ -159,6 +162,120 @@ static int transcript_hrr_rewrite(hasp_conn *c, size_t tail)
     return hs_transcript_start(c);
 }
 
+/* ---------------------------------------------------------------- PSK (4.2.11) */
+
+/* binder = HMAC(finished_key(Derive-Secret(early, "res binder", "")), Hash(partial CH)) */
+int tls13_psk_binder(hasp_conn *c, int hash, const uint8_t *psk, size_t psk_len,
+                     const uint8_t *partial, size_t partial_len, uint8_t *out)
+{
+    size_t hl = hasp_hash_len(hash);
+    uint8_t zeros[HASP_HASH_MAX] = {0}, early[HASP_HASH_MAX], empty[HASP_HASH_MAX],
+                                   bkey[HASP_HASH_MAX], fkey[HASP_HASH_MAX], th[HASP_HASH_MAX];
+    GUARD(hasp_hkdf_extract(hash, zeros, hl, psk, psk_len, early));
+    GUARD(hasp_hash(hash, (const uint8_t *)"", 0, empty));
+    GUARD(hasp_hkdf_expand_label(hash, early, hl, "res binder", empty, hl, bkey, hl));
+    GUARD(hasp_hkdf_expand_label(hash, bkey, hl, "finished", NULL, 0, fkey, hl));
+    GUARD(hasp_hash(hash, partial, partial_len, th));
+    int rc = hasp_hmac(hash, fkey, hl, th, hl, out);
+    hasp_wipe(early, sizeof(early));
+    hasp_wipe(bkey, sizeof(bkey));
+    hasp_wipe(fkey, sizeof(fkey));
+    return rc;
+}
+
+/* Client: offer the session's ticket; the binder is filled in once the
+ * whole ClientHello is written (tls12.c client_hello_send). */
+int tls13_psk_ch_write(hasp_conn *c, hasp_wr *w)
+{
+    struct hasp_hs *hs = c->hs;
+    const hasp_session *s = c->session_in;
+    hs->psk_offered = 0;
+    if (hs_max_version(c) < HASP_TLS1_3 || !s || !s->resumable || s->version != HASP_TLS1_3 ||
+        !s->ticket_len || !c->cfg->tickets)
+        return 0;
+    int64_t now_ms = conn_now(c) * 1000;
+    if (now_ms / 1000 >= s->created + (int64_t)s->lifetime)
+        return 0;
+    const hasp_suite *ps = hasp_suite_find(s->suite);
+    if (!ps)
+        return 0;
+    size_t hl = hasp_hash_len(ps->prf_hash), m;
+    uint32_t age = (uint32_t)(now_ms - s->ticket_received_ms) + s->age_add;
+    GUARD(wr_vec_begin(w, 2, &m));
+    GUARD(wr_vec(w, 2, s->ticket, s->ticket_len));
+    GUARD(wr_u32(w, age));
+    GUARD(wr_vec_end(w, 2, m));
+    GUARD(wr_u16(w, (uint16_t)(hl + 1)));
+    GUARD(wr_u8(w, (uint8_t)hl));
+    uint8_t *b;
+    GUARD(wr_space(w, hl, &b));
+    memset(b, 0, hl);
+    hs->binders_len = 2 + 1 + hl;
+    hs->psk_offered = 1;
+    return 1;
+}
+
+/* Server: the first offered ticket we can open, whose binder checks. */
+static int server_pick_psk(hasp_conn *c)
+{
+    struct hasp_hs *hs = c->hs;
+    if (!hs->psk_identity_count || !(hs->peer_psk_modes & 2) || !c->cfg->tickets)
+        return 0;
+    int64_t now = conn_now(c);
+    hasp_rd binders = hasp_rd_init(hs->psk_binders, hs->binders_len - 2);
+    for (int i = 0; i < hs->psk_identity_count; i++) {
+        hasp_rd b;
+        GUARD(rd_vec_bounded(&binders, 1, 32, 255, &b));
+        hasp_session *s = ticket_open((ticket_keys *)&c->cfg->tkeys, hs->psk_identities[i],
+                                      hs->psk_identity_len[i]);
+        if (!s)
+            continue;
+        const hasp_suite *ps = hasp_suite_find(s->suite);
+        int ok = ps && s->version == HASP_TLS1_3 && now < s->created + (int64_t)s->lifetime &&
+                 !strcmp(s->sni, c->sni);
+        /* a TLS 1.3 suite the client offers with the session's hash */
+        const hasp_suite *use = NULL;
+        for (size_t j = 0; ok && j < c->cfg->nsuites && !use; j++) {
+            const hasp_suite *cs = hasp_suite_find(c->cfg->suites[j]);
+            if (!cs || !hasp_suite_is_tls13(cs) || cs->prf_hash != ps->prf_hash)
+                continue;
+            for (size_t k = 0; k < hs->npeer_suites; k++)
+                if (hs->peer_suites[k] == cs->id)
+                    use = cs;
+        }
+        if (!ok || !use || b.len != hasp_hash_len(ps->prf_hash)) {
+            hasp_session_free(s);
+            continue;
+        }
+        uint8_t want[HASP_HASH_MAX];
+        int rc = tls13_psk_binder(c, ps->prf_hash, s->secret, s->secret_len, hs->transcript.p,
+                                  hs->transcript.len - hs->binders_len, want);
+        if (rc < 0 || hasp_ct_memcmp(want, b.p, b.len) != 0) {
+            hasp_session_free(s);
+            FAIL(HASP_ERR_DECRYPT,
+                 "the client's pre_shared_key binder does not verify: the ClientHello was "
+                 "altered or the client holds a different key for the ticket");
+        }
+        c->suite = use;
+        memcpy(hs->psk, s->secret, s->secret_len);
+        hs->psk_len = s->secret_len;
+        hs->flags |= F_PSK;
+        hs->flags &= ~(unsigned)F_CLIENT_AUTH;
+        hs->resume = s;
+        c->resumed = 1;
+        c->resumed_how = "psk";
+        hs->peer_cert_checked = 1;
+        if (s->peer_cert_len && (c->peer_cert = malloc(s->peer_cert_len))) {
+            memcpy(c->peer_cert, s->peer_cert, s->peer_cert_len);
+            c->peer_cert_len = s->peer_cert_len;
+        }
+        hs->psk_identity_count = i; /* the selected identity */
+        conn_event(c, HASP_EV_DECISION, 1, 0, "resumption", 0, "psk_dhe_ke");
+        return 1;
+    }
+    return 0;
+}
+
 /* ---------------------------------------------------------------- server: selection */
 
 static int peer_offers_group(const struct hasp_hs *hs, uint16_t g)
@@ -216,7 +333,9 @@ int tls13_server_select(hasp_conn *c)
              "the second ClientHello has no key share for %s, which the HelloRetryRequest asked for",
              hasp_group_name(hs->hrr_group));
     }
-    const hasp_suite *suite = NULL;
+    int psk = server_pick_psk(c);
+    GUARD(psk);
+    const hasp_suite *suite = psk ? c->suite : NULL;
     for (size_t i = 0; i < c->cfg->nsuites && !suite; i++) {
         const hasp_suite *s = hasp_suite_find(c->cfg->suites[i]);
         if (!s || !hasp_suite_is_tls13(s))
@@ -231,7 +350,7 @@ int tls13_server_select(hasp_conn *c)
                hs->npeer_suites);
     uint16_t scheme = 0;
     hs->cred = pick_cred13(c, &scheme);
-    ENSURE_MSG(hs->cred, HASP_ERR_HANDSHAKE,
+    ENSURE_MSG(hs->cred || psk, HASP_ERR_HANDSHAKE,
                "no certificate of this server can sign with a TLS 1.3 signature scheme the client "
                "accepts (%zu schemes offered)",
                hs->npeer_sigalgs);
@@ -331,9 +450,15 @@ static int server_hello13_send(hasp_conn *c)
     GUARD(wr_u16(w, c->group));
     GUARD(wr_vec(w, 2, pub, pub_len));
     GUARD(wr_vec_end(w, 2, m));
+    if (hs->flags & F_PSK) {
+        GUARD(wr_u16(w, EXT_PRE_SHARED_KEY));
+        GUARD(wr_u16(w, 2));
+        GUARD(wr_u16(w, (uint16_t)hs->psk_identity_count));
+    }
     GUARD(wr_vec_end(w, 2, all));
-    DETAIL(c, "version=TLS1.3 suite=%s group=%s extensions=supported_versions,key_share",
-           c->suite->iana, hasp_group_name(c->group));
+    DETAIL(c, "version=TLS1.3 suite=%s group=%s extensions=supported_versions,key_share%s",
+           c->suite->iana, hasp_group_name(c->group),
+           (hs->flags & F_PSK) ? ",pre_shared_key" : "");
     GUARD(hs_msg_end(c, HS_SERVER_HELLO));
     GUARD(compat_ccs(c));
     rc = derive_handshake_secrets(c, shared, shared_len);
@@ -403,6 +528,19 @@ int tls13_server_hello_recv(hasp_conn *c, hasp_rd *exts, uint16_t suite_id, cons
                 GUARD(rd_vec_bounded(&body, 2, 1, 65535, &key_pub));
             GUARD(rd_expect_empty(&body));
             have_key = 1;
+        } else if (type == EXT_PRE_SHARED_KEY && !hrr) {
+            uint16_t sel;
+            GUARD(rd_u16(&body, &sel));
+            GUARD(rd_expect_empty(&body));
+            ENSURE_MSG(hs->psk_offered && sel == 0, HASP_ERR_ILLEGAL_PARAM,
+                       "the server selected pre-shared key %u, which the client did not offer",
+                       sel);
+            const hasp_suite *ps = hasp_suite_find(c->session_in->suite);
+            ENSURE_MSG(ps && ps->prf_hash == s->prf_hash, HASP_ERR_ILLEGAL_PARAM,
+                       "the server resumed with a suite whose hash differs from the session's");
+            memcpy(hs->psk, c->session_in->secret, c->session_in->secret_len);
+            hs->psk_len = c->session_in->secret_len;
+            hs->flags |= F_PSK;
         } else if (type == EXT_COOKIE && hrr) {
             hasp_rd ck;
             GUARD(rd_vec_bounded(&body, 2, 1, 65535, &ck));
@@ -443,6 +581,19 @@ int tls13_server_hello_recv(hasp_conn *c, hasp_rd *exts, uint16_t suite_id, cons
                "the server's key share is for 0x%04x, not the group the client sent", key_group);
     GUARD(hs_transcript_start(c));
     c->group = key_group;
+    if (hs->flags & F_PSK) {
+        const hasp_session *sess = c->session_in;
+        c->resumed = 1;
+        c->resumed_how = "psk";
+        hs->peer_cert_checked = 1;
+        if (sess->peer_cert_len && (c->peer_cert = malloc(sess->peer_cert_len))) {
+            memcpy(c->peer_cert, sess->peer_cert, sess->peer_cert_len);
+            c->peer_cert_len = sess->peer_cert_len;
+        }
+        snprintf(c->verify_msg, sizeof(c->verify_msg),
+                 "ok (resumed: verified in the original handshake)");
+        conn_event(c, HASP_EV_DECISION, 1, 0, "resumption", 0, "psk_dhe_ke");
+    }
     uint8_t shared[512];
     size_t shared_len;
     int rc =
@@ -659,7 +810,7 @@ static int certificate13_recv(hasp_conn *c, hasp_rd *r)
     if (n == 0) {
         ENSURE_MSG(c->role == HASP_SERVER, HASP_ERR_DECODE,
                    "the server sent an empty Certificate message");
-        ENSURE_MSG(c->cfg->verify_client != HASP_VERIFY_CLIENT_REQUIRE, HASP_ERR_CERT_REQUIRED,
+        ENSURE_MSG(conn_verify_client(c) != HASP_VERIFY_CLIENT_REQUIRE, HASP_ERR_CERT_REQUIRED,
                    "the client sent no certificate, and this server requires one");
         hs->flags |= F_NO_CLIENT_CERT;
         hs->peer_cert_checked = 1;
@@ -726,7 +877,7 @@ static int certificate_verify13_recv(hasp_conn *c, hasp_rd *r)
              hs_peer_name(c), ss->name);
     if (c->role == HASP_CLIENT)
         c->sigscheme = scheme;
-    hs->ske_checked = 1;
+    hs->cv_checked = 1;
     DETAIL(c, "signature=%s", ss->name);
     return 0;
 }
@@ -851,6 +1002,65 @@ int tls13_key_update_send(hasp_conn *c, int request)
     return rc;
 }
 
+/* RFC 8446 4.6.1: tickets after the handshake, each with its own nonce. */
+int tls13_send_tickets(hasp_conn *c)
+{
+    struct hasp_hs *hs = c->hs;
+    if (!c->cfg->tickets || !hs->peer_psk_modes)
+        return 0;
+    for (unsigned i = 0; i < c->cfg->tickets13; i++) {
+        hasp_session *s = session_new();
+        ENSURE(s, HASP_ERR_NOMEM);
+        uint8_t nonce = c->tls13_ticket_nonce++;
+        s->version = HASP_TLS1_3;
+        s->suite = c->suite->id;
+        s->created = conn_now(c);
+        s->lifetime = c->cfg->session_lifetime > 604800 ? 604800 : c->cfg->session_lifetime;
+        int rc = conn_random(c, (uint8_t *)&s->age_add, 4);
+        if (rc == 0)
+            rc = hasp_hkdf_expand_label(c->suite->prf_hash, c->resumption_master, hlen(c),
+                                        "resumption", &nonce, 1, s->secret, hlen(c));
+        s->secret_len = hlen(c);
+        snprintf(s->sni, sizeof(s->sni), "%s", c->sni);
+        snprintf(s->alpn, sizeof(s->alpn), "%s", c->alpn);
+        if (rc == 0)
+            rc = session_set_peer_cert(s, c->peer_cert, c->peer_cert_len);
+        hasp_wr w = hasp_wr_dyn();
+        size_t m = 0;
+        if (rc == 0)
+            rc = wr_u8(&w, HS_NEW_SESSION_TICKET);
+        if (rc == 0)
+            rc = wr_u24(&w, 0);
+        if (rc == 0)
+            rc = wr_u32(&w, s->lifetime);
+        if (rc == 0)
+            rc = wr_u32(&w, s->age_add);
+        if (rc == 0)
+            rc = wr_vec(&w, 1, &nonce, 1);
+        if (rc == 0)
+            rc = wr_vec_begin(&w, 2, &m);
+        if (rc == 0)
+            rc = ticket_seal((ticket_keys *)&c->cfg->tkeys, s, conn_now(c), &w);
+        if (rc == 0)
+            rc = wr_vec_end(&w, 2, m);
+        if (rc == 0)
+            rc = wr_u16(&w, 0); /* no extensions */
+        if (rc == 0) {
+            size_t body = w.len - 4;
+            w.p[1] = (uint8_t)(body >> 16);
+            w.p[2] = (uint8_t)(body >> 8);
+            w.p[3] = (uint8_t)body;
+            rc = conn_send_record(c, HASP_CT_HANDSHAKE, w.p, w.len);
+            conn_event(c, HASP_EV_MSG_SENT, 1, HS_NEW_SESSION_TICKET, "NewSessionTicket", w.len,
+                       "ticket for psk_dhe_ke resumption");
+        }
+        hasp_wr_free(&w);
+        hasp_session_free(s);
+        GUARD(rc);
+    }
+    return 0;
+}
+
 int tls13_post_handshake(hasp_conn *c, int type, hasp_rd *body)
 {
     switch (type) {
@@ -865,8 +1075,32 @@ int tls13_post_handshake(hasp_conn *c, int type, hasp_rd *body)
         GUARD(rd_vec_bounded(body, 2, 1, 65535, &ticket));
         GUARD(rd_vec(body, 2, &exts));
         GUARD(rd_expect_empty(body));
+        hasp_session *s = session_new();
+        ENSURE(s, HASP_ERR_NOMEM);
+        s->version = HASP_TLS1_3;
+        s->suite = c->suite->id;
+        s->created = conn_now(c);
+        s->lifetime = lifetime > 604800 ? 604800 : lifetime;
+        s->age_add = age_add;
+        s->ticket_received_ms = conn_now(c) * 1000;
+        int rc = hasp_hkdf_expand_label(c->suite->prf_hash, c->resumption_master, hlen(c),
+                                        "resumption", nonce.p, nonce.len, s->secret, hlen(c));
+        s->secret_len = hlen(c);
+        snprintf(s->sni, sizeof(s->sni), "%s", c->sni);
+        snprintf(s->alpn, sizeof(s->alpn), "%s", c->alpn);
+        if (rc == 0)
+            rc = session_set_ticket(s, ticket.p, ticket.len);
+        if (rc == 0)
+            rc = session_set_peer_cert(s, c->peer_cert, c->peer_cert_len);
+        if (rc < 0 || lifetime == 0) {
+            hasp_session_free(s);
+            GUARD(rc);
+            return 0; /* lifetime 0: do not keep */
+        }
+        hasp_session_free(c->session_out);
+        c->session_out = s;
         conn_event(c, HASP_EV_MSG_RECV, 1, type, "NewSessionTicket", 4 + 8 + nonce.len + ticket.len,
-                   "stored: no (resumption not yet enabled)");
+                   "stored for resumption");
         return 0;
     }
     case HS_KEY_UPDATE: {

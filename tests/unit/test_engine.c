@@ -419,6 +419,212 @@ static void test_version_fallback(void)
     hasp_config_free(ccfg);
 }
 
+/* One connection on the given configs, optionally resuming; returns the session it made. */
+static hasp_session *one_conn(hasp_config *scfg, hasp_config *ccfg, const hasp_session *offer,
+                              int clean_close, const char **how, int *ok)
+{
+    hasp_conn *cl = hasp_conn_new(ccfg, HASP_CLIENT), *sv = hasp_conn_new(scfg, HASP_SERVER);
+    hasp_conn_set_servername(cl, "localhost");
+    if (offer)
+        hasp_conn_set_session(cl, offer);
+    int crc, src;
+    *ok = run_handshake(cl, sv, 1 << 20, &crc, &src) == 0;
+    if (!*ok)
+        printf("#   client: %s\n#   server: %s\n", hasp_conn_errmsg(cl), hasp_conn_errmsg(sv));
+    *how = hasp_conn_resumed(cl) && hasp_conn_resumed(sv) ? hasp_conn_resumed_how(cl) : "no";
+    /* data both ways (TLS 1.3 tickets arrive with it) */
+    *ok = *ok && exchange(sv, cl, 100) && exchange(cl, sv, 100);
+    uint8_t b[16];
+    if (clean_close) {
+        hasp_conn_close(cl);
+        pump_one(cl, sv, 1 << 20);
+        hasp_conn_read(sv, b, sizeof(b));
+        pump_one(sv, cl, 1 << 20);
+        hasp_conn_read(cl, b, sizeof(b));
+    } else {
+        /* the transport dies: both see EOF without close_notify */
+        hasp_conn_input_eof(sv);
+        hasp_conn_read(sv, b, sizeof(b));
+        hasp_conn_input_eof(cl);
+        hasp_conn_read(cl, b, sizeof(b));
+    }
+    hasp_session *s = hasp_conn_get_session(cl);
+    hasp_conn_free(cl);
+    hasp_conn_free(sv);
+    return s;
+}
+
+static void test_resumption(const char *label, uint16_t version, int tickets, const char *want)
+{
+    hasp_config *scfg = server_config(NULL), *ccfg = client_config(NULL);
+    hasp_config_set_versions(ccfg, version, version);
+    hasp_config_set_tickets(ccfg, tickets, 2);
+    const char *how;
+    int ok;
+    hasp_session *s = one_conn(scfg, ccfg, NULL, 1, &how, &ok);
+    CHECK(ok && s && hasp_session_resumable(s), "%s: first handshake gives a session", label);
+    if (!s)
+        goto out;
+    /* through bytes, as --sess-out / --sess-in do */
+    size_t len = 0;
+    hasp_session_to_bytes(s, NULL, 0, &len);
+    uint8_t *bytes = malloc(len);
+    hasp_session_to_bytes(s, bytes, len, &len);
+    hasp_session *s2 = hasp_session_from_bytes(bytes, len);
+    free(bytes);
+    CHECK(s2 != NULL, "%s: session survives a round trip through bytes", label);
+    hasp_session *s3 = one_conn(scfg, ccfg, s2, 1, &how, &ok);
+    CHECK(ok && !strcmp(how, want), "%s: second handshake resumed by %s (got %s)", label, want, how);
+    hasp_session_free(s3);
+    /* a connection that ends without close_notify leaves no resumable session */
+    hasp_session *s4 = one_conn(scfg, ccfg, s2, 0, &how, &ok);
+    CHECK(s4 == NULL, "%s: no session from a connection closed without close_notify", label);
+    hasp_session_free(s4);
+    if (!tickets) {
+        /* and the server forgot it: a client holding the ID gets a full handshake */
+        hasp_session *t1 = one_conn(scfg, ccfg, NULL, 1, &how, &ok);
+        hasp_session *t2 = one_conn(scfg, ccfg, t1, 0, &how, &ok); /* resumed, then truncated */
+        hasp_session *t3 = one_conn(scfg, ccfg, t1, 1, &how, &ok);
+        CHECK(ok && !strcmp(how, "no"),
+              "%s: the server does not resume a session whose connection was truncated (got %s)",
+              label, how);
+        hasp_session_free(t1);
+        hasp_session_free(t2);
+        hasp_session_free(t3);
+    }
+    hasp_session_free(s2);
+    hasp_session_free(s);
+out:
+    hasp_config_free(scfg);
+    hasp_config_free(ccfg);
+}
+
+static void test_client_auth(uint16_t version, const char *vname)
+{
+    struct {
+        const char *cert, *key;
+        int mode;
+        int want_ok;
+        int want_alert;
+        const char *label;
+    } cases[] = {
+        {"client-rsa.pem", "client-rsa.key", HASP_VERIFY_CLIENT_REQUIRE, 1, -1, "RSA client cert, required"},
+        {"client-ecdsa.pem", "client-ecdsa.key", HASP_VERIFY_CLIENT_REQUIRE, 1, -1,
+         "ECDSA client cert, required"},
+        {NULL, NULL, HASP_VERIFY_CLIENT_OPTIONAL, 1, -1, "no client cert, optional"},
+        {NULL, NULL, HASP_VERIFY_CLIENT_REQUIRE, 0,
+         version == HASP_TLS1_3 ? HASP_ALERT_CERTIFICATE_REQUIRED : HASP_ALERT_HANDSHAKE_FAILURE,
+         "no client cert, required"},
+        {"bad-client.pem", "bad-client.key", HASP_VERIFY_CLIENT_OPTIONAL, 0, HASP_ALERT_UNKNOWN_CA,
+         "untrusted client cert"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        hasp_config *scfg = server_config(NULL), *ccfg = client_config(NULL);
+        hasp_config_set_versions(ccfg, version, version);
+        hasp_config_set_ca_file(scfg, cpath(0, "ca.pem"));
+        hasp_config_set_verify_client(scfg, cases[i].mode);
+        if (cases[i].cert)
+            hasp_config_add_cert_key_file(ccfg, cpath(0, cases[i].cert), cpath(1, cases[i].key));
+        hasp_conn *cl = hasp_conn_new(ccfg, HASP_CLIENT), *sv = hasp_conn_new(scfg, HASP_SERVER);
+        hasp_conn_set_servername(cl, "localhost");
+        int crc, src;
+        int ok = run_handshake(cl, sv, 1 << 20, &crc, &src) == 0;
+        if (version == HASP_TLS1_3 && ok && !cases[i].want_ok) {
+            /* TLS 1.3: the client finishes first and learns of the refusal when it reads */
+            uint8_t b[8];
+            hasp_conn_read(cl, b, sizeof(b));
+        }
+        if (cases[i].want_ok)
+            CHECK(ok && exchange(cl, sv, 100), "%s mutual TLS: %s (%s / %s)", vname, cases[i].label,
+                  hasp_conn_errmsg(cl), hasp_conn_errmsg(sv));
+        else
+            CHECK(!ok && hasp_conn_alert_sent(sv) == cases[i].want_alert,
+                  "%s mutual TLS: %s fails with %s (server: %s)", vname, cases[i].label,
+                  hasp_alert_name(cases[i].want_alert), hasp_conn_errmsg(sv));
+        if (cases[i].want_ok && cases[i].cert)
+            CHECK(!strcmp(hasp_conn_verify_result(sv), "ok"), "%s: the server verified the client (%s)",
+                  vname, hasp_conn_verify_result(sv));
+        hasp_conn_free(cl);
+        hasp_conn_free(sv);
+        hasp_config_free(scfg);
+        hasp_config_free(ccfg);
+    }
+}
+
+/* Both sides read and write until the renegotiation is over. */
+static int reneg_pump(hasp_conn *cl, hasp_conn *sv)
+{
+    uint8_t b[256];
+    for (int i = 0; i < 50; i++) {
+        pump_one(cl, sv, 1 << 20);
+        int r = hasp_conn_read(sv, b, sizeof(b));
+        if (r < 0 && r != HASP_WANT_POLLIN)
+            return r;
+        pump_one(sv, cl, 1 << 20);
+        r = hasp_conn_handshake(cl);
+        if (r < 0 && r != HASP_WANT_POLLIN)
+            return r;
+        r = hasp_conn_read(cl, b, sizeof(b));
+        if (r < 0 && r != HASP_WANT_POLLIN)
+            return r;
+    }
+    return 0;
+}
+
+static void test_renegotiation(void)
+{
+    hasp_config *scfg = server_config("ECDHE-RSA-AES128-GCM-SHA256"),
+                *ccfg = client_config("ECDHE-RSA-AES128-GCM-SHA256");
+    hasp_config_set_ca_file(scfg, cpath(0, "ca.pem"));
+    hasp_config_add_cert_key_file(ccfg, cpath(0, "client-rsa.pem"), cpath(1, "client-rsa.key"));
+    hasp_conn *cl = hasp_conn_new(ccfg, HASP_CLIENT), *sv = hasp_conn_new(scfg, HASP_SERVER);
+    hasp_conn_set_servername(cl, "localhost");
+    int crc, src;
+    run_handshake(cl, sv, 1 << 20, &crc, &src);
+    CHECK(hasp_conn_secure_renegotiation(cl) && hasp_conn_secure_renegotiation(sv),
+          "RFC 5746 negotiated");
+    /* refused by default */
+    CHECK(hasp_conn_renegotiate(cl) == 0, "client starts a renegotiation");
+    pump_one(cl, sv, 1 << 20);
+    uint8_t b[64];
+    hasp_conn_read(sv, b, sizeof(b));
+    pump_one(sv, cl, 1 << 20);
+    int rc = hasp_conn_handshake(cl);
+    CHECK(rc == HASP_ERR_NO_RENEGOTIATION, "the default server refuses with no_renegotiation (%s)",
+          hasp_err_name(rc));
+    CHECK(exchange(cl, sv, 500) && exchange(sv, cl, 500), "the connection goes on after the refusal");
+    hasp_conn_free(cl);
+    hasp_conn_free(sv);
+
+    hasp_config_set_renegotiation(scfg, HASP_RENEGOTIATION_ALLOW, 3);
+    hasp_config_set_renegotiation(ccfg, HASP_RENEGOTIATION_ALLOW, 3);
+    cl = hasp_conn_new(ccfg, HASP_CLIENT);
+    sv = hasp_conn_new(scfg, HASP_SERVER);
+    hasp_conn_set_servername(cl, "localhost");
+    run_handshake(cl, sv, 1 << 20, &crc, &src);
+    CHECK(exchange(cl, sv, 1000), "data before the renegotiation");
+    CHECK(hasp_conn_renegotiate(cl) == 0, "client-initiated renegotiation starts");
+    /* data sent by the server while the client renegotiates is delivered */
+    hasp_conn_write(sv, "during", 6);
+    rc = reneg_pump(cl, sv);
+    CHECK(rc == 0 && !hasp_conn_error(cl) && !hasp_conn_error(sv),
+          "client-initiated renegotiation completes (%s / %s)", hasp_conn_errmsg(cl),
+          hasp_conn_errmsg(sv));
+    CHECK(exchange(cl, sv, 3000) && exchange(sv, cl, 3000), "data after the renegotiation");
+    /* server-initiated, asking for a client certificate this time */
+    hasp_conn_set_verify_client(sv, HASP_VERIFY_CLIENT_REQUIRE);
+    CHECK(hasp_conn_renegotiate(sv) == 0, "server sends HelloRequest");
+    rc = reneg_pump(cl, sv);
+    CHECK(rc == 0 && !strcmp(hasp_conn_verify_result(sv), "ok"),
+          "server-initiated renegotiation obtains and verifies a client certificate (%s; %s)",
+          hasp_conn_verify_result(sv), hasp_conn_errmsg(sv));
+    CHECK(exchange(cl, sv, 2000) && exchange(sv, cl, 2000), "data after the second renegotiation");
+    hasp_conn_free(cl);
+    hasp_conn_free(sv);
+    hasp_config_free(scfg);
+    hasp_config_free(ccfg);
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1)
@@ -450,6 +656,12 @@ int main(int argc, char **argv)
     test_tls13("TLS_AES_128_GCM_SHA256", NULL, "P-256", "P-256", 0);
     test_tls13("TLS_AES_256_GCM_SHA384", NULL, "x25519:ffdhe2048", "ffdhe2048", 1);
     test_version_fallback();
+    test_resumption("TLS 1.2 session ID", HASP_TLS1_2, 0, "session-id");
+    test_resumption("TLS 1.2 ticket", HASP_TLS1_2, 1, "ticket");
+    test_resumption("TLS 1.3 PSK", HASP_TLS1_3, 1, "psk");
+    test_client_auth(HASP_TLS1_2, "TLS 1.2");
+    test_client_auth(HASP_TLS1_3, "TLS 1.3");
+    test_renegotiation();
     test_no_shared_suite();
     test_bad_input();
     test_tamper_finished();

@@ -2,6 +2,7 @@
  * (and the verify command's own file). */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -79,6 +80,8 @@ struct opts {
     int ncerts, nkeys;
     const char *ciphers, *ciphersuites, *groups, *alpn, *sigalgs;
     int insecure, trace, ign_eof, tls12, tls13, www, naccept, quiet, keyupdate;
+    const char *sess_in, *sess_out;
+    int reconnect, no_ticket, renegotiate, allow_reneg;
     const char *accept;
     int verify_client;
 };
@@ -94,7 +97,8 @@ static void usage(void)
             "  hasp server --accept [HOST:]PORT --cert F --key F [--cert F --key F ...] [--www]\n"
             "              [--naccept N] [--tls1_2 | --tls1_3] [--ciphers LIST]\n"
             "              [--ciphersuites LIST] [--groups LIST] [--alpn LIST] [--trace]\n"
-            "              [--verify-client optional|require --cafile F]\n"
+            "              [--verify-client optional|require --cafile F] [--no-ticket]\n"
+            "              [--allow-renegotiation]\n"
             "  hasp verify --cafile ROOTS.pem [--untrusted F] [--host NAME | --ip ADDR]\n"
             "              [--at-time RFC3339] [--purpose server|client] [--max-depth N] LEAF.pem\n"
             "  hasp ciphers      list the cipher suites hasp has\n"
@@ -130,6 +134,10 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         ARG("--sigalgs", sigalgs)
         ARG("--alpn", alpn)
         ARG("--accept", accept)
+        ARG("--sess-in", sess_in)
+        ARG("--sess_in", sess_in)
+        ARG("--sess-out", sess_out)
+        ARG("--sess_out", sess_out)
 #undef ARG
         if (!strcmp(a, "--cert") || !strcmp(a, "--key")) {
             if (!v) {
@@ -178,6 +186,26 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         }
         if (!strcmp(a, "--tls1_2")) {
             o->tls12 = 1;
+            continue;
+        }
+        if (!strcmp(a, "--reconnect")) {
+            o->reconnect = 5;
+            if (v && v[0] >= '0' && v[0] <= '9') {
+                o->reconnect = atoi(v);
+                i++;
+            }
+            continue;
+        }
+        if (!strcmp(a, "--no-ticket") || !strcmp(a, "--no_ticket")) {
+            o->no_ticket = 1;
+            continue;
+        }
+        if (!strcmp(a, "--renegotiate")) {
+            o->renegotiate = 1;
+            continue;
+        }
+        if (!strcmp(a, "--allow-renegotiation")) {
+            o->allow_reneg = 1;
             continue;
         }
         if (!strcmp(a, "--tls1_3")) {
@@ -234,6 +262,10 @@ static hasp_config *make_config(const struct opts *o, int server)
         TRY(hasp_config_set_ciphers(cfg, o->ciphers));
     if (o->ciphersuites)
         TRY(hasp_config_set_ciphersuites13(cfg, o->ciphersuites));
+    if (o->no_ticket)
+        hasp_config_set_tickets(cfg, 0, 0);
+    if (o->allow_reneg || o->renegotiate)
+        hasp_config_set_renegotiation(cfg, HASP_RENEGOTIATION_ALLOW, 3);
     if (getenv("SSLKEYLOGFILE"))
         hasp_config_allow_keylog(cfg);
     if (o->groups)
@@ -278,7 +310,7 @@ static void print_summary(hasp_conn *c, const char *prefix)
             hasp_conn_secure_renegotiation(c) ? "yes" : "no");
     if (hasp_conn_etm(c))
         fprintf(stderr, "%sencrypt-then-mac: yes\n", prefix);
-    fprintf(stderr, "%sresumed: %s\n", prefix, hasp_conn_resumed(c) ? "yes" : "no");
+    fprintf(stderr, "%sresumed: %s\n", prefix, hasp_conn_resumed_how(c));
 }
 
 static int write_all(int fd, const void *buf, size_t len)
@@ -356,6 +388,153 @@ static int conn_error(hasp_conn *c, int rc)
     return 1;
 }
 
+static hasp_session *read_session(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "hasp: error: cannot open the session file '%s': %s\n", path,
+                strerror(errno));
+        return NULL;
+    }
+    uint8_t buf[65536];
+    size_t n = fread(buf, 1, sizeof(buf), f);
+    fclose(f);
+    hasp_session *s = hasp_session_from_bytes(buf, n);
+    if (!s)
+        fprintf(stderr, "hasp: error: '%s' does not hold a hasp session\n", path);
+    return s;
+}
+
+static int write_session(const char *path, const hasp_session *s)
+{
+    size_t len = 0;
+    if (hasp_session_to_bytes(s, NULL, 0, &len) < 0)
+        return -1;
+    uint8_t *buf = malloc(len);
+    int rc = -1;
+    if (buf && hasp_session_to_bytes(s, buf, len, &len) == 0) {
+        /* it holds a secret: 0600 */
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (fd >= 0) {
+            rc = write_all(fd, buf, len);
+            close(fd);
+        }
+    }
+    free(buf);
+    if (rc < 0)
+        fprintf(stderr, "hasp: error: cannot write the session to '%s'\n", path);
+    return rc;
+}
+
+/* One connection. interactive: stdin to the server, the server to stdout. */
+static int client_once(hasp_config *cfg, const struct opts *o, const char *host, const char *port,
+                       const hasp_session *offer, hasp_session **made, int interactive)
+{
+    int fd = tcp_connect(host, port);
+    if (fd < 0)
+        return 1;
+    hasp_conn *c = hasp_conn_new(cfg, HASP_CLIENT);
+    hasp_set_fd(c, fd);
+    hasp_conn_set_servername(c, o->servername ? o->servername : host);
+    if (offer)
+        hasp_conn_set_session(c, offer);
+    int status = 0;
+    int rc = hasp_handshake(c);
+    if (rc != 0) {
+        status = conn_error(c, rc);
+        goto out;
+    }
+    if (!o->quiet && interactive) {
+        print_summary(c, "hasp: ");
+        fprintf(stderr, "hasp: verify: %s\n",
+                o->insecure ? "skipped (--insecure)" : hasp_conn_verify_result(c));
+    } else if (!o->quiet) {
+        fprintf(stderr, "hasp: reconnect: %s %s, resumed: %s\n", hasp_conn_version_name(c),
+                hasp_conn_cipher_name(c), hasp_conn_resumed_how(c));
+    }
+    if (o->keyupdate) {
+        rc = hasp_conn_key_update(c, 1);
+        if (rc < 0) {
+            status = conn_error(c, rc);
+            goto out;
+        }
+        if (!o->quiet)
+            fprintf(stderr, "hasp: sent KeyUpdate (update_requested)\n");
+    }
+    if (o->renegotiate) {
+        rc = hasp_conn_renegotiate(c);
+        if (rc == 0)
+            rc = hasp_handshake(c);
+        if (rc != 0) {
+            status = conn_error(c, rc);
+            goto out;
+        }
+        if (!o->quiet)
+            fprintf(stderr, "hasp: renegotiated: %s %s\n", hasp_conn_version_name(c),
+                    hasp_conn_cipher_name(c));
+    }
+    int stdin_open = interactive;
+    int waited = 0;
+    if (!interactive)
+        hasp_close(c);
+    char buf[16384];
+    for (;;) {
+        if (hasp_conn_pending(c) == 0) {
+            struct pollfd pf[2] = {{fd, POLLIN, 0}, {0, POLLIN, 0}};
+            int np = stdin_open ? 2 : 1;
+            /* after our close_notify, or to collect TLS 1.3 tickets, wait a little */
+            int timeout = stdin_open ? -1 : (o->ign_eof && interactive) ? -1 : 5000;
+            int pr = poll(pf, (nfds_t)np, timeout);
+            if (pr < 0 && errno == EINTR)
+                continue;
+            if (pr == 0) {
+                if (!waited)
+                    fprintf(stderr, "hasp: the server did not answer close_notify within 5 s\n");
+                break;
+            }
+            if (stdin_open && (pf[1].revents & (POLLIN | POLLHUP))) {
+                ssize_t n = read(0, buf, sizeof(buf));
+                if (n > 0) {
+                    ssize_t w = hasp_write(c, buf, (size_t)n);
+                    if (w < 0) {
+                        status = conn_error(c, (int)w);
+                        goto out;
+                    }
+                } else {
+                    stdin_open = 0;
+                    if (!o->ign_eof)
+                        hasp_close(c);
+                }
+                continue;
+            }
+            if (!(pf[0].revents & (POLLIN | POLLHUP | POLLERR)))
+                continue;
+        }
+        ssize_t n = hasp_read(c, buf, sizeof(buf));
+        if (n > 0) {
+            if (interactive && write_all(1, buf, (size_t)n) < 0)
+                break;
+            continue;
+        }
+        if (n == 0)
+            break; /* close_notify: answered inside hasp_read */
+        if (n == HASP_WANT_POLLIN || n == HASP_WANT_POLLOUT)
+            continue;
+        if (n == HASP_ERR_TRUNCATED && !stdin_open && !(o->ign_eof && interactive))
+            break; /* we closed first; the server hung up without answering: fine */
+        status = conn_error(c, (int)n);
+        break;
+    }
+    if (status == 0)
+        hasp_close(c);
+out:
+    if (made)
+        *made = status == 0 ? hasp_conn_get_session(c) : NULL;
+    hasp_conn_free(c);
+    close(fd);
+    return status;
+}
+
 static int cmd_client(int argc, char **argv)
 {
     struct opts o;
@@ -371,86 +550,37 @@ static int cmd_client(int argc, char **argv)
     hasp_config *cfg = make_config(&o, 0);
     if (!cfg)
         return 2;
-    int fd = tcp_connect(host, port);
-    if (fd < 0) {
+    hasp_session *offer = NULL, *made = NULL;
+    int status = 0;
+    if (o.sess_in && !(offer = read_session(o.sess_in))) {
         hasp_config_free(cfg);
         return 1;
     }
-    hasp_conn *c = hasp_conn_new(cfg, HASP_CLIENT);
-    hasp_set_fd(c, fd);
-    hasp_conn_set_servername(c, o.servername ? o.servername : host);
-    int status = 0;
-    int rc = hasp_handshake(c);
-    if (rc != 0) {
-        status = conn_error(c, rc);
-        goto out;
-    }
-    if (!o.quiet) {
-        print_summary(c, "hasp: ");
-        fprintf(stderr, "hasp: verify: %s\n",
-                o.insecure ? "skipped (--insecure)" : hasp_conn_verify_result(c));
-    }
-    if (o.keyupdate) {
-        rc = hasp_conn_key_update(c, 1);
-        if (rc < 0) {
-            status = conn_error(c, rc);
-            goto out;
+    status = client_once(cfg, &o, host, port, offer, &made, 1);
+    for (int i = 0; status == 0 && i < o.reconnect; i++) {
+        hasp_session *next = NULL;
+        if (!made) {
+            fprintf(stderr, "hasp: error: no resumable session to reconnect with\n");
+            status = 1;
+            break;
         }
-        if (!o.quiet)
-            fprintf(stderr, "hasp: sent KeyUpdate (update_requested)\n");
-    }
-    int stdin_open = 1;
-    char buf[16384];
-    for (;;) {
-        if (hasp_conn_pending(c) == 0) {
-            struct pollfd pf[2] = {{fd, POLLIN, 0}, {0, POLLIN, 0}};
-            int np = stdin_open ? 2 : 1;
-            int timeout = (!stdin_open && !o.ign_eof) ? 5000 : -1;
-            int pr = poll(pf, (nfds_t)np, timeout);
-            if (pr < 0 && errno == EINTR)
-                continue;
-            if (pr == 0) {
-                fprintf(stderr, "hasp: the server did not answer close_notify within 5 s\n");
-                break;
-            }
-            if (stdin_open && (pf[1].revents & (POLLIN | POLLHUP))) {
-                ssize_t n = read(0, buf, sizeof(buf));
-                if (n > 0) {
-                    ssize_t w = hasp_write(c, buf, (size_t)n);
-                    if (w < 0) {
-                        status = conn_error(c, (int)w);
-                        goto out;
-                    }
-                } else {
-                    stdin_open = 0;
-                    if (!o.ign_eof)
-                        hasp_close(c);
-                }
-                continue;
-            }
-            if (!(pf[0].revents & (POLLIN | POLLHUP | POLLERR)))
-                continue;
+        status = client_once(cfg, &o, host, port, made, &next, 0);
+        if (next) {
+            hasp_session_free(made);
+            made = next;
         }
-        ssize_t n = hasp_read(c, buf, sizeof(buf));
-        if (n > 0) {
-            if (write_all(1, buf, (size_t)n) < 0)
-                break;
-            continue;
-        }
-        if (n == 0)
-            break; /* close_notify: answered inside hasp_read */
-        if (n == HASP_WANT_POLLIN || n == HASP_WANT_POLLOUT)
-            continue;
-        if (n == HASP_ERR_TRUNCATED && !stdin_open && !o.ign_eof)
-            break; /* we closed first; the server hung up without answering: fine */
-        status = conn_error(c, (int)n);
-        break;
     }
-    if (status == 0)
-        hasp_close(c);
-out:
-    hasp_conn_free(c);
-    close(fd);
+    if (status == 0 && o.sess_out) {
+        if (!made) {
+            fprintf(stderr, "hasp: error: the connection left no resumable session for %s\n",
+                    o.sess_out);
+            status = 1;
+        } else if (write_session(o.sess_out, made) < 0) {
+            status = 1;
+        }
+    }
+    hasp_session_free(offer);
+    hasp_session_free(made);
     hasp_config_free(cfg);
     return status;
 }

@@ -1,0 +1,418 @@
+/* Sessions, the server's session cache and session tickets. */
+#include "session.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "../crypto/crypto.h"
+
+#define SESSION_MAGIC 0x48535031u /* "HSP1" */
+
+hasp_session *session_new(void)
+{
+    hasp_session *s = calloc(1, sizeof(*s));
+    if (s)
+        s->resumable = 1;
+    return s;
+}
+
+void hasp_session_free(hasp_session *s)
+{
+    if (!s)
+        return;
+    free(s->ticket);
+    free(s->peer_cert);
+    hasp_wipe(s, sizeof(*s));
+    free(s);
+}
+
+int session_set_ticket(hasp_session *s, const uint8_t *t, size_t len)
+{
+    uint8_t *nt = len ? malloc(len) : NULL;
+    ENSURE(nt || !len, HASP_ERR_NOMEM);
+    if (len)
+        memcpy(nt, t, len);
+    free(s->ticket);
+    s->ticket = nt;
+    s->ticket_len = len;
+    return 0;
+}
+
+int session_set_peer_cert(hasp_session *s, const uint8_t *der, size_t len)
+{
+    uint8_t *nc = len ? malloc(len) : NULL;
+    ENSURE(nc || !len, HASP_ERR_NOMEM);
+    if (len)
+        memcpy(nc, der, len);
+    free(s->peer_cert);
+    s->peer_cert = nc;
+    s->peer_cert_len = len;
+    return 0;
+}
+
+hasp_session *session_dup(const hasp_session *s)
+{
+    hasp_session *d = session_new();
+    if (!d)
+        return NULL;
+    *d = *s;
+    d->ticket = NULL;
+    d->peer_cert = NULL;
+    d->ticket_len = d->peer_cert_len = 0;
+    if (session_set_ticket(d, s->ticket, s->ticket_len) < 0 ||
+        session_set_peer_cert(d, s->peer_cert, s->peer_cert_len) < 0) {
+        hasp_session_free(d);
+        return NULL;
+    }
+    return d;
+}
+
+int session_encode(const hasp_session *s, hasp_wr *w)
+{
+    GUARD(wr_u32(w, SESSION_MAGIC));
+    GUARD(wr_u16(w, s->version));
+    GUARD(wr_u16(w, s->suite));
+    GUARD(wr_u8(w, (uint8_t)(s->ems ? 1 : 0)));
+    GUARD(wr_u32(w, (uint32_t)((uint64_t)s->created >> 32)));
+    GUARD(wr_u32(w, (uint32_t)s->created));
+    GUARD(wr_u32(w, s->lifetime));
+    GUARD(wr_u32(w, s->age_add));
+    GUARD(wr_vec(w, 1, s->secret, s->secret_len));
+    GUARD(wr_vec(w, 1, s->id, s->id_len));
+    GUARD(wr_vec(w, 2, s->ticket, s->ticket_len));
+    GUARD(wr_u32(w, (uint32_t)((uint64_t)s->ticket_received_ms >> 32)));
+    GUARD(wr_u32(w, (uint32_t)s->ticket_received_ms));
+    GUARD(wr_vec(w, 1, s->sni, strlen(s->sni)));
+    GUARD(wr_vec(w, 1, s->alpn, strlen(s->alpn)));
+    GUARD(wr_vec(w, 3, s->peer_cert, s->peer_cert_len));
+    return 0;
+}
+
+static int decode_into(hasp_session *s, const uint8_t *in, size_t len)
+{
+    hasp_rd r = hasp_rd_init(in, len), v;
+    uint32_t magic, hi, lo;
+    uint8_t ems;
+    GUARD(rd_u32(&r, &magic));
+    ENSURE_MSG(magic == SESSION_MAGIC, HASP_ERR_DECODE, "these bytes are not a hasp session");
+    GUARD(rd_u16(&r, &s->version));
+    GUARD(rd_u16(&r, &s->suite));
+    GUARD(rd_u8(&r, &ems));
+    s->ems = ems;
+    GUARD(rd_u32(&r, &hi));
+    GUARD(rd_u32(&r, &lo));
+    s->created = (int64_t)(((uint64_t)hi << 32) | lo);
+    GUARD(rd_u32(&r, &s->lifetime));
+    GUARD(rd_u32(&r, &s->age_add));
+    GUARD(rd_vec_bounded(&r, 1, 1, sizeof(s->secret), &v));
+    memcpy(s->secret, v.p, v.len);
+    s->secret_len = v.len;
+    GUARD(rd_vec_bounded(&r, 1, 0, sizeof(s->id), &v));
+    memcpy(s->id, v.p, v.len);
+    s->id_len = v.len;
+    GUARD(rd_vec(&r, 2, &v));
+    GUARD(session_set_ticket(s, v.p, v.len));
+    GUARD(rd_u32(&r, &hi));
+    GUARD(rd_u32(&r, &lo));
+    s->ticket_received_ms = (int64_t)(((uint64_t)hi << 32) | lo);
+    GUARD(rd_vec_bounded(&r, 1, 0, sizeof(s->sni) - 1, &v));
+    memcpy(s->sni, v.p, v.len);
+    s->sni[v.len] = 0;
+    GUARD(rd_vec_bounded(&r, 1, 0, sizeof(s->alpn) - 1, &v));
+    memcpy(s->alpn, v.p, v.len);
+    s->alpn[v.len] = 0;
+    GUARD(rd_vec(&r, 3, &v));
+    GUARD(session_set_peer_cert(s, v.p, v.len));
+    GUARD(rd_expect_empty(&r));
+    ENSURE_MSG(s->version == HASP_TLS1_2 || s->version == HASP_TLS1_3, HASP_ERR_DECODE,
+               "the session has an unknown version 0x%04x", s->version);
+    return 0;
+}
+
+hasp_session *session_decode(const uint8_t *in, size_t len)
+{
+    hasp_session *s = session_new();
+    if (!s)
+        return NULL;
+    if (decode_into(s, in, len) < 0) {
+        hasp_session_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+/* ---------------------------------------------------------------- the cache */
+
+typedef struct cache_entry {
+    hasp_session *s;
+    struct cache_entry *prev, *next; /* LRU: head is the most recent */
+} cache_entry;
+
+struct session_cache {
+    pthread_mutex_t lock;
+    cache_entry *head, *tail;
+    size_t count, max;
+};
+
+session_cache *session_cache_new(size_t max_entries)
+{
+    session_cache *sc = calloc(1, sizeof(*sc));
+    if (!sc)
+        return NULL;
+    pthread_mutex_init(&sc->lock, NULL);
+    sc->max = max_entries;
+    return sc;
+}
+
+static void unlink_entry(session_cache *sc, cache_entry *e)
+{
+    if (e->prev)
+        e->prev->next = e->next;
+    else
+        sc->head = e->next;
+    if (e->next)
+        e->next->prev = e->prev;
+    else
+        sc->tail = e->prev;
+    e->prev = e->next = NULL;
+}
+
+static void push_front(session_cache *sc, cache_entry *e)
+{
+    e->prev = NULL;
+    e->next = sc->head;
+    if (sc->head)
+        sc->head->prev = e;
+    sc->head = e;
+    if (!sc->tail)
+        sc->tail = e;
+}
+
+static void drop_entry(session_cache *sc, cache_entry *e)
+{
+    unlink_entry(sc, e);
+    hasp_session_free(e->s);
+    free(e);
+    sc->count--;
+}
+
+void session_cache_free(session_cache *sc)
+{
+    if (!sc)
+        return;
+    while (sc->head)
+        drop_entry(sc, sc->head);
+    pthread_mutex_destroy(&sc->lock);
+    free(sc);
+}
+
+/* A linear walk: the cache is bounded and a lookup costs less than one
+ * public-key operation even when full. */
+static cache_entry *find(session_cache *sc, const uint8_t *id, size_t id_len)
+{
+    for (cache_entry *e = sc->head; e; e = e->next)
+        if (e->s->id_len == id_len && !memcmp(e->s->id, id, id_len))
+            return e;
+    return NULL;
+}
+
+int session_cache_put(session_cache *sc, const hasp_session *s)
+{
+    if (!sc || sc->max == 0 || s->id_len == 0)
+        return 0;
+    hasp_session *copy = session_dup(s);
+    ENSURE(copy, HASP_ERR_NOMEM);
+    cache_entry *ne = calloc(1, sizeof(*ne));
+    if (!ne) {
+        hasp_session_free(copy);
+        return HASP_ERR_NOMEM;
+    }
+    ne->s = copy;
+    pthread_mutex_lock(&sc->lock);
+    cache_entry *old = find(sc, s->id, s->id_len);
+    if (old)
+        drop_entry(sc, old);
+    while (sc->count >= sc->max && sc->tail)
+        drop_entry(sc, sc->tail);
+    push_front(sc, ne);
+    sc->count++;
+    pthread_mutex_unlock(&sc->lock);
+    return 0;
+}
+
+hasp_session *session_cache_get(session_cache *sc, const uint8_t *id, size_t id_len, int64_t now)
+{
+    if (!sc || id_len == 0)
+        return NULL;
+    hasp_session *out = NULL;
+    pthread_mutex_lock(&sc->lock);
+    cache_entry *e = find(sc, id, id_len);
+    if (e) {
+        if (now >= e->s->created + (int64_t)e->s->lifetime || !e->s->resumable) {
+            drop_entry(sc, e);
+        } else {
+            unlink_entry(sc, e);
+            push_front(sc, e);
+            out = session_dup(e->s);
+        }
+    }
+    pthread_mutex_unlock(&sc->lock);
+    return out;
+}
+
+void session_cache_remove(session_cache *sc, const uint8_t *id, size_t id_len)
+{
+    if (!sc || id_len == 0)
+        return;
+    pthread_mutex_lock(&sc->lock);
+    cache_entry *e = find(sc, id, id_len);
+    if (e)
+        drop_entry(sc, e);
+    pthread_mutex_unlock(&sc->lock);
+}
+
+size_t session_cache_count(session_cache *sc)
+{
+    if (!sc)
+        return 0;
+    pthread_mutex_lock(&sc->lock);
+    size_t n = sc->count;
+    pthread_mutex_unlock(&sc->lock);
+    return n;
+}
+
+/* ---------------------------------------------------------------- tickets */
+
+static int key_fresh(ticket_key *k, int64_t now)
+{
+    GUARD(hasp_random(k->name, sizeof(k->name)));
+    GUARD(hasp_random(k->key, sizeof(k->key)));
+    k->created = now;
+    k->valid = 1;
+    return 0;
+}
+
+int ticket_keys_init(ticket_keys *tk, int64_t now)
+{
+    memset(tk, 0, sizeof(*tk));
+    pthread_mutex_init(&tk->lock, NULL);
+    tk->rotate_after = 12 * 3600;
+    return key_fresh(&tk->current, now);
+}
+
+void ticket_keys_destroy(ticket_keys *tk)
+{
+    pthread_mutex_destroy(&tk->lock);
+    hasp_wipe(&tk->current, sizeof(tk->current));
+    hasp_wipe(&tk->previous, sizeof(tk->previous));
+}
+
+int ticket_keys_rotate(ticket_keys *tk, int64_t now)
+{
+    pthread_mutex_lock(&tk->lock);
+    tk->previous = tk->current;
+    int rc = key_fresh(&tk->current, now);
+    pthread_mutex_unlock(&tk->lock);
+    return rc;
+}
+
+int ticket_seal(ticket_keys *tk, const hasp_session *s, int64_t now, hasp_wr *out)
+{
+    if (tk->rotate_after && now - tk->current.created >= (int64_t)tk->rotate_after)
+        GUARD(ticket_keys_rotate(tk, now));
+    ticket_key k;
+    pthread_mutex_lock(&tk->lock);
+    k = tk->current;
+    pthread_mutex_unlock(&tk->lock);
+    hasp_session plain = *s;
+    plain.ticket = NULL; /* a ticket never carries another ticket */
+    plain.ticket_len = 0;
+    hasp_wr st = hasp_wr_dyn();
+    int rc = session_encode(&plain, &st);
+    uint8_t nonce[12];
+    if (rc == 0)
+        rc = hasp_random(nonce, sizeof(nonce));
+    uint8_t *dst = NULL;
+    if (rc == 0)
+        rc = wr_bytes(out, k.name, sizeof(k.name));
+    if (rc == 0)
+        rc = wr_bytes(out, nonce, sizeof(nonce));
+    if (rc == 0)
+        rc = wr_space(out, st.len + HASP_AEAD_TAG_LEN, &dst);
+    if (rc == 0) {
+        hasp_aead_ctx *a = hasp_aead_new(HASP_AEAD_AES256GCM, 1, k.key);
+        rc = a ? hasp_aead_seal(a, nonce, k.name, sizeof(k.name), st.p, st.len, dst)
+               : HASP_ERR_CRYPTO;
+        hasp_aead_free(a);
+    }
+    hasp_wr_free_secret(&st);
+    hasp_wipe(&k, sizeof(k));
+    return rc;
+}
+
+hasp_session *ticket_open(ticket_keys *tk, const uint8_t *t, size_t len)
+{
+    if (len < TICKET_KEY_NAME_LEN + 12 + HASP_AEAD_TAG_LEN + 8)
+        return NULL;
+    ticket_key k;
+    int found = 0;
+    pthread_mutex_lock(&tk->lock);
+    if (tk->current.valid && !memcmp(t, tk->current.name, TICKET_KEY_NAME_LEN)) {
+        k = tk->current;
+        found = 1;
+    } else if (tk->previous.valid && !memcmp(t, tk->previous.name, TICKET_KEY_NAME_LEN)) {
+        k = tk->previous;
+        found = 1;
+    }
+    pthread_mutex_unlock(&tk->lock);
+    if (!found)
+        return NULL;
+    size_t ct_len = len - TICKET_KEY_NAME_LEN - 12;
+    uint8_t *pt = malloc(ct_len);
+    hasp_session *s = NULL;
+    if (pt) {
+        hasp_aead_ctx *a = hasp_aead_new(HASP_AEAD_AES256GCM, 0, k.key);
+        if (a && hasp_aead_open(a, t + TICKET_KEY_NAME_LEN, t, TICKET_KEY_NAME_LEN,
+                                t + TICKET_KEY_NAME_LEN + 12, ct_len, pt) == 0)
+            s = session_decode(pt, ct_len - HASP_AEAD_TAG_LEN);
+        hasp_aead_free(a);
+        hasp_wipe(pt, ct_len);
+        free(pt);
+    }
+    hasp_wipe(&k, sizeof(k));
+    return s;
+}
+
+/* ---------------------------------------------------------------- public */
+
+int hasp_session_to_bytes(const hasp_session *s, uint8_t *out, size_t cap, size_t *len)
+{
+    ENSURE(s && len, HASP_ERR_USAGE);
+    hasp_wr w = hasp_wr_dyn();
+    int rc = session_encode(s, &w);
+    if (rc == 0) {
+        *len = w.len;
+        if (out && cap >= w.len)
+            memcpy(out, w.p, w.len);
+        else if (out)
+            rc = hasp_err_set(HASP_ERR_USAGE, __FILE__, __LINE__,
+                              "the buffer is too small for the session (%zu bytes needed)", w.len);
+    }
+    hasp_wr_free_secret(&w);
+    return rc;
+}
+
+hasp_session *hasp_session_from_bytes(const uint8_t *in, size_t len)
+{
+    return session_decode(in, len);
+}
+
+int hasp_session_resumable(const hasp_session *s)
+{
+    return s && s->resumable;
+}
+
+uint16_t hasp_session_version(const hasp_session *s)
+{
+    return s ? s->version : 0;
+}

@@ -1,0 +1,74 @@
+/* Sessions: what a connection keeps to be resumed (RFC 5246 7.4.1.2,
+ * RFC 5077, RFC 8446 4.6.1), the server's session cache, and tickets. */
+#ifndef HASP_SESSION_H
+#define HASP_SESSION_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "../codec/cursor.h"
+#include "hasp.h"
+
+struct hasp_session {
+    uint16_t version;
+    uint16_t suite;
+    int ems;
+    int64_t created;   /* seconds */
+    uint32_t lifetime; /* seconds */
+    uint32_t age_add;  /* TLS 1.3 ticket_age_add */
+    uint8_t secret[64]; /* TLS 1.2 master secret, or the TLS 1.3 resumption PSK */
+    size_t secret_len;
+    uint8_t id[32]; /* TLS 1.2 session ID */
+    size_t id_len;
+    uint8_t *ticket; /* as received, opaque */
+    size_t ticket_len;
+    int64_t ticket_received_ms;
+    char sni[256];
+    char alpn[256];
+    uint8_t *peer_cert; /* the peer's leaf certificate, DER */
+    size_t peer_cert_len;
+    int resumable;
+};
+
+hasp_session *session_new(void);
+hasp_session *session_dup(const hasp_session *s);
+int session_encode(const hasp_session *s, hasp_wr *w);
+hasp_session *session_decode(const uint8_t *in, size_t len);
+int session_set_ticket(hasp_session *s, const uint8_t *t, size_t len);
+int session_set_peer_cert(hasp_session *s, const uint8_t *der, size_t len);
+
+/* The server's cache of TLS 1.2 sessions by ID: bounded, least recently
+ * used first out, entries expire; shared by the connections of a config. */
+typedef struct session_cache session_cache;
+session_cache *session_cache_new(size_t max_entries);
+void session_cache_free(session_cache *sc);
+int session_cache_put(session_cache *sc, const hasp_session *s);
+/* A copy of the entry, or NULL (expired entries are dropped). */
+hasp_session *session_cache_get(session_cache *sc, const uint8_t *id, size_t id_len, int64_t now);
+void session_cache_remove(session_cache *sc, const uint8_t *id, size_t id_len);
+size_t session_cache_count(session_cache *sc);
+
+/* Ticket keys: the current one seals, current and previous open. */
+#define TICKET_KEY_NAME_LEN 16
+typedef struct ticket_key {
+    uint8_t name[TICKET_KEY_NAME_LEN];
+    uint8_t key[32];
+    int64_t created;
+    int valid;
+} ticket_key;
+
+typedef struct ticket_keys {
+    ticket_key current, previous;
+    pthread_mutex_t lock;
+    uint32_t rotate_after; /* seconds; 0 = only when asked */
+} ticket_keys;
+
+int ticket_keys_init(ticket_keys *tk, int64_t now);
+void ticket_keys_destroy(ticket_keys *tk);
+int ticket_keys_rotate(ticket_keys *tk, int64_t now);
+/* key_name(16) || nonce(12) || AES-256-GCM(state) || tag(16) */
+int ticket_seal(ticket_keys *tk, const hasp_session *s, int64_t now, hasp_wr *out);
+/* NULL when the ticket is not ours, tampered, or from a key rotated out. */
+hasp_session *ticket_open(ticket_keys *tk, const uint8_t *t, size_t len);
+
+#endif
