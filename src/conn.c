@@ -514,9 +514,11 @@ int hasp_conn_handshake(hasp_conn *c)
             if (rc == 0) {
                 if (c->reneg_refused) {
                     c->reneg_refused = 0;
-                    return hasp_err_set(HASP_ERR_NO_RENEGOTIATION, __FILE__, __LINE__,
-                                        "the server refused to renegotiate (no_renegotiation); the "
-                                        "connection goes on with its current parameters");
+                    snprintf(c->errmsg, sizeof(c->errmsg),
+                             "the server refused to renegotiate (no_renegotiation); the "
+                             "connection goes on with its current parameters");
+                    return hasp_err_set(HASP_ERR_NO_RENEGOTIATION, __FILE__, __LINE__, "%s",
+                                        c->errmsg);
                 }
                 return 0;
             }
@@ -696,7 +698,7 @@ int hasp_conn_error(const hasp_conn *c)
 
 const char *hasp_conn_errmsg(const hasp_conn *c)
 {
-    return c->state == ST_ERROR ? c->errmsg : "";
+    return c->errmsg; /* the fatal error, or the last refusal that left the connection usable */
 }
 
 int hasp_conn_peer_closed(const hasp_conn *c)

@@ -81,7 +81,7 @@ struct opts {
     const char *ciphers, *ciphersuites, *groups, *alpn, *sigalgs;
     int insecure, trace, ign_eof, tls12, tls13, www, naccept, quiet, keyupdate;
     const char *sess_in, *sess_out;
-    int reconnect, no_ticket, renegotiate, allow_reneg;
+    int reconnect, no_ticket, renegotiate, allow_reneg, reneg_verify_client;
     const char *accept;
     int verify_client;
 };
@@ -98,7 +98,8 @@ static void usage(void)
             "              [--naccept N] [--tls1_2 | --tls1_3] [--ciphers LIST]\n"
             "              [--ciphersuites LIST] [--groups LIST] [--alpn LIST] [--trace]\n"
             "              [--verify-client optional|require --cafile F] [--no-ticket]\n"
-            "              [--allow-renegotiation]\n"
+            "              [--allow-renegotiation] [--renegotiate]\n"
+            "              [--reneg-verify-client optional|require]\n"
             "  hasp verify --cafile ROOTS.pem [--untrusted F] [--host NAME | --ip ADDR]\n"
             "              [--at-time RFC3339] [--purpose server|client] [--max-depth N] LEAF.pem\n"
             "  hasp ciphers      list the cipher suites hasp has\n"
@@ -157,6 +158,19 @@ static int parse_opts(int argc, char **argv, struct opts *o)
                 return -1;
             }
             o->naccept = atoi(v);
+            i++;
+            continue;
+        }
+        if (!strcmp(a, "--reneg-verify-client")) {
+            if (v && !strcmp(v, "optional"))
+                o->reneg_verify_client = HASP_VERIFY_CLIENT_OPTIONAL;
+            else if (v && !strcmp(v, "require"))
+                o->reneg_verify_client = HASP_VERIFY_CLIENT_REQUIRE;
+            else {
+                fprintf(stderr, "hasp: --reneg-verify-client takes optional or require\n");
+                return -1;
+            }
+            o->renegotiate = 1;
             i++;
             continue;
         }
@@ -726,10 +740,24 @@ static int cmd_server(int argc, char **argv)
                     hasp_conn_cipher_name(c), hasp_conn_cipher_openssl_name(c));
             if (o.trace)
                 print_summary(c, "hasp:   ");
+            if (o.renegotiate && hasp_conn_version(c) == HASP_TLS1_2) {
+                /* Server-initiated: HelloRequest; the client's handshake runs inside hasp_read. */
+                if (o.reneg_verify_client)
+                    hasp_conn_set_verify_client(c, o.reneg_verify_client);
+                if (hasp_conn_renegotiate(c) < 0 || hasp_handshake(c) < 0)
+                    fprintf(stderr, "hasp: connection %d: renegotiation: %s\n", nconn,
+                            hasp_conn_errmsg(c)[0] ? hasp_conn_errmsg(c)
+                                                   : "the client refused or does not support it");
+                else
+                    fprintf(stderr, "hasp: connection %d: sent HelloRequest\n", nconn);
+            }
             if (o.www)
                 serve_www(c);
             else
                 serve_echo(c, nconn);
+            if (o.renegotiate || o.verify_client)
+                fprintf(stderr, "hasp: connection %d: client certificate: %s\n", nconn,
+                        hasp_conn_verify_result(c));
             hasp_close(c);
         }
         hasp_conn_free(c);
