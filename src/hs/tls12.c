@@ -893,8 +893,22 @@ int hs_verify_chain(hasp_conn *c, const uint8_t *const *certs, const size_t *len
         int rc = hasp_x509_verify(config_anchors(c->cfg), &p, certs, lens, n, &res);
         snprintf(c->verify_msg, sizeof(c->verify_msg), "%s",
                  rc == 0 ? "ok" : res.reason[0] ? res.reason : hasp_err_default_msg(rc));
-        conn_event(c, HASP_EV_CERT_RESULT, server_cert, rc, rc == 0 ? "ok" : "failed", n,
-                   c->verify_msg);
+        if (conn_tracing(c)) {
+            /* "<verdict> | path: CN=a [peer] <- CN=b [peer] <- CN=root [trust store]" */
+            static const char *src[] = {"peer", "config", "trust store"};
+            char detail[1536];
+            size_t k = (size_t)snprintf(detail, sizeof(detail), "%s | path:", c->verify_msg);
+            for (size_t i = 0; i < res.path_len && i < HASP_X509_PATH_MAX && k < sizeof(detail);
+                 i++) {
+                int si = res.path_source[i];
+                k += (size_t)snprintf(detail + k, sizeof(detail) - k, "%s%s [%s]", i ? " <- " : " ",
+                                      res.path[i], si >= 0 && si <= 2 ? src[si] : "?");
+            }
+            if (res.path_len == 0 && k < sizeof(detail))
+                snprintf(detail + k, sizeof(detail) - k, " none built (%zu sent by the peer)", n);
+            conn_event(c, HASP_EV_CERT_RESULT, server_cert, rc, rc == 0 ? "ok" : "failed", n,
+                       detail);
+        }
         if (rc < 0)
             FAIL(rc, "certificate verify failed: %s", c->verify_msg);
     } else {
