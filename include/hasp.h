@@ -216,8 +216,22 @@ void hasp_config_set_verify_time(hasp_config *cfg, int64_t t);
 #define HASP_VERIFY_CLIENT_REQUIRE 2
 int hasp_config_set_verify_client(hasp_config *cfg, int mode);
 
-/* Engine limits. */
+/* Engine limits: each enforced; exceeding one ends the connection with an
+ * alert and a HASP_ERR_LIMIT that names the limit. */
+typedef struct hasp_limits {
+    size_t max_handshake_size;   /* one handshake message (default 128 KiB) */
+    unsigned max_chain_len;      /* certificates a peer may send (default 10) */
+    unsigned max_extensions;     /* extensions in one hello (default 64) */
+    unsigned reneg_per_minute;   /* peer-initiated renegotiations (default 3) */
+    size_t max_buffered;         /* application data held during a renegotiation (default 1 MiB) */
+    unsigned handshake_timeout_ms; /* fd layer: a whole handshake (default 0: none) */
+} hasp_limits;
+void hasp_config_get_limits(const hasp_config *cfg, hasp_limits *out);
+int hasp_config_set_limits(hasp_config *cfg, const hasp_limits *limits);
 void hasp_config_set_max_handshake_size(hasp_config *cfg, size_t bytes);
+/* TLS 1.3 tickets: 1 = each ticket resumes at most once on this config (a
+ * bounded memory of used tickets), 0 = reusable until they expire (default). */
+void hasp_config_set_ticket_single_use(hasp_config *cfg, int single_use);
 
 /* ---------------------------------------------------------------- events */
 

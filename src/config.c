@@ -53,6 +53,9 @@ hasp_config *hasp_config_new(void)
     cfg->verify_cert = 1;
     cfg->verify_name = 1;
     cfg->max_hs_size = 128 * 1024;
+    cfg->max_chain_len = 10;
+    cfg->max_extensions = 64;
+    cfg->max_buffered = 1u << 20;
     pthread_mutex_init(&cfg->lock, NULL);
     cfg->session_lifetime = 7200;
     cfg->cache = session_cache_new(1024);
@@ -80,6 +83,7 @@ void hasp_config_free(hasp_config *cfg)
     if (cfg->anchors)
         hasp_x509_store_free(cfg->anchors);
     session_cache_free(cfg->cache);
+    used_tickets_free(cfg->used_tickets);
     ticket_keys_destroy(&cfg->tkeys);
     pthread_mutex_destroy(&cfg->lock);
     free(cfg);
@@ -497,6 +501,38 @@ int hasp_config_set_verify_client(hasp_config *cfg, int mode)
         return cfg_fail(cfg, HASP_ERR_USAGE, "unknown client verification mode %d", mode);
     cfg->verify_client = mode;
     return 0;
+}
+
+void hasp_config_get_limits(const hasp_config *cfg, hasp_limits *out)
+{
+    out->max_handshake_size = cfg->max_hs_size;
+    out->max_chain_len = cfg->max_chain_len;
+    out->max_extensions = cfg->max_extensions;
+    out->reneg_per_minute = cfg->reneg_per_minute;
+    out->max_buffered = cfg->max_buffered;
+    out->handshake_timeout_ms = cfg->handshake_timeout_ms;
+}
+
+int hasp_config_set_limits(hasp_config *cfg, const hasp_limits *l)
+{
+    if (l->max_handshake_size < 1024 || l->max_handshake_size > (1u << 24) ||
+        l->max_chain_len < 1 || l->max_chain_len > 16 || l->max_extensions < 8 ||
+        l->max_extensions > 64 || l->reneg_per_minute > 8)
+        return cfg_fail(cfg, HASP_ERR_USAGE,
+                        "limits out of range: handshake size 1 KiB..16 MiB, chain 1..16, "
+                        "extensions 8..64, renegotiations per minute 0..8");
+    cfg->max_hs_size = l->max_handshake_size;
+    cfg->max_chain_len = l->max_chain_len;
+    cfg->max_extensions = l->max_extensions;
+    cfg->reneg_per_minute = l->reneg_per_minute;
+    cfg->max_buffered = l->max_buffered;
+    cfg->handshake_timeout_ms = l->handshake_timeout_ms;
+    return 0;
+}
+
+void hasp_config_set_ticket_single_use(hasp_config *cfg, int single_use)
+{
+    cfg->ticket_single_use = single_use;
 }
 
 void hasp_config_set_max_handshake_size(hasp_config *cfg, size_t bytes)

@@ -480,9 +480,11 @@ static int read_record(hasp_conn *c)
         c->key_updates = 0;
         if (c->hs || c->stash.len > c->stash_off) {
             /* RFC 5246 7.4.1.1 allows data during a renegotiation: keep it, in order. */
-            ENSURE_MSG(c->stash.len - c->stash_off + c->app_len + pt_len <= (1u << 20),
+            ENSURE_MSG(c->stash.len - c->stash_off + c->app_len + pt_len <= c->cfg->max_buffered,
                        HASP_ERR_LIMIT,
-                       "the peer sent more than 1 MiB of data during a renegotiation");
+                       "the peer sent more than %zu bytes of data during a renegotiation (the "
+                       "configured limit)",
+                       c->cfg->max_buffered);
             GUARD(wr_bytes(&c->stash, c->app, c->app_len));
             GUARD(wr_bytes(&c->stash, pt, pt_len));
             c->app_len = 0;

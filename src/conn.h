@@ -50,6 +50,10 @@ struct hasp_config {
     int64_t verify_time;
     int verify_client;
     size_t max_hs_size;
+    unsigned max_chain_len, max_extensions, handshake_timeout_ms;
+    size_t max_buffered;
+    int ticket_single_use;
+    used_tickets *used_tickets;
     hasp_event_cb ev_cb;
     void *ev_arg;
     /* Randomness and ephemeral keys: the real RNG unless a test injects them. */
@@ -131,6 +135,7 @@ struct hasp_conn {
     int reneg_refused;       /* client: the server answered no_renegotiation */
     int64_t reneg_times[8];  /* peer-initiated renegotiations, for the rate limit */
     unsigned renegotiations;
+    int64_t hs_deadline_ms;  /* fd layer: when the handshake must be done (0: no limit) */
     hasp_wr stash;           /* application data that arrived during a renegotiation */
     size_t stash_off;
     uint8_t client_verify_data[12], server_verify_data[12];

@@ -697,9 +697,9 @@ static int read_exts(hasp_conn *c, hasp_rd *r, int server_hello)
             ENSURE_MSG(seen[i] != type, HASP_ERR_DECODE,
                        "the %s contains the extension %s (%u) twice",
                        server_hello ? "ServerHello" : "ClientHello", ext_name(type), type);
-        ENSURE_MSG(nseen < MAX_EXTENSIONS, HASP_ERR_LIMIT,
-                   "the %s has more than %d extensions", server_hello ? "ServerHello" : "ClientHello",
-                   MAX_EXTENSIONS);
+        ENSURE_MSG(nseen < MAX_EXTENSIONS && nseen < c->cfg->max_extensions, HASP_ERR_LIMIT,
+                   "the %s has more than %u extensions (the configured limit)",
+                   server_hello ? "ServerHello" : "ClientHello", c->cfg->max_extensions);
         seen[nseen++] = type;
         trace_ext(c, type);
         ENSURE_MSG(server_hello || type != EXT_PRE_SHARED_KEY || rd_left(&list) == 0,

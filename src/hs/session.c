@@ -416,3 +416,54 @@ uint16_t hasp_session_version(const hasp_session *s)
 {
     return s ? s->version : 0;
 }
+
+/* ---------------------------------------------------------------- single-use tickets */
+
+struct used_tickets {
+    pthread_mutex_t lock;
+    uint8_t (*h)[16];
+    size_t cap, next, count;
+};
+
+used_tickets *used_tickets_new(size_t cap)
+{
+    used_tickets *u = calloc(1, sizeof(*u));
+    if (!u)
+        return NULL;
+    u->h = calloc(cap, sizeof(*u->h));
+    if (!u->h) {
+        free(u);
+        return NULL;
+    }
+    u->cap = cap;
+    pthread_mutex_init(&u->lock, NULL);
+    return u;
+}
+
+void used_tickets_free(used_tickets *u)
+{
+    if (!u)
+        return;
+    pthread_mutex_destroy(&u->lock);
+    free(u->h);
+    free(u);
+}
+
+int used_tickets_seen(used_tickets *u, const uint8_t *t, size_t len)
+{
+    uint8_t full[HASP_HASH_MAX];
+    if (hasp_hash(HASP_HASH_SHA256, t, len, full) < 0)
+        return 1; /* cannot tell: treat as used */
+    int seen = 0;
+    pthread_mutex_lock(&u->lock);
+    for (size_t i = 0; i < u->count && !seen; i++)
+        seen = !memcmp(u->h[i], full, 16);
+    if (!seen) {
+        memcpy(u->h[u->next], full, 16);
+        u->next = (u->next + 1) % u->cap;
+        if (u->count < u->cap)
+            u->count++;
+    }
+    pthread_mutex_unlock(&u->lock);
+    return seen;
+}

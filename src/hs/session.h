@@ -71,4 +71,12 @@ int ticket_seal(ticket_keys *tk, const hasp_session *s, int64_t now, hasp_wr *ou
 /* NULL when the ticket is not ours, tampered, or from a key rotated out. */
 hasp_session *ticket_open(ticket_keys *tk, const uint8_t *t, size_t len);
 
+/* TLS 1.3 single-use tickets: a bounded memory of tickets already used
+ * (the oldest is forgotten first; tickets also expire). */
+typedef struct used_tickets used_tickets;
+used_tickets *used_tickets_new(size_t cap);
+void used_tickets_free(used_tickets *u);
+/* 1 when this ticket was seen before; otherwise remembers it and returns 0. */
+int used_tickets_seen(used_tickets *u, const uint8_t *t, size_t len);
+
 #endif

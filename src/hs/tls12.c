@@ -854,9 +854,9 @@ static int read_chain(hasp_conn *c, hasp_rd *r, int *empty)
     while (rd_left(&list)) {
         hasp_rd cert;
         GUARD(rd_vec_bounded(&list, 3, 1, (1u << 24) - 1, &cert));
-        ENSURE_MSG(n < sizeof(certs) / sizeof(certs[0]), HASP_ERR_LIMIT,
-                   "the %s sent more than %zu certificates", hs_peer_name(c),
-                   sizeof(certs) / sizeof(certs[0]));
+        ENSURE_MSG(n < sizeof(certs) / sizeof(certs[0]) && n < c->cfg->max_chain_len,
+                   HASP_ERR_LIMIT, "the %s sent more than %u certificates (the configured limit)",
+                   hs_peer_name(c), c->cfg->max_chain_len);
         certs[n] = cert.p;
         lens[n] = cert.len;
         n++;

@@ -247,6 +247,20 @@ static int server_pick_psk(hasp_conn *c)
             hasp_session_free(s);
             continue;
         }
+        if (c->cfg->ticket_single_use) {
+            hasp_config *cfg = (hasp_config *)c->cfg; /* the memory of used tickets, made once */
+            pthread_mutex_lock(&cfg->lock);
+            if (!cfg->used_tickets)
+                cfg->used_tickets = used_tickets_new(4096);
+            pthread_mutex_unlock(&cfg->lock);
+            if (!cfg->used_tickets || used_tickets_seen(cfg->used_tickets, hs->psk_identities[i],
+                                                        hs->psk_identity_len[i])) {
+                conn_event(c, HASP_EV_DECISION, 1, 0, "resumption refused", 0,
+                           "ticket already used (single-use policy)");
+                hasp_session_free(s);
+                continue;
+            }
+        }
         uint8_t want[HASP_HASH_MAX];
         int rc = tls13_psk_binder(c, ps->prf_hash, s->secret, s->secret_len, hs->transcript.p,
                                   hs->transcript.len - hs->binders_len, want);
@@ -799,9 +813,9 @@ static int certificate13_recv(hasp_conn *c, hasp_rd *r)
         hasp_rd cert, exts;
         GUARD(rd_vec_bounded(&list, 3, 1, (1u << 24) - 1, &cert));
         GUARD(rd_vec(&list, 2, &exts));
-        ENSURE_MSG(n < sizeof(certs) / sizeof(certs[0]), HASP_ERR_LIMIT,
-                   "the %s sent more than %zu certificates", hs_peer_name(c),
-                   sizeof(certs) / sizeof(certs[0]));
+        ENSURE_MSG(n < sizeof(certs) / sizeof(certs[0]) && n < c->cfg->max_chain_len,
+                   HASP_ERR_LIMIT, "the %s sent more than %u certificates (the configured limit)",
+                   hs_peer_name(c), c->cfg->max_chain_len);
         certs[n] = cert.p;
         lens[n] = cert.len;
         n++;

@@ -1,7 +1,9 @@
 /* The fd layer: the engine's loop over a socket, blocking or not. Non-blocking
  * calls return HASP_WANT_POLLIN / HASP_WANT_POLLOUT: poll, call again. */
 #include <errno.h>
+#include <poll.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../conn.h"
@@ -44,10 +46,29 @@ static int flush(hasp_conn *c)
     }
 }
 
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /* Read what the socket has into the engine. */
 static int fill(hasp_conn *c)
 {
     uint8_t buf[16384 + 512];
+    if (c->hs_deadline_ms && c->state == ST_HANDSHAKE) {
+        /* the handshake duration limit: wait for input no longer than what is left */
+        int64_t left = c->hs_deadline_ms - mono_ms();
+        struct pollfd pf = {c->fd, POLLIN, 0};
+        int pr = left > 0 ? poll(&pf, 1, (int)left) : 0;
+        if (pr == 0) {
+            hasp_err_set(HASP_ERR_LIMIT, __FILE__, __LINE__,
+                         "the handshake took longer than %u ms (the configured limit)",
+                         c->cfg->handshake_timeout_ms);
+            return conn_fail(c, HASP_ERR_LIMIT);
+        }
+    }
     for (;;) {
         ssize_t r = read(c->fd, buf, sizeof(buf));
         if (r < 0) {
@@ -81,6 +102,8 @@ static int fill(hasp_conn *c)
 int hasp_handshake(hasp_conn *c)
 {
     ENSURE(c && c->fd >= 0, HASP_ERR_USAGE);
+    if (c->cfg->handshake_timeout_ms && !c->hs_deadline_ms && c->state == ST_HANDSHAKE)
+        c->hs_deadline_ms = mono_ms() + c->cfg->handshake_timeout_ms;
     for (;;) {
         int rc = hasp_conn_handshake(c);
         int frc = flush(c);

@@ -499,6 +499,48 @@ out:
     hasp_config_free(ccfg);
 }
 
+static void test_ticket_policy_and_limits(void)
+{
+    hasp_config *scfg = server_config(NULL), *ccfg = client_config(NULL);
+    hasp_config_set_ticket_single_use(scfg, 1);
+    const char *how;
+    int ok;
+    hasp_session *s = one_conn(scfg, ccfg, NULL, 1, &how, &ok);
+    hasp_session *a = one_conn(scfg, ccfg, s, 1, &how, &ok);
+    CHECK(ok && !strcmp(how, "psk"), "single-use ticket: first use resumes (%s)", how);
+    hasp_session *b = one_conn(scfg, ccfg, s, 1, &how, &ok);
+    CHECK(ok && !strcmp(how, "no"), "single-use ticket: second use gets a full handshake (%s)", how);
+    hasp_session_free(s);
+    hasp_session_free(a);
+    hasp_session_free(b);
+    /* a chain longer than the limit */
+    hasp_limits lim;
+    hasp_config_get_limits(ccfg, &lim);
+    lim.max_chain_len = 1;
+    CHECK(hasp_config_set_limits(ccfg, &lim) == 0, "limits can be set");
+    hasp_conn *cl = hasp_conn_new(ccfg, HASP_CLIENT), *sv = hasp_conn_new(scfg, HASP_SERVER);
+    hasp_conn_set_servername(cl, "localhost");
+    int crc, src;
+    run_handshake(cl, sv, 1 << 20, &crc, &src);
+    CHECK(crc == HASP_ERR_LIMIT && strstr(hasp_conn_errmsg(cl), "more than 1 certificates"),
+          "chain length limit enforced (%s)", hasp_conn_errmsg(cl));
+    hasp_conn_free(cl);
+    hasp_conn_free(sv);
+    lim.max_chain_len = 10;
+    lim.max_handshake_size = 1024;
+    hasp_config_set_limits(ccfg, &lim);
+    cl = hasp_conn_new(ccfg, HASP_CLIENT);
+    sv = hasp_conn_new(scfg, HASP_SERVER);
+    hasp_conn_set_servername(cl, "localhost");
+    run_handshake(cl, sv, 1 << 20, &crc, &src);
+    CHECK(crc == HASP_ERR_LIMIT && strstr(hasp_conn_errmsg(cl), "limit"),
+          "handshake message size limit enforced (%s)", hasp_conn_errmsg(cl));
+    hasp_conn_free(cl);
+    hasp_conn_free(sv);
+    hasp_config_free(scfg);
+    hasp_config_free(ccfg);
+}
+
 static void test_client_auth(uint16_t version, const char *vname)
 {
     struct {
@@ -659,6 +701,7 @@ int main(int argc, char **argv)
     test_resumption("TLS 1.2 session ID", HASP_TLS1_2, 0, "session-id");
     test_resumption("TLS 1.2 ticket", HASP_TLS1_2, 1, "ticket");
     test_resumption("TLS 1.3 PSK", HASP_TLS1_3, 1, "psk");
+    test_ticket_policy_and_limits();
     test_client_auth(HASP_TLS1_2, "TLS 1.2");
     test_client_auth(HASP_TLS1_3, "TLS 1.3");
     test_renegotiation();
