@@ -352,6 +352,11 @@ int hasp_conn_close(hasp_conn *c);
 /* TLS 1.3: update our traffic keys; request_peer asks the peer to update its own. */
 int hasp_conn_key_update(hasp_conn *c, int request_peer);
 
+/* Free the engine's record buffers while the connection is idle (they come
+ * back with the next record). The engine does this itself after the
+ * handshake, and the fd layer whenever a non-blocking read would block. */
+void hasp_conn_release_buffers(hasp_conn *c);
+
 /* Bytes buffered inside the engine (plaintext or records not yet
  * processed): read again before polling the transport. */
 size_t hasp_conn_pending(const hasp_conn *c);

@@ -165,7 +165,30 @@ void hasp_conn_output_done(hasp_conn *c, size_t n)
     if (c->out_off == c->out.len) {
         c->out.len = 0;
         c->out_off = 0;
+        if (c->release_pending) {
+            c->release_pending = 0;
+            hasp_conn_release_buffers(c);
+        }
     }
+}
+
+/* An idle connection keeps no buffers: they come back on the next record. */
+void hasp_conn_release_buffers(hasp_conn *c)
+{
+    if (!c || c->hs)
+        return;
+    if (c->in && c->app_len == 0 && c->in_off == c->in_len) {
+        hasp_wipe(c->in, c->in_len);
+        free(c->in);
+        c->in = NULL;
+        c->in_cap = c->in_len = c->in_off = 0;
+    }
+    if (c->out.len == 0)
+        hasp_wr_free_secret(&c->out);
+    if (c->stash.len == 0)
+        hasp_wr_free_secret(&c->stash);
+    if (c->post.len == 0)
+        hasp_wr_free_secret(&c->post);
 }
 
 static void send_alert(hasp_conn *c, int level, int desc)
@@ -555,6 +578,10 @@ int hasp_conn_handshake(hasp_conn *c)
             conn_event(c, HASP_EV_DONE, c->role == HASP_SERVER, 0, "handshake complete", 0,
                        c->suite->iana);
             hs_free(c);
+            /* the handshake's buffers go once its last flight has been sent */
+            c->release_pending = 1;
+            if (c->out.len == 0)
+                hasp_conn_output_done(c, 0);
             return 0;
         }
         rc = read_record(c);

@@ -135,6 +135,8 @@ ssize_t hasp_read(hasp_conn *c, void *buf, size_t len)
         if (frc < 0)
             return frc;
         frc = fill(c);
+        if (frc == HASP_WANT_POLLIN)
+            hasp_conn_release_buffers(c); /* idle: nothing buffered is needed */
         if (frc != 0)
             return frc;
     }
