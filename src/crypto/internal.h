@@ -44,6 +44,11 @@ const hasp_md *hasp_md_get(int alg);
 /* The EVP_MD for alg, fetched once. NULL for an unknown alg. */
 const EVP_MD *hasp_evp_md(int alg);
 
+/* A public key from the usual SubjectPublicKeyInfo shapes (EC P-256/384/
+ * 521 named curve with an uncompressed point, RSA), built without
+ * OpenSSL's decoder framework; NULL for anything else (use d2i_PUBKEY). */
+EVP_PKEY *hasp_evp_pkey_from_spki_fast(const uint8_t *der, size_t len);
+
 /* HMAC with the key's inner and outer states precomputed. */
 typedef struct hasp_hmac_ctx {
     const hasp_md *md;
@@ -83,5 +88,8 @@ static inline size_t ct_select(size_t mask, size_t a, size_t b)
 {
     return (mask & a) | (~mask & b);
 }
+
+/* x509_extra.c: the fast SubjectPublicKeyInfo decoder (per-type d2i). */
+EVP_PKEY *crypto_pubkey_from_spki(const uint8_t *spki, size_t len);
 
 #endif

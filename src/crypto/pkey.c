@@ -78,11 +78,99 @@ static hasp_pkey *pkey_wrap(EVP_PKEY *pk)
     return k;
 }
 
+/* OpenSSL 3's d2i_PUBKEY runs the decoder framework: ~1.3 million
+ * instructions a key, more than an ECDSA verification. The usual shapes
+ * are recognised here by their exact DER prefix and built from their raw
+ * parts instead: an EC key with a named curve and an uncompressed point
+ * through EVP_PKEY_fromdata (~0.2 M, the point checked on the curve by
+ * the import), an RSA key through the type-specific decoder (~0.05 M).
+ * Anything else returns NULL and takes the generic path. */
+static const struct {
+    const char *group;
+    uint8_t prefix[27];
+    size_t prefix_len, point_len;
+} ec_spki[] = {
+    /* SEQUENCE { SEQUENCE { id-ecPublicKey, namedCurve }, BIT STRING { 0 unused, 04 ... } } */
+    {"P-256",
+     {0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01,
+      0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00},
+     26,
+     65},
+    {"P-384",
+     {0x30, 0x76, 0x30, 0x10, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02,
+      0x01, 0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22, 0x03, 0x62, 0x00},
+     23,
+     97},
+    {"P-521",
+     {0x30, 0x81, 0x9b, 0x30, 0x10, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02,
+      0x01, 0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x23, 0x03, 0x81, 0x86, 0x00},
+     25,
+     133},
+};
+
+/* The header length (3 or 4) of a DER element with this tag and a long
+ * form length of one or two octets that ends exactly at der + len; else 0. */
+static size_t long_len(const uint8_t *der, size_t len, uint8_t tag)
+{
+    if (len < 4 || der[0] != tag) return 0;
+    if (der[1] == 0x81 && der[2] >= 0x80 && (size_t)der[2] == len - 3) return 3;
+    if (der[1] == 0x82 && der[2] != 0 && ((size_t)der[2] << 8 | der[3]) == len - 4) return 4;
+    return 0;
+}
+
+EVP_PKEY *hasp_evp_pkey_from_spki_fast(const uint8_t *der, size_t len)
+{
+    for (size_t i = 0; i < sizeof(ec_spki) / sizeof(ec_spki[0]); i++) {
+        if (len != ec_spki[i].prefix_len + ec_spki[i].point_len ||
+            memcmp(der, ec_spki[i].prefix, ec_spki[i].prefix_len) != 0 ||
+            der[ec_spki[i].prefix_len] != 0x04)
+            continue;
+        EVP_PKEY *pk = NULL;
+        EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+        OSSL_PARAM prm[3] = {
+            OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, (char *)ec_spki[i].group,
+                                             0),
+            OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY,
+                                              (void *)(der + ec_spki[i].prefix_len),
+                                              ec_spki[i].point_len),
+            OSSL_PARAM_construct_end(),
+        };
+        if (ctx == NULL || EVP_PKEY_fromdata_init(ctx) <= 0 ||
+            EVP_PKEY_fromdata(ctx, &pk, EVP_PKEY_PUBLIC_KEY, prm) <= 0)
+            pk = NULL;
+        EVP_PKEY_CTX_free(ctx);
+        ERR_clear_error();
+        return pk;
+    }
+    /* SEQUENCE { SEQUENCE { rsaEncryption, NULL }, BIT STRING { 0 unused,
+     * RSAPublicKey } }, lengths in the long form of keys of 1024 bits and
+     * more: the RSAPublicKey goes to the type-specific decoder. */
+    static const uint8_t rsa_alg[] = {0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86,
+                                      0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00};
+    size_t n = long_len(der, len, 0x30);
+    if (n == 0 || len < n + sizeof(rsa_alg) || memcmp(der + n, rsa_alg, sizeof(rsa_alg)) != 0)
+        return NULL;
+    n += sizeof(rsa_alg);
+    size_t b = long_len(der + n, len - n, 0x03);
+    if (b == 0 || n + b >= len || der[n + b] != 0x00 || len > LONG_MAX) return NULL;
+    n += b + 1;
+    const unsigned char *p = der + n;
+    EVP_PKEY *pk = d2i_PublicKey(EVP_PKEY_RSA, NULL, &p, (long)(len - n));
+    if (pk != NULL && p != der + len) {
+        EVP_PKEY_free(pk);
+        pk = NULL;
+    }
+    ERR_clear_error();
+    return pk;
+}
+
 hasp_pkey *hasp_pkey_from_spki(const uint8_t *der, size_t len)
 {
     ENSURE_PTR(der != NULL && len > 0 && len <= LONG_MAX, HASP_ERR_USAGE);
+    EVP_PKEY *pk = hasp_evp_pkey_from_spki_fast(der, len);
+    if (pk != NULL) return pkey_wrap(pk);
     const unsigned char *p = der;
-    EVP_PKEY *pk = d2i_PUBKEY(NULL, &p, (long)len);
+    pk = d2i_PUBKEY(NULL, &p, (long)len);
     if (pk == NULL || p != der + len) {
         EVP_PKEY_free(pk);
         ERR_clear_error();

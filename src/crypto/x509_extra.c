@@ -28,7 +28,8 @@ static int spki_has_oid(const uint8_t *der, size_t len, const uint8_t *oid, size
     return 0;
 }
 
-hasp_x509_pubkey *hasp_x509_pubkey_new(const uint8_t *spki, size_t len)
+/* The fast SubjectPublicKeyInfo decoder, shared with hasp_pkey_from_spki. */
+EVP_PKEY *crypto_pubkey_from_spki(const uint8_t *spki, size_t len)
 {
     static const uint8_t rsa_oid[] = {0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01};
     static const uint8_t ec_oid[] = {0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01};
@@ -67,8 +68,14 @@ hasp_x509_pubkey *hasp_x509_pubkey_new(const uint8_t *spki, size_t len)
         hasp_err_set(HASP_ERR_CERT_BAD, __FILE__, __LINE__,
                      "the public key could not be loaded (malformed, or not a valid point or "
                      "modulus)");
-        return NULL;
     }
+    return pk;
+}
+
+hasp_x509_pubkey *hasp_x509_pubkey_new(const uint8_t *spki, size_t len)
+{
+    EVP_PKEY *pk = crypto_pubkey_from_spki(spki, len);
+    if (pk == NULL) return NULL;
     /* Move a legacy key into the provider now, once, so that threads
      * sharing it later only read the cached export. */
     EVP_PKEY_CTX *warm = EVP_PKEY_CTX_new_from_pkey(NULL, pk, NULL);
