@@ -3,7 +3,8 @@ BUILD ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 
-.PHONY: all build deps demo test test-asan install clean format bench bench-instr fuzz soak
+.PHONY: all build deps demo test test-asan test-valgrind install clean format bench bench-instr fuzz \
+	fuzz-build fuzz-smoke fuzz-corpus soak
 
 all: build
 
@@ -26,6 +27,37 @@ test-asan:
 	@scripts/deps.sh asan
 	@$(MAKE) --no-print-directory build BUILD=build-asan CMAKE_FLAGS="-DHASP_SANITIZE=ON -DHASP_BENCH=OFF"
 	@HASP_SANITIZED=1 tests/run.sh build-asan
+
+# The unit test programs under valgrind memcheck (any error or leak fails).
+test-valgrind:
+	@scripts/deps.sh test
+	@$(MAKE) --no-print-directory build
+	@HASP_VALGRIND=1 tests/run.sh $(BUILD) test_
+
+# libFuzzer targets (tests/fuzz/), built with clang into build-fuzz/. `make
+# fuzz` runs each for FUZZ_SECONDS (FUZZ_TARGETS picks some); `make
+# fuzz-smoke` runs each for 10 s (CI); `make fuzz-corpus` rewrites the seed
+# corpora from real in-memory handshakes.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?=
+fuzz-build:
+	@scripts/deps.sh fuzz
+	@CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHASP_FUZZ=ON \
+		-DHASP_BENCH=OFF >/dev/null
+	@cmake --build build-fuzz -j $(JOBS) --target fuzz_all
+
+fuzz: fuzz-build
+	@tests/fuzz/run.sh build-fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+fuzz-smoke:
+	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=10
+
+fuzz-corpus: fuzz-build
+	@rm -rf tests/fuzz/corpus/record tests/fuzz/corpus/pem tests/fuzz/corpus/x509 \
+		tests/fuzz/corpus/verify
+	@find tests/fuzz/corpus -name 'hasp-*' -delete 2>/dev/null || true
+	@UBSAN_OPTIONS=halt_on_error=1:suppressions=$(CURDIR)/tests/fuzz/ubsan.supp \
+		build-fuzz/fuzz/fuzz_gen_corpus tests/fuzz/corpus
 
 install: build
 	@cmake --install $(BUILD) $(if $(PREFIX),--prefix $(PREFIX),)

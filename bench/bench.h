@@ -76,6 +76,9 @@ static inline int side_peer(int side)
 }
 
 double now_seconds(void);
+/* CPU time of this thread: immune to time slices lost to other processes
+ * on a busy machine. Runs are scaled by cpu/wall (see main.c). */
+double cpu_seconds(void);
 
 /* -v: drivers print what each first handshake negotiated (stderr). */
 extern int bench_verbose;
@@ -89,6 +92,7 @@ int mem_install(void);
 void mem_track_start(void);
 void mem_track_stop(void);
 size_t mem_live(int side);
+/* The most a side held between mem_track_start and mem_mark_idle. */
 size_t mem_peak(int side);
 /* Drivers call this once both handshakes are complete and all output
  * was delivered: it records each side's live bytes as "idle". */
@@ -98,6 +102,11 @@ size_t mem_idle(int side);
 void mem_set_owner(int side);
 /* 1 if the block table overflowed (the counts are then too low). */
 int mem_overflowed(void);
+/* The blocks side holds now, by allocation site (--memdump). */
+#include <stdio.h>
+void mem_dump(FILE *out, int side);
+/* Called by mem_mark_idle when set (main.c: --memdump). */
+extern void (*mem_idle_hook)(void);
 
 /* The counting allocator's entry points, also handed to hasp_set_allocator. */
 void *mem_malloc(size_t n);

@@ -1,40 +1,14 @@
 /* The hasp driver: two hasp connections, client and server, moving bytes
  * through hasp_conn_output / hasp_conn_input in one thread. Uses only the
- * public header. What hasp cannot do yet is detected here at run time
- * (a config call that fails, or a handshake that negotiates something
- * else) and reported as n/a. */
+ * public header. What hasp cannot do is detected here at run time (a
+ * config call that fails, a handshake that negotiates another version or
+ * does not resume) and reported as n/a. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bench.h"
 #include "hasp.h"
-
-/* ------------------------------------------------------------------ sessions
- *
- * hasp has no session API yet (issues 4 and 5). Resumption is tried
- * "transparently" (a second connection on the same two configs, as a
- * config-level client cache would do), and through these three adapter
- * functions once the API exists: save the client's session after a
- * handshake, offer it on a new client connection, free it. Until then
- * they do nothing, hasp_conn_resumed() stays 0 and the rows read n/a. */
-
-static void *session_save(hasp_conn *cl)
-{
-    (void)cl;
-    return NULL;
-}
-
-static void session_offer(hasp_conn *cl, void *s)
-{
-    (void)cl;
-    (void)s;
-}
-
-static void session_free(void *s)
-{
-    (void)s;
-}
 
 /* ------------------------------------------------------------------ configs */
 
@@ -56,7 +30,17 @@ static const char *suite13(int aead)
     return names[aead];
 }
 
-static hasp_config *make_cfg(int server, int cert, uint16_t version, int aead,
+/* -v: count the NewSessionTicket messages the client receives. */
+static int nst_seen;
+static void event_cb(void *arg, const hasp_event *ev)
+{
+    if (ev->type == HASP_EV_MSG_RECV && ev->msg_type == 4) nst_seen++;
+}
+
+/* Sessions as OpenSSL is set up in drv_ossl.c: none at all for full
+ * handshakes and bulk (no cache, no tickets), the server's cache alone
+ * for RESUME_ID, tickets alone for RESUME_TICKET and RESUME_PSK. */
+static hasp_config *make_cfg(int server, int cert, uint16_t version, int aead, int resume,
                              const bench_pki *pki, char *why, size_t cap)
 {
     const bench_chain *ch = &pki->chain[cert];
@@ -75,13 +59,14 @@ static hasp_config *make_cfg(int server, int cert, uint16_t version, int aead,
         snprintf(why, cap, "%s", hasp_config_errmsg(cfg));
         goto fail;
     }
-    /* The suite: a TLS 1.3 name may not be accepted by this call; then
-     * the negotiated suite is checked after the handshake instead. */
     const char *suite = version == HASP_TLS1_3 ? suite13(aead) : suite12(aead, cert);
-    if (hasp_config_set_ciphers(cfg, suite) < 0 && version != HASP_TLS1_3) {
+    if (hasp_config_set_ciphers(cfg, suite) < 0) {
         snprintf(why, cap, "%s: %s", suite, hasp_config_errmsg(cfg));
         goto fail;
     }
+    /* 2: hasp's default number of TLS 1.3 tickets per handshake. */
+    hasp_config_set_tickets(cfg, resume == RESUME_TICKET || resume == RESUME_PSK, 2);
+    if (server && resume != RESUME_ID) hasp_config_set_session_cache(cfg, 0, 0);
     if (server) {
         if (hasp_config_add_cert_key_mem(cfg, (const uint8_t *)ch->chain_pem, ch->chain_len,
                                          (const uint8_t *)ch->key_pem, ch->key_len) < 0) {
@@ -92,6 +77,7 @@ static hasp_config *make_cfg(int server, int cert, uint16_t version, int aead,
         snprintf(why, cap, "trust anchor: %s", hasp_config_errmsg(cfg));
         goto fail;
     }
+    if (!server && bench_verbose) hasp_config_set_event_cb(cfg, event_cb, NULL);
     return cfg;
 fail:
     hasp_config_free(cfg);
@@ -112,8 +98,7 @@ static int flush(hasp_conn *from, int fs, hasp_conn *to)
         side_begin(side_peer(fs));
         int t = hasp_conn_input(to, p, n);
         side_end(side_peer(fs));
-        if (t <= 0)
-            return t < 0 ? t : 0; /* full: the receiver must process first */
+        if (t <= 0) return t < 0 ? t : 0; /* full: the receiver must process first */
         side_begin(fs);
         hasp_conn_output_done(from, (size_t)t);
         n = hasp_conn_output(from, &p);
@@ -148,8 +133,7 @@ static int handshake(hasp_conn *cl, hasp_conn *sv, char *why, size_t cap)
             side_end(SIDE_CLIENT);
             return 0;
         }
-        if ((crc < 0 && crc != HASP_WANT_POLLIN) || (src < 0 && src != HASP_WANT_POLLIN))
-            break;
+        if ((crc < 0 && crc != HASP_WANT_POLLIN) || (src < 0 && src != HASP_WANT_POLLIN)) break;
     }
     snprintf(why, cap, "hasp handshake failed: client: %s; server: %s",
              crc < 0 && crc != HASP_WANT_POLLIN ? hasp_conn_errmsg(cl) : "(waiting)",
@@ -173,8 +157,7 @@ static int close_both(hasp_conn *cl, hasp_conn *sv, char *why, size_t cap)
     side_begin(SIDE_CLIENT);
     int rc2 = hasp_conn_read(cl, b, sizeof(b));
     side_end(SIDE_CLIENT);
-    if (rc == 0 && rs == 0 && rc2 == 0)
-        return 0;
+    if (rc == 0 && rs == 0 && rc2 == 0) return 0;
     snprintf(why, cap, "hasp close_notify exchange failed: client %s, server %s",
              hasp_conn_errmsg(cl), hasp_conn_errmsg(sv));
     return -1;
@@ -185,65 +168,63 @@ static int close_both(hasp_conn *cl, hasp_conn *sv, char *why, size_t cap)
 typedef struct hx {
     const hs_case *hc;
     hasp_config *ccfg, *scfg;
-    void *session;
+    hasp_session *session; /* the client's, from the previous connection */
 } hx;
 
 static void hx_free(void *p)
 {
     hx *x = p;
-    if (!x)
-        return;
-    session_free(x->session);
+    if (!x) return;
+    hasp_session_free(x->session);
     hasp_config_free(x->ccfg);
     hasp_config_free(x->scfg);
     free(x);
 }
 
 /* One connection pair from conn_new to conn_free, all inside the sides'
- * accounts. check 1: the version must be the case's; 2: and the
- * handshake must have been a resumption. */
+ * accounts. check 1: the first connection of a case, whose version must be
+ * the case's; 2: the second, likewise. In a resumption case every
+ * connection but the first must have resumed. */
 static int hx_run(hx *x, int check, char *why, size_t cap)
 {
     side_begin(SIDE_CLIENT);
     hasp_conn *cl = hasp_conn_new(x->ccfg, HASP_CLIENT);
     if (cl) {
         hasp_conn_set_servername(cl, BENCH_HOST);
-        if (x->session)
-            session_offer(cl, x->session);
+        if (x->session) hasp_conn_set_session(cl, x->session);
     }
     side_end(SIDE_CLIENT);
     side_begin(SIDE_SERVER);
     hasp_conn *sv = hasp_conn_new(x->scfg, HASP_SERVER);
     side_end(SIDE_SERVER);
+    nst_seen = 0;
     int rc = -1;
     if (!cl || !sv) {
         snprintf(why, cap, "hasp_conn_new failed");
         goto out;
     }
-    if (handshake(cl, sv, why, cap) < 0)
-        goto out;
+    if (handshake(cl, sv, why, cap) < 0) goto out;
     mem_mark_idle();
-    if (close_both(cl, sv, why, cap) < 0)
-        goto out;
+    if (close_both(cl, sv, why, cap) < 0) goto out;
     if (check && bench_verbose)
-        fprintf(stderr, "hasp    %-20s %s %s %s %s%s\n", x->hc->name, hasp_conn_version_name(cl),
-                hasp_conn_cipher_name(cl), hasp_conn_group_name(cl) ? hasp_conn_group_name(cl) : "-",
+        fprintf(stderr, "hasp    %-20s %s %s %s %s%s, %d tickets\n", x->hc->name,
+                hasp_conn_version_name(cl), hasp_conn_cipher_name(cl),
+                hasp_conn_group_name(cl) ? hasp_conn_group_name(cl) : "-",
                 hasp_conn_sigalg_name(cl) ? hasp_conn_sigalg_name(cl) : "-",
-                hasp_conn_resumed(cl) ? " resumed" : "");
+                hasp_conn_resumed(cl) ? " resumed" : "", nst_seen);
     if (check && hasp_conn_version(cl) != x->hc->version) {
         snprintf(why, cap, "hasp negotiated %s", hasp_conn_version_name(cl));
         goto out;
     }
-    if (check == 2 && !(hasp_conn_resumed(cl) && hasp_conn_resumed(sv))) {
-        snprintf(why, cap, "hasp did not resume (no session API in hasp.h yet: see the "
-                           "adapter in bench/drv_hasp.c)");
+    if (x->hc->resume && check != 1 && !(hasp_conn_resumed(cl) && hasp_conn_resumed(sv))) {
+        snprintf(why, cap, "hasp did not resume");
         goto out;
     }
     if (x->hc->resume) {
         side_begin(SIDE_CLIENT);
-        void *s = session_save(cl);
+        hasp_session *s = hasp_conn_get_session(cl);
         if (s) {
-            session_free(x->session);
+            hasp_session_free(x->session);
             x->session = s;
         }
         side_end(SIDE_CLIENT);
@@ -262,17 +243,16 @@ out:
 static void *hx_new(const hs_case *hc, const bench_pki *pki, char *why, size_t cap)
 {
     hx *x = calloc(1, sizeof(*x));
-    if (!x)
-        return NULL;
+    if (!x) return NULL;
     x->hc = hc;
-    x->ccfg = make_cfg(0, hc->cert, hc->version, AEAD_AES128GCM, pki, why, cap);
-    x->scfg = x->ccfg ? make_cfg(1, hc->cert, hc->version, AEAD_AES128GCM, pki, why, cap) : NULL;
-    if (!x->scfg)
-        goto fail;
+    x->ccfg = make_cfg(0, hc->cert, hc->version, AEAD_AES128GCM, hc->resume, pki, why, cap);
+    x->scfg = x->ccfg
+                  ? make_cfg(1, hc->cert, hc->version, AEAD_AES128GCM, hc->resume, pki, why, cap)
+                  : NULL;
+    if (!x->scfg) goto fail;
     /* The first handshake is full; for a resumption case it yields the
      * session, and the second must then resume. */
-    if (hx_run(x, 1, why, cap) < 0 || (hc->resume && hx_run(x, 2, why, cap) < 0))
-        goto fail;
+    if (hx_run(x, 1, why, cap) < 0 || (hc->resume && hx_run(x, 2, why, cap) < 0)) goto fail;
     return x;
 fail:
     hx_free(x);
@@ -294,8 +274,7 @@ typedef struct hb {
 static void hb_free(void *p)
 {
     hb *b = p;
-    if (!b)
-        return;
+    if (!b) return;
     hasp_conn_free(b->cl);
     hasp_conn_free(b->sv);
     hasp_config_free(b->ccfg);
@@ -306,19 +285,15 @@ static void hb_free(void *p)
 static void *hb_new(int aead, uint16_t version, const bench_pki *pki, char *why, size_t cap)
 {
     hb *b = calloc(1, sizeof(*b));
-    if (!b)
-        return NULL;
-    b->ccfg = make_cfg(0, CERT_ECDSA, version, aead, pki, why, cap);
-    b->scfg = b->ccfg ? make_cfg(1, CERT_ECDSA, version, aead, pki, why, cap) : NULL;
-    if (!b->scfg)
-        goto fail;
+    if (!b) return NULL;
+    b->ccfg = make_cfg(0, CERT_ECDSA, version, aead, RESUME_NONE, pki, why, cap);
+    b->scfg = b->ccfg ? make_cfg(1, CERT_ECDSA, version, aead, RESUME_NONE, pki, why, cap) : NULL;
+    if (!b->scfg) goto fail;
     b->cl = hasp_conn_new(b->ccfg, HASP_CLIENT);
     b->sv = hasp_conn_new(b->scfg, HASP_SERVER);
-    if (!b->cl || !b->sv)
-        goto fail;
+    if (!b->cl || !b->sv) goto fail;
     hasp_conn_set_servername(b->cl, BENCH_HOST);
-    if (handshake(b->cl, b->sv, why, cap) < 0)
-        goto fail;
+    if (handshake(b->cl, b->sv, why, cap) < 0) goto fail;
     const char *want = version == HASP_TLS1_3 ? suite13(aead) : suite12(aead, CERT_ECDSA);
     if (hasp_conn_version(b->cl) != version ||
         (strcmp(hasp_conn_cipher_name(b->cl), want) != 0 &&

@@ -78,8 +78,8 @@ static SSL_CTX *make_ctx(int server, int cert, uint16_t version, int aead, int r
             ok = SSL_CTX_set_num_tickets(ctx, 0);
             break;
         case RESUME_ID:
-            SSL_CTX_set_session_cache_mode(ctx, server ? SSL_SESS_CACHE_SERVER
-                                                       : SSL_SESS_CACHE_OFF);
+            SSL_CTX_set_session_cache_mode(ctx,
+                                           server ? SSL_SESS_CACHE_SERVER : SSL_SESS_CACHE_OFF);
             SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
             break;
         default:
@@ -127,16 +127,14 @@ static void move(BIO *from, BIO *to)
     int n;
     while ((n = BIO_nread0(from, &p)) > 0) {
         int t = BIO_write(to, p, n);
-        if (t <= 0)
-            return;
+        if (t <= 0) return;
         BIO_nread(from, NULL, t);
     }
 }
 
 static int step(SSL *s, int side, int *done, char *why, size_t cap)
 {
-    if (*done)
-        return 0;
+    if (*done) return 0;
     side_begin(side);
     int r = SSL_do_handshake(s);
     int e = r == 1 ? SSL_ERROR_NONE : SSL_get_error(s, r);
@@ -145,8 +143,7 @@ static int step(SSL *s, int side, int *done, char *why, size_t cap)
         *done = 1;
         return 0;
     }
-    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
-        return 0;
+    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) return 0;
     ossl_err(why, cap, side == SIDE_CLIENT ? "client handshake" : "server handshake");
     return -1;
 }
@@ -155,11 +152,9 @@ static int pair_handshake(pair *p, char *why, size_t cap)
 {
     int cdone = 0, sdone = 0;
     for (int i = 0; i < 32 && !(cdone && sdone); i++) {
-        if (step(p->cl, SIDE_CLIENT, &cdone, why, cap) < 0)
-            return -1;
+        if (step(p->cl, SIDE_CLIENT, &cdone, why, cap) < 0) return -1;
         move(p->cext, p->sext);
-        if (step(p->sv, SIDE_SERVER, &sdone, why, cap) < 0)
-            return -1;
+        if (step(p->sv, SIDE_SERVER, &sdone, why, cap) < 0) return -1;
         move(p->sext, p->cext);
     }
     if (!(cdone && sdone)) {
@@ -196,8 +191,7 @@ static int pair_close(pair *p, char *why, size_t cap)
     side_begin(SIDE_CLIENT);
     int rc2 = SSL_shutdown(p->cl);
     side_end(SIDE_CLIENT);
-    if (rc >= 0 && rs == 0 && rs2 == 1 && rc2 == 1)
-        return 0;
+    if (rc >= 0 && rs == 0 && rs2 == 1 && rc2 == 1) return 0;
     ossl_err(why, cap, "close_notify exchange");
     return -1;
 }
@@ -226,12 +220,21 @@ typedef struct ox {
 static void ox_free(void *v)
 {
     ox *x = v;
-    if (!x)
-        return;
+    if (!x) return;
     SSL_SESSION_free(x->sess);
     SSL_CTX_free(x->cctx);
     SSL_CTX_free(x->sctx);
     free(x);
+}
+
+/* -v: count the NewSessionTicket messages the client receives. */
+static int nst_seen;
+static void msg_cb(int write_p, int version, int content_type, const void *buf, size_t len,
+                   SSL *ssl, void *arg)
+{
+    if (!write_p && content_type == SSL3_RT_HANDSHAKE && len > 0 &&
+        ((const uint8_t *)buf)[0] == SSL3_MT_NEWSESSION_TICKET)
+        nst_seen++;
 }
 
 static int ox_run(ox *x, int check, char *why, size_t cap)
@@ -244,36 +247,35 @@ static int ox_run(ox *x, int check, char *why, size_t cap)
         SSL_set_connect_state(p.cl);
         SSL_set_tlsext_host_name(p.cl, BENCH_HOST);
         SSL_set1_host(p.cl, BENCH_HOST);
-        if (x->sess)
-            SSL_set_session(p.cl, x->sess);
+        if (x->sess) SSL_set_session(p.cl, x->sess);
+        if (check && bench_verbose) SSL_set_msg_callback(p.cl, msg_cb);
     }
+    nst_seen = 0;
     side_end(SIDE_CLIENT);
     side_begin(SIDE_SERVER);
     p.sv = SSL_new(x->sctx);
-    if (p.sv)
-        SSL_set_accept_state(p.sv);
+    if (p.sv) SSL_set_accept_state(p.sv);
     side_end(SIDE_SERVER);
     if (!p.cl || !p.sv) {
         ossl_err(why, cap, "SSL_new");
         goto out;
     }
-    if (pair_transport(&p, p.cl, p.sv, why, cap) < 0 || pair_handshake(&p, why, cap) < 0)
-        goto out;
+    if (pair_transport(&p, p.cl, p.sv, why, cap) < 0 || pair_handshake(&p, why, cap) < 0) goto out;
     mem_mark_idle();
-    if (pair_close(&p, why, cap) < 0)
-        goto out;
+    if (pair_close(&p, why, cap) < 0) goto out;
     if (check && bench_verbose) {
         int nid = 0;
         SSL_get_peer_signature_type_nid(p.cl, &nid);
-        fprintf(stderr, "OpenSSL %-20s %s %s %s %s%s\n", x->hc->name, SSL_get_version(p.cl),
-                SSL_get_cipher_name(p.cl), SSL_group_to_name(p.cl, SSL_get_negotiated_group(p.cl)),
-                OBJ_nid2sn(nid), SSL_session_reused(p.cl) ? " resumed" : "");
+        fprintf(stderr, "OpenSSL %-20s %s %s %s %s%s, %d tickets\n", x->hc->name,
+                SSL_get_version(p.cl), SSL_get_cipher_name(p.cl),
+                SSL_group_to_name(p.cl, SSL_get_negotiated_group(p.cl)), OBJ_nid2sn(nid),
+                SSL_session_reused(p.cl) ? " resumed" : "", nst_seen);
     }
     if (check && SSL_version(p.cl) != x->hc->version) {
         snprintf(why, cap, "OpenSSL negotiated %s", SSL_get_version(p.cl));
         goto out;
     }
-    if (check == 2 && !(SSL_session_reused(p.cl) && SSL_session_reused(p.sv))) {
+    if (x->hc->resume && check != 1 && !(SSL_session_reused(p.cl) && SSL_session_reused(p.sv))) {
         snprintf(why, cap, "OpenSSL did not resume");
         goto out;
     }
@@ -295,17 +297,14 @@ out:
 static void *ox_new(const hs_case *hc, const bench_pki *pki, char *why, size_t cap)
 {
     ox *x = calloc(1, sizeof(*x));
-    if (!x)
-        return NULL;
+    if (!x) return NULL;
     x->hc = hc;
     x->cctx = make_ctx(0, hc->cert, hc->version, AEAD_AES128GCM, hc->resume, pki, why, cap);
-    x->sctx =
-        x->cctx ? make_ctx(1, hc->cert, hc->version, AEAD_AES128GCM, hc->resume, pki, why, cap)
-                : NULL;
-    if (!x->sctx)
-        goto fail;
-    if (ox_run(x, 1, why, cap) < 0 || (hc->resume && ox_run(x, 2, why, cap) < 0))
-        goto fail;
+    x->sctx = x->cctx
+                  ? make_ctx(1, hc->cert, hc->version, AEAD_AES128GCM, hc->resume, pki, why, cap)
+                  : NULL;
+    if (!x->sctx) goto fail;
+    if (ox_run(x, 1, why, cap) < 0 || (hc->resume && ox_run(x, 2, why, cap) < 0)) goto fail;
     return x;
 fail:
     ox_free(x);
@@ -327,8 +326,7 @@ typedef struct ob {
 static void ob_free(void *v)
 {
     ob *b = v;
-    if (!b)
-        return;
+    if (!b) return;
     pair_free(&b->p);
     SSL_CTX_free(b->cctx);
     SSL_CTX_free(b->sctx);
@@ -338,12 +336,10 @@ static void ob_free(void *v)
 static void *ob_new(int aead, uint16_t version, const bench_pki *pki, char *why, size_t cap)
 {
     ob *b = calloc(1, sizeof(*b));
-    if (!b)
-        return NULL;
+    if (!b) return NULL;
     b->cctx = make_ctx(0, CERT_ECDSA, version, aead, RESUME_NONE, pki, why, cap);
     b->sctx = b->cctx ? make_ctx(1, CERT_ECDSA, version, aead, RESUME_NONE, pki, why, cap) : NULL;
-    if (!b->sctx)
-        goto fail;
+    if (!b->sctx) goto fail;
     b->p.cl = SSL_new(b->cctx);
     b->p.sv = SSL_new(b->sctx);
     if (!b->p.cl || !b->p.sv) {

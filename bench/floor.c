@@ -68,8 +68,7 @@ static EVP_PKEY_CTX *sig_ctx(EVP_PKEY *k, int pss, int sign)
 
 void floor_free(floor_ctx *f)
 {
-    if (!f)
-        return;
+    if (!f) return;
     EVP_PKEY_CTX_free(f->x_kg);
     for (int c = 0; c < 2; c++) {
         EVP_PKEY_CTX_free(f->sign[c]);
@@ -85,8 +84,7 @@ void floor_free(floor_ctx *f)
 floor_ctx *floor_new(const bench_pki *pki)
 {
     floor_ctx *f = calloc(1, sizeof(*f));
-    if (!f)
-        return NULL;
+    if (!f) return NULL;
     memset(f->digest, 0x5a, sizeof(f->digest));
     f->x_kg = EVP_PKEY_CTX_new_from_name(NULL, "X25519", NULL);
     EVP_PKEY *peer = NULL;
@@ -160,10 +158,8 @@ static int one_handshake(floor_ctx *f, const hs_case *hc, int side)
 {
     if (hc->resume == RESUME_ID || hc->resume == RESUME_TICKET)
         return prf(f, 40) | prf(f, 12) | prf(f, 12);
-    if (x25519_pair(f) < 0)
-        return -1;
-    if (hc->resume == RESUME_PSK)
-        return 0;
+    if (x25519_pair(f) < 0) return -1;
+    if (hc->resume == RESUME_PSK) return 0;
     int c = hc->cert;
     if (side == SIDE_SERVER) {
         uint8_t sig[512];
@@ -178,10 +174,8 @@ static int one_handshake(floor_ctx *f, const hs_case *hc, int side)
 
 const char *floor_ops(const hs_case *hc, int side)
 {
-    if (hc->resume == RESUME_ID || hc->resume == RESUME_TICKET)
-        return "3x TLS1.2-PRF-SHA256";
-    if (hc->resume == RESUME_PSK)
-        return "X25519 keygen+derive";
+    if (hc->resume == RESUME_ID || hc->resume == RESUME_TICKET) return "3x TLS1.2-PRF-SHA256";
+    if (hc->resume == RESUME_PSK) return "X25519 keygen+derive";
     if (side == SIDE_SERVER)
         return hc->cert == CERT_ECDSA ? "X25519 keygen+derive, ECDSA-P256 sign"
                                       : "X25519 keygen+derive, RSA-2048-PSS sign";
@@ -191,15 +185,13 @@ const char *floor_ops(const hs_case *hc, int side)
 
 double floor_hs_rate(floor_ctx *f, const hs_case *hc, int side, double seconds)
 {
-    double t0 = now_seconds(), t;
+    double t0 = now_seconds(), c0 = cpu_seconds();
     long n = 0;
     do {
-        if (one_handshake(f, hc, side) < 0)
-            return -1;
+        if (one_handshake(f, hc, side) < 0) return -1;
         n++;
-        t = now_seconds();
-    } while (t - t0 < seconds);
-    return (double)n / (t - t0);
+    } while (now_seconds() - t0 < seconds);
+    return (double)n / (cpu_seconds() - c0);
 }
 
 double floor_bulk_rate(floor_ctx *f, int aead, int side, size_t len, double seconds)
@@ -218,24 +210,22 @@ double floor_bulk_rate(floor_ctx *f, int aead, int side, size_t len, double seco
          EVP_CipherUpdate(c, in, &m, in, (int)len) && EVP_CipherFinal_ex(c, in + m, &m) &&
          EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_GET_TAG, 16, tag) > 0 &&
          EVP_CipherInit_ex2(c, f->aead[aead], key, NULL, seal, NULL);
-    double t0 = now_seconds(), t = t0;
+    double t0 = now_seconds(), c0 = cpu_seconds();
     long n = 0;
-    while (ok && t - t0 < seconds) {
+    while (ok && now_seconds() - t0 < seconds) {
         for (int i = 0; ok && i < 16; i++) {
             ok = EVP_CipherInit_ex2(c, NULL, NULL, nonce, seal, NULL) &&
                  EVP_CipherUpdate(c, NULL, &m, aad, sizeof(aad)) &&
                  EVP_CipherUpdate(c, out, &m, in, (int)len);
-            if (ok && !seal)
-                ok = EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG, 16, tag) > 0;
+            if (ok && !seal) ok = EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG, 16, tag) > 0;
             ok = ok && EVP_CipherFinal_ex(c, out + m, &m) > 0;
-            if (ok && seal)
-                ok = EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_GET_TAG, 16, tag) > 0;
+            if (ok && seal) ok = EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_GET_TAG, 16, tag) > 0;
             n++;
         }
-        t = now_seconds();
     }
+    double t = cpu_seconds() - c0;
     EVP_CIPHER_CTX_free(c);
     free(in);
     free(out);
-    return ok ? (double)n * (double)len / (t - t0) / 1e6 : -1;
+    return ok && t > 0 ? (double)n * (double)len / t / 1e6 : -1;
 }

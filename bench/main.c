@@ -48,7 +48,7 @@ static const char *bulk_cases[3] = {"bulk-aes128gcm", "bulk-aes256gcm", "bulk-ch
 /* ------------------------------------------------------------------ options */
 
 static struct {
-    int quick, json, verbose, runs;
+    int quick, json, verbose, runs, memdump;
     double run_time;
     const char *only;
     const char *instr;
@@ -58,19 +58,20 @@ static struct {
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: hasp-bench [--quick] [--json] [--runs N] [--time SEC] [--only SUBSTR] [-v]\n"
-            "       hasp-bench --instr CASE [--lib hasp|openssl] [--n N]\n"
-            "  --quick      3 runs of 0.15 s per row (under 60 s in all)\n"
-            "  --json       machine-readable output (the format of issue 6)\n"
-            "  --runs N     runs per row (median reported); default 5\n"
-            "  --time SEC   length of one run; default 1.0\n"
-            "  --only S     only the cases whose name contains S (and memory rows when S\n"
-            "               matches \"memory\")\n"
-            "  --instr CASE a fixed number of handshakes (or 16 KiB records) of one case,\n"
-            "               for valgrind --tool=callgrind --instr-atstart=no\n"
-            "               --collect-atstart=no: dumps \"client\" then \"server\" stats\n"
-            "               (scripts/bench-instr.sh)\n");
+    fprintf(f, "usage: hasp-bench [--quick] [--json] [--runs N] [--time SEC] [--only SUBSTR] [-v]\n"
+               "       hasp-bench --instr CASE [--lib hasp|openssl] [--n N]\n"
+               "  --quick      3 runs of 0.15 s per row (under 60 s in all)\n"
+               "  --json       machine-readable output (the format of issue 6)\n"
+               "  --runs N     runs per row (median reported); default 5\n"
+               "  --time SEC   length of one run; default 1.0\n"
+               "  --only S     only the cases whose name contains S (and memory rows when S\n"
+               "               matches \"memory\")\n"
+               "  --memdump    print the blocks an idle connection holds, by allocation site\n"
+               "  -v           print what each case negotiated\n"
+               "  --instr CASE a fixed number of handshakes (or 16 KiB records) of one case,\n"
+               "               for valgrind --tool=callgrind --instr-atstart=no\n"
+               "               --collect-atstart=no: dumps \"client\" then \"server\" stats\n"
+               "               (scripts/bench-instr.sh)\n");
 }
 
 /* ------------------------------------------------------------------ rows */
@@ -112,8 +113,7 @@ static int cmp_double(const void *a, const void *b)
 
 static double median(double *v, int n)
 {
-    if (n <= 0)
-        return NAN;
+    if (n <= 0) return NAN;
     qsort(v, (size_t)n, sizeof(double), cmp_double);
     return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
@@ -133,20 +133,40 @@ static void progress(const char *what)
 
 /* ------------------------------------------------------------------ handshakes */
 
+/* The sides are timed by the wall clock (cheap enough to read around
+ * every call), which also counts the time slices this process lost to
+ * others on a busy machine. A run's thread CPU time over its wall time
+ * says how much was lost; the sides' times are scaled by it. */
+typedef struct run_clock {
+    double wall, cpu;
+} run_clock;
+
+static run_clock run_start(void)
+{
+    side_reset_times();
+    run_clock c = {now_seconds(), cpu_seconds()};
+    return c;
+}
+
+static double run_scale(run_clock c)
+{
+    double wall = now_seconds() - c.wall, cpu = cpu_seconds() - c.cpu;
+    return wall > 0 && cpu > 0 && cpu < wall ? cpu / wall : 1.0;
+}
+
 /* Handshakes per second, client and server side, over one timed run. */
 static int hs_run(const bench_lib *lib, void *x, double secs, double *rc, double *rs, char *why,
                   size_t cap)
 {
-    side_reset_times();
-    double t0 = now_seconds();
+    run_clock c = run_start();
     long n = 0;
     do {
-        if (lib->hs_one(x, why, cap) < 0)
-            return -1;
+        if (lib->hs_one(x, why, cap) < 0) return -1;
         n++;
-    } while (now_seconds() - t0 < secs);
-    *rc = (double)n / side_seconds(SIDE_CLIENT);
-    *rs = (double)n / side_seconds(SIDE_SERVER);
+    } while (now_seconds() - c.wall < secs);
+    double k = run_scale(c);
+    *rc = (double)n / (side_seconds(SIDE_CLIENT) * k);
+    *rs = (double)n / (side_seconds(SIDE_SERVER) * k);
     return 0;
 }
 
@@ -165,8 +185,7 @@ static void bench_hs(const hs_case *hc, const bench_pki *pki, floor_ctx *fl)
         ok[l] = x[l] != NULL;
         for (int w = 0; ok[l] && w < 3; w++) /* warm-up */
             ok[l] = libs[l]->hs_one(x[l], why[l], sizeof(why[l])) == 0;
-        if (!ok[l])
-            add_note("%s: %s", hc->name, why[l]);
+        if (!ok[l]) add_note("%s: %s", hc->name, why[l]);
     }
     /* Each run times hasp, OpenSSL and the floor's two sides back to back,
      * in an order that rotates, so drift on a noisy machine hits all alike. */
@@ -177,10 +196,9 @@ static void bench_hs(const hs_case *hc, const bench_pki *pki, floor_ctx *fl)
             int l = (r + k) % 3;
             if (l == 2) {
                 for (int s = 0; fl && s < 2; s++) {
-                    double f = floor_hs_rate(fl, hc, s == 0 ? SIDE_CLIENT : SIDE_SERVER,
-                                             opt.run_time / 2);
-                    if (f > 0)
-                        fv[s][nf[s]++] = f;
+                    double f =
+                        floor_hs_rate(fl, hc, s == 0 ? SIDE_CLIENT : SIDE_SERVER, opt.run_time / 2);
+                    if (f > 0) fv[s][nf[s]++] = f;
                 }
             } else if (ok[l] && hs_run(libs[l], x[l], opt.run_time, &rc[l][r], &rs[l][r], why[l],
                                        sizeof(why[l])) < 0) {
@@ -211,21 +229,20 @@ static void bench_hs(const hs_case *hc, const bench_pki *pki, floor_ctx *fl)
 static int bulk_run(const bench_lib *lib, void *x, double secs, const uint8_t *buf, uint8_t *rbuf,
                     double *send, double *recv, char *why, size_t cap)
 {
-    side_reset_times();
-    double t0 = now_seconds();
+    run_clock c = run_start();
     long n = 0;
     do {
         for (int i = 0; i < 16; i++)
-            if (lib->bulk_one(x, buf, BULK_LEN, rbuf, why, cap) < 0)
-                return -1;
+            if (lib->bulk_one(x, buf, BULK_LEN, rbuf, why, cap) < 0) return -1;
         n += 16;
-    } while (now_seconds() - t0 < secs);
+    } while (now_seconds() - c.wall < secs);
+    double k = run_scale(c);
     if (memcmp(buf, rbuf, BULK_LEN) != 0) {
         snprintf(why, cap, "%s: the data arrived corrupted", lib->name);
         return -1;
     }
-    *send = (double)n * BULK_LEN / side_seconds(SIDE_CLIENT) / 1e6;
-    *recv = (double)n * BULK_LEN / side_seconds(SIDE_SERVER) / 1e6;
+    *send = (double)n * BULK_LEN / (side_seconds(SIDE_CLIENT) * k) / 1e6;
+    *recv = (double)n * BULK_LEN / (side_seconds(SIDE_SERVER) * k) / 1e6;
     return 0;
 }
 
@@ -257,8 +274,7 @@ static void bench_bulk(int aead, uint16_t version, const bench_pki *pki, floor_c
         ok[l] = x[l] != NULL;
         for (int w = 0; ok[l] && w < 16; w++)
             ok[l] = libs[l]->bulk_one(x[l], buf, BULK_LEN, rbuf, why[l], sizeof(why[l])) == 0;
-        if (!ok[l])
-            add_note("%s: %s", name, why[l]);
+        if (!ok[l]) add_note("%s: %s", name, why[l]);
     }
     double fv[2][16];
     int nf[2] = {0, 0};
@@ -269,8 +285,7 @@ static void bench_bulk(int aead, uint16_t version, const bench_pki *pki, floor_c
                 for (int s = 0; fl && s < 2; s++) {
                     double f = floor_bulk_rate(fl, aead, s == 0 ? SIDE_CLIENT : SIDE_SERVER,
                                                BULK_LEN, opt.run_time / 2);
-                    if (f > 0)
-                        fv[s][nf[s]++] = f;
+                    if (f > 0) fv[s][nf[s]++] = f;
                 }
             } else if (ok[l] && bulk_run(libs[l], x[l], opt.run_time, buf, rbuf, &vs[l][r],
                                          &vr[l][r], why[l], sizeof(why[l])) < 0) {
@@ -300,6 +315,19 @@ static void bench_bulk(int aead, uint16_t version, const bench_pki *pki, floor_c
 
 /* ------------------------------------------------------------------ memory */
 
+static const char *dump_lib;
+
+/* --memdump: where the idle connections' bytes are, once per library. */
+static void dump_idle(void)
+{
+    for (int s = SIDE_CLIENT; s <= SIDE_SERVER; s++) {
+        fprintf(stderr, "%s %s, idle after the handshake:\n", dump_lib,
+                s == SIDE_CLIENT ? "client" : "server");
+        mem_dump(stderr, s);
+    }
+    mem_idle_hook = NULL;
+}
+
 static void bench_memory(const hs_case *hc, const bench_pki *pki)
 {
     const bench_lib *libs[2] = {&lib_hasp, &lib_ossl};
@@ -322,6 +350,10 @@ static void bench_memory(const hs_case *hc, const bench_pki *pki)
             ok = libs[l]->hs_one(x, why, sizeof(why)) == 0;
         double idle[2][16], peak[2][16];
         int runs = 3;
+        if (opt.memdump) {
+            dump_lib = libs[l]->name;
+            mem_idle_hook = dump_idle;
+        }
         for (int r = 0; ok && r < runs; r++) {
             mem_track_start();
             ok = libs[l]->hs_one(x, why, sizeof(why)) == 0;
@@ -336,8 +368,7 @@ static void bench_memory(const hs_case *hc, const bench_pki *pki)
                 peak[s][r] = (double)mem_peak(side);
             }
         }
-        if (!ok)
-            add_note("memory: %s%s", why, "");
+        if (!ok) add_note("memory: %s%s", why, "");
         for (int s = 0; ok && s < 2; s++) {
             double vi = median(idle[s], runs), vp = median(peak[s], runs);
             *(l == 0 ? &ri[s]->hasp : &ri[s]->ossl) = vi;
@@ -365,19 +396,16 @@ static void machine(char *out, size_t cap)
             break;
         }
     }
-    if (f)
-        fclose(f);
+    if (f) fclose(f);
     struct utsname u;
-    if (uname(&u) != 0)
-        snprintf(u.release, sizeof(u.release), "?");
+    if (uname(&u) != 0) snprintf(u.release, sizeof(u.release), "?");
     snprintf(out, cap, "%s, %ld cores, Linux %s, %s, hasp %s", model, sysconf(_SC_NPROCESSORS_ONLN),
              u.release, OpenSSL_version(OPENSSL_VERSION), HASP_VERSION_STRING);
 }
 
 static double ratio(const row *r)
 {
-    if (isnan(r->hasp) || isnan(r->ossl) || r->hasp <= 0 || r->ossl <= 0)
-        return NAN;
+    if (isnan(r->hasp) || isnan(r->ossl) || r->hasp <= 0 || r->ossl <= 0) return NAN;
     return r->lower_is_better ? r->ossl / r->hasp : r->hasp / r->ossl;
 }
 
@@ -385,10 +413,10 @@ static void json_num(double v, int integer)
 {
     if (isnan(v))
         printf("null");
-    else if (integer)
+    else if (integer || fabs(v) >= 100)
         printf("%.0f", v);
     else
-        printf("%.4g", v);
+        printf("%.3f", v);
 }
 
 static void json_str(const char *s)
@@ -440,21 +468,20 @@ static void fmt(char *b, size_t cap, double v, int integer)
 static void target(const char *what, const row *r, double want, int vs_floor)
 {
     double v = NAN;
-    if (r)
-        v = vs_floor ? (isnan(r->hasp) || isnan(r->floor) ? NAN : r->floor / r->hasp) : ratio(r);
-    const char *verdict = isnan(v) ? "n/a" : vs_floor ? (v <= want ? "met" : "NOT met")
-                                                      : (v >= want ? "met" : "NOT met");
+    if (r) v = vs_floor ? (isnan(r->hasp) || isnan(r->floor) ? NAN : r->floor / r->hasp) : ratio(r);
+    const char *verdict = isnan(v)   ? "n/a"
+                          : vs_floor ? (v <= want ? "met" : "NOT met")
+                                     : (v >= want ? "met" : "NOT met");
     if (isnan(v))
-        printf("  %-58s %8s  %s\n", what, "n/a", verdict);
+        printf("  %-64s %8s  %s\n", what, "n/a", verdict);
     else
-        printf("  %-58s %7.2fx  %s\n", what, v, verdict);
+        printf("  %-64s %7.2fx  %s\n", what, v, verdict);
 }
 
 static const row *find_row(const char *name, const char *side)
 {
     for (size_t i = 0; i < nrows; i++)
-        if (!strcmp(rows[i].name, name) && !strcmp(rows[i].side, side))
-            return &rows[i];
+        if (!strcmp(rows[i].name, name) && !strcmp(rows[i].side, side)) return &rows[i];
     return NULL;
 }
 
@@ -484,8 +511,8 @@ static void print_table(const char *mach)
             snprintf(pct, sizeof(pct), "-");
         else
             snprintf(pct, sizeof(pct), "%.0f%%", 100 * r->hasp / r->floor);
-        printf("%-20s %-6s %-12s %10s %10s %7s %10s %6s  %s\n", r->name, r->side, r->unit, h, o,
-               ra, fl, pct, r->note);
+        printf("%-20s %-6s %-12s %10s %10s %7s %10s %6s  %s\n", r->name, r->side, r->unit, h, o, ra,
+               fl, pct, r->note);
     }
     if (nnotes) {
         printf("\nn/a and failures:\n");
@@ -534,11 +561,9 @@ static int instr_mode(const bench_pki *pki)
     const hs_case *hc = NULL;
     int aead = -1;
     for (size_t i = 0; i < N_HS; i++)
-        if (!strcmp(hs_cases[i].name, opt.instr))
-            hc = &hs_cases[i];
+        if (!strcmp(hs_cases[i].name, opt.instr)) hc = &hs_cases[i];
     for (int i = 0; i < 3; i++)
-        if (!strcmp(bulk_cases[i], opt.instr))
-            aead = i;
+        if (!strcmp(bulk_cases[i], opt.instr)) aead = i;
     if (!hc && aead < 0) {
         fprintf(stderr, "hasp-bench: unknown case '%s'\n", opt.instr);
         return 1;
@@ -598,6 +623,8 @@ int main(int argc, char **argv)
             opt.json = 1;
         else if (!strcmp(a, "-v") || !strcmp(a, "--verbose"))
             opt.verbose = 1;
+        else if (!strcmp(a, "--memdump"))
+            opt.memdump = 1;
         else if (!strcmp(a, "--runs") && v)
             opt.runs = atoi(argv[++i]);
         else if (!strcmp(a, "--time") && v)
@@ -619,21 +646,16 @@ int main(int argc, char **argv)
         }
     }
     bench_verbose = opt.verbose;
-    if (opt.runs <= 0)
-        opt.runs = opt.quick ? 3 : 5;
-    if (opt.runs > 15)
-        opt.runs = 15;
-    if (opt.run_time <= 0)
-        opt.run_time = opt.quick ? 0.15 : 1.0;
+    if (opt.runs <= 0) opt.runs = opt.quick ? 3 : 5;
+    if (opt.runs > 15) opt.runs = 15;
+    if (opt.run_time <= 0) opt.run_time = opt.quick ? 0.15 : 1.0;
 
     /* --instr needs only its case's chain (RSA key generation is slow
      * under valgrind). */
     int which = 3;
     for (size_t i = 0; opt.instr && i < N_HS; i++)
-        if (!strcmp(hs_cases[i].name, opt.instr))
-            which = 1 << hs_cases[i].cert;
-    if (opt.instr && which == 3)
-        which = 1 << CERT_ECDSA; /* bulk */
+        if (!strcmp(hs_cases[i].name, opt.instr)) which = 1 << hs_cases[i].cert;
+    if (opt.instr && which == 3) which = 1 << CERT_ECDSA; /* bulk */
     bench_pki pki;
     if (pki_generate(&pki, which) < 0) {
         fprintf(stderr, "hasp-bench: could not generate the test certificates\n");
@@ -646,16 +668,13 @@ int main(int argc, char **argv)
     }
 
     floor_ctx *fl = floor_new(&pki);
-    if (!fl)
-        fprintf(stderr, "hasp-bench: the crypto floor cannot be measured\n");
+    if (!fl) fprintf(stderr, "hasp-bench: the crypto floor cannot be measured\n");
     double t0 = now_seconds();
     for (size_t i = 0; i < N_HS; i++)
-        if (wanted(hs_cases[i].name))
-            bench_hs(&hs_cases[i], &pki, fl);
+        if (wanted(hs_cases[i].name)) bench_hs(&hs_cases[i], &pki, fl);
     uint16_t bv = bulk_version(&pki);
     for (int a = 0; a < 3; a++)
-        if (wanted(bulk_cases[a]))
-            bench_bulk(a, bv, &pki, fl);
+        if (wanted(bulk_cases[a])) bench_bulk(a, bv, &pki, fl);
     if (wanted("memory-idle") || wanted("memory-peak")) {
         /* The memory case: TLS 1.3 ECDSA when hasp has TLS 1.3, else 1.2. */
         char why[512];
@@ -663,8 +682,7 @@ int main(int argc, char **argv)
         lib_hasp.hs_free(x);
         bench_memory(x ? &hs_cases[0] : &hs_cases[2], &pki);
     }
-    if (isatty(2))
-        fprintf(stderr, "%-26s\r", "");
+    if (isatty(2)) fprintf(stderr, "%-26s\r", "");
     char mach[512];
     machine(mach, sizeof(mach));
     if (opt.json)

@@ -85,12 +85,9 @@ static char *to_pem(X509 *a, X509 *b, EVP_PKEY *key, size_t *len)
 {
     BIO *bio = BIO_new(BIO_s_mem());
     int ok = bio != NULL;
-    if (ok && key)
-        ok = PEM_write_bio_PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL);
-    if (ok && a)
-        ok = PEM_write_bio_X509(bio, a);
-    if (ok && b)
-        ok = PEM_write_bio_X509(bio, b);
+    if (ok && key) ok = PEM_write_bio_PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL);
+    if (ok && a) ok = PEM_write_bio_X509(bio, a);
+    if (ok && b) ok = PEM_write_bio_X509(bio, b);
     char *data = NULL, *out = NULL;
     long n = ok ? BIO_get_mem_data(bio, &data) : 0;
     if (n > 0 && (out = malloc((size_t)n + 1)) != NULL) {
@@ -108,8 +105,7 @@ static int make_chain(bench_chain *c, int cert)
     c->root_key = rk;
     c->inter_key = ik;
     c->leaf_key = lk;
-    if (!rk || !ik || !lk)
-        return -1;
+    if (!rk || !ik || !lk) return -1;
     const char *alg = cert == CERT_ECDSA ? "ECDSA" : "RSA";
     char cn[64];
     snprintf(cn, sizeof(cn), "hasp bench root CA %s", alg);
@@ -120,8 +116,7 @@ static int make_chain(bench_chain *c, int cert)
     c->root = root;
     c->inter = inter;
     c->leaf = leaf;
-    if (!leaf)
-        return -1;
+    if (!leaf) return -1;
     c->chain_pem = to_pem(leaf, inter, NULL, &c->chain_len);
     c->root_pem = to_pem(root, NULL, NULL, &c->root_len);
     c->key_pem = to_pem(NULL, NULL, lk, &c->key_len);
@@ -132,8 +127,7 @@ int pki_generate(bench_pki *pki, int which)
 {
     memset(pki, 0, sizeof(*pki));
     for (int c = CERT_ECDSA; c <= CERT_RSA; c++)
-        if ((which & (1 << c)) && make_chain(&pki->chain[c], c) < 0)
-            return -1;
+        if ((which & (1 << c)) && make_chain(&pki->chain[c], c) < 0) return -1;
     return 0;
 }
 

@@ -24,6 +24,13 @@ double now_seconds(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+double cpu_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
 void side_set_instr(int mask)
 {
     instr_mask = mask;
@@ -31,8 +38,7 @@ void side_set_instr(int mask)
 
 void side_begin(int side)
 {
-    if (instr_mask & side)
-        CALLGRIND_TOGGLE_COLLECT;
+    if (instr_mask & side) CALLGRIND_TOGGLE_COLLECT;
     mem_set_owner(side);
     t0 = now_seconds();
 }
@@ -41,8 +47,7 @@ void side_end(int side)
 {
     acc[side] += now_seconds() - t0;
     mem_set_owner(SIDE_NONE);
-    if (instr_mask & side)
-        CALLGRIND_TOGGLE_COLLECT;
+    if (instr_mask & side) CALLGRIND_TOGGLE_COLLECT;
 }
 
 void side_reset_times(void)

@@ -76,6 +76,8 @@ for c in "${CASES[@]}"; do
     i=$((i + 1))
   done
   for lib in hasp openssl; do
-    [ -s "$TMP/$c.$lib.why" ] && echo "  $c $lib: $(cat "$TMP/$c.$lib.why")"
+    if [ -s "$TMP/$c.$lib.why" ]; then
+      echo "  $c $lib: $(cat "$TMP/$c.$lib.why")"
+    fi
   done
 done

@@ -1,5 +1,6 @@
 /* hasp_config: everything a connection needs that does not change. Built
  * by one thread, then shared read-only by any number of connections. */
+#include "alloc.h"
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -40,7 +41,7 @@ static const uint16_t default_sigalgs[] = {
 
 hasp_config *hasp_config_new(void)
 {
-    hasp_config *cfg = calloc(1, sizeof(*cfg));
+    hasp_config *cfg = hasp_calloc(1, sizeof(*cfg));
     if (!cfg)
         return NULL;
     cfg->min_version = HASP_TLS1_2;
@@ -64,7 +65,7 @@ hasp_config *hasp_config_new(void)
     cfg->reneg_per_minute = 3;
     if (!cfg->cache || ticket_keys_init(&cfg->tkeys, (int64_t)time(NULL)) < 0) {
         session_cache_free(cfg->cache);
-        free(cfg);
+        hasp_free(cfg);
         return NULL;
     }
     return cfg;
@@ -77,7 +78,7 @@ void hasp_config_free(hasp_config *cfg)
     hasp_wipe(cfg->test_kex_priv, sizeof(cfg->test_kex_priv));
     for (size_t i = 0; i < cfg->ncreds; i++) {
         for (size_t j = 0; j < cfg->creds[i].n; j++)
-            free(cfg->creds[i].chain[j]);
+            hasp_free(cfg->creds[i].chain[j]);
         hasp_pkey_free(cfg->creds[i].key);
     }
     if (cfg->anchors)
@@ -86,7 +87,7 @@ void hasp_config_free(hasp_config *cfg)
     used_tickets_free(cfg->used_tickets);
     ticket_keys_destroy(&cfg->tkeys);
     pthread_mutex_destroy(&cfg->lock);
-    free(cfg);
+    hasp_free(cfg);
 }
 
 const char *hasp_config_errmsg(const hasp_config *cfg)
@@ -308,16 +309,16 @@ static int read_file(hasp_config *cfg, const char *path, uint8_t **out, size_t *
     if (!f)
         return cfg_fail(cfg, HASP_ERR_CONFIG, "cannot open '%s': %s", path, strerror(errno));
     size_t cap = 4096, n = 0;
-    uint8_t *buf = malloc(cap);
+    uint8_t *buf = hasp_malloc(cap);
     while (buf) {
         size_t r = fread(buf + n, 1, cap - n, f);
         n += r;
         if (r == 0)
             break;
         if (n == cap) {
-            uint8_t *nb = cap < (64u << 20) ? realloc(buf, cap * 2) : NULL;
+            uint8_t *nb = cap < (64u << 20) ? hasp_realloc(buf, cap * 2) : NULL;
             if (!nb) {
-                free(buf);
+                hasp_free(buf);
                 buf = NULL;
                 break;
             }
@@ -355,11 +356,11 @@ int hasp_config_add_cert_key_mem(hasp_config *cfg, const uint8_t *chain_pem, siz
         if (rc == 0)
             break;
         if (strcmp(label, "CERTIFICATE") != 0) {
-            free(der);
+            hasp_free(der);
             continue;
         }
         if (cred.n >= HASP_MAX_CHAIN) {
-            free(der);
+            hasp_free(der);
             cfg_fail(cfg, HASP_ERR_CONFIG, "the certificate chain has more than %d certificates",
                      HASP_MAX_CHAIN);
             goto fail;
@@ -399,7 +400,7 @@ int hasp_config_add_cert_key_mem(hasp_config *cfg, const uint8_t *chain_pem, siz
     return 0;
 fail:
     for (size_t j = 0; j < cred.n; j++)
-        free(cred.chain[j]);
+        hasp_free(cred.chain[j]);
     hasp_pkey_free(cred.key);
     return cfg->errmsg[0] ? HASP_ERR_CONFIG : HASP_ERR_CONFIG;
 }
@@ -419,8 +420,8 @@ int hasp_config_add_cert_key_file(hasp_config *cfg, const char *chain_file, cons
         }
         hasp_wipe(key, key_len);
     }
-    free(chain);
-    free(key);
+    hasp_free(chain);
+    hasp_free(key);
     return rc;
 }
 

@@ -1,6 +1,7 @@
 /* The engine: a connection eats bytes from the peer, produces bytes to
  * send, and moves plaintext. It drives the record layer and the handshake,
  * handles alerts and close_notify, and never touches a socket. */
+#include "alloc.h"
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,7 +22,7 @@ hasp_conn *hasp_conn_new(const hasp_config *cfg, int role)
 {
     if (!cfg || (role != HASP_CLIENT && role != HASP_SERVER))
         return NULL;
-    hasp_conn *c = calloc(1, sizeof(*c));
+    hasp_conn *c = hasp_calloc(1, sizeof(*c));
     if (!c)
         return NULL;
     c->cfg = cfg;
@@ -47,16 +48,16 @@ void hasp_conn_free(hasp_conn *c)
     hasp_rec_prot_clear(&c->pending_wr);
     if (c->in) {
         hasp_wipe(c->in, c->in_cap);
-        free(c->in);
+        hasp_free(c->in);
     }
     hasp_wr_free_secret(&c->out);
     hasp_wr_free_secret(&c->post);
     hasp_wr_free_secret(&c->stash);
     hasp_session_free(c->session_in);
     hasp_session_free(c->session_out);
-    free(c->peer_cert);
+    hasp_free(c->peer_cert);
     hasp_wipe(c, sizeof(*c));
-    free(c);
+    hasp_free(c);
 }
 
 int hasp_conn_set_servername(hasp_conn *c, const char *name)
@@ -179,7 +180,7 @@ void hasp_conn_release_buffers(hasp_conn *c)
         return;
     if (c->in && c->app_len == 0 && c->in_off == c->in_len) {
         hasp_wipe(c->in, c->in_len);
-        free(c->in);
+        hasp_free(c->in);
         c->in = NULL;
         c->in_cap = c->in_len = c->in_off = 0;
     }
@@ -251,7 +252,7 @@ void conn_session_invalidate(hasp_conn *c)
 int hasp_conn_input(hasp_conn *c, const uint8_t *in, size_t len)
 {
     if (!c->in) {
-        c->in = malloc(IN_CAP);
+        c->in = hasp_malloc(IN_CAP);
         ENSURE(c->in, HASP_ERR_NOMEM);
         c->in_cap = IN_CAP;
     }
@@ -776,8 +777,8 @@ const char *hasp_conn_cipher_openssl_name(const hasp_conn *c)
 
 const char *hasp_conn_group_name(const hasp_conn *c)
 {
-    if (!c->suite || c->suite->kx == HASP_KX_RSA)
-        return NULL;
+    if (!c->suite || c->suite->kx == HASP_KX_RSA || (c->resumed && c->version == HASP_TLS1_2))
+        return NULL; /* no key exchange: RSA transport, or an abbreviated handshake */
     return c->group ? hasp_group_name(c->group) : "custom-dh";
 }
 

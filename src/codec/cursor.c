@@ -1,3 +1,4 @@
+#include "../alloc.h"
 #include "cursor.h"
 
 #include <stdlib.h>
@@ -13,7 +14,7 @@ int wr_reserve(hasp_wr *w, size_t n)
         ENSURE(ncap < ((size_t)1 << 30), HASP_ERR_NOMEM);
         ncap *= 2;
     }
-    uint8_t *np = realloc(w->p, ncap);
+    uint8_t *np = hasp_realloc(w->p, ncap);
     ENSURE(np != NULL, HASP_ERR_NOMEM);
     w->p = np;
     w->cap = ncap;
@@ -23,7 +24,7 @@ int wr_reserve(hasp_wr *w, size_t n)
 void hasp_wr_free(hasp_wr *w)
 {
     if (w->growable)
-        free(w->p);
+        hasp_free(w->p);
     w->p = NULL;
     w->len = w->cap = 0;
 }

@@ -1,3 +1,4 @@
+#include "../alloc.h"
 #include "pem.h"
 
 #include <stdio.h>
@@ -125,12 +126,12 @@ int hasp_pem_next(const uint8_t **p, const uint8_t *end, char *label, size_t lab
                (const char *)lab);
 
     size_t cap = hasp_base64_decoded_max((size_t)(e - body));
-    uint8_t *buf = malloc(cap ? cap : 1);
+    uint8_t *buf = hasp_malloc(cap ? cap : 1);
     ENSURE(buf != NULL, HASP_ERR_NOMEM);
     size_t n;
     int rc = hasp_base64_decode((const char *)body, (size_t)(e - body), buf, cap, &n);
     if (rc < 0) {
-        free(buf);
+        hasp_free(buf);
         FAIL(HASP_ERR_DECODE, "PEM: block '%.*s' has invalid base64", (int)lab_len,
              (const char *)lab);
     }

@@ -1,5 +1,6 @@
 /* AEAD (AES-GCM, ChaCha20-Poly1305) and raw CBC (AES, 3DES). Each context
  * runs the key schedule once; a record only sets the IV. */
+#include "../alloc.h"
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -88,7 +89,7 @@ hasp_aead_ctx *hasp_aead_new(int alg, int encrypt, const uint8_t *key)
                      cipher_names[idx]);
         return NULL;
     }
-    hasp_aead_ctx *c = calloc(1, sizeof(*c));
+    hasp_aead_ctx *c = hasp_calloc(1, sizeof(*c));
     ENSURE_PTR(c != NULL, HASP_ERR_NOMEM);
     c->alg = alg;
     c->encrypt = encrypt ? 1 : 0;
@@ -161,7 +162,7 @@ void hasp_aead_free(hasp_aead_ctx *c)
     if (c == NULL) return;
     EVP_CIPHER_CTX_free(c->ctx); /* cleanses the key schedule */
     OPENSSL_cleanse(c, sizeof(*c));
-    free(c);
+    hasp_free(c);
 }
 
 /* ------------------------------------------------------------------ CBC */
@@ -227,7 +228,7 @@ hasp_cbc_ctx *hasp_cbc_new(int alg, int encrypt, const uint8_t *key)
                      cipher_names[idx]);
         return NULL;
     }
-    hasp_cbc_ctx *c = calloc(1, sizeof(*c));
+    hasp_cbc_ctx *c = hasp_calloc(1, sizeof(*c));
     ENSURE_PTR(c != NULL, HASP_ERR_NOMEM);
     c->alg = alg;
     c->encrypt = encrypt ? 1 : 0;
@@ -262,5 +263,5 @@ void hasp_cbc_free(hasp_cbc_ctx *c)
     if (c == NULL) return;
     EVP_CIPHER_CTX_free(c->ctx);
     OPENSSL_cleanse(c, sizeof(*c));
-    free(c);
+    hasp_free(c);
 }

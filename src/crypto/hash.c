@@ -1,6 +1,7 @@
 /* Hashes, HMAC, the TLS 1.2 PRF and HKDF, on OpenSSL's low-level hash
  * functions: a context is a plain struct, so copies (transcript peeks,
  * HMAC key states) cost a memcpy and never allocate. */
+#include "../alloc.h"
 #include "internal.h"
 
 #include <pthread.h>
@@ -171,7 +172,7 @@ hasp_hash_ctx *hasp_hash_new(int alg)
         hasp_err_set(HASP_ERR_USAGE, __FILE__, __LINE__, "unknown hash algorithm %d", alg);
         return NULL;
     }
-    hasp_hash_ctx *h = malloc(sizeof(*h));
+    hasp_hash_ctx *h = hasp_malloc(sizeof(*h));
     ENSURE_PTR(h != NULL, HASP_ERR_NOMEM);
     h->md = md;
     md->init(&h->s);
@@ -196,7 +197,7 @@ int hasp_hash_peek(const hasp_hash_ctx *h, uint8_t *out)
 hasp_hash_ctx *hasp_hash_dup(const hasp_hash_ctx *h)
 {
     ENSURE_PTR(h != NULL, HASP_ERR_USAGE);
-    hasp_hash_ctx *c = malloc(sizeof(*c));
+    hasp_hash_ctx *c = hasp_malloc(sizeof(*c));
     ENSURE_PTR(c != NULL, HASP_ERR_NOMEM);
     *c = *h;
     return c;
@@ -211,7 +212,7 @@ void hasp_hash_free(hasp_hash_ctx *h)
 {
     if (h == NULL) return;
     OPENSSL_cleanse(h, sizeof(*h));
-    free(h);
+    hasp_free(h);
 }
 
 /* ------------------------------------------------------------------ HMAC (RFC 2104) */
@@ -277,10 +278,10 @@ int hasp_hmac(int alg, const uint8_t *key, size_t keylen, const uint8_t *in, siz
 
 hasp_hmac_ctx *hasp_hmac_new(int alg, const uint8_t *key, size_t keylen)
 {
-    hasp_hmac_ctx *h = malloc(sizeof(*h));
+    hasp_hmac_ctx *h = hasp_malloc(sizeof(*h));
     ENSURE_PTR(h != NULL, HASP_ERR_NOMEM);
     if (hasp_hmac_init_key(h, alg, key, keylen) < 0) {
-        free(h);
+        hasp_free(h);
         return NULL;
     }
     return h;
@@ -290,7 +291,7 @@ void hasp_hmac_free(hasp_hmac_ctx *h)
 {
     if (h == NULL) return;
     OPENSSL_cleanse(h, sizeof(*h));
-    free(h);
+    hasp_free(h);
 }
 
 size_t hasp_hmac_len(const hasp_hmac_ctx *h)

@@ -1,6 +1,7 @@
 /* Key exchange groups: X25519 and NIST curves through EVP_PKEY, finite
  * field DH (RFC 7919 groups or a server's explicit p, g) with BIGNUM
  * Montgomery exponentiation. */
+#include "../alloc.h"
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
@@ -157,7 +158,7 @@ void hasp_kex_free(hasp_kex *k)
     BN_free(k->y);
     BN_MONT_CTX_free(k->mont);
     BN_CTX_free(k->bn);
-    free(k);
+    hasp_free(k);
 }
 
 uint16_t hasp_kex_group(const hasp_kex *k)
@@ -167,7 +168,7 @@ uint16_t hasp_kex_group(const hasp_kex *k)
 
 static hasp_kex *kex_alloc(const group_row *row)
 {
-    hasp_kex *k = calloc(1, sizeof(*k));
+    hasp_kex *k = hasp_calloc(1, sizeof(*k));
     ENSURE_PTR(k != NULL, HASP_ERR_NOMEM);
     k->row = row;
     k->group = row ? row->id : 0;

@@ -1,5 +1,6 @@
 /* Public and private keys, signatures (RSA PKCS#1 v1.5, RSA-PSS, ECDSA,
  * Ed25519), the TLS SignatureScheme table, and RSA key transport. */
+#include "../alloc.h"
 #include <openssl/bio.h>
 #include <openssl/core_names.h>
 #include <openssl/err.h>
@@ -64,7 +65,7 @@ static int pkey_classify(hasp_pkey *k)
 
 static hasp_pkey *pkey_wrap(EVP_PKEY *pk)
 {
-    hasp_pkey *k = calloc(1, sizeof(*k));
+    hasp_pkey *k = hasp_calloc(1, sizeof(*k));
     if (k == NULL) {
         EVP_PKEY_free(pk);
         hasp_err_set(HASP_ERR_NOMEM, __FILE__, __LINE__, NULL);
@@ -166,20 +167,10 @@ EVP_PKEY *hasp_evp_pkey_from_spki_fast(const uint8_t *der, size_t len)
 
 hasp_pkey *hasp_pkey_from_spki(const uint8_t *der, size_t len)
 {
-    ENSURE_PTR(der != NULL && len > 0 && len <= LONG_MAX, HASP_ERR_USAGE);
-    EVP_PKEY *pk = hasp_evp_pkey_from_spki_fast(der, len);
-    if (pk != NULL) return pkey_wrap(pk);
-    const unsigned char *p = der;
-    pk = d2i_PUBKEY(NULL, &p, (long)len);
-    if (pk == NULL || p != der + len) {
-        EVP_PKEY_free(pk);
-        ERR_clear_error();
-        hasp_err_set(HASP_ERR_CERT_BAD, __FILE__, __LINE__,
-                     "the SubjectPublicKeyInfo could not be parsed (malformed DER or unknown "
-                     "algorithm)");
-        return NULL;
-    }
-    return pkey_wrap(pk);
+    /* One decoder for the handshake and X.509 (x509_extra.c): raw parts for
+     * the usual shapes, per-type d2i next, the generic decoder last. */
+    EVP_PKEY *pk = crypto_pubkey_from_spki(der, len);
+    return pk ? pkey_wrap(pk) : NULL;
 }
 
 /* Never prompt for a passphrase: encrypted keys are refused. */
@@ -217,7 +208,7 @@ void hasp_pkey_free(hasp_pkey *k)
 {
     if (k == NULL) return;
     EVP_PKEY_free(k->pk); /* clears private components */
-    free(k);
+    hasp_free(k);
 }
 
 int hasp_pkey_type(const hasp_pkey *k)

@@ -1,5 +1,6 @@
 /* Fast SubjectPublicKeyInfo loading and one-shot signature checks for
  * certificate paths (see x509_extra.h for why). */
+#include "../alloc.h"
 #include "internal.h" /* defines OPENSSL_SUPPRESS_DEPRECATED first */
 
 #include <openssl/ec.h>
@@ -34,8 +35,11 @@ EVP_PKEY *crypto_pubkey_from_spki(const uint8_t *spki, size_t len)
     static const uint8_t rsa_oid[] = {0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01};
     static const uint8_t ec_oid[] = {0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01};
     ENSURE_PTR(spki != NULL && len > 0 && len <= LONG_MAX, HASP_ERR_USAGE);
+    /* The usual shapes from raw parts first (pkey.c): for EC half the cost
+     * of d2i_EC_PUBKEY, and already a provider key. */
+    EVP_PKEY *pk = hasp_evp_pkey_from_spki_fast(spki, len);
+    if (pk != NULL) return pk;
     const unsigned char *p = spki;
-    EVP_PKEY *pk = NULL;
     if (spki_has_oid(spki, len, rsa_oid, sizeof(rsa_oid))) {
         RSA *r = d2i_RSA_PUBKEY(NULL, &p, (long)len);
         if (r && p == spki + len && (pk = EVP_PKEY_new()) != NULL &&
@@ -81,7 +85,7 @@ hasp_x509_pubkey *hasp_x509_pubkey_new(const uint8_t *spki, size_t len)
     EVP_PKEY_CTX *warm = EVP_PKEY_CTX_new_from_pkey(NULL, pk, NULL);
     if (warm == NULL || EVP_PKEY_verify_init(warm) <= 0) ERR_clear_error();
     EVP_PKEY_CTX_free(warm);
-    hasp_x509_pubkey *k = calloc(1, sizeof(*k));
+    hasp_x509_pubkey *k = hasp_calloc(1, sizeof(*k));
     if (k == NULL) {
         EVP_PKEY_free(pk);
         hasp_err_set(HASP_ERR_NOMEM, __FILE__, __LINE__, NULL);
@@ -95,7 +99,7 @@ void hasp_x509_pubkey_free(hasp_x509_pubkey *k)
 {
     if (k == NULL) return;
     EVP_PKEY_free(k->pk);
-    free(k);
+    hasp_free(k);
 }
 
 int hasp_x509_pubkey_verify(const hasp_x509_pubkey *k, int sig_alg, int hash, const uint8_t *data,

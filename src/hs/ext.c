@@ -2,6 +2,7 @@
  * ServerHello write/read}. The walkers below enforce the rules common to
  * all: no duplicates, a ServerHello carries only what the client offered,
  * unknown extensions in a ClientHello are ignored. */
+#include "../alloc.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -497,11 +498,11 @@ static int ticket_ch_read(hasp_conn *c, hasp_rd *r)
 {
     struct hasp_hs *hs = c->hs;
     hs->peer_ticket_ext = 1;
-    free(hs->peer_ticket);
+    hasp_free(hs->peer_ticket);
     hs->peer_ticket = NULL;
     hs->peer_ticket_len = 0;
     if (r->len && r->len <= 65535) {
-        hs->peer_ticket = malloc(r->len);
+        hs->peer_ticket = hasp_malloc(r->len);
         ENSURE(hs->peer_ticket, HASP_ERR_NOMEM);
         memcpy(hs->peer_ticket, r->p, r->len);
         hs->peer_ticket_len = r->len;

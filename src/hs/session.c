@@ -1,4 +1,5 @@
 /* Sessions, the server's session cache and session tickets. */
+#include "../alloc.h"
 #include "session.h"
 
 #include <stdlib.h>
@@ -10,7 +11,7 @@
 
 hasp_session *session_new(void)
 {
-    hasp_session *s = calloc(1, sizeof(*s));
+    hasp_session *s = hasp_calloc(1, sizeof(*s));
     if (s)
         s->resumable = 1;
     return s;
@@ -20,19 +21,19 @@ void hasp_session_free(hasp_session *s)
 {
     if (!s)
         return;
-    free(s->ticket);
-    free(s->peer_cert);
+    hasp_free(s->ticket);
+    hasp_free(s->peer_cert);
     hasp_wipe(s, sizeof(*s));
-    free(s);
+    hasp_free(s);
 }
 
 int session_set_ticket(hasp_session *s, const uint8_t *t, size_t len)
 {
-    uint8_t *nt = len ? malloc(len) : NULL;
+    uint8_t *nt = len ? hasp_malloc(len) : NULL;
     ENSURE(nt || !len, HASP_ERR_NOMEM);
     if (len)
         memcpy(nt, t, len);
-    free(s->ticket);
+    hasp_free(s->ticket);
     s->ticket = nt;
     s->ticket_len = len;
     return 0;
@@ -40,11 +41,11 @@ int session_set_ticket(hasp_session *s, const uint8_t *t, size_t len)
 
 int session_set_peer_cert(hasp_session *s, const uint8_t *der, size_t len)
 {
-    uint8_t *nc = len ? malloc(len) : NULL;
+    uint8_t *nc = len ? hasp_malloc(len) : NULL;
     ENSURE(nc || !len, HASP_ERR_NOMEM);
     if (len)
         memcpy(nc, der, len);
-    free(s->peer_cert);
+    hasp_free(s->peer_cert);
     s->peer_cert = nc;
     s->peer_cert_len = len;
     return 0;
@@ -156,7 +157,7 @@ struct session_cache {
 
 session_cache *session_cache_new(size_t max_entries)
 {
-    session_cache *sc = calloc(1, sizeof(*sc));
+    session_cache *sc = hasp_calloc(1, sizeof(*sc));
     if (!sc)
         return NULL;
     pthread_mutex_init(&sc->lock, NULL);
@@ -192,7 +193,7 @@ static void drop_entry(session_cache *sc, cache_entry *e)
 {
     unlink_entry(sc, e);
     hasp_session_free(e->s);
-    free(e);
+    hasp_free(e);
     sc->count--;
 }
 
@@ -203,7 +204,7 @@ void session_cache_free(session_cache *sc)
     while (sc->head)
         drop_entry(sc, sc->head);
     pthread_mutex_destroy(&sc->lock);
-    free(sc);
+    hasp_free(sc);
 }
 
 /* A linear walk: the cache is bounded and a lookup costs less than one
@@ -222,7 +223,7 @@ int session_cache_put(session_cache *sc, const hasp_session *s)
         return 0;
     hasp_session *copy = session_dup(s);
     ENSURE(copy, HASP_ERR_NOMEM);
-    cache_entry *ne = calloc(1, sizeof(*ne));
+    cache_entry *ne = hasp_calloc(1, sizeof(*ne));
     if (!ne) {
         hasp_session_free(copy);
         return HASP_ERR_NOMEM;
@@ -368,7 +369,7 @@ hasp_session *ticket_open(ticket_keys *tk, const uint8_t *t, size_t len)
     if (!found)
         return NULL;
     size_t ct_len = len - TICKET_KEY_NAME_LEN - 12;
-    uint8_t *pt = malloc(ct_len);
+    uint8_t *pt = hasp_malloc(ct_len);
     hasp_session *s = NULL;
     if (pt) {
         hasp_aead_ctx *a = hasp_aead_new(HASP_AEAD_AES256GCM, 0, k.key);
@@ -377,7 +378,7 @@ hasp_session *ticket_open(ticket_keys *tk, const uint8_t *t, size_t len)
             s = session_decode(pt, ct_len - HASP_AEAD_TAG_LEN);
         hasp_aead_free(a);
         hasp_wipe(pt, ct_len);
-        free(pt);
+        hasp_free(pt);
     }
     hasp_wipe(&k, sizeof(k));
     return s;
@@ -427,12 +428,12 @@ struct used_tickets {
 
 used_tickets *used_tickets_new(size_t cap)
 {
-    used_tickets *u = calloc(1, sizeof(*u));
+    used_tickets *u = hasp_calloc(1, sizeof(*u));
     if (!u)
         return NULL;
-    u->h = calloc(cap, sizeof(*u->h));
+    u->h = hasp_calloc(cap, sizeof(*u->h));
     if (!u->h) {
-        free(u);
+        hasp_free(u);
         return NULL;
     }
     u->cap = cap;
@@ -445,8 +446,8 @@ void used_tickets_free(used_tickets *u)
     if (!u)
         return;
     pthread_mutex_destroy(&u->lock);
-    free(u->h);
-    free(u);
+    hasp_free(u->h);
+    hasp_free(u);
 }
 
 int used_tickets_seen(used_tickets *u, const uint8_t *t, size_t len)

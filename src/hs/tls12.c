@@ -2,6 +2,7 @@
  * runs the rows in order: our rows call send(), the peer's rows wait for
  * that message and call recv(). A message that does not fit the current
  * row is unexpected_message by construction. */
+#include "../alloc.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -499,7 +500,7 @@ static int try_resume12(hasp_conn *c)
     c->resumed = 1;
     c->resumed_how = how;
     if (s->peer_cert_len) {
-        c->peer_cert = malloc(s->peer_cert_len);
+        c->peer_cert = hasp_malloc(s->peer_cert_len);
         if (c->peer_cert) {
             memcpy(c->peer_cert, s->peer_cert, s->peer_cert_len);
             c->peer_cert_len = s->peer_cert_len;
@@ -674,7 +675,9 @@ int client_hello_recv(hasp_conn *c, hasp_rd *r)
     c->version = HASP_TLS1_2;
     int resumed = hs->reneg ? 0 : try_resume12(c);
     GUARD(resumed);
-    if (hs->peer_ticket_ext && c->cfg->tickets)
+    /* A ticket for a new session; on resumption only when the old one is half spent. */
+    if (hs->peer_ticket_ext && c->cfg->tickets &&
+        (!resumed || conn_now(c) - hs->resume->created > (int64_t)hs->resume->lifetime / 2))
         hs->flags |= F_TICKET;
     if (resumed) {
         GUARD(hs_transcript_start(c));
@@ -805,7 +808,7 @@ int server_hello_recv(hasp_conn *c, hasp_rd *r)
         memcpy(c->master, sess->secret, 48);
         c->resumed = 1;
         c->resumed_how = (sess->ticket_len && hs->ticket_ext_sent) ? "ticket" : "session-id";
-        if (sess->peer_cert_len && (c->peer_cert = malloc(sess->peer_cert_len))) {
+        if (sess->peer_cert_len && (c->peer_cert = hasp_malloc(sess->peer_cert_len))) {
             memcpy(c->peer_cert, sess->peer_cert, sess->peer_cert_len);
             c->peer_cert_len = sess->peer_cert_len;
         }
@@ -914,8 +917,8 @@ int hs_verify_chain(hasp_conn *c, const uint8_t *const *certs, const size_t *len
     } else {
         snprintf(c->verify_msg, sizeof(c->verify_msg), "skipped (verification disabled)");
     }
-    free(c->peer_cert);
-    c->peer_cert = malloc(lens[0]);
+    hasp_free(c->peer_cert);
+    c->peer_cert = hasp_malloc(lens[0]);
     ENSURE(c->peer_cert, HASP_ERR_NOMEM);
     memcpy(c->peer_cert, certs[0], lens[0]);
     c->peer_cert_len = lens[0];
@@ -1373,11 +1376,11 @@ static int new_session_ticket_recv(hasp_conn *c, hasp_rd *r)
     GUARD(rd_u32(r, &hint));
     GUARD(rd_vec(r, 2, &t));
     GUARD(rd_expect_empty(r));
-    free(hs->new_ticket);
+    hasp_free(hs->new_ticket);
     hs->new_ticket = NULL;
     hs->new_ticket_len = 0;
     if (t.len) {
-        hs->new_ticket = malloc(t.len);
+        hs->new_ticket = hasp_malloc(t.len);
         ENSURE(hs->new_ticket, HASP_ERR_NOMEM);
         memcpy(hs->new_ticket, t.p, t.len);
         hs->new_ticket_len = t.len;
@@ -1448,7 +1451,7 @@ static void advance(hasp_conn *c)
 
 int hs_start(hasp_conn *c)
 {
-    struct hasp_hs *hs = calloc(1, sizeof(*hs));
+    struct hasp_hs *hs = hasp_calloc(1, sizeof(*hs));
     ENSURE(hs, HASP_ERR_NOMEM);
     hs->table = tls12_full;
     hs->transcript = hasp_wr_dyn();
@@ -1471,10 +1474,10 @@ void hs_free(hasp_conn *c)
     hasp_kex_free(hs->kex);
     hasp_kex_free(hs->share_kex);
     hasp_session_free(hs->resume);
-    free(hs->peer_ticket);
-    free(hs->new_ticket);
+    hasp_free(hs->peer_ticket);
+    hasp_free(hs->new_ticket);
     hasp_wipe(hs, sizeof(*hs));
-    free(hs);
+    hasp_free(hs);
     c->hs = NULL;
 }
 

@@ -1,6 +1,7 @@
 /* The TLS 1.3 handshake (RFC 8446) as its own table beside TLS 1.2's. The
  * ClientHello is shared (one message offers both versions); once a
  * ServerHello picks TLS 1.3, both sides walk tls13_full. */
+#include "../alloc.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -279,7 +280,7 @@ static int server_pick_psk(hasp_conn *c)
         c->resumed = 1;
         c->resumed_how = "psk";
         hs->peer_cert_checked = 1;
-        if (s->peer_cert_len && (c->peer_cert = malloc(s->peer_cert_len))) {
+        if (s->peer_cert_len && (c->peer_cert = hasp_malloc(s->peer_cert_len))) {
             memcpy(c->peer_cert, s->peer_cert, s->peer_cert_len);
             c->peer_cert_len = s->peer_cert_len;
         }
@@ -600,7 +601,7 @@ int tls13_server_hello_recv(hasp_conn *c, hasp_rd *exts, uint16_t suite_id, cons
         c->resumed = 1;
         c->resumed_how = "psk";
         hs->peer_cert_checked = 1;
-        if (sess->peer_cert_len && (c->peer_cert = malloc(sess->peer_cert_len))) {
+        if (sess->peer_cert_len && (c->peer_cert = hasp_malloc(sess->peer_cert_len))) {
             memcpy(c->peer_cert, sess->peer_cert, sess->peer_cert_len);
             c->peer_cert_len = sess->peer_cert_len;
         }
@@ -1022,7 +1023,9 @@ int tls13_send_tickets(hasp_conn *c)
     struct hasp_hs *hs = c->hs;
     if (!c->cfg->tickets || !hs->peer_psk_modes)
         return 0;
-    for (unsigned i = 0; i < c->cfg->tickets13; i++) {
+    /* after a resumption, one ticket replaces the one used */
+    unsigned count = c->resumed && c->cfg->tickets13 ? 1 : c->cfg->tickets13;
+    for (unsigned i = 0; i < count; i++) {
         hasp_session *s = session_new();
         ENSURE(s, HASP_ERR_NOMEM);
         uint8_t nonce = c->tls13_ticket_nonce++;

@@ -1,5 +1,6 @@
 /* Distinguished names (RFC 5280 4.1.2.4, 7.1): validation, comparison,
  * hashing, printing. GeneralNames structure checks. */
+#include "../alloc.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,7 +122,7 @@ static size_t norm_get(hasp_rd name, uint8_t *buf, size_t cap, uint8_t **heap, c
     *heap = NULL;
     *out = buf;
     if (n > cap) {
-        *heap = malloc(n);
+        *heap = hasp_malloc(n);
         if (!*heap) return (size_t)-1;
         name_norm(name, *heap, n);
         *out = *heap;
@@ -140,7 +141,7 @@ uint64_t hasp_x509_name_hash(hasp_rd name)
         h ^= p[i];
         h *= 1099511628211ull;
     }
-    free(heap);
+    hasp_free(heap);
     return h;
 }
 
@@ -152,8 +153,8 @@ int hasp_x509_name_eq(hasp_rd a, hasp_rd b)
     size_t na = norm_get(a, ba, sizeof(ba), &ha, &pa);
     size_t nb = norm_get(b, bb, sizeof(bb), &hb, &pb);
     int eq = na != (size_t)-1 && na == nb && memcmp(pa, pb, na) == 0;
-    free(ha);
-    free(hb);
+    hasp_free(ha);
+    hasp_free(hb);
     return eq;
 }
 
@@ -165,8 +166,8 @@ int x509_name_within(hasp_rd name, hasp_rd constraint)
     size_t nc = norm_get(constraint, bb, sizeof(bb), &hb, &pc);
     int in = nn != (size_t)-1 && nc != (size_t)-1 && nc <= nn && memcmp(pn, pc, nc) == 0 &&
              (nn == nc || pn[nc] == 0x01);
-    free(ha);
-    free(hb);
+    hasp_free(ha);
+    hasp_free(hb);
     return in;
 }
 

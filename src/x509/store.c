@@ -1,6 +1,7 @@
 /* Trust stores: certificates parsed once, public keys loaded once, an
  * index by subject name. Immutable once loaded, so it may be shared by
  * threads. */
+#include "../alloc.h"
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,7 +15,7 @@
 
 hasp_x509_store *hasp_x509_store_new(void)
 {
-    hasp_x509_store *s = calloc(1, sizeof(*s));
+    hasp_x509_store *s = hasp_calloc(1, sizeof(*s));
     if (!s) hasp_err_set(HASP_ERR_NOMEM, __FILE__, __LINE__, NULL);
     return s;
 }
@@ -24,12 +25,12 @@ void hasp_x509_store_free(hasp_x509_store *s)
     if (!s) return;
     for (size_t i = 0; i < s->n; i++) {
         hasp_x509_pubkey_free(s->e[i]->key);
-        free(s->e[i]->der);
-        free(s->e[i]);
+        hasp_free(s->e[i]->der);
+        hasp_free(s->e[i]);
     }
-    free(s->e);
-    free(s->index);
-    free(s);
+    hasp_free(s->e);
+    hasp_free(s->index);
+    hasp_free(s);
 }
 
 size_t hasp_x509_store_count(const hasp_x509_store *s)
@@ -57,32 +58,32 @@ int hasp_x509_store_add_der(hasp_x509_store *s, const uint8_t *der, size_t len)
     ENSURE(s != NULL, HASP_ERR_USAGE);
     for (size_t i = 0; i < s->n; i++)
         if (s->e[i]->der_len == len && memcmp(s->e[i]->der, der, len) == 0) return 0;
-    hasp_x509_store_entry *e = calloc(1, sizeof(*e));
+    hasp_x509_store_entry *e = hasp_calloc(1, sizeof(*e));
     ENSURE(e != NULL, HASP_ERR_NOMEM);
-    e->der = malloc(len ? len : 1);
+    e->der = hasp_malloc(len ? len : 1);
     if (!e->der) {
-        free(e);
+        hasp_free(e);
         FAIL(HASP_ERR_NOMEM, NULL);
     }
     memcpy(e->der, der, len);
     e->der_len = len;
     int rc = hasp_x509_parse(e->der, len, &e->cert);
     if (rc < 0) {
-        free(e->der);
-        free(e);
+        hasp_free(e->der);
+        hasp_free(e);
         return rc;
     }
     /* A key hasp cannot load stays NULL; using it fails with a reason. */
     e->key = hasp_x509_pubkey_new(e->cert.spki.p, e->cert.spki.len);
     if (s->n == s->cap) {
         size_t ncap = s->cap ? s->cap * 2 : 64;
-        hasp_x509_store_entry **ne = realloc(s->e, ncap * sizeof(*ne));
-        hasp_x509_store_entry **ni = ne ? realloc(s->index, ncap * sizeof(*ni)) : NULL;
+        hasp_x509_store_entry **ne = hasp_realloc(s->e, ncap * sizeof(*ne));
+        hasp_x509_store_entry **ni = ne ? hasp_realloc(s->index, ncap * sizeof(*ni)) : NULL;
         if (ne) s->e = ne;
         if (!ni) {
             hasp_x509_pubkey_free(e->key);
-            free(e->der);
-            free(e);
+            hasp_free(e->der);
+            hasp_free(e);
             FAIL(HASP_ERR_NOMEM, NULL);
         }
         s->index = ni;
@@ -135,7 +136,7 @@ int hasp_x509_store_add_pem(hasp_x509_store *s, const uint8_t *pem, size_t len)
             else if (r < 0)
                 bad++;
         }
-        free(der);
+        hasp_free(der);
     }
     GUARD(rc);
     ENSURE_MSG(seen > 0, HASP_ERR_CONFIG, "the PEM data holds no CERTIFICATE block");
@@ -148,7 +149,7 @@ static int read_file(const char *path, uint8_t **buf, size_t *len)
     FILE *f = fopen(path, "rb");
     ENSURE_MSG(f != NULL, HASP_ERR_CONFIG, "cannot open '%s'", path);
     size_t cap = 65536, n = 0;
-    uint8_t *b = malloc(cap);
+    uint8_t *b = hasp_malloc(cap);
     for (;;) {
         if (!b) {
             fclose(f);
@@ -157,19 +158,19 @@ static int read_file(const char *path, uint8_t **buf, size_t *len)
         n += fread(b + n, 1, cap - n, f);
         if (n < cap) break;
         if (cap >= ((size_t)64 << 20)) {
-            free(b);
+            hasp_free(b);
             fclose(f);
             FAIL(HASP_ERR_CONFIG, "'%s' is larger than 64 MiB", path);
         }
-        uint8_t *nb = realloc(b, cap * 2);
-        if (!nb) free(b);
+        uint8_t *nb = hasp_realloc(b, cap * 2);
+        if (!nb) hasp_free(b);
         b = nb;
         cap *= 2;
     }
     int err = ferror(f);
     fclose(f);
     if (err) {
-        free(b);
+        hasp_free(b);
         FAIL(HASP_ERR_CONFIG, "cannot read '%s'", path);
     }
     *buf = b;
@@ -187,7 +188,7 @@ int hasp_x509_store_add_file(hasp_x509_store *s, const char *path)
         rc = hasp_x509_store_add_der(s, buf, len); /* a DER file */
     else
         rc = hasp_x509_store_add_pem(s, buf, len);
-    free(buf);
+    hasp_free(buf);
     if (rc < 0) {
         char msg[400];
         snprintf(msg, sizeof(msg), "%.380s", hasp_err_last()->msg);

@@ -2,6 +2,7 @@
  * uses it. Builds depth-first from the leaf towards a trust anchor,
  * trying every candidate issuer (anchors first) with backtracking, under a
  * bound on the work done; each complete path is then validated whole. */
+#include "../alloc.h"
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,10 +32,8 @@ typedef struct cand {
 typedef struct sig_memo {
     const cand *child, *parent;
     int rc;
-    char why[200];
+    char *why; /* only for failures */
 } sig_memo;
-
-#define MEMO_SIZE 512
 
 typedef struct vctx {
     const hasp_x509_store *anchors;
@@ -49,7 +48,8 @@ typedef struct vctx {
     const cand *path[PATH_HARD_MAX];
     long steps, sig_checks;
     int gave_up;
-    sig_memo *memo;
+    sig_memo *memo; /* every (child, parent) pair checked: a few per chain */
+    size_t nmemo, memo_cap;
     /* the failure to report: highest priority wins, first among equals */
     int fail_prio, fail_code;
     char fail[768];
@@ -108,14 +108,12 @@ static int key_fits(int key_type, int sig_alg)
 /* Is child signed by parent? 0, or a HASP_ERR_CERT_* with why set. */
 static int sig_check(vctx *v, const cand *child, cand *parent, char *why, size_t cap)
 {
-    size_t h = (((uintptr_t)child >> 4) * 31 + ((uintptr_t)parent >> 4)) % MEMO_SIZE;
-    for (size_t i = 0; i < MEMO_SIZE; i++) {
-        sig_memo *m = &v->memo[(h + i) % MEMO_SIZE];
+    for (size_t i = 0; i < v->nmemo; i++) {
+        sig_memo *m = &v->memo[i];
         if (m->child == child && m->parent == parent) {
-            snprintf(why, cap, "%s", m->why);
+            snprintf(why, cap, "%s", m->why ? m->why : "");
             return m->rc;
         }
-        if (!m->child) break;
     }
     const hasp_x509_cert *c = child->c;
     char cn[256], pn[256];
@@ -157,16 +155,21 @@ static int sig_check(vctx *v, const cand *child, cand *parent, char *why, size_t
                 cn, pn);
         }
     }
-    for (size_t i = 0; i < MEMO_SIZE; i++) {
-        sig_memo *m = &v->memo[(h + i) % MEMO_SIZE];
-        if (!m->child) {
-            m->child = child;
-            m->parent = parent;
-            m->rc = rc;
-            snprintf(m->why, sizeof(m->why), "%s", why);
-            break;
-        }
+    if (v->nmemo == v->memo_cap) {
+        size_t ncap = v->memo_cap ? v->memo_cap * 2 : 8;
+        sig_memo *nm = hasp_realloc(v->memo, ncap * sizeof(*nm));
+        if (!nm)
+            return rc; /* not remembered: checked again if asked again */
+        v->memo = nm;
+        v->memo_cap = ncap;
     }
+    sig_memo *m = &v->memo[v->nmemo++];
+    m->child = child;
+    m->parent = parent;
+    m->rc = rc;
+    m->why = NULL;
+    if (rc && (m->why = hasp_malloc(strlen(why) + 1)))
+        memcpy(m->why, why, strlen(why) + 1);
     return rc;
 }
 
@@ -576,13 +579,12 @@ int hasp_x509_verify(const hasp_x509_store *anchors, const hasp_x509_params *par
         snprintf(res->reason, sizeof(res->reason), "the trust store is empty");
         return finish(&v, res, HASP_ERR_CERT_UNKNOWN_CA);
     }
-    hasp_x509_cert *certs = calloc(n, sizeof(*certs));
-    v.peer = calloc(n, sizeof(*v.peer));
-    v.anc = calloc(anchors->n, sizeof(*v.anc));
-    v.extra_c = calloc(v.extra ? v.extra->n + 1 : 1, sizeof(*v.extra_c));
-    v.memo = calloc(MEMO_SIZE, sizeof(*v.memo));
+    hasp_x509_cert *certs = hasp_calloc(n, sizeof(*certs));
+    v.peer = hasp_calloc(n, sizeof(*v.peer));
+    v.anc = hasp_calloc(anchors->n, sizeof(*v.anc));
+    v.extra_c = hasp_calloc(v.extra ? v.extra->n + 1 : 1, sizeof(*v.extra_c));
     int code = 0;
-    if (!certs || !v.peer || !v.anc || !v.extra_c || !v.memo) {
+    if (!certs || !v.peer || !v.anc || !v.extra_c) {
         snprintf(res->reason, sizeof(res->reason), "out of memory");
         code = HASP_ERR_NOMEM;
         goto out;
@@ -689,11 +691,13 @@ out:
         hasp_x509_pubkey_free(v.anc[i].own_key);
     for (size_t i = 0; v.extra_c && v.extra && i < v.extra->n; i++)
         hasp_x509_pubkey_free(v.extra_c[i].own_key);
-    free(certs);
-    free(v.peer);
-    free(v.anc);
-    free(v.extra_c);
-    free(v.memo);
+    hasp_free(certs);
+    hasp_free(v.peer);
+    hasp_free(v.anc);
+    hasp_free(v.extra_c);
+    for (size_t i = 0; i < v.nmemo; i++)
+        hasp_free(v.memo[i].why);
+    hasp_free(v.memo);
     return finish(&v, res, code);
 }
 
