@@ -305,7 +305,9 @@ static int on_alert(hasp_conn *c, const uint8_t *pt, size_t len)
         hs_free(c);
         c->reneg_refused = 1;
     }
-    /* A warning: user_canceled, no_renegotiation, or an old-style warning; go on. */
+    /* A warning: user_canceled, no_renegotiation, or an old-style warning; go on, a while. */
+    ENSURE_MSG(++c->warnings_in_row <= MAX_WARNINGS, HASP_ERR_LIMIT,
+               "the peer sent more than %d warning alerts in a row", MAX_WARNINGS);
     return 0;
 }
 
@@ -456,7 +458,7 @@ static int read_record(hasp_conn *c)
     uint16_t version;
     size_t len;
     int rc = hasp_rec_parse_header(rec, &type, &version, &len);
-    if (rc == HASP_ERR_NOT_TLS && c->version)
+    if (rc == HASP_ERR_NOT_TLS && (c->version || (rec[1] == 3 && rec[0] >= 20 && rec[0] < 64)))
         FAIL(HASP_ERR_UNEXPECTED, "the peer sent a record of unknown content type %u", rec[0]);
     GUARD(rc);
     int tls13 = c->version == HASP_TLS1_3;
@@ -480,6 +482,8 @@ static int read_record(hasp_conn *c)
     size_t pt_len;
     rc = hasp_rec_open(&c->rd, rec, HASP_REC_HEADER_LEN + len, &type, &pt, &pt_len);
     GUARD(rc);
+    if (type != HASP_CT_ALERT)
+        c->warnings_in_row = 0;
     switch (type) {
     case HASP_CT_HANDSHAKE:
         ENSURE_MSG(pt_len > 0, HASP_ERR_UNEXPECTED, "the peer sent an empty handshake record");

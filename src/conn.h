@@ -135,6 +135,7 @@ struct hasp_conn {
     int reneg_refused;       /* client: the server answered no_renegotiation */
     int64_t reneg_times[8];  /* peer-initiated renegotiations, for the rate limit */
     unsigned renegotiations;
+    int warnings_in_row; /* warning alerts with nothing else between them */
     int release_pending; /* free the buffers once the output drains */
     int64_t hs_deadline_ms;  /* fd layer: when the handshake must be done (0: no limit) */
     hasp_wr stash;           /* application data that arrived during a renegotiation */

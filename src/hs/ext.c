@@ -121,8 +121,8 @@ static int groups_ch_read(hasp_conn *c, hasp_rd *r)
     while (rd_left(&list)) {
         uint16_t g;
         GUARD(rd_u16(&list, &g));
-        if (hs->npeer_groups < sizeof(hs->peer_groups) / sizeof(hs->peer_groups[0]))
-            hs->peer_groups[hs->npeer_groups++] = g;
+        if (hasp_group_name(g) && hs->npeer_groups < sizeof(hs->peer_groups) / sizeof(hs->peer_groups[0]))
+            hs->peer_groups[hs->npeer_groups++] = g; /* the known ones: unknown cannot crowd them out */
     }
     return 0;
 }
@@ -181,7 +181,7 @@ int hs_read_sigalgs(hasp_rd *r, uint16_t *out, size_t cap, size_t *n)
     while (rd_left(&list)) {
         uint16_t s;
         GUARD(rd_u16(&list, &s));
-        if (*n < cap)
+        if (hasp_sigscheme_find(s) && *n < cap)
             out[(*n)++] = s;
     }
     return 0;

@@ -95,8 +95,9 @@ struct hasp_hs {
     uint16_t peer_sigalgs[64];
     size_t npeer_sigalgs;
     int peer_sent_sigalgs;
-    uint16_t peer_suites[128];
-    size_t npeer_suites;
+    uint16_t peer_suites[128]; /* the offered suites hasp knows */
+    size_t npeer_suites, peer_suites_total;
+    int peer_fallback_scsv;
     int peer_ec_point_formats; /* sent the extension */
     int peer_ems, peer_etm, peer_reneg;
     uint8_t peer_alpn[512];

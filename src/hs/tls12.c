@@ -582,6 +582,8 @@ int client_hello_recv(hasp_conn *c, hasp_rd *r)
     hasp_rd sid, suites, comp;
     /* A second ClientHello replaces what the first one offered. */
     hs->npeer_suites = hs->npeer_groups = hs->npeer_sigalgs = hs->nshares = 0;
+    hs->peer_suites_total = 0;
+    hs->peer_fallback_scsv = 0;
     hs->npeer_versions = 0;
     hs->peer_sent_groups = hs->peer_sent_sigalgs = hs->peer_sent_versions = 0;
     hs->peer_sent_key_share = hs->peer_sent_alpn = 0;
@@ -602,8 +604,13 @@ int client_hello_recv(hasp_conn *c, hasp_rd *r)
             hs->peer_reneg = 1; /* RFC 5746 3.6 */
             hs->peer_scsv = 1;
         }
-        if (hs->npeer_suites < sizeof(hs->peer_suites) / sizeof(hs->peer_suites[0]))
+        if (s == HASP_SCSV_FALLBACK)
+            hs->peer_fallback_scsv = 1;
+        /* only what we could choose: a long list of unknown suites cannot crowd it out */
+        if (hasp_suite_find(s) &&
+            hs->npeer_suites < sizeof(hs->peer_suites) / sizeof(hs->peer_suites[0]))
             hs->peer_suites[hs->npeer_suites++] = s;
+        hs->peer_suites_total++;
     }
     /* RFC 5246 7.4.1.2: the list must contain null; without it nothing can be negotiated. */
     ENSURE_MSG(memchr(comp.p, 0, comp.len) != NULL, HASP_ERR_HANDSHAKE,
@@ -623,13 +630,20 @@ int client_hello_recv(hasp_conn *c, hasp_rd *r)
                    "accepts %s to %s)",
                    version_name(c->cfg->min_version), version_name(hs_max_version(c)));
     } else {
-        ENSURE_MSG((version >> 8) == 3 && version >= HASP_TLS1_2, HASP_ERR_VERSION,
+        /* RFC 5246 E.1: a higher (even unknown) version gets our highest. */
+        ENSURE_MSG(version >= HASP_TLS1_2, HASP_ERR_VERSION,
                    "the client offers at most %s (0x%04x); hasp requires TLS 1.2 or newer",
                    version_name(version), version);
         ENSURE_MSG(c->cfg->min_version <= HASP_TLS1_2, HASP_ERR_VERSION,
                    "the client offers at most TLS 1.2; this server requires TLS 1.3");
         chosen = HASP_TLS1_2;
     }
+    /* RFC 7507: a fallback retry while we could have done better. */
+    ENSURE_MSG(!hs->peer_fallback_scsv || chosen >= hs_max_version(c),
+               HASP_ERR_INAPPROPRIATE_FALLBACK,
+               "the client signals a version fallback (TLS_FALLBACK_SCSV) to %s, but this server "
+               "supports %s: a downgrade attack or a broken path",
+               version_name(chosen), version_name(hs_max_version(c)));
     if (hs->hrr_done)
         ENSURE_MSG(chosen == HASP_TLS1_3, HASP_ERR_ILLEGAL_PARAM,
                    "the second ClientHello no longer offers TLS 1.3");
@@ -1555,8 +1569,16 @@ int hs_drive(hasp_conn *c)
             advance(c);
             continue;
         }
-        if (st->type == HS_CCS)
+        if (st->type == HS_CCS) {
+            /* RFC 5246 7.1: nothing but ChangeCipherSpec may come now. */
+            if (hs->in.len > hs->in_off) {
+                const uint8_t *m = hs->in.p + hs->in_off;
+                FAIL(HASP_ERR_UNEXPECTED,
+                     "the %s sent %s while the handshake expected ChangeCipherSpec",
+                     hs_peer_name(c), hs->in.len - hs->in_off >= 1 ? hs_msg_name(m[0]) : "data");
+            }
             return 1;
+        }
         /* A whole message from the peer? */
         size_t avail = hs->in.len - hs->in_off;
         if (avail < 4)

@@ -418,13 +418,13 @@ static int hello_retry_request_send(hasp_conn *c)
     GUARD(write_sh_common(c, w, tls13_hrr_random));
     size_t all, m;
     GUARD(wr_vec_begin(w, 2, &all));
-    GUARD(wr_u16(w, EXT_SUPPORTED_VERSIONS));
-    GUARD(wr_vec_begin(w, 2, &m));
-    GUARD(wr_u16(w, HASP_TLS1_3));
-    GUARD(wr_vec_end(w, 2, m));
     GUARD(wr_u16(w, EXT_KEY_SHARE));
     GUARD(wr_vec_begin(w, 2, &m));
     GUARD(wr_u16(w, hs->hrr_group));
+    GUARD(wr_vec_end(w, 2, m));
+    GUARD(wr_u16(w, EXT_SUPPORTED_VERSIONS));
+    GUARD(wr_vec_begin(w, 2, &m));
+    GUARD(wr_u16(w, HASP_TLS1_3));
     GUARD(wr_vec_end(w, 2, m));
     GUARD(wr_vec_end(w, 2, all));
     DETAIL(c, "HelloRetryRequest group=%s suite=%s", hasp_group_name(hs->hrr_group),
@@ -455,11 +455,8 @@ static int server_hello13_send(hasp_conn *c)
     hasp_wr *w = hs_msg_begin(c);
     GUARD(write_sh_common(c, w, hs->server_random));
     size_t all, m;
+    /* in RFC 8448's order: key_share, pre_shared_key, supported_versions */
     GUARD(wr_vec_begin(w, 2, &all));
-    GUARD(wr_u16(w, EXT_SUPPORTED_VERSIONS));
-    GUARD(wr_vec_begin(w, 2, &m));
-    GUARD(wr_u16(w, HASP_TLS1_3));
-    GUARD(wr_vec_end(w, 2, m));
     GUARD(wr_u16(w, EXT_KEY_SHARE));
     GUARD(wr_vec_begin(w, 2, &m));
     GUARD(wr_u16(w, c->group));
@@ -470,6 +467,10 @@ static int server_hello13_send(hasp_conn *c)
         GUARD(wr_u16(w, 2));
         GUARD(wr_u16(w, (uint16_t)hs->psk_identity_count));
     }
+    GUARD(wr_u16(w, EXT_SUPPORTED_VERSIONS));
+    GUARD(wr_vec_begin(w, 2, &m));
+    GUARD(wr_u16(w, HASP_TLS1_3));
+    GUARD(wr_vec_end(w, 2, m));
     GUARD(wr_vec_end(w, 2, all));
     DETAIL(c, "version=TLS1.3 suite=%s group=%s extensions=supported_versions,key_share%s",
            c->suite->iana, hasp_group_name(c->group),
