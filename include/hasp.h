@@ -333,6 +333,10 @@ int hasp_conn_set_servername(hasp_conn *c, const char *name);
 /* Bytes from the peer. Returns how many were taken (may be fewer than len
  * when the engine's buffer is full: process, then call again). */
 int hasp_conn_input(hasp_conn *c, const uint8_t *in, size_t len);
+/* Zero-copy input: where the next bytes from the peer may be written (and
+ * how many fit), then how many were written. */
+int hasp_conn_input_space(hasp_conn *c, uint8_t **space, size_t *len);
+void hasp_conn_input_commit(hasp_conn *c, size_t n);
 /* The transport reached end of file. */
 void hasp_conn_input_eof(hasp_conn *c);
 /* Bytes to send to the peer: returns how many are waiting and points *out

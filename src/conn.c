@@ -249,7 +249,7 @@ void conn_session_invalidate(hasp_conn *c)
 
 /* ---------------------------------------------------------------- input */
 
-int hasp_conn_input(hasp_conn *c, const uint8_t *in, size_t len)
+int hasp_conn_input_space(hasp_conn *c, uint8_t **space, size_t *len)
 {
     if (!c->in) {
         c->in = hasp_malloc(IN_CAP);
@@ -261,10 +261,25 @@ int hasp_conn_input(hasp_conn *c, const uint8_t *in, size_t len)
         c->in_len -= c->in_off;
         c->in_off = 0;
     }
+    *space = c->in + c->in_len;
+    *len = c->in_cap - c->in_len;
+    return 0;
+}
+
+void hasp_conn_input_commit(hasp_conn *c, size_t n)
+{
     size_t room = c->in_cap - c->in_len;
+    c->in_len += n < room ? n : room;
+}
+
+int hasp_conn_input(hasp_conn *c, const uint8_t *in, size_t len)
+{
+    uint8_t *space;
+    size_t room;
+    GUARD(hasp_conn_input_space(c, &space, &room));
     size_t n = len < room ? len : room;
-    memcpy(c->in + c->in_len, in, n);
-    c->in_len += n;
+    memcpy(space, in, n);
+    hasp_conn_input_commit(c, n);
     return (int)n;
 }
 

@@ -56,7 +56,6 @@ static int64_t mono_ms(void)
 /* Read what the socket has into the engine. */
 static int fill(hasp_conn *c)
 {
-    uint8_t buf[16384 + 512];
     if (c->hs_deadline_ms && c->state == ST_HANDSHAKE) {
         /* the handshake duration limit: wait for input no longer than what is left */
         int64_t left = c->hs_deadline_ms - mono_ms();
@@ -70,7 +69,15 @@ static int fill(hasp_conn *c)
         }
     }
     for (;;) {
-        ssize_t r = read(c->fd, buf, sizeof(buf));
+        /* straight into the engine's buffer: no copy */
+        uint8_t *space;
+        size_t room;
+        int rc = hasp_conn_input_space(c, &space, &room);
+        if (rc < 0)
+            return conn_fail(c, rc);
+        if (room == 0)
+            return HASP_ERR_INTERNAL; /* the engine's buffer is full: cannot happen */
+        ssize_t r = read(c->fd, space, room);
         if (r < 0) {
             if (errno == EINTR)
                 continue;
@@ -86,15 +93,7 @@ static int fill(hasp_conn *c)
             hasp_conn_input_eof(c);
             return 0;
         }
-        size_t off = 0;
-        while (off < (size_t)r) {
-            int n = hasp_conn_input(c, buf + off, (size_t)r - off);
-            if (n < 0)
-                return conn_fail(c, n);
-            if (n == 0)
-                return HASP_ERR_INTERNAL; /* the engine's buffer is full: cannot happen */
-            off += (size_t)n;
-        }
+        hasp_conn_input_commit(c, (size_t)r);
         return 0;
     }
 }
