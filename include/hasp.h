@@ -409,6 +409,9 @@ int hasp_set_fd(hasp_conn *c, int fd);
 int hasp_handshake(hasp_conn *c);
 ssize_t hasp_read(hasp_conn *c, void *buf, size_t len);
 ssize_t hasp_write(hasp_conn *c, const void *buf, size_t len);
+/* Send what the engine has queued: 0 when all is sent, HASP_WANT_POLLOUT
+ * when the socket is full (non-blocking). */
+int hasp_flush(hasp_conn *c);
 /* Send close_notify and flush it. Does not close the fd. */
 int hasp_close(hasp_conn *c);
 

@@ -125,16 +125,50 @@ void conn_event(hasp_conn *c, int type, int from_server, int msg_type, const cha
 {
     if (!c->cfg->ev_cb)
         return;
+    struct hasp_hs *hs = c->hs;
+    int encrypted = (from_server == (c->role == HASP_SERVER)) ? c->wr.kind != HASP_REC_NULL
+                                                              : c->rd.kind != HASP_REC_NULL;
+    if (hs && hs->defer) {
+        if (type != HASP_EV_MSG_RECV) {
+            /* raised by a handler: shown after the message that caused it */
+            if (hs->ndeferred < 6) {
+                int i = hs->ndeferred++;
+                hs->deferred[i].type = type;
+                hs->deferred[i].from_server = from_server;
+                hs->deferred[i].encrypted = encrypted;
+                hs->deferred[i].msg_type = msg_type;
+                hs->deferred[i].name = name;
+                hs->deferred[i].length = length;
+                snprintf(hs->deferred[i].detail, sizeof(hs->deferred[i].detail), "%s",
+                         detail ? detail : "");
+            }
+            return;
+        }
+        encrypted = hs->rx_encrypted;
+    }
     hasp_event ev;
     ev.type = type;
     ev.from_server = from_server;
-    ev.encrypted = (from_server == (c->role == HASP_SERVER)) ? c->wr.kind != HASP_REC_NULL
-                                                             : c->rd.kind != HASP_REC_NULL;
+    ev.encrypted = encrypted;
     ev.msg_type = msg_type;
     ev.name = name;
     ev.length = length;
     ev.detail = detail ? detail : "";
     c->cfg->ev_cb(c->cfg->ev_arg, &ev);
+    if (hs && hs->defer && type == HASP_EV_MSG_RECV) {
+        hs->defer = 0;
+        for (int i = 0; i < hs->ndeferred; i++) {
+            ev.type = hs->deferred[i].type;
+            ev.from_server = hs->deferred[i].from_server;
+            ev.encrypted = hs->deferred[i].encrypted;
+            ev.msg_type = hs->deferred[i].msg_type;
+            ev.name = hs->deferred[i].name;
+            ev.length = hs->deferred[i].length;
+            ev.detail = hs->deferred[i].detail;
+            c->cfg->ev_cb(c->cfg->ev_arg, &ev);
+        }
+        hs->ndeferred = 0;
+    }
 }
 
 /* ---------------------------------------------------------------- output */

@@ -170,6 +170,16 @@ struct hasp_hs {
 
     hasp_wr in;  /* handshake bytes from the peer, reassembled across records */
     size_t in_off;
+    /* events raised while a received message is handled wait for its own event */
+    int defer;
+    int rx_encrypted; /* the record that completed the current message was protected */
+    struct {
+        int type, from_server, encrypted, msg_type;
+        const char *name;
+        size_t length;
+        char detail[256];
+    } deferred[6];
+    int ndeferred;
     hasp_wr msg; /* scratch for building one message body */
     char detail[512]; /* the trace line of the current message */
 };

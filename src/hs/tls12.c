@@ -1614,7 +1614,16 @@ int hs_drive(hasp_conn *c)
         GUARD(hs_transcript_add(c, m, 4 + len));
         hasp_rd body = hasp_rd_init(m + 4, len);
         hs->detail[0] = 0;
-        GUARD(st->recv(c, &body));
+        hs->rx_encrypted = c->rd.kind != HASP_REC_NULL;
+        hs->defer = conn_tracing(c);
+        hs->ndeferred = 0;
+        int rrc = st->recv(c, &body);
+        if (rrc < 0) {
+            /* still show the message, then what it caused */
+            conn_event(c, HASP_EV_MSG_RECV, c->role != HASP_SERVER, type, st->name, 4 + len,
+                       hs->detail);
+            return rrc;
+        }
         conn_event(c, HASP_EV_MSG_RECV, c->role != HASP_SERVER, type, st->name, 4 + len,
                    hs->detail);
         advance(c);

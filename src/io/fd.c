@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -40,6 +41,20 @@ static int flush(hasp_conn *c)
             hasp_conn_output_done(c, n);
             if (c->state == ST_ERROR)
                 return c->err;
+            if (e == EPIPE || e == ECONNRESET) {
+                /* The peer hung up: most often after a fatal alert it sent. Report that. */
+                uint8_t *space;
+                size_t room;
+                if (hasp_conn_input_space(c, &space, &room) == 0 && room) {
+                    ssize_t r = recv(c->fd, space, room, MSG_DONTWAIT);
+                    if (r > 0)
+                        hasp_conn_input_commit(c, (size_t)r);
+                    uint8_t none;
+                    hasp_conn_read(c, &none, 0);
+                    if (c->state == ST_ERROR)
+                        return c->err;
+                }
+            }
             return io_fail(c, "write", e);
         }
         hasp_conn_output_done(c, (size_t)w);
@@ -159,6 +174,12 @@ ssize_t hasp_write(hasp_conn *c, const void *buf, size_t len)
     if (frc < 0 && frc != HASP_WANT_POLLOUT)
         return frc;
     return rc;
+}
+
+int hasp_flush(hasp_conn *c)
+{
+    ENSURE(c && c->fd >= 0, HASP_ERR_USAGE);
+    return flush(c);
 }
 
 int hasp_close(hasp_conn *c)

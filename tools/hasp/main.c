@@ -18,57 +18,13 @@
 
 #include "hasp.h"
 #include "tool.h"
-
-static const char *prog_role = "client";
+#include "trace.h"
 
 /* ---------------------------------------------------------------- trace */
 
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000.0 + ts.tv_nsec / 1e6;
-}
-
-static double trace_t0;
-
-static void trace_cb(void *arg, const hasp_event *ev)
-{
-    (void)arg;
-    int we_are_server = !strcmp(prog_role, "server");
-    double t = now_ms() - trace_t0;
-    const char *who = ev->from_server ? "server" : "client";
-    switch (ev->type) {
-    case HASP_EV_MSG_SENT:
-    case HASP_EV_MSG_RECV: {
-        /* client on the left, server on the right */
-        const char *arrow = ev->from_server ? "<---------" : "--------->";
-        fprintf(stderr, "trace %7.2fms  %s %-20s %5zu bytes%s  %s\n", t, arrow, ev->name,
-                ev->length, ev->encrypted ? " [encrypted]" : "", ev->detail);
-        break;
-    }
-    case HASP_EV_KEY_CHANGE:
-        fprintf(stderr, "trace %7.2fms  %s %s switched to %s\n", t,
-                ev->from_server ? "          " : "", who, ev->detail);
-        break;
-    case HASP_EV_DECISION:
-        fprintf(stderr, "trace %7.2fms  decision: %s = %s\n", t, ev->name, ev->detail);
-        break;
-    case HASP_EV_ALERT_SENT:
-    case HASP_EV_ALERT_RECV:
-        fprintf(stderr, "trace %7.2fms  %s alert %s (%s) from the %s\n", t,
-                ev->from_server ? "<---------" : "--------->", ev->name, ev->detail, who);
-        break;
-    case HASP_EV_CERT_RESULT:
-        fprintf(stderr, "trace %7.2fms  %s certificate chain (%zu certificates): %s\n", t,
-                ev->from_server ? "server" : "client", ev->length, ev->detail);
-        break;
-    case HASP_EV_DONE:
-        fprintf(stderr, "trace %7.2fms  handshake complete (%s side)\n", t,
-                we_are_server ? "server" : "client");
-        break;
-    }
-}
+/* The ladder, JSON and diagrams: tools/hasp/trace.c. */
+static hasp_trace *tracer;
+static int last_conn_rc; /* the error conn_error() last reported */
 
 /* ---------------------------------------------------------------- common options */
 
@@ -84,6 +40,9 @@ struct opts {
     int reconnect, no_ticket, renegotiate, allow_reneg, reneg_verify_client;
     const char *accept;
     int verify_client;
+    const char *trace_format;
+    const char *trace_out[HASP_TRACE_MAX_OUT];
+    int ntrace_out;
 };
 
 static void usage(void)
@@ -94,6 +53,7 @@ static void usage(void)
             "              [--cert F --key F] [--tls1_2 | --tls1_3] [--ciphers LIST]\n"
             "              [--ciphersuites LIST] [--groups LIST] [--sigalgs LIST] [--alpn LIST]\n"
             "              [--insecure] [--trace] [--ign-eof] [--keyupdate]\n"
+            "              [--trace-format text|json] [--trace-out F.svg|.html|.mmd|.jsonl|.txt]\n"
             "  hasp server --accept [HOST:]PORT --cert F --key F [--cert F --key F ...] [--www]\n"
             "              [--naccept N] [--tls1_2 | --tls1_3] [--ciphers LIST]\n"
             "              [--ciphersuites LIST] [--groups LIST] [--alpn LIST] [--trace]\n"
@@ -102,6 +62,9 @@ static void usage(void)
             "              [--reneg-verify-client optional|require]\n"
             "  hasp verify --cafile ROOTS.pem [--untrusted F] [--host NAME | --ip ADDR]\n"
             "              [--at-time RFC3339] [--purpose server|client] [--max-depth N] LEAF.pem\n"
+            "  hasp probe HOST:PORT [--servername NAME] [--cafile F] [--capath DIR]\n"
+            "              what the server supports: versions, suites in its order, groups,\n"
+            "              signature schemes, certificate chain, resumption, renegotiation, ALPN\n"
             "  hasp ciphers      list the cipher suites hasp has\n"
             "  hasp version\n"
             "LIST is colon-separated: IANA or OpenSSL suite names, DEFAULT, ALL;\n"
@@ -139,7 +102,18 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         ARG("--sess_in", sess_in)
         ARG("--sess-out", sess_out)
         ARG("--sess_out", sess_out)
+        ARG("--trace-format", trace_format)
 #undef ARG
+        if (!strcmp(a, "--trace-out")) {
+            if (!v || o->ntrace_out == HASP_TRACE_MAX_OUT) {
+                fprintf(stderr, "hasp: --trace-out needs a file name (at most %d)\n",
+                        HASP_TRACE_MAX_OUT);
+                return -1;
+            }
+            o->trace_out[o->ntrace_out++] = v;
+            i++;
+            continue;
+        }
         if (!strcmp(a, "--cert") || !strcmp(a, "--key")) {
             if (!v) {
                 fprintf(stderr, "hasp: %s needs a value\n", a);
@@ -299,9 +273,15 @@ static hasp_config *make_config(const struct opts *o, int server)
 #undef TRY
     if (o->insecure)
         hasp_config_insecure_noverifycert(cfg);
-    if (o->trace) {
-        trace_t0 = now_ms();
-        hasp_config_set_event_cb(cfg, trace_cb, NULL);
+    if (o->trace || o->trace_format || o->ntrace_out) {
+        int none = 0;
+        tracer = hasp_trace_new(server ? HASP_SERVER : HASP_CLIENT, o->trace, o->trace_format,
+                                o->trace_out, o->ntrace_out, &none);
+        if (!tracer && !none) {
+            hasp_config_free(cfg);
+            return NULL;
+        }
+        hasp_trace_attach(tracer, cfg);
     }
     return cfg;
 }
@@ -319,8 +299,14 @@ static void print_summary(hasp_conn *c, const char *prefix)
         fprintf(stderr, "%sserver name: %s\n", prefix, hasp_conn_servername(c));
     if (hasp_conn_alpn(c))
         fprintf(stderr, "%salpn: %s\n", prefix, hasp_conn_alpn(c));
-    fprintf(stderr, "%sextended master secret: %s\n", prefix, hasp_conn_ems(c) ? "yes" : "no");
-    fprintf(stderr, "%ssecure renegotiation: %s\n", prefix,
+    if (hasp_conn_version(c) == HASP_TLS1_3) {
+        fprintf(stderr, "%sextended master secret: n/a (TLS 1.3)\n", prefix);
+        fprintf(stderr, "%ssecure renegotiation: n/a (TLS 1.3)\n", prefix);
+    } else {
+        fprintf(stderr, "%sextended master secret: %s\n", prefix, hasp_conn_ems(c) ? "yes" : "no");
+    }
+    if (hasp_conn_version(c) != HASP_TLS1_3)
+        fprintf(stderr, "%ssecure renegotiation: %s\n", prefix,
             hasp_conn_secure_renegotiation(c) ? "yes" : "no");
     if (hasp_conn_etm(c))
         fprintf(stderr, "%sencrypt-then-mac: yes\n", prefix);
@@ -398,6 +384,7 @@ static int tcp_connect(const char *host, const char *port)
 static int conn_error(hasp_conn *c, int rc)
 {
     const char *msg = hasp_conn_errmsg(c);
+    last_conn_rc = rc;
     fprintf(stderr, "hasp: error: %s\n", msg[0] ? msg : hasp_err_name(rc));
     return 1;
 }
@@ -440,6 +427,39 @@ static int write_session(const char *path, const hasp_session *s)
     return rc;
 }
 
+/* Wait (at most 5 s) until the socket can take more. */
+static int wait_fd(int fd, short ev)
+{
+    struct pollfd pf = {fd, ev, 0};
+    return poll(&pf, 1, 5000) > 0 ? 0 : -1;
+}
+
+/* hasp_write on a non-blocking socket: all of buf, or an error. */
+static ssize_t tls_write_nb(hasp_conn *c, int fd, const void *buf, size_t len)
+{
+    for (;;) {
+        ssize_t w = hasp_write(c, buf, len);
+        if (w == HASP_WANT_POLLOUT || w == HASP_WANT_POLLIN) {
+            if (wait_fd(fd, w == HASP_WANT_POLLOUT ? POLLOUT : POLLIN) < 0)
+                return HASP_ERR_IO;
+            continue;
+        }
+        if (w < 0)
+            return w;
+        while (hasp_flush(c) == HASP_WANT_POLLOUT)
+            if (wait_fd(fd, POLLOUT) < 0)
+                return HASP_ERR_IO;
+        return w;
+    }
+}
+
+static void tls_close_nb(hasp_conn *c, int fd)
+{
+    if (hasp_close(c) == HASP_WANT_POLLOUT)
+        while (wait_fd(fd, POLLOUT) == 0 && hasp_flush(c) == HASP_WANT_POLLOUT)
+            ;
+}
+
 /* One connection. interactive: stdin to the server, the server to stdout. */
 static int client_once(hasp_config *cfg, const struct opts *o, const char *host, const char *port,
                        const hasp_session *offer, hasp_session **made, int interactive)
@@ -452,8 +472,13 @@ static int client_once(hasp_config *cfg, const struct opts *o, const char *host,
     hasp_conn_set_servername(c, o->servername ? o->servername : host);
     if (offer)
         hasp_conn_set_session(c, offer);
+    char peer[300];
+    snprintf(peer, sizeof(peer), "%s:%s", host, port);
+    hasp_trace_conn_begin(tracer, c, peer);
+    last_conn_rc = 0;
     int status = 0;
     int rc = hasp_handshake(c);
+    hasp_trace_handshake(tracer, c, rc);
     if (rc != 0) {
         status = conn_error(c, rc);
         goto out;
@@ -487,10 +512,13 @@ static int client_once(hasp_config *cfg, const struct opts *o, const char *host,
             fprintf(stderr, "hasp: renegotiated: %s %s\n", hasp_conn_version_name(c),
                     hasp_conn_cipher_name(c));
     }
+    /* From here on the socket is non-blocking: a read that finds only
+     * post-handshake messages (tickets) must not stop stdin from flowing. */
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
     int stdin_open = interactive;
     int waited = 0;
     if (!interactive)
-        hasp_close(c);
+        tls_close_nb(c, fd);
     char buf[16384];
     for (;;) {
         if (hasp_conn_pending(c) == 0) {
@@ -509,7 +537,7 @@ static int client_once(hasp_config *cfg, const struct opts *o, const char *host,
             if (stdin_open && (pf[1].revents & (POLLIN | POLLHUP))) {
                 ssize_t n = read(0, buf, sizeof(buf));
                 if (n > 0) {
-                    ssize_t w = hasp_write(c, buf, (size_t)n);
+                    ssize_t w = tls_write_nb(c, fd, buf, (size_t)n);
                     if (w < 0) {
                         status = conn_error(c, (int)w);
                         goto out;
@@ -517,7 +545,7 @@ static int client_once(hasp_config *cfg, const struct opts *o, const char *host,
                 } else {
                     stdin_open = 0;
                     if (!o->ign_eof)
-                        hasp_close(c);
+                        tls_close_nb(c, fd);
                 }
                 continue;
             }
@@ -542,6 +570,7 @@ static int client_once(hasp_config *cfg, const struct opts *o, const char *host,
     if (status == 0)
         hasp_close(c);
 out:
+    hasp_trace_conn_end(tracer, c, status ? (last_conn_rc < 0 ? last_conn_rc : HASP_ERR_CLOSED) : 0);
     if (made)
         *made = status == 0 ? hasp_conn_get_session(c) : NULL;
     hasp_conn_free(c);
@@ -596,6 +625,7 @@ static int cmd_client(int argc, char **argv)
     hasp_session_free(offer);
     hasp_session_free(made);
     hasp_config_free(cfg);
+    hasp_trace_free(tracer);
     return status;
 }
 
@@ -699,7 +729,6 @@ static int listen_on(const char *spec)
 
 static int cmd_server(int argc, char **argv)
 {
-    prog_role = "server";
     struct opts o;
     if (parse_opts(argc, argv, &o) < 0 || !o.accept || o.ncerts == 0) {
         if (!o.accept || o.ncerts == 0)
@@ -730,7 +759,9 @@ static int cmd_server(int argc, char **argv)
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         hasp_conn *c = hasp_conn_new(cfg, HASP_SERVER);
         hasp_set_fd(c, fd);
+        hasp_trace_conn_begin(tracer, c, NULL);
         int rc = hasp_handshake(c);
+        hasp_trace_handshake(tracer, c, rc);
         if (rc != 0) {
             const char *msg = hasp_conn_errmsg(c);
             fprintf(stderr, "hasp: connection %d failed: %s\n", nconn,
@@ -760,11 +791,13 @@ static int cmd_server(int argc, char **argv)
                         hasp_conn_verify_result(c));
             hasp_close(c);
         }
+        hasp_trace_conn_end(tracer, c, rc != 0 ? rc : hasp_conn_error(c));
         hasp_conn_free(c);
         close(fd);
     }
     close(lfd);
     hasp_config_free(cfg);
+    hasp_trace_free(tracer);
     return 0;
 }
 
@@ -786,6 +819,8 @@ int main(int argc, char **argv)
         return hasp_cmd_verify(argc - 1, argv + 1);
     if (!strcmp(cmd, "ciphers"))
         return hasp_cmd_ciphers(argc - 1, argv + 1);
+    if (!strcmp(cmd, "probe"))
+        return hasp_cmd_probe(argc - 2, argv + 2);
     if (!strcmp(cmd, "version")) {
         printf("hasp %s\n", HASP_VERSION_STRING);
         return 0;
