@@ -485,7 +485,16 @@ static int reneg_drive(hasp_conn *c)
 
 /* Read and process one record. 1 when one was processed, HASP_WANT_POLLIN
  * when more bytes are needed, or an error. */
+static int read_record_to(hasp_conn *c, uint8_t *dst, size_t dst_cap, size_t *dst_len);
+
 static int read_record(hasp_conn *c)
+{
+    return read_record_to(c, NULL, 0, NULL);
+}
+
+/* dst: the caller's buffer, for application data decrypted straight into it
+ * (*dst_len > 0 says so). */
+static int read_record_to(hasp_conn *c, uint8_t *dst, size_t dst_cap, size_t *dst_len)
 {
     size_t avail = c->in_len - c->in_off;
     if (avail < HASP_REC_HEADER_LEN) {
@@ -529,7 +538,8 @@ static int read_record(hasp_conn *c)
     }
     uint8_t *pt;
     size_t pt_len;
-    rc = hasp_rec_open(&c->rd, rec, HASP_REC_HEADER_LEN + len, &type, &pt, &pt_len);
+    rc = hasp_rec_open_to(&c->rd, rec, HASP_REC_HEADER_LEN + len, &type, dst, dst_cap, &pt,
+                          &pt_len);
     GUARD(rc);
     if (type != HASP_CT_ALERT)
         c->warnings_in_row = 0;
@@ -565,6 +575,10 @@ static int read_record(hasp_conn *c)
             GUARD(wr_bytes(&c->stash, c->app, c->app_len));
             GUARD(wr_bytes(&c->stash, pt, pt_len));
             c->app_len = 0;
+            return 1;
+        }
+        if (dst && pt == dst) {
+            *dst_len = pt_len;
             return 1;
         }
         c->app = pt;
@@ -691,11 +705,17 @@ int hasp_conn_read(hasp_conn *c, void *buf, size_t len)
             return 0;
         }
         hasp_err_clear();
-        int rc = read_record(c);
+        size_t direct = 0;
+        /* Application data straight into the caller's buffer when it is large enough. */
+        int rc = (len > 0 && !c->hs)
+                     ? read_record_to(c, buf, len > 0x7fffffff ? 0x7fffffff : len, &direct)
+                     : read_record(c);
         if (rc == HASP_WANT_POLLIN)
             return rc;
         if (rc < 0)
             return conn_fail(c, rc);
+        if (direct > 0)
+            return (int)direct;
         rc = reneg_drive(c);
         if (rc < 0)
             return conn_fail(c, rc);

@@ -333,7 +333,8 @@ int hasp_rec_parse_header(const uint8_t hdr[5], uint8_t *type, uint16_t *version
 
 /* ------------------------------------------------------------------ open */
 
-static int open_aead12(hasp_rec_prot *p, uint8_t *rec, size_t n, uint8_t **pt, size_t *pt_len)
+static int open_aead12(hasp_rec_prot *p, uint8_t *rec, size_t n, uint8_t *dst, size_t dst_cap,
+                       uint8_t **pt, size_t *pt_len)
 {
     uint8_t *b = rec + HASP_REC_HEADER_LEN;
     const size_t explicit = p->iv_len == 4 ? 8 : 0;
@@ -346,15 +347,15 @@ static int open_aead12(hasp_rec_prot *p, uint8_t *rec, size_t n, uint8_t **pt, s
     make_nonce(p, nonce);
     if (explicit) memcpy(nonce + 4, b, 8);
     aad12(ad, p->seq, rec[0], (uint16_t)((rec[1] << 8) | rec[2]), len);
-    GUARD(hasp_aead_open(p->aead, nonce, ad, 13, b + explicit, len + HASP_AEAD_TAG_LEN,
-                         b + explicit));
-    *pt = b + explicit;
+    uint8_t *out = (dst && dst_cap >= len) ? dst : b + explicit; /* into the caller's buffer */
+    GUARD(hasp_aead_open(p->aead, nonce, ad, 13, b + explicit, len + HASP_AEAD_TAG_LEN, out));
+    *pt = out;
     *pt_len = len;
     return 0;
 }
 
-static int open_aead13(hasp_rec_prot *p, uint8_t *rec, size_t n, uint8_t *type, uint8_t **pt,
-                       size_t *pt_len)
+static int open_aead13(hasp_rec_prot *p, uint8_t *rec, size_t n, uint8_t *type, uint8_t *dst,
+                       size_t dst_cap, uint8_t **pt, size_t *pt_len)
 {
     uint8_t *b = rec + HASP_REC_HEADER_LEN;
     ENSURE_MSG(rec[0] == HASP_CT_APPLICATION_DATA, HASP_ERR_UNEXPECTED,
@@ -370,7 +371,10 @@ static int open_aead13(hasp_rec_prot *p, uint8_t *rec, size_t n, uint8_t *type, 
                "the peer sent a TLS 1.3 record with %zu bytes of inner plaintext", inner);
     uint8_t nonce[12];
     make_nonce(p, nonce);
-    GUARD(hasp_aead_open(p->aead, nonce, rec, HASP_REC_HEADER_LEN, b, n, b));
+    if (dst && dst_cap >= inner)
+        b = dst; /* into the caller's buffer */
+    GUARD(hasp_aead_open(p->aead, nonce, rec, HASP_REC_HEADER_LEN, rec + HASP_REC_HEADER_LEN, n,
+                         b));
     /* RFC 8446 5.4: the content type is the last non-zero byte. */
     size_t i = inner;
     while (i > 0 && b[i - 1] == 0)
@@ -493,6 +497,12 @@ static int open_cbc_mte(hasp_rec_prot *p, uint8_t *rec, size_t n, uint8_t **pt, 
 int hasp_rec_open(hasp_rec_prot *p, uint8_t *rec, size_t rec_len, uint8_t *type, uint8_t **pt,
                   size_t *pt_len)
 {
+    return hasp_rec_open_to(p, rec, rec_len, type, NULL, 0, pt, pt_len);
+}
+
+int hasp_rec_open_to(hasp_rec_prot *p, uint8_t *rec, size_t rec_len, uint8_t *type, uint8_t *dst,
+                     size_t dst_cap, uint8_t **pt, size_t *pt_len)
+{
     ENSURE(p != NULL && rec != NULL && type != NULL && pt != NULL && pt_len != NULL,
            HASP_ERR_USAGE);
     ENSURE_MSG(rec_len >= HASP_REC_HEADER_LEN, HASP_ERR_USAGE, "not a whole record");
@@ -514,10 +524,10 @@ int hasp_rec_open(hasp_rec_prot *p, uint8_t *rec, size_t rec_len, uint8_t *type,
         *pt_len = n;
         return 0;
     case HASP_REC_AEAD12:
-        rc = open_aead12(p, rec, n, pt, pt_len);
+        rc = open_aead12(p, rec, n, dst, dst_cap, pt, pt_len);
         break;
     case HASP_REC_AEAD13:
-        rc = open_aead13(p, rec, n, type, pt, pt_len);
+        rc = open_aead13(p, rec, n, type, dst, dst_cap, pt, pt_len);
         break;
     case HASP_REC_CBC:
         rc = p->etm ? open_cbc_etm(p, rec, n, pt, pt_len) : open_cbc_mte(p, rec, n, pt, pt_len);

@@ -90,4 +90,10 @@ int hasp_rec_parse_header(const uint8_t hdr[5], uint8_t *type, uint16_t *version
 int hasp_rec_open(hasp_rec_prot *p, uint8_t *rec, size_t rec_len, uint8_t *type, uint8_t **pt,
                   size_t *pt_len);
 
+/* Like hasp_rec_open, but AEAD records are decrypted into dst when it can
+ * hold the whole plaintext (saving a copy for application data); *pt then
+ * points into dst. Otherwise, and for other kinds, in place. */
+int hasp_rec_open_to(hasp_rec_prot *p, uint8_t *rec, size_t rec_len, uint8_t *type, uint8_t *dst,
+                     size_t dst_cap, uint8_t **pt, size_t *pt_len);
+
 #endif
