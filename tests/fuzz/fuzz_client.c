@@ -24,8 +24,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     fz_rng_reset();
     hasp_conn *c = hasp_conn_new(cfg, HASP_CLIENT);
-    if (!c)
-        abort();
+    if (!c) abort();
     hasp_conn_set_servername(c, "localhost");
     fz_rng_select(FZ_STREAM_CLIENT);
     if (hasp_conn_handshake(c) != HASP_WANT_POLLIN)

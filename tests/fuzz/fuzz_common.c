@@ -157,8 +157,7 @@ void fz_run(hasp_conn *c, const uint8_t *data, size_t size, int stream, fz_outco
              * message boundaries fall at many places. */
             seed = seed * 1103515245u + 12345u;
             size_t want = (seed >> 16) % 8 == 0 ? 1 + (seed >> 20) % 7 : 1 + (seed >> 8) % 6000;
-            if (want > size - off)
-                want = size - off;
+            if (want > size - off) want = size - off;
             int n = hasp_conn_input(c, data + off, want);
             if (n > 0) {
                 off += (size_t)n;
@@ -178,12 +177,10 @@ void fz_run(hasp_conn *c, const uint8_t *data, size_t size, int stream, fz_outco
             out->handshake_done = 1;
             for (int i = 0; i < 64; i++) {
                 rc = hasp_conn_read(c, buf, sizeof(buf));
-                if (rc <= 0)
-                    break;
+                if (rc <= 0) break;
                 out->app_bytes += (size_t)rc;
             }
-            if (rc == 0)
-                out->closed = 1;
+            if (rc == 0) out->closed = 1;
             if (!wrote && rc == HASP_WANT_POLLIN) {
                 static const char reply[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi";
                 hasp_conn_write(c, reply, sizeof(reply) - 1);
@@ -191,10 +188,8 @@ void fz_run(hasp_conn *c, const uint8_t *data, size_t size, int stream, fz_outco
             }
         }
         drain(c);
-        if (rc != HASP_WANT_POLLIN)
-            break; /* done (0: close_notify), or an error */
-        if (eof)
-            break;
+        if (rc != HASP_WANT_POLLIN) break; /* done (0: close_notify), or an error */
+        if (eof) break;
         if (off < size && taken == 0) {
             fprintf(stderr,
                     "fuzz: the engine stalled: it wants input but takes none (%zu of %zu bytes "
@@ -225,9 +220,8 @@ void fz_run(hasp_conn *c, const uint8_t *data, size_t size, int stream, fz_outco
 
 int fz_rec_setup(int mode, hasp_rec_prot *tx, hasp_rec_prot *rx)
 {
-    static const uint8_t key[32] = {1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11,
-                                    12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22,
-                                    23, 24, 25, 26, 27, 28, 29, 30, 31, 32};
+    static const uint8_t key[32] = {1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15, 16,
+                                    17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32};
     static const uint8_t iv[12] = {0xa0, 0xa1, 0xa2, 0xa3, 0xa4, 0xa5,
                                    0xa6, 0xa7, 0xa8, 0xa9, 0xaa, 0xab};
     static const uint8_t mk[48] = {0x55, 0x54, 0x57, 0x56, 0x51, 0x50, 0x53, 0x52, 0x5d, 0x5c,

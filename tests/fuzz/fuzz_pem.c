@@ -35,8 +35,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         }
         free(der);
-        if (rc != 1)
-            break;
+        if (rc != 1) break;
     }
 
     /* base64 alone, into a buffer of exactly the promised size */

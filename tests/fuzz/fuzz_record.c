@@ -23,14 +23,12 @@ static void open_stream(hasp_rec_prot *rx, const uint8_t *p, size_t n)
         uint8_t type;
         uint16_t version;
         size_t len;
-        if (hasp_rec_parse_header(p, &type, &version, &len) < 0)
-            return;
+        if (hasp_rec_parse_header(p, &type, &version, &len) < 0) return;
         if (len > HASP_REC_MAX_CIPHERTEXT) {
             fprintf(stderr, "parse_header accepted a %zu-byte record\n", len);
             abort();
         }
-        if (n < HASP_REC_HEADER_LEN + len)
-            return;
+        if (n < HASP_REC_HEADER_LEN + len) return;
         size_t rl = HASP_REC_HEADER_LEN + len;
         uint8_t *rec = malloc(rl);
         memcpy(rec, p, rl);
@@ -63,12 +61,10 @@ static void round_trip(hasp_rec_prot *tx, hasp_rec_prot *rx, const uint8_t *p, s
         size_t len = ((size_t)p[1] << 8 | p[2]) % (HASP_REC_MAX_PLAINTEXT + 1);
         p += 3;
         n -= 3;
-        if (len > n)
-            len = n;
+        if (len > n) len = n;
         type = (uint8_t)(HASP_CT_CHANGE_CIPHER_SPEC + type % 4);
         w.len = 0;
-        if (hasp_rec_seal(tx, type, HASP_TLS1_2, p, len, &w) < 0)
-            break;
+        if (hasp_rec_seal(tx, type, HASP_TLS1_2, p, len, &w) < 0) break;
         /* a tampered copy first: it must fail and leave rx usable */
         if (w.len > 0 && n > len) {
             uint8_t *bad = malloc(w.len);
@@ -109,8 +105,7 @@ static void round_trip(hasp_rec_prot *tx, hasp_rec_prot *rx, const uint8_t *p, s
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (size < 1)
-        return 0;
+    if (size < 1) return 0;
     int mode = (data[0] & 0x0f) % FZ_REC_MODES;
     hasp_rec_prot tx, rx;
     if (fz_rec_setup(mode, &tx, &rx) < 0) {

@@ -23,8 +23,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     fz_rng_reset();
     hasp_conn *c = hasp_conn_new(cfg, HASP_SERVER);
-    if (!c)
-        abort();
+    if (!c) abort();
     fz_outcome o;
     fz_run(c, data, size, FZ_STREAM_SERVER, &o);
     hasp_conn_free(c);

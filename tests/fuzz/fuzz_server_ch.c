@@ -70,8 +70,7 @@ static void ch_free(ch *h)
 static uint8_t *dup_bytes(const uint8_t *p, size_t n)
 {
     uint8_t *q = malloc(n + ROOM); /* room for a mutation to grow */
-    if (n)
-        memcpy(q, p, n);
+    if (n) memcpy(q, p, n);
     return q;
 }
 
@@ -81,49 +80,38 @@ static int ch_parse(ch *h, const uint8_t *p, size_t n)
 {
     memset(h, 0, sizeof(*h));
     size_t o = 0;
-    if (n < 35)
-        return -1;
+    if (n < 35) return -1;
     memcpy(h->version, p, 2);
     memcpy(h->random, p + 2, 32);
     o = 34;
     h->sid_len = p[o++];
-    if (o + h->sid_len > n)
-        return -1;
+    if (o + h->sid_len > n) return -1;
     memcpy(h->sid, p + o, h->sid_len);
     o += h->sid_len;
-    if (o + 2 > n)
-        return -1;
+    if (o + 2 > n) return -1;
     h->suites_len = (size_t)p[o] << 8 | p[o + 1];
     o += 2;
-    if (o + h->suites_len > n)
-        return -1;
+    if (o + h->suites_len > n) return -1;
     h->suites = dup_bytes(p + o, h->suites_len);
     o += h->suites_len;
-    if (o + 1 > n)
-        goto bad;
+    if (o + 1 > n) goto bad;
     h->comp_len = p[o++];
-    if (o + h->comp_len > n)
-        goto bad;
+    if (o + h->comp_len > n) goto bad;
     memcpy(h->comp, p + o, h->comp_len);
     o += h->comp_len;
-    if (o == n)
-        return 0;
-    if (o + 2 > n)
-        goto bad;
+    if (o == n) return 0;
+    if (o + 2 > n) goto bad;
     size_t total = (size_t)p[o] << 8 | p[o + 1];
     o += 2;
-    if (o + total != n)
-        goto bad;
+    if (o + total != n) goto bad;
     h->has_exts = 1;
     while (o < n) {
-        if (o + 4 > n || h->n_exts == MAX_EXT)
-            goto bad;
+        if (o + 4 > n || h->n_exts == MAX_EXT) goto bad;
         ext *e = &h->exts[h->n_exts];
         e->type = (uint16_t)(p[o] << 8 | p[o + 1]);
         e->len = (size_t)p[o + 2] << 8 | p[o + 3];
         o += 4;
-        if (o + e->len > n)
-            goto bad;
+        if (o + e->len > n) goto bad;
         e->body = dup_bytes(p + o, e->len);
         h->n_exts++;
         o += e->len;
@@ -137,18 +125,15 @@ bad:
 static size_t ch_write(const ch *h, uint8_t *out, size_t cap)
 {
     size_t need = 2 + 32 + 1 + h->sid_len + 2 + h->suites_len + 1 + h->comp_len;
-    if (h->sid_len > 255 || h->comp_len > 255 || h->suites_len > MAX_FIELD)
-        return 0;
+    if (h->sid_len > 255 || h->comp_len > 255 || h->suites_len > MAX_FIELD) return 0;
     if (h->has_exts) {
         need += 2;
         for (size_t i = 0; i < h->n_exts; i++) {
-            if (h->exts[i].len > MAX_FIELD)
-                return 0;
+            if (h->exts[i].len > MAX_FIELD) return 0;
             need += 4 + h->exts[i].len;
         }
     }
-    if (need > cap || need - 4 >= (1u << 24))
-        return 0;
+    if (need > cap || need - 4 >= (1u << 24)) return 0;
     size_t o = 0;
     memcpy(out + o, h->version, 2);
     o += 2;
@@ -166,8 +151,7 @@ static size_t ch_write(const ch *h, uint8_t *out, size_t cap)
     o += h->comp_len;
     if (h->has_exts) {
         size_t total = need - o - 2;
-        if (total > 0xffff)
-            return 0;
+        if (total > 0xffff) return 0;
         out[o++] = (uint8_t)(total >> 8);
         out[o++] = (uint8_t)total;
         for (size_t i = 0; i < h->n_exts; i++) {
@@ -220,9 +204,21 @@ static const uint16_t ext_types[] = {
 static int inner_prefix(uint16_t type)
 {
     switch (type) {
-    case 0: case 10: case 13: case 16: case 44: case 50: case 51: return 2;
-    case 11: case 43: case 45: case 0xff01: return 1;
-    default: return 0;
+    case 0:
+    case 10:
+    case 13:
+    case 16:
+    case 44:
+    case 50:
+    case 51:
+        return 2;
+    case 11:
+    case 43:
+    case 45:
+    case 0xff01:
+        return 1;
+    default:
+        return 0;
     }
 }
 
@@ -236,21 +232,44 @@ static size_t ext_template(uint16_t type, uint8_t *b, uint32_t *s)
     static const uint8_t versions[] = {4, 0x03, 0x04, 0x03, 0x03};
     static const uint8_t modes[] = {1, 1};
     switch (type) {
-    case 0: memcpy(b, sni, sizeof(sni)); return sizeof(sni);
-    case 10: memcpy(b, groups, sizeof(groups)); return sizeof(groups);
-    case 11: b[0] = 1; b[1] = 0; return 2;
-    case 13: memcpy(b, sigalgs, sizeof(sigalgs)); return sizeof(sigalgs);
-    case 16: memcpy(b, alpn, sizeof(alpn)); return sizeof(alpn);
-    case 43: memcpy(b, versions, sizeof(versions)); return sizeof(versions);
-    case 45: memcpy(b, modes, sizeof(modes)); return sizeof(modes);
-    case 0xff01: b[0] = 0; return 1;
+    case 0:
+        memcpy(b, sni, sizeof(sni));
+        return sizeof(sni);
+    case 10:
+        memcpy(b, groups, sizeof(groups));
+        return sizeof(groups);
+    case 11:
+        b[0] = 1;
+        b[1] = 0;
+        return 2;
+    case 13:
+        memcpy(b, sigalgs, sizeof(sigalgs));
+        return sizeof(sigalgs);
+    case 16:
+        memcpy(b, alpn, sizeof(alpn));
+        return sizeof(alpn);
+    case 43:
+        memcpy(b, versions, sizeof(versions));
+        return sizeof(versions);
+    case 45:
+        memcpy(b, modes, sizeof(modes));
+        return sizeof(modes);
+    case 0xff01:
+        b[0] = 0;
+        return 1;
     case 51: { /* x25519 share */
-        b[0] = 0; b[1] = 36; b[2] = 0; b[3] = 0x1d; b[4] = 0; b[5] = 32;
+        b[0] = 0;
+        b[1] = 36;
+        b[2] = 0;
+        b[3] = 0x1d;
+        b[4] = 0;
+        b[5] = 32;
         for (int i = 0; i < 32; i++)
             b[6 + i] = (uint8_t)rnd(s);
         return 38;
     }
-    default: return 0;
+    default:
+        return 0;
     }
 }
 
@@ -259,8 +278,7 @@ static void mutate_vector(uint8_t *field, size_t *len, size_t max, int prefix)
     if (prefix && *len >= (size_t)prefix) {
         size_t inner = *len - (size_t)prefix;
         inner = LLVMFuzzerMutate(field + prefix, inner, max - (size_t)prefix);
-        if (prefix == 1 && inner > 255)
-            inner = 255;
+        if (prefix == 1 && inner > 255) inner = 255;
         if (prefix == 2) {
             field[0] = (uint8_t)(inner >> 8);
             field[1] = (uint8_t)inner;
@@ -295,8 +313,7 @@ static void mutate(ch *h, uint32_t *s)
         } else {
             /* insert a known suite at an even position */
             size_t at = h->suites_len ? 2 * (rnd(s) % (h->suites_len / 2 + 1)) : 0;
-            if (at > h->suites_len)
-                at = h->suites_len;
+            if (at > h->suites_len) at = h->suites_len;
             memmove(h->suites + at + 2, h->suites + at, h->suites_len - at);
             uint16_t id = suites[rnd(s) % (sizeof(suites) / sizeof(suites[0]))];
             h->suites[at] = (uint8_t)(id >> 8);
@@ -316,8 +333,7 @@ static void mutate(ch *h, uint32_t *s)
         }
         break;
     case 6:
-        if (h->n_exts)
-            h->exts[rnd(s) % h->n_exts].type = ext_types[rnd(s) % N_EXT_TYPES];
+        if (h->n_exts) h->exts[rnd(s) % h->n_exts].type = ext_types[rnd(s) % N_EXT_TYPES];
         break;
     case 7: /* duplicate */
         if (h->n_exts && h->n_exts < MAX_EXT) {
@@ -387,8 +403,7 @@ size_t LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max_size, unsi
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (size >= (1u << 24))
-        return 0;
+    if (size >= (1u << 24)) return 0;
     /* handshake message, then records of at most 16384 bytes; for one
      * input in four the message is split into two records at a point the
      * body decides */
@@ -407,10 +422,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t w = 0;
     for (size_t o = 0; o < mlen;) {
         size_t n = mlen - o;
-        if (n > split)
-            n = split;
-        if (n > HASP_REC_MAX_PLAINTEXT)
-            n = HASP_REC_MAX_PLAINTEXT;
+        if (n > split) n = split;
+        if (n > HASP_REC_MAX_PLAINTEXT) n = HASP_REC_MAX_PLAINTEXT;
         wire[w++] = 22;
         wire[w++] = 3;
         wire[w++] = 1;
@@ -425,8 +438,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     fz_rng_reset();
     hasp_conn *c = hasp_conn_new(cfg, HASP_SERVER);
-    if (!c)
-        abort();
+    if (!c) abort();
     fz_outcome o;
     fz_run(c, wire, w, FZ_STREAM_SERVER, &o);
     hasp_conn_free(c);

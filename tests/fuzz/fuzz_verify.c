@@ -16,8 +16,7 @@ static hasp_x509_store *anchors, *extra;
 
 static hasp_x509_store *load(const char *name, hasp_x509_store *s)
 {
-    if (!s)
-        s = hasp_x509_store_new();
+    if (!s) s = hasp_x509_store_new();
     if (hasp_x509_store_add_file(s, fz_data_path(name)) <= 0) {
         fprintf(stderr, "fuzz_verify: cannot load %s\n", fz_data_path(name));
         exit(2);
@@ -37,8 +36,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (size < 1)
-        return 0;
+    if (size < 1) return 0;
     uint8_t flags = data[0];
     const uint8_t *chain[12];
     size_t lens[12], n = 0;
@@ -46,8 +44,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     while (n < 12 && size - off >= 2) {
         size_t len = (size_t)data[off] << 8 | data[off + 1];
         off += 2;
-        if (len > size - off)
-            len = size - off;
+        if (len > size - off) len = size - off;
         chain[n] = data + off;
         lens[n] = len;
         n++;
@@ -78,8 +75,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 n);
         abort();
     }
-    if (res.path_len > HASP_X509_PATH_MAX || strnlen(res.reason, sizeof(res.reason)) ==
-                                                 sizeof(res.reason)) {
+    if (res.path_len > HASP_X509_PATH_MAX ||
+        strnlen(res.reason, sizeof(res.reason)) == sizeof(res.reason)) {
         fprintf(stderr, "hasp_x509_verify: bad result fields\n");
         abort();
     }

@@ -14,8 +14,7 @@ static void walk(hasp_rd r, int depth)
 {
     for (int i = 0; i < 256 && rd_left(&r); i++) {
         hasp_der_elem e;
-        if (hasp_der_next(&r, &e) < 0)
-            return;
+        if (hasp_der_next(&r, &e) < 0) return;
         if (e.whole_len < 2 || e.content.len > e.whole_len) {
             fprintf(stderr, "hasp_der_next: inconsistent element\n");
             abort();
@@ -35,28 +34,24 @@ static void walk(hasp_rd r, int depth)
             hasp_der_bool(&one, &b);
             break;
         case DER_OID:
-            if (hasp_der_oid(&one, &v) == 0)
-                hasp_der_oid_str(v, buf, sizeof(buf));
+            if (hasp_der_oid(&one, &v) == 0) hasp_der_oid_str(v, buf, sizeof(buf));
             break;
         case DER_BIT_STRING:
             hasp_der_bit_string(&one, &v, &b);
             break;
         case DER_OCTET_STRING:
             hasp_der_octet_string(&one, &v);
-            if (depth < 8)
-                walk(e.content, depth + 1); /* extensions wrap DER in OCTET STRINGs */
+            if (depth < 8) walk(e.content, depth + 1); /* extensions wrap DER in OCTET STRINGs */
             break;
         case DER_NULL:
             hasp_der_null(&one);
             break;
         case DER_UTC_TIME:
         case DER_GENERALIZED_TIME:
-            if (hasp_der_time(&one, &t) == 0)
-                hasp_time_str(t, buf, sizeof(buf));
+            if (hasp_der_time(&one, &t) == 0) hasp_time_str(t, buf, sizeof(buf));
             break;
         default:
-            if ((e.tag & DER_CONSTRUCTED) && depth < 8)
-                walk(e.content, depth + 1);
+            if ((e.tag & DER_CONSTRUCTED) && depth < 8) walk(e.content, depth + 1);
             break;
         }
     }
@@ -67,15 +62,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     walk(hasp_rd_init(data, size), 0);
 
     hasp_x509_cert c;
-    if (hasp_x509_parse(data, size, &c) != 0)
-        return 0;
+    if (hasp_x509_parse(data, size, &c) != 0) return 0;
     char buf[512];
     hasp_x509_name_str(c.subject, buf, sizeof(buf));
     hasp_x509_name_str(c.issuer, buf, sizeof(buf));
     hasp_x509_subject_str(&c, buf, sizeof(buf));
     (void)hasp_x509_name_eq(c.subject, c.issuer);
     (void)hasp_x509_name_hash(c.subject);
-    static const char *hosts[] = {"localhost", "www.example.com", "example.com", "127.0.0.1",
+    static const char *hosts[] = {"localhost", "www.example.com", "example.com",     "127.0.0.1",
                                   "::1",       "a.b.c.d.e",       "xn--nxasmq6b.com"};
     for (size_t i = 0; i < sizeof(hosts) / sizeof(hosts[0]); i++) {
         hasp_x509_cert_matches_host(&c, hosts[i], 0);

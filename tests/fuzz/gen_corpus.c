@@ -6,7 +6,7 @@
  * data; this program checks that it does.
  *
  * Usage: gen_corpus OUTDIR   (OUTDIR/<target>/<name> files; see
- * tests/fuzz/README.md). Run by `make fuzz-corpus`. */
+ * docs/robustness.md). Run by `make fuzz-corpus`. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,7 +21,7 @@ static int failures;
 
 static void write_file(const char *target, const char *name, const uint8_t *p, size_t n)
 {
-    char path[1024];
+    char path[1100];
     snprintf(path, sizeof(path), "%s/%s", outdir, target);
     if (mkdir(path, 0755) < 0 && errno != EEXIST) {
         perror(path);
@@ -68,8 +68,7 @@ static void pump(hasp_conn *from, hasp_conn *to, hasp_wr *log)
     size_t n;
     while ((n = hasp_conn_output(from, &p)) > 0) {
         int t = hasp_conn_input(to, p, n);
-        if (t <= 0)
-            break;
+        if (t <= 0) break;
         wr_bytes(log, p, (size_t)t);
         hasp_conn_output_done(from, (size_t)t);
     }
@@ -98,16 +97,12 @@ static int converse(hasp_config *ccfg, hasp_config *scfg, rec *r, const char *na
     hasp_conn_set_servername(cl, "localhost");
     int crc = HASP_WANT_POLLIN, src = HASP_WANT_POLLIN;
     for (int i = 0; i < 50 && (crc == HASP_WANT_POLLIN || src == HASP_WANT_POLLIN); i++) {
-        if (crc == HASP_WANT_POLLIN)
-            crc = client_step(cl);
+        if (crc == HASP_WANT_POLLIN) crc = client_step(cl);
         pump(cl, sv, &r->client_out);
-        if (src == HASP_WANT_POLLIN)
-            src = server_step(sv);
+        if (src == HASP_WANT_POLLIN) src = server_step(sv);
         pump(sv, cl, &r->server_out);
-        if (crc < 0 && crc != HASP_WANT_POLLIN)
-            break;
-        if (src < 0 && src != HASP_WANT_POLLIN)
-            break;
+        if (crc < 0 && crc != HASP_WANT_POLLIN) break;
+        if (src < 0 && src != HASP_WANT_POLLIN) break;
     }
     int ok = crc == 0 && src == 0;
     if (!ok) {
@@ -131,8 +126,7 @@ static int converse(hasp_config *ccfg, hasp_config *scfg, rec *r, const char *na
         fz_rng_select(FZ_STREAM_SERVER);
         ok &= hasp_conn_read(sv, buf, sizeof(buf)) == 0; /* answers with its close_notify */
         pump(sv, cl, &r->server_out);
-        if (!ok)
-            fprintf(stderr, "gen_corpus: %s: the data exchange failed\n", name);
+        if (!ok) fprintf(stderr, "gen_corpus: %s: the data exchange failed\n", name);
     }
     hasp_conn_free(cl);
     hasp_conn_free(sv);
@@ -154,8 +148,9 @@ static void check_replay(const hasp_config *cfg, int role, const hasp_wr *bytes,
     fz_outcome o;
     fz_run(c, bytes->p, bytes->len, stream, &o);
     int ok = o.handshake_done && o.app_bytes > 0 && o.closed;
-    printf("%s replay %s: handshake %s, %zu bytes of data, close_notify %s\n", ok ? "ok  " : "FAIL",
-           what, o.handshake_done ? "done" : hasp_err_name(o.handshake_rc), o.app_bytes,
+    printf("%s replay %s: handshake %s (%s %s), %zu bytes of data, close_notify %s\n",
+           ok ? "ok  " : "FAIL", what, o.handshake_done ? "done" : hasp_err_name(o.handshake_rc),
+           hasp_conn_version_name(c), hasp_conn_cipher_name(c), o.app_bytes,
            o.closed ? "yes" : "no");
     if (!ok) {
         printf("     %s\n", hasp_conn_errmsg(c));
@@ -168,52 +163,70 @@ typedef struct variant {
     const char *name;
     const char *ciphers;
     const char *groups;
-    int cert;        /* client: present a certificate; server: ask for one */
+    int cert; /* client: present a certificate; server: ask for one */
     const char *alpn;
+    uint16_t max_version; /* 0: the default */
 } variant;
 
 /* Set A: clients of every shape against the server target's config. */
 static const variant clients[] = {
-    {"ecdhe-ecdsa-aes128gcm-x25519", "ECDHE-ECDSA-AES128-GCM-SHA256", "x25519:P-256", 0, "h2"},
-    {"ecdhe-rsa-aes256gcm-p256", "ECDHE-RSA-AES256-GCM-SHA384", "P-256", 0, NULL},
-    {"ecdhe-rsa-chacha-p384", "ECDHE-RSA-CHACHA20-POLY1305", "P-384", 1, "http/1.1"},
-    {"ecdhe-ecdsa-chacha-x25519-cert", "ECDHE-ECDSA-CHACHA20-POLY1305", "x25519:P-256", 1, NULL},
-    {"dhe-rsa-aes128gcm-ffdhe2048", "DHE-RSA-AES128-GCM-SHA256", "ffdhe2048", 0, NULL},
-    {"dhe-rsa-aes256-sha256-ffdhe3072", "DHE-RSA-AES256-SHA256", "ffdhe3072", 1, NULL},
-    {"rsa-aes128gcm", "AES128-GCM-SHA256", NULL, 0, NULL},
-    {"rsa-aes128-sha-cert", "AES128-SHA", NULL, 1, "h2"},
-    {"rsa-3des", "DES-CBC3-SHA", NULL, 0, NULL},
-    {"ecdhe-rsa-aes128-sha-etm", "ECDHE-RSA-AES128-SHA", "x25519", 0, NULL},
-    {"ecdhe-ecdsa-aes256-sha", "ECDHE-ECDSA-AES256-SHA", "P-256", 0, NULL},
-    {"default", NULL, NULL, 0, NULL},
-    {"all", "ALL", "x25519:P-256:P-384:ffdhe2048:ffdhe3072", 1, "h2,http/1.1"},
+    {"ecdhe-ecdsa-aes128gcm-x25519", "ECDHE-ECDSA-AES128-GCM-SHA256", "x25519:P-256", 0, "h2", 0},
+    {"ecdhe-rsa-aes256gcm-p256", "ECDHE-RSA-AES256-GCM-SHA384", "P-256", 0, NULL, 0},
+    {"ecdhe-rsa-chacha-p384", "ECDHE-RSA-CHACHA20-POLY1305", "P-384", 1, "http/1.1", 0},
+    {"ecdhe-ecdsa-chacha-x25519-cert", "ECDHE-ECDSA-CHACHA20-POLY1305", "x25519:P-256", 1, NULL, 0},
+    {"dhe-rsa-aes128gcm-ffdhe2048", "DHE-RSA-AES128-GCM-SHA256", "ffdhe2048", 0, NULL, 0},
+    {"dhe-rsa-aes256-sha256-ffdhe3072", "DHE-RSA-AES256-SHA256", "ffdhe3072", 1, NULL, 0},
+    {"rsa-aes128gcm", "AES128-GCM-SHA256", NULL, 0, NULL, 0},
+    {"rsa-aes128-sha-cert", "AES128-SHA", NULL, 1, "h2", 0},
+    {"rsa-3des", "DES-CBC3-SHA", NULL, 0, NULL, 0},
+    {"ecdhe-rsa-aes128-sha-etm", "ECDHE-RSA-AES128-SHA", "x25519", 0, NULL, 0},
+    {"ecdhe-ecdsa-aes256-sha", "ECDHE-ECDSA-AES256-SHA", "P-256", 0, NULL, 0},
+    {"default", NULL, NULL, 0, NULL, 0},
+    {"all", "ALL", "x25519:P-256:P-384:ffdhe2048:ffdhe3072", 1, "h2,http/1.1", 0},
+    {"tls12-default", NULL, NULL, 0, NULL, HASP_TLS1_2},
+    {"tls13-aes128gcm-x25519", "TLS_AES_128_GCM_SHA256", "x25519", 0, "h2", HASP_TLS1_3},
+    {"tls13-aes256gcm-p384-cert", "TLS_AES_256_GCM_SHA384", "P-384", 1, NULL, HASP_TLS1_3},
+    {"tls13-chacha-ffdhe2048", "TLS_CHACHA20_POLY1305_SHA256", "ffdhe2048", 0, NULL, HASP_TLS1_3},
+    {"tls13-p256", NULL, "P-256", 1, "http/1.1", HASP_TLS1_3},
 };
 
 /* Set B: servers of every shape against the client target's config. */
 static const variant servers[] = {
-    {"default", NULL, NULL, 0, NULL},
-    {"ecdhe-ecdsa-aes256gcm-p384", "ECDHE-ECDSA-AES256-GCM-SHA384", "P-384", 0, NULL},
-    {"ecdhe-rsa-aes128gcm-p256-certreq", "ECDHE-RSA-AES128-GCM-SHA256", "P-256", 1, NULL},
-    {"ecdhe-ecdsa-chacha-x25519", "ECDHE-ECDSA-CHACHA20-POLY1305", "x25519", 0, "h2"},
-    {"dhe-rsa-chacha-ffdhe2048", "DHE-RSA-CHACHA20-POLY1305", "ffdhe2048", 0, NULL},
-    {"dhe-rsa-aes128-sha-ffdhe3072-certreq", "DHE-RSA-AES128-SHA", "ffdhe3072", 1, NULL},
-    {"rsa-aes256gcm", "AES256-GCM-SHA384", NULL, 0, "http/1.1"},
-    {"rsa-aes256-sha256-certreq", "AES256-SHA256", NULL, 1, NULL},
-    {"ecdhe-rsa-aes256-sha-etm", "ECDHE-RSA-AES256-SHA", "x25519", 0, NULL},
-    {"ecdhe-ecdsa-aes128-sha256", "ECDHE-ECDSA-AES128-SHA256", "P-256", 1, NULL},
+    {"default", NULL, NULL, 0, NULL, 0},
+    {"ecdhe-ecdsa-aes256gcm-p384", "ECDHE-ECDSA-AES256-GCM-SHA384", "P-384", 0, NULL, 0},
+    {"ecdhe-rsa-aes128gcm-p256-certreq", "ECDHE-RSA-AES128-GCM-SHA256", "P-256", 1, NULL, 0},
+    {"ecdhe-ecdsa-chacha-x25519", "ECDHE-ECDSA-CHACHA20-POLY1305", "x25519", 0, "h2", 0},
+    {"dhe-rsa-chacha-ffdhe2048", "DHE-RSA-CHACHA20-POLY1305", "ffdhe2048", 0, NULL, 0},
+    {"dhe-rsa-aes128-sha-ffdhe3072-certreq", "DHE-RSA-AES128-SHA", "ffdhe3072", 1, NULL, 0},
+    {"rsa-aes256gcm", "AES256-GCM-SHA384", NULL, 0, "http/1.1", 0},
+    {"rsa-aes256-sha256-certreq", "AES256-SHA256", NULL, 1, NULL, 0},
+    {"ecdhe-rsa-aes256-sha-etm", "ECDHE-RSA-AES256-SHA", "x25519", 0, NULL, 0},
+    {"ecdhe-ecdsa-aes128-sha256", "ECDHE-ECDSA-AES128-SHA256", "P-256", 1, NULL, 0},
+    {"tls12-default", NULL, NULL, 0, NULL, HASP_TLS1_2},
+    {"tls13-aes256gcm", "TLS_AES_256_GCM_SHA384", NULL, 0, "h2", HASP_TLS1_3},
+    {"tls13-chacha-certreq", "TLS_CHACHA20_POLY1305_SHA256", NULL, 1, NULL, HASP_TLS1_3},
+    {"tls13-hrr-p256", NULL, "P-256", 0, NULL, HASP_TLS1_3},
+    {"tls13-hrr-ffdhe3072-certreq", NULL, "ffdhe3072", 1, NULL, HASP_TLS1_3},
 };
+
+static void set_version(hasp_config *cfg, const variant *v)
+{
+    if (v->max_version)
+        fz_check(hasp_config_set_versions(cfg, v->max_version, v->max_version), cfg, "versions");
+    if (v->ciphers && !strncmp(v->ciphers, "TLS_", 4))
+        fz_check(hasp_config_set_ciphersuites13(cfg, v->ciphers), cfg, v->ciphers);
+    else if (v->ciphers)
+        fz_check(hasp_config_set_ciphers(cfg, v->ciphers), cfg, v->ciphers);
+}
 
 static hasp_config *client_variant(const variant *v)
 {
     hasp_config *cfg = hasp_config_new();
     fz_check(hasp_config_set_ca_file(cfg, fz_data_path("ca.pem")), cfg, "CA");
     hasp_config_set_verify_time(cfg, FZ_VERIFY_TIME);
-    if (v->ciphers)
-        fz_check(hasp_config_set_ciphers(cfg, v->ciphers), cfg, v->ciphers);
-    if (v->groups)
-        fz_check(hasp_config_set_groups(cfg, v->groups), cfg, v->groups);
-    if (v->alpn)
-        fz_check(hasp_config_set_alpn(cfg, v->alpn), cfg, v->alpn);
+    set_version(cfg, v);
+    if (v->groups) fz_check(hasp_config_set_groups(cfg, v->groups), cfg, v->groups);
+    if (v->alpn) fz_check(hasp_config_set_alpn(cfg, v->alpn), cfg, v->alpn);
     if (v->cert)
         fz_check(hasp_config_add_cert_key_file(cfg, fz_data_path("client-rsa.pem"),
                                                fz_data_path("client-rsa.key")),
@@ -231,12 +244,9 @@ static hasp_config *server_variant(const variant *v)
         cfg, "ECDSA certificate");
     fz_check(hasp_config_set_ca_file(cfg, fz_data_path("ca.pem")), cfg, "CA");
     hasp_config_set_verify_time(cfg, FZ_VERIFY_TIME);
-    if (v->ciphers)
-        fz_check(hasp_config_set_ciphers(cfg, v->ciphers), cfg, v->ciphers);
-    if (v->groups)
-        fz_check(hasp_config_set_groups(cfg, v->groups), cfg, v->groups);
-    if (v->alpn)
-        fz_check(hasp_config_set_alpn(cfg, v->alpn), cfg, v->alpn);
+    set_version(cfg, v);
+    if (v->groups) fz_check(hasp_config_set_groups(cfg, v->groups), cfg, v->groups);
+    if (v->alpn) fz_check(hasp_config_set_alpn(cfg, v->alpn), cfg, v->alpn);
     if (v->cert)
         fz_check(hasp_config_set_verify_client(cfg, HASP_VERIFY_CLIENT_OPTIONAL), cfg, "certreq");
     return cfg;
@@ -249,11 +259,13 @@ static void engine_corpora(void)
         hasp_config *ccfg = client_variant(&clients[i]);
         rec r;
         if (converse(ccfg, server_target, &r, clients[i].name) == 0) {
-            write_file("server", clients[i].name, r.client_out.p, r.client_out.len);
+            char name[100];
+            snprintf(name, sizeof(name), "hasp-%s", clients[i].name);
+            write_file("server", name, r.client_out.p, r.client_out.len);
             /* The ClientHello body: the first record holds the whole message. */
             const uint8_t *p = r.client_out.p;
             size_t body = (size_t)p[6] << 16 | (size_t)p[7] << 8 | p[8];
-            write_file("server_ch", clients[i].name, p + 9, body);
+            write_file("server_ch", name, p + 9, body);
             char what[128];
             snprintf(what, sizeof(what), "server/%s", clients[i].name);
             check_replay(server_target, HASP_SERVER, &r.client_out, what);
@@ -268,7 +280,9 @@ static void engine_corpora(void)
         hasp_config *scfg = server_variant(&servers[i]);
         rec r;
         if (converse(client_target, scfg, &r, servers[i].name) == 0) {
-            write_file("client", servers[i].name, r.server_out.p, r.server_out.len);
+            char name[100];
+            snprintf(name, sizeof(name), "hasp-%s", servers[i].name);
+            write_file("client", name, r.server_out.p, r.server_out.len);
             char what[128];
             snprintf(what, sizeof(what), "client/%s", servers[i].name);
             check_replay(client_target, HASP_CLIENT, &r.server_out, what);
@@ -287,9 +301,9 @@ static void engine_corpora(void)
 
 static void record_corpus(void)
 {
-    static const char *names[FZ_REC_MODES] = {"null",     "gcm12",      "chacha12",
-                                              "gcm13",    "chacha13",   "cbc-sha1",
-                                              "cbc-sha256", "cbc-etm", "cbc-3des"};
+    static const char *names[FZ_REC_MODES] = {"null",       "gcm12",    "chacha12",
+                                              "gcm13",      "chacha13", "cbc-sha1",
+                                              "cbc-sha256", "cbc-etm",  "cbc-3des"};
     static const uint8_t hs[] = {0x14, 0x00, 0x00, 0x0c, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
     static const uint8_t alert[] = {1, 0};
     static const uint8_t ccs[] = {1};
@@ -405,7 +419,6 @@ int main(int argc, char **argv)
     engine_corpora();
     record_corpus();
     cert_corpora();
-    if (failures)
-        fprintf(stderr, "gen_corpus: %d failures\n", failures);
+    if (failures) fprintf(stderr, "gen_corpus: %d failures\n", failures);
     return failures ? 1 : 0;
 }

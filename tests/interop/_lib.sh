@@ -33,7 +33,7 @@ cleanup() {
   for p in "${BG_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
   for p in "${BG_PIDS[@]}"; do
     local i=0
-    while kill -0 "$p" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.02; i=$((i + 1)); done
+    while kill -0 "$p" 2>/dev/null && [ $i -lt 50 ]; do nap; i=$((i + 1)); done
     kill -KILL "$p" 2>/dev/null
   done
   rm -rf "$T"
@@ -43,6 +43,15 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 log() { printf '%s\n' "$*" >&2; }
+
+# nap SECONDS: sleep without forking (read with a timeout on a pipe that
+# never delivers); falls back to sleep(1).
+NAPFD=""
+{ exec {NAPFD}<> <(:); } 2>/dev/null || NAPFD=""
+nap() {
+  if [ -n "$NAPFD" ]; then read -r -t "${1:-0.02}" -u "$NAPFD" _ 2>/dev/null; else sleep "${1:-0.02}"; fi
+  return 0
+}
 
 # ---------------------------------------------------------------- results
 
@@ -106,16 +115,22 @@ note_cmd() { printf '%q ' "$@" >>"$C/cmds"; printf '\n' >>"$C/cmds"; }
 # ------------------------------------------------------------------ ports
 
 # port_in_use PORT: true if any IPv4/IPv6 TCP socket has this local port.
-port_in_use() {
-  local hex
-  hex=$(printf '%04X' "$1")
-  grep -qE "^ *[0-9]+: [0-9A-F]+:$hex " /proc/net/tcp /proc/net/tcp6 2>/dev/null
-}
-# port_listening PORT: true if something listens on this port.
-port_listening() {
-  local hex
-  hex=$(printf '%04X' "$1")
-  grep -qE "^ *[0-9]+: [0-9A-F]+:$hex [0-9A-F]+:0000 0A " /proc/net/tcp /proc/net/tcp6 2>/dev/null
+# port_listening PORT: true if something listens on it. (Pure bash: forks are
+# expensive on a loaded machine and these run in polling loops.)
+port_in_use() { _port_scan "$1" any; }
+port_listening() { _port_scan "$1" listen; }
+_port_scan() {
+  local hex f _sl loc _rem st _rest
+  printf -v hex '%04X' "$1"
+  for f in /proc/net/tcp /proc/net/tcp6; do
+    [ -r "$f" ] || continue
+    while read -r _sl loc _rem st _rest; do
+      [[ "$loc" == *:"$hex" ]] || continue
+      [ "$2" = any ] && return 0
+      [ "$st" = 0A ] && return 0
+    done <"$f"
+  done
+  return 1
 }
 # next_port: set PORT to a free port. Ports come from 10000-32767 (below the
 # kernel's ephemeral range), starting at an offset derived from $$ and never
@@ -154,7 +169,7 @@ bg_track() { BG_PIDS+=("$1"); }
 bg_stop() {
   local p=$1 i=0
   kill -TERM "$p" 2>/dev/null || { wait "$p" 2>/dev/null; return 0; }
-  while kill -0 "$p" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.02; i=$((i + 1)); done
+  while kill -0 "$p" 2>/dev/null && [ $i -lt 50 ]; do nap; i=$((i + 1)); done
   kill -KILL "$p" 2>/dev/null
   wait "$p" 2>/dev/null
   return 0
@@ -164,7 +179,7 @@ bg_stop() {
 bg_wait() {
   local p=$1 limit=$2 i=0
   local n=$((limit * 50))
-  while kill -0 "$p" 2>/dev/null && [ $i -lt $n ]; do sleep 0.02; i=$((i + 1)); done
+  while kill -0 "$p" 2>/dev/null && [ $i -lt $n ]; do nap; i=$((i + 1)); done
   if kill -0 "$p" 2>/dev/null; then
     bg_stop "$p"
     BGRC=124
@@ -182,24 +197,35 @@ wait_listen() {
   while [ $i -lt $n ]; do
     port_listening "$port" && return 0
     kill -0 "$pid" 2>/dev/null || { WHY="peer exited before listening on port $port"; return 1; }
-    sleep 0.02
+    nap
     i=$((i + 1))
   done
   WHY="nothing listening on port $port after ${limit}s"
   return 1
 }
-# wait_size FILE BYTES [SECONDS] [PID]: poll until FILE holds at least BYTES
-# bytes; gives up after SECONDS or as soon as PID (if given) has exited.
+# wait_size FILE BYTES [SECONDS] [PID]: wait until FILE (text: no NUL bytes)
+# holds at least BYTES bytes; gives up after SECONDS or as soon as PID (if
+# given) has exited. Counts by reading the file as it grows: no forks.
 wait_size() {
-  local f=$1 want=$2 limit=${3:-$WAIT} pid=${4:-} i=0 have
-  local n=$((limit * 50))
+  local f=$1 want=$2 limit=${3:-$WAIT} pid=${4:-} have=0 buf rc fd=""
+  local n=$((limit * 50)) i=0
   while [ $i -lt $n ]; do
-    have=$(stat -c %s "$f" 2>/dev/null || echo 0)
-    [ "$have" -ge "$want" ] && return 0
-    [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null && return 1
-    sleep 0.02
+    if [ -z "$fd" ] && [ -e "$f" ]; then exec {fd}<"$f" || return 1; fi
+    if [ -n "$fd" ]; then
+      while :; do
+        buf=""
+        IFS= read -r -N 65536 -u "$fd" buf
+        rc=$?
+        have=$((have + ${#buf}))
+        [ $rc -ne 0 ] && break
+      done
+      if [ "$have" -ge "$want" ]; then exec {fd}<&-; return 0; fi
+    fi
+    if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then break; fi
+    nap
     i=$((i + 1))
   done
+  [ -n "$fd" ] && exec {fd}<&-
   return 1
 }
 # feed FIFO FILE WATCHFILE BYTES PID: in the background, write FILE into FIFO
@@ -231,53 +257,73 @@ same_bytes() {
   return 1
 }
 # has_line FILE LINE: FILE contains exactly LINE (fixed string, whole line).
-has_line() { grep -qFx -- "$2" "$1" 2>/dev/null; }
-has_text() { grep -qF -- "$2" "$1" 2>/dev/null; }
+# has_text FILE TEXT: some line of FILE contains TEXT (fixed string).
+# Both are bash builtins only (no grep fork: they run several times per case).
+has_line() {
+  local _l
+  [ -r "$1" ] || return 1
+  while IFS= read -r _l || [ -n "$_l" ]; do [ "$_l" = "$2" ] && return 0; done <"$1"
+  return 1
+}
+has_text() {
+  local _l
+  [ -r "$1" ] || return 1
+  while IFS= read -r _l || [ -n "$_l" ]; do [[ "$_l" == *"$2"* ]] && return 0; done <"$1"
+  return 1
+}
 first_line() { grep -m1 -E -- "$2" "$1" 2>/dev/null; } # FILE REGEX
 
 # ------------------------------------------------------------- the matrix
 
 # The cipher suites hasp has, as data. Fields:
-#   IANA name | OpenSSL name | cert (rsa|ecdsa) | key exchange (ecdhe|dhe|rsa)
-#   | GnuTLS key exchange | GnuTLS cipher | GnuTLS MAC
+#   IANA name | code point (hex) | OpenSSL name | certificate it needs (rsa|ecdsa)
+#   | key exchange (ecdhe|dhe|rsa) | GnuTLS key exchange | GnuTLS cipher | GnuTLS MAC
 SUITES_DATA="
-TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256       ECDHE-ECDSA-AES128-GCM-SHA256 ecdsa ecdhe ECDHE-ECDSA AES-128-GCM       AEAD
-TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384       ECDHE-ECDSA-AES256-GCM-SHA384 ecdsa ecdhe ECDHE-ECDSA AES-256-GCM       AEAD
-TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256 ECDHE-ECDSA-CHACHA20-POLY1305 ecdsa ecdhe ECDHE-ECDSA CHACHA20-POLY1305 AEAD
-TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256         ECDHE-RSA-AES128-GCM-SHA256   rsa   ecdhe ECDHE-RSA   AES-128-GCM       AEAD
-TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384         ECDHE-RSA-AES256-GCM-SHA384   rsa   ecdhe ECDHE-RSA   AES-256-GCM       AEAD
-TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256   ECDHE-RSA-CHACHA20-POLY1305   rsa   ecdhe ECDHE-RSA   CHACHA20-POLY1305 AEAD
-TLS_DHE_RSA_WITH_AES_128_GCM_SHA256           DHE-RSA-AES128-GCM-SHA256     rsa   dhe   DHE-RSA     AES-128-GCM       AEAD
-TLS_DHE_RSA_WITH_AES_256_GCM_SHA384           DHE-RSA-AES256-GCM-SHA384     rsa   dhe   DHE-RSA     AES-256-GCM       AEAD
-TLS_DHE_RSA_WITH_CHACHA20_POLY1305_SHA256     DHE-RSA-CHACHA20-POLY1305     rsa   dhe   DHE-RSA     CHACHA20-POLY1305 AEAD
-TLS_RSA_WITH_AES_128_GCM_SHA256               AES128-GCM-SHA256             rsa   rsa   RSA         AES-128-GCM       AEAD
-TLS_RSA_WITH_AES_256_GCM_SHA384               AES256-GCM-SHA384             rsa   rsa   RSA         AES-256-GCM       AEAD
-TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA          ECDHE-ECDSA-AES128-SHA        ecdsa ecdhe ECDHE-ECDSA AES-128-CBC       SHA1
-TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA          ECDHE-ECDSA-AES256-SHA        ecdsa ecdhe ECDHE-ECDSA AES-256-CBC       SHA1
-TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256       ECDHE-ECDSA-AES128-SHA256     ecdsa ecdhe ECDHE-ECDSA AES-128-CBC       SHA256
-TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA            ECDHE-RSA-AES128-SHA          rsa   ecdhe ECDHE-RSA   AES-128-CBC       SHA1
-TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA            ECDHE-RSA-AES256-SHA          rsa   ecdhe ECDHE-RSA   AES-256-CBC       SHA1
-TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256         ECDHE-RSA-AES128-SHA256       rsa   ecdhe ECDHE-RSA   AES-128-CBC       SHA256
-TLS_DHE_RSA_WITH_AES_128_CBC_SHA              DHE-RSA-AES128-SHA            rsa   dhe   DHE-RSA     AES-128-CBC       SHA1
-TLS_DHE_RSA_WITH_AES_256_CBC_SHA              DHE-RSA-AES256-SHA            rsa   dhe   DHE-RSA     AES-256-CBC       SHA1
-TLS_DHE_RSA_WITH_AES_128_CBC_SHA256           DHE-RSA-AES128-SHA256         rsa   dhe   DHE-RSA     AES-128-CBC       SHA256
-TLS_DHE_RSA_WITH_AES_256_CBC_SHA256           DHE-RSA-AES256-SHA256         rsa   dhe   DHE-RSA     AES-256-CBC       SHA256
-TLS_RSA_WITH_AES_128_CBC_SHA                  AES128-SHA                    rsa   rsa   RSA         AES-128-CBC       SHA1
-TLS_RSA_WITH_AES_256_CBC_SHA                  AES256-SHA                    rsa   rsa   RSA         AES-256-CBC       SHA1
-TLS_RSA_WITH_AES_128_CBC_SHA256               AES128-SHA256                 rsa   rsa   RSA         AES-128-CBC       SHA256
-TLS_RSA_WITH_AES_256_CBC_SHA256               AES256-SHA256                 rsa   rsa   RSA         AES-256-CBC       SHA256
-TLS_RSA_WITH_3DES_EDE_CBC_SHA                 DES-CBC3-SHA                  rsa   rsa   RSA         3DES-CBC          SHA1
+TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256       c02b ECDHE-ECDSA-AES128-GCM-SHA256 ecdsa ecdhe ECDHE-ECDSA AES-128-GCM       AEAD
+TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384       c02c ECDHE-ECDSA-AES256-GCM-SHA384 ecdsa ecdhe ECDHE-ECDSA AES-256-GCM       AEAD
+TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256 cca9 ECDHE-ECDSA-CHACHA20-POLY1305 ecdsa ecdhe ECDHE-ECDSA CHACHA20-POLY1305 AEAD
+TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256         c02f ECDHE-RSA-AES128-GCM-SHA256   rsa   ecdhe ECDHE-RSA   AES-128-GCM       AEAD
+TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384         c030 ECDHE-RSA-AES256-GCM-SHA384   rsa   ecdhe ECDHE-RSA   AES-256-GCM       AEAD
+TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256   cca8 ECDHE-RSA-CHACHA20-POLY1305   rsa   ecdhe ECDHE-RSA   CHACHA20-POLY1305 AEAD
+TLS_DHE_RSA_WITH_AES_128_GCM_SHA256           009e DHE-RSA-AES128-GCM-SHA256     rsa   dhe   DHE-RSA     AES-128-GCM       AEAD
+TLS_DHE_RSA_WITH_AES_256_GCM_SHA384           009f DHE-RSA-AES256-GCM-SHA384     rsa   dhe   DHE-RSA     AES-256-GCM       AEAD
+TLS_DHE_RSA_WITH_CHACHA20_POLY1305_SHA256     ccaa DHE-RSA-CHACHA20-POLY1305     rsa   dhe   DHE-RSA     CHACHA20-POLY1305 AEAD
+TLS_RSA_WITH_AES_128_GCM_SHA256               009c AES128-GCM-SHA256             rsa   rsa   RSA         AES-128-GCM       AEAD
+TLS_RSA_WITH_AES_256_GCM_SHA384               009d AES256-GCM-SHA384             rsa   rsa   RSA         AES-256-GCM       AEAD
+TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA          c009 ECDHE-ECDSA-AES128-SHA        ecdsa ecdhe ECDHE-ECDSA AES-128-CBC       SHA1
+TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA          c00a ECDHE-ECDSA-AES256-SHA        ecdsa ecdhe ECDHE-ECDSA AES-256-CBC       SHA1
+TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256       c023 ECDHE-ECDSA-AES128-SHA256     ecdsa ecdhe ECDHE-ECDSA AES-128-CBC       SHA256
+TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA            c013 ECDHE-RSA-AES128-SHA          rsa   ecdhe ECDHE-RSA   AES-128-CBC       SHA1
+TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA            c014 ECDHE-RSA-AES256-SHA          rsa   ecdhe ECDHE-RSA   AES-256-CBC       SHA1
+TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256         c027 ECDHE-RSA-AES128-SHA256       rsa   ecdhe ECDHE-RSA   AES-128-CBC       SHA256
+TLS_DHE_RSA_WITH_AES_128_CBC_SHA              0033 DHE-RSA-AES128-SHA            rsa   dhe   DHE-RSA     AES-128-CBC       SHA1
+TLS_DHE_RSA_WITH_AES_256_CBC_SHA              0039 DHE-RSA-AES256-SHA            rsa   dhe   DHE-RSA     AES-256-CBC       SHA1
+TLS_DHE_RSA_WITH_AES_128_CBC_SHA256           0067 DHE-RSA-AES128-SHA256         rsa   dhe   DHE-RSA     AES-128-CBC       SHA256
+TLS_DHE_RSA_WITH_AES_256_CBC_SHA256           006b DHE-RSA-AES256-SHA256         rsa   dhe   DHE-RSA     AES-256-CBC       SHA256
+TLS_RSA_WITH_AES_128_CBC_SHA                  002f AES128-SHA                    rsa   rsa   RSA         AES-128-CBC       SHA1
+TLS_RSA_WITH_AES_256_CBC_SHA                  0035 AES256-SHA                    rsa   rsa   RSA         AES-256-CBC       SHA1
+TLS_RSA_WITH_AES_128_CBC_SHA256               003c AES128-SHA256                 rsa   rsa   RSA         AES-128-CBC       SHA256
+TLS_RSA_WITH_AES_256_CBC_SHA256               003d AES256-SHA256                 rsa   rsa   RSA         AES-256-CBC       SHA256
+TLS_RSA_WITH_3DES_EDE_CBC_SHA                 000a DES-CBC3-SHA                  rsa   rsa   RSA         3DES-CBC          SHA1
 "
-# Parsed into parallel arrays S_IANA, S_OSSL, S_CERT, S_KX, S_GKX, S_GCIPHER,
-# S_GMAC (index 0..NSUITES-1).
-S_IANA=() S_OSSL=() S_CERT=() S_KX=() S_GKX=() S_GCIPHER=() S_GMAC=()
-while read -r _i _o _c _k _gk _gc _gm; do
+# Parsed into parallel arrays S_IANA, S_ID, S_OSSL, S_CERT, S_KX, S_GKX,
+# S_GCIPHER, S_GMAC (index 0..NSUITES-1).
+S_IANA=() S_ID=() S_OSSL=() S_CERT=() S_KX=() S_GKX=() S_GCIPHER=() S_GMAC=()
+while read -r _i _id _o _c _k _gk _gc _gm; do
   [ -n "${_i:-}" ] || continue
-  S_IANA+=("$_i") S_OSSL+=("$_o") S_CERT+=("$_c") S_KX+=("$_k")
+  S_IANA+=("$_i") S_ID+=("$_id") S_OSSL+=("$_o") S_CERT+=("$_c") S_KX+=("$_k")
   S_GKX+=("$_gk") S_GCIPHER+=("$_gc") S_GMAC+=("$_gm")
 done <<<"$SUITES_DATA"
 NSUITES=${#S_IANA[@]}
-unset _i _o _c _k _gk _gc _gm
+unset _i _id _o _c _k _gk _gc _gm
+# suite_index IANA|OPENSSL: index of a suite in the table (empty if none).
+suite_index() {
+  local k
+  for ((k = 0; k < NSUITES; k++)); do
+    [ "${S_IANA[k]}" = "$1" ] || [ "${S_OSSL[k]}" = "$1" ] && { echo "$k"; return 0; }
+  done
+  return 1
+}
 
 # groups_for KX: the hasp group names to test with a key exchange ("-" = none).
 groups_for() {
@@ -332,10 +378,14 @@ gnutls_kx_desc() { # GNUTLS_KX GROUP
 }
 # openssl_has_suite OSSLNAME: this openssl's libssl can do the suite in TLS 1.2.
 openssl_has_suite() { openssl ciphers "$1:@SECLEVEL=0" >/dev/null 2>&1; }
-# gnutls_has_suite GKX GCIPHER GMAC: gnutls can do this combination in TLS 1.2.
+# A GnuTLS priority string enabling every TLS 1.2 suite and group hasp has.
+GNUTLS_ALL="NORMAL:-VERS-ALL:+VERS-TLS1.2:+RSA:+DHE-RSA:+3DES-CBC:+SHA1:+SHA256:+SHA384:+GROUP-FFDHE2048:+GROUP-FFDHE3072"
+GNUTLS_SUITES=""
+# gnutls_has_suite IDX: this gnutls can do suite IDX of the table in TLS 1.2.
 gnutls_has_suite() {
-  gnutls-cli --list --priority "NONE:+VERS-TLS1.2:+$1:+$2:+$3:+SIGN-ALL:+COMP-NULL:+GROUP-ALL" 2>/dev/null |
-    grep -qE '^TLS_.*0x[0-9a-f]{2}, 0x[0-9a-f]{2}.*TLS1'
+  [ -n "$GNUTLS_SUITES" ] || GNUTLS_SUITES=$(gnutls-cli --list --priority "$GNUTLS_ALL" 2>/dev/null)
+  local id=${S_ID[$1]}
+  grep -q "0x${id:0:2}, 0x${id:2:2}" <<<"$GNUTLS_SUITES"
 }
 
 # ------------------------------------------------------------- hasp checks
@@ -381,3 +431,64 @@ hasp_client_reported() {
   fi
 }
 hasp_error() { first_line "$1" '^hasp: error' || tail -n 1 "$1" 2>/dev/null; }
+
+# ------------------------------------- sessions / mtls / renegotiation helpers
+
+# wait_for SECONDS PID CMD...: poll every 20 ms until CMD succeeds. Gives up
+# after SECONDS (wall clock, whatever the load), or when PID ("-" for none)
+# has exited (CMD is tried once more then, so output written just before the
+# exit still counts).
+wait_for() {
+  local end=$((SECONDS + $1 + 1)) pid=$2
+  shift 2
+  while [ "$SECONDS" -lt "$end" ]; do
+    "$@" && return 0
+    if [ "$pid" != - ] && ! kill -0 "$pid" 2>/dev/null; then
+      "$@"
+      return
+    fi
+    sleep 0.02
+  done
+  "$@"
+}
+# bg_wait_for PID SECONDS: like bg_wait (sets BGRC, 124 when it had to be
+# stopped) but the limit is wall-clock seconds.
+bg_wait_for() {
+  wait_for "$2" "$1" false
+  if kill -0 "$1" 2>/dev/null; then
+    bg_stop "$1"
+    BGRC=124
+    return 1
+  fi
+  wait "$1" 2>/dev/null
+  BGRC=$?
+  return 0
+}
+# count_lines FILE REGEX: how many lines of FILE match REGEX (0 when none).
+count_lines() {
+  local n
+  n=$(grep -cE -- "$2" "$1" 2>/dev/null) || n=0
+  echo "${n:-0}"
+}
+# has_lines FILE REGEX N: at least N lines of FILE match REGEX.
+has_lines() { [ "$(count_lines "$1" "$2")" -ge "$3" ]; }
+# size_at_least FILE BYTES
+size_at_least() { [ "$(fsize "$1")" -ge "$2" ]; }
+# make_digits FILE [LINES]: a payload of digits, spaces and newlines only
+# (LINES lines of 8 numbers, default 400: about 34 KB). openssl s_client and
+# s_server, when their commands are on, act on a read from stdin that starts
+# with a letter (R, Q, k ...): this payload never does.
+make_digits() {
+  head -c "$((${2:-400} * 32))" /dev/urandom | od -An -tu4 -w32 -v |
+    sed 's/^ *//; s/  */ /g' >"$1"
+}
+# kill_hard PID: SIGKILL a process started with bg_start and the command it
+# runs (bg_start's PID is `timeout`, whose child is the real program): the
+# way to make a peer vanish without close_notify.
+kill_hard() {
+  local p=$1 kid
+  for kid in $(pgrep -P "$p" 2>/dev/null); do kill -KILL "$kid" 2>/dev/null; done
+  kill -KILL "$p" 2>/dev/null
+  wait "$p" 2>/dev/null
+  return 0
+}

@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
 # TLS 1.2 interop with GnuTLS, both directions, every suite hasp has x the
 # certificate type it needs x each group:
-#   (a) hasp client -> gnutls-serv --echo : data echoed byte for byte, suite/group
-#   (b) gnutls-cli  -> hasp server (echo) : data echoed byte for byte, suite/group
+#   (a) hasp client -> gnutls-serv --echo : hasp pins suite and group; data
+#       echoed byte for byte; hasp's report and GnuTLS's description agree
+#   (b) gnutls-cli -> hasp server (echo)  : a priority string pins suite and
+#       group; data echoed byte for byte; both sides report the same suite
 # plus single cases: negotiated options (extended master secret, safe
 # renegotiation, encrypt-then-MAC), a server that requests a client
-# certificate, and gnutls-cli's default priority (offers TLS 1.3).
+# certificate, and GnuTLS defaults (which include TLS 1.3) against hasp
+# limited to TLS 1.2.
+# For speed, (a) uses one long-running gnutls-serv per certificate type that
+# allows every suite and group; the hasp client's offer selects the case.
 # Usage: bash tests/interop/tls12_gnutls.sh BUILD_DIR   (env HASP overrides the tool)
 . "$(dirname "$0")/_lib.sh" "$@"
-need_tool gnutls-serv gnutls-cli
+need_tool gnutls-serv gnutls-cli stdbuf
 need_hasp
 gen_certs
 
@@ -40,7 +45,7 @@ gnutls_desc_ok() {
   [[ "$d" == *"$want_kx"* && "$d" == *"$want_tail" ]] ||
     fail "GnuTLS: '$d', expected $want_kx...$want_tail" || return
 }
-# gnutls_opts_ok FILE OPTS...: the "- Options:" line lists each option.
+# gnutls_opts_ok FILE OPTS...: GnuTLS's "- Options:" line lists each option.
 gnutls_opts_ok() {
   local f=$1 o line
   shift
@@ -50,30 +55,57 @@ gnutls_opts_ok() {
   done
 }
 
-# hasp client -> gnutls-serv --echo.
-# Globals: SPRIO (server priority), SEXTRA (extra gnutls-serv args), HEXTRA
-# (hasp client args after HOST:PORT), EXPECT_OPTS (array: GnuTLS options to
-# find on its side). client_case NAME CERT IDX GROUP  (IDX "-": any suite)
-client_case() {
-  local name=$1 cert=$2 i=$3 group=$4
-  new_case "$name"
+# gnutls-serv instances. serv_start KEY CERT PRIORITY ARGS...: start one (or
+# reuse it if already running) and make it current: SRV_PORT, SRV_OUT.
+declare -A SERV_PID SERV_PORT
+serv_start() {
+  local key=$1 cert=$2 prio=$3
+  shift 3
+  SRV_OUT="$T/serv-$key"
+  if [ -n "${SERV_PID[$key]:-}" ] && kill -0 "${SERV_PID[$key]}" 2>/dev/null; then
+    SRV_PORT=${SERV_PORT[$key]}
+    return 0
+  fi
   next_port
-  bg_start "$C/srv" /dev/null gnutls-serv --echo -p "$PORT" \
-    --x509certfile "$CERTS/$cert.pem" --x509keyfile "$CERTS/$cert.key" --priority "$SPRIO" "${SEXTRA[@]}"
-  local spid=$BGPID
-  if ! wait_listen "$PORT" "$spid"; then
-    notok "$name" "gnutls-serv did not start: $WHY $(tail -n 2 "$C/srv.err")"
-    keep_case "$name"
+  printf '%q ' gnutls-serv --echo -p "$PORT" --x509certfile "$CERTS/$cert.pem" \
+    --x509keyfile "$CERTS/$cert.key" --priority "$prio" "$@" >"$SRV_OUT.cmd"
+  # Line-buffered so each connection's "- Description:" is in the file at once.
+  timeout -k 2 600 stdbuf -oL gnutls-serv --echo -p "$PORT" --x509certfile "$CERTS/$cert.pem" \
+    --x509keyfile "$CERTS/$cert.key" --priority "$prio" "$@" >>"$SRV_OUT" 2>>"$SRV_OUT.err" </dev/null &
+  SERV_PID[$key]=$!
+  bg_track "${SERV_PID[$key]}"
+  SERV_PORT[$key]=$PORT
+  SRV_PORT=$PORT
+  wait_listen "$PORT" "${SERV_PID[$key]}"
+}
+serv_stop() { # KEY
+  [ -n "${SERV_PID[$1]:-}" ] && bg_stop "${SERV_PID[$1]}"
+  SERV_PID[$1]=""
+}
+
+# hasp client -> the current gnutls-serv (echo).
+# Globals: HEXTRA (hasp client args after HOST:PORT), EXPECT_OPTS (array:
+# options GnuTLS must report). client_case NAME IDX GROUP  (IDX "-": any suite)
+client_case() {
+  local name=$1 i=$2 group=$3
+  if [ -z "${SRV_PORT:-}" ] || ! port_listening "$SRV_PORT"; then
+    notok "$name" "gnutls-serv is not running: $(tail -n 2 "$SRV_OUT.err" 2>/dev/null)"
     return
   fi
+  new_case "$name"
+  { cat "$SRV_OUT.cmd"; echo; } >>"$C/cmds"
+  local off
+  off=$(fsize "$SRV_OUT")
   mkfifo "$C/cli.in"
-  bg_start "$C/cli" "$C/cli.in" "$HASP" client "127.0.0.1:$PORT" "${HEXTRA[@]}"
+  bg_start "$C/cli" "$C/cli.in" "$HASP" client "127.0.0.1:$SRV_PORT" "${HEXTRA[@]}"
   local cpid=$BGPID
   feed "$C/cli.in" "$UP" "$C/cli.out" "$NUP" "$cpid"
   bg_wait "$cpid" "$TMO"
   HRC=$BGRC
+  # This connection's part of the server's log.
+  tail -c +"$((off + 1))" "$SRV_OUT" | grep -a '^- ' >"$C/srv.out"
+  tail -n 5 "$SRV_OUT.err" >"$C/srv.err" 2>/dev/null
   if check "$name" client_case_ok "$i" "$group"; then :; else keep_case "$name"; fi
-  bg_stop "$spid"
   bg_stop "$FEEDPID"
 }
 client_case_ok() {
@@ -95,8 +127,8 @@ client_case_ok() {
 }
 
 # gnutls-cli -> hasp server (echo).
-# Globals: CPRIO (client priority), SVEXTRA (hasp server args), EXPECT_OPTS.
-# server_case NAME IDX GROUP   (IDX "-" : don't check the suite)
+# Globals: CPRIO (gnutls-cli priority), SVEXTRA (hasp server args), EXPECT_OPTS.
+# server_case NAME IDX GROUP   (IDX "-": any suite)
 server_case() {
   local name=$1 i=$2 group=$3
   new_case "$name"
@@ -123,7 +155,7 @@ server_case() {
 server_case_ok() {
   local i=$1 group=$2 crc=$3 src=$4
   [ "$crc" -eq 0 ] ||
-    fail "gnutls-cli exited $crc: $(grep -m1 -iE 'error|alert|fail' "$C/cli.log" "$C/cli.err") / hasp server: $(first_line "$C/srv.err" 'failed|error')" || return
+    fail "gnutls-cli exited $crc: $(grep -h -m1 -iE 'error|alert|fail' "$C/cli.log" "$C/cli.err") / hasp server: $(first_line "$C/srv.err" 'failed|error')" || return
   has_text "$C/cli.log" "- Status: The certificate is trusted." ||
     fail "gnutls-cli: $(first_line "$C/cli.log" 'Status')" || return
   if [ "$i" != - ]; then
@@ -154,19 +186,17 @@ for ((i = 0; i < NSUITES; i++)); do
     gl=$([ "$g" = - ] && echo "" || echo " $g")
     na="hasp client -> gnutls-serv: $iana$gl ($cert)"
     nb="gnutls-cli -> hasp server: $iana$gl ($cert)"
-    if ! gnutls_has_suite "${S_GKX[i]}" "${S_GCIPHER[i]}" "${S_GMAC[i]}"; then
+    if ! gnutls_has_suite "$i"; then
       skip "$na" "this gnutls has no $iana"
       skip "$nb" "this gnutls has no $iana"
       continue
     fi
-    # (a) the server allows only GROUP; hasp names the suite by its OpenSSL name
-    SPRIO=$(gnutls_priority "$i" "$([ "$g" = - ] || group_gnutls "$g")")
-    SEXTRA=(-a)
-    [ "$kx" = dhe ] && SEXTRA+=(--dhparams "$CERTS/$g.pem")
+    # (a) hasp offers one suite (by OpenSSL name) and GROUP (+P-256 for ECDSA)
+    serv_start "all-$cert" "$cert" "$GNUTLS_ALL" -a
     HEXTRA=(--servername localhost --cafile "$CERTS/ca.pem" --tls1_2 --ciphers "$ossl")
     [ "$g" != - ] && HEXTRA+=(--groups "$(client_groups "$cert" "$g")")
-    client_case "$na" "$cert" "$i" "$g"
-    # (b) hasp server allows only GROUP and names the suite by its IANA name
+    client_case "$na" "$i" "$g"
+    # (b) hasp server allows one suite (by IANA name) and GROUP
     CPRIO=$(gnutls_priority "$i" "$([ "$g" = - ] || client_groups "$cert" "$g" gnutls)")
     SVEXTRA=(--cert "$CERTS/$cert.pem" --key "$CERTS/$cert.key" --ciphers "$iana")
     [ "$g" != - ] && SVEXTRA+=(--groups "$g")
@@ -176,43 +206,44 @@ done
 
 # ---------------------------------------------------------- single cases
 
-idx_of() { local k; for ((k = 0; k < NSUITES; k++)); do [ "${S_IANA[k]}" = "$1" ] && echo "$k" && return; done; }
-
-# Negotiated options, checked on GnuTLS's "- Options:" line: RFC 7627 extended
-# master secret and RFC 5746 safe renegotiation always, RFC 7366
-# encrypt-then-MAC with a CBC suite.
+# Negotiated options, as GnuTLS reports them: RFC 7627 extended master secret
+# and RFC 5746 safe renegotiation always, RFC 7366 encrypt-then-MAC with CBC.
 for s in TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256 TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA; do
-  i=$(idx_of "$s")
+  i=$(suite_index "$s")
   cert=${S_CERT[i]}
   EXPECT_OPTS=("extended master secret" "safe renegotiation")
   [ "${S_GMAC[i]}" = AEAD ] || EXPECT_OPTS+=(EtM)
   what=$(printf '%s, ' "${EXPECT_OPTS[@]}")
-  SPRIO=$(gnutls_priority "$i" GROUP-X25519:GROUP-SECP256R1)
-  SEXTRA=(-a)
-  HEXTRA=(--servername localhost --cafile "$CERTS/ca.pem" --ciphers "$s" --groups x25519:secp256r1)
-  client_case "hasp client -> gnutls-serv negotiates ${what%, } ($s)" "$cert" "$i" x25519
-  CPRIO=$(gnutls_priority "$i" GROUP-X25519:GROUP-SECP256R1)
+  serv_start "all-$cert" "$cert" "$GNUTLS_ALL" -a
+  HEXTRA=(--servername localhost --cafile "$CERTS/ca.pem" --ciphers "$s" --groups "$(client_groups "$cert" x25519)")
+  client_case "hasp client -> gnutls-serv negotiates ${what%, } ($s)" "$i" x25519
+  CPRIO=$(gnutls_priority "$i" "$(client_groups "$cert" x25519 gnutls)")
   SVEXTRA=(--cert "$CERTS/$cert.pem" --key "$CERTS/$cert.key" --ciphers "$s" --groups x25519)
   server_case "gnutls-cli -> hasp server negotiates ${what%, } ($s)" "$i" x25519
 done
 EXPECT_OPTS=()
+serv_stop all-rsa
+serv_stop all-ecdsa
 
 # A server that requests a client certificate: hasp client has none, answers
 # with an empty Certificate message and the handshake completes.
-i=$(idx_of TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384)
-SPRIO=$(gnutls_priority "$i" GROUP-SECP256R1)
-SEXTRA=(--x509cafile "$CERTS/ca.pem")
+i=$(suite_index TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384)
+serv_start certreq rsa "$(gnutls_priority "$i" GROUP-SECP256R1)" --x509cafile "$CERTS/ca.pem"
 HEXTRA=(--servername localhost --cafile "$CERTS/ca.pem" --ciphers TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384 --groups secp256r1)
-client_case "hasp client without a certificate -> gnutls-serv requesting one" rsa "$i" secp256r1
+client_case "hasp client without a certificate -> gnutls-serv requesting one" "$i" secp256r1
+serv_stop certreq
 
-# GnuTLS defaults (NORMAL: offers TLS 1.3 and 1.2) against hasp defaults, both
-# ways: TLS 1.2 must be negotiated; the suite is whatever the two agree on.
-SPRIO=NORMAL
-SEXTRA=(-a)
-HEXTRA=(--servername localhost --cafile "$CERTS/ca.pem")
-client_case "hasp client (defaults) -> gnutls-serv NORMAL (TLS 1.3 capable) negotiates TLS 1.2" rsa - -
+# GnuTLS defaults (NORMAL: TLS 1.3 and 1.2) against hasp limited to TLS 1.2
+# (--tls1_2, default suites and groups), both ways: TLS 1.2 is negotiated, a
+# TLS 1.3-capable gnutls-serv's downgrade sentinel does not upset a hasp client
+# that is limited to 1.2, and a hasp server limited to 1.2 sets no sentinel
+# that would make gnutls-cli abort.
+serv_start normal rsa NORMAL -a
+HEXTRA=(--servername localhost --cafile "$CERTS/ca.pem" --tls1_2)
+client_case "hasp client --tls1_2 (defaults) -> gnutls-serv NORMAL (TLS 1.3 capable) negotiates TLS 1.2" - -
+serv_stop normal
 CPRIO=NORMAL
-SVEXTRA=(--cert "$CERTS/rsa.pem" --key "$CERTS/rsa.key" --cert "$CERTS/ecdsa.pem" --key "$CERTS/ecdsa.key")
-server_case "gnutls-cli NORMAL (offers TLS 1.3) -> hasp server (defaults, two certs) negotiates TLS 1.2" - -
+SVEXTRA=(--tls1_2 --cert "$CERTS/rsa.pem" --key "$CERTS/rsa.key" --cert "$CERTS/ecdsa.pem" --key "$CERTS/ecdsa.key")
+server_case "gnutls-cli NORMAL (offers TLS 1.3) -> hasp server --tls1_2 (defaults, two certs) negotiates TLS 1.2" - -
 
 finish

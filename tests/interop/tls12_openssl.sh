@@ -23,7 +23,7 @@ NUP=$(fsize "$UP")
 # CERT (rsa|ecdsa) and hasp group GROUP ("-" = none); sets SARGS.
 s_server_args() {
   local cert=$1 group=$2
-  SARGS=(openssl s_server -accept "127.0.0.1:$PORT" -naccept 1 -quiet -tls1_2
+  SARGS=(openssl s_server -accept "127.0.0.1:$PORT" -naccept 1 -quiet "${SVERS:--tls1_2}"
     -cert "$CERTS/$cert-leaf.pem" -key "$CERTS/$cert.key" -cert_chain "$CERTS/int.pem")
   case "$group" in
     -) ;;
@@ -91,7 +91,7 @@ server_case() {
   fi
   mkfifo "$C/cli.in"
   bg_start "$C/cli" "$C/cli.in" openssl s_client -connect "127.0.0.1:$PORT" -servername localhost \
-    -tls1_2 -CAfile "$CERTS/ca.pem" -verify_return_error -verify_hostname localhost \
+    "${CVERS:--tls1_2}" -CAfile "$CERTS/ca.pem" -verify_return_error -verify_hostname localhost \
     -brief -nocommands "${CEXTRA[@]}"
   local cpid=$BGPID
   feed "$C/cli.in" "$UP" "$C/cli.out" "$NUP" "$cpid"
@@ -174,6 +174,23 @@ HEXTRA=(--servername localhost --insecure --ciphers ECDHE-RSA-CHACHA20-POLY1305 
 client_case "hasp client --insecure (OpenSSL cipher name, P-384 alias)" rsa - \
   TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256 ECDHE-RSA-CHACHA20-POLY1305 secp384r1 \
   "hasp: verify: skipped (--insecure)"
+
+# OpenSSL with TLS 1.3 enabled against hasp limited to TLS 1.2 (--tls1_2),
+# both ways: TLS 1.2 is negotiated; s_server's downgrade sentinel does not
+# upset a hasp client limited to 1.2, and a hasp server limited to 1.2 sets
+# none that would make s_client abort.
+SVERS=-no_ssl3 # i.e. no version limit: TLS 1.3 and 1.2
+SEXTRA=(-cipher ECDHE-RSA-AES256-GCM-SHA384)
+HEXTRA=(--servername localhost --cafile "$CERTS/ca.pem" --tls1_2 --groups x25519)
+client_case "hasp client --tls1_2 -> openssl s_server (TLS 1.3 capable) negotiates TLS 1.2" rsa - \
+  TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384 ECDHE-RSA-AES256-GCM-SHA384 x25519 "hasp: verify: ok"
+SVERS=""
+CVERS=-no_ssl3
+SVEXTRA=(--tls1_2 --cert "$CERTS/ecdsa.pem" --key "$CERTS/ecdsa.key" --groups secp256r1)
+CEXTRA=(-cipher ECDHE-ECDSA-AES256-GCM-SHA384)
+server_case "openssl s_client (TLS 1.3 capable) -> hasp server --tls1_2 negotiates TLS 1.2" \
+  TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384 ECDHE-ECDSA-AES256-GCM-SHA384 "$(group_sclient_tempkey secp256r1)"
+CVERS=""
 
 # PKCS#8 server keys.
 for cert in rsa ecdsa; do

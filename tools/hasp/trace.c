@@ -1,0 +1,1794 @@
+/* hasp tool: the handshake, shown. The engine reports events (hasp.h:
+ * struct hasp_event) to a callback; this file collects them per connection
+ * and draws them: a ladder on stderr (--trace), one JSON object per event
+ * (--trace-format json), and sequence diagrams (--trace-out x.svg, .html,
+ * .mmd). Uses only the public header.
+ *
+ * The ladder is drawn a handshake at a time: the engine reports a received
+ * message after it has processed it, so the decisions, key changes and
+ * certificate results it caused come first; the events of a handshake are
+ * collected until it ends and put back in protocol order (fixup()). After
+ * the handshake, events are drawn as they come (tickets, KeyUpdate, alerts). */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "hasp.h"
+#include "trace.h"
+
+/* ---------------------------------------------------------------- strings */
+
+typedef struct sbuf {
+    char *p;
+    size_t len, cap;
+} sbuf;
+
+static void sb_add(sbuf *b, const char *s, size_t n)
+{
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (b->len + n + 1 > cap)
+            cap *= 2;
+        char *p = realloc(b->p, cap);
+        if (!p)
+            return;
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = 0;
+}
+
+static void sb_puts(sbuf *b, const char *s)
+{
+    sb_add(b, s, strlen(s));
+}
+
+__attribute__((format(printf, 2, 3))) static void sb_printf(sbuf *b, const char *fmt, ...)
+{
+    char tmp[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    if ((size_t)n < sizeof(tmp)) {
+        sb_add(b, tmp, (size_t)n);
+        return;
+    }
+    char *big = malloc((size_t)n + 1);
+    if (!big)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(big, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    sb_add(b, big, (size_t)n);
+    free(big);
+}
+
+static void sb_rep(sbuf *b, char c, int n)
+{
+    for (int i = 0; i < n; i++)
+        sb_add(b, &c, 1);
+}
+
+/* XML text: & < > " ' escaped, control characters dropped. */
+static void sb_xml(sbuf *b, const char *s)
+{
+    for (; *s; s++) {
+        switch (*s) {
+        case '&': sb_puts(b, "&amp;"); break;
+        case '<': sb_puts(b, "&lt;"); break;
+        case '>': sb_puts(b, "&gt;"); break;
+        case '"': sb_puts(b, "&quot;"); break;
+        case '\'': sb_puts(b, "&#39;"); break;
+        default:
+            if ((unsigned char)*s >= 0x20)
+                sb_add(b, s, 1);
+        }
+    }
+}
+
+/* A JSON string, quoted. */
+static void sb_json(sbuf *b, const char *s)
+{
+    sb_puts(b, "\"");
+    for (; s && *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') {
+            char e[2] = {'\\', (char)c};
+            sb_add(b, e, 2);
+        } else if (c == '\n') {
+            sb_puts(b, "\\n");
+        } else if (c < 0x20) {
+            sb_printf(b, "\\u%04x", c);
+        } else {
+            sb_add(b, s, 1);
+        }
+    }
+    sb_puts(b, "\"");
+}
+
+static char *xstrdup(const char *s)
+{
+    size_t n = strlen(s ? s : "");
+    char *p = malloc(n + 1);
+    if (p)
+        memcpy(p, s ? s : "", n + 1);
+    return p;
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && strcasecmp(s + a - b, suffix) == 0;
+}
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000.0 + ts.tv_nsec / 1e6;
+}
+
+static const char *side(int server)
+{
+    return server ? "server" : "client";
+}
+
+/* ---------------------------------------------------------------- model */
+
+enum { OUT_SVG = 1, OUT_HTML, OUT_MMD, OUT_JSON, OUT_TXT };
+
+typedef struct tev {
+    int type, from_server, encrypted, msg_type;
+    size_t length;
+    double t; /* ms since the connection started */
+    char *name, *detail;
+    /* set when drawn */
+    int flight;   /* flight number within its handshake; 0 after the handshake */
+    int hs;       /* which handshake: 0 the first, 1.. renegotiations */
+    int post;     /* after a handshake completed */
+    char *note;   /* key change: which keys, in words */
+    char *snote;  /* the same, short (diagrams) */
+    int drawn;
+    int synthetic; /* not reported by the engine: inferred (see fixup) */
+} tev;
+
+typedef struct kv {
+    char *k, *v;
+} kv;
+
+typedef struct tconn {
+    int no;
+    char peer[160];
+    double t0;
+    tev *ev;
+    size_t n, cap, done;
+    int in_hs;       /* a handshake is under way: collect, draw when it ends */
+    int hs;          /* handshakes started - 1 */
+    int post;        /* drawing post-handshake events */
+    int post_header; /* "after the handshake" printed */
+    int flight, last_sender;
+    int v13;
+    int kc[2];
+    int hs_result_done, failure_done, ended;
+    kv sum[24];
+    int nsum;
+    kv fail[8];
+    int nfail;
+    double hs_ms;
+} tconn;
+
+struct hasp_trace {
+    int role;
+    int ladder;      /* ladder on stderr */
+    int json_stderr; /* JSON on stderr */
+    FILE *json[HASP_TRACE_MAX_OUT];
+    int njson;
+    FILE *txt[HASP_TRACE_MAX_OUT];
+    int ntxt;
+    struct {
+        int kind;
+        char *path;
+    } out[HASP_TRACE_MAX_OUT];
+    int nout;
+    tconn **conns;
+    size_t nconns;
+    tconn *cur;
+    hasp_conn *c;
+};
+
+/* Keep the diagrams bounded on a long-running server. */
+#define MAX_KEPT_CONNS 64
+#define LADDER_W 58
+
+static void conn_free(tconn *k)
+{
+    if (!k)
+        return;
+    for (size_t i = 0; i < k->n; i++) {
+        free(k->ev[i].name);
+        free(k->ev[i].detail);
+        free(k->ev[i].note);
+        free(k->ev[i].snote);
+    }
+    for (int i = 0; i < k->nsum; i++) {
+        free(k->sum[i].k);
+        free(k->sum[i].v);
+    }
+    for (int i = 0; i < k->nfail; i++) {
+        free(k->fail[i].k);
+        free(k->fail[i].v);
+    }
+    free(k->ev);
+    free(k);
+}
+
+/* ---------------------------------------------------------------- output sinks */
+
+/* One ladder line, "trace " first, to stderr and the .txt outputs. */
+__attribute__((format(printf, 2, 3))) static void L(hasp_trace *t, const char *fmt, ...)
+{
+    if (!t->ladder && !t->ntxt)
+        return;
+    char line[8192];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    /* no trailing blanks */
+    size_t n = strlen(line);
+    while (n && line[n - 1] == ' ')
+        line[--n] = 0;
+    if (t->ladder)
+        fprintf(stderr, "trace %s\n", line);
+    for (int i = 0; i < t->ntxt; i++)
+        fprintf(t->txt[i], "trace %s\n", line);
+}
+
+static void ladder_flush(hasp_trace *t)
+{
+    if (t->ladder)
+        fflush(stderr);
+    for (int i = 0; i < t->ntxt; i++)
+        fflush(t->txt[i]);
+}
+
+static void J(hasp_trace *t, sbuf *b)
+{
+    if (!b->p)
+        return;
+    if (t->json_stderr) {
+        fprintf(stderr, "%s\n", b->p);
+        fflush(stderr);
+    }
+    for (int i = 0; i < t->njson; i++) {
+        fprintf(t->json[i], "%s\n", b->p);
+        fflush(t->json[i]);
+    }
+}
+
+static int want_json(const hasp_trace *t)
+{
+    return t->json_stderr || t->njson;
+}
+
+/* ---------------------------------------------------------------- the certificate chain */
+
+typedef struct chain_view {
+    char verdict[1024];
+    int ok, code;
+    size_t sent;
+    int n;
+    char subj[8][256];
+    char src[8][32];
+    int none_built;
+    int failing; /* index in the path, or -1 */
+    char leaf[256], issuer[256];
+} chain_view;
+
+/* The first 'quoted' name in s at or after *pos. */
+static int next_quoted(const char *s, size_t *pos, char *out, size_t cap)
+{
+    const char *a = strchr(s + *pos, '\'');
+    if (!a)
+        return 0;
+    const char *z = strchr(a + 1, '\'');
+    if (!z)
+        return 0;
+    size_t n = (size_t)(z - a - 1);
+    if (n >= cap)
+        n = cap - 1;
+    memcpy(out, a + 1, n);
+    out[n] = 0;
+    *pos = (size_t)(z + 1 - s);
+    return 1;
+}
+
+/* "<verdict> | path: A [peer] <- B [peer] <- C [trust store]" or
+ * "<verdict> | path: none built (N sent by the peer)" */
+static void chain_parse(const tev *e, chain_view *v)
+{
+    memset(v, 0, sizeof(*v));
+    v->failing = -1;
+    v->code = e->msg_type;
+    v->ok = e->msg_type == 0;
+    v->sent = e->length;
+    const char *d = e->detail, *bar = NULL;
+    for (const char *p = strstr(d, " | path:"); p; p = strstr(p + 1, " | path:"))
+        bar = p;
+    size_t vl = bar ? (size_t)(bar - d) : strlen(d);
+    if (vl >= sizeof(v->verdict))
+        vl = sizeof(v->verdict) - 1;
+    memcpy(v->verdict, d, vl);
+    v->verdict[vl] = 0;
+    if (bar) {
+        const char *p = bar + strlen(" | path:");
+        while (*p == ' ')
+            p++;
+        if (!strncmp(p, "none built", 10)) {
+            v->none_built = 1;
+        } else {
+            while (*p && v->n < 8) {
+                const char *end = strstr(p, " <- ");
+                size_t len = end ? (size_t)(end - p) : strlen(p);
+                char item[320];
+                if (len >= sizeof(item))
+                    len = sizeof(item) - 1;
+                memcpy(item, p, len);
+                item[len] = 0;
+                char *br = strrchr(item, '[');
+                if (br && br > item && br[-1] == ' ' && item[len - 1] == ']') {
+                    item[len - 1] = 0;
+                    snprintf(v->src[v->n], sizeof(v->src[0]), "%.31s", br + 1);
+                    br[-1] = 0;
+                } else {
+                    snprintf(v->src[v->n], sizeof(v->src[0]), "?");
+                }
+                snprintf(v->subj[v->n], sizeof(v->subj[0]), "%.255s", item);
+                v->n++;
+                if (!end)
+                    break;
+                p = end + 4;
+            }
+        }
+    }
+    if (v->ok)
+        return;
+    /* The failing link: the first certificate the verdict names that is in
+     * the path; else the top of the path (it found no trusted issuer). */
+    size_t pos = 0;
+    char q[256];
+    int first = 1;
+    while (next_quoted(v->verdict, &pos, q, sizeof(q))) {
+        if (first)
+            snprintf(v->leaf, sizeof(v->leaf), "%s", q);
+        first = 0;
+        for (int i = 0; i < v->n && v->failing < 0; i++)
+            if (!strcmp(v->subj[i], q))
+                v->failing = i;
+        if (v->failing >= 0)
+            break;
+    }
+    const char *is = strstr(v->verdict, "issuer '");
+    if (is) {
+        size_t ip = (size_t)(is - v->verdict);
+        next_quoted(v->verdict, &ip, v->issuer, sizeof(v->issuer));
+    }
+    const char *lc = strstr(v->verdict, "certificate '");
+    if (lc) {
+        size_t lp = (size_t)(lc - v->verdict);
+        next_quoted(v->verdict, &lp, v->leaf, sizeof(v->leaf));
+    }
+    if (v->failing < 0 && v->n > 0)
+        v->failing = v->n - 1;
+}
+
+static const char *src_words(const char *src, int last)
+{
+    if (!strcmp(src, "peer"))
+        return "sent by the peer";
+    if (!strcmp(src, "config"))
+        return "from this side's configured intermediates";
+    if (!strcmp(src, "trust store"))
+        return last ? "from the trust store (the anchor)" : "from the trust store";
+    return src;
+}
+
+/* ---------------------------------------------------------------- drawing: the ladder */
+
+static const char *display_name(const tev *e)
+{
+    return e->name;
+}
+
+static int is_msg(const tev *e)
+{
+    return e->type == HASP_EV_MSG_SENT || e->type == HASP_EV_MSG_RECV ||
+           e->type == HASP_EV_ALERT_SENT || e->type == HASP_EV_ALERT_RECV;
+}
+
+static int is_alert(const tev *e)
+{
+    return e->type == HASP_EV_ALERT_SENT || e->type == HASP_EV_ALERT_RECV;
+}
+
+/* hasp.h says 20 for ChangeCipherSpec; the engine reports 256 (its own
+ * HS_CCS). Go by the name. */
+static int is_ccs(const tev *e)
+{
+    return (e->type == HASP_EV_MSG_SENT || e->type == HASP_EV_MSG_RECV) &&
+           !strcmp(e->name, "ChangeCipherSpec");
+}
+
+static int middlebox_ccs(const tev *e)
+{
+    return is_ccs(e) && strstr(e->detail, "middlebox");
+}
+
+/* The arrow label: "ServerHello  99 bytes [encrypted]". */
+static void msg_label(const tev *e, char *out, size_t cap)
+{
+    if (is_alert(e))
+        snprintf(out, cap, "alert %s, %s%s", e->name, e->detail,
+                 e->encrypted ? " [encrypted]" : "");
+    else if (e->synthetic)
+        snprintf(out, cap, "%s  (size not reported)%s", display_name(e),
+                 e->encrypted ? " [encrypted]" : "");
+    else
+        snprintf(out, cap, "%s  %zu bytes%s", display_name(e), e->length,
+                 e->encrypted ? " [encrypted]" : "");
+}
+
+/* |-------------------------> ClientHello  146 bytes |
+ * |<-- ServerHello  99 bytes ------------------------| */
+static void arrow_cell(const tev *e, char *out, size_t cap)
+{
+    char label[256];
+    msg_label(e, label, sizeof(label));
+    sbuf b = {0};
+    int ll = (int)strlen(label);
+    char dash = '-';
+    if (!e->from_server) {
+        int d = LADDER_W - ll - 3;
+        if (d < 3)
+            d = 3;
+        sb_rep(&b, dash, d);
+        sb_puts(&b, "> ");
+        sb_puts(&b, label);
+        sb_puts(&b, " ");
+    } else {
+        sb_puts(&b, "<-- ");
+        sb_puts(&b, label);
+        sb_puts(&b, " ");
+        int d = LADDER_W - ll - 5;
+        if (d < 3)
+            d = 3;
+        sb_rep(&b, dash, d);
+    }
+    snprintf(out, cap, "%s", b.p ? b.p : "");
+    free(b.p);
+}
+
+static void keys_note(tconn *k, tev *e)
+{
+    /* In TLS 1.3 each direction moves to handshake keys, then to
+     * application keys, then to updated keys at each KeyUpdate. */
+    int dir = e->from_server ? 1 : 0;
+    int nth = ++k->kc[dir];
+    char buf[256];
+    const char *which;
+    if (k->v13)
+        which = nth == 1   ? "handshake traffic keys"
+                : nth == 2 ? "application traffic keys"
+                           : "updated application traffic keys";
+    else
+        which = nth == 1 ? "keys from this handshake" : "keys from the new handshake";
+    snprintf(buf, sizeof(buf), "%s -> %s records now protected: %s, %s (%s)", side(e->from_server),
+             side(!e->from_server), e->detail, which, e->name);
+    free(e->note);
+    e->note = xstrdup(buf);
+    snprintf(buf, sizeof(buf), "%s -> %s now protected: %s", side(e->from_server),
+             side(!e->from_server), which);
+    free(e->snote);
+    e->snote = xstrdup(buf);
+}
+
+/* The chain view, a line at a time. */
+typedef void (*line_fn)(void *arg, const char *line);
+
+__attribute__((format(printf, 3, 4))) static void emitf(line_fn fn, void *arg, const char *fmt,
+                                                         ...)
+{
+    char line[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    fn(arg, line);
+}
+
+static void chain_lines(const tev *e, line_fn fn, void *arg)
+{
+    chain_view v;
+    chain_parse(e, &v);
+    const char *whose = side(e->from_server);
+    if (v.ok)
+        emitf(fn, arg, "%s certificate chain (%zu sent by the %s): ok", whose, v.sent, whose);
+    else
+        emitf(fn, arg, "%s certificate chain (%zu sent by the %s): FAILED (%s)", whose, v.sent,
+              whose, hasp_err_name(v.code));
+    if (v.none_built) {
+        emitf(fn, arg, "  no path built");
+        if (v.leaf[0])
+            emitf(fn, arg, "  [0] %-52s sent by the peer", v.leaf);
+        if (v.issuer[0])
+            emitf(fn, arg, "   x  its issuer %s: not found", v.issuer);
+    }
+    for (int i = 0; i < v.n; i++)
+        emitf(fn, arg, "  [%d] %-52s %s%s", i, v.subj[i], src_words(v.src[i], i == v.n - 1),
+              i == v.failing ? "   <== fails here" : "");
+    if (!v.ok)
+        emitf(fn, arg, "  why: %s", v.verdict);
+}
+
+static void ladder_chain_line(void *arg, const char *line)
+{
+    L(arg, "           |  # %s", line);
+}
+
+static void draw_chain(hasp_trace *t, const tev *e)
+{
+    chain_lines(e, ladder_chain_line, t);
+}
+
+typedef struct file_sink {
+    FILE *f;
+    const char *indent;
+} file_sink;
+
+static void file_line(void *arg, const char *line)
+{
+    file_sink *s = arg;
+    fprintf(s->f, "%s%s\n", s->indent, line);
+}
+
+void hasp_trace_print_chain(FILE *f, const char *indent, int from_server, int code, size_t sent,
+                            const char *detail)
+{
+    tev e;
+    memset(&e, 0, sizeof(e));
+    e.type = HASP_EV_CERT_RESULT;
+    e.from_server = from_server;
+    e.msg_type = code;
+    e.length = sent;
+    e.detail = (char *)detail;
+    file_sink s = {f, indent};
+    chain_lines(&e, file_line, &s);
+}
+
+static void json_event(hasp_trace *t, tconn *k, size_t idx)
+{
+    if (!want_json(t))
+        return;
+    const tev *e = &k->ev[idx];
+    static const char *types[] = {"?",        "msg_sent",   "msg_recv",   "key_change", "decision",
+                                  "alert_sent", "alert_recv", "cert_result", "done"};
+    sbuf b = {0};
+    sb_printf(&b, "{\"conn\":%d,\"seq\":%zu,\"t_ms\":%.3f,\"side\":\"%s\",\"type\":\"%s\",", k->no,
+              idx, e->t, side(t->role == HASP_SERVER),
+              e->type >= 1 && e->type <= 8 ? types[e->type] : "?");
+    sb_printf(&b, "\"from\":\"%s\",", side(e->from_server));
+    if (is_msg(e))
+        sb_printf(&b, "\"to\":\"%s\",\"encrypted\":%s,", side(!e->from_server),
+                  e->encrypted ? "true" : "false");
+    sb_printf(&b, "\"msg_type\":%d,\"name\":", e->msg_type);
+    sb_json(&b, display_name(e));
+    sb_printf(&b, ",\"length\":%zu,\"detail\":", e->length);
+    sb_json(&b, e->detail);
+    if (e->post)
+        sb_puts(&b, ",\"phase\":\"after handshake\"");
+    else if (e->hs)
+        sb_printf(&b, ",\"phase\":\"renegotiation %d\"", e->hs);
+    else
+        sb_puts(&b, ",\"phase\":\"handshake\"");
+    if (is_msg(e) && !e->post)
+        sb_printf(&b, ",\"flight\":%d", e->flight);
+    if (e->synthetic)
+        sb_puts(&b, ",\"inferred\":true");
+    if (e->note) {
+        sb_puts(&b, ",\"note\":");
+        sb_json(&b, e->note);
+    }
+    if (e->type == HASP_EV_CERT_RESULT) {
+        chain_view v;
+        chain_parse(e, &v);
+        sb_printf(&b, ",\"certificate_of\":\"%s\",\"ok\":%s,\"error\":", side(e->from_server),
+                  v.ok ? "true" : "false");
+        if (v.ok)
+            sb_puts(&b, "null");
+        else
+            sb_json(&b, hasp_err_name(v.code));
+        sb_puts(&b, ",\"verdict\":");
+        sb_json(&b, v.verdict);
+        sb_printf(&b, ",\"sent_by_peer\":%zu,\"path\":[", v.sent);
+        for (int i = 0; i < v.n; i++) {
+            sb_puts(&b, i ? ",{\"subject\":" : "{\"subject\":");
+            sb_json(&b, v.subj[i]);
+            sb_puts(&b, ",\"source\":");
+            sb_json(&b, v.src[i]);
+            sb_puts(&b, "}");
+        }
+        sb_puts(&b, "],\"failing\":");
+        if (v.failing >= 0)
+            sb_printf(&b, "%d", v.failing);
+        else
+            sb_puts(&b, "null");
+    }
+    sb_puts(&b, "}");
+    J(t, &b);
+    free(b.p);
+}
+
+static void draw_event(hasp_trace *t, tconn *k, size_t idx)
+{
+    tev *e = &k->ev[idx];
+    if (e->drawn)
+        return;
+    e->drawn = 1;
+    if (strstr(e->detail, "version=TLS1.3") || (e->type == HASP_EV_DECISION &&
+                                                !strcmp(e->name, "version") &&
+                                                strstr(e->detail, "1.3")))
+        k->v13 = 1;
+    e->hs = k->hs;
+    e->post = k->post;
+    if (is_msg(e)) {
+        if (k->post) {
+            if (!k->post_header) {
+                L(t, "           ---- after the handshake ----");
+                k->post_header = 1;
+            }
+        } else if (e->from_server != k->last_sender) {
+            k->flight++;
+            k->last_sender = e->from_server;
+            L(t, "           ---- flight %d: %s -> %s ----", k->flight, side(e->from_server),
+              side(!e->from_server));
+        }
+        e->flight = k->post ? 0 : k->flight;
+        char cell[512];
+        arrow_cell(e, cell, sizeof(cell));
+        L(t, "%8.2fms  |%s|  %s", e->t, cell, is_alert(e) ? "" : e->detail);
+    } else if (e->type == HASP_EV_KEY_CHANGE) {
+        keys_note(k, e);
+        L(t, "           |  ~ %s", e->note);
+    } else if (e->type == HASP_EV_DECISION) {
+        L(t, "           |  * %s decided: %s = %s", side(e->from_server), e->name, e->detail);
+    } else if (e->type == HASP_EV_CERT_RESULT) {
+        draw_chain(t, e);
+    } else if (e->type == HASP_EV_DONE) {
+        char mid[160];
+        snprintf(mid, sizeof(mid), " %s (%s side, %.2f ms) ", e->name,
+                 side(t->role == HASP_SERVER), e->t);
+        int ml = (int)strlen(mid), left = (LADDER_W - ml) / 2;
+        if (left < 2)
+            left = 2;
+        int right = LADDER_W - ml - left;
+        if (right < 2)
+            right = 2;
+        sbuf b = {0};
+        sb_rep(&b, '=', left);
+        sb_puts(&b, mid);
+        sb_rep(&b, '=', right);
+        L(t, "%8.2fms  |%s|", e->t, b.p ? b.p : "");
+        free(b.p);
+        if (!k->hs)
+            k->hs_ms = e->t;
+    }
+    json_event(t, k, idx);
+}
+
+/* Put the events of [from, n) in protocol order (see the file comment). */
+static int glued_key_change(const tconn *k, size_t i)
+{
+    /* A key change in a sender's direction right after a message that
+     * sender sent (its ChangeCipherSpec, Finished, KeyUpdate) belongs to
+     * that message. */
+    int dir = k->ev[i].from_server;
+    while (i > 0 && k->ev[i - 1].type == HASP_EV_KEY_CHANGE)
+        i--;
+    if (i == 0)
+        return 0;
+    const tev *p = &k->ev[i - 1];
+    if (middlebox_ccs(p) || p->from_server != dir)
+        return 0;
+    return p->type == HASP_EV_MSG_SENT || (p->type == HASP_EV_MSG_RECV && is_ccs(p));
+}
+
+static tev *insert_event(tconn *k, size_t at)
+{
+    if (k->n == k->cap) {
+        size_t cap = k->cap ? k->cap * 2 : 64;
+        tev *p = realloc(k->ev, cap * sizeof(*p));
+        if (!p)
+            return NULL;
+        k->ev = p;
+        k->cap = cap;
+    }
+    memmove(&k->ev[at + 1], &k->ev[at], (k->n - at) * sizeof(tev));
+    k->n++;
+    memset(&k->ev[at], 0, sizeof(tev));
+    return &k->ev[at];
+}
+
+/* When a certificate is rejected the engine stops before it reports the
+ * Certificate message that carried it: draw that message from the
+ * certificate result, marked as inferred. */
+static void add_rejected_certificate(tconn *k, size_t from)
+{
+    for (size_t i = from; i < k->n; i++) {
+        const tev *r = &k->ev[i];
+        if (r->type != HASP_EV_CERT_RESULT || r->msg_type == 0)
+            continue;
+        int seen = 0;
+        for (size_t j = i + 1; j < k->n && !seen; j++)
+            seen = k->ev[j].type == HASP_EV_MSG_RECV && k->ev[j].from_server == r->from_server &&
+                   !strcmp(k->ev[j].name, "Certificate");
+        if (seen)
+            continue;
+        int fs = r->from_server, enc = r->encrypted;
+        double at = r->t;
+        size_t sent = r->length;
+        tev *m = insert_event(k, i);
+        if (!m)
+            return;
+        m->type = HASP_EV_MSG_RECV;
+        m->from_server = fs;
+        m->encrypted = enc;
+        m->msg_type = 11;
+        m->t = at;
+        m->synthetic = 1;
+        m->name = xstrdup("Certificate");
+        char d[160];
+        snprintf(d, sizeof(d), "certificates=%zu (inferred: rejected before it was reported)",
+                 sent);
+        m->detail = xstrdup(d);
+        i++;
+    }
+}
+
+static void fixup(tconn *k, size_t from)
+{
+    add_rejected_certificate(k, from);
+    /* events before floor belong to a message already placed */
+    size_t floor = from;
+    for (size_t i = from; i < k->n; i++) {
+        tev *e = &k->ev[i];
+        /* A TLS 1.3 ServerHello travels in the clear, whatever keys were
+         * installed while it was processed. */
+        if (e->msg_type == 2 && (e->type == HASP_EV_MSG_RECV || e->type == HASP_EV_MSG_SENT) &&
+            strstr(e->detail, "version=TLS1.3"))
+            e->encrypted = 0;
+        if (e->msg_type == 2 && !strcmp(e->name, "ServerHello") &&
+            !strncmp(e->detail, "HelloRetryRequest", 17)) {
+            free(e->name);
+            e->name = xstrdup("HelloRetryRequest");
+        }
+        if (e->type == HASP_EV_MSG_SENT && !middlebox_ccs(e))
+            floor = i + 1;
+        if (e->type != HASP_EV_MSG_RECV)
+            continue;
+        size_t j = i;
+        while (j > floor) {
+            const tev *p = &k->ev[j - 1];
+            int movable = p->type == HASP_EV_DECISION || p->type == HASP_EV_CERT_RESULT ||
+                          (p->type == HASP_EV_KEY_CHANGE && !glued_key_change(k, j - 1)) ||
+                          (p->type == HASP_EV_MSG_SENT && middlebox_ccs(p) && !p->from_server);
+            if (!movable || p->drawn)
+                break;
+            j--;
+        }
+        if (j < i) {
+            tev m = k->ev[i];
+            memmove(&k->ev[j + 1], &k->ev[j], (i - j) * sizeof(tev));
+            k->ev[j] = m;
+            /* keep the clock monotonic on the ladder */
+            if (m.t > k->ev[j + 1].t)
+                k->ev[j].t = k->ev[j + 1].t;
+        }
+        floor = i + 1;
+    }
+    /* A middlebox ChangeCipherSpec (RFC 8446 D.4) opens its sender's next
+     * flight: the engine sends it while the peer's flight is processed. */
+    for (size_t i = from; i < k->n; i++) {
+        /* (a server sends its own right after ServerHello or HelloRetryRequest) */
+        if (!middlebox_ccs(&k->ev[i]) || k->ev[i].type != HASP_EV_MSG_SENT || k->ev[i].drawn ||
+            k->ev[i].from_server)
+            continue;
+        size_t j = i + 1;
+        int peer_msgs = 0;
+        while (j < k->n && !(k->ev[j].type == HASP_EV_MSG_SENT ||
+                             k->ev[j].type == HASP_EV_ALERT_SENT)) {
+            peer_msgs += k->ev[j].type == HASP_EV_MSG_RECV;
+            j++;
+        }
+        if (j == k->n || !peer_msgs)
+            continue;
+        tev m = k->ev[i];
+        memmove(&k->ev[i], &k->ev[i + 1], (j - 1 - i) * sizeof(tev));
+        k->ev[j - 1] = m;
+        if (k->ev[j].t > m.t)
+            k->ev[j - 1].t = k->ev[j].t;
+        i = j - 1;
+    }
+}
+
+static void draw_pending(hasp_trace *t, tconn *k)
+{
+    if (k->done >= k->n)
+        return;
+    fixup(k, k->done);
+    for (; k->done < k->n; k->done++)
+        draw_event(t, k, k->done);
+    ladder_flush(t);
+}
+
+/* ---------------------------------------------------------------- summary, failure */
+
+static void add_kv(kv *arr, int *n, int max, const char *k, const char *v)
+{
+    if (*n >= max)
+        return;
+    arr[*n].k = xstrdup(k);
+    arr[*n].v = xstrdup(v);
+    (*n)++;
+}
+
+static void summary(hasp_trace *t, tconn *k, hasp_conn *c, int reneg)
+{
+    char buf[512];
+    int v13 = hasp_conn_version(c) == HASP_TLS1_3;
+    for (int i = 0; i < k->nsum; i++) {
+        free(k->sum[i].k);
+        free(k->sum[i].v);
+    }
+    k->nsum = 0;
+#define SUM(key, ...)                                                                              \
+    do {                                                                                           \
+        snprintf(buf, sizeof(buf), __VA_ARGS__);                                                   \
+        add_kv(k->sum, &k->nsum, 24, key, buf);                                                    \
+    } while (0)
+    SUM("version", "%s", hasp_conn_version_name(c));
+    SUM("cipher suite", "%s (%s)", hasp_conn_cipher_name(c), hasp_conn_cipher_openssl_name(c));
+    SUM("key exchange group", "%s",
+        hasp_conn_group_name(c)
+            ? hasp_conn_group_name(c)
+            : (hasp_conn_resumed(c) && !v13 ? "none (resumed: the keys come from the session)"
+                                            : "none (RSA key transport)"));
+    SUM("signature scheme", "%s",
+        hasp_conn_sigalg_name(c) ? hasp_conn_sigalg_name(c)
+                                 : (hasp_conn_resumed(c) ? "none (resumed: no certificate)"
+                                                         : "none"));
+    SUM("server name (SNI)", "%s", hasp_conn_servername(c) ? hasp_conn_servername(c) : "none");
+    SUM("ALPN", "%s", hasp_conn_alpn(c) ? hasp_conn_alpn(c) : "none");
+    if (v13) {
+        SUM("extended master secret", "n/a (TLS 1.3 binds the keys to the transcript)");
+        SUM("secure renegotiation", "n/a (TLS 1.3 has no renegotiation; KeyUpdate instead)");
+    } else {
+        SUM("extended master secret", "%s", hasp_conn_ems(c) ? "yes (RFC 7627)" : "no");
+        SUM("secure renegotiation", "%s",
+            hasp_conn_secure_renegotiation(c) ? "yes (RFC 5746)" : "no");
+        if (hasp_conn_etm(c))
+            SUM("encrypt-then-mac", "yes (RFC 7366)");
+    }
+    const char *how = hasp_conn_resumed_how(c);
+    if (!hasp_conn_resumed(c) || !strcmp(how, "no"))
+        SUM("resumed", "no: full handshake");
+    else if (!strcmp(how, "session-id"))
+        SUM("resumed", "yes, by session ID (abbreviated handshake, RFC 5246 7.3)");
+    else if (!strcmp(how, "ticket"))
+        SUM("resumed", "yes, by session ticket (abbreviated handshake, RFC 5077)");
+    else if (!strcmp(how, "psk"))
+        SUM("resumed", "yes, by PSK from a ticket (RFC 8446 2.2, psk_dhe_ke)");
+    else
+        SUM("resumed", "yes (%s)", how);
+    SUM("peer certificate", "%s", hasp_conn_verify_result(c));
+    /* what went over the wire in this handshake */
+    size_t msgs = 0, bytes = 0;
+    int flights = 0;
+    for (size_t i = 0; i < k->n; i++) {
+        const tev *e = &k->ev[i];
+        if (e->hs != k->hs || e->post || !e->drawn)
+            continue;
+        if (e->type == HASP_EV_MSG_SENT || e->type == HASP_EV_MSG_RECV) {
+            msgs++;
+            bytes += e->length;
+            if (e->flight > flights)
+                flights = e->flight;
+        }
+    }
+    SUM("messages", "%zu in %d flights, %zu bytes of handshake", msgs, flights, bytes);
+#undef SUM
+    L(t, "           ---- %s ----", reneg ? "after the renegotiation" : "summary");
+    for (int i = 0; i < k->nsum; i++)
+        L(t, "             %-24s %s", k->sum[i].k, k->sum[i].v);
+    ladder_flush(t);
+    if (want_json(t)) {
+        sbuf b = {0};
+        sb_printf(&b, "{\"conn\":%d,\"type\":\"summary\",\"side\":\"%s\",\"handshake\":%d", k->no,
+                  side(t->role == HASP_SERVER), k->hs);
+        for (int i = 0; i < k->nsum; i++) {
+            sb_puts(&b, ",");
+            sb_json(&b, k->sum[i].k);
+            sb_puts(&b, ":");
+            sb_json(&b, k->sum[i].v);
+        }
+        sb_puts(&b, "}");
+        J(t, &b);
+        free(b.p);
+    }
+}
+
+static const char *class_words(int code)
+{
+    switch (hasp_err_class(code)) {
+    case HASP_CLASS_PEER_ALERT: return "the peer ended the handshake with a fatal alert";
+    case HASP_CLASS_PROTOCOL: return "the peer broke the protocol or offered nothing acceptable";
+    case HASP_CLASS_CERTIFICATE: return "a certificate was rejected";
+    case HASP_CLASS_CLOSED: return "the connection was closed";
+    case HASP_CLASS_IO: return "the transport failed";
+    case HASP_CLASS_USAGE: return "this side was used or configured wrongly";
+    case HASP_CLASS_INTERNAL: return "an internal failure";
+    default: return "the connection failed";
+    }
+}
+
+static void failure(hasp_trace *t, tconn *k, hasp_conn *c, int rc, const char *title)
+{
+    if (k->failure_done)
+        return;
+    k->failure_done = 1;
+    int me = t->role == HASP_SERVER, peer = !me;
+    int code = rc < 0 ? rc : hasp_conn_error(c);
+    const char *msg = hasp_conn_errmsg(c);
+    char reason[1024], alert[256], decided[256];
+    snprintf(reason, sizeof(reason), "%s", msg && msg[0] ? msg : hasp_err_name(code));
+    /* The last fatal alert that went either way, from the events. */
+    const tev *fatal = NULL, *warn = NULL;
+    for (size_t i = 0; i < k->n; i++) {
+        const tev *e = &k->ev[i];
+        if (!is_alert(e) || e->msg_type == 0)
+            continue;
+        if (!strcmp(e->detail, "fatal"))
+            fatal = e;
+        else
+            warn = e;
+    }
+    const tev *a = fatal ? fatal : warn;
+    if (a) {
+        int sent = a->type == HASP_EV_ALERT_SENT;
+        snprintf(alert, sizeof(alert), "%s, %s, %s the %s", a->name, a->detail,
+                 sent ? "sent to" : "received from", side(peer));
+        if (sent)
+            snprintf(decided, sizeof(decided), "the %s (this side): it sent the alert", side(me));
+        else
+            snprintf(decided, sizeof(decided), "the %s (the peer): it sent the alert", side(peer));
+    } else {
+        snprintf(alert, sizeof(alert), "none");
+        if (code == HASP_ERR_TRUNCATED || code == HASP_ERR_CLOSED || code == HASP_ERR_IO ||
+            code == HASP_ERR_NOT_TLS)
+            snprintf(decided, sizeof(decided),
+                     "the %s (the peer): it closed the connection without an alert", side(peer));
+        else
+            snprintf(decided, sizeof(decided), "the %s (this side), without an alert", side(me));
+    }
+    add_kv(k->fail, &k->nfail, 8, "what happened", class_words(code));
+    add_kv(k->fail, &k->nfail, 8, "reason", reason);
+    add_kv(k->fail, &k->nfail, 8, "alert", alert);
+    add_kv(k->fail, &k->nfail, 8, "decided by", decided);
+    add_kv(k->fail, &k->nfail, 8, "error", hasp_err_name(code));
+    L(t, "           ---- %s ----", title);
+    for (int i = 0; i < k->nfail; i++)
+        L(t, "             %-24s %s", k->fail[i].k, k->fail[i].v);
+    ladder_flush(t);
+    if (want_json(t)) {
+        sbuf b = {0};
+        sb_printf(&b, "{\"conn\":%d,\"type\":\"failure\",\"side\":\"%s\"", k->no, side(me));
+        for (int i = 0; i < k->nfail; i++) {
+            sb_puts(&b, ",");
+            sb_json(&b, k->fail[i].k);
+            sb_puts(&b, ":");
+            sb_json(&b, k->fail[i].v);
+        }
+        sb_printf(&b, ",\"alert_sent\":%d,\"alert_received\":%d}", hasp_conn_alert_sent(c),
+                  hasp_conn_alert_received(c));
+        J(t, &b);
+        free(b.p);
+    }
+}
+
+/* ---------------------------------------------------------------- the callback */
+
+static tconn *conn_start(hasp_trace *t, const char *peer)
+{
+    tconn *k = calloc(1, sizeof(*k));
+    if (!k)
+        return NULL;
+    k->no = t->nconns ? t->conns[t->nconns - 1]->no + 1 : 1;
+    k->t0 = now_ms();
+    k->in_hs = 1;
+    k->last_sender = -1;
+    snprintf(k->peer, sizeof(k->peer), "%s", peer ? peer : "");
+    if (t->nconns == MAX_KEPT_CONNS) {
+        conn_free(t->conns[0]);
+        memmove(t->conns, t->conns + 1, (t->nconns - 1) * sizeof(*t->conns));
+        t->nconns--;
+    }
+    tconn **p = realloc(t->conns, (t->nconns + 1) * sizeof(*p));
+    if (!p) {
+        free(k);
+        return NULL;
+    }
+    t->conns = p;
+    t->conns[t->nconns++] = k;
+    t->cur = k;
+    int me = t->role == HASP_SERVER;
+    L(t, "==== connection %d, %s side%s%s ====", k->no, side(me), k->peer[0] ? ", peer " : "",
+      k->peer);
+    L(t, "     time   client%*sserver", LADDER_W - 5, "");
+    if (want_json(t)) {
+        sbuf b = {0};
+        sb_printf(&b, "{\"conn\":%d,\"type\":\"connection\",\"side\":\"%s\",\"peer\":", k->no,
+                  side(me));
+        sb_json(&b, k->peer);
+        sb_puts(&b, "}");
+        J(t, &b);
+        free(b.p);
+    }
+    return k;
+}
+
+static void event_cb(void *arg, const hasp_event *ev)
+{
+    hasp_trace *t = arg;
+    tconn *k = t->cur;
+    if (getenv("HASP_TRACE_RAW")) /* the engine's own order, for debugging */
+        fprintf(stderr, "raw %d from_server=%d enc=%d type=%d name=%s len=%zu detail=%s\n",
+                ev->type, ev->from_server, ev->encrypted, ev->msg_type, ev->name, ev->length,
+                ev->detail);
+    if (!k && !(k = conn_start(t, NULL)))
+        return;
+    if (k->n == k->cap) {
+        size_t cap = k->cap ? k->cap * 2 : 64;
+        tev *p = realloc(k->ev, cap * sizeof(*p));
+        if (!p)
+            return;
+        k->ev = p;
+        k->cap = cap;
+    }
+    tev *e = &k->ev[k->n++];
+    memset(e, 0, sizeof(*e));
+    e->type = ev->type;
+    e->from_server = ev->from_server;
+    e->encrypted = ev->encrypted;
+    e->msg_type = ev->msg_type;
+    e->length = ev->length;
+    e->t = now_ms() - k->t0;
+    e->name = xstrdup(ev->name);
+    e->detail = xstrdup(ev->detail);
+    if (e->name && !strcmp(e->name, "ChangeCipherSpec"))
+        e->msg_type = 20; /* as hasp.h documents it */
+
+    /* A handshake after the first one: a renegotiation. */
+    int starts = (ev->type == HASP_EV_DECISION && !strcmp(ev->name, "renegotiation")) ||
+                 ((ev->type == HASP_EV_MSG_SENT || ev->type == HASP_EV_MSG_RECV) &&
+                  (ev->msg_type == 0 || ev->msg_type == 1) && ev->name &&
+                  (!strcmp(ev->name, "HelloRequest") || !strcmp(ev->name, "ClientHello")));
+    if (!k->in_hs && starts) {
+        /* draw what came before, then collect the new handshake */
+        k->n--;
+        draw_pending(t, k);
+        k->n++;
+        k->in_hs = 1;
+        k->hs++;
+        k->post = 0;
+        k->post_header = 0;
+        k->flight = 0;
+        k->last_sender = -1;
+        L(t, "           ---- renegotiation (handshake %d on this connection) ----", k->hs + 1);
+    }
+    if (k->in_hs) {
+        int ends = ev->type == HASP_EV_DONE ||
+                   ((ev->type == HASP_EV_ALERT_SENT || ev->type == HASP_EV_ALERT_RECV) &&
+                    (!strcmp(ev->detail, "fatal") || ev->msg_type == HASP_ALERT_NO_RENEGOTIATION));
+        if (!ends)
+            return;
+        draw_pending(t, k);
+        k->in_hs = 0;
+        k->post = 1;
+        if (ev->type == HASP_EV_DONE && k->hs > 0 && t->c)
+            summary(t, k, t->c, 1);
+        return;
+    }
+    draw_pending(t, k);
+}
+
+/* ---------------------------------------------------------------- diagrams */
+
+typedef struct svgctx {
+    sbuf b;
+    double y;
+    int role;
+} svgctx;
+
+#define SVG_W 1100
+#define X_CLIENT 250
+#define X_SERVER 850
+#define CHW 7.2 /* monospace advance at 12px */
+
+static void svg_text(sbuf *b, double x, double y, const char *anchor, const char *cls,
+                     const char *s)
+{
+    sb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"%s\" class=\"%s\">", x, y, anchor, cls);
+    sb_xml(b, s);
+    sb_puts(b, "</text>\n");
+}
+
+static void svg_trunc(const char *s, size_t max, char *out, size_t cap)
+{
+    size_t n = strlen(s);
+    if (n <= max) {
+        snprintf(out, cap, "%s", s);
+        return;
+    }
+    if (max > cap - 4)
+        max = cap - 4;
+    memcpy(out, s, max - 3);
+    memcpy(out + max - 3, "...", 4);
+}
+
+/* Lines for a note box, wrapped at spaces. */
+#define BOX_MAX 40
+typedef struct boxl {
+    char text[BOX_MAX][200];
+    const char *cls[BOX_MAX];
+    int n;
+} boxl;
+
+static void box_add(boxl *l, const char *cls, const char *prefix, const char *text, size_t width)
+{
+    size_t pl = strlen(prefix);
+    const char *p = text;
+    int first = 1;
+    if (width > sizeof(l->text[0]) - 1 - pl)
+        width = sizeof(l->text[0]) - 1 - pl;
+    do {
+        if (l->n == BOX_MAX)
+            return;
+        size_t len = strlen(p);
+        if (len > width) {
+            size_t cut = width;
+            while (cut > width / 2 && p[cut] != ' ')
+                cut--;
+            if (p[cut] != ' ')
+                cut = width;
+            len = cut;
+        }
+        snprintf(l->text[l->n], sizeof(l->text[0]), "%*s%.*s", (int)pl, first ? prefix : "",
+                 (int)len, p);
+        l->cls[l->n++] = cls;
+        p += len;
+        while (*p == ' ')
+            p++;
+        first = 0;
+    } while (*p);
+}
+
+/* A note box of monospace lines at x (left edge; kept inside the picture). */
+static double svg_box(sbuf *b, double x, double y, const boxl *l, const char *fill,
+                      const char *stroke)
+{
+    size_t w = 0;
+    for (int i = 0; i < l->n; i++)
+        if (strlen(l->text[i]) > w)
+            w = strlen(l->text[i]);
+    double bw = (double)w * CHW + 16, bh = l->n * 16.0 + 8;
+    if (x + bw > SVG_W - 10)
+        x = SVG_W - 10 - bw;
+    if (x < 10)
+        x = 10;
+    sb_printf(b,
+              "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" rx=\"4\" fill=\"%s\" "
+              "stroke=\"%s\"/>\n",
+              x, y, bw, bh, fill, stroke);
+    for (int i = 0; i < l->n; i++)
+        svg_text(b, x + 8, y + 17 + i * 16.0, "start", l->cls[i], l->text[i]);
+    return bh;
+}
+
+static double svg_note(sbuf *b, double x, double y, const char *text, const char *fill,
+                       const char *stroke)
+{
+    boxl l;
+    l.n = 0;
+    box_add(&l, "mono", "", text, 130);
+    return svg_box(b, x, y, &l, fill, stroke);
+}
+
+static void svg_conn(svgctx *s, const hasp_trace *t, const tconn *k)
+{
+    sbuf *b = &s->b;
+    char buf[1200], tr[400];
+    int me = t->role == HASP_SERVER;
+    snprintf(buf, sizeof(buf), "connection %d (%s side%s%s)", k->no, side(me),
+             k->peer[0] ? ", peer " : "", k->peer);
+    svg_text(b, 20, s->y + 16, "start", "title", buf);
+    s->y += 28;
+    /* participants */
+    for (int p = 0; p < 2; p++) {
+        double x = p ? X_SERVER : X_CLIENT;
+        int this_side = p == me;
+        sb_printf(b,
+                  "<rect x=\"%.1f\" y=\"%.1f\" width=\"160\" height=\"30\" rx=\"6\" "
+                  "fill=\"%s\" stroke=\"#37474f\"/>\n",
+                  x - 80, s->y, this_side ? "#e3f2fd" : "#eceff1");
+        snprintf(buf, sizeof(buf), "%s%s", side(p), this_side ? " (this side)" : "");
+        svg_text(b, x, s->y + 20, "middle", "party", buf);
+    }
+    s->y += 30;
+    double top = s->y;
+    sbuf body = {0}; /* drawn after the lifelines and flight bands */
+    sbuf bands = {0};
+    int cur_band = -1, cur_hs = -1;
+    double band_y = 0;
+    s->y += 12;
+#define CLOSE_BAND()                                                                               \
+    do {                                                                                           \
+        if (cur_band >= 0) {                                                                       \
+            sb_printf(&bands,                                                                      \
+                      "<rect x=\"14\" y=\"%.1f\" width=\"%d\" height=\"%.1f\" fill=\"%s\"/>\n",    \
+                      band_y - 4, SVG_W - 28, s->y - band_y + 2,                                   \
+                      cur_band % 2 ? "#fff8e1" : "#f1f8e9");                                       \
+            cur_band = -1;                                                                         \
+        }                                                                                          \
+    } while (0)
+    for (size_t i = 0; i < k->n; i++) {
+        const tev *e = &k->ev[i];
+        if (!e->drawn)
+            continue;
+        int band = is_msg(e) ? (e->post ? 1000 : e->hs * 100 + e->flight) : cur_band;
+        if (e->hs != cur_hs && !e->post && e->hs > 0 && is_msg(e)) {
+            CLOSE_BAND();
+            snprintf(buf, sizeof(buf), "renegotiation (handshake %d)", e->hs + 1);
+            svg_text(&body, SVG_W / 2.0, s->y + 14, "middle", "phase", buf);
+            s->y += 22;
+        }
+        if (is_msg(e))
+            cur_hs = e->hs;
+        if (band != cur_band && is_msg(e)) {
+            CLOSE_BAND();
+            cur_band = band;
+            band_y = s->y;
+            if (e->post)
+                snprintf(buf, sizeof(buf), "after the handshake");
+            else
+                snprintf(buf, sizeof(buf), "flight %d: %s", e->flight, side(e->from_server));
+            svg_text(&body, 20, s->y + 12, "start", "flight", buf);
+        }
+        if (is_msg(e)) {
+            double x1 = e->from_server ? X_SERVER : X_CLIENT, x2 = e->from_server ? X_CLIENT : X_SERVER;
+            const char *cls = is_alert(e) ? "alert" : e->encrypted ? "enc" : "plain";
+            double ly = s->y + 22;
+            sb_printf(&body,
+                      "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" class=\"%s\" "
+                      "marker-end=\"url(#head-%s)\"/>\n",
+                      x1, ly, x2 + (e->from_server ? 4 : -4), ly, cls, cls);
+            if (is_alert(e))
+                snprintf(buf, sizeof(buf), "alert %s (%s)", e->name, e->detail);
+            else
+                msg_label(e, buf, sizeof(buf));
+            svg_text(&body, (X_CLIENT + X_SERVER) / 2.0, ly - 6, "middle",
+                     is_alert(e) ? "lbl-alert" : e->encrypted ? "lbl-enc" : "lbl", buf);
+            snprintf(buf, sizeof(buf), "%.2f ms", e->t);
+            svg_text(&body, X_CLIENT - 90, ly + 4, "end", "time", buf);
+            if (!is_alert(e) && e->detail[0]) {
+                svg_trunc(e->detail, 82, tr, sizeof(tr));
+                svg_text(&body, (X_CLIENT + X_SERVER) / 2.0, ly + 15, "middle", "detail", tr);
+                s->y += 12;
+            }
+            s->y += 32;
+        } else if (e->type == HASP_EV_KEY_CHANGE) {
+            const char *txt = e->snote ? e->snote : e->detail;
+            double x = e->from_server ? X_SERVER - 20 - strlen(txt) * CHW : X_CLIENT - 20;
+            s->y += svg_note(&body, x, s->y + 2, txt, "#ede7f6", "#7e57c2") + 4;
+        } else if (e->type == HASP_EV_DECISION) {
+            snprintf(buf, sizeof(buf), "%s decided: %s = %s", side(e->from_server), e->name,
+                     e->detail);
+            double x = e->from_server ? X_SERVER - 20 - strlen(buf) * CHW : X_CLIENT - 20;
+            s->y += svg_note(&body, x, s->y + 2, buf, "#fffde7", "#f9a825") + 4;
+        } else if (e->type == HASP_EV_CERT_RESULT) {
+            chain_view v;
+            chain_parse(e, &v);
+            boxl l;
+            l.n = 0;
+            snprintf(buf, sizeof(buf), "%s certificate chain, %zu sent: %s", side(e->from_server),
+                     v.sent, v.ok ? "ok" : hasp_err_name(v.code));
+            box_add(&l, v.ok ? "mono-b" : "mono-bad", "", buf, 120);
+            if (v.none_built) {
+                snprintf(buf, sizeof(buf), "%s  (sent by the peer)", v.leaf);
+                box_add(&l, "mono", "   [0] ", buf, 110);
+                snprintf(buf, sizeof(buf), "its issuer %s: not found", v.issuer);
+                box_add(&l, "mono-bad", "    x  ", buf, 110);
+            }
+            for (int j = 0; j < v.n; j++) {
+                char pre[24];
+                snprintf(buf, sizeof(buf), "%s  (%s)%s", v.subj[j],
+                         src_words(v.src[j], j == v.n - 1),
+                         j == v.failing ? "  <== fails here" : "");
+                snprintf(pre, sizeof(pre), "%s[%d] ", j ? "<- " : "   ", j);
+                box_add(&l, j == v.failing ? "mono-bad" : "mono", pre, buf, 110);
+            }
+            if (!v.ok)
+                box_add(&l, "mono-bad", "why: ", v.verdict, 110);
+            s->y += svg_box(&body, (X_CLIENT + X_SERVER) / 2.0 - 330, s->y + 2, &l,
+                            v.ok ? "#e8f5e9" : "#ffebee", v.ok ? "#43a047" : "#e53935") +
+                    8;
+        } else if (e->type == HASP_EV_DONE) {
+            CLOSE_BAND();
+            sb_printf(&body,
+                      "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" class=\"done\"/>\n",
+                      X_CLIENT - 60, s->y + 12, X_SERVER + 60, s->y + 12);
+            snprintf(buf, sizeof(buf), "%s at %.2f ms", e->name, e->t);
+            svg_text(&body, (X_CLIENT + X_SERVER) / 2.0, s->y + 8, "middle", "done-t", buf);
+            s->y += 24;
+        }
+    }
+    CLOSE_BAND();
+#undef CLOSE_BAND
+    s->y += 8;
+    /* lifelines under everything */
+    sb_add(b, bands.p ? bands.p : "", bands.len);
+    sb_printf(b, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" class=\"life\"/>\n", X_CLIENT,
+              top, X_CLIENT, s->y);
+    sb_printf(b, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" class=\"life\"/>\n", X_SERVER,
+              top, X_SERVER, s->y);
+    sb_add(b, body.p ? body.p : "", body.len);
+    free(body.p);
+    free(bands.p);
+    /* summary / failure */
+    const kv *list = k->nfail ? k->fail : k->sum;
+    int n = k->nfail ? k->nfail : k->nsum;
+    if (n) {
+        boxl l;
+        l.n = 0;
+        box_add(&l, k->nfail ? "mono-bad" : "mono-b", "", k->nfail ? "FAILED" : "summary", 100);
+        for (int i = 0; i < n; i++) {
+            char pre[40];
+            snprintf(pre, sizeof(pre), "%-24s ", list[i].k);
+            box_add(&l, "mono", pre, list[i].v, 100);
+        }
+        s->y += svg_box(b, 40, s->y, &l, k->nfail ? "#ffebee" : "#f5f5f5",
+                        k->nfail ? "#e53935" : "#9e9e9e") +
+                12;
+    }
+    s->y += 20;
+}
+
+static void svg_render(const hasp_trace *t, sbuf *out, int standalone)
+{
+    svgctx s;
+    memset(&s, 0, sizeof(s));
+    s.y = 40;
+    svg_text(&s.b, 20, 26, "start", "h1", "hasp handshake trace");
+    for (size_t i = 0; i < t->nconns; i++)
+        svg_conn(&s, t, t->conns[i]);
+    if (!t->nconns)
+        svg_text(&s.b, 20, 60, "start", "mono", "no connection was traced");
+    double h = s.y + 10 < 120 ? 120 : s.y + 10;
+    if (standalone)
+        sb_puts(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    sb_printf(out,
+              "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%.0f\" "
+              "viewBox=\"0 0 %d %.0f\" xml:space=\"preserve\" font-family=\"DejaVu Sans, Helvetica, Arial, sans-serif\">\n",
+              SVG_W, h, SVG_W, h);
+    sb_puts(out,
+            "<defs>\n"
+            "<marker id=\"head-plain\" viewBox=\"0 0 10 10\" refX=\"9\" refY=\"5\" markerWidth=\"8\" "
+            "markerHeight=\"8\" orient=\"auto\"><path d=\"M0,0 L10,5 L0,10 z\" fill=\"#37474f\"/>"
+            "</marker>\n"
+            "<marker id=\"head-enc\" viewBox=\"0 0 10 10\" refX=\"9\" refY=\"5\" markerWidth=\"8\" "
+            "markerHeight=\"8\" orient=\"auto\"><path d=\"M0,0 L10,5 L0,10 z\" fill=\"#2e7d32\"/>"
+            "</marker>\n"
+            "<marker id=\"head-alert\" viewBox=\"0 0 10 10\" refX=\"9\" refY=\"5\" "
+            "markerWidth=\"8\" markerHeight=\"8\" orient=\"auto\"><path d=\"M0,0 L10,5 L0,10 z\" "
+            "fill=\"#c62828\"/></marker>\n"
+            "<style>\n"
+            ".h1{font-size:20px;font-weight:bold;fill:#263238}\n"
+            ".title{font-size:15px;font-weight:bold;fill:#37474f}\n"
+            ".party{font-size:14px;font-weight:bold;fill:#263238}\n"
+            ".life{stroke:#90a4ae;stroke-width:2;stroke-dasharray:6 4}\n"
+            ".plain{stroke:#37474f;stroke-width:1.6}\n"
+            ".enc{stroke:#2e7d32;stroke-width:2.6}\n"
+            ".alert{stroke:#c62828;stroke-width:2.2;stroke-dasharray:8 3}\n"
+            ".lbl{font-size:13px;fill:#263238;font-weight:bold}\n"
+            ".lbl-enc{font-size:13px;fill:#1b5e20;font-weight:bold}\n"
+            ".lbl-alert{font-size:13px;fill:#b71c1c;font-weight:bold}\n"
+            ".detail{font-size:10.5px;fill:#607d8b;font-family:DejaVu Sans Mono,monospace}\n"
+            ".time{font-size:11px;fill:#78909c;font-family:DejaVu Sans Mono,monospace}\n"
+            ".flight{font-size:11px;fill:#8d6e63;font-style:italic}\n"
+            ".phase{font-size:13px;fill:#6a1b9a;font-weight:bold}\n"
+            ".mono{font-size:12px;fill:#263238;font-family:DejaVu Sans Mono,monospace}\n"
+            ".mono-b{font-size:12px;fill:#1b5e20;font-weight:bold;font-family:DejaVu Sans "
+            "Mono,monospace}\n"
+            ".mono-bad{font-size:12px;fill:#b71c1c;font-weight:bold;font-family:DejaVu Sans "
+            "Mono,monospace}\n"
+            ".done{stroke:#1565c0;stroke-width:1.5;stroke-dasharray:3 3}\n"
+            ".done-t{font-size:12px;fill:#1565c0;font-weight:bold}\n"
+            "</style>\n</defs>\n");
+    sb_printf(out, "<rect x=\"0\" y=\"0\" width=\"%d\" height=\"%.0f\" fill=\"#ffffff\"/>\n", SVG_W,
+              h);
+    sb_add(out, s.b.p ? s.b.p : "", s.b.len);
+    sb_puts(out, "</svg>\n");
+    free(s.b.p);
+}
+
+static void html_render(const hasp_trace *t, sbuf *out)
+{
+    sb_puts(out, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+                 "<title>hasp handshake trace</title>\n<style>\n"
+                 "body{font-family:DejaVu Sans,Helvetica,Arial,sans-serif;margin:24px;"
+                 "color:#263238}\n"
+                 "table{border-collapse:collapse;margin:12px 0 28px 0;font-size:13px}\n"
+                 "th,td{border:1px solid #cfd8dc;padding:3px 8px;text-align:left;"
+                 "vertical-align:top}\n"
+                 "th{background:#eceff1}\n"
+                 "td.mono{font-family:DejaVu Sans Mono,monospace;font-size:12px}\n"
+                 "tr.enc td.msg{color:#1b5e20;font-weight:bold}\n"
+                 "tr.alert td{color:#b71c1c;font-weight:bold}\n"
+                 "tr.note td{color:#546e7a;font-style:italic}\n"
+                 ".fail{color:#b71c1c}\n"
+                 "</style>\n</head>\n<body>\n<h1>hasp handshake trace</h1>\n"
+                 "<p>Generated by <code>hasp</code> " HASP_VERSION_STRING
+                 ". Client on the left, server on the right; green arrows travel "
+                 "encrypted, red ones are alerts.</p>\n");
+    svg_render(t, out, 0);
+    for (size_t c = 0; c < t->nconns; c++) {
+        const tconn *k = t->conns[c];
+        sb_printf(out, "<h2>Connection %d: events</h2>\n<table>\n", k->no);
+        sb_puts(out, "<tr><th>#</th><th>time (ms)</th><th>flight</th><th>direction</th>"
+                     "<th>event</th><th>bytes</th><th>encrypted</th><th>detail</th></tr>\n");
+        for (size_t i = 0; i < k->n; i++) {
+            const tev *e = &k->ev[i];
+            if (!e->drawn)
+                continue;
+            const char *cls = is_alert(e)                   ? "alert"
+                              : is_msg(e) && e->encrypted ? "enc"
+                              : is_msg(e)                 ? "msg"
+                                                          : "note";
+            sb_printf(out, "<tr class=\"%s\"><td>%zu</td><td>%.2f</td><td>", cls, i + 1, e->t);
+            if (is_msg(e) && !e->post)
+                sb_printf(out, "%d", e->flight);
+            else if (is_msg(e))
+                sb_puts(out, "after");
+            sb_printf(out, "</td><td>%s</td><td class=\"msg\">",
+                      is_msg(e) ? (e->from_server ? "server &rarr; client"
+                                                  : "client &rarr; server")
+                                : side(e->from_server));
+            if (e->type == HASP_EV_DECISION)
+                sb_puts(out, "decision: ");
+            else if (e->type == HASP_EV_KEY_CHANGE)
+                sb_puts(out, "key change: ");
+            else if (e->type == HASP_EV_CERT_RESULT)
+                sb_puts(out, "certificate path: ");
+            else if (is_alert(e))
+                sb_puts(out, "alert ");
+            sb_xml(out, e->name);
+            sb_puts(out, "</td><td>");
+            if (is_msg(e))
+                sb_printf(out, "%zu", e->length);
+            sb_printf(out, "</td><td>%s</td><td class=\"mono\">",
+                      is_msg(e) ? (e->encrypted ? "yes" : "no") : "");
+            sb_xml(out, e->note ? e->note : e->detail);
+            sb_puts(out, "</td></tr>\n");
+        }
+        sb_puts(out, "</table>\n");
+        const kv *list = k->nfail ? k->fail : k->sum;
+        int n = k->nfail ? k->nfail : k->nsum;
+        if (n) {
+            sb_printf(out, "<h3%s>Connection %d: %s</h3>\n<table>\n",
+                      k->nfail ? " class=\"fail\"" : "", k->no, k->nfail ? "failed" : "summary");
+            for (int i = 0; i < n; i++) {
+                sb_puts(out, "<tr><th>");
+                sb_xml(out, list[i].k);
+                sb_puts(out, "</th><td>");
+                sb_xml(out, list[i].v);
+                sb_puts(out, "</td></tr>\n");
+            }
+            sb_puts(out, "</table>\n");
+        }
+    }
+    sb_puts(out, "</body>\n</html>\n");
+}
+
+/* Mermaid: no ';' or '#' in message text (they end statements / start
+ * entities), no newlines. */
+static void sb_mmd(sbuf *b, const char *s)
+{
+    for (; *s; s++) {
+        char c = *s;
+        if (c == ';')
+            c = ',';
+        else if (c == '#' || c == '\n' || c == '\r')
+            c = ' ';
+        sb_add(b, &c, 1);
+    }
+}
+
+static void mmd_render(const hasp_trace *t, sbuf *out)
+{
+    sb_puts(out, "sequenceDiagram\n");
+    sb_puts(out, "    participant C as client\n    participant S as server\n");
+    int me = t->role == HASP_SERVER;
+    for (size_t c = 0; c < t->nconns; c++) {
+        const tconn *k = t->conns[c];
+        sb_printf(out, "    Note over C,S: connection %d, %s side", k->no, side(me));
+        if (k->peer[0]) {
+            sb_puts(out, ", peer ");
+            sb_mmd(out, k->peer);
+        }
+        sb_puts(out, "\n");
+        int cur_band = -1, open = 0;
+        for (size_t i = 0; i < k->n; i++) {
+            const tev *e = &k->ev[i];
+            if (!e->drawn)
+                continue;
+            const char *from = e->from_server ? "S" : "C", *to = e->from_server ? "C" : "S";
+            if (is_msg(e)) {
+                int band = e->post ? 1000 : e->hs * 100 + e->flight;
+                if (band != cur_band) {
+                    if (open)
+                        sb_puts(out, "    end\n");
+                    cur_band = band;
+                    sb_printf(out, "    rect %s\n",
+                              e->post ? "rgb(245, 245, 245)"
+                              : e->flight % 2 ? "rgb(241, 248, 233)"
+                                              : "rgb(255, 248, 225)");
+                    if (e->post)
+                        sb_puts(out, "    Note over C,S: after the handshake\n");
+                    else
+                        sb_printf(out, "    Note over C,S: %sflight %d (%s)\n",
+                                  e->hs ? "renegotiation, " : "", e->flight, side(e->from_server));
+                    open = 1;
+                }
+                if (is_alert(e)) {
+                    sb_printf(out, "    %s-x%s: alert ", from, to);
+                    sb_mmd(out, e->name);
+                    sb_printf(out, " (%s)\n", e->detail);
+                } else {
+                    /* dotted arrows: encrypted */
+                    sb_printf(out, "    %s%s%s: ", from, e->encrypted ? "-->>" : "->>", to);
+                    sb_mmd(out, e->name);
+                    sb_printf(out, " (%zu bytes%s)\n", e->length, e->encrypted ? ", encrypted" : "");
+                }
+            } else if (e->type == HASP_EV_KEY_CHANGE) {
+                sb_printf(out, "    Note over %s: ", from);
+                sb_mmd(out, e->note ? e->note : e->detail);
+                sb_puts(out, "\n");
+            } else if (e->type == HASP_EV_DECISION) {
+                sb_printf(out, "    Note over %s: %s decided: ", from, side(e->from_server));
+                sb_mmd(out, e->name);
+                sb_puts(out, " = ");
+                sb_mmd(out, e->detail);
+                sb_puts(out, "\n");
+            } else if (e->type == HASP_EV_CERT_RESULT) {
+                chain_view v;
+                chain_parse(e, &v);
+                sb_printf(out, "    Note over %s: %s certificate chain: %s", e->from_server ? "C" : "S",
+                          side(e->from_server), v.ok ? "ok" : hasp_err_name(v.code));
+                for (int j = 0; j < v.n; j++) {
+                    sb_puts(out, j ? " <- " : "<br/>");
+                    sb_mmd(out, v.subj[j]);
+                    sb_printf(out, " [%s]%s", v.src[j], j == v.failing ? " FAILS" : "");
+                }
+                if (!v.ok) {
+                    sb_puts(out, "<br/>");
+                    sb_mmd(out, v.verdict);
+                }
+                sb_puts(out, "\n");
+            } else if (e->type == HASP_EV_DONE) {
+                if (open)
+                    sb_puts(out, "    end\n");
+                open = 0;
+                cur_band = -1;
+                sb_printf(out, "    Note over C,S: %s at %.2f ms\n", e->name, e->t);
+            }
+        }
+        if (open)
+            sb_puts(out, "    end\n");
+        const kv *list = k->nfail ? k->fail : k->sum;
+        int n = k->nfail ? k->nfail : k->nsum;
+        if (n) {
+            sb_printf(out, "    Note over C,S: %s", k->nfail ? "FAILED" : "summary");
+            for (int i = 0; i < n; i++) {
+                sb_puts(out, "<br/>");
+                sb_mmd(out, list[i].k);
+                sb_puts(out, ": ");
+                sb_mmd(out, list[i].v);
+            }
+            sb_puts(out, "\n");
+        }
+    }
+}
+
+static void write_file(const char *path, const sbuf *b)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f) {
+        fprintf(stderr, "hasp: error: cannot write the trace to '%s'\n", path);
+        return;
+    }
+    fwrite(b->p ? b->p : "", 1, b->len, f);
+    if (fclose(f) != 0 || rename(tmp, path) != 0)
+        fprintf(stderr, "hasp: error: cannot write the trace to '%s'\n", path);
+}
+
+static void write_diagrams(hasp_trace *t)
+{
+    for (int i = 0; i < t->nout; i++) {
+        sbuf b = {0};
+        switch (t->out[i].kind) {
+        case OUT_SVG: svg_render(t, &b, 1); break;
+        case OUT_HTML: html_render(t, &b); break;
+        case OUT_MMD: mmd_render(t, &b); break;
+        default: continue;
+        }
+        write_file(t->out[i].path, &b);
+        free(b.p);
+    }
+}
+
+/* ---------------------------------------------------------------- public hooks */
+
+static int out_kind(const char *path)
+{
+    if (ends_with(path, ".svg"))
+        return OUT_SVG;
+    if (ends_with(path, ".html") || ends_with(path, ".htm"))
+        return OUT_HTML;
+    if (ends_with(path, ".mmd") || ends_with(path, ".mermaid"))
+        return OUT_MMD;
+    if (ends_with(path, ".json") || ends_with(path, ".jsonl"))
+        return OUT_JSON;
+    if (ends_with(path, ".txt") || ends_with(path, ".log"))
+        return OUT_TXT;
+    return 0;
+}
+
+hasp_trace *hasp_trace_new(int role, int ladder, const char *format, const char *const *outs,
+                           int nouts, int *none)
+{
+    *none = 0;
+    int json = 0;
+    if (format && !strcmp(format, "json"))
+        json = 1;
+    else if (format && strcmp(format, "text") && strcmp(format, "ladder")) {
+        fprintf(stderr, "hasp: error: --trace-format takes text or json, not '%s'\n", format);
+        return NULL;
+    }
+    if (!ladder && !format && nouts == 0) {
+        *none = 1;
+        return NULL;
+    }
+    hasp_trace *t = calloc(1, sizeof(*t));
+    if (!t)
+        return NULL;
+    t->role = role;
+    int json_out = 0;
+    for (int i = 0; i < nouts && i < HASP_TRACE_MAX_OUT; i++) {
+        int kind = out_kind(outs[i]);
+        if (!kind) {
+            fprintf(stderr,
+                    "hasp: error: --trace-out '%s': the name must end in .svg, .html, .mmd, "
+                    ".json, .jsonl or .txt\n",
+                    outs[i]);
+            hasp_trace_free(t);
+            return NULL;
+        }
+        if (kind == OUT_JSON || kind == OUT_TXT) {
+            FILE *f = fopen(outs[i], "w");
+            if (!f) {
+                fprintf(stderr, "hasp: error: cannot write the trace to '%s'\n", outs[i]);
+                hasp_trace_free(t);
+                return NULL;
+            }
+            if (kind == OUT_JSON) {
+                t->json[t->njson++] = f;
+                json_out = 1;
+            } else {
+                t->txt[t->ntxt++] = f;
+            }
+            continue;
+        }
+        t->out[t->nout].kind = kind;
+        t->out[t->nout].path = xstrdup(outs[i]);
+        t->nout++;
+    }
+    /* --trace-format json: JSON on stderr unless a .json/.jsonl file takes it. */
+    t->json_stderr = json && !json_out;
+    t->ladder = ladder && !t->json_stderr;
+    return t;
+}
+
+void hasp_trace_attach(hasp_trace *t, hasp_config *cfg)
+{
+    if (t)
+        hasp_config_set_event_cb(cfg, event_cb, t);
+}
+
+void hasp_trace_conn_begin(hasp_trace *t, hasp_conn *c, const char *peer)
+{
+    if (!t)
+        return;
+    t->c = c;
+    conn_start(t, peer);
+}
+
+void hasp_trace_handshake(hasp_trace *t, hasp_conn *c, int rc)
+{
+    if (!t || !t->cur)
+        return;
+    tconn *k = t->cur;
+    draw_pending(t, k);
+    k->in_hs = 0;
+    k->post = 1;
+    if (k->hs_result_done)
+        return;
+    k->hs_result_done = 1;
+    if (rc == 0)
+        summary(t, k, c, 0);
+    else
+        failure(t, k, c, rc, "FAILED");
+}
+
+void hasp_trace_conn_end(hasp_trace *t, hasp_conn *c, int rc)
+{
+    if (!t || !t->cur)
+        return;
+    tconn *k = t->cur;
+    draw_pending(t, k);
+    if (rc < 0)
+        failure(t, k, c, rc, k->hs_result_done ? "the connection ended with an error" : "FAILED");
+    L(t, "==== connection %d ended after %.2f ms ====", k->no, now_ms() - k->t0);
+    ladder_flush(t);
+    k->ended = 1;
+    t->cur = NULL;
+    t->c = NULL;
+    write_diagrams(t);
+}
+
+void hasp_trace_free(hasp_trace *t)
+{
+    if (!t)
+        return;
+    if (t->cur) {
+        draw_pending(t, t->cur);
+        t->cur = NULL;
+    }
+    write_diagrams(t);
+    for (int i = 0; i < t->njson; i++)
+        fclose(t->json[i]);
+    for (int i = 0; i < t->ntxt; i++)
+        fclose(t->txt[i]);
+    for (int i = 0; i < t->nout; i++)
+        free(t->out[i].path);
+    for (size_t i = 0; i < t->nconns; i++)
+        conn_free(t->conns[i]);
+    free(t->conns);
+    free(t);
+}
