@@ -85,6 +85,7 @@ void hasp_config_free(hasp_config *cfg)
         hasp_x509_store_free(cfg->anchors);
     session_cache_free(cfg->cache);
     used_tickets_free(cfg->used_tickets);
+    used_tickets_free(cfg->revoked_tickets);
     ticket_keys_destroy(&cfg->tkeys);
     pthread_mutex_destroy(&cfg->lock);
     hasp_free(cfg);

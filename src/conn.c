@@ -268,8 +268,34 @@ int conn_fail(hasp_conn *c, int code)
 
 /* RFC 5246 7.2.2 / 7.2.1: a session that ended in a fatal alert or without
  * close_notify must not be resumed. */
+void conn_note_ticket(hasp_conn *c, const uint8_t *t, size_t len)
+{
+    if (c->ntickets_seen < 6)
+        ticket_hash16(t, len, c->tickets_seen[c->ntickets_seen++]);
+}
+
+int conn_ticket_revoked(const hasp_conn *c, const uint8_t *t, size_t len)
+{
+    if (!c->cfg->revoked_tickets)
+        return 0;
+    uint8_t h[16];
+    ticket_hash16(t, len, h);
+    return used_tickets_has(c->cfg->revoked_tickets, h);
+}
+
 void conn_session_invalidate(hasp_conn *c)
 {
+    if (c->role == HASP_SERVER && c->ntickets_seen) {
+        /* Tickets are stateless: remember the ones of this connection as revoked. */
+        hasp_config *cfg = (hasp_config *)c->cfg;
+        pthread_mutex_lock(&cfg->lock);
+        if (!cfg->revoked_tickets)
+            cfg->revoked_tickets = used_tickets_new(4096);
+        pthread_mutex_unlock(&cfg->lock);
+        for (int i = 0; cfg->revoked_tickets && i < c->ntickets_seen; i++)
+            used_tickets_add(cfg->revoked_tickets, c->tickets_seen[i]);
+        c->ntickets_seen = 0;
+    }
     hasp_session *s = c->session_out;
     if (!s)
         return;
@@ -381,13 +407,12 @@ static int post_handshake(hasp_conn *c, const uint8_t *pt, size_t len)
     return 1;
 }
 
-static int reneg_start(hasp_conn *c)
+static int reneg_start(hasp_conn *c, const char *why)
 {
     GUARD(hs_start(c));
     c->hs->reneg = 1;
     c->renegotiations++;
-    conn_event(c, HASP_EV_DECISION, c->role == HASP_SERVER, 0, "renegotiation", 0,
-               c->role == HASP_SERVER ? "the client asked" : "started");
+    conn_event(c, HASP_EV_DECISION, c->role == HASP_SERVER, 0, "renegotiation", 0, why);
     return 0;
 }
 
@@ -432,22 +457,38 @@ static int peer_renegotiation(hasp_conn *c, const uint8_t *pt, size_t len)
         send_alert(c, 1, HASP_ALERT_NO_RENEGOTIATION);
         return 1;
     }
+    GUARD(reneg_start(c, c->role == HASP_CLIENT ? "the server asked (HelloRequest)"
+                         : asked                ? "the client answered our HelloRequest"
+                                                : "the client asked"));
     c->reneg_requested = 0;
-    GUARD(reneg_start(c));
     if (client_hello)
         GUARD(hs_append(c, pt, len));
     return 1;
 }
 
+/* A refused call that leaves the connection usable: the sentence goes to
+ * hasp_conn_errmsg() too. */
+static int conn_refuse(hasp_conn *c, int rc)
+{
+    snprintf(c->errmsg, sizeof(c->errmsg), "%s", hasp_err_last()->msg);
+    return rc;
+}
+
 int hasp_conn_renegotiate(hasp_conn *c)
 {
-    ENSURE_MSG(c && c->state == ST_APP && !c->hs, HASP_ERR_USAGE,
-               "renegotiation needs an established connection with no handshake under way");
-    ENSURE_MSG(c->version == HASP_TLS1_2, HASP_ERR_USAGE,
-               "renegotiation exists in TLS 1.2 only (TLS 1.3 has KeyUpdate)");
-    ENSURE_MSG(c->secure_reneg, HASP_ERR_NO_RENEGOTIATION,
-               "the peer does not support secure renegotiation (RFC 5746): refusing to "
-               "renegotiate");
+    ENSURE(c, HASP_ERR_USAGE);
+    if (c->state != ST_APP || c->hs)
+        return conn_refuse(c, hasp_err_set(HASP_ERR_USAGE, __FILE__, __LINE__,
+                                           "renegotiation needs an established connection with "
+                                           "no handshake under way"));
+    if (c->version != HASP_TLS1_2)
+        return conn_refuse(c, hasp_err_set(HASP_ERR_USAGE, __FILE__, __LINE__,
+                                           "renegotiation exists in TLS 1.2 only (TLS 1.3 has "
+                                           "KeyUpdate instead)"));
+    if (!c->secure_reneg)
+        return conn_refuse(c, hasp_err_set(HASP_ERR_NO_RENEGOTIATION, __FILE__, __LINE__,
+                                           "the peer does not support secure renegotiation (RFC "
+                                           "5746): refusing to renegotiate"));
     hasp_err_clear();
     if (c->role == HASP_SERVER) {
         static const uint8_t hello_request[4] = {HS_HELLO_REQUEST, 0, 0, 0};
@@ -459,7 +500,7 @@ int hasp_conn_renegotiate(hasp_conn *c)
         return 0;
     }
     c->reneg_refused = 0;
-    int rc = reneg_start(c);
+    int rc = reneg_start(c, "started by this client");
     if (rc == 0)
         rc = hs_drive(c); /* the ClientHello goes out now */
     return rc < 0 ? conn_fail(c, rc) : 0;
@@ -760,8 +801,10 @@ int hasp_conn_set_verify_client(hasp_conn *c, int mode)
 
 int hasp_conn_key_update(hasp_conn *c, int request_peer)
 {
-    ENSURE_MSG(c && c->state == ST_APP && c->version == HASP_TLS1_3, HASP_ERR_USAGE,
-               "KeyUpdate needs an established TLS 1.3 connection");
+    ENSURE(c, HASP_ERR_USAGE);
+    if (c->state != ST_APP || c->version != HASP_TLS1_3)
+        return conn_refuse(c, hasp_err_set(HASP_ERR_USAGE, __FILE__, __LINE__,
+                                           "KeyUpdate needs an established TLS 1.3 connection"));
     hasp_err_clear();
     int rc = tls13_key_update_send(c, request_peer);
     return rc < 0 ? conn_fail(c, rc) : 0;

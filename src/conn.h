@@ -54,6 +54,7 @@ struct hasp_config {
     size_t max_buffered;
     int ticket_single_use;
     used_tickets *used_tickets;
+    used_tickets *revoked_tickets; /* from connections that ended badly */
     hasp_event_cb ev_cb;
     void *ev_arg;
     /* Randomness and ephemeral keys: the real RNG unless a test injects them. */
@@ -135,6 +136,8 @@ struct hasp_conn {
     int reneg_refused;       /* client: the server answered no_renegotiation */
     int64_t reneg_times[8];  /* peer-initiated renegotiations, for the rate limit */
     unsigned renegotiations;
+    uint8_t tickets_seen[6][16]; /* server: tickets issued or presented on this connection */
+    int ntickets_seen;
     int warnings_in_row; /* warning alerts with nothing else between them */
     int release_pending; /* free the buffers once the output drains */
     int64_t hs_deadline_ms;  /* fd layer: when the handshake must be done (0: no limit) */
@@ -159,6 +162,10 @@ struct hasp_conn {
 /* Record the error (sending its alert, if any) and end the connection. */
 int conn_fail(hasp_conn *c, int code);
 void conn_session_invalidate(hasp_conn *c);
+/* Server: a ticket issued or presented here (revoked if the connection ends badly). */
+void conn_note_ticket(hasp_conn *c, const uint8_t *t, size_t len);
+/* Server: 1 when this ticket belongs to a connection that ended badly. */
+int conn_ticket_revoked(const hasp_conn *c, const uint8_t *t, size_t len);
 /* Engine services used by the handshake code. */
 int conn_send_record(hasp_conn *c, uint8_t type, const uint8_t *data, size_t len);
 int conn_send_handshake(hasp_conn *c, uint8_t type, const uint8_t *body, size_t len);

@@ -14,7 +14,8 @@ gen_certs
 
 # pair NSERVER "SERVER ARGS" CLIENT ARGS...: a hasp server (--trace,
 # --naccept NSERVER) on a new port and one hasp client run against it
-# (stdin /dev/null). Files: $C/srv.err, $C/cli.err, $C/cli.out; CRC, SRC.
+# (stdin /dev/null, or $PAIR_STDIN). Files: $C/srv.err, $C/cli.err,
+# $C/cli.out; CRC, SRC.
 pair() {
   local n=$1 sargs=$2
   shift 2
@@ -28,7 +29,7 @@ pair() {
     return 1
   fi
   note_cmd "$HASP" client "127.0.0.1:$PORT" "$@"
-  timeout -k 2 "$TMO" "$HASP" client "127.0.0.1:$PORT" "$@" </dev/null >"$C/cli.out" 2>"$C/cli.err"
+  timeout -k 2 "$TMO" "$HASP" client "127.0.0.1:$PORT" "$@" <"${PAIR_STDIN:-/dev/null}" >"$C/cli.out" 2>"$C/cli.err"
   CRC=$?
   bg_wait "$spid" 5
   SRC=$BGRC
@@ -50,10 +51,9 @@ flights() {
     /^trace +[0-9.]+ms  \|/ {
       name = ""
       if (match($0, /\|-+> [^ ]+/)) { name = substr($0, RSTART, RLENGTH); sub(/.*> /, "", name) }
-      else if (match($0, /\|<-- [^ ]+/)) { name = substr($0, RSTART + 5, RLENGTH - 5) }
+      else if (match($0, /\|<-+ [^ ]+/)) { name = substr($0, RSTART, RLENGTH); sub(/.*<-+ /, "", name) }
       if (name == "" || name == "alert") next
-      cell = $0; sub(/\|  .*$/, "", cell)
-      out = out (out == "" ? "" : " ") fl ":" name (index(cell, "[encrypted]") ? "*" : "")
+      out = out (out == "" ? "" : " ") fl ":" name (index($0, "|  [encrypted]") ? "*" : "")
     }
     END { print out }' "$1"
 }
@@ -131,9 +131,9 @@ case_tls12() {
   check "chain view: each certificate and where it came from (peer, trust store)" chain_ok || keep_case "$name"
   keys12() {
     grep -qE '^trace +\|  ~ client -> server records now protected: TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256' "$C/cli.err" &&
-      grep -qE '^trace +\|  \* server decided: cipher suite = TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256' "$C/cli.err" &&
-      grep -qE '^trace +\|  \* server decided: resumption = ticket' "$C/cli.err" &&
-      grep -qE '^trace +[0-9.]+ms  \|=+ handshake complete \(client side, [0-9.]+ ms\) =+\|' "$C/cli.err" ||
+      grep -qE '^trace +\|  \* decision: cipher suite = TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256 \(the server decided\)' "$C/cli.err" &&
+      grep -qE '^trace +\|  \* decision: resumption = ticket \(the server decided\)' "$C/cli.err" &&
+      grep -qE '^trace +[0-9.]+ms  \|=+ handshake complete \(client side\) [0-9.]+ ms =+\|' "$C/cli.err" ||
       fail "key change / decision / completion lines missing" || return
   }
   check "ladder shows key changes, decisions (who decided) and the completion" keys12 || keep_case "$name"
@@ -246,7 +246,7 @@ case_tls13() {
     trace_row "$C/cli.err" "extended master secret" "n/a" || return
     # tickets arrive after the handshake and are drawn as they come
     grep -qE '^trace +---- after the handshake ----' "$C/cli.err" &&
-      grep -qE '^trace +[0-9.]+ms  \|<-- NewSessionTicket  [0-9]+ bytes \[encrypted\]' "$C/cli.err" ||
+      grep -qE '^trace +[0-9.]+ms  \|<-+ NewSessionTicket  [0-9]+ bytes -+\|  \[encrypted\]' "$C/cli.err" ||
       fail "no NewSessionTicket after the handshake" || return
   }
   check "TLS 1.3: ServerHello in the clear, the rest of the server's flight marked encrypted, key schedule steps" t13_ok ||
@@ -256,7 +256,7 @@ case_tls13() {
       "1:ClientHello 2:ServerHello 2:EncryptedExtensions* 2:Finished* 3:ChangeCipherSpec 3:Finished*" \
       "client ladder, connection 2" || return
     trace_row "$C/cli.err" "resumed" "yes, by PSK" || return
-    grep -qE '^trace +\|  \* server decided: resumption = psk_dhe_ke' "$C/cli.err" || fail "no resumption decision" || return
+    grep -qE '^trace +\|  \* decision: resumption = psk_dhe_ke \(the server decided\)' "$C/cli.err" || fail "no resumption decision" || return
   }
   check "TLS 1.3 resumed by PSK: no Certificate, the decision shown" psk_ok || keep_case "$name"
   svg13() {
@@ -312,6 +312,46 @@ case_reneg() {
 }
 case_reneg
 
+case_reneg_server() {
+  local name="renegotiation (server-initiated): HelloRequest opens the second handshake in the server's ladder"
+  new_case "$name"
+  # the client stays a second, so that the HelloRequest finds it listening
+  mkfifo "$C/in"
+  { printf 'hello\n'; sleep 1; } >"$C/in" &
+  bg_track $!
+  PAIR_STDIN="$C/in" pair 1 "--renegotiate" "${CERTARGS[@]}" --tls1_2 --allow-renegotiation --trace ||
+    { notok "$name" "hasp server did not start: $WHY"; keep_case "$name"; return; }
+  reneg_srv_ok() {
+    [ "$SRC" -eq 0 ] || fail "hasp server exited $SRC" || return
+    same_flights "$C/srv.err" 1 1 \
+      "1:HelloRequest* 2:ClientHello* 3:ServerHello* 3:Certificate* 3:ServerKeyExchange* 3:ServerHelloDone* 4:ClientKeyExchange* 4:ChangeCipherSpec* 4:Finished* 5:ChangeCipherSpec* 5:Finished*" \
+      "server ladder, renegotiation" || return
+    [ "$(grep -cE 'handshake complete \(server side\)' "$C/srv.err")" -eq 2 ] ||
+      fail "expected two 'handshake complete (server side)' lines" || return
+  }
+  check "$name" reneg_srv_ok || keep_case "$name"
+}
+case_reneg_server
+
+case_hrr() {
+  local name="TLS 1.3 HelloRetryRequest (server --groups P-384): drawn as its own flight"
+  new_case "$name"
+  pair 1 "--groups P-384" "${CERTARGS[@]}" --tls1_3 --trace --trace-out "$C/h.mmd" ||
+    { notok "$name" "hasp server did not start: $WHY"; keep_case "$name"; return; }
+  hrr_ok() {
+    [ "$CRC" -eq 0 ] || fail "hasp client exited $CRC: $(hasp_error "$C/cli.err")" || return
+    same_flights "$C/cli.err" 1 0 \
+      "1:ClientHello 2:HelloRetryRequest 3:ClientHello 4:ServerHello 4:EncryptedExtensions* 4:Certificate* 4:CertificateVerify* 4:Finished* 5:ChangeCipherSpec 5:Finished*" \
+      "client ladder" || return
+    grep -qE '^trace +\|  \* decision: HelloRetryRequest = secp384r1 \(the server decided\)' "$C/cli.err" ||
+      fail "no HelloRetryRequest decision" || return
+    trace_row "$C/cli.err" "key exchange group" "secp384r1" || return
+    grep -qF 'S->>C: HelloRetryRequest (' "$C/h.mmd" || fail "not in the Mermaid file" || return
+  }
+  check "$name" hrr_ok || keep_case "$name"
+}
+case_hrr
+
 # ---------------------------------------------------------------- failures
 
 case_bad_name() {
@@ -329,7 +369,7 @@ case_bad_name() {
     grep -qE '^trace +\|  #   \[0\] CN=localhost, O=hasp tests +sent by the peer   <== fails here$' "$C/cli.err" &&
       grep -qE "^trace +\|  #   why: certificate 'CN=localhost, O=hasp tests' does not match 'wrong.example'" "$C/cli.err" ||
       fail "the failing link is not marked" || return
-    grep -qE '^trace +[0-9.]+ms  \|-+> alert bad_certificate\(42\), fatal \|' "$C/cli.err" ||
+    grep -qE '^trace +[0-9.]+ms  \|-+> alert bad_certificate\(42\) \(fatal\) from the client \|' "$C/cli.err" ||
       fail "no alert arrow" || return
     has_text "$C/cli.err" "hasp: error: certificate verify failed" || fail "the usual error line is gone" || return
     # the server saw it from the other side
@@ -364,8 +404,8 @@ case_unknown_ca() {
       grep -qE '^trace +\|  #   no path built' "$C/cli.err" &&
       grep -qE '^trace +\|  #    x  its issuer CN=hasp test intermediate CA, O=hasp tests: not found' "$C/cli.err" ||
       fail "chain view: $(grep '#' "$C/cli.err" | head -4 | tr '\n' ';')" || return
-    # the engine stops before reporting the rejected Certificate: drawn, inferred
-    grep -qE '^trace +[0-9.]+ms  \|<-- Certificate  \(size not reported\) \[encrypted\]' "$C/cli.err" ||
+    # the rejected Certificate is drawn (inferred when the engine did not report it)
+    grep -qE '^trace +[0-9.]+ms  \|<-+ Certificate  ([0-9]+ bytes|\(size not reported\)) -+\|  \[encrypted\]' "$C/cli.err" ||
       fail "the rejected Certificate message is not drawn" || return
     trace_row "$C/cli.err" "alert" "unknown_ca\(48\), fatal, sent to the server" || return
     trace_row "$C/srv.err" "decided by" "the client \(the peer\)" || return

@@ -480,8 +480,15 @@ static int cookie_ch_write(hasp_conn *c, hasp_wr *w)
 static int ticket_ch_write(hasp_conn *c, hasp_wr *w)
 {
     struct hasp_hs *hs = c->hs;
-    if (c->cfg->min_version > HASP_TLS1_2 || hs->reneg)
+    if (c->cfg->min_version > HASP_TLS1_2)
         return 0;
+    if (hs->reneg) {
+        /* ask for a ticket as OpenSSL does: some servers send one regardless */
+        if (!c->cfg->tickets)
+            return 0;
+        hs->ticket_ext_sent = 1;
+        return 1;
+    }
     const hasp_session *s = c->session_in;
     if (s && s->version == HASP_TLS1_2 && s->ticket_len) {
         GUARD(wr_bytes(w, s->ticket, s->ticket_len));

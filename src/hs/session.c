@@ -450,6 +450,34 @@ void used_tickets_free(used_tickets *u)
     hasp_free(u);
 }
 
+void ticket_hash16(const uint8_t *t, size_t len, uint8_t out[16])
+{
+    uint8_t full[HASP_HASH_MAX];
+    if (hasp_hash(HASP_HASH_SHA256, t, len, full) < 0)
+        memset(full, 0xff, sizeof(full));
+    memcpy(out, full, 16);
+}
+
+int used_tickets_has(used_tickets *u, const uint8_t h[16])
+{
+    int seen = 0;
+    pthread_mutex_lock(&u->lock);
+    for (size_t i = 0; i < u->count && !seen; i++)
+        seen = !memcmp(u->h[i], h, 16);
+    pthread_mutex_unlock(&u->lock);
+    return seen;
+}
+
+void used_tickets_add(used_tickets *u, const uint8_t h[16])
+{
+    pthread_mutex_lock(&u->lock);
+    memcpy(u->h[u->next], h, 16);
+    u->next = (u->next + 1) % u->cap;
+    if (u->count < u->cap)
+        u->count++;
+    pthread_mutex_unlock(&u->lock);
+}
+
 int used_tickets_seen(used_tickets *u, const uint8_t *t, size_t len)
 {
     uint8_t full[HASP_HASH_MAX];

@@ -76,6 +76,11 @@ hasp_session *ticket_open(ticket_keys *tk, const uint8_t *t, size_t len);
 typedef struct used_tickets used_tickets;
 used_tickets *used_tickets_new(size_t cap);
 void used_tickets_free(used_tickets *u);
+/* The same memory as a set of revoked tickets (by the first 16 bytes of
+ * their SHA-256). */
+void ticket_hash16(const uint8_t *t, size_t len, uint8_t out[16]);
+int used_tickets_has(used_tickets *u, const uint8_t h[16]);
+void used_tickets_add(used_tickets *u, const uint8_t h[16]);
 /* 1 when this ticket was seen before; otherwise remembers it and returns 0. */
 int used_tickets_seen(used_tickets *u, const uint8_t *t, size_t len);
 

@@ -456,9 +456,12 @@ static int try_resume12(hasp_conn *c)
     hasp_session *s = NULL;
     const char *how = NULL;
     int64_t now = conn_now(c);
-    if (hs->peer_ticket_len && cfg->tickets) {
+    if (hs->peer_ticket_len && cfg->tickets &&
+        !conn_ticket_revoked(c, hs->peer_ticket, hs->peer_ticket_len)) {
         s = ticket_open((ticket_keys *)&cfg->tkeys, hs->peer_ticket, hs->peer_ticket_len);
         how = "ticket";
+        if (s)
+            conn_note_ticket(c, hs->peer_ticket, hs->peer_ticket_len);
     }
     if (!s && hs->session_id_len) {
         s = session_cache_get(cfg->cache, hs->session_id, hs->session_id_len, now);
@@ -1374,8 +1377,10 @@ static int new_session_ticket_send(hasp_conn *c)
         rc = wr_vec_begin(w, 2, &m);
     if (rc == 0)
         rc = ticket_seal((ticket_keys *)&c->cfg->tkeys, s, conn_now(c), w);
-    if (rc == 0)
+    if (rc == 0) {
+        conn_note_ticket(c, w->p + m + 2, w->len - m - 2);
         rc = wr_vec_end(w, 2, m);
+    }
     hasp_session_free(s);
     GUARD(rc);
     DETAIL(c, "lifetime_hint=%us", (unsigned)c->cfg->session_lifetime);

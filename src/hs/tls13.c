@@ -227,6 +227,8 @@ static int server_pick_psk(hasp_conn *c)
     for (int i = 0; i < hs->psk_identity_count; i++) {
         hasp_rd b;
         GUARD(rd_vec_bounded(&binders, 1, 32, 255, &b));
+        if (conn_ticket_revoked(c, hs->psk_identities[i], hs->psk_identity_len[i]))
+            continue; /* from a connection that ended badly */
         hasp_session *s = ticket_open((ticket_keys *)&c->cfg->tkeys, hs->psk_identities[i],
                                       hs->psk_identity_len[i]);
         if (!s)
@@ -279,6 +281,7 @@ static int server_pick_psk(hasp_conn *c)
         hs->resume = s;
         c->resumed = 1;
         c->resumed_how = "psk";
+        conn_note_ticket(c, hs->psk_identities[i], hs->psk_identity_len[i]);
         hs->peer_cert_checked = 1;
         if (s->peer_cert_len && (c->peer_cert = hasp_malloc(s->peer_cert_len))) {
             memcpy(c->peer_cert, s->peer_cert, s->peer_cert_len);
@@ -1059,8 +1062,10 @@ int tls13_send_tickets(hasp_conn *c)
             rc = wr_vec_begin(&w, 2, &m);
         if (rc == 0)
             rc = ticket_seal((ticket_keys *)&c->cfg->tkeys, s, conn_now(c), &w);
-        if (rc == 0)
+        if (rc == 0) {
+            conn_note_ticket(c, w.p + m + 2, w.len - m - 2);
             rc = wr_vec_end(&w, 2, m);
+        }
         if (rc == 0)
             rc = wr_u16(&w, 0); /* no extensions */
         if (rc == 0) {

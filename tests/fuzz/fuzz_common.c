@@ -100,6 +100,12 @@ void fz_check(int rc, hasp_config *cfg, const char *what)
 
 #define FZ_GROUPS "x25519:P-256:P-384:ffdhe2048:ffdhe3072"
 
+int64_t fz_clock(void *arg)
+{
+    (void)arg;
+    return FZ_CLOCK;
+}
+
 hasp_config *fz_server_config(int client_auth)
 {
     hasp_config *cfg = hasp_config_new();
@@ -113,6 +119,11 @@ hasp_config *fz_server_config(int client_auth)
     fz_check(hasp_config_set_alpn(cfg, "h2,http/1.1"), cfg, "alpn");
     fz_check(hasp_config_set_ca_file(cfg, fz_data_path("ca.pem")), cfg, "CA");
     hasp_config_set_verify_time(cfg, FZ_VERIFY_TIME);
+    hasp_config_set_time_cb(cfg, fz_clock, NULL);
+    /* No session cache: what one input leaves there would change how the
+     * next one runs. Tickets (stateless, under a ticket key drawn from the
+     * deterministic RNG when the config is made) still resume. */
+    hasp_config_set_session_cache(cfg, 0, 0);
     if (client_auth)
         fz_check(hasp_config_set_verify_client(cfg, HASP_VERIFY_CLIENT_OPTIONAL), cfg,
                  "verify client");
@@ -130,6 +141,7 @@ hasp_config *fz_client_config(void)
     fz_check(hasp_config_set_groups(cfg, FZ_GROUPS), cfg, "groups");
     fz_check(hasp_config_set_alpn(cfg, "h2,http/1.1"), cfg, "alpn");
     hasp_config_set_verify_time(cfg, FZ_VERIFY_TIME);
+    hasp_config_set_time_cb(cfg, fz_clock, NULL);
     return cfg;
 }
 

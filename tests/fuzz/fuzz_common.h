@@ -31,6 +31,15 @@ void fz_rng_select(int stream);
 /* The fixed validation time: inside the validity of tests/fuzz/data/. */
 #define FZ_VERIFY_TIME INT64_C(1798761600) /* 2027-01-01 00:00:00 UTC */
 
+/* The engine's clock (hasp_config_set_time_cb), stopped: tickets and
+ * session lifetimes come out the same on every run. Earlier than any real
+ * "now": hasp dates a config's first ticket key with time(NULL), not with
+ * this clock, and a clock 12 hours ahead of that would rotate the key at
+ * the first ticket, drawing the new key from one input's RNG stream, so
+ * that recorded tickets would no longer open in the fuzz target. */
+#define FZ_CLOCK INT64_C(1795276800) /* 2026-11-21 16:00:00 UTC */
+int64_t fz_clock(void *arg);
+
 /* "<data dir>/name" (the directory is compiled in; HASP_FUZZ_DATA in the
  * environment overrides it). */
 const char *fz_data_path(const char *name);

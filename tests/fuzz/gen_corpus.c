@@ -6,7 +6,10 @@
  * data; this program checks that it does.
  *
  * Usage: gen_corpus OUTDIR   (OUTDIR/<target>/<name> files; see
- * docs/robustness.md). Run by `make fuzz-corpus`. */
+ * docs/robustness.md). Run by `make fuzz-corpus`. With --check OUTDIR it
+ * only replays the recorded files (what `make fuzz-corpus` also does
+ * after writing them). */
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,13 +91,15 @@ static int server_step(hasp_conn *c)
 
 /* A whole connection: handshake, a request, a response, close_notify both
  * ways. Returns 0 when everything happened. */
-static int converse(hasp_config *ccfg, hasp_config *scfg, rec *r, const char *name)
+static int converse(hasp_config *ccfg, hasp_config *scfg, rec *r, const char *name,
+                    const hasp_session *offer, hasp_session **got)
 {
     fz_rng_reset();
     r->client_out = hasp_wr_dyn();
     r->server_out = hasp_wr_dyn();
     hasp_conn *cl = hasp_conn_new(ccfg, HASP_CLIENT), *sv = hasp_conn_new(scfg, HASP_SERVER);
     hasp_conn_set_servername(cl, "localhost");
+    if (offer) hasp_conn_set_session(cl, offer);
     int crc = HASP_WANT_POLLIN, src = HASP_WANT_POLLIN;
     for (int i = 0; i < 50 && (crc == HASP_WANT_POLLIN || src == HASP_WANT_POLLIN); i++) {
         if (crc == HASP_WANT_POLLIN) crc = client_step(cl);
@@ -128,6 +133,11 @@ static int converse(hasp_config *ccfg, hasp_config *scfg, rec *r, const char *na
         pump(sv, cl, &r->server_out);
         if (!ok) fprintf(stderr, "gen_corpus: %s: the data exchange failed\n", name);
     }
+    if (offer && ok && !hasp_conn_resumed(cl)) {
+        fprintf(stderr, "gen_corpus: %s: the session was not resumed\n", name);
+        ok = 0;
+    }
+    if (got) *got = ok ? hasp_conn_get_session(cl) : NULL;
     hasp_conn_free(cl);
     hasp_conn_free(sv);
     return ok ? 0 : -1;
@@ -148,10 +158,10 @@ static void check_replay(const hasp_config *cfg, int role, const hasp_wr *bytes,
     fz_outcome o;
     fz_run(c, bytes->p, bytes->len, stream, &o);
     int ok = o.handshake_done && o.app_bytes > 0 && o.closed;
-    printf("%s replay %s: handshake %s (%s %s), %zu bytes of data, close_notify %s\n",
+    printf("%s replay %s: handshake %s (%s %s%s), %zu bytes of data, close_notify %s\n",
            ok ? "ok  " : "FAIL", what, o.handshake_done ? "done" : hasp_err_name(o.handshake_rc),
-           hasp_conn_version_name(c), hasp_conn_cipher_name(c), o.app_bytes,
-           o.closed ? "yes" : "no");
+           hasp_conn_version_name(c), hasp_conn_cipher_name(c),
+           hasp_conn_resumed(c) ? ", resumed" : "", o.app_bytes, o.closed ? "yes" : "no");
     if (!ok) {
         printf("     %s\n", hasp_conn_errmsg(c));
         failures++;
@@ -166,47 +176,55 @@ typedef struct variant {
     int cert; /* client: present a certificate; server: ask for one */
     const char *alpn;
     uint16_t max_version; /* 0: the default */
+    int resume;           /* clients: record a second connection resuming the first's session */
 } variant;
 
 /* Set A: clients of every shape against the server target's config. */
 static const variant clients[] = {
-    {"ecdhe-ecdsa-aes128gcm-x25519", "ECDHE-ECDSA-AES128-GCM-SHA256", "x25519:P-256", 0, "h2", 0},
-    {"ecdhe-rsa-aes256gcm-p256", "ECDHE-RSA-AES256-GCM-SHA384", "P-256", 0, NULL, 0},
-    {"ecdhe-rsa-chacha-p384", "ECDHE-RSA-CHACHA20-POLY1305", "P-384", 1, "http/1.1", 0},
-    {"ecdhe-ecdsa-chacha-x25519-cert", "ECDHE-ECDSA-CHACHA20-POLY1305", "x25519:P-256", 1, NULL, 0},
-    {"dhe-rsa-aes128gcm-ffdhe2048", "DHE-RSA-AES128-GCM-SHA256", "ffdhe2048", 0, NULL, 0},
-    {"dhe-rsa-aes256-sha256-ffdhe3072", "DHE-RSA-AES256-SHA256", "ffdhe3072", 1, NULL, 0},
-    {"rsa-aes128gcm", "AES128-GCM-SHA256", NULL, 0, NULL, 0},
-    {"rsa-aes128-sha-cert", "AES128-SHA", NULL, 1, "h2", 0},
-    {"rsa-3des", "DES-CBC3-SHA", NULL, 0, NULL, 0},
-    {"ecdhe-rsa-aes128-sha-etm", "ECDHE-RSA-AES128-SHA", "x25519", 0, NULL, 0},
-    {"ecdhe-ecdsa-aes256-sha", "ECDHE-ECDSA-AES256-SHA", "P-256", 0, NULL, 0},
-    {"default", NULL, NULL, 0, NULL, 0},
-    {"all", "ALL", "x25519:P-256:P-384:ffdhe2048:ffdhe3072", 1, "h2,http/1.1", 0},
-    {"tls12-default", NULL, NULL, 0, NULL, HASP_TLS1_2},
-    {"tls13-aes128gcm-x25519", "TLS_AES_128_GCM_SHA256", "x25519", 0, "h2", HASP_TLS1_3},
-    {"tls13-aes256gcm-p384-cert", "TLS_AES_256_GCM_SHA384", "P-384", 1, NULL, HASP_TLS1_3},
-    {"tls13-chacha-ffdhe2048", "TLS_CHACHA20_POLY1305_SHA256", "ffdhe2048", 0, NULL, HASP_TLS1_3},
-    {"tls13-p256", NULL, "P-256", 1, "http/1.1", HASP_TLS1_3},
+    {"ecdhe-ecdsa-aes128gcm-x25519", "ECDHE-ECDSA-AES128-GCM-SHA256", "x25519:P-256", 0, "h2", 0,
+     0},
+    {"ecdhe-rsa-aes256gcm-p256", "ECDHE-RSA-AES256-GCM-SHA384", "P-256", 0, NULL, 0, 0},
+    {"ecdhe-rsa-chacha-p384", "ECDHE-RSA-CHACHA20-POLY1305", "P-384", 1, "http/1.1", 0, 0},
+    {"ecdhe-ecdsa-chacha-x25519-cert", "ECDHE-ECDSA-CHACHA20-POLY1305", "x25519:P-256", 1, NULL, 0,
+     0},
+    {"dhe-rsa-aes128gcm-ffdhe2048", "DHE-RSA-AES128-GCM-SHA256", "ffdhe2048", 0, NULL, 0, 0},
+    {"dhe-rsa-aes256-sha256-ffdhe3072", "DHE-RSA-AES256-SHA256", "ffdhe3072", 1, NULL, 0, 0},
+    {"rsa-aes128gcm", "AES128-GCM-SHA256", NULL, 0, NULL, 0, 0},
+    {"rsa-aes128-sha-cert", "AES128-SHA", NULL, 1, "h2", 0, 0},
+    {"rsa-3des", "DES-CBC3-SHA", NULL, 0, NULL, 0, 0},
+    {"ecdhe-rsa-aes128-sha-etm", "ECDHE-RSA-AES128-SHA", "x25519", 0, NULL, 0, 0},
+    {"ecdhe-ecdsa-aes256-sha", "ECDHE-ECDSA-AES256-SHA", "P-256", 0, NULL, 0, 0},
+    {"default", NULL, NULL, 0, NULL, 0, 0},
+    {"all", "ALL", "x25519:P-256:P-384:ffdhe2048:ffdhe3072", 1, "h2,http/1.1", 0, 0},
+    {"tls12-default", NULL, NULL, 0, NULL, HASP_TLS1_2, 0},
+    {"tls13-aes128gcm-x25519", "TLS_AES_128_GCM_SHA256", "x25519", 0, "h2", HASP_TLS1_3, 0},
+    {"tls13-aes256gcm-p384-cert", "TLS_AES_256_GCM_SHA384", "P-384", 1, NULL, HASP_TLS1_3, 0},
+    {"tls13-chacha-ffdhe2048", "TLS_CHACHA20_POLY1305_SHA256", "ffdhe2048", 0, NULL, HASP_TLS1_3,
+     0},
+    {"tls13-p256", NULL, "P-256", 1, "http/1.1", HASP_TLS1_3, 0},
+    {"tls12-ticket", "ECDHE-RSA-AES128-GCM-SHA256", NULL, 0, NULL, HASP_TLS1_2, 1},
+    {"tls12-ticket-cbc", "ECDHE-ECDSA-AES128-SHA", NULL, 0, "h2", HASP_TLS1_2, 1},
+    {"tls13-psk", NULL, NULL, 0, NULL, HASP_TLS1_3, 1},
+    {"tls13-psk-chacha", "TLS_CHACHA20_POLY1305_SHA256", "P-256", 0, NULL, HASP_TLS1_3, 1},
 };
 
 /* Set B: servers of every shape against the client target's config. */
 static const variant servers[] = {
-    {"default", NULL, NULL, 0, NULL, 0},
-    {"ecdhe-ecdsa-aes256gcm-p384", "ECDHE-ECDSA-AES256-GCM-SHA384", "P-384", 0, NULL, 0},
-    {"ecdhe-rsa-aes128gcm-p256-certreq", "ECDHE-RSA-AES128-GCM-SHA256", "P-256", 1, NULL, 0},
-    {"ecdhe-ecdsa-chacha-x25519", "ECDHE-ECDSA-CHACHA20-POLY1305", "x25519", 0, "h2", 0},
-    {"dhe-rsa-chacha-ffdhe2048", "DHE-RSA-CHACHA20-POLY1305", "ffdhe2048", 0, NULL, 0},
-    {"dhe-rsa-aes128-sha-ffdhe3072-certreq", "DHE-RSA-AES128-SHA", "ffdhe3072", 1, NULL, 0},
-    {"rsa-aes256gcm", "AES256-GCM-SHA384", NULL, 0, "http/1.1", 0},
-    {"rsa-aes256-sha256-certreq", "AES256-SHA256", NULL, 1, NULL, 0},
-    {"ecdhe-rsa-aes256-sha-etm", "ECDHE-RSA-AES256-SHA", "x25519", 0, NULL, 0},
-    {"ecdhe-ecdsa-aes128-sha256", "ECDHE-ECDSA-AES128-SHA256", "P-256", 1, NULL, 0},
-    {"tls12-default", NULL, NULL, 0, NULL, HASP_TLS1_2},
-    {"tls13-aes256gcm", "TLS_AES_256_GCM_SHA384", NULL, 0, "h2", HASP_TLS1_3},
-    {"tls13-chacha-certreq", "TLS_CHACHA20_POLY1305_SHA256", NULL, 1, NULL, HASP_TLS1_3},
-    {"tls13-hrr-p256", NULL, "P-256", 0, NULL, HASP_TLS1_3},
-    {"tls13-hrr-ffdhe3072-certreq", NULL, "ffdhe3072", 1, NULL, HASP_TLS1_3},
+    {"default", NULL, NULL, 0, NULL, 0, 0},
+    {"ecdhe-ecdsa-aes256gcm-p384", "ECDHE-ECDSA-AES256-GCM-SHA384", "P-384", 0, NULL, 0, 0},
+    {"ecdhe-rsa-aes128gcm-p256-certreq", "ECDHE-RSA-AES128-GCM-SHA256", "P-256", 1, NULL, 0, 0},
+    {"ecdhe-ecdsa-chacha-x25519", "ECDHE-ECDSA-CHACHA20-POLY1305", "x25519", 0, "h2", 0, 0},
+    {"dhe-rsa-chacha-ffdhe2048", "DHE-RSA-CHACHA20-POLY1305", "ffdhe2048", 0, NULL, 0, 0},
+    {"dhe-rsa-aes128-sha-ffdhe3072-certreq", "DHE-RSA-AES128-SHA", "ffdhe3072", 1, NULL, 0, 0},
+    {"rsa-aes256gcm", "AES256-GCM-SHA384", NULL, 0, "http/1.1", 0, 0},
+    {"rsa-aes256-sha256-certreq", "AES256-SHA256", NULL, 1, NULL, 0, 0},
+    {"ecdhe-rsa-aes256-sha-etm", "ECDHE-RSA-AES256-SHA", "x25519", 0, NULL, 0, 0},
+    {"ecdhe-ecdsa-aes128-sha256", "ECDHE-ECDSA-AES128-SHA256", "P-256", 1, NULL, 0, 0},
+    {"tls12-default", NULL, NULL, 0, NULL, HASP_TLS1_2, 0},
+    {"tls13-aes256gcm", "TLS_AES_256_GCM_SHA384", NULL, 0, "h2", HASP_TLS1_3, 0},
+    {"tls13-chacha-certreq", "TLS_CHACHA20_POLY1305_SHA256", NULL, 1, NULL, HASP_TLS1_3, 0},
+    {"tls13-hrr-p256", NULL, "P-256", 0, NULL, HASP_TLS1_3, 0},
+    {"tls13-hrr-ffdhe3072-certreq", NULL, "ffdhe3072", 1, NULL, HASP_TLS1_3, 0},
 };
 
 static void set_version(hasp_config *cfg, const variant *v)
@@ -224,6 +242,7 @@ static hasp_config *client_variant(const variant *v)
     hasp_config *cfg = hasp_config_new();
     fz_check(hasp_config_set_ca_file(cfg, fz_data_path("ca.pem")), cfg, "CA");
     hasp_config_set_verify_time(cfg, FZ_VERIFY_TIME);
+    hasp_config_set_time_cb(cfg, fz_clock, NULL);
     set_version(cfg, v);
     if (v->groups) fz_check(hasp_config_set_groups(cfg, v->groups), cfg, v->groups);
     if (v->alpn) fz_check(hasp_config_set_alpn(cfg, v->alpn), cfg, v->alpn);
@@ -244,6 +263,7 @@ static hasp_config *server_variant(const variant *v)
         cfg, "ECDSA certificate");
     fz_check(hasp_config_set_ca_file(cfg, fz_data_path("ca.pem")), cfg, "CA");
     hasp_config_set_verify_time(cfg, FZ_VERIFY_TIME);
+    hasp_config_set_time_cb(cfg, fz_clock, NULL);
     set_version(cfg, v);
     if (v->groups) fz_check(hasp_config_set_groups(cfg, v->groups), cfg, v->groups);
     if (v->alpn) fz_check(hasp_config_set_alpn(cfg, v->alpn), cfg, v->alpn);
@@ -258,7 +278,17 @@ static void engine_corpora(void)
     for (size_t i = 0; i < sizeof(clients) / sizeof(clients[0]); i++) {
         hasp_config *ccfg = client_variant(&clients[i]);
         rec r;
-        if (converse(ccfg, server_target, &r, clients[i].name) == 0) {
+        hasp_session *sess = NULL;
+        int ok = converse(ccfg, server_target, &r, clients[i].name, NULL,
+                          clients[i].resume ? &sess : NULL) == 0;
+        if (ok && clients[i].resume) {
+            /* the second connection, resuming: its bytes are the seed */
+            hasp_wr_free(&r.client_out);
+            hasp_wr_free(&r.server_out);
+            ok = sess && converse(ccfg, server_target, &r, clients[i].name, sess, NULL) == 0;
+        }
+        hasp_session_free(sess);
+        if (ok) {
             char name[100];
             snprintf(name, sizeof(name), "hasp-%s", clients[i].name);
             write_file("server", name, r.client_out.p, r.client_out.len);
@@ -266,9 +296,6 @@ static void engine_corpora(void)
             const uint8_t *p = r.client_out.p;
             size_t body = (size_t)p[6] << 16 | (size_t)p[7] << 8 | p[8];
             write_file("server_ch", name, p + 9, body);
-            char what[128];
-            snprintf(what, sizeof(what), "server/%s", clients[i].name);
-            check_replay(server_target, HASP_SERVER, &r.client_out, what);
         } else {
             failures++;
         }
@@ -279,13 +306,10 @@ static void engine_corpora(void)
     for (size_t i = 0; i < sizeof(servers) / sizeof(servers[0]); i++) {
         hasp_config *scfg = server_variant(&servers[i]);
         rec r;
-        if (converse(client_target, scfg, &r, servers[i].name) == 0) {
+        if (converse(client_target, scfg, &r, servers[i].name, NULL, NULL) == 0) {
             char name[100];
             snprintf(name, sizeof(name), "hasp-%s", servers[i].name);
             write_file("client", name, r.server_out.p, r.server_out.len);
-            char what[128];
-            snprintf(what, sizeof(what), "client/%s", servers[i].name);
-            check_replay(client_target, HASP_CLIENT, &r.server_out, what);
         } else {
             failures++;
         }
@@ -404,21 +428,54 @@ static void cert_corpora(void)
     free(key);
 }
 
+/* Replay every hasp-* file of OUTDIR/<target>/ as the fuzz target would:
+ * a fresh config made right after the RNG is rewound (so its ticket key
+ * is the target's), then the target's loop. */
+static void check_dir(const char *target, int role)
+{
+    fz_rng_reset();
+    hasp_config *cfg = role == HASP_SERVER ? fz_server_config(1) : fz_client_config();
+    char dir[1100];
+    snprintf(dir, sizeof(dir), "%s/%s", outdir, target);
+    struct dirent **names;
+    int n = scandir(dir, &names, NULL, alphasort);
+    for (int i = 0; i < n; i++) {
+        if (!strncmp(names[i]->d_name, "hasp-", 5)) {
+            char path[1400], what[300];
+            snprintf(path, sizeof(path), "%s/%s", dir, names[i]->d_name);
+            snprintf(what, sizeof(what), "%s/%s", target, names[i]->d_name);
+            hasp_wr b = hasp_wr_dyn();
+            b.p = read_file(path, &b.len);
+            b.cap = b.len;
+            check_replay(cfg, role, &b, what);
+            hasp_wr_free(&b);
+        }
+        free(names[i]);
+    }
+    if (n >= 0) free(names);
+    hasp_config_free(cfg);
+}
+
 int main(int argc, char **argv)
 {
-    if (argc != 2) {
-        fprintf(stderr, "usage: gen_corpus OUTDIR\n");
+    int check_only = argc == 3 && !strcmp(argv[1], "--check");
+    if (argc != 2 && !check_only) {
+        fprintf(stderr, "usage: gen_corpus OUTDIR | gen_corpus --check OUTDIR\n");
         return 2;
     }
-    outdir = argv[1];
-    if (mkdir(outdir, 0755) < 0 && errno != EEXIST) {
+    outdir = argv[argc - 1];
+    if (!check_only && mkdir(outdir, 0755) < 0 && errno != EEXIST) {
         perror(outdir);
         return 1;
     }
     fz_rng_install();
-    engine_corpora();
-    record_corpus();
-    cert_corpora();
+    if (!check_only) {
+        engine_corpora();
+        record_corpus();
+        cert_corpora();
+    }
+    check_dir("server", HASP_SERVER);
+    check_dir("client", HASP_CLIENT);
     if (failures) fprintf(stderr, "gen_corpus: %d failures\n", failures);
     return failures ? 1 : 0;
 }

@@ -30,11 +30,11 @@ T=$(mktemp -d "${TMPDIR:-/tmp}/hasp-$SCRIPT.XXXXXX")
 
 cleanup() {
   local p
-  for p in "${BG_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
+  for p in "${BG_PIDS[@]}"; do _our_job "$p" && kill -TERM "$p" 2>/dev/null; done
   for p in "${BG_PIDS[@]}"; do
     local i=0
-    while kill -0 "$p" 2>/dev/null && [ $i -lt 50 ]; do nap; i=$((i + 1)); done
-    kill -KILL "$p" 2>/dev/null
+    while _our_job "$p" && [ $i -lt 50 ]; do nap; i=$((i + 1)); done
+    _our_job "$p" && kill -KILL "$p" 2>/dev/null
   done
   rm -rf "$T"
 }
@@ -165,12 +165,23 @@ bg_start() {
 }
 # bg_track PID: kill PID on exit if still alive.
 bg_track() { BG_PIDS+=("$1"); }
+# _our_job PID: PID is a still-running background job of this shell. Signal
+# only those: PIDs are recycled fast (pid_max can be 32768) and a number we
+# started long ago may belong to somebody else's process now. Builtins only.
+_our_job() {
+  local j
+  jobs -pr >"$T/.jobs" 2>/dev/null || return 1
+  while read -r j; do [ "$j" = "$1" ] && return 0; done <"$T/.jobs"
+  return 1
+}
 # bg_stop PID: terminate (TERM, then KILL after 1 s) and reap.
 bg_stop() {
   local p=$1 i=0
-  kill -TERM "$p" 2>/dev/null || { wait "$p" 2>/dev/null; return 0; }
-  while kill -0 "$p" 2>/dev/null && [ $i -lt 50 ]; do nap; i=$((i + 1)); done
-  kill -KILL "$p" 2>/dev/null
+  if _our_job "$p"; then
+    kill -TERM "$p" 2>/dev/null
+    while _our_job "$p" && [ $i -lt 50 ]; do nap; i=$((i + 1)); done
+    _our_job "$p" && kill -KILL "$p" 2>/dev/null
+  fi
   wait "$p" 2>/dev/null
   return 0
 }
@@ -179,8 +190,8 @@ bg_stop() {
 bg_wait() {
   local p=$1 limit=$2 i=0
   local n=$((limit * 50))
-  while kill -0 "$p" 2>/dev/null && [ $i -lt $n ]; do nap; i=$((i + 1)); done
-  if kill -0 "$p" 2>/dev/null; then
+  while _our_job "$p" && [ $i -lt $n ]; do nap; i=$((i + 1)); done
+  if _our_job "$p"; then
     bg_stop "$p"
     BGRC=124
     return 1
@@ -377,7 +388,12 @@ gnutls_kx_desc() { # GNUTLS_KX GROUP
   esac
 }
 # openssl_has_suite OSSLNAME: this openssl's libssl can do the suite in TLS 1.2.
-openssl_has_suite() { openssl ciphers "$1:@SECLEVEL=0" >/dev/null 2>&1; }
+OPENSSL_SUITES=""
+openssl_has_suite() {
+  [ -n "$OPENSSL_SUITES" ] ||
+    OPENSSL_SUITES=":$(openssl ciphers 'ALL:COMPLEMENTOFALL:@SECLEVEL=0' 2>/dev/null):"
+  [[ "$OPENSSL_SUITES" == *":$1:"* ]]
+}
 # A GnuTLS priority string enabling every TLS 1.2 suite and group hasp has.
 GNUTLS_ALL="NORMAL:-VERS-ALL:+VERS-TLS1.2:+RSA:+DHE-RSA:+3DES-CBC:+SHA1:+SHA256:+SHA384:+GROUP-FFDHE2048:+GROUP-FFDHE3072"
 GNUTLS_SUITES=""
@@ -437,7 +453,7 @@ hasp_error() { first_line "$1" '^hasp: error' || tail -n 1 "$1" 2>/dev/null; }
 # wait_for SECONDS PID CMD...: poll every 20 ms until CMD succeeds. Gives up
 # after SECONDS (wall clock, whatever the load), or when PID ("-" for none)
 # has exited (CMD is tried once more then, so output written just before the
-# exit still counts).
+# exit still counts). Usable in a background subshell (kill -0, not jobs).
 wait_for() {
   local end=$((SECONDS + $1 + 1)) pid=$2
   shift 2
@@ -447,15 +463,16 @@ wait_for() {
       "$@"
       return
     fi
-    sleep 0.02
+    nap
   done
   "$@"
 }
 # bg_wait_for PID SECONDS: like bg_wait (sets BGRC, 124 when it had to be
-# stopped) but the limit is wall-clock seconds.
+# stopped) but the limit is wall-clock seconds, however loaded the machine.
 bg_wait_for() {
-  wait_for "$2" "$1" false
-  if kill -0 "$1" 2>/dev/null; then
+  local end=$((SECONDS + $2 + 1))
+  while _our_job "$1" && [ "$SECONDS" -lt "$end" ]; do nap; done
+  if _our_job "$1"; then
     bg_stop "$1"
     BGRC=124
     return 1
@@ -487,6 +504,7 @@ make_digits() {
 # way to make a peer vanish without close_notify.
 kill_hard() {
   local p=$1 kid
+  _our_job "$p" || { wait "$p" 2>/dev/null; return 0; }
   for kid in $(pgrep -P "$p" 2>/dev/null); do kill -KILL "$kid" 2>/dev/null; done
   kill -KILL "$p" 2>/dev/null
   wait "$p" 2>/dev/null

@@ -19,7 +19,6 @@ DOWN="$T/down"
 make_payload "$UP"
 make_payload "$DOWN"
 NUP=$(fsize "$UP")
-NDOWN=$(fsize "$DOWN")
 
 # The client identities, as each tool takes them. The client certificate
 # files hold leaf + intermediate; s_client -cert reads only the first, so it
@@ -83,11 +82,10 @@ server_case() {
     return
   fi
   mkfifo "$C/cli.in"
-  local cargs
   if [ "$peer" = openssl ]; then
     # shellcheck disable=SC2046
     bg_start "$C/cli" "$C/cli.in" openssl s_client -connect "127.0.0.1:$PORT" -servername localhost \
-      -tls"${v/./_}" -CAfile "$CERTS/ca.pem" -verify_return_error -brief $(ossl_cert "$cert")
+      -tls"${v/./_}" -CAfile "$CERTS/ca.pem" -verify_return_error -brief -nocommands $(ossl_cert "$cert")
   else
     # shellcheck disable=SC2046
     bg_start "$C/cli" "$C/cli.in" gnutls-cli 127.0.0.1 -p "$PORT" --sni-hostname localhost \
@@ -234,7 +232,7 @@ client_case() {
     return
   fi
   local hargs
-  # shellcheck disable=SC2206
+  # shellcheck disable=SC2207 # the certificate options are words without spaces
   hargs=(--servername localhost --cafile "$CERTS/ca.pem" --tls"${v/./_}" $(hasp_cert "$cert"))
   local cpid hrc
   if [ "$OUTCOME" = ok ] && [ "$peer" = openssl ]; then

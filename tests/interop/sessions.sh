@@ -107,6 +107,9 @@ sclient_reconnect_ok() {
   got=$(resumed_list "$C/srv.err")
   [ "$got" = "no $how $how $how $how $how" ] ||
     fail "hasp server's resumed: lines say '$got', expected 'no' then 5 x '$how'" || return
+  # --trace shows the abbreviated handshakes as such
+  [ "$(count_lines "$C/srv.err" '<-+ ServerHello .* resumed ')" -eq 5 ] ||
+    fail "the trace marks $(count_lines "$C/srv.err" '<-+ ServerHello .* resumed ') ServerHellos as resumed, expected 5" || return
 }
 sclient_reconnect "openssl s_client -reconnect -> hasp server: TLS 1.2 resumed by ticket (5 of 5)" \
   ticket --

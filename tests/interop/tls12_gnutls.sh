@@ -183,7 +183,8 @@ EXPECT_OPTS=()
 for ((i = 0; i < NSUITES; i++)); do
   iana=${S_IANA[i]} ossl=${S_OSSL[i]} cert=${S_CERT[i]} kx=${S_KX[i]}
   for g in $(groups_for "$kx"); do
-    gl=$([ "$g" = - ] && echo "" || echo " $g")
+    gl=" $g"
+    [ "$g" = - ] && gl=""
     na="hasp client -> gnutls-serv: $iana$gl ($cert)"
     nb="gnutls-cli -> hasp server: $iana$gl ($cert)"
     if ! gnutls_has_suite "$i"; then

@@ -127,7 +127,8 @@ server_case_ok() {
 for ((i = 0; i < NSUITES; i++)); do
   iana=${S_IANA[i]} ossl=${S_OSSL[i]} cert=${S_CERT[i]} kx=${S_KX[i]}
   for g in $(groups_for "$kx"); do
-    gl=$([ "$g" = - ] && echo "" || echo " $g")
+    gl=" $g"
+    [ "$g" = - ] && gl=""
     na="hasp client -> openssl s_server: $iana$gl ($cert)"
     nb="openssl s_client -> hasp server: $iana$gl ($cert)"
     if ! openssl_has_suite "$ossl"; then

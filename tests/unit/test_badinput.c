@@ -2549,6 +2549,100 @@ out:;
 #undef ESTABLISHED
 }
 
+/* ================================================================== 8. configured limits */
+
+/* Renegotiate from the client; returns the client's result (0 done). */
+static int renegotiate_once(duo *d)
+{
+    int rc = hasp_conn_renegotiate(d->cl);
+    if (rc < 0) return rc;
+    uint8_t tmp[256];
+    for (int i = 0; i < 50; i++) {
+        rc = hasp_conn_handshake(d->cl);
+        buf w = hasp_wr_dyn();
+        out_take(d->cl, &w);
+        hasp_conn_input(d->sv, w.p, w.len);
+        int sr = hasp_conn_read(d->sv, tmp, sizeof(tmp));
+        if (sr != HASP_WANT_POLLIN && sr < 0) rc = sr;
+        hasp_conn_handshake(d->sv);
+        b_reset(&w);
+        out_take(d->sv, &w);
+        hasp_conn_input(d->cl, w.p, w.len);
+        hasp_wr_free(&w);
+        if (rc != HASP_WANT_POLLIN) break;
+    }
+    return rc;
+}
+
+static void limits(void)
+{
+    hasp_limits lim;
+    flight f;
+    duo *d;
+
+    case_begin("limit: more extensions than max_extensions (8)");
+    {
+        chello h;
+        SETUP_OR_SKIP(ch_from_client(&h, NULL, NULL) == 0);
+        while (h.ne < 9)
+            ch_ext_add(&h, (uint16_t)(0x7a00 + h.ne), NULL, 0);
+        hasp_config *sc = srv_cfg(NULL, NULL, 0);
+        hasp_config_get_limits(sc, &lim);
+        lim.max_extensions = 8;
+        CHECK(hasp_config_set_limits(sc, &lim) == 0, "%s: the limit is accepted", case_name);
+        buf w = hasp_wr_dyn();
+        ch_record(&h, &w);
+        res r;
+        server_eats(sc, w.p, w.len, 0, &r);
+        expect(&r, HASP_ERR_LIMIT, hasp_err_alert(HASP_ERR_LIMIT));
+        res_free(&r);
+        hasp_wr_free(&w);
+        hasp_config_free(sc);
+        ch_free(&h);
+    }
+
+    case_begin("limit: a server chain longer than max_chain_len (1)");
+    d = duo_new("ECDHE-RSA-AES128-GCM-SHA256", NULL, 0, NULL);
+    hasp_config_get_limits(d->cc, &lim);
+    lim.max_chain_len = 1;
+    hasp_config_set_limits(d->cc, &lim);
+    SETUP_OR_SKIP(duo_server_flight(d) == 0);
+    flight_parse(d->sf.p, d->sf.len, &f);
+    client_case(d, &f, HASP_ERR_LIMIT, hasp_err_alert(HASP_ERR_LIMIT));
+    flight_free(&f);
+    duo_del(d);
+
+    case_begin("limit: a Certificate message over max_handshake_size (1024)");
+    d = duo_new("ECDHE-RSA-AES128-GCM-SHA256", NULL, 0, NULL);
+    hasp_config_get_limits(d->cc, &lim);
+    lim.max_handshake_size = 1024;
+    hasp_config_set_limits(d->cc, &lim);
+    SETUP_OR_SKIP(duo_server_flight(d) == 0);
+    flight_parse(d->sf.p, d->sf.len, &f);
+    client_case(d, &f, HASP_ERR_LIMIT, hasp_err_alert(HASP_ERR_LIMIT));
+    flight_free(&f);
+    duo_del(d);
+
+    case_begin("limit: renegotiations per minute (1) from the client");
+    {
+        hasp_config *sc = srv_cfg(NULL, NULL, 0);
+        hasp_config_set_renegotiation(sc, HASP_RENEGOTIATION_ALLOW, 1);
+        d = established_with("ECDHE-RSA-AES128-GCM-SHA256", NULL, sc);
+        SETUP_OR_SKIP(d);
+        int rc1 = renegotiate_once(d);
+        CHECK(rc1 == 0, "%s: the first renegotiation completes (%s)", case_name,
+              hasp_err_name(rc1));
+        int rc2 = renegotiate_once(d);
+        CHECK(rc2 == HASP_ERR_NO_RENEGOTIATION && hasp_conn_error(d->cl) == 0 &&
+                  hasp_conn_error(d->sv) == 0,
+              "%s: the second is refused with no_renegotiation and the connection goes on (%s)",
+              case_name, hasp_err_name(rc2));
+        CHECK(still_works(d), "%s: application data still flows both ways", case_name);
+        duo_del(d);
+    }
+out:;
+}
+
 /* ================================================================== main */
 
 static void on_alarm(int sig)
@@ -2577,5 +2671,6 @@ int main(int argc, char **argv)
     client_auth();
     hostile_server();
     after_handshake();
+    limits();
     TEST_DONE();
 }

@@ -480,8 +480,9 @@ static void test_resumption(const char *label, uint16_t version, int tickets, co
     hasp_session *s4 = one_conn(scfg, ccfg, s2, 0, &how, &ok);
     CHECK(s4 == NULL, "%s: no session from a connection closed without close_notify", label);
     hasp_session_free(s4);
-    if (!tickets) {
-        /* and the server forgot it: a client holding the ID gets a full handshake */
+    {
+        /* and the server forgot it (cache entry removed, ticket revoked): a client that
+         * still holds it gets a full handshake */
         hasp_session *t1 = one_conn(scfg, ccfg, NULL, 1, &how, &ok);
         hasp_session *t2 = one_conn(scfg, ccfg, t1, 0, &how, &ok); /* resumed, then truncated */
         hasp_session *t3 = one_conn(scfg, ccfg, t1, 1, &how, &ok);

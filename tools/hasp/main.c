@@ -53,6 +53,8 @@ static void usage(void)
             "              [--cert F --key F] [--tls1_2 | --tls1_3] [--ciphers LIST]\n"
             "              [--ciphersuites LIST] [--groups LIST] [--sigalgs LIST] [--alpn LIST]\n"
             "              [--insecure] [--trace] [--ign-eof] [--keyupdate]\n"
+            "              [--sess-out F] [--sess-in F] [--reconnect [N]] [--no-ticket]\n"
+            "              [--renegotiate] [--allow-renegotiation]\n"
             "              [--trace-format text|json] [--trace-out F.svg|.html|.mmd|.jsonl|.txt]\n"
             "  hasp server --accept [HOST:]PORT --cert F --key F [--cert F --key F ...] [--www]\n"
             "              [--naccept N] [--tls1_2 | --tls1_3] [--ciphers LIST]\n"
@@ -242,37 +244,24 @@ static hasp_config *make_config(const struct opts *o, int server)
         hasp_config_free(cfg);                                                                     \
         return NULL;                                                                               \
     }
-    if (o->tls12 && !o->tls13)
-        TRY(hasp_config_set_versions(cfg, HASP_TLS1_2, HASP_TLS1_2));
-    if (o->tls13 && !o->tls12)
-        TRY(hasp_config_set_versions(cfg, HASP_TLS1_3, HASP_TLS1_3));
-    if (o->ciphers)
-        TRY(hasp_config_set_ciphers(cfg, o->ciphers));
-    if (o->ciphersuites)
-        TRY(hasp_config_set_ciphersuites13(cfg, o->ciphersuites));
-    if (o->no_ticket)
-        hasp_config_set_tickets(cfg, 0, 0);
+    if (o->tls12 && !o->tls13) TRY(hasp_config_set_versions(cfg, HASP_TLS1_2, HASP_TLS1_2));
+    if (o->tls13 && !o->tls12) TRY(hasp_config_set_versions(cfg, HASP_TLS1_3, HASP_TLS1_3));
+    if (o->ciphers) TRY(hasp_config_set_ciphers(cfg, o->ciphers));
+    if (o->ciphersuites) TRY(hasp_config_set_ciphersuites13(cfg, o->ciphersuites));
+    if (o->no_ticket) hasp_config_set_tickets(cfg, 0, 0);
     if (o->allow_reneg || o->renegotiate)
         hasp_config_set_renegotiation(cfg, HASP_RENEGOTIATION_ALLOW, 3);
-    if (getenv("SSLKEYLOGFILE"))
-        hasp_config_allow_keylog(cfg);
-    if (o->groups)
-        TRY(hasp_config_set_groups(cfg, o->groups));
-    if (o->sigalgs)
-        TRY(hasp_config_set_sigalgs(cfg, o->sigalgs));
-    if (o->alpn)
-        TRY(hasp_config_set_alpn(cfg, o->alpn));
-    if (o->cafile)
-        TRY(hasp_config_set_ca_file(cfg, o->cafile));
-    if (o->cadir)
-        TRY(hasp_config_set_ca_dir(cfg, o->cadir));
+    if (getenv("SSLKEYLOGFILE")) hasp_config_allow_keylog(cfg);
+    if (o->groups) TRY(hasp_config_set_groups(cfg, o->groups));
+    if (o->sigalgs) TRY(hasp_config_set_sigalgs(cfg, o->sigalgs));
+    if (o->alpn) TRY(hasp_config_set_alpn(cfg, o->alpn));
+    if (o->cafile) TRY(hasp_config_set_ca_file(cfg, o->cafile));
+    if (o->cadir) TRY(hasp_config_set_ca_dir(cfg, o->cadir));
     for (int i = 0; i < o->ncerts; i++)
         TRY(hasp_config_add_cert_key_file(cfg, o->certs[i], o->keys[i]));
-    if (server && o->verify_client)
-        TRY(hasp_config_set_verify_client(cfg, o->verify_client));
+    if (server && o->verify_client) TRY(hasp_config_set_verify_client(cfg, o->verify_client));
 #undef TRY
-    if (o->insecure)
-        hasp_config_insecure_noverifycert(cfg);
+    if (o->insecure) hasp_config_insecure_noverifycert(cfg);
     if (o->trace || o->trace_format || o->ntrace_out) {
         int none = 0;
         tracer = hasp_trace_new(server ? HASP_SERVER : HASP_CLIENT, o->trace, o->trace_format,
@@ -291,14 +280,12 @@ static void print_summary(hasp_conn *c, const char *prefix)
     fprintf(stderr, "%sprotocol: %s\n", prefix, hasp_conn_version_name(c));
     fprintf(stderr, "%scipher: %s (%s)\n", prefix, hasp_conn_cipher_name(c),
             hasp_conn_cipher_openssl_name(c));
-    if (hasp_conn_group_name(c))
-        fprintf(stderr, "%sgroup: %s\n", prefix, hasp_conn_group_name(c));
+    if (hasp_conn_group_name(c)) fprintf(stderr, "%sgroup: %s\n", prefix, hasp_conn_group_name(c));
     if (hasp_conn_sigalg_name(c))
         fprintf(stderr, "%ssignature: %s\n", prefix, hasp_conn_sigalg_name(c));
     if (hasp_conn_servername(c))
         fprintf(stderr, "%sserver name: %s\n", prefix, hasp_conn_servername(c));
-    if (hasp_conn_alpn(c))
-        fprintf(stderr, "%salpn: %s\n", prefix, hasp_conn_alpn(c));
+    if (hasp_conn_alpn(c)) fprintf(stderr, "%salpn: %s\n", prefix, hasp_conn_alpn(c));
     if (hasp_conn_version(c) == HASP_TLS1_3) {
         fprintf(stderr, "%sextended master secret: n/a (TLS 1.3)\n", prefix);
         fprintf(stderr, "%ssecure renegotiation: n/a (TLS 1.3)\n", prefix);
@@ -307,9 +294,8 @@ static void print_summary(hasp_conn *c, const char *prefix)
     }
     if (hasp_conn_version(c) != HASP_TLS1_3)
         fprintf(stderr, "%ssecure renegotiation: %s\n", prefix,
-            hasp_conn_secure_renegotiation(c) ? "yes" : "no");
-    if (hasp_conn_etm(c))
-        fprintf(stderr, "%sencrypt-then-mac: yes\n", prefix);
+                hasp_conn_secure_renegotiation(c) ? "yes" : "no");
+    if (hasp_conn_etm(c)) fprintf(stderr, "%sencrypt-then-mac: yes\n", prefix);
     fprintf(stderr, "%sresumed: %s\n", prefix, hasp_conn_resumed_how(c));
 }
 
@@ -319,8 +305,7 @@ static int write_all(int fd, const void *buf, size_t len)
     while (len) {
         ssize_t w = write(fd, p, len);
         if (w < 0) {
-            if (errno == EINTR)
-                continue;
+            if (errno == EINTR) continue;
             return -1;
         }
         p += w;
@@ -334,16 +319,14 @@ static int write_all(int fd, const void *buf, size_t len)
 static int split_host_port(const char *target, char *host, size_t hcap, char *port, size_t pcap)
 {
     const char *colon = strrchr(target, ':');
-    if (!colon || colon == target || !colon[1])
-        return -1;
+    if (!colon || colon == target || !colon[1]) return -1;
     const char *h = target;
     size_t hl = (size_t)(colon - target);
     if (h[0] == '[' && hl >= 2 && h[hl - 1] == ']') {
         h++;
         hl -= 2;
     }
-    if (hl >= hcap || strlen(colon + 1) >= pcap)
-        return -1;
+    if (hl >= hcap || strlen(colon + 1) >= pcap) return -1;
     memcpy(host, h, hl);
     host[hl] = 0;
     snprintf(port, pcap, "%s", colon + 1);
@@ -363,10 +346,8 @@ static int tcp_connect(const char *host, const char *port)
     int fd = -1, err = 0;
     for (ai = res; ai; ai = ai->ai_next) {
         fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
-        if (fd < 0)
-            continue;
-        if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
-            break;
+        if (fd < 0) continue;
+        if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) break;
         err = errno;
         close(fd);
         fd = -1;
@@ -401,16 +382,14 @@ static hasp_session *read_session(const char *path)
     size_t n = fread(buf, 1, sizeof(buf), f);
     fclose(f);
     hasp_session *s = hasp_session_from_bytes(buf, n);
-    if (!s)
-        fprintf(stderr, "hasp: error: '%s' does not hold a hasp session\n", path);
+    if (!s) fprintf(stderr, "hasp: error: '%s' does not hold a hasp session\n", path);
     return s;
 }
 
 static int write_session(const char *path, const hasp_session *s)
 {
     size_t len = 0;
-    if (hasp_session_to_bytes(s, NULL, 0, &len) < 0)
-        return -1;
+    if (hasp_session_to_bytes(s, NULL, 0, &len) < 0) return -1;
     uint8_t *buf = malloc(len);
     int rc = -1;
     if (buf && hasp_session_to_bytes(s, buf, len, &len) == 0) {
@@ -422,8 +401,7 @@ static int write_session(const char *path, const hasp_session *s)
         }
     }
     free(buf);
-    if (rc < 0)
-        fprintf(stderr, "hasp: error: cannot write the session to '%s'\n", path);
+    if (rc < 0) fprintf(stderr, "hasp: error: cannot write the session to '%s'\n", path);
     return rc;
 }
 
@@ -440,15 +418,12 @@ static ssize_t tls_write_nb(hasp_conn *c, int fd, const void *buf, size_t len)
     for (;;) {
         ssize_t w = hasp_write(c, buf, len);
         if (w == HASP_WANT_POLLOUT || w == HASP_WANT_POLLIN) {
-            if (wait_fd(fd, w == HASP_WANT_POLLOUT ? POLLOUT : POLLIN) < 0)
-                return HASP_ERR_IO;
+            if (wait_fd(fd, w == HASP_WANT_POLLOUT ? POLLOUT : POLLIN) < 0) return HASP_ERR_IO;
             continue;
         }
-        if (w < 0)
-            return w;
+        if (w < 0) return w;
         while (hasp_flush(c) == HASP_WANT_POLLOUT)
-            if (wait_fd(fd, POLLOUT) < 0)
-                return HASP_ERR_IO;
+            if (wait_fd(fd, POLLOUT) < 0) return HASP_ERR_IO;
         return w;
     }
 }
@@ -465,13 +440,11 @@ static int client_once(hasp_config *cfg, const struct opts *o, const char *host,
                        const hasp_session *offer, hasp_session **made, int interactive)
 {
     int fd = tcp_connect(host, port);
-    if (fd < 0)
-        return 1;
+    if (fd < 0) return 1;
     hasp_conn *c = hasp_conn_new(cfg, HASP_CLIENT);
     hasp_set_fd(c, fd);
     hasp_conn_set_servername(c, o->servername ? o->servername : host);
-    if (offer)
-        hasp_conn_set_session(c, offer);
+    if (offer) hasp_conn_set_session(c, offer);
     char peer[300];
     snprintf(peer, sizeof(peer), "%s:%s", host, port);
     hasp_trace_conn_begin(tracer, c, peer);
@@ -497,18 +470,18 @@ static int client_once(hasp_config *cfg, const struct opts *o, const char *host,
             status = conn_error(c, rc);
             goto out;
         }
-        if (!o->quiet)
-            fprintf(stderr, "hasp: sent KeyUpdate (update_requested)\n");
+        if (!o->quiet) fprintf(stderr, "hasp: sent KeyUpdate (update_requested)\n");
     }
     if (o->renegotiate) {
         rc = hasp_conn_renegotiate(c);
-        if (rc == 0)
-            rc = hasp_handshake(c);
-        if (rc != 0) {
+        if (rc == 0) rc = hasp_handshake(c);
+        if (rc == HASP_ERR_NO_RENEGOTIATION) {
+            /* a refusal, not a failure: the connection goes on */
+            fprintf(stderr, "hasp: renegotiation refused: %s\n", hasp_conn_errmsg(c));
+        } else if (rc != 0) {
             status = conn_error(c, rc);
             goto out;
-        }
-        if (!o->quiet)
+        } else if (!o->quiet)
             fprintf(stderr, "hasp: renegotiated: %s %s\n", hasp_conn_version_name(c),
                     hasp_conn_cipher_name(c));
     }
@@ -517,8 +490,7 @@ static int client_once(hasp_config *cfg, const struct opts *o, const char *host,
     fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
     int stdin_open = interactive;
     int waited = 0;
-    if (!interactive)
-        tls_close_nb(c, fd);
+    if (!interactive) tls_close_nb(c, fd);
     char buf[16384];
     for (;;) {
         if (hasp_conn_pending(c) == 0) {
@@ -527,8 +499,7 @@ static int client_once(hasp_config *cfg, const struct opts *o, const char *host,
             /* after our close_notify, or to collect TLS 1.3 tickets, wait a little */
             int timeout = stdin_open ? -1 : (o->ign_eof && interactive) ? -1 : 5000;
             int pr = poll(pf, (nfds_t)np, timeout);
-            if (pr < 0 && errno == EINTR)
-                continue;
+            if (pr < 0 && errno == EINTR) continue;
             if (pr == 0) {
                 if (!waited)
                     fprintf(stderr, "hasp: the server did not answer close_notify within 5 s\n");
@@ -544,35 +515,29 @@ static int client_once(hasp_config *cfg, const struct opts *o, const char *host,
                     }
                 } else {
                     stdin_open = 0;
-                    if (!o->ign_eof)
-                        tls_close_nb(c, fd);
+                    if (!o->ign_eof) tls_close_nb(c, fd);
                 }
                 continue;
             }
-            if (!(pf[0].revents & (POLLIN | POLLHUP | POLLERR)))
-                continue;
+            if (!(pf[0].revents & (POLLIN | POLLHUP | POLLERR))) continue;
         }
         ssize_t n = hasp_read(c, buf, sizeof(buf));
         if (n > 0) {
-            if (interactive && write_all(1, buf, (size_t)n) < 0)
-                break;
+            if (interactive && write_all(1, buf, (size_t)n) < 0) break;
             continue;
         }
-        if (n == 0)
-            break; /* close_notify: answered inside hasp_read */
-        if (n == HASP_WANT_POLLIN || n == HASP_WANT_POLLOUT)
-            continue;
+        if (n == 0) break; /* close_notify: answered inside hasp_read */
+        if (n == HASP_WANT_POLLIN || n == HASP_WANT_POLLOUT) continue;
         if (n == HASP_ERR_TRUNCATED && !stdin_open && !(o->ign_eof && interactive))
             break; /* we closed first; the server hung up without answering: fine */
         status = conn_error(c, (int)n);
         break;
     }
-    if (status == 0)
-        hasp_close(c);
+    if (status == 0) hasp_close(c);
 out:
-    hasp_trace_conn_end(tracer, c, status ? (last_conn_rc < 0 ? last_conn_rc : HASP_ERR_CLOSED) : 0);
-    if (made)
-        *made = status == 0 ? hasp_conn_get_session(c) : NULL;
+    hasp_trace_conn_end(tracer, c,
+                        status ? (last_conn_rc < 0 ? last_conn_rc : HASP_ERR_CLOSED) : 0);
+    if (made) *made = status == 0 ? hasp_conn_get_session(c) : NULL;
     hasp_conn_free(c);
     close(fd);
     return status;
@@ -591,8 +556,7 @@ static int cmd_client(int argc, char **argv)
         return 2;
     }
     hasp_config *cfg = make_config(&o, 0);
-    if (!cfg)
-        return 2;
+    if (!cfg) return 2;
     hasp_session *offer = NULL, *made = NULL;
     int status = 0;
     if (o.sess_in && !(offer = read_session(o.sess_in))) {
@@ -637,42 +601,38 @@ static void serve_www(hasp_conn *c)
     size_t n = 0;
     while (n < sizeof(req) - 1) {
         ssize_t r = hasp_read(c, req + n, sizeof(req) - 1 - n);
-        if (r <= 0)
-            return;
+        if (r <= 0) return;
         n += (size_t)r;
         req[n] = 0;
-        if (strstr(req, "\r\n\r\n") || strstr(req, "\n\n"))
-            break;
+        if (strstr(req, "\r\n\r\n") || strstr(req, "\n\n")) break;
     }
     char page[4096];
-    int len = snprintf(page, sizeof(page),
-                       "<html><head><title>hasp</title></head><body><pre>\n"
-                       "hasp %s server\n"
-                       "Protocol: %s\n"
-                       "Cipher: %s (%s)\n"
-                       "Group: %s\n"
-                       "Signature: %s\n"
-                       "Server name: %s\n"
-                       "ALPN: %s\n"
-                       "Extended master secret: %s\n"
-                       "Secure renegotiation: %s\n"
-                       "Resumed: %s\n"
-                       "</pre></body></html>\n",
-                       HASP_VERSION_STRING, hasp_conn_version_name(c), hasp_conn_cipher_name(c),
-                       hasp_conn_cipher_openssl_name(c),
-                       hasp_conn_group_name(c) ? hasp_conn_group_name(c) : "none",
-                       hasp_conn_sigalg_name(c) ? hasp_conn_sigalg_name(c) : "none",
-                       hasp_conn_servername(c) ? hasp_conn_servername(c) : "none",
-                       hasp_conn_alpn(c) ? hasp_conn_alpn(c) : "none",
-                       hasp_conn_ems(c) ? "yes" : "no",
-                       hasp_conn_secure_renegotiation(c) ? "yes" : "no",
-                       hasp_conn_resumed(c) ? "yes" : "no");
+    int len = snprintf(
+        page, sizeof(page),
+        "<html><head><title>hasp</title></head><body><pre>\n"
+        "hasp %s server\n"
+        "Protocol: %s\n"
+        "Cipher: %s (%s)\n"
+        "Group: %s\n"
+        "Signature: %s\n"
+        "Server name: %s\n"
+        "ALPN: %s\n"
+        "Extended master secret: %s\n"
+        "Secure renegotiation: %s\n"
+        "Resumed: %s\n"
+        "</pre></body></html>\n",
+        HASP_VERSION_STRING, hasp_conn_version_name(c), hasp_conn_cipher_name(c),
+        hasp_conn_cipher_openssl_name(c),
+        hasp_conn_group_name(c) ? hasp_conn_group_name(c) : "none",
+        hasp_conn_sigalg_name(c) ? hasp_conn_sigalg_name(c) : "none",
+        hasp_conn_servername(c) ? hasp_conn_servername(c) : "none",
+        hasp_conn_alpn(c) ? hasp_conn_alpn(c) : "none", hasp_conn_ems(c) ? "yes" : "no",
+        hasp_conn_secure_renegotiation(c) ? "yes" : "no", hasp_conn_resumed(c) ? "yes" : "no");
     char hdr[256];
-    int hl = snprintf(hdr, sizeof(hdr),
-                      "HTTP/1.0 200 ok\r\nContent-Type: text/html\r\nContent-Length: %d\r\n\r\n",
-                      len);
-    if (hasp_write(c, hdr, (size_t)hl) < 0)
-        return;
+    int hl =
+        snprintf(hdr, sizeof(hdr),
+                 "HTTP/1.0 200 ok\r\nContent-Type: text/html\r\nContent-Length: %d\r\n\r\n", len);
+    if (hasp_write(c, hdr, (size_t)hl) < 0) return;
     hasp_write(c, page, (size_t)len);
 }
 
@@ -682,14 +642,11 @@ static void serve_echo(hasp_conn *c, int nconn)
     for (;;) {
         ssize_t n = hasp_read(c, buf, sizeof(buf));
         if (n > 0) {
-            if (hasp_write(c, buf, (size_t)n) < 0)
-                break;
+            if (hasp_write(c, buf, (size_t)n) < 0) break;
             continue;
         }
-        if (n == 0)
-            return; /* close_notify answered */
-        if (n == HASP_WANT_POLLIN)
-            continue;
+        if (n == 0) return; /* close_notify answered */
+        if (n == HASP_WANT_POLLIN) continue;
         fprintf(stderr, "hasp: connection %d: %s\n", nconn, hasp_conn_errmsg(c));
         return;
     }
@@ -699,8 +656,7 @@ static int listen_on(const char *spec)
 {
     char host[256] = "127.0.0.1", port[32];
     if (strchr(spec, ':')) {
-        if (split_host_port(spec, host, sizeof(host), port, sizeof(port)) < 0)
-            return -1;
+        if (split_host_port(spec, host, sizeof(host), port, sizeof(port)) < 0) return -1;
     } else {
         snprintf(port, sizeof(port), "%s", spec);
     }
@@ -718,8 +674,7 @@ static int listen_on(const char *spec)
     if (fd < 0 || bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 64) < 0) {
         fprintf(stderr, "hasp: error: cannot listen on %s:%s: %s\n", host, port, strerror(errno));
         freeaddrinfo(res);
-        if (fd >= 0)
-            close(fd);
+        if (fd >= 0) close(fd);
         return -1;
     }
     freeaddrinfo(res);
@@ -737,8 +692,7 @@ static int cmd_server(int argc, char **argv)
         return 2;
     }
     hasp_config *cfg = make_config(&o, 1);
-    if (!cfg)
-        return 2;
+    if (!cfg) return 2;
     int lfd = listen_on(o.accept);
     if (lfd < 0) {
         hasp_config_free(cfg);
@@ -747,8 +701,7 @@ static int cmd_server(int argc, char **argv)
     for (int nconn = 1; !o.naccept || nconn <= o.naccept; nconn++) {
         int fd = accept(lfd, NULL, NULL);
         if (fd < 0) {
-            if (errno == EINTR)
-                continue;
+            if (errno == EINTR) continue;
             fprintf(stderr, "hasp: accept failed: %s\n", strerror(errno));
             break;
         }
@@ -769,12 +722,10 @@ static int cmd_server(int argc, char **argv)
         } else {
             fprintf(stderr, "hasp: connection %d: %s %s (%s)\n", nconn, hasp_conn_version_name(c),
                     hasp_conn_cipher_name(c), hasp_conn_cipher_openssl_name(c));
-            if (o.trace)
-                print_summary(c, "hasp:   ");
+            if (o.trace) print_summary(c, "hasp:   ");
             if (o.renegotiate && hasp_conn_version(c) == HASP_TLS1_2) {
                 /* Server-initiated: HelloRequest; the client's handshake runs inside hasp_read. */
-                if (o.reneg_verify_client)
-                    hasp_conn_set_verify_client(c, o.reneg_verify_client);
+                if (o.reneg_verify_client) hasp_conn_set_verify_client(c, o.reneg_verify_client);
                 if (hasp_conn_renegotiate(c) < 0 || hasp_handshake(c) < 0)
                     fprintf(stderr, "hasp: connection %d: renegotiation: %s\n", nconn,
                             hasp_conn_errmsg(c)[0] ? hasp_conn_errmsg(c)
@@ -811,16 +762,11 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *cmd = argv[1];
-    if (!strcmp(cmd, "client"))
-        return cmd_client(argc - 2, argv + 2);
-    if (!strcmp(cmd, "server"))
-        return cmd_server(argc - 2, argv + 2);
-    if (!strcmp(cmd, "verify"))
-        return hasp_cmd_verify(argc - 1, argv + 1);
-    if (!strcmp(cmd, "ciphers"))
-        return hasp_cmd_ciphers(argc - 1, argv + 1);
-    if (!strcmp(cmd, "probe"))
-        return hasp_cmd_probe(argc - 2, argv + 2);
+    if (!strcmp(cmd, "client")) return cmd_client(argc - 2, argv + 2);
+    if (!strcmp(cmd, "server")) return cmd_server(argc - 2, argv + 2);
+    if (!strcmp(cmd, "verify")) return hasp_cmd_verify(argc - 1, argv + 1);
+    if (!strcmp(cmd, "ciphers")) return hasp_cmd_ciphers(argc - 1, argv + 1);
+    if (!strcmp(cmd, "probe")) return hasp_cmd_probe(argc - 2, argv + 2);
     if (!strcmp(cmd, "version")) {
         printf("hasp %s\n", HASP_VERSION_STRING);
         return 0;

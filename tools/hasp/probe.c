@@ -41,14 +41,14 @@ typedef struct probe {
 
 typedef struct offer {
     uint16_t vmin, vmax;
-    const char *ciphers;   /* hasp_config_set_ciphers, or NULL */
-    const char *suites13;  /* hasp_config_set_ciphersuites13, or NULL */
-    const char *groups;    /* or NULL */
-    const char *sigalgs;   /* or NULL */
-    const char *alpn;      /* or NULL */
-    int verify;            /* verify the chain and the name */
+    const char *ciphers;  /* hasp_config_set_ciphers, or NULL */
+    const char *suites13; /* hasp_config_set_ciphersuites13, or NULL */
+    const char *groups;   /* or NULL */
+    const char *sigalgs;  /* or NULL */
+    const char *alpn;     /* or NULL */
+    int verify;           /* verify the chain and the name */
     int no_tickets;
-    int keep_session;      /* close politely and keep the session */
+    int keep_session; /* close politely and keep the session */
     const hasp_session *resume;
     int renegotiate;
 } offer;
@@ -85,8 +85,7 @@ static int connect_timeout(const probe *p, char *why, size_t cap)
     snprintf(why, cap, "cannot connect");
     for (ai = res; ai; ai = ai->ai_next) {
         fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
-        if (fd < 0)
-            continue;
+        if (fd < 0) continue;
         int fl = fcntl(fd, F_GETFL, 0);
         fcntl(fd, F_SETFL, fl | O_NONBLOCK);
         int rc = connect(fd, ai->ai_addr, ai->ai_addrlen);
@@ -151,18 +150,14 @@ static void drain(hasp_conn *c, int fd, int timeout_ms)
         if (hasp_conn_pending(c) == 0) {
             clock_gettime(CLOCK_MONOTONIC, &now);
             long spent = (now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000;
-            if (spent >= timeout_ms)
-                return;
+            if (spent >= timeout_ms) return;
             struct pollfd pf = {fd, POLLIN, 0};
             int pr = poll(&pf, 1, (int)(timeout_ms - spent));
-            if (pr < 0 && errno == EINTR)
-                continue;
-            if (pr <= 0)
-                return;
+            if (pr < 0 && errno == EINTR) continue;
+            if (pr <= 0) return;
         }
         ssize_t n = hasp_read(c, buf, sizeof(buf));
-        if (n > 0 || n == HASP_WANT_POLLIN || n == HASP_WANT_POLLOUT)
-            continue;
+        if (n > 0 || n == HASP_WANT_POLLIN || n == HASP_WANT_POLLOUT) continue;
         return;
     }
 }
@@ -186,29 +181,20 @@ static int attempt(probe *p, const offer *o, result *r)
         return r->rc;                                                                              \
     }
     TRY(hasp_config_set_versions(cfg, o->vmin, o->vmax));
-    if (o->ciphers)
-        TRY(hasp_config_set_ciphers(cfg, o->ciphers));
-    if (o->suites13)
-        TRY(hasp_config_set_ciphersuites13(cfg, o->suites13));
-    if (o->groups)
-        TRY(hasp_config_set_groups(cfg, o->groups));
-    if (o->sigalgs)
-        TRY(hasp_config_set_sigalgs(cfg, o->sigalgs));
-    if (o->alpn)
-        TRY(hasp_config_set_alpn(cfg, o->alpn));
+    if (o->ciphers) TRY(hasp_config_set_ciphers(cfg, o->ciphers));
+    if (o->suites13) TRY(hasp_config_set_ciphersuites13(cfg, o->suites13));
+    if (o->groups) TRY(hasp_config_set_groups(cfg, o->groups));
+    if (o->sigalgs) TRY(hasp_config_set_sigalgs(cfg, o->sigalgs));
+    if (o->alpn) TRY(hasp_config_set_alpn(cfg, o->alpn));
     if (o->verify) {
-        if (p->cafile)
-            TRY(hasp_config_set_ca_file(cfg, p->cafile));
-        if (p->cadir)
-            TRY(hasp_config_set_ca_dir(cfg, p->cadir));
+        if (p->cafile) TRY(hasp_config_set_ca_file(cfg, p->cafile));
+        if (p->cadir) TRY(hasp_config_set_ca_dir(cfg, p->cadir));
     } else {
         hasp_config_insecure_noverifycert(cfg);
     }
 #undef TRY
-    if (o->no_tickets)
-        hasp_config_set_tickets(cfg, 0, 0);
-    if (o->renegotiate)
-        hasp_config_set_renegotiation(cfg, HASP_RENEGOTIATION_ALLOW, 3);
+    if (o->no_tickets) hasp_config_set_tickets(cfg, 0, 0);
+    if (o->renegotiate) hasp_config_set_renegotiation(cfg, HASP_RENEGOTIATION_ALLOW, 3);
     hasp_config_set_event_cb(cfg, on_event, r);
 
     int fd = connect_timeout(p, r->err, sizeof(r->err));
@@ -226,8 +212,7 @@ static int attempt(probe *p, const offer *o, result *r)
     }
     hasp_set_fd(c, fd);
     hasp_conn_set_servername(c, p->servername);
-    if (o->resume)
-        hasp_conn_set_session(c, o->resume);
+    if (o->resume) hasp_conn_set_session(c, o->resume);
     r->rc = hasp_handshake(c);
     if (r->rc == HASP_WANT_POLLIN || r->rc == HASP_WANT_POLLOUT) {
         r->rc = HASP_ERR_IO;
@@ -253,8 +238,7 @@ static int attempt(probe *p, const offer *o, result *r)
         r->resumed = hasp_conn_resumed(c);
         if (o->renegotiate) {
             int rc = hasp_conn_renegotiate(c);
-            if (rc == 0)
-                rc = hasp_handshake(c);
+            if (rc == 0) rc = hasp_handshake(c);
             if (rc == HASP_WANT_POLLIN || rc == HASP_WANT_POLLOUT) {
                 rc = HASP_ERR_IO;
                 snprintf(r->reneg_err, sizeof(r->reneg_err), "no answer within %d ms",
@@ -278,8 +262,7 @@ static int attempt(probe *p, const offer *o, result *r)
 
 static void session_free_if(result *r)
 {
-    if (r->session)
-        hasp_session_free(r->session);
+    if (r->session) hasp_session_free(r->session);
     r->session = NULL;
 }
 
@@ -314,9 +297,9 @@ static int is_ip_literal(const char *s)
  * line for the report and 1 when the server accepted the version. */
 static int old_version(probe *p, uint16_t version, char *out, size_t cap)
 {
-    static const uint16_t suites[] = {
-        0xc00a, 0xc014, 0xc009, 0xc013, 0x0039, 0x0033, 0x0035, 0x002f, 0x000a, 0xc012,
-        0xc008, 0x0016, 0x0005, 0x0004, 0x00ff /* renegotiation SCSV */};
+    static const uint16_t suites[] = {0xc00a, 0xc014, 0xc009, 0xc013, 0x0039, 0x0033,
+                                      0x0035, 0x002f, 0x000a, 0xc012, 0xc008, 0x0016,
+                                      0x0005, 0x0004, 0x00ff /* renegotiation SCSV */};
     uint8_t m[512];
     size_t n = 0;
     m[n++] = 1; /* client_hello */
@@ -328,8 +311,7 @@ static int old_version(probe *p, uint16_t version, char *out, size_t cap)
         for (int i = 0; i < 32; i++)
             m[n + i] = (uint8_t)(rand() ^ time(NULL));
     }
-    if (rnd)
-        fclose(rnd);
+    if (rnd) fclose(rnd);
     n += 32;
     m[n++] = 0; /* session_id */
     put16(m + n, (unsigned)(sizeof(suites)));
@@ -393,8 +375,7 @@ static int old_version(probe *p, uint16_t version, char *out, size_t cap)
             break;
         }
         have += (size_t)r;
-        if (have < 5)
-            continue;
+        if (have < 5) continue;
         size_t rl = ((size_t)in[3] << 8) | in[4];
         if (in[0] == 21 && have >= 7) {
             snprintf(out, cap, "no (%s from the server)", hasp_alert_name(in[6]));
@@ -404,8 +385,7 @@ static int old_version(probe *p, uint16_t version, char *out, size_t cap)
             snprintf(out, cap, "no (the server answered with record type %d)", in[0]);
             break;
         }
-        if (have < 5 + 6 && have < 5 + rl)
-            continue;
+        if (have < 5 + 6 && have < 5 + rl) continue;
         if (in[5] != 2 || have < 5 + 6) {
             snprintf(out, cap, "no (the server did not answer with a ServerHello)");
             break;
@@ -440,8 +420,7 @@ typedef struct names {
 
 static void names_add(names *l, const char *s)
 {
-    if (l->n < 64)
-        snprintf(l->v[l->n++], sizeof(l->v[0]), "%s", s);
+    if (l->n < 64) snprintf(l->v[l->n++], sizeof(l->v[0]), "%s", s);
 }
 
 static void names_del(names *l, const char *s)
@@ -533,12 +512,14 @@ static void section(const char *title)
 
 static const char *const all_groups[] = {"x25519", "secp256r1", "secp384r1", "ffdhe2048",
                                          "ffdhe3072"};
-static const char *const all_sigalgs[] = {
-    "ecdsa_secp256r1_sha256", "ecdsa_secp384r1_sha384", "ecdsa_secp521r1_sha512",
-    "ed25519",                "rsa_pss_rsae_sha256",    "rsa_pss_rsae_sha384",
-    "rsa_pss_rsae_sha512",    "rsa_pss_pss_sha256",     "rsa_pss_pss_sha384",
-    "rsa_pss_pss_sha512",     "rsa_pkcs1_sha256",       "rsa_pkcs1_sha384",
-    "rsa_pkcs1_sha512",       "ecdsa_sha1",             "rsa_pkcs1_sha1"};
+static const char *const all_sigalgs[] = {"ecdsa_secp256r1_sha256", "ecdsa_secp384r1_sha384",
+                                          "ecdsa_secp521r1_sha512", "ed25519",
+                                          "rsa_pss_rsae_sha256",    "rsa_pss_rsae_sha384",
+                                          "rsa_pss_rsae_sha512",    "rsa_pss_pss_sha256",
+                                          "rsa_pss_pss_sha384",     "rsa_pss_pss_sha512",
+                                          "rsa_pkcs1_sha256",       "rsa_pkcs1_sha384",
+                                          "rsa_pkcs1_sha512",       "ecdsa_sha1",
+                                          "rsa_pkcs1_sha1"};
 
 /* hasp's TLS 1.2 suites (all of them, 3DES too), or those whose name holds
  * `with` (e.g. "_ECDHE_"), as a colon-separated list. */
@@ -547,10 +528,8 @@ static void suites12(names *l, const char *with)
     hasp_suite_info info;
     l->n = 0;
     for (size_t i = 0; hasp_suite_get(i, &info) == 0; i++) {
-        if ((info.id >> 8) == 0x13)
-            continue;
-        if (with && !strstr(info.iana_name, with))
-            continue;
+        if ((info.id >> 8) == 0x13) continue;
+        if (with && !strstr(info.iana_name, with)) continue;
         names_add(l, info.iana_name);
     }
 }
@@ -560,8 +539,7 @@ static void suites13(names *l)
     hasp_suite_info info;
     l->n = 0;
     for (size_t i = 0; hasp_suite_get(i, &info) == 0; i++)
-        if ((info.id >> 8) == 0x13)
-            names_add(l, info.iana_name);
+        if ((info.id >> 8) == 0x13) names_add(l, info.iana_name);
 }
 
 /* Which of `cands` the server accepts when offered alone. kind: 0 group,
@@ -577,19 +555,14 @@ static void one_by_one(probe *p, uint16_t v, int kind, const char *const *cands,
             o.groups = cands[i];
         else
             o.sigalgs = cands[i];
-        if (v == HASP_TLS1_2)
-            o.ciphers = ciphers12;
+        if (v == HASP_TLS1_2) o.ciphers = ciphers12;
         result r;
         int rc = attempt(p, &o, &r);
         session_free_if(&r);
-        if (rc == HASP_ERR_CONFIG)
-            continue; /* hasp cannot offer it alone */
-        if (rc != 0)
-            continue;
-        if (kind == 0 && strcmp(r.group, cands[i]))
-            continue;
-        if (kind == 1 && strcmp(r.sigalg, cands[i]))
-            continue;
+        if (rc == HASP_ERR_CONFIG) continue; /* hasp cannot offer it alone */
+        if (rc != 0) continue;
+        if (kind == 0 && strcmp(r.group, cands[i])) continue;
+        if (kind == 1 && strcmp(r.sigalg, cands[i])) continue;
         names_add(yes, cands[i]);
     }
 }
@@ -597,16 +570,14 @@ static void one_by_one(probe *p, uint16_t v, int kind, const char *const *cands,
 static int split_target(const char *target, char *host, size_t hcap, char *port, size_t pcap)
 {
     const char *colon = strrchr(target, ':');
-    if (!colon || colon == target || !colon[1])
-        return -1;
+    if (!colon || colon == target || !colon[1]) return -1;
     const char *h = target;
     size_t hl = (size_t)(colon - target);
     if (h[0] == '[' && hl >= 2 && h[hl - 1] == ']') {
         h++;
         hl -= 2;
     }
-    if (hl >= hcap || strlen(colon + 1) >= pcap)
-        return -1;
+    if (hl >= hcap || strlen(colon + 1) >= pcap) return -1;
     memcpy(host, h, hl);
     host[hl] = 0;
     snprintf(port, pcap, "%s", colon + 1);
@@ -636,7 +607,9 @@ static void resumption(probe *p, uint16_t v, int tickets, const char *label, con
     }
     if (!a.session || !hasp_session_resumable(a.session)) {
         row(label, "no (the first connection left no resumable session%s)",
-            v == HASP_TLS1_3 ? ": no ticket arrived" : tickets ? "" : ": no session ID");
+            v == HASP_TLS1_3 ? ": no ticket arrived"
+            : tickets        ? ""
+                             : ": no session ID");
         session_free_if(&a);
         return;
     }
@@ -699,8 +672,7 @@ int hasp_cmd_probe(int argc, char **argv)
         probe_usage();
         return 2;
     }
-    if (!p.servername)
-        p.servername = p.host;
+    if (!p.servername) p.servername = p.host;
     printf("hasp probe %s:%s (server name %s)\n", p.host, p.port, p.servername);
     char why[800], buf[4096];
 
@@ -749,8 +721,9 @@ int hasp_cmd_probe(int argc, char **argv)
     o.vmin = HASP_TLS1_2;
     o.vmax = HASP_TLS1_3;
     if (attempt(&p, &o, &def) == 0)
-        row("hasp's default offer gets", "%s %s%s%s", def.version == HASP_TLS1_3 ? "TLSv1.3" : "TLSv1.2",
-            def.cipher_name, def.group[0] ? " " : "", def.group);
+        row("hasp's default offer gets", "%s %s%s%s",
+            def.version == HASP_TLS1_3 ? "TLSv1.3" : "TLSv1.2", def.cipher_name,
+            def.group[0] ? " " : "", def.group);
 
     /* suites */
     names order, all13;
@@ -824,7 +797,9 @@ int hasp_cmd_probe(int argc, char **argv)
         row("verdict", "not determined (%s)", why);
     }
     row("trust anchors", "%s",
-        p.cafile ? p.cafile : p.cadir ? p.cadir : "the system bundle (no --cafile given)");
+        p.cafile  ? p.cafile
+        : p.cadir ? p.cadir
+                  : "the system bundle (no --cafile given)");
 
     /* resumption */
     section("session resumption");
@@ -832,8 +807,7 @@ int hasp_cmd_probe(int argc, char **argv)
         resumption(&p, HASP_TLS1_2, 0, "session ID (TLSv1.2)", "session-id");
         resumption(&p, HASP_TLS1_2, 1, "session ticket (TLSv1.2)", "ticket");
     }
-    if (has13)
-        resumption(&p, HASP_TLS1_3, 1, "PSK from a ticket (TLSv1.3)", "psk");
+    if (has13) resumption(&p, HASP_TLS1_3, 1, "PSK from a ticket (TLSv1.3)", "psk");
 
     /* renegotiation */
     if (has12) {

@@ -4,11 +4,12 @@
  * (--trace-format json), and sequence diagrams (--trace-out x.svg, .html,
  * .mmd). Uses only the public header.
  *
- * The ladder is drawn a handshake at a time: the engine reports a received
- * message after it has processed it, so the decisions, key changes and
- * certificate results it caused come first; the events of a handshake are
- * collected until it ends and put back in protocol order (fixup()). After
- * the handshake, events are drawn as they come (tickets, KeyUpdate, alerts). */
+ * The ladder is drawn a handshake at a time: the events of a handshake are
+ * collected until it ends (or fails), touched up (fixup(): the middlebox
+ * ChangeCipherSpec moved to the flight it travels with, a rejected
+ * Certificate drawn even when the engine did not report it), then drawn,
+ * grouped into flights. After the handshake, events are drawn as they come
+ * (tickets, KeyUpdate, alerts), so a reader of stderr sees them live. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,8 +33,7 @@ static void sb_add(sbuf *b, const char *s, size_t n)
         while (b->len + n + 1 > cap)
             cap *= 2;
         char *p = realloc(b->p, cap);
-        if (!p)
-            return;
+        if (!p) return;
         b->p = p;
         b->cap = cap;
     }
@@ -54,15 +54,13 @@ __attribute__((format(printf, 2, 3))) static void sb_printf(sbuf *b, const char 
     va_start(ap, fmt);
     int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
     va_end(ap);
-    if (n < 0)
-        return;
+    if (n < 0) return;
     if ((size_t)n < sizeof(tmp)) {
         sb_add(b, tmp, (size_t)n);
         return;
     }
     char *big = malloc((size_t)n + 1);
-    if (!big)
-        return;
+    if (!big) return;
     va_start(ap, fmt);
     vsnprintf(big, (size_t)n + 1, fmt, ap);
     va_end(ap);
@@ -81,14 +79,23 @@ static void sb_xml(sbuf *b, const char *s)
 {
     for (; *s; s++) {
         switch (*s) {
-        case '&': sb_puts(b, "&amp;"); break;
-        case '<': sb_puts(b, "&lt;"); break;
-        case '>': sb_puts(b, "&gt;"); break;
-        case '"': sb_puts(b, "&quot;"); break;
-        case '\'': sb_puts(b, "&#39;"); break;
+        case '&':
+            sb_puts(b, "&amp;");
+            break;
+        case '<':
+            sb_puts(b, "&lt;");
+            break;
+        case '>':
+            sb_puts(b, "&gt;");
+            break;
+        case '"':
+            sb_puts(b, "&quot;");
+            break;
+        case '\'':
+            sb_puts(b, "&#39;");
+            break;
         default:
-            if ((unsigned char)*s >= 0x20)
-                sb_add(b, s, 1);
+            if ((unsigned char)*s >= 0x20) sb_add(b, s, 1);
         }
     }
 }
@@ -117,8 +124,7 @@ static char *xstrdup(const char *s)
 {
     size_t n = strlen(s ? s : "");
     char *p = malloc(n + 1);
-    if (p)
-        memcpy(p, s ? s : "", n + 1);
+    if (p) memcpy(p, s ? s : "", n + 1);
     return p;
 }
 
@@ -150,11 +156,11 @@ typedef struct tev {
     double t; /* ms since the connection started */
     char *name, *detail;
     /* set when drawn */
-    int flight;   /* flight number within its handshake; 0 after the handshake */
-    int hs;       /* which handshake: 0 the first, 1.. renegotiations */
-    int post;     /* after a handshake completed */
-    char *note;   /* key change: which keys, in words */
-    char *snote;  /* the same, short (diagrams) */
+    int flight;  /* flight number within its handshake; 0 after the handshake */
+    int hs;      /* which handshake: 0 the first, 1.. renegotiations */
+    int post;    /* after a handshake completed */
+    char *note;  /* key change: which keys, in words */
+    char *snote; /* the same, short (diagrams) */
     int drawn;
     int synthetic; /* not reported by the engine: inferred (see fixup) */
 } tev;
@@ -205,12 +211,11 @@ struct hasp_trace {
 
 /* Keep the diagrams bounded on a long-running server. */
 #define MAX_KEPT_CONNS 64
-#define LADDER_W 58
+#define LADDER_W 64
 
 static void conn_free(tconn *k)
 {
-    if (!k)
-        return;
+    if (!k) return;
     for (size_t i = 0; i < k->n; i++) {
         free(k->ev[i].name);
         free(k->ev[i].detail);
@@ -234,8 +239,7 @@ static void conn_free(tconn *k)
 /* One ladder line, "trace " first, to stderr and the .txt outputs. */
 __attribute__((format(printf, 2, 3))) static void L(hasp_trace *t, const char *fmt, ...)
 {
-    if (!t->ladder && !t->ntxt)
-        return;
+    if (!t->ladder && !t->ntxt) return;
     char line[8192];
     va_list ap;
     va_start(ap, fmt);
@@ -245,24 +249,21 @@ __attribute__((format(printf, 2, 3))) static void L(hasp_trace *t, const char *f
     size_t n = strlen(line);
     while (n && line[n - 1] == ' ')
         line[--n] = 0;
-    if (t->ladder)
-        fprintf(stderr, "trace %s\n", line);
+    if (t->ladder) fprintf(stderr, "trace %s\n", line);
     for (int i = 0; i < t->ntxt; i++)
         fprintf(t->txt[i], "trace %s\n", line);
 }
 
 static void ladder_flush(hasp_trace *t)
 {
-    if (t->ladder)
-        fflush(stderr);
+    if (t->ladder) fflush(stderr);
     for (int i = 0; i < t->ntxt; i++)
         fflush(t->txt[i]);
 }
 
 static void J(hasp_trace *t, sbuf *b)
 {
-    if (!b->p)
-        return;
+    if (!b->p) return;
     if (t->json_stderr) {
         fprintf(stderr, "%s\n", b->p);
         fflush(stderr);
@@ -296,14 +297,11 @@ typedef struct chain_view {
 static int next_quoted(const char *s, size_t *pos, char *out, size_t cap)
 {
     const char *a = strchr(s + *pos, '\'');
-    if (!a)
-        return 0;
+    if (!a) return 0;
     const char *z = strchr(a + 1, '\'');
-    if (!z)
-        return 0;
+    if (!z) return 0;
     size_t n = (size_t)(z - a - 1);
-    if (n >= cap)
-        n = cap - 1;
+    if (n >= cap) n = cap - 1;
     memcpy(out, a + 1, n);
     out[n] = 0;
     *pos = (size_t)(z + 1 - s);
@@ -323,8 +321,7 @@ static void chain_parse(const tev *e, chain_view *v)
     for (const char *p = strstr(d, " | path:"); p; p = strstr(p + 1, " | path:"))
         bar = p;
     size_t vl = bar ? (size_t)(bar - d) : strlen(d);
-    if (vl >= sizeof(v->verdict))
-        vl = sizeof(v->verdict) - 1;
+    if (vl >= sizeof(v->verdict)) vl = sizeof(v->verdict) - 1;
     memcpy(v->verdict, d, vl);
     v->verdict[vl] = 0;
     if (bar) {
@@ -338,8 +335,7 @@ static void chain_parse(const tev *e, chain_view *v)
                 const char *end = strstr(p, " <- ");
                 size_t len = end ? (size_t)(end - p) : strlen(p);
                 char item[320];
-                if (len >= sizeof(item))
-                    len = sizeof(item) - 1;
+                if (len >= sizeof(item)) len = sizeof(item) - 1;
                 memcpy(item, p, len);
                 item[len] = 0;
                 char *br = strrchr(item, '[');
@@ -347,33 +343,37 @@ static void chain_parse(const tev *e, chain_view *v)
                     item[len - 1] = 0;
                     snprintf(v->src[v->n], sizeof(v->src[0]), "%.31s", br + 1);
                     br[-1] = 0;
+                } else if (br && br > item && br[-1] == ' ' && !end) {
+                    /* the detail was cut short: complete a known source */
+                    static const char *known[] = {"peer", "config", "trust store"};
+                    size_t pl = strlen(br + 1);
+                    snprintf(v->src[v->n], sizeof(v->src[0]), "?");
+                    for (size_t q = 0; q < 3; q++)
+                        if (pl && !strncmp(known[q], br + 1, pl))
+                            snprintf(v->src[v->n], sizeof(v->src[0]), "%s", known[q]);
+                    br[-1] = 0;
                 } else {
                     snprintf(v->src[v->n], sizeof(v->src[0]), "?");
                 }
                 snprintf(v->subj[v->n], sizeof(v->subj[0]), "%.255s", item);
                 v->n++;
-                if (!end)
-                    break;
+                if (!end) break;
                 p = end + 4;
             }
         }
     }
-    if (v->ok)
-        return;
+    if (v->ok) return;
     /* The failing link: the first certificate the verdict names that is in
      * the path; else the top of the path (it found no trusted issuer). */
     size_t pos = 0;
     char q[256];
     int first = 1;
     while (next_quoted(v->verdict, &pos, q, sizeof(q))) {
-        if (first)
-            snprintf(v->leaf, sizeof(v->leaf), "%s", q);
+        if (first) snprintf(v->leaf, sizeof(v->leaf), "%s", q);
         first = 0;
         for (int i = 0; i < v->n && v->failing < 0; i++)
-            if (!strcmp(v->subj[i], q))
-                v->failing = i;
-        if (v->failing >= 0)
-            break;
+            if (!strcmp(v->subj[i], q)) v->failing = i;
+        if (v->failing >= 0) break;
     }
     const char *is = strstr(v->verdict, "issuer '");
     if (is) {
@@ -385,16 +385,13 @@ static void chain_parse(const tev *e, chain_view *v)
         size_t lp = (size_t)(lc - v->verdict);
         next_quoted(v->verdict, &lp, v->leaf, sizeof(v->leaf));
     }
-    if (v->failing < 0 && v->n > 0)
-        v->failing = v->n - 1;
+    if (v->failing < 0 && v->n > 0) v->failing = v->n - 1;
 }
 
 static const char *src_words(const char *src, int last)
 {
-    if (!strcmp(src, "peer"))
-        return "sent by the peer";
-    if (!strcmp(src, "config"))
-        return "from this side's configured intermediates";
+    if (!strcmp(src, "peer")) return "sent by the peer";
+    if (!strcmp(src, "config")) return "from this side's configured intermediates";
     if (!strcmp(src, "trust store"))
         return last ? "from the trust store (the anchor)" : "from the trust store";
     return src;
@@ -431,45 +428,42 @@ static int middlebox_ccs(const tev *e)
     return is_ccs(e) && strstr(e->detail, "middlebox");
 }
 
-/* The arrow label: "ServerHello  99 bytes [encrypted]". */
+/* The arrow label: "ServerHello  99 bytes", "alert bad_certificate(42)
+ * (fatal) from the client". The shapes of these lines are what scripts grep
+ * (tests/interop/): keep "NAME  N bytes", "(LEVEL) from the SIDE", the
+ * arrows of at least nine dashes, and "[encrypted]  DETAIL" after the ladder. */
 static void msg_label(const tev *e, char *out, size_t cap)
 {
     if (is_alert(e))
-        snprintf(out, cap, "alert %s, %s%s", e->name, e->detail,
-                 e->encrypted ? " [encrypted]" : "");
+        snprintf(out, cap, "alert %s (%s) from the %s", e->name, e->detail, side(e->from_server));
     else if (e->synthetic)
-        snprintf(out, cap, "%s  (size not reported)%s", display_name(e),
-                 e->encrypted ? " [encrypted]" : "");
+        snprintf(out, cap, "%s  (size not reported)", display_name(e));
     else
-        snprintf(out, cap, "%s  %zu bytes%s", display_name(e), e->length,
-                 e->encrypted ? " [encrypted]" : "");
+        snprintf(out, cap, "%s  %zu bytes", display_name(e), e->length);
 }
 
 /* |-------------------------> ClientHello  146 bytes |
- * |<-- ServerHello  99 bytes ------------------------| */
+ * |<--------- ServerHello  99 bytes ------------------| */
 static void arrow_cell(const tev *e, char *out, size_t cap)
 {
     char label[256];
     msg_label(e, label, sizeof(label));
     sbuf b = {0};
     int ll = (int)strlen(label);
-    char dash = '-';
     if (!e->from_server) {
         int d = LADDER_W - ll - 3;
-        if (d < 3)
-            d = 3;
-        sb_rep(&b, dash, d);
+        if (d < 9) d = 9;
+        sb_rep(&b, '-', d);
         sb_puts(&b, "> ");
         sb_puts(&b, label);
         sb_puts(&b, " ");
     } else {
-        sb_puts(&b, "<-- ");
+        sb_puts(&b, "<--------- ");
         sb_puts(&b, label);
         sb_puts(&b, " ");
-        int d = LADDER_W - ll - 5;
-        if (d < 3)
-            d = 3;
-        sb_rep(&b, dash, d);
+        int d = LADDER_W - ll - 12;
+        if (d < 3) d = 3;
+        sb_rep(&b, '-', d);
     }
     snprintf(out, cap, "%s", b.p ? b.p : "");
     free(b.p);
@@ -502,8 +496,7 @@ static void keys_note(tconn *k, tev *e)
 /* The chain view, a line at a time. */
 typedef void (*line_fn)(void *arg, const char *line);
 
-__attribute__((format(printf, 3, 4))) static void emitf(line_fn fn, void *arg, const char *fmt,
-                                                         ...)
+__attribute__((format(printf, 3, 4))) static void emitf(line_fn fn, void *arg, const char *fmt, ...)
 {
     char line[2048];
     va_list ap;
@@ -525,16 +518,13 @@ static void chain_lines(const tev *e, line_fn fn, void *arg)
               whose, hasp_err_name(v.code));
     if (v.none_built) {
         emitf(fn, arg, "  no path built");
-        if (v.leaf[0])
-            emitf(fn, arg, "  [0] %-52s sent by the peer", v.leaf);
-        if (v.issuer[0])
-            emitf(fn, arg, "   x  its issuer %s: not found", v.issuer);
+        if (v.leaf[0]) emitf(fn, arg, "  [0] %-52s sent by the peer", v.leaf);
+        if (v.issuer[0]) emitf(fn, arg, "   x  its issuer %s: not found", v.issuer);
     }
     for (int i = 0; i < v.n; i++)
         emitf(fn, arg, "  [%d] %-52s %s%s", i, v.subj[i], src_words(v.src[i], i == v.n - 1),
               i == v.failing ? "   <== fails here" : "");
-    if (!v.ok)
-        emitf(fn, arg, "  why: %s", v.verdict);
+    if (!v.ok) emitf(fn, arg, "  why: %s", v.verdict);
 }
 
 static void ladder_chain_line(void *arg, const char *line)
@@ -574,11 +564,11 @@ void hasp_trace_print_chain(FILE *f, const char *indent, int from_server, int co
 
 static void json_event(hasp_trace *t, tconn *k, size_t idx)
 {
-    if (!want_json(t))
-        return;
+    if (!want_json(t)) return;
     const tev *e = &k->ev[idx];
-    static const char *types[] = {"?",        "msg_sent",   "msg_recv",   "key_change", "decision",
-                                  "alert_sent", "alert_recv", "cert_result", "done"};
+    static const char *types[] = {"?",          "msg_sent",    "msg_recv",
+                                  "key_change", "decision",    "alert_sent",
+                                  "alert_recv", "cert_result", "done"};
     sbuf b = {0};
     sb_printf(&b, "{\"conn\":%d,\"seq\":%zu,\"t_ms\":%.3f,\"side\":\"%s\",\"type\":\"%s\",", k->no,
               idx, e->t, side(t->role == HASP_SERVER),
@@ -597,10 +587,8 @@ static void json_event(hasp_trace *t, tconn *k, size_t idx)
         sb_printf(&b, ",\"phase\":\"renegotiation %d\"", e->hs);
     else
         sb_puts(&b, ",\"phase\":\"handshake\"");
-    if (is_msg(e) && !e->post)
-        sb_printf(&b, ",\"flight\":%d", e->flight);
-    if (e->synthetic)
-        sb_puts(&b, ",\"inferred\":true");
+    if (is_msg(e) && !e->post) sb_printf(&b, ",\"flight\":%d", e->flight);
+    if (e->synthetic) sb_puts(&b, ",\"inferred\":true");
     if (e->note) {
         sb_puts(&b, ",\"note\":");
         sb_json(&b, e->note);
@@ -638,12 +626,10 @@ static void json_event(hasp_trace *t, tconn *k, size_t idx)
 static void draw_event(hasp_trace *t, tconn *k, size_t idx)
 {
     tev *e = &k->ev[idx];
-    if (e->drawn)
-        return;
+    if (e->drawn) return;
     e->drawn = 1;
-    if (strstr(e->detail, "version=TLS1.3") || (e->type == HASP_EV_DECISION &&
-                                                !strcmp(e->name, "version") &&
-                                                strstr(e->detail, "1.3")))
+    if (strstr(e->detail, "version=TLS1.3") ||
+        (e->type == HASP_EV_DECISION && !strcmp(e->name, "version") && strstr(e->detail, "1.3")))
         k->v13 = 1;
     e->hs = k->hs;
     e->post = k->post;
@@ -662,51 +648,34 @@ static void draw_event(hasp_trace *t, tconn *k, size_t idx)
         e->flight = k->post ? 0 : k->flight;
         char cell[512];
         arrow_cell(e, cell, sizeof(cell));
-        L(t, "%8.2fms  |%s|  %s", e->t, cell, is_alert(e) ? "" : e->detail);
+        L(t, "%8.2fms  |%s|  %-11s  %s", e->t, cell, e->encrypted ? "[encrypted]" : "",
+          is_alert(e) ? "" : e->detail);
     } else if (e->type == HASP_EV_KEY_CHANGE) {
         keys_note(k, e);
         L(t, "           |  ~ %s", e->note);
     } else if (e->type == HASP_EV_DECISION) {
-        L(t, "           |  * %s decided: %s = %s", side(e->from_server), e->name, e->detail);
+        L(t, "           |  * decision: %s = %s (the %s decided)", e->name, e->detail,
+          side(e->from_server));
     } else if (e->type == HASP_EV_CERT_RESULT) {
         draw_chain(t, e);
     } else if (e->type == HASP_EV_DONE) {
         char mid[160];
-        snprintf(mid, sizeof(mid), " %s (%s side, %.2f ms) ", e->name,
-                 side(t->role == HASP_SERVER), e->t);
+        /* "handshake complete (server side)": scripts wait for that text */
+        snprintf(mid, sizeof(mid), " %shandshake complete (%s side) %.2f ms ",
+                 k->hs ? "renegotiation: " : "", side(t->role == HASP_SERVER), e->t);
         int ml = (int)strlen(mid), left = (LADDER_W - ml) / 2;
-        if (left < 2)
-            left = 2;
+        if (left < 2) left = 2;
         int right = LADDER_W - ml - left;
-        if (right < 2)
-            right = 2;
+        if (right < 2) right = 2;
         sbuf b = {0};
         sb_rep(&b, '=', left);
         sb_puts(&b, mid);
         sb_rep(&b, '=', right);
         L(t, "%8.2fms  |%s|", e->t, b.p ? b.p : "");
         free(b.p);
-        if (!k->hs)
-            k->hs_ms = e->t;
+        if (!k->hs) k->hs_ms = e->t;
     }
     json_event(t, k, idx);
-}
-
-/* Put the events of [from, n) in protocol order (see the file comment). */
-static int glued_key_change(const tconn *k, size_t i)
-{
-    /* A key change in a sender's direction right after a message that
-     * sender sent (its ChangeCipherSpec, Finished, KeyUpdate) belongs to
-     * that message. */
-    int dir = k->ev[i].from_server;
-    while (i > 0 && k->ev[i - 1].type == HASP_EV_KEY_CHANGE)
-        i--;
-    if (i == 0)
-        return 0;
-    const tev *p = &k->ev[i - 1];
-    if (middlebox_ccs(p) || p->from_server != dir)
-        return 0;
-    return p->type == HASP_EV_MSG_SENT || (p->type == HASP_EV_MSG_RECV && is_ccs(p));
 }
 
 static tev *insert_event(tconn *k, size_t at)
@@ -714,8 +683,7 @@ static tev *insert_event(tconn *k, size_t at)
     if (k->n == k->cap) {
         size_t cap = k->cap ? k->cap * 2 : 64;
         tev *p = realloc(k->ev, cap * sizeof(*p));
-        if (!p)
-            return NULL;
+        if (!p) return NULL;
         k->ev = p;
         k->cap = cap;
     }
@@ -732,20 +700,25 @@ static void add_rejected_certificate(tconn *k, size_t from)
 {
     for (size_t i = from; i < k->n; i++) {
         const tev *r = &k->ev[i];
-        if (r->type != HASP_EV_CERT_RESULT || r->msg_type == 0)
-            continue;
+        if (r->type != HASP_EV_CERT_RESULT || r->msg_type == 0) continue;
+        /* in this handshake, before (the engine reports a message before what
+         * it caused) or after (older engines) */
         int seen = 0;
-        for (size_t j = i + 1; j < k->n && !seen; j++)
+        size_t start = i;
+        while (
+            start > 0 &&
+            !(k->ev[start].type == HASP_EV_MSG_SENT && !strcmp(k->ev[start].name, "ClientHello")) &&
+            !(k->ev[start].type == HASP_EV_MSG_RECV && !strcmp(k->ev[start].name, "ClientHello")))
+            start--;
+        for (size_t j = start; j < k->n && !seen; j++)
             seen = k->ev[j].type == HASP_EV_MSG_RECV && k->ev[j].from_server == r->from_server &&
-                   !strcmp(k->ev[j].name, "Certificate");
-        if (seen)
-            continue;
+                   !strcmp(k->ev[j].name, "Certificate") && !k->ev[j].synthetic;
+        if (seen) continue;
         int fs = r->from_server, enc = r->encrypted;
         double at = r->t;
         size_t sent = r->length;
         tev *m = insert_event(k, i);
-        if (!m)
-            return;
+        if (!m) return;
         m->type = HASP_EV_MSG_RECV;
         m->from_server = fs;
         m->encrypted = enc;
@@ -764,12 +737,9 @@ static void add_rejected_certificate(tconn *k, size_t from)
 static void fixup(tconn *k, size_t from)
 {
     add_rejected_certificate(k, from);
-    /* events before floor belong to a message already placed */
-    size_t floor = from;
     for (size_t i = from; i < k->n; i++) {
         tev *e = &k->ev[i];
-        /* A TLS 1.3 ServerHello travels in the clear, whatever keys were
-         * installed while it was processed. */
+        /* A TLS 1.3 ServerHello travels in the clear. */
         if (e->msg_type == 2 && (e->type == HASP_EV_MSG_RECV || e->type == HASP_EV_MSG_SENT) &&
             strstr(e->detail, "version=TLS1.3"))
             e->encrypted = 0;
@@ -778,29 +748,6 @@ static void fixup(tconn *k, size_t from)
             free(e->name);
             e->name = xstrdup("HelloRetryRequest");
         }
-        if (e->type == HASP_EV_MSG_SENT && !middlebox_ccs(e))
-            floor = i + 1;
-        if (e->type != HASP_EV_MSG_RECV)
-            continue;
-        size_t j = i;
-        while (j > floor) {
-            const tev *p = &k->ev[j - 1];
-            int movable = p->type == HASP_EV_DECISION || p->type == HASP_EV_CERT_RESULT ||
-                          (p->type == HASP_EV_KEY_CHANGE && !glued_key_change(k, j - 1)) ||
-                          (p->type == HASP_EV_MSG_SENT && middlebox_ccs(p) && !p->from_server);
-            if (!movable || p->drawn)
-                break;
-            j--;
-        }
-        if (j < i) {
-            tev m = k->ev[i];
-            memmove(&k->ev[j + 1], &k->ev[j], (i - j) * sizeof(tev));
-            k->ev[j] = m;
-            /* keep the clock monotonic on the ladder */
-            if (m.t > k->ev[j + 1].t)
-                k->ev[j].t = k->ev[j + 1].t;
-        }
-        floor = i + 1;
     }
     /* A middlebox ChangeCipherSpec (RFC 8446 D.4) opens its sender's next
      * flight: the engine sends it while the peer's flight is processed. */
@@ -811,26 +758,23 @@ static void fixup(tconn *k, size_t from)
             continue;
         size_t j = i + 1;
         int peer_msgs = 0;
-        while (j < k->n && !(k->ev[j].type == HASP_EV_MSG_SENT ||
-                             k->ev[j].type == HASP_EV_ALERT_SENT)) {
+        while (j < k->n &&
+               !(k->ev[j].type == HASP_EV_MSG_SENT || k->ev[j].type == HASP_EV_ALERT_SENT)) {
             peer_msgs += k->ev[j].type == HASP_EV_MSG_RECV;
             j++;
         }
-        if (j == k->n || !peer_msgs)
-            continue;
+        if (j == k->n || !peer_msgs) continue;
         tev m = k->ev[i];
         memmove(&k->ev[i], &k->ev[i + 1], (j - 1 - i) * sizeof(tev));
         k->ev[j - 1] = m;
-        if (k->ev[j].t > m.t)
-            k->ev[j - 1].t = k->ev[j].t;
+        if (k->ev[j].t > m.t) k->ev[j - 1].t = k->ev[j].t;
         i = j - 1;
     }
 }
 
 static void draw_pending(hasp_trace *t, tconn *k)
 {
-    if (k->done >= k->n)
-        return;
+    if (k->done >= k->n) return;
     fixup(k, k->done);
     for (; k->done < k->n; k->done++)
         draw_event(t, k, k->done);
@@ -841,8 +785,7 @@ static void draw_pending(hasp_trace *t, tconn *k)
 
 static void add_kv(kv *arr, int *n, int max, const char *k, const char *v)
 {
-    if (*n >= max)
-        return;
+    if (*n >= max) return;
     arr[*n].k = xstrdup(k);
     arr[*n].v = xstrdup(v);
     (*n)++;
@@ -870,9 +813,9 @@ static void summary(hasp_trace *t, tconn *k, hasp_conn *c, int reneg)
             : (hasp_conn_resumed(c) && !v13 ? "none (resumed: the keys come from the session)"
                                             : "none (RSA key transport)"));
     SUM("signature scheme", "%s",
-        hasp_conn_sigalg_name(c) ? hasp_conn_sigalg_name(c)
-                                 : (hasp_conn_resumed(c) ? "none (resumed: no certificate)"
-                                                         : "none"));
+        hasp_conn_sigalg_name(c)
+            ? hasp_conn_sigalg_name(c)
+            : (hasp_conn_resumed(c) ? "none (resumed: no certificate)" : "none"));
     SUM("server name (SNI)", "%s", hasp_conn_servername(c) ? hasp_conn_servername(c) : "none");
     SUM("ALPN", "%s", hasp_conn_alpn(c) ? hasp_conn_alpn(c) : "none");
     if (v13) {
@@ -882,8 +825,7 @@ static void summary(hasp_trace *t, tconn *k, hasp_conn *c, int reneg)
         SUM("extended master secret", "%s", hasp_conn_ems(c) ? "yes (RFC 7627)" : "no");
         SUM("secure renegotiation", "%s",
             hasp_conn_secure_renegotiation(c) ? "yes (RFC 5746)" : "no");
-        if (hasp_conn_etm(c))
-            SUM("encrypt-then-mac", "yes (RFC 7366)");
+        if (hasp_conn_etm(c)) SUM("encrypt-then-mac", "yes (RFC 7366)");
     }
     const char *how = hasp_conn_resumed_how(c);
     if (!hasp_conn_resumed(c) || !strcmp(how, "no"))
@@ -902,13 +844,11 @@ static void summary(hasp_trace *t, tconn *k, hasp_conn *c, int reneg)
     int flights = 0;
     for (size_t i = 0; i < k->n; i++) {
         const tev *e = &k->ev[i];
-        if (e->hs != k->hs || e->post || !e->drawn)
-            continue;
+        if (e->hs != k->hs || e->post || !e->drawn) continue;
         if (e->type == HASP_EV_MSG_SENT || e->type == HASP_EV_MSG_RECV) {
             msgs++;
             bytes += e->length;
-            if (e->flight > flights)
-                flights = e->flight;
+            if (e->flight > flights) flights = e->flight;
         }
     }
     SUM("messages", "%zu in %d flights, %zu bytes of handshake", msgs, flights, bytes);
@@ -936,21 +876,28 @@ static void summary(hasp_trace *t, tconn *k, hasp_conn *c, int reneg)
 static const char *class_words(int code)
 {
     switch (hasp_err_class(code)) {
-    case HASP_CLASS_PEER_ALERT: return "the peer ended the handshake with a fatal alert";
-    case HASP_CLASS_PROTOCOL: return "the peer broke the protocol or offered nothing acceptable";
-    case HASP_CLASS_CERTIFICATE: return "a certificate was rejected";
-    case HASP_CLASS_CLOSED: return "the connection was closed";
-    case HASP_CLASS_IO: return "the transport failed";
-    case HASP_CLASS_USAGE: return "this side was used or configured wrongly";
-    case HASP_CLASS_INTERNAL: return "an internal failure";
-    default: return "the connection failed";
+    case HASP_CLASS_PEER_ALERT:
+        return "the peer ended the handshake with a fatal alert";
+    case HASP_CLASS_PROTOCOL:
+        return "the peer broke the protocol or offered nothing acceptable";
+    case HASP_CLASS_CERTIFICATE:
+        return "a certificate was rejected";
+    case HASP_CLASS_CLOSED:
+        return "the connection was closed";
+    case HASP_CLASS_IO:
+        return "the transport failed";
+    case HASP_CLASS_USAGE:
+        return "this side was used or configured wrongly";
+    case HASP_CLASS_INTERNAL:
+        return "an internal failure";
+    default:
+        return "the connection failed";
     }
 }
 
 static void failure(hasp_trace *t, tconn *k, hasp_conn *c, int rc, const char *title)
 {
-    if (k->failure_done)
-        return;
+    if (k->failure_done) return;
     k->failure_done = 1;
     int me = t->role == HASP_SERVER, peer = !me;
     int code = rc < 0 ? rc : hasp_conn_error(c);
@@ -961,8 +908,7 @@ static void failure(hasp_trace *t, tconn *k, hasp_conn *c, int rc, const char *t
     const tev *fatal = NULL, *warn = NULL;
     for (size_t i = 0; i < k->n; i++) {
         const tev *e = &k->ev[i];
-        if (!is_alert(e) || e->msg_type == 0)
-            continue;
+        if (!is_alert(e) || e->msg_type == 0) continue;
         if (!strcmp(e->detail, "fatal"))
             fatal = e;
         else
@@ -1016,8 +962,7 @@ static void failure(hasp_trace *t, tconn *k, hasp_conn *c, int rc, const char *t
 static tconn *conn_start(hasp_trace *t, const char *peer)
 {
     tconn *k = calloc(1, sizeof(*k));
-    if (!k)
-        return NULL;
+    if (!k) return NULL;
     k->no = t->nconns ? t->conns[t->nconns - 1]->no + 1 : 1;
     k->t0 = now_ms();
     k->in_hs = 1;
@@ -1060,13 +1005,11 @@ static void event_cb(void *arg, const hasp_event *ev)
         fprintf(stderr, "raw %d from_server=%d enc=%d type=%d name=%s len=%zu detail=%s\n",
                 ev->type, ev->from_server, ev->encrypted, ev->msg_type, ev->name, ev->length,
                 ev->detail);
-    if (!k && !(k = conn_start(t, NULL)))
-        return;
+    if (!k && !(k = conn_start(t, NULL))) return;
     if (k->n == k->cap) {
         size_t cap = k->cap ? k->cap * 2 : 64;
         tev *p = realloc(k->ev, cap * sizeof(*p));
-        if (!p)
-            return;
+        if (!p) return;
         k->ev = p;
         k->cap = cap;
     }
@@ -1102,16 +1045,16 @@ static void event_cb(void *arg, const hasp_event *ev)
         L(t, "           ---- renegotiation (handshake %d on this connection) ----", k->hs + 1);
     }
     if (k->in_hs) {
+        /* done, failed, refused, or the connection is closing */
         int ends = ev->type == HASP_EV_DONE ||
                    ((ev->type == HASP_EV_ALERT_SENT || ev->type == HASP_EV_ALERT_RECV) &&
-                    (!strcmp(ev->detail, "fatal") || ev->msg_type == HASP_ALERT_NO_RENEGOTIATION));
-        if (!ends)
-            return;
+                    (!strcmp(ev->detail, "fatal") || ev->msg_type == HASP_ALERT_NO_RENEGOTIATION ||
+                     ev->msg_type == HASP_ALERT_CLOSE_NOTIFY));
+        if (!ends) return;
         draw_pending(t, k);
         k->in_hs = 0;
         k->post = 1;
-        if (ev->type == HASP_EV_DONE && k->hs > 0 && t->c)
-            summary(t, k, t->c, 1);
+        if (ev->type == HASP_EV_DONE && k->hs > 0 && t->c) summary(t, k, t->c, 1);
         return;
     }
     draw_pending(t, k);
@@ -1145,8 +1088,7 @@ static void svg_trunc(const char *s, size_t max, char *out, size_t cap)
         snprintf(out, cap, "%s", s);
         return;
     }
-    if (max > cap - 4)
-        max = cap - 4;
+    if (max > cap - 4) max = cap - 4;
     memcpy(out, s, max - 3);
     memcpy(out + max - 3, "...", 4);
 }
@@ -1164,18 +1106,15 @@ static void box_add(boxl *l, const char *cls, const char *prefix, const char *te
     size_t pl = strlen(prefix);
     const char *p = text;
     int first = 1;
-    if (width > sizeof(l->text[0]) - 1 - pl)
-        width = sizeof(l->text[0]) - 1 - pl;
+    if (width > sizeof(l->text[0]) - 1 - pl) width = sizeof(l->text[0]) - 1 - pl;
     do {
-        if (l->n == BOX_MAX)
-            return;
+        if (l->n == BOX_MAX) return;
         size_t len = strlen(p);
         if (len > width) {
             size_t cut = width;
             while (cut > width / 2 && p[cut] != ' ')
                 cut--;
-            if (p[cut] != ' ')
-                cut = width;
+            if (p[cut] != ' ') cut = width;
             len = cut;
         }
         snprintf(l->text[l->n], sizeof(l->text[0]), "%*s%.*s", (int)pl, first ? prefix : "",
@@ -1194,13 +1133,10 @@ static double svg_box(sbuf *b, double x, double y, const boxl *l, const char *fi
 {
     size_t w = 0;
     for (int i = 0; i < l->n; i++)
-        if (strlen(l->text[i]) > w)
-            w = strlen(l->text[i]);
+        if (strlen(l->text[i]) > w) w = strlen(l->text[i]);
     double bw = (double)w * CHW + 16, bh = l->n * 16.0 + 8;
-    if (x + bw > SVG_W - 10)
-        x = SVG_W - 10 - bw;
-    if (x < 10)
-        x = 10;
+    if (x + bw > SVG_W - 10) x = SVG_W - 10 - bw;
+    if (x < 10) x = 10;
     sb_printf(b,
               "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" rx=\"4\" fill=\"%s\" "
               "stroke=\"%s\"/>\n",
@@ -1249,17 +1185,15 @@ static void svg_conn(svgctx *s, const hasp_trace *t, const tconn *k)
 #define CLOSE_BAND()                                                                               \
     do {                                                                                           \
         if (cur_band >= 0) {                                                                       \
-            sb_printf(&bands,                                                                      \
-                      "<rect x=\"14\" y=\"%.1f\" width=\"%d\" height=\"%.1f\" fill=\"%s\"/>\n",    \
-                      band_y - 4, SVG_W - 28, s->y - band_y + 2,                                   \
-                      cur_band % 2 ? "#fff8e1" : "#f1f8e9");                                       \
+            sb_printf(                                                                             \
+                &bands, "<rect x=\"14\" y=\"%.1f\" width=\"%d\" height=\"%.1f\" fill=\"%s\"/>\n",  \
+                band_y - 4, SVG_W - 28, s->y - band_y + 2, cur_band % 2 ? "#fff8e1" : "#f1f8e9");  \
             cur_band = -1;                                                                         \
         }                                                                                          \
     } while (0)
     for (size_t i = 0; i < k->n; i++) {
         const tev *e = &k->ev[i];
-        if (!e->drawn)
-            continue;
+        if (!e->drawn) continue;
         int band = is_msg(e) ? (e->post ? 1000 : e->hs * 100 + e->flight) : cur_band;
         if (e->hs != cur_hs && !e->post && e->hs > 0 && is_msg(e)) {
             CLOSE_BAND();
@@ -1267,8 +1201,7 @@ static void svg_conn(svgctx *s, const hasp_trace *t, const tconn *k)
             svg_text(&body, SVG_W / 2.0, s->y + 14, "middle", "phase", buf);
             s->y += 22;
         }
-        if (is_msg(e))
-            cur_hs = e->hs;
+        if (is_msg(e)) cur_hs = e->hs;
         if (band != cur_band && is_msg(e)) {
             CLOSE_BAND();
             cur_band = band;
@@ -1280,7 +1213,8 @@ static void svg_conn(svgctx *s, const hasp_trace *t, const tconn *k)
             svg_text(&body, 20, s->y + 12, "start", "flight", buf);
         }
         if (is_msg(e)) {
-            double x1 = e->from_server ? X_SERVER : X_CLIENT, x2 = e->from_server ? X_CLIENT : X_SERVER;
+            double x1 = e->from_server ? X_SERVER : X_CLIENT,
+                   x2 = e->from_server ? X_CLIENT : X_SERVER;
             const char *cls = is_alert(e) ? "alert" : e->encrypted ? "enc" : "plain";
             double ly = s->y + 22;
             sb_printf(&body,
@@ -1289,10 +1223,16 @@ static void svg_conn(svgctx *s, const hasp_trace *t, const tconn *k)
                       x1, ly, x2 + (e->from_server ? 4 : -4), ly, cls, cls);
             if (is_alert(e))
                 snprintf(buf, sizeof(buf), "alert %s (%s)", e->name, e->detail);
-            else
-                msg_label(e, buf, sizeof(buf));
+            else {
+                char l2[300];
+                msg_label(e, l2, sizeof(l2));
+                snprintf(buf, sizeof(buf), "%s%s", l2, e->encrypted ? "  [encrypted]" : "");
+            }
             svg_text(&body, (X_CLIENT + X_SERVER) / 2.0, ly - 6, "middle",
-                     is_alert(e) ? "lbl-alert" : e->encrypted ? "lbl-enc" : "lbl", buf);
+                     is_alert(e)    ? "lbl-alert"
+                     : e->encrypted ? "lbl-enc"
+                                    : "lbl",
+                     buf);
             snprintf(buf, sizeof(buf), "%.2f ms", e->t);
             svg_text(&body, X_CLIENT - 90, ly + 4, "end", "time", buf);
             if (!is_alert(e) && e->detail[0]) {
@@ -1306,8 +1246,8 @@ static void svg_conn(svgctx *s, const hasp_trace *t, const tconn *k)
             double x = e->from_server ? X_SERVER - 20 - strlen(txt) * CHW : X_CLIENT - 20;
             s->y += svg_note(&body, x, s->y + 2, txt, "#ede7f6", "#7e57c2") + 4;
         } else if (e->type == HASP_EV_DECISION) {
-            snprintf(buf, sizeof(buf), "%s decided: %s = %s", side(e->from_server), e->name,
-                     e->detail);
+            snprintf(buf, sizeof(buf), "decision: %s = %s (the %s decided)", e->name, e->detail,
+                     side(e->from_server));
             double x = e->from_server ? X_SERVER - 20 - strlen(buf) * CHW : X_CLIENT - 20;
             s->y += svg_note(&body, x, s->y + 2, buf, "#fffde7", "#f9a825") + 4;
         } else if (e->type == HASP_EV_CERT_RESULT) {
@@ -1332,15 +1272,13 @@ static void svg_conn(svgctx *s, const hasp_trace *t, const tconn *k)
                 snprintf(pre, sizeof(pre), "%s[%d] ", j ? "<- " : "   ", j);
                 box_add(&l, j == v.failing ? "mono-bad" : "mono", pre, buf, 110);
             }
-            if (!v.ok)
-                box_add(&l, "mono-bad", "why: ", v.verdict, 110);
+            if (!v.ok) box_add(&l, "mono-bad", "why: ", v.verdict, 110);
             s->y += svg_box(&body, (X_CLIENT + X_SERVER) / 2.0 - 330, s->y + 2, &l,
                             v.ok ? "#e8f5e9" : "#ffebee", v.ok ? "#43a047" : "#e53935") +
                     8;
         } else if (e->type == HASP_EV_DONE) {
             CLOSE_BAND();
-            sb_printf(&body,
-                      "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" class=\"done\"/>\n",
+            sb_printf(&body, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" class=\"done\"/>\n",
                       X_CLIENT - 60, s->y + 12, X_SERVER + 60, s->y + 12);
             snprintf(buf, sizeof(buf), "%s at %.2f ms", e->name, e->t);
             svg_text(&body, (X_CLIENT + X_SERVER) / 2.0, s->y + 8, "middle", "done-t", buf);
@@ -1386,49 +1324,49 @@ static void svg_render(const hasp_trace *t, sbuf *out, int standalone)
     svg_text(&s.b, 20, 26, "start", "h1", "hasp handshake trace");
     for (size_t i = 0; i < t->nconns; i++)
         svg_conn(&s, t, t->conns[i]);
-    if (!t->nconns)
-        svg_text(&s.b, 20, 60, "start", "mono", "no connection was traced");
+    if (!t->nconns) svg_text(&s.b, 20, 60, "start", "mono", "no connection was traced");
     double h = s.y + 10 < 120 ? 120 : s.y + 10;
-    if (standalone)
-        sb_puts(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    if (standalone) sb_puts(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     sb_printf(out,
               "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%.0f\" "
-              "viewBox=\"0 0 %d %.0f\" xml:space=\"preserve\" font-family=\"DejaVu Sans, Helvetica, Arial, sans-serif\">\n",
+              "viewBox=\"0 0 %d %.0f\" xml:space=\"preserve\" font-family=\"DejaVu Sans, "
+              "Helvetica, Arial, sans-serif\">\n",
               SVG_W, h, SVG_W, h);
-    sb_puts(out,
-            "<defs>\n"
-            "<marker id=\"head-plain\" viewBox=\"0 0 10 10\" refX=\"9\" refY=\"5\" markerWidth=\"8\" "
-            "markerHeight=\"8\" orient=\"auto\"><path d=\"M0,0 L10,5 L0,10 z\" fill=\"#37474f\"/>"
-            "</marker>\n"
-            "<marker id=\"head-enc\" viewBox=\"0 0 10 10\" refX=\"9\" refY=\"5\" markerWidth=\"8\" "
-            "markerHeight=\"8\" orient=\"auto\"><path d=\"M0,0 L10,5 L0,10 z\" fill=\"#2e7d32\"/>"
-            "</marker>\n"
-            "<marker id=\"head-alert\" viewBox=\"0 0 10 10\" refX=\"9\" refY=\"5\" "
-            "markerWidth=\"8\" markerHeight=\"8\" orient=\"auto\"><path d=\"M0,0 L10,5 L0,10 z\" "
-            "fill=\"#c62828\"/></marker>\n"
-            "<style>\n"
-            ".h1{font-size:20px;font-weight:bold;fill:#263238}\n"
-            ".title{font-size:15px;font-weight:bold;fill:#37474f}\n"
-            ".party{font-size:14px;font-weight:bold;fill:#263238}\n"
-            ".life{stroke:#90a4ae;stroke-width:2;stroke-dasharray:6 4}\n"
-            ".plain{stroke:#37474f;stroke-width:1.6}\n"
-            ".enc{stroke:#2e7d32;stroke-width:2.6}\n"
-            ".alert{stroke:#c62828;stroke-width:2.2;stroke-dasharray:8 3}\n"
-            ".lbl{font-size:13px;fill:#263238;font-weight:bold}\n"
-            ".lbl-enc{font-size:13px;fill:#1b5e20;font-weight:bold}\n"
-            ".lbl-alert{font-size:13px;fill:#b71c1c;font-weight:bold}\n"
-            ".detail{font-size:10.5px;fill:#607d8b;font-family:DejaVu Sans Mono,monospace}\n"
-            ".time{font-size:11px;fill:#78909c;font-family:DejaVu Sans Mono,monospace}\n"
-            ".flight{font-size:11px;fill:#8d6e63;font-style:italic}\n"
-            ".phase{font-size:13px;fill:#6a1b9a;font-weight:bold}\n"
-            ".mono{font-size:12px;fill:#263238;font-family:DejaVu Sans Mono,monospace}\n"
-            ".mono-b{font-size:12px;fill:#1b5e20;font-weight:bold;font-family:DejaVu Sans "
-            "Mono,monospace}\n"
-            ".mono-bad{font-size:12px;fill:#b71c1c;font-weight:bold;font-family:DejaVu Sans "
-            "Mono,monospace}\n"
-            ".done{stroke:#1565c0;stroke-width:1.5;stroke-dasharray:3 3}\n"
-            ".done-t{font-size:12px;fill:#1565c0;font-weight:bold}\n"
-            "</style>\n</defs>\n");
+    sb_puts(
+        out,
+        "<defs>\n"
+        "<marker id=\"head-plain\" viewBox=\"0 0 10 10\" refX=\"9\" refY=\"5\" markerWidth=\"8\" "
+        "markerHeight=\"8\" orient=\"auto\"><path d=\"M0,0 L10,5 L0,10 z\" fill=\"#37474f\"/>"
+        "</marker>\n"
+        "<marker id=\"head-enc\" viewBox=\"0 0 10 10\" refX=\"9\" refY=\"5\" markerWidth=\"8\" "
+        "markerHeight=\"8\" orient=\"auto\"><path d=\"M0,0 L10,5 L0,10 z\" fill=\"#2e7d32\"/>"
+        "</marker>\n"
+        "<marker id=\"head-alert\" viewBox=\"0 0 10 10\" refX=\"9\" refY=\"5\" "
+        "markerWidth=\"8\" markerHeight=\"8\" orient=\"auto\"><path d=\"M0,0 L10,5 L0,10 z\" "
+        "fill=\"#c62828\"/></marker>\n"
+        "<style>\n"
+        ".h1{font-size:20px;font-weight:bold;fill:#263238}\n"
+        ".title{font-size:15px;font-weight:bold;fill:#37474f}\n"
+        ".party{font-size:14px;font-weight:bold;fill:#263238}\n"
+        ".life{stroke:#90a4ae;stroke-width:2;stroke-dasharray:6 4}\n"
+        ".plain{stroke:#37474f;stroke-width:1.6}\n"
+        ".enc{stroke:#2e7d32;stroke-width:2.6}\n"
+        ".alert{stroke:#c62828;stroke-width:2.2;stroke-dasharray:8 3}\n"
+        ".lbl{font-size:13px;fill:#263238;font-weight:bold}\n"
+        ".lbl-enc{font-size:13px;fill:#1b5e20;font-weight:bold}\n"
+        ".lbl-alert{font-size:13px;fill:#b71c1c;font-weight:bold}\n"
+        ".detail{font-size:10.5px;fill:#607d8b;font-family:DejaVu Sans Mono,monospace}\n"
+        ".time{font-size:11px;fill:#78909c;font-family:DejaVu Sans Mono,monospace}\n"
+        ".flight{font-size:11px;fill:#8d6e63;font-style:italic}\n"
+        ".phase{font-size:13px;fill:#6a1b9a;font-weight:bold}\n"
+        ".mono{font-size:12px;fill:#263238;font-family:DejaVu Sans Mono,monospace}\n"
+        ".mono-b{font-size:12px;fill:#1b5e20;font-weight:bold;font-family:DejaVu Sans "
+        "Mono,monospace}\n"
+        ".mono-bad{font-size:12px;fill:#b71c1c;font-weight:bold;font-family:DejaVu Sans "
+        "Mono,monospace}\n"
+        ".done{stroke:#1565c0;stroke-width:1.5;stroke-dasharray:3 3}\n"
+        ".done-t{font-size:12px;fill:#1565c0;font-weight:bold}\n"
+        "</style>\n</defs>\n");
     sb_printf(out, "<rect x=\"0\" y=\"0\" width=\"%d\" height=\"%.0f\" fill=\"#ffffff\"/>\n", SVG_W,
               h);
     sb_add(out, s.b.p ? s.b.p : "", s.b.len);
@@ -1463,9 +1401,8 @@ static void html_render(const hasp_trace *t, sbuf *out)
                      "<th>event</th><th>bytes</th><th>encrypted</th><th>detail</th></tr>\n");
         for (size_t i = 0; i < k->n; i++) {
             const tev *e = &k->ev[i];
-            if (!e->drawn)
-                continue;
-            const char *cls = is_alert(e)                   ? "alert"
+            if (!e->drawn) continue;
+            const char *cls = is_alert(e)                 ? "alert"
                               : is_msg(e) && e->encrypted ? "enc"
                               : is_msg(e)                 ? "msg"
                                                           : "note";
@@ -1475,8 +1412,7 @@ static void html_render(const hasp_trace *t, sbuf *out)
             else if (is_msg(e))
                 sb_puts(out, "after");
             sb_printf(out, "</td><td>%s</td><td class=\"msg\">",
-                      is_msg(e) ? (e->from_server ? "server &rarr; client"
-                                                  : "client &rarr; server")
+                      is_msg(e) ? (e->from_server ? "server &rarr; client" : "client &rarr; server")
                                 : side(e->from_server));
             if (e->type == HASP_EV_DECISION)
                 sb_puts(out, "decision: ");
@@ -1488,8 +1424,7 @@ static void html_render(const hasp_trace *t, sbuf *out)
                 sb_puts(out, "alert ");
             sb_xml(out, e->name);
             sb_puts(out, "</td><td>");
-            if (is_msg(e))
-                sb_printf(out, "%zu", e->length);
+            if (is_msg(e)) sb_printf(out, "%zu", e->length);
             sb_printf(out, "</td><td>%s</td><td class=\"mono\">",
                       is_msg(e) ? (e->encrypted ? "yes" : "no") : "");
             sb_xml(out, e->note ? e->note : e->detail);
@@ -1544,17 +1479,15 @@ static void mmd_render(const hasp_trace *t, sbuf *out)
         int cur_band = -1, open = 0;
         for (size_t i = 0; i < k->n; i++) {
             const tev *e = &k->ev[i];
-            if (!e->drawn)
-                continue;
+            if (!e->drawn) continue;
             const char *from = e->from_server ? "S" : "C", *to = e->from_server ? "C" : "S";
             if (is_msg(e)) {
                 int band = e->post ? 1000 : e->hs * 100 + e->flight;
                 if (band != cur_band) {
-                    if (open)
-                        sb_puts(out, "    end\n");
+                    if (open) sb_puts(out, "    end\n");
                     cur_band = band;
                     sb_printf(out, "    rect %s\n",
-                              e->post ? "rgb(245, 245, 245)"
+                              e->post         ? "rgb(245, 245, 245)"
                               : e->flight % 2 ? "rgb(241, 248, 233)"
                                               : "rgb(255, 248, 225)");
                     if (e->post)
@@ -1572,23 +1505,25 @@ static void mmd_render(const hasp_trace *t, sbuf *out)
                     /* dotted arrows: encrypted */
                     sb_printf(out, "    %s%s%s: ", from, e->encrypted ? "-->>" : "->>", to);
                     sb_mmd(out, e->name);
-                    sb_printf(out, " (%zu bytes%s)\n", e->length, e->encrypted ? ", encrypted" : "");
+                    sb_printf(out, " (%zu bytes%s)\n", e->length,
+                              e->encrypted ? ", encrypted" : "");
                 }
             } else if (e->type == HASP_EV_KEY_CHANGE) {
                 sb_printf(out, "    Note over %s: ", from);
                 sb_mmd(out, e->note ? e->note : e->detail);
                 sb_puts(out, "\n");
             } else if (e->type == HASP_EV_DECISION) {
-                sb_printf(out, "    Note over %s: %s decided: ", from, side(e->from_server));
+                sb_printf(out, "    Note over %s: decision: ", from);
                 sb_mmd(out, e->name);
                 sb_puts(out, " = ");
                 sb_mmd(out, e->detail);
-                sb_puts(out, "\n");
+                sb_printf(out, " (the %s decided)\n", side(e->from_server));
             } else if (e->type == HASP_EV_CERT_RESULT) {
                 chain_view v;
                 chain_parse(e, &v);
-                sb_printf(out, "    Note over %s: %s certificate chain: %s", e->from_server ? "C" : "S",
-                          side(e->from_server), v.ok ? "ok" : hasp_err_name(v.code));
+                sb_printf(out, "    Note over %s: %s certificate chain: %s",
+                          e->from_server ? "C" : "S", side(e->from_server),
+                          v.ok ? "ok" : hasp_err_name(v.code));
                 for (int j = 0; j < v.n; j++) {
                     sb_puts(out, j ? " <- " : "<br/>");
                     sb_mmd(out, v.subj[j]);
@@ -1600,15 +1535,13 @@ static void mmd_render(const hasp_trace *t, sbuf *out)
                 }
                 sb_puts(out, "\n");
             } else if (e->type == HASP_EV_DONE) {
-                if (open)
-                    sb_puts(out, "    end\n");
+                if (open) sb_puts(out, "    end\n");
                 open = 0;
                 cur_band = -1;
                 sb_printf(out, "    Note over C,S: %s at %.2f ms\n", e->name, e->t);
             }
         }
-        if (open)
-            sb_puts(out, "    end\n");
+        if (open) sb_puts(out, "    end\n");
         const kv *list = k->nfail ? k->fail : k->sum;
         int n = k->nfail ? k->nfail : k->nsum;
         if (n) {
@@ -1643,10 +1576,17 @@ static void write_diagrams(hasp_trace *t)
     for (int i = 0; i < t->nout; i++) {
         sbuf b = {0};
         switch (t->out[i].kind) {
-        case OUT_SVG: svg_render(t, &b, 1); break;
-        case OUT_HTML: html_render(t, &b); break;
-        case OUT_MMD: mmd_render(t, &b); break;
-        default: continue;
+        case OUT_SVG:
+            svg_render(t, &b, 1);
+            break;
+        case OUT_HTML:
+            html_render(t, &b);
+            break;
+        case OUT_MMD:
+            mmd_render(t, &b);
+            break;
+        default:
+            continue;
         }
         write_file(t->out[i].path, &b);
         free(b.p);
@@ -1657,16 +1597,11 @@ static void write_diagrams(hasp_trace *t)
 
 static int out_kind(const char *path)
 {
-    if (ends_with(path, ".svg"))
-        return OUT_SVG;
-    if (ends_with(path, ".html") || ends_with(path, ".htm"))
-        return OUT_HTML;
-    if (ends_with(path, ".mmd") || ends_with(path, ".mermaid"))
-        return OUT_MMD;
-    if (ends_with(path, ".json") || ends_with(path, ".jsonl"))
-        return OUT_JSON;
-    if (ends_with(path, ".txt") || ends_with(path, ".log"))
-        return OUT_TXT;
+    if (ends_with(path, ".svg")) return OUT_SVG;
+    if (ends_with(path, ".html") || ends_with(path, ".htm")) return OUT_HTML;
+    if (ends_with(path, ".mmd") || ends_with(path, ".mermaid")) return OUT_MMD;
+    if (ends_with(path, ".json") || ends_with(path, ".jsonl")) return OUT_JSON;
+    if (ends_with(path, ".txt") || ends_with(path, ".log")) return OUT_TXT;
     return 0;
 }
 
@@ -1686,8 +1621,7 @@ hasp_trace *hasp_trace_new(int role, int ladder, const char *format, const char 
         return NULL;
     }
     hasp_trace *t = calloc(1, sizeof(*t));
-    if (!t)
-        return NULL;
+    if (!t) return NULL;
     t->role = role;
     int json_out = 0;
     for (int i = 0; i < nouts && i < HASP_TRACE_MAX_OUT; i++) {
@@ -1727,28 +1661,24 @@ hasp_trace *hasp_trace_new(int role, int ladder, const char *format, const char 
 
 void hasp_trace_attach(hasp_trace *t, hasp_config *cfg)
 {
-    if (t)
-        hasp_config_set_event_cb(cfg, event_cb, t);
+    if (t) hasp_config_set_event_cb(cfg, event_cb, t);
 }
 
 void hasp_trace_conn_begin(hasp_trace *t, hasp_conn *c, const char *peer)
 {
-    if (!t)
-        return;
+    if (!t) return;
     t->c = c;
     conn_start(t, peer);
 }
 
 void hasp_trace_handshake(hasp_trace *t, hasp_conn *c, int rc)
 {
-    if (!t || !t->cur)
-        return;
+    if (!t || !t->cur) return;
     tconn *k = t->cur;
     draw_pending(t, k);
     k->in_hs = 0;
     k->post = 1;
-    if (k->hs_result_done)
-        return;
+    if (k->hs_result_done) return;
     k->hs_result_done = 1;
     if (rc == 0)
         summary(t, k, c, 0);
@@ -1758,8 +1688,7 @@ void hasp_trace_handshake(hasp_trace *t, hasp_conn *c, int rc)
 
 void hasp_trace_conn_end(hasp_trace *t, hasp_conn *c, int rc)
 {
-    if (!t || !t->cur)
-        return;
+    if (!t || !t->cur) return;
     tconn *k = t->cur;
     draw_pending(t, k);
     if (rc < 0)
@@ -1774,8 +1703,7 @@ void hasp_trace_conn_end(hasp_trace *t, hasp_conn *c, int rc)
 
 void hasp_trace_free(hasp_trace *t)
 {
-    if (!t)
-        return;
+    if (!t) return;
     if (t->cur) {
         draw_pending(t, t->cur);
         t->cur = NULL;
