@@ -75,5 +75,10 @@ bench-instr:
 	@$(MAKE) --no-print-directory build
 	@scripts/bench-instr.sh $(BUILD)
 
+soak:
+	@scripts/deps.sh test
+	@$(MAKE) --no-print-directory build
+	@scripts/soak.sh $(BUILD) 1000 30
+
 clean:
 	rm -rf build build-asan build-fuzz

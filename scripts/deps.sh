@@ -4,7 +4,7 @@
 set -e
 want="build-essential cmake pkg-config libssl-dev openssl ca-certificates"
 case "${1:-build}" in
-  test)  want="$want gnutls-bin python3 valgrind tshark librsvg2-bin" ;;
+  test)  want="$want gnutls-bin python3 valgrind tshark librsvg2-bin wrk iproute2" ;;
   demo)  want="$want" ;;
   fuzz)  want="$want clang libclang-rt-14-dev" ;;
   asan)  want="$want gnutls-bin python3 valgrind" ;;

@@ -139,13 +139,20 @@ void conn_event(hasp_conn *c, int type, int from_server, int msg_type, const cha
                 hs->deferred[i].msg_type = msg_type;
                 hs->deferred[i].name = name;
                 hs->deferred[i].length = length;
-                snprintf(hs->deferred[i].detail, sizeof(hs->deferred[i].detail), "%s",
-                         detail ? detail : "");
+                size_t dl = detail ? strlen(detail) : 0;
+                hs->deferred[i].detail = hasp_malloc(dl + 1);
+                if (hs->deferred[i].detail) {
+                    if (dl)
+                        memcpy(hs->deferred[i].detail, detail, dl);
+                    hs->deferred[i].detail[dl] = 0;
+                }
             }
             return;
         }
         encrypted = hs->rx_encrypted;
     }
+    if (msg_type == HS_CCS)
+        msg_type = HASP_CT_CHANGE_CIPHER_SPEC; /* as hasp.h documents it: 20 */
     hasp_event ev;
     ev.type = type;
     ev.from_server = from_server;
@@ -164,8 +171,10 @@ void conn_event(hasp_conn *c, int type, int from_server, int msg_type, const cha
             ev.msg_type = hs->deferred[i].msg_type;
             ev.name = hs->deferred[i].name;
             ev.length = hs->deferred[i].length;
-            ev.detail = hs->deferred[i].detail;
+            ev.detail = hs->deferred[i].detail ? hs->deferred[i].detail : "";
             c->cfg->ev_cb(c->cfg->ev_arg, &ev);
+            hasp_free(hs->deferred[i].detail);
+            hs->deferred[i].detail = NULL;
         }
         hs->ndeferred = 0;
     }
@@ -425,9 +434,12 @@ static int peer_renegotiation(hasp_conn *c, const uint8_t *pt, size_t len)
     int client_hello = c->role == HASP_SERVER && pt[0] == HS_CLIENT_HELLO;
     ENSURE_MSG(hello_request || client_hello, HASP_ERR_UNEXPECTED, "the peer sent %s after the handshake",
                hs_msg_name(pt[0]));
-    if (hello_request)
+    if (hello_request) {
         ENSURE_MSG(len == 4 && pt[1] == 0 && pt[2] == 0 && pt[3] == 0, HASP_ERR_DECODE,
                    "the server sent a malformed HelloRequest");
+        conn_event(c, HASP_EV_MSG_RECV, 1, HS_HELLO_REQUEST, "HelloRequest", 4,
+                   "the server asks for a renegotiation");
+    }
     const char *why = NULL;
     int asked = c->role == HASP_SERVER && c->reneg_requested;
     if (!c->secure_reneg)
@@ -575,6 +587,8 @@ static int read_record_to(hasp_conn *c, uint8_t *dst, size_t dst_cap, size_t *ds
         /* RFC 8446 5: a plaintext CCS during the handshake is dropped. */
         ENSURE_MSG(c->state == ST_HANDSHAKE && len == 1 && rec[5] == 1, HASP_ERR_UNEXPECTED,
                    "the peer sent a ChangeCipherSpec record outside the TLS 1.3 handshake");
+        conn_event(c, HASP_EV_MSG_RECV, c->role != HASP_SERVER, HS_CCS, "ChangeCipherSpec", 1,
+                   "middlebox compatibility (dropped)");
         return 1;
     }
     uint8_t *pt;

@@ -30,6 +30,7 @@ gnutls_server() {
   wait_listen "$PORT" "$SPID" || { WHY="gnutls-serv did not start: $WHY $(tail -n 2 "$C/srv.err")"; return 1; }
 }
 # run_probe [ARGS...]: hasp probe 127.0.0.1:$PORT, report in $C/probe.out.
+# shellcheck disable=SC2120
 run_probe() {
   note_cmd "$HASP" probe "127.0.0.1:$PORT" --servername localhost --cafile "$CERTS/ca.pem" "$@"
   timeout -k 2 40 "$HASP" probe "127.0.0.1:$PORT" --servername localhost \

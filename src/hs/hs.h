@@ -147,6 +147,7 @@ struct hasp_hs {
     uint8_t psk[HASP_HASH_MAX];
     size_t psk_len;
     int psk_offered;          /* client: pre_shared_key sent */
+    int psk_selected;         /* server: the identity taken */
 
     /* TLS 1.3 */
     size_t cur_len;          /* length of the message being received (header included) */
@@ -177,7 +178,7 @@ struct hasp_hs {
         int type, from_server, encrypted, msg_type;
         const char *name;
         size_t length;
-        char detail[256];
+        char *detail; /* a heap copy: chain results are long */
     } deferred[6];
     int ndeferred;
     hasp_wr msg; /* scratch for building one message body */

@@ -1493,6 +1493,8 @@ void hs_free(hasp_conn *c)
     hasp_kex_free(hs->kex);
     hasp_kex_free(hs->share_kex);
     hasp_session_free(hs->resume);
+    for (int i = 0; i < hs->ndeferred; i++)
+        hasp_free(hs->deferred[i].detail);
     hasp_free(hs->peer_ticket);
     hasp_free(hs->new_ticket);
     hasp_wipe(hs, sizeof(*hs));
@@ -1578,6 +1580,8 @@ int hs_drive(hasp_conn *c)
             /* RFC 5246 7.1: nothing but ChangeCipherSpec may come now. */
             if (hs->in.len > hs->in_off) {
                 const uint8_t *m = hs->in.p + hs->in_off;
+                conn_event(c, HASP_EV_MSG_RECV, c->role != HASP_SERVER, m[0], hs_msg_name(m[0]),
+                           hs->in.len - hs->in_off, "unexpected here");
                 FAIL(HASP_ERR_UNEXPECTED,
                      "the %s sent %s while the handshake expected ChangeCipherSpec",
                      hs_peer_name(c), hs->in.len - hs->in_off >= 1 ? hs_msg_name(m[0]) : "data");
@@ -1607,6 +1611,9 @@ int hs_drive(hasp_conn *c)
             advance(c);
             st = &hs->table[hs->step];
         }
+        if (st->type != type || st->sender == hs_me(c))
+            conn_event(c, HASP_EV_MSG_RECV, c->role != HASP_SERVER, type, hs_msg_name(type),
+                       4 + len, "unexpected here");
         ENSURE_MSG(st->type == type && st->sender != hs_me(c), HASP_ERR_UNEXPECTED,
                    "the %s sent %s (%d) while the handshake expected %s", hs_peer_name(c),
                    hs_msg_name(type), type, st->type == HS_END ? "nothing more" : st->name);

@@ -47,7 +47,7 @@ static int derive_secret(hasp_conn *c, const uint8_t *secret, const char *label,
 }
 
 /* The record protection for one direction from a traffic secret (7.3). */
-static int install_secret(hasp_conn *c, const uint8_t *secret, int write)
+static int install_secret(hasp_conn *c, const uint8_t *secret, int write, const char *what)
 {
     uint8_t key[32], iv[12];
     size_t klen = hasp_aead_key_len(c->suite->aead);
@@ -61,8 +61,10 @@ static int install_secret(hasp_conn *c, const uint8_t *secret, int write)
     GUARD(rc);
     memcpy(write ? c->wr_secret : c->rd_secret, secret, hlen(c));
     int from_server = (c->role == HASP_SERVER) == write;
+    char detail[128];
+    snprintf(detail, sizeof(detail), "%s, %s traffic keys", c->suite->iana, what);
     conn_event(c, HASP_EV_KEY_CHANGE, from_server, 0, write ? "write keys" : "read keys", 0,
-               c->suite->iana);
+               detail);
     return 0;
 }
 
@@ -86,8 +88,8 @@ static int derive_handshake_secrets(hasp_conn *c, const uint8_t *shared, size_t 
     conn_keylog(c, "CLIENT_HANDSHAKE_TRAFFIC_SECRET", hs->client_random, hs->c_hs, hlen(c));
     conn_keylog(c, "SERVER_HANDSHAKE_TRAFFIC_SECRET", hs->client_random, hs->s_hs, hlen(c));
     int client = c->role == HASP_CLIENT;
-    GUARD(install_secret(c, client ? hs->c_hs : hs->s_hs, 1));
-    GUARD(install_secret(c, client ? hs->s_hs : hs->c_hs, 0));
+    GUARD(install_secret(c, client ? hs->c_hs : hs->s_hs, 1, "handshake"));
+    GUARD(install_secret(c, client ? hs->s_hs : hs->c_hs, 0, "handshake"));
     return 0;
 }
 
@@ -287,7 +289,7 @@ static int server_pick_psk(hasp_conn *c)
             memcpy(c->peer_cert, s->peer_cert, s->peer_cert_len);
             c->peer_cert_len = s->peer_cert_len;
         }
-        hs->psk_identity_count = i; /* the selected identity */
+        hs->psk_selected = i;
         conn_event(c, HASP_EV_DECISION, 1, 0, "resumption", 0, "psk_dhe_ke");
         return 1;
     }
@@ -342,6 +344,21 @@ int tls13_server_select(hasp_conn *c)
             found |= hs->peer_suites[i] == c->suite->id;
         ENSURE_MSG(found, HASP_ERR_ILLEGAL_PARAM,
                    "the second ClientHello no longer offers %s", c->suite->iana);
+        if (hs->flags & F_PSK) {
+            /* RFC 8446 4.1.4: the second ClientHello carries the same PSK, with a binder
+             * over the new transcript. */
+            hasp_rd binders = hasp_rd_init(hs->psk_binders, hs->binders_len - 2), b = {NULL, 0};
+            for (int i = 0; i <= hs->psk_selected; i++)
+                GUARD(rd_vec_bounded(&binders, 1, 32, 255, &b));
+            ENSURE_MSG(hs->psk_selected < hs->psk_identity_count && b.len == hlen(c),
+                       HASP_ERR_ILLEGAL_PARAM,
+                       "the second ClientHello dropped the pre-shared key the server accepted");
+            uint8_t want[HASP_HASH_MAX];
+            GUARD(tls13_psk_binder(c, c->suite->prf_hash, hs->psk, hs->psk_len, hs->transcript.p,
+                                   hs->transcript.len - hs->binders_len, want));
+            ENSURE_MSG(hasp_ct_memcmp(want, b.p, b.len) == 0, HASP_ERR_DECRYPT,
+                       "the second ClientHello's pre_shared_key binder does not verify");
+        }
         for (size_t i = 0; i < hs->nshares; i++)
             if (hs->share_group[i] == hs->hrr_group) {
                 c->group = hs->hrr_group;
@@ -468,7 +485,7 @@ static int server_hello13_send(hasp_conn *c)
     if (hs->flags & F_PSK) {
         GUARD(wr_u16(w, EXT_PRE_SHARED_KEY));
         GUARD(wr_u16(w, 2));
-        GUARD(wr_u16(w, (uint16_t)hs->psk_identity_count));
+        GUARD(wr_u16(w, (uint16_t)hs->psk_selected));
     }
     GUARD(wr_u16(w, EXT_SUPPORTED_VERSIONS));
     GUARD(wr_vec_begin(w, 2, &m));
@@ -926,10 +943,10 @@ static int finished13_send(hasp_conn *c)
     if (server) {
         uint8_t s_ap[HASP_HASH_MAX];
         GUARD(derive_app_secrets(c, s_ap));
-        GUARD(install_secret(c, s_ap, 1));
+        GUARD(install_secret(c, s_ap, 1, "application"));
         hasp_wipe(s_ap, sizeof(s_ap));
     } else {
-        GUARD(install_secret(c, hs->c_ap, 1));
+        GUARD(install_secret(c, hs->c_ap, 1, "application"));
         GUARD(derive_resumption_master(c));
     }
     return 0;
@@ -952,12 +969,12 @@ static int finished13_recv(hasp_conn *c, hasp_rd *r)
     if (from_server) {
         uint8_t s_ap[HASP_HASH_MAX];
         GUARD(derive_app_secrets(c, s_ap));
-        GUARD(install_secret(c, s_ap, 0));
+        GUARD(install_secret(c, s_ap, 0, "application"));
         hasp_wipe(s_ap, sizeof(s_ap));
         /* RFC 8446 D.4: the client's compatibility CCS precedes its second flight. */
         GUARD(compat_ccs(c));
     } else {
-        GUARD(install_secret(c, hs->c_ap, 0));
+        GUARD(install_secret(c, hs->c_ap, 0, "application"));
         GUARD(derive_resumption_master(c));
     }
     return 0;
@@ -1016,7 +1033,7 @@ int tls13_key_update_send(hasp_conn *c, int request)
     uint8_t next[HASP_HASH_MAX];
     GUARD(hasp_hkdf_expand_label(c->suite->prf_hash, c->wr_secret, hlen(c), "traffic upd", NULL, 0,
                                  next, hlen(c)));
-    int rc = install_secret(c, next, 1);
+    int rc = install_secret(c, next, 1, "updated application");
     hasp_wipe(next, sizeof(next));
     return rc;
 }
@@ -1138,7 +1155,7 @@ int tls13_post_handshake(hasp_conn *c, int type, hasp_rd *body)
         uint8_t next[HASP_HASH_MAX];
         GUARD(hasp_hkdf_expand_label(c->suite->prf_hash, c->rd_secret, hlen(c), "traffic upd",
                                      NULL, 0, next, hlen(c)));
-        int rc = install_secret(c, next, 0);
+        int rc = install_secret(c, next, 0, "updated application");
         hasp_wipe(next, sizeof(next));
         GUARD(rc);
         if (req && !c->close_sent)

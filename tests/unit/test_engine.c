@@ -500,6 +500,22 @@ out:
     hasp_config_free(ccfg);
 }
 
+static void test_psk_after_hrr(void)
+{
+    /* the client's first key share (x25519) is not taken: every handshake goes through HRR */
+    hasp_config *scfg = server_config(NULL), *ccfg = client_config(NULL);
+    hasp_config_set_groups(scfg, "P-256");
+    const char *how;
+    int ok;
+    hasp_session *s = one_conn(scfg, ccfg, NULL, 1, &how, &ok);
+    hasp_session *r = one_conn(scfg, ccfg, s, 1, &how, &ok);
+    CHECK(ok && !strcmp(how, "psk"), "TLS 1.3 PSK resumption through a HelloRetryRequest (%s)", how);
+    hasp_session_free(s);
+    hasp_session_free(r);
+    hasp_config_free(scfg);
+    hasp_config_free(ccfg);
+}
+
 static void test_ticket_policy_and_limits(void)
 {
     hasp_config *scfg = server_config(NULL), *ccfg = client_config(NULL);
@@ -703,6 +719,7 @@ int main(int argc, char **argv)
     test_resumption("TLS 1.2 ticket", HASP_TLS1_2, 1, "ticket");
     test_resumption("TLS 1.3 PSK", HASP_TLS1_3, 1, "psk");
     test_ticket_policy_and_limits();
+    test_psk_after_hrr();
     test_client_auth(HASP_TLS1_2, "TLS 1.2");
     test_client_auth(HASP_TLS1_3, "TLS 1.3");
     test_renegotiation();

@@ -606,34 +606,9 @@ static void serve_www(hasp_conn *c)
         req[n] = 0;
         if (strstr(req, "\r\n\r\n") || strstr(req, "\n\n")) break;
     }
-    char page[4096];
-    int len = snprintf(
-        page, sizeof(page),
-        "<html><head><title>hasp</title></head><body><pre>\n"
-        "hasp %s server\n"
-        "Protocol: %s\n"
-        "Cipher: %s (%s)\n"
-        "Group: %s\n"
-        "Signature: %s\n"
-        "Server name: %s\n"
-        "ALPN: %s\n"
-        "Extended master secret: %s\n"
-        "Secure renegotiation: %s\n"
-        "Resumed: %s\n"
-        "</pre></body></html>\n",
-        HASP_VERSION_STRING, hasp_conn_version_name(c), hasp_conn_cipher_name(c),
-        hasp_conn_cipher_openssl_name(c),
-        hasp_conn_group_name(c) ? hasp_conn_group_name(c) : "none",
-        hasp_conn_sigalg_name(c) ? hasp_conn_sigalg_name(c) : "none",
-        hasp_conn_servername(c) ? hasp_conn_servername(c) : "none",
-        hasp_conn_alpn(c) ? hasp_conn_alpn(c) : "none", hasp_conn_ems(c) ? "yes" : "no",
-        hasp_conn_secure_renegotiation(c) ? "yes" : "no", hasp_conn_resumed(c) ? "yes" : "no");
-    char hdr[256];
-    int hl =
-        snprintf(hdr, sizeof(hdr),
-                 "HTTP/1.0 200 ok\r\nContent-Type: text/html\r\nContent-Length: %d\r\n\r\n", len);
-    if (hasp_write(c, hdr, (size_t)hl) < 0) return;
-    hasp_write(c, page, (size_t)len);
+    char resp[4608];
+    int len = hasp_www_page(c, resp, sizeof(resp), 0);
+    if (len > 0 && (size_t)len < sizeof(resp)) hasp_write(c, resp, (size_t)len);
 }
 
 static void serve_echo(hasp_conn *c, int nconn)
@@ -697,6 +672,13 @@ static int cmd_server(int argc, char **argv)
     if (lfd < 0) {
         hasp_config_free(cfg);
         return 1;
+    }
+    if (o.www && !o.trace && !o.renegotiate && !o.verify_client) {
+        /* many clients at once: the event loop */
+        int rc = hasp_serve_www_epoll(cfg, lfd, o.naccept, o.quiet);
+        close(lfd);
+        hasp_config_free(cfg);
+        return rc;
     }
     for (int nconn = 1; !o.naccept || nconn <= o.naccept; nconn++) {
         int fd = accept(lfd, NULL, NULL);

@@ -4,12 +4,12 @@
  * (--trace-format json), and sequence diagrams (--trace-out x.svg, .html,
  * .mmd). Uses only the public header.
  *
- * The ladder is drawn a handshake at a time: the events of a handshake are
- * collected until it ends (or fails), touched up (fixup(): the middlebox
- * ChangeCipherSpec moved to the flight it travels with, a rejected
- * Certificate drawn even when the engine did not report it), then drawn,
- * grouped into flights. After the handshake, events are drawn as they come
- * (tickets, KeyUpdate, alerts), so a reader of stderr sees them live. */
+ * Events are drawn as they come, grouped into flights (scripts and people
+ * watch stderr while the connection runs), with two touches: a client's
+ * middlebox ChangeCipherSpec is drawn with the flight it travels in, and a
+ * rejected Certificate the engine did not report is drawn from the
+ * certificate result (marked inferred). The diagrams are written from the
+ * same drawn events at the end of each connection. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -182,6 +182,8 @@ typedef struct tconn {
     int flight, last_sender;
     int v13;
     int kc[2];
+    tev held; /* a client's middlebox ChangeCipherSpec, drawn with its next flight */
+    int has_held;
     int hs_result_done, failure_done, ended;
     kv sum[24];
     int nsum;
@@ -229,6 +231,10 @@ static void conn_free(tconn *k)
     for (int i = 0; i < k->nfail; i++) {
         free(k->fail[i].k);
         free(k->fail[i].v);
+    }
+    if (k->has_held) {
+        free(k->held.name);
+        free(k->held.detail);
     }
     free(k->ev);
     free(k);
@@ -749,28 +755,9 @@ static void fixup(tconn *k, size_t from)
             e->name = xstrdup("HelloRetryRequest");
         }
     }
-    /* A middlebox ChangeCipherSpec (RFC 8446 D.4) opens its sender's next
-     * flight: the engine sends it while the peer's flight is processed. */
-    for (size_t i = from; i < k->n; i++) {
-        /* (a server sends its own right after ServerHello or HelloRetryRequest) */
-        if (!middlebox_ccs(&k->ev[i]) || k->ev[i].type != HASP_EV_MSG_SENT || k->ev[i].drawn ||
-            k->ev[i].from_server)
-            continue;
-        size_t j = i + 1;
-        int peer_msgs = 0;
-        while (j < k->n &&
-               !(k->ev[j].type == HASP_EV_MSG_SENT || k->ev[j].type == HASP_EV_ALERT_SENT)) {
-            peer_msgs += k->ev[j].type == HASP_EV_MSG_RECV;
-            j++;
-        }
-        if (j == k->n || !peer_msgs) continue;
-        tev m = k->ev[i];
-        memmove(&k->ev[i], &k->ev[i + 1], (j - 1 - i) * sizeof(tev));
-        k->ev[j - 1] = m;
-        if (k->ev[j].t > m.t) k->ev[j - 1].t = k->ev[j].t;
-        i = j - 1;
-    }
 }
+
+static void release_held(tconn *k, size_t at);
 
 static void draw_pending(hasp_trace *t, tconn *k)
 {
@@ -997,6 +984,21 @@ static tconn *conn_start(hasp_trace *t, const char *peer)
     return k;
 }
 
+/* Put the held ChangeCipherSpec at index at (before the event there). */
+static void release_held(tconn *k, size_t at)
+{
+    if (!k->has_held) return;
+    tev *m = insert_event(k, at);
+    k->has_held = 0;
+    if (!m) {
+        free(k->held.name);
+        free(k->held.detail);
+        return;
+    }
+    *m = k->held;
+    if (at + 1 < k->n && k->ev[at + 1].t > m->t) m->t = k->ev[at + 1].t;
+}
+
 static void event_cb(void *arg, const hasp_event *ev)
 {
     hasp_trace *t = arg;
@@ -1032,10 +1034,6 @@ static void event_cb(void *arg, const hasp_event *ev)
                   (ev->msg_type == 0 || ev->msg_type == 1) && ev->name &&
                   (!strcmp(ev->name, "HelloRequest") || !strcmp(ev->name, "ClientHello")));
     if (!k->in_hs && starts) {
-        /* draw what came before, then collect the new handshake */
-        k->n--;
-        draw_pending(t, k);
-        k->n++;
         k->in_hs = 1;
         k->hs++;
         k->post = 0;
@@ -1044,20 +1042,30 @@ static void event_cb(void *arg, const hasp_event *ev)
         k->last_sender = -1;
         L(t, "           ---- renegotiation (handshake %d on this connection) ----", k->hs + 1);
     }
-    if (k->in_hs) {
-        /* done, failed, refused, or the connection is closing */
-        int ends = ev->type == HASP_EV_DONE ||
-                   ((ev->type == HASP_EV_ALERT_SENT || ev->type == HASP_EV_ALERT_RECV) &&
-                    (!strcmp(ev->detail, "fatal") || ev->msg_type == HASP_ALERT_NO_RENEGOTIATION ||
-                     ev->msg_type == HASP_ALERT_CLOSE_NOTIFY));
-        if (!ends) return;
-        draw_pending(t, k);
+    /* A client sends its middlebox ChangeCipherSpec (RFC 8446 D.4) while it
+     * handles the server's flight; it travels with the client's next one. */
+    if (t->role == HASP_CLIENT && e->type == HASP_EV_MSG_SENT && !e->from_server &&
+        middlebox_ccs(e) && !k->has_held) {
+        k->held = *e;
+        k->has_held = 1;
+        k->n--;
+        return;
+    }
+    if (k->has_held &&
+        ((e->type == HASP_EV_MSG_SENT || e->type == HASP_EV_ALERT_SENT) || e->type == HASP_EV_DONE))
+        release_held(k, k->n - 1);
+    /* done, failed, refused, or the connection is closing */
+    int ends = ev->type == HASP_EV_DONE ||
+               ((ev->type == HASP_EV_ALERT_SENT || ev->type == HASP_EV_ALERT_RECV) &&
+                (!strcmp(ev->detail, "fatal") || ev->msg_type == HASP_ALERT_NO_RENEGOTIATION ||
+                 ev->msg_type == HASP_ALERT_CLOSE_NOTIFY));
+    /* Drawn as it comes: scripts watch stderr while the connection runs. */
+    draw_pending(t, k);
+    if (k->in_hs && ends) {
         k->in_hs = 0;
         k->post = 1;
         if (ev->type == HASP_EV_DONE && k->hs > 0 && t->c) summary(t, k, t->c, 1);
-        return;
     }
-    draw_pending(t, k);
 }
 
 /* ---------------------------------------------------------------- diagrams */
@@ -1675,6 +1683,7 @@ void hasp_trace_handshake(hasp_trace *t, hasp_conn *c, int rc)
 {
     if (!t || !t->cur) return;
     tconn *k = t->cur;
+    release_held(k, k->n);
     draw_pending(t, k);
     k->in_hs = 0;
     k->post = 1;
@@ -1690,6 +1699,7 @@ void hasp_trace_conn_end(hasp_trace *t, hasp_conn *c, int rc)
 {
     if (!t || !t->cur) return;
     tconn *k = t->cur;
+    release_held(k, k->n);
     draw_pending(t, k);
     if (rc < 0)
         failure(t, k, c, rc, k->hs_result_done ? "the connection ended with an error" : "FAILED");
@@ -1705,6 +1715,7 @@ void hasp_trace_free(hasp_trace *t)
 {
     if (!t) return;
     if (t->cur) {
+        release_held(t->cur, t->cur->n);
         draw_pending(t, t->cur);
         t->cur = NULL;
     }

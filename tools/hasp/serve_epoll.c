@@ -1,0 +1,257 @@
+/* hasp server --www: many connections at once on one thread, an epoll loop
+ * over non-blocking sockets driving the engine (HASP_WANT_POLLIN /
+ * HASP_WANT_POLLOUT). HTTP/1.1 keep-alive; every GET gets the page that
+ * describes its connection. */
+#define _GNU_SOURCE /* accept4, strcasestr */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hasp.h"
+#include "tool.h"
+
+enum phase { PH_HANDSHAKE, PH_READ, PH_WRITE };
+
+typedef struct www_conn {
+    int fd;
+    hasp_conn *c;
+    int phase;
+    int id;
+    int keep_alive;
+    char req[8192];
+    size_t req_len;
+    char resp[4608];
+    size_t resp_len, resp_off; /* bytes handed to hasp_write so far */
+    time_t last;
+    struct www_conn *prev, *next; /* all open connections, for the idle sweep */
+} www_conn;
+
+static www_conn *all_conns;
+
+int hasp_www_page(hasp_conn *c, char *out, size_t cap, int keep_alive)
+{
+    char page[2048];
+    int len = snprintf(page, sizeof(page),
+                       "<html><head><title>hasp</title></head><body><pre>\n"
+                       "hasp %s server\n"
+                       "Protocol: %s\n"
+                       "Cipher: %s (%s)\n"
+                       "Group: %s\n"
+                       "Signature: %s\n"
+                       "Server name: %s\n"
+                       "ALPN: %s\n"
+                       "Extended master secret: %s\n"
+                       "Secure renegotiation: %s\n"
+                       "Resumed: %s\n"
+                       "</pre></body></html>\n",
+                       HASP_VERSION_STRING, hasp_conn_version_name(c), hasp_conn_cipher_name(c),
+                       hasp_conn_cipher_openssl_name(c),
+                       hasp_conn_group_name(c) ? hasp_conn_group_name(c) : "none",
+                       hasp_conn_sigalg_name(c) ? hasp_conn_sigalg_name(c) : "none",
+                       hasp_conn_servername(c) ? hasp_conn_servername(c) : "none",
+                       hasp_conn_alpn(c) ? hasp_conn_alpn(c) : "none",
+                       hasp_conn_version(c) == HASP_TLS1_3 ? "n/a (TLS 1.3)"
+                       : hasp_conn_ems(c)                  ? "yes"
+                                                           : "no",
+                       hasp_conn_version(c) == HASP_TLS1_3 ? "n/a (TLS 1.3)"
+                       : hasp_conn_secure_renegotiation(c) ? "yes"
+                                                           : "no",
+                       hasp_conn_resumed_how(c));
+    return snprintf(out, cap,
+                    "HTTP/1.%d 200 ok\r\nContent-Type: text/html\r\nContent-Length: %d\r\n%s\r\n%s",
+                    keep_alive, len, keep_alive ? "" : "Connection: close\r\n", page);
+}
+
+static void set_events(int ep, www_conn *w, int rc)
+{
+    struct epoll_event ev = {.events = rc == HASP_WANT_POLLOUT ? EPOLLOUT : EPOLLIN, .data.ptr = w};
+    epoll_ctl(ep, EPOLL_CTL_MOD, w->fd, &ev);
+}
+
+static void finish(int ep, www_conn *w, int *open_conns)
+{
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        all_conns = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
+    epoll_ctl(ep, EPOLL_CTL_DEL, w->fd, NULL);
+    hasp_conn_free(w->c);
+    close(w->fd);
+    free(w);
+    (*open_conns)--;
+}
+
+/* Advance one connection as far as it can go. 1: keep it, 0: done. */
+static int step(int ep, www_conn *w, int quiet)
+{
+    for (;;) {
+        int rc;
+        switch (w->phase) {
+        case PH_HANDSHAKE:
+            rc = hasp_handshake(w->c);
+            if (rc == HASP_WANT_POLLIN || rc == HASP_WANT_POLLOUT) {
+                set_events(ep, w, rc);
+                return 1;
+            }
+            if (rc != 0) {
+                if (!quiet)
+                    fprintf(stderr, "hasp: connection %d failed: %s\n", w->id,
+                            hasp_conn_errmsg(w->c)[0] ? hasp_conn_errmsg(w->c)
+                                                      : hasp_err_name(rc));
+                return 0;
+            }
+            if (!quiet)
+                fprintf(stderr, "hasp: connection %d: %s %s (%s)\n", w->id,
+                        hasp_conn_version_name(w->c), hasp_conn_cipher_name(w->c),
+                        hasp_conn_cipher_openssl_name(w->c));
+            w->phase = PH_READ;
+            break;
+        case PH_READ: {
+            char *end = strstr(w->req, "\r\n\r\n"); /* a pipelined request may be waiting */
+            if (!end) {
+                if (w->req_len >= sizeof(w->req) - 1)
+                    return 0; /* a request larger than 8 KiB: not ours to serve */
+                ssize_t n =
+                    hasp_read(w->c, w->req + w->req_len, sizeof(w->req) - 1 - w->req_len);
+                if (n == HASP_WANT_POLLIN || n == HASP_WANT_POLLOUT) {
+                    set_events(ep, w, (int)n);
+                    return 1;
+                }
+                if (n <= 0)
+                    return 0; /* close_notify (answered) or an error */
+                w->req_len += (size_t)n;
+                w->req[w->req_len] = 0;
+                break;
+            }
+            /* HTTP/1.1 keeps the connection unless told otherwise */
+            w->keep_alive = strstr(w->req, "HTTP/1.1") != NULL && !strcasestr(w->req, "Connection: close");
+            int len = hasp_www_page(w->c, w->resp, sizeof(w->resp), w->keep_alive);
+            w->resp_len = len > 0 && (size_t)len < sizeof(w->resp) ? (size_t)len : 0;
+            w->resp_off = 0;
+            /* drop this request; keep any pipelined bytes after it */
+            size_t used = (size_t)(end + 4 - w->req);
+            memmove(w->req, w->req + used, w->req_len - used + 1);
+            w->req_len -= used;
+            w->phase = PH_WRITE;
+            break;
+        }
+        case PH_WRITE:
+            if (w->resp_off < w->resp_len) {
+                ssize_t n = hasp_write(w->c, w->resp + w->resp_off, w->resp_len - w->resp_off);
+                if (n == HASP_WANT_POLLIN || n == HASP_WANT_POLLOUT) {
+                    set_events(ep, w, (int)n);
+                    return 1;
+                }
+                if (n < 0)
+                    return 0;
+                w->resp_off += (size_t)n;
+            }
+            rc = hasp_flush(w->c);
+            if (rc == HASP_WANT_POLLOUT) {
+                set_events(ep, w, rc);
+                return 1;
+            }
+            if (rc < 0)
+                return 0;
+            if (!w->keep_alive) {
+                if (hasp_close(w->c) == HASP_WANT_POLLOUT)
+                    (void)0; /* best effort: the socket is full, close anyway */
+                return 0;
+            }
+            w->phase = PH_READ;
+            break;
+        }
+    }
+}
+
+int hasp_serve_www_epoll(hasp_config *cfg, int lfd, int naccept, int quiet)
+{
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    if (ep < 0) {
+        fprintf(stderr, "hasp: error: epoll_create1: %s\n", strerror(errno));
+        return 1;
+    }
+    fcntl(lfd, F_SETFL, fcntl(lfd, F_GETFL) | O_NONBLOCK);
+    struct epoll_event lev = {.events = EPOLLIN, .data.ptr = NULL};
+    epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &lev);
+    int accepted = 0, open_conns = 0;
+    struct epoll_event evs[256];
+    time_t last_sweep = time(NULL);
+    for (;;) {
+        if (naccept && accepted >= naccept && open_conns == 0)
+            break;
+        int n = epoll_wait(ep, evs, 256, 1000);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            fprintf(stderr, "hasp: error: epoll_wait: %s\n", strerror(errno));
+            break;
+        }
+        time_t now = time(NULL);
+        for (int i = 0; i < n; i++) {
+            if (evs[i].data.ptr == NULL) {
+                /* new connections, as many as are waiting */
+                for (;;) {
+                    if (naccept && accepted >= naccept)
+                        break;
+                    int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+                    if (fd < 0)
+                        break;
+                    int one = 1;
+                    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+                    www_conn *w = calloc(1, sizeof(*w));
+                    hasp_conn *c = w ? hasp_conn_new(cfg, HASP_SERVER) : NULL;
+                    if (!c) {
+                        free(w);
+                        close(fd);
+                        continue;
+                    }
+                    w->fd = fd;
+                    w->c = c;
+                    w->id = ++accepted;
+                    w->last = now;
+                    hasp_set_fd(c, fd);
+                    w->next = all_conns;
+                    if (all_conns)
+                        all_conns->prev = w;
+                    all_conns = w;
+                    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = w};
+                    epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+                    open_conns++;
+                }
+                continue;
+            }
+            www_conn *w = evs[i].data.ptr;
+            w->last = now;
+            if (!step(ep, w, quiet))
+                finish(ep, w, &open_conns);
+        }
+        if (now - last_sweep >= 5) {
+            /* a peer silent for 30 s loses its connection */
+            last_sweep = now;
+            for (www_conn *w = all_conns, *next; w; w = next) {
+                next = w->next;
+                if (now - w->last >= 30) {
+                    if (!quiet && w->phase == PH_HANDSHAKE)
+                        fprintf(stderr, "hasp: connection %d failed: the handshake took longer "
+                                        "than 30 s\n",
+                                w->id);
+                    finish(ep, w, &open_conns);
+                }
+            }
+        }
+    }
+    close(ep);
+    return 0;
+}
