@@ -347,7 +347,8 @@ int hasp_conn_input(hasp_conn *c, const uint8_t *in, size_t len)
     size_t room;
     GUARD(hasp_conn_input_space(c, &space, &room));
     size_t n = len < room ? len : room;
-    memcpy(space, in, n);
+    if (n)
+        memcpy(space, in, n);
     hasp_conn_input_commit(c, n);
     return (int)n;
 }
@@ -587,8 +588,6 @@ static int read_record_to(hasp_conn *c, uint8_t *dst, size_t dst_cap, size_t *ds
         /* RFC 8446 5: a plaintext CCS during the handshake is dropped. */
         ENSURE_MSG(c->state == ST_HANDSHAKE && len == 1 && rec[5] == 1, HASP_ERR_UNEXPECTED,
                    "the peer sent a ChangeCipherSpec record outside the TLS 1.3 handshake");
-        conn_event(c, HASP_EV_MSG_RECV, c->role != HASP_SERVER, HS_CCS, "ChangeCipherSpec", 1,
-                   "middlebox compatibility (dropped)");
         return 1;
     }
     uint8_t *pt;
