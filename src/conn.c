@@ -294,6 +294,8 @@ int conn_ticket_revoked(const hasp_conn *c, const uint8_t *t, size_t len)
 
 void conn_session_invalidate(hasp_conn *c)
 {
+    if (c->peer_closed && c->alert_sent < 0 && (c->alert_recv < 0 || c->alert_recv == 0))
+        return; /* the peer's close_notify came first: a clean end, whatever followed */
     if (c->role == HASP_SERVER && c->ntickets_seen) {
         /* Tickets are stateless: remember the ones of this connection as revoked. */
         hasp_config *cfg = (hasp_config *)c->cfg;

@@ -41,6 +41,8 @@ static int flush(hasp_conn *c)
             hasp_conn_output_done(c, n);
             if (c->state == ST_ERROR)
                 return c->err;
+            if ((e == EPIPE || e == ECONNRESET) && c->peer_closed)
+                return 0; /* the peer closed cleanly and left: our close_notify is moot */
             if (e == EPIPE || e == ECONNRESET) {
                 /* The peer hung up: most often after a fatal alert it sent. Report that. */
                 uint8_t *space;
