@@ -7,7 +7,7 @@ case "${1:-build}" in
   test)  want="$want gnutls-bin python3 valgrind tshark librsvg2-bin wrk iproute2" ;;
   demo)  want="$want" ;;
   fuzz)  want="$want clang libclang-rt-14-dev" ;;
-  asan)  want="$want gnutls-bin python3 valgrind" ;;
+  asan)  want="$want gnutls-bin python3 valgrind tshark librsvg2-bin wrk iproute2" ;;
   bench) want="$want valgrind" ;;
 esac
 missing=""
