@@ -25,10 +25,13 @@ int hasp_err_set(int code, const char *file, int line, const char *fmt, ...)
     last_err.file = file;
     last_err.line = line;
     if (fmt) {
+        /* through a copy: the arguments may quote the previous message */
+        char tmp[sizeof(last_err.msg)];
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(last_err.msg, sizeof(last_err.msg), fmt, ap);
+        vsnprintf(tmp, sizeof(tmp), fmt, ap);
         va_end(ap);
+        memcpy(last_err.msg, tmp, sizeof(tmp));
     } else {
         snprintf(last_err.msg, sizeof(last_err.msg), "%s", hasp_err_default_msg(code));
     }
