@@ -238,6 +238,9 @@ uint16_t hs_pick_sigscheme(const hasp_conn *c, const uint16_t *peer, size_t npee
 const char *hs_sigscheme_name(uint16_t id);
 void hs_install(hasp_rec_prot *dst, hasp_rec_prot *pending);
 int hs_verify_chain(hasp_conn *c, const uint8_t *const *certs, const size_t *lens, size_t n);
+int hs_read_signature(hasp_conn *c, hasp_rd *r, uint16_t version, const char *what,
+                      const hasp_sigscheme **ss, hasp_rd *sig);
+int hs_write_signature(hasp_conn *c, hasp_wr *w, uint16_t scheme, const uint8_t *data, size_t len);
 const char *hs_msg_name(int type);
 int hs_transcript_hash(hasp_conn *c, uint8_t *out);
 int hs_offered_group(const hasp_conn *c, uint16_t group);

@@ -258,6 +258,37 @@ const char *hs_sigscheme_name(uint16_t id)
 
 static int derive_key_block(hasp_conn *c);
 
+/* A DigitallySigned {scheme, signature}: the scheme must be one we offered
+ * and fit the peer's key under this version's rules. */
+int hs_read_signature(hasp_conn *c, hasp_rd *r, uint16_t version, const char *what,
+                      const hasp_sigscheme **ss, hasp_rd *sig)
+{
+    uint16_t scheme;
+    GUARD(rd_u16(r, &scheme));
+    GUARD(rd_vec(r, 2, sig));
+    GUARD(rd_expect_empty(r));
+    *ss = hasp_sigscheme_find(scheme);
+    ENSURE_MSG(*ss && hs_offered_sigalg(c, scheme) &&
+                   hasp_sigscheme_fits(*ss, c->hs->peer_key, version),
+               HASP_ERR_ILLEGAL_PARAM,
+               "the %s signed %s with %s (0x%04x), which was not offered for its key in %s",
+               hs_peer_name(c), what, *ss ? (*ss)->name : "an unknown scheme", scheme,
+               version == HASP_TLS1_3 ? "TLS 1.3" : "TLS 1.2");
+    return 0;
+}
+
+/* Sign data with our key and append {scheme, signature} to w. */
+int hs_write_signature(hasp_conn *c, hasp_wr *w, uint16_t scheme, const uint8_t *data, size_t len)
+{
+    uint8_t sig[1024];
+    size_t sig_len;
+    GUARD(hasp_sign_scheme(c->hs->cred->key, scheme, data, len, sig, sizeof(sig), &sig_len));
+    GUARD(wr_u16(w, scheme));
+    GUARD(wr_vec(w, 2, sig, sig_len));
+    DETAIL(c, "signature=%s", hs_sigscheme_name(scheme));
+    return 0;
+}
+
 /* master secret (RFC 5246 8.1, RFC 7627 4) and key block (RFC 5246 6.3). */
 static int derive_keys(hasp_conn *c)
 {
@@ -996,16 +1027,11 @@ static int server_key_exchange_send(hasp_conn *c)
         rc = wr_bytes(&tbs, hs->server_random, 32);
     if (rc == 0)
         rc = wr_bytes(&tbs, w->p + params_start, params_len);
-    uint8_t sig[1024];
-    size_t sig_len = 0;
+    DETAIL(c, "group=%s ", hasp_group_name(c->group));
     if (rc == 0)
-        rc = hasp_sign_scheme(hs->cred->key, c->sigscheme, tbs.p, tbs.len, sig, sizeof(sig),
-                              &sig_len);
+        rc = hs_write_signature(c, w, c->sigscheme, tbs.p, tbs.len);
     hasp_wr_free(&tbs);
     GUARD(rc);
-    GUARD(wr_u16(w, c->sigscheme));
-    GUARD(wr_vec(w, 2, sig, sig_len));
-    DETAIL(c, "group=%s signature=%s", hasp_group_name(c->group), hs_sigscheme_name(c->sigscheme));
     return hs_msg_end(c, HS_SERVER_KEY_EXCHANGE);
 }
 
@@ -1054,17 +1080,10 @@ static int server_key_exchange_recv(hasp_conn *c, hasp_rd *r)
     ENSURE_MSG(hs->kex, HASP_ERR_ILLEGAL_PARAM, "the server's key exchange parameters are unusable: %s",
                hasp_err_last()->msg);
     size_t params_len = (size_t)(r->p - params);
-    uint16_t scheme;
+    const hasp_sigscheme *ss;
     hasp_rd sig;
-    GUARD(rd_u16(r, &scheme));
-    GUARD(rd_vec(r, 2, &sig));
-    GUARD(rd_expect_empty(r));
-    const hasp_sigscheme *ss = hasp_sigscheme_find(scheme);
-    ENSURE_MSG(ss && hs_offered_sigalg(c, scheme) && hasp_sigscheme_fits(ss, hs->peer_key, HASP_TLS1_2),
-               HASP_ERR_ILLEGAL_PARAM,
-               "the server signed its key exchange with %s (0x%04x), which the client did not "
-               "offer for this key",
-               ss ? ss->name : "an unknown scheme", scheme);
+    GUARD(hs_read_signature(c, r, HASP_TLS1_2, "its key exchange", &ss, &sig));
+    uint16_t scheme = ss->id;
     c->sigscheme = scheme;
     hasp_wr tbs = hasp_wr_dyn();
     int rc = wr_bytes(&tbs, hs->client_random, 32);
@@ -1235,33 +1254,20 @@ static int certificate_verify_send(hasp_conn *c)
     struct hasp_hs *hs = c->hs;
     uint16_t scheme = hs_pick_sigscheme(c, hs->cr_sigalgs, hs->ncr_sigalgs, hs->cred->key, HASP_TLS1_2);
     ENSURE(scheme, HASP_ERR_INTERNAL);
-    uint8_t sig[1024];
-    size_t sig_len;
-    GUARD(hasp_sign_scheme(hs->cred->key, scheme, hs->transcript.p, hs->transcript.len, sig,
-                           sizeof(sig), &sig_len));
     hasp_wr *w = hs_msg_begin(c);
-    GUARD(wr_u16(w, scheme));
-    GUARD(wr_vec(w, 2, sig, sig_len));
-    DETAIL(c, "signature=%s", hs_sigscheme_name(scheme));
+    GUARD(hs_write_signature(c, w, scheme, hs->transcript.p, hs->transcript.len));
     return hs_msg_end(c, HS_CERTIFICATE_VERIFY);
 }
 
 static int certificate_verify_recv(hasp_conn *c, hasp_rd *r)
 {
     struct hasp_hs *hs = c->hs;
-    uint16_t scheme;
+    const hasp_sigscheme *ss;
     hasp_rd sig;
-    GUARD(rd_u16(r, &scheme));
-    GUARD(rd_vec(r, 2, &sig));
-    GUARD(rd_expect_empty(r));
-    const hasp_sigscheme *ss = hasp_sigscheme_find(scheme);
-    ENSURE_MSG(ss && hs_offered_sigalg(c, scheme) && hasp_sigscheme_fits(ss, hs->peer_key, HASP_TLS1_2),
-               HASP_ERR_ILLEGAL_PARAM,
-               "the client signed CertificateVerify with 0x%04x, which was not offered for its key",
-               scheme);
+    GUARD(hs_read_signature(c, r, HASP_TLS1_2, "CertificateVerify", &ss, &sig));
     /* The transcript up to, not including, this message. */
     size_t upto = hs->transcript.len - 4 - (sig.len + 4);
-    int rc = hasp_verify_scheme(hs->peer_key, scheme, hs->transcript.p, upto, sig.p, sig.len);
+    int rc = hasp_verify_scheme(hs->peer_key, ss->id, hs->transcript.p, upto, sig.p, sig.len);
     if (rc < 0)
         FAIL(HASP_ERR_DECRYPT,
              "the client's CertificateVerify signature (%s) does not verify with its certificate",

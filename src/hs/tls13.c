@@ -877,33 +877,22 @@ static int certificate_verify13_send(hasp_conn *c)
                              : hs_pick_sigscheme(c, hs->cr_sigalgs, hs->ncr_sigalgs,
                                                  hs->cred->key, HASP_TLS1_3);
     ENSURE(scheme, HASP_ERR_INTERNAL);
-    uint8_t th[HASP_HASH_MAX], content[200], sig[1024];
-    size_t len, sig_len;
+    uint8_t th[HASP_HASH_MAX], content[200];
+    size_t len;
     GUARD(hs_transcript_hash(c, th));
     GUARD(cv_content(c, server, th, content, &len));
-    GUARD(hasp_sign_scheme(hs->cred->key, scheme, content, len, sig, sizeof(sig), &sig_len));
     hasp_wr *w = hs_msg_begin(c);
-    GUARD(wr_u16(w, scheme));
-    GUARD(wr_vec(w, 2, sig, sig_len));
-    DETAIL(c, "signature=%s", hs_sigscheme_name(scheme));
+    GUARD(hs_write_signature(c, w, scheme, content, len));
     return hs_msg_end(c, HS_CERTIFICATE_VERIFY);
 }
 
 static int certificate_verify13_recv(hasp_conn *c, hasp_rd *r)
 {
     struct hasp_hs *hs = c->hs;
-    uint16_t scheme;
+    const hasp_sigscheme *ss;
     hasp_rd sig;
-    GUARD(rd_u16(r, &scheme));
-    GUARD(rd_vec(r, 2, &sig));
-    GUARD(rd_expect_empty(r));
-    const hasp_sigscheme *ss = hasp_sigscheme_find(scheme);
-    ENSURE_MSG(ss && hs_offered_sigalg(c, scheme) &&
-                   hasp_sigscheme_fits(ss, hs->peer_key, HASP_TLS1_3),
-               HASP_ERR_ILLEGAL_PARAM,
-               "the %s signed CertificateVerify with %s (0x%04x), which was not offered for its "
-               "key in TLS 1.3",
-               hs_peer_name(c), ss ? ss->name : "an unknown scheme", scheme);
+    GUARD(hs_read_signature(c, r, HASP_TLS1_3, "CertificateVerify", &ss, &sig));
+    uint16_t scheme = ss->id;
     uint8_t content[200];
     size_t len;
     GUARD(cv_content(c, c->role == HASP_CLIENT, hs->hash_before, content, &len));
