@@ -60,32 +60,32 @@ enum hasp_err_class {
 
 /* Error codes. Stable: new codes are only ever added. */
 enum hasp_err {
-    HASP_ERR_USAGE = -10,        /* invalid argument or call in the wrong state */
-    HASP_ERR_NOMEM = -11,        /* out of memory */
-    HASP_ERR_INTERNAL = -12,     /* internal error */
-    HASP_ERR_CRYPTO = -13,       /* the crypto library failed */
-    HASP_ERR_IO = -14,           /* read(2)/write(2) failed */
-    HASP_ERR_CLOSED = -15,       /* the connection was closed (close_notify or after a fatal error) */
-    HASP_ERR_TRUNCATED = -16,    /* the peer closed the transport without close_notify */
-    HASP_ERR_PEER_ALERT = -17,   /* the peer sent a fatal alert */
-    HASP_ERR_DECODE = -18,       /* a message was malformed: decode_error(50) */
-    HASP_ERR_UNEXPECTED = -19,   /* a message came out of order: unexpected_message(10) */
-    HASP_ERR_BAD_MAC = -20,      /* a record failed authentication: bad_record_mac(20) */
-    HASP_ERR_OVERFLOW = -21,     /* a record was too large: record_overflow(22) */
-    HASP_ERR_HANDSHAKE = -22,    /* no acceptable parameters: handshake_failure(40) */
-    HASP_ERR_VERSION = -23,      /* no shared protocol version: protocol_version(70) */
-    HASP_ERR_ILLEGAL_PARAM = -24, /* a field had a value out of range: illegal_parameter(47) */
-    HASP_ERR_DECRYPT = -25,      /* a signature or Finished failed: decrypt_error(51) */
-    HASP_ERR_NOT_TLS = -26,      /* the peer is not speaking TLS */
+    HASP_ERR_USAGE = -10,      /* invalid argument or call in the wrong state */
+    HASP_ERR_NOMEM = -11,      /* out of memory */
+    HASP_ERR_INTERNAL = -12,   /* internal error */
+    HASP_ERR_CRYPTO = -13,     /* the crypto library failed */
+    HASP_ERR_IO = -14,         /* read(2)/write(2) failed */
+    HASP_ERR_CLOSED = -15,     /* the connection was closed (close_notify or after a fatal error) */
+    HASP_ERR_TRUNCATED = -16,  /* the peer closed the transport without close_notify */
+    HASP_ERR_PEER_ALERT = -17, /* the peer sent a fatal alert */
+    HASP_ERR_DECODE = -18,     /* a message was malformed: decode_error(50) */
+    HASP_ERR_UNEXPECTED = -19, /* a message came out of order: unexpected_message(10) */
+    HASP_ERR_BAD_MAC = -20,    /* a record failed authentication: bad_record_mac(20) */
+    HASP_ERR_OVERFLOW = -21,   /* a record was too large: record_overflow(22) */
+    HASP_ERR_HANDSHAKE = -22,  /* no acceptable parameters: handshake_failure(40) */
+    HASP_ERR_VERSION = -23,    /* no shared protocol version: protocol_version(70) */
+    HASP_ERR_ILLEGAL_PARAM = -24,   /* a field had a value out of range: illegal_parameter(47) */
+    HASP_ERR_DECRYPT = -25,         /* a signature or Finished failed: decrypt_error(51) */
+    HASP_ERR_NOT_TLS = -26,         /* the peer is not speaking TLS */
     HASP_ERR_UNSUPPORTED_EXT = -27, /* unsupported_extension(110) */
-    HASP_ERR_NO_APP_PROTO = -28, /* no_application_protocol(120) */
+    HASP_ERR_NO_APP_PROTO = -28,    /* no_application_protocol(120) */
     HASP_ERR_INSUFFICIENT_SECURITY = -29, /* insufficient_security(71) */
-    HASP_ERR_UNRECOGNIZED_NAME = -30, /* unrecognized_name(112) */
-    HASP_ERR_NO_RENEGOTIATION = -31, /* renegotiation refused */
-    HASP_ERR_LIMIT = -32,        /* a configured limit was exceeded */
-    HASP_ERR_CONFIG = -33,       /* a configuration file or value was invalid */
-    HASP_ERR_MISSING_EXT = -34,  /* missing_extension(109) */
-    HASP_ERR_CERT_REQUIRED = -35, /* certificate_required(116) */
+    HASP_ERR_UNRECOGNIZED_NAME = -30,     /* unrecognized_name(112) */
+    HASP_ERR_NO_RENEGOTIATION = -31,      /* renegotiation refused */
+    HASP_ERR_LIMIT = -32,                 /* a configured limit was exceeded */
+    HASP_ERR_CONFIG = -33,                /* a configuration file or value was invalid */
+    HASP_ERR_MISSING_EXT = -34,           /* missing_extension(109) */
+    HASP_ERR_CERT_REQUIRED = -35,         /* certificate_required(116) */
     HASP_ERR_INAPPROPRIATE_FALLBACK = -36,
 
     /* certificate errors: class HASP_CLASS_CERTIFICATE */
@@ -96,7 +96,7 @@ enum hasp_err {
     HASP_ERR_CERT_SIGNATURE = -54,   /* a signature in the chain is invalid: bad_certificate(42) */
     HASP_ERR_CERT_NAME = -55,        /* host name mismatch: bad_certificate(42) */
     HASP_ERR_CERT_PATH_LEN = -56,    /* path too long: bad_certificate(42) */
-    HASP_ERR_CERT_USAGE = -57,       /* key usage / extended key usage: unsupported_certificate(43) */
+    HASP_ERR_CERT_USAGE = -57, /* key usage / extended key usage: unsupported_certificate(43) */
     HASP_ERR_CERT_CONSTRAINTS = -58, /* CA bit / name constraints: bad_certificate(42) */
     HASP_ERR_CERT_SELF_SIGNED = -59, /* self-signed leaf not trusted: unknown_ca(48) */
     HASP_ERR_CERT_NOT_FOUND = -60,   /* no certificate was presented */
@@ -219,11 +219,11 @@ int hasp_config_set_verify_client(hasp_config *cfg, int mode);
 /* Engine limits: each enforced; exceeding one ends the connection with an
  * alert and a HASP_ERR_LIMIT that names the limit. */
 typedef struct hasp_limits {
-    size_t max_handshake_size;   /* one handshake message (default 128 KiB) */
-    unsigned max_chain_len;      /* certificates a peer may send (default 10) */
-    unsigned max_extensions;     /* extensions in one hello (default 64) */
-    unsigned reneg_per_minute;   /* peer-initiated renegotiations (default 3) */
-    size_t max_buffered;         /* application data held during a renegotiation (default 1 MiB) */
+    size_t max_handshake_size; /* one handshake message (default 128 KiB) */
+    unsigned max_chain_len;    /* certificates a peer may send (default 10) */
+    unsigned max_extensions;   /* extensions in one hello (default 64) */
+    unsigned reneg_per_minute; /* peer-initiated renegotiations (default 3) */
+    size_t max_buffered;       /* application data held during a renegotiation (default 1 MiB) */
     unsigned handshake_timeout_ms; /* fd layer: a whole handshake (default 0: none) */
 } hasp_limits;
 void hasp_config_get_limits(const hasp_config *cfg, hasp_limits *out);
@@ -247,12 +247,12 @@ enum hasp_event_type {
 };
 
 typedef struct hasp_event {
-    int type;          /* enum hasp_event_type */
-    int from_server;   /* 1 if the server sent this message / made this decision */
-    int encrypted;     /* the record carrying it was protected */
-    int msg_type;      /* handshake type (HelloRequest 0 .. ), 20 for CCS, alert number */
-    const char *name;  /* "ClientHello", "ChangeCipherSpec", "handshake_failure(40)" */
-    size_t length;     /* message length in bytes (with its 4-byte header) */
+    int type;           /* enum hasp_event_type */
+    int from_server;    /* 1 if the server sent this message / made this decision */
+    int encrypted;      /* the record carrying it was protected */
+    int msg_type;       /* handshake type (HelloRequest 0 .. ), 20 for CCS, alert number */
+    const char *name;   /* "ClientHello", "ChangeCipherSpec", "handshake_failure(40)" */
+    size_t length;      /* message length in bytes (with its 4-byte header) */
     const char *detail; /* decoded fields, one line, e.g. "version=TLS1.2 suite=..." */
 } hasp_event;
 
@@ -286,8 +286,8 @@ void hasp_config_set_session_cache(hasp_config *cfg, size_t max_entries, uint32_
 /* An external cache instead (or as well): new gets the session bytes to keep
  * (they hold the master secret: protect them), get copies them back into
  * out (return 1 when found), remove forgets one. */
-typedef int (*hasp_session_new_cb)(void *arg, const uint8_t *id, size_t id_len,
-                                   const uint8_t *sess, size_t len);
+typedef int (*hasp_session_new_cb)(void *arg, const uint8_t *id, size_t id_len, const uint8_t *sess,
+                                   size_t len);
 typedef int (*hasp_session_get_cb)(void *arg, const uint8_t *id, size_t id_len, uint8_t *out,
                                    size_t cap, size_t *len);
 typedef void (*hasp_session_remove_cb)(void *arg, const uint8_t *id, size_t id_len);
@@ -380,13 +380,13 @@ const char *hasp_conn_version_name(const hasp_conn *c); /* "TLSv1.2" */
 uint16_t hasp_conn_cipher_id(const hasp_conn *c);
 const char *hasp_conn_cipher_name(const hasp_conn *c);         /* IANA name */
 const char *hasp_conn_cipher_openssl_name(const hasp_conn *c); /* OpenSSL name */
-const char *hasp_conn_group_name(const hasp_conn *c);           /* "x25519", or NULL */
-const char *hasp_conn_sigalg_name(const hasp_conn *c);          /* or NULL */
-const char *hasp_conn_alpn(const hasp_conn *c);                 /* or NULL */
-const char *hasp_conn_servername(const hasp_conn *c);           /* SNI, or NULL */
-int hasp_conn_ems(const hasp_conn *c);                /* extended master secret used */
-int hasp_conn_secure_renegotiation(const hasp_conn *c); /* RFC 5746 negotiated */
-int hasp_conn_etm(const hasp_conn *c);                /* encrypt_then_mac used */
+const char *hasp_conn_group_name(const hasp_conn *c);          /* "x25519", or NULL */
+const char *hasp_conn_sigalg_name(const hasp_conn *c);         /* or NULL */
+const char *hasp_conn_alpn(const hasp_conn *c);                /* or NULL */
+const char *hasp_conn_servername(const hasp_conn *c);          /* SNI, or NULL */
+int hasp_conn_ems(const hasp_conn *c);                         /* extended master secret used */
+int hasp_conn_secure_renegotiation(const hasp_conn *c);        /* RFC 5746 negotiated */
+int hasp_conn_etm(const hasp_conn *c);                         /* encrypt_then_mac used */
 int hasp_conn_resumed(const hasp_conn *c);
 /* How: "no", "session-id", "ticket", "psk" (TLS 1.3). */
 const char *hasp_conn_resumed_how(const hasp_conn *c);

@@ -33,12 +33,10 @@ void *hasp_malloc(size_t n)
 
 void *hasp_calloc(size_t n, size_t size)
 {
-    if (size && n > SIZE_MAX / size)
-        return NULL;
+    if (size && n > SIZE_MAX / size) return NULL;
     size_t total = n * size;
     void *p = alloc_malloc(total ? total : 1);
-    if (p)
-        memset(p, 0, total);
+    if (p) memset(p, 0, total);
     return p;
 }
 
@@ -49,6 +47,5 @@ void *hasp_realloc(void *p, size_t n)
 
 void hasp_free(void *p)
 {
-    if (p)
-        alloc_free(p);
+    if (p) alloc_free(p);
 }

@@ -42,8 +42,7 @@ static const uint16_t default_sigalgs[] = {
 hasp_config *hasp_config_new(void)
 {
     hasp_config *cfg = hasp_calloc(1, sizeof(*cfg));
-    if (!cfg)
-        return NULL;
+    if (!cfg) return NULL;
     cfg->min_version = HASP_TLS1_2;
     cfg->max_version = HASP_TLS1_3;
     hasp_config_set_ciphers(cfg, "DEFAULT");
@@ -73,16 +72,14 @@ hasp_config *hasp_config_new(void)
 
 void hasp_config_free(hasp_config *cfg)
 {
-    if (!cfg)
-        return;
+    if (!cfg) return;
     hasp_wipe(cfg->test_kex_priv, sizeof(cfg->test_kex_priv));
     for (size_t i = 0; i < cfg->ncreds; i++) {
         for (size_t j = 0; j < cfg->creds[i].n; j++)
             hasp_free(cfg->creds[i].chain[j]);
         hasp_pkey_free(cfg->creds[i].key);
     }
-    if (cfg->anchors)
-        hasp_x509_store_free(cfg->anchors);
+    if (cfg->anchors) hasp_x509_store_free(cfg->anchors);
     session_cache_free(cfg->cache);
     used_tickets_free(cfg->used_tickets);
     used_tickets_free(cfg->revoked_tickets);
@@ -104,8 +101,7 @@ int hasp_config_set_versions(hasp_config *cfg, uint16_t min, uint16_t max)
     if (max > HASP_TLS1_3)
         return cfg_fail(cfg, HASP_ERR_USAGE, "hasp supports TLS 1.3 at most (0x%04x was asked for)",
                         max);
-    if (min > max)
-        return cfg_fail(cfg, HASP_ERR_USAGE, "the minimum version is above the maximum");
+    if (min > max) return cfg_fail(cfg, HASP_ERR_USAGE, "the minimum version is above the maximum");
     cfg->min_version = min;
     cfg->max_version = max;
     return 0;
@@ -129,11 +125,9 @@ static int for_each_item(hasp_config *cfg, const char *s,
         char *e = b + strlen(b);
         while (e > b && e[-1] == ' ')
             *--e = 0;
-        if (*b)
-            GUARD(fn(cfg, b, arg));
+        if (*b) GUARD(fn(cfg, b, arg));
         s += n;
-        if (*s)
-            s++;
+        if (*s) s++;
     }
     return 0;
 }
@@ -141,8 +135,7 @@ static int for_each_item(hasp_config *cfg, const char *s,
 static int add_suite(hasp_config *cfg, uint16_t id)
 {
     for (size_t i = 0; i < cfg->nsuites; i++)
-        if (cfg->suites[i] == id)
-            return 0;
+        if (cfg->suites[i] == id) return 0;
     if (cfg->nsuites >= HASP_MAX_SUITES)
         return cfg_fail(cfg, HASP_ERR_USAGE, "too many cipher suites");
     cfg->suites[cfg->nsuites++] = id;
@@ -156,8 +149,7 @@ static int cipher_item(hasp_config *cfg, const char *item, void *arg)
         int all = !strcasecmp(item, "ALL");
         const hasp_suite *s;
         for (size_t i = 0; (s = hasp_suite_at(i)); i++)
-            if (s->in_default || all)
-                GUARD(add_suite(cfg, s->id));
+            if (s->in_default || all) GUARD(add_suite(cfg, s->id));
         return 0;
     }
     const hasp_suite *s = hasp_suite_by_name(item);
@@ -196,10 +188,8 @@ static int suite13_item(hasp_config *cfg, const char *item, void *arg)
                         "TLS_AES_256_GCM_SHA384, TLS_CHACHA20_POLY1305_SHA256)",
                         item);
     for (size_t i = 1; i <= list[0]; i++)
-        if (list[i] == s->id)
-            return 0;
-    if (list[0] < 8)
-        list[++list[0]] = s->id;
+        if (list[i] == s->id) return 0;
+    if (list[0] < 8) list[++list[0]] = s->id;
     return 0;
 }
 
@@ -213,8 +203,7 @@ int hasp_config_set_ciphersuites13(hasp_config *cfg, const char *list)
         merged[n++] = l13[i];
     for (size_t i = 0; i < cfg->nsuites && n < HASP_MAX_SUITES; i++) {
         const hasp_suite *s = hasp_suite_find(cfg->suites[i]);
-        if (s && !hasp_suite_is_tls13(s))
-            merged[n++] = s->id;
+        if (s && !hasp_suite_is_tls13(s)) merged[n++] = s->id;
     }
     memcpy(cfg->suites, merged, n * sizeof(merged[0]));
     cfg->nsuites = n;
@@ -231,10 +220,8 @@ static int group_item(hasp_config *cfg, const char *item, void *arg)
                         "(P-384), ffdhe2048, ffdhe3072)",
                         item);
     for (size_t i = 0; i < cfg->ngroups; i++)
-        if (cfg->groups[i] == g)
-            return 0;
-    if (cfg->ngroups >= HASP_MAX_GROUPS)
-        return cfg_fail(cfg, HASP_ERR_USAGE, "too many groups");
+        if (cfg->groups[i] == g) return 0;
+    if (cfg->ngroups >= HASP_MAX_GROUPS) return cfg_fail(cfg, HASP_ERR_USAGE, "too many groups");
     cfg->groups[cfg->ngroups++] = (uint16_t)g;
     return 0;
 }
@@ -259,8 +246,7 @@ static int sigalg_item(hasp_config *cfg, const char *item, void *arg)
 {
     (void)arg;
     const hasp_sigscheme *s = hasp_sigscheme_by_name(item);
-    if (!s)
-        return cfg_fail(cfg, HASP_ERR_USAGE, "unknown signature scheme '%s'", item);
+    if (!s) return cfg_fail(cfg, HASP_ERR_USAGE, "unknown signature scheme '%s'", item);
     if (cfg->nsigalgs >= HASP_MAX_SIGALGS)
         return cfg_fail(cfg, HASP_ERR_USAGE, "too many signature schemes");
     cfg->sigalgs[cfg->nsigalgs++] = s->id;
@@ -299,23 +285,20 @@ int hasp_config_set_alpn(hasp_config *cfg, const char *list)
 {
     cfg->alpn_len = 0;
     int rc = for_each_item(cfg, list ? list : "", alpn_item, NULL);
-    if (rc < 0)
-        cfg->alpn_len = 0;
+    if (rc < 0) cfg->alpn_len = 0;
     return rc;
 }
 
 static int read_file(hasp_config *cfg, const char *path, uint8_t **out, size_t *len)
 {
     FILE *f = fopen(path, "rb");
-    if (!f)
-        return cfg_fail(cfg, HASP_ERR_CONFIG, "cannot open '%s': %s", path, strerror(errno));
+    if (!f) return cfg_fail(cfg, HASP_ERR_CONFIG, "cannot open '%s': %s", path, strerror(errno));
     size_t cap = 4096, n = 0;
     uint8_t *buf = hasp_malloc(cap);
     while (buf) {
         size_t r = fread(buf + n, 1, cap - n, f);
         n += r;
-        if (r == 0)
-            break;
+        if (r == 0) break;
         if (n == cap) {
             uint8_t *nb = cap < (64u << 20) ? hasp_realloc(buf, cap * 2) : NULL;
             if (!nb) {
@@ -328,8 +311,7 @@ static int read_file(hasp_config *cfg, const char *path, uint8_t **out, size_t *
         }
     }
     fclose(f);
-    if (!buf)
-        return cfg_fail(cfg, HASP_ERR_NOMEM, "'%s' is too large or memory ran out", path);
+    if (!buf) return cfg_fail(cfg, HASP_ERR_NOMEM, "'%s' is too large or memory ran out", path);
     *out = buf;
     *len = n;
     return 0;
@@ -339,8 +321,7 @@ int hasp_config_add_cert_key_mem(hasp_config *cfg, const uint8_t *chain_pem, siz
                                  const uint8_t *key_pem, size_t key_len)
 {
     if (cfg->ncreds >= HASP_MAX_CERTS)
-        return cfg_fail(cfg, HASP_ERR_USAGE, "too many certificates (at most %d)",
-                        HASP_MAX_CERTS);
+        return cfg_fail(cfg, HASP_ERR_USAGE, "too many certificates (at most %d)", HASP_MAX_CERTS);
     hasp_cred cred;
     memset(&cred, 0, sizeof(cred));
     const uint8_t *p = chain_pem, *end = chain_pem + chain_len;
@@ -354,8 +335,7 @@ int hasp_config_add_cert_key_mem(hasp_config *cfg, const uint8_t *chain_pem, siz
                      hasp_err_last()->msg);
             goto fail;
         }
-        if (rc == 0)
-            break;
+        if (rc == 0) break;
         if (strcmp(label, "CERTIFICATE") != 0) {
             hasp_free(der);
             continue;
@@ -428,10 +408,8 @@ int hasp_config_add_cert_key_file(hasp_config *cfg, const char *chain_file, cons
 
 static int ensure_store(hasp_config *cfg)
 {
-    if (!cfg->anchors)
-        cfg->anchors = hasp_x509_store_new();
-    if (!cfg->anchors)
-        return cfg_fail(cfg, HASP_ERR_NOMEM, "out of memory");
+    if (!cfg->anchors) cfg->anchors = hasp_x509_store_new();
+    if (!cfg->anchors) return cfg_fail(cfg, HASP_ERR_NOMEM, "out of memory");
     return 0;
 }
 
@@ -565,8 +543,7 @@ void hasp_config_set_session_cache(hasp_config *cfg, size_t max_entries, uint32_
 {
     session_cache_free(cfg->cache);
     cfg->cache = max_entries ? session_cache_new(max_entries) : NULL;
-    if (lifetime_seconds)
-        cfg->session_lifetime = lifetime_seconds;
+    if (lifetime_seconds) cfg->session_lifetime = lifetime_seconds;
 }
 
 void hasp_config_set_session_callbacks(hasp_config *cfg, hasp_session_new_cb new_cb,

@@ -16,15 +16,11 @@
 #define IN_CAP (HASP_REC_HEADER_LEN + HASP_REC_MAX_CIPHERTEXT + 2048)
 #define MAX_WARNINGS 16
 
-
-
 hasp_conn *hasp_conn_new(const hasp_config *cfg, int role)
 {
-    if (!cfg || (role != HASP_CLIENT && role != HASP_SERVER))
-        return NULL;
+    if (!cfg || (role != HASP_CLIENT && role != HASP_SERVER)) return NULL;
     hasp_conn *c = hasp_calloc(1, sizeof(*c));
-    if (!c)
-        return NULL;
+    if (!c) return NULL;
     c->cfg = cfg;
     c->role = role;
     c->fd = -1;
@@ -39,8 +35,7 @@ hasp_conn *hasp_conn_new(const hasp_config *cfg, int role)
 
 void hasp_conn_free(hasp_conn *c)
 {
-    if (!c)
-        return;
+    if (!c) return;
     hs_free(c);
     hasp_rec_prot_clear(&c->rd);
     hasp_rec_prot_clear(&c->wr);
@@ -78,8 +73,7 @@ int64_t conn_now(const hasp_conn *c)
 
 int conn_random(hasp_conn *c, uint8_t *out, size_t len)
 {
-    if (c->cfg->rng)
-        return c->cfg->rng(c->cfg->rng_arg, out, len) == 0 ? 0 : HASP_ERR_CRYPTO;
+    if (c->cfg->rng) return c->cfg->rng(c->cfg->rng_arg, out, len) == 0 ? 0 : HASP_ERR_CRYPTO;
     return hasp_random(out, len);
 }
 
@@ -95,15 +89,12 @@ hasp_kex *conn_kex_new(hasp_conn *c, uint16_t group)
 void conn_keylog(hasp_conn *c, const char *label, const uint8_t *client_random,
                  const uint8_t *secret, size_t len)
 {
-    if (!c->cfg->keylog_allowed)
-        return;
+    if (!c->cfg->keylog_allowed) return;
     const char *path = getenv("SSLKEYLOGFILE");
-    if (!path || !*path)
-        return;
+    if (!path || !*path) return;
     /* 0600, appended; one line written with one write(2). */
     int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return;
+    if (fd < 0) return;
     char line[64 + 2 * 32 + 2 * 64 + 8];
     size_t n = (size_t)snprintf(line, sizeof(line), "%s ", label);
     for (size_t i = 0; i < 32; i++)
@@ -123,8 +114,7 @@ void conn_keylog(hasp_conn *c, const char *label, const uint8_t *client_random,
 void conn_event(hasp_conn *c, int type, int from_server, int msg_type, const char *name,
                 size_t length, const char *detail)
 {
-    if (!c->cfg->ev_cb)
-        return;
+    if (!c->cfg->ev_cb) return;
     struct hasp_hs *hs = c->hs;
     int encrypted = (from_server == (c->role == HASP_SERVER)) ? c->wr.kind != HASP_REC_NULL
                                                               : c->rd.kind != HASP_REC_NULL;
@@ -142,8 +132,7 @@ void conn_event(hasp_conn *c, int type, int from_server, int msg_type, const cha
                 size_t dl = detail ? strlen(detail) : 0;
                 hs->deferred[i].detail = hasp_malloc(dl + 1);
                 if (hs->deferred[i].detail) {
-                    if (dl)
-                        memcpy(hs->deferred[i].detail, detail, dl);
+                    if (dl) memcpy(hs->deferred[i].detail, detail, dl);
                     hs->deferred[i].detail[dl] = 0;
                 }
             }
@@ -151,8 +140,7 @@ void conn_event(hasp_conn *c, int type, int from_server, int msg_type, const cha
         }
         encrypted = hs->rx_encrypted;
     }
-    if (msg_type == HS_CCS)
-        msg_type = HASP_CT_CHANGE_CIPHER_SPEC; /* as hasp.h documents it: 20 */
+    if (msg_type == HS_CCS) msg_type = HASP_CT_CHANGE_CIPHER_SPEC; /* as hasp.h documents it: 20 */
     hasp_event ev;
     ev.type = type;
     ev.from_server = from_server;
@@ -185,8 +173,7 @@ void conn_event(hasp_conn *c, int type, int from_server, int msg_type, const cha
 int conn_send_record(hasp_conn *c, uint8_t type, const uint8_t *data, size_t len)
 {
     /* Once a version is agreed, every record says TLS 1.2 (RFC 8446 5.1 for 1.3). */
-    if (c->version)
-        c->rec_version = HASP_TLS1_2;
+    if (c->version) c->rec_version = HASP_TLS1_2;
     do {
         size_t n = len > HASP_REC_MAX_PLAINTEXT ? HASP_REC_MAX_PLAINTEXT : len;
         GUARD(hasp_rec_seal(&c->wr, type, c->rec_version, data, n, &c->out));
@@ -219,20 +206,16 @@ void hasp_conn_output_done(hasp_conn *c, size_t n)
 /* An idle connection keeps no buffers: they come back on the next record. */
 void hasp_conn_release_buffers(hasp_conn *c)
 {
-    if (!c || c->hs)
-        return;
+    if (!c || c->hs) return;
     if (c->in && c->app_len == 0 && c->in_off == c->in_len) {
         hasp_wipe(c->in, c->in_len);
         hasp_free(c->in);
         c->in = NULL;
         c->in_cap = c->in_len = c->in_off = 0;
     }
-    if (c->out.len == 0)
-        hasp_wr_free_secret(&c->out);
-    if (c->stash.len == 0)
-        hasp_wr_free_secret(&c->stash);
-    if (c->post.len == 0)
-        hasp_wr_free_secret(&c->post);
+    if (c->out.len == 0) hasp_wr_free_secret(&c->out);
+    if (c->stash.len == 0) hasp_wr_free_secret(&c->stash);
+    if (c->post.len == 0) hasp_wr_free_secret(&c->post);
 }
 
 static void send_alert(hasp_conn *c, int level, int desc)
@@ -247,10 +230,8 @@ static void send_alert(hasp_conn *c, int level, int desc)
 
 int conn_fail(hasp_conn *c, int code)
 {
-    if (c->state == ST_ERROR)
-        return c->err;
-    if (code == HASP_WANT_POLLIN || code == HASP_WANT_POLLOUT)
-        return code;
+    if (c->state == ST_ERROR) return c->err;
+    if (code == HASP_WANT_POLLIN || code == HASP_WANT_POLLOUT) return code;
     hasp_errinfo *e = hasp_err_last();
     const char *msg = (e->code == code && e->msg[0]) ? e->msg : hasp_err_default_msg(code);
     c->err = code;
@@ -258,8 +239,7 @@ int conn_fail(hasp_conn *c, int code)
     int cls = hasp_err_class(code);
     if (cls == HASP_CLASS_PROTOCOL || cls == HASP_CLASS_CERTIFICATE || cls == HASP_CLASS_INTERNAL)
         alert = hasp_err_alert(code);
-    if (code == HASP_ERR_USAGE && c->state == ST_HANDSHAKE)
-        alert = HASP_ALERT_INTERNAL_ERROR;
+    if (code == HASP_ERR_USAGE && c->state == ST_HANDSHAKE) alert = HASP_ALERT_INTERNAL_ERROR;
     if (alert >= 0 && !c->close_sent) {
         send_alert(c, 2, alert);
         c->alert_sent = alert;
@@ -269,8 +249,7 @@ int conn_fail(hasp_conn *c, int code)
         snprintf(c->errmsg, sizeof(c->errmsg), "%s", msg);
     }
     c->state = ST_ERROR;
-    if (c->hs)
-        hs_free(c);
+    if (c->hs) hs_free(c);
     conn_session_invalidate(c);
     return code;
 }
@@ -279,14 +258,12 @@ int conn_fail(hasp_conn *c, int code)
  * close_notify must not be resumed. */
 void conn_note_ticket(hasp_conn *c, const uint8_t *t, size_t len)
 {
-    if (c->ntickets_seen < 6)
-        ticket_hash16(t, len, c->tickets_seen[c->ntickets_seen++]);
+    if (c->ntickets_seen < 6) ticket_hash16(t, len, c->tickets_seen[c->ntickets_seen++]);
 }
 
 int conn_ticket_revoked(const hasp_conn *c, const uint8_t *t, size_t len)
 {
-    if (!c->cfg->revoked_tickets)
-        return 0;
+    if (!c->cfg->revoked_tickets) return 0;
     uint8_t h[16];
     ticket_hash16(t, len, h);
     return used_tickets_has(c->cfg->revoked_tickets, h);
@@ -300,21 +277,18 @@ void conn_session_invalidate(hasp_conn *c)
         /* Tickets are stateless: remember the ones of this connection as revoked. */
         hasp_config *cfg = (hasp_config *)c->cfg;
         pthread_mutex_lock(&cfg->lock);
-        if (!cfg->revoked_tickets)
-            cfg->revoked_tickets = used_tickets_new(4096);
+        if (!cfg->revoked_tickets) cfg->revoked_tickets = used_tickets_new(4096);
         pthread_mutex_unlock(&cfg->lock);
         for (int i = 0; cfg->revoked_tickets && i < c->ntickets_seen; i++)
             used_tickets_add(cfg->revoked_tickets, c->tickets_seen[i]);
         c->ntickets_seen = 0;
     }
     hasp_session *s = c->session_out;
-    if (!s)
-        return;
+    if (!s) return;
     s->resumable = 0;
     if (c->role == HASP_SERVER && s->id_len) {
         session_cache_remove(c->cfg->cache, s->id, s->id_len);
-        if (c->cfg->sess_remove)
-            c->cfg->sess_remove(c->cfg->sess_arg, s->id, s->id_len);
+        if (c->cfg->sess_remove) c->cfg->sess_remove(c->cfg->sess_arg, s->id, s->id_len);
     }
 }
 
@@ -349,8 +323,7 @@ int hasp_conn_input(hasp_conn *c, const uint8_t *in, size_t len)
     size_t room;
     GUARD(hasp_conn_input_space(c, &space, &room));
     size_t n = len < room ? len : room;
-    if (n)
-        memcpy(space, in, n);
+    if (n) memcpy(space, in, n);
     hasp_conn_input_commit(c, n);
     return (int)n;
 }
@@ -372,8 +345,9 @@ static int on_alert(hasp_conn *c, const uint8_t *pt, size_t len)
         c->peer_closed = 1;
         c->alert_recv = desc;
         if (c->state == ST_HANDSHAKE) {
-            FAIL(HASP_ERR_CLOSED, "the %s closed the connection (close_notify) during the "
-                                  "handshake, while this side waited for %s",
+            FAIL(HASP_ERR_CLOSED,
+                 "the %s closed the connection (close_notify) during the "
+                 "handshake, while this side waited for %s",
                  c->role == HASP_SERVER ? "client" : "server", hs_waiting_for(c));
         }
         return 0;
@@ -408,8 +382,7 @@ static int post_handshake(hasp_conn *c, const uint8_t *pt, size_t len)
     while (c->post.len - off >= 4) {
         const uint8_t *m = c->post.p + off;
         size_t mlen = ((size_t)m[1] << 16) | ((size_t)m[2] << 8) | m[3];
-        if (c->post.len - off < 4 + mlen)
-            break;
+        if (c->post.len - off < 4 + mlen) break;
         hasp_rd body = hasp_rd_init(m + 4, mlen);
         GUARD(tls13_post_handshake(c, m[0], &body));
         off += 4 + mlen;
@@ -435,8 +408,8 @@ static int peer_renegotiation(hasp_conn *c, const uint8_t *pt, size_t len)
                "the peer sent a fragment of a handshake message after the handshake");
     int hello_request = c->role == HASP_CLIENT && pt[0] == HS_HELLO_REQUEST;
     int client_hello = c->role == HASP_SERVER && pt[0] == HS_CLIENT_HELLO;
-    ENSURE_MSG(hello_request || client_hello, HASP_ERR_UNEXPECTED, "the peer sent %s after the handshake",
-               hs_msg_name(pt[0]));
+    ENSURE_MSG(hello_request || client_hello, HASP_ERR_UNEXPECTED,
+               "the peer sent %s after the handshake", hs_msg_name(pt[0]));
     if (hello_request) {
         ENSURE_MSG(len == 4 && pt[1] == 0 && pt[2] == 0 && pt[3] == 0, HASP_ERR_DECODE,
                    "the server sent a malformed HelloRequest");
@@ -460,15 +433,13 @@ static int peer_renegotiation(hasp_conn *c, const uint8_t *pt, size_t len)
         else {
             size_t oldest = 0;
             for (size_t i = 1; i < 8; i++)
-                if (c->reneg_times[i] < c->reneg_times[oldest])
-                    oldest = i;
+                if (c->reneg_times[i] < c->reneg_times[oldest]) oldest = i;
             c->reneg_times[oldest] = now;
         }
     }
     if (why) {
         /* RFC 5746 4.5 / RFC 5246 7.4.1.1: refuse with a warning and go on. */
-        conn_event(c, HASP_EV_DECISION, c->role == HASP_SERVER, 0, "renegotiation refused", 0,
-                   why);
+        conn_event(c, HASP_EV_DECISION, c->role == HASP_SERVER, 0, "renegotiation refused", 0, why);
         send_alert(c, 1, HASP_ALERT_NO_RENEGOTIATION);
         return 1;
     }
@@ -476,8 +447,7 @@ static int peer_renegotiation(hasp_conn *c, const uint8_t *pt, size_t len)
                          : asked                ? "the client answered our HelloRequest"
                                                 : "the client asked"));
     c->reneg_requested = 0;
-    if (client_hello)
-        GUARD(hs_append(c, pt, len));
+    if (client_hello) GUARD(hs_append(c, pt, len));
     return 1;
 }
 
@@ -508,16 +478,14 @@ int hasp_conn_renegotiate(hasp_conn *c)
     if (c->role == HASP_SERVER) {
         static const uint8_t hello_request[4] = {HS_HELLO_REQUEST, 0, 0, 0};
         int rc = conn_send_record(c, HASP_CT_HANDSHAKE, hello_request, 4);
-        if (rc < 0)
-            return conn_fail(c, rc);
+        if (rc < 0) return conn_fail(c, rc);
         conn_event(c, HASP_EV_MSG_SENT, 1, HS_HELLO_REQUEST, "HelloRequest", 4, "");
         c->reneg_requested = 1;
         return 0;
     }
     c->reneg_refused = 0;
     int rc = reneg_start(c, "started by this client");
-    if (rc == 0)
-        rc = hs_drive(c); /* the ClientHello goes out now */
+    if (rc == 0) rc = hs_drive(c); /* the ClientHello goes out now */
     return rc < 0 ? conn_fail(c, rc) : 0;
 }
 
@@ -525,13 +493,10 @@ int hasp_conn_renegotiate(hasp_conn *c)
  * way or it just finished, 1 while it waits, or an error. */
 static int reneg_drive(hasp_conn *c)
 {
-    if (!c->hs)
-        return 0;
+    if (!c->hs) return 0;
     int rc = hs_drive(c);
-    if (rc < 0)
-        return rc;
-    if (rc == 1)
-        return 1;
+    if (rc < 0) return rc;
+    if (rc == 1) return 1;
     GUARD(hs_complete(c));
     conn_event(c, HASP_EV_DONE, c->role == HASP_SERVER, 0, "renegotiation complete", 0,
                c->suite->iana);
@@ -594,18 +559,16 @@ static int read_record_to(hasp_conn *c, uint8_t *dst, size_t dst_cap, size_t *ds
     }
     uint8_t *pt;
     size_t pt_len;
-    rc = hasp_rec_open_to(&c->rd, rec, HASP_REC_HEADER_LEN + len, &type, dst, dst_cap, &pt,
-                          &pt_len);
+    rc =
+        hasp_rec_open_to(&c->rd, rec, HASP_REC_HEADER_LEN + len, &type, dst, dst_cap, &pt, &pt_len);
     GUARD(rc);
-    if (type != HASP_CT_ALERT)
-        c->warnings_in_row = 0;
+    if (type != HASP_CT_ALERT) c->warnings_in_row = 0;
     switch (type) {
     case HASP_CT_HANDSHAKE:
         ENSURE_MSG(pt_len > 0, HASP_ERR_UNEXPECTED, "the peer sent an empty handshake record");
         if (c->hs) /* the handshake, or a renegotiation under way */
             return hs_append(c, pt, pt_len) < 0 ? hasp_err_last()->code : 1;
-        if (tls13)
-            return post_handshake(c, pt, pt_len);
+        if (tls13) return post_handshake(c, pt, pt_len);
         return peer_renegotiation(c, pt, pt_len);
     case HASP_CT_CHANGE_CIPHER_SPEC:
         ENSURE_MSG(pt_len == 1 && pt[0] == 1, HASP_ERR_DECODE,
@@ -649,17 +612,14 @@ static int read_record_to(hasp_conn *c, uint8_t *dst, size_t dst_cap, size_t *ds
 
 int hasp_conn_handshake(hasp_conn *c)
 {
-    if (!c)
-        return HASP_ERR_USAGE;
-    if (c->state == ST_ERROR)
-        return c->err;
+    if (!c) return HASP_ERR_USAGE;
+    if (c->state == ST_ERROR) return c->err;
     if (c->state == ST_APP) {
         /* A renegotiation under way: run it to its end. */
         for (;;) {
             hasp_err_clear();
             int rc = reneg_drive(c);
-            if (rc < 0)
-                return conn_fail(c, rc);
+            if (rc < 0) return conn_fail(c, rc);
             if (rc == 0) {
                 if (c->reneg_refused) {
                     c->reneg_refused = 0;
@@ -672,19 +632,15 @@ int hasp_conn_handshake(hasp_conn *c)
                 return 0;
             }
             rc = read_record(c);
-            if (rc == HASP_WANT_POLLIN)
-                return rc;
-            if (rc < 0)
-                return conn_fail(c, rc);
+            if (rc == HASP_WANT_POLLIN) return rc;
+            if (rc < 0) return conn_fail(c, rc);
         }
     }
-    if (c->state == ST_CLOSED)
-        return HASP_ERR_CLOSED;
+    if (c->state == ST_CLOSED) return HASP_ERR_CLOSED;
     hasp_err_clear();
     if (!c->hs) {
         int rc = hs_start(c);
-        if (rc < 0)
-            return conn_fail(c, rc);
+        if (rc < 0) return conn_fail(c, rc);
         if (c->role == HASP_CLIENT)
             c->rec_version = HASP_TLS1_0; /* RFC 5246 E.1: the first ClientHello's record */
     }
@@ -692,27 +648,22 @@ int hasp_conn_handshake(hasp_conn *c)
         int rc = hs_drive(c);
         if (c->role == HASP_CLIENT && c->version)
             c->rec_version = HASP_TLS1_2; /* TLS 1.3 records say 1.2 too */
-        if (rc < 0)
-            return conn_fail(c, rc);
+        if (rc < 0) return conn_fail(c, rc);
         if (rc == 0) {
             rc = hs_complete(c);
-            if (rc < 0)
-                return conn_fail(c, rc);
+            if (rc < 0) return conn_fail(c, rc);
             c->state = ST_APP;
             conn_event(c, HASP_EV_DONE, c->role == HASP_SERVER, 0, "handshake complete", 0,
                        c->suite->iana);
             hs_free(c);
             /* the handshake's buffers go once its last flight has been sent */
             c->release_pending = 1;
-            if (c->out.len == 0)
-                hasp_conn_output_done(c, 0);
+            if (c->out.len == 0) hasp_conn_output_done(c, 0);
             return 0;
         }
         rc = read_record(c);
-        if (rc == HASP_WANT_POLLIN)
-            return rc;
-        if (rc < 0)
-            return conn_fail(c, rc);
+        if (rc == HASP_WANT_POLLIN) return rc;
+        if (rc < 0) return conn_fail(c, rc);
     }
 }
 
@@ -720,37 +671,31 @@ int hasp_conn_handshake(hasp_conn *c)
 
 int hasp_conn_read(hasp_conn *c, void *buf, size_t len)
 {
-    if (!c || (!buf && len))
-        return HASP_ERR_USAGE;
+    if (!c || (!buf && len)) return HASP_ERR_USAGE;
     if (c->state == ST_HANDSHAKE) {
         int rc = hasp_conn_handshake(c);
-        if (rc != 0)
-            return rc;
+        if (rc != 0) return rc;
     }
     int warnings = 0;
     for (;;) {
         if (c->stash.len > c->stash_off) {
             size_t avail = c->stash.len - c->stash_off;
             size_t n = len < avail ? len : avail;
-            if (n > 0x7fffffff)
-                n = 0x7fffffff;
+            if (n > 0x7fffffff) n = 0x7fffffff;
             memcpy(buf, c->stash.p + c->stash_off, n);
             c->stash_off += n;
-            if (c->stash_off == c->stash.len)
-                c->stash.len = c->stash_off = 0;
+            if (c->stash_off == c->stash.len) c->stash.len = c->stash_off = 0;
             return (int)n;
         }
         if (c->app_len > 0) {
             size_t n = len < c->app_len ? len : c->app_len;
-            if (n > 0x7fffffff)
-                n = 0x7fffffff;
+            if (n > 0x7fffffff) n = 0x7fffffff;
             memcpy(buf, c->app, n);
             c->app += n;
             c->app_len -= n;
             return (int)n;
         }
-        if (c->state == ST_ERROR)
-            return c->err;
+        if (c->state == ST_ERROR) return c->err;
         if (c->peer_closed) {
             /* RFC 5246 7.2.1: answer close_notify with our own. */
             if (!c->close_sent) {
@@ -766,15 +711,11 @@ int hasp_conn_read(hasp_conn *c, void *buf, size_t len)
         int rc = (len > 0 && !c->hs)
                      ? read_record_to(c, buf, len > 0x7fffffff ? 0x7fffffff : len, &direct)
                      : read_record(c);
-        if (rc == HASP_WANT_POLLIN)
-            return rc;
-        if (rc < 0)
-            return conn_fail(c, rc);
-        if (direct > 0)
-            return (int)direct;
+        if (rc == HASP_WANT_POLLIN) return rc;
+        if (rc < 0) return conn_fail(c, rc);
+        if (direct > 0) return (int)direct;
         rc = reneg_drive(c);
-        if (rc < 0)
-            return conn_fail(c, rc);
+        if (rc < 0) return conn_fail(c, rc);
         if (c->app_len == 0 && ++warnings > MAX_WARNINGS * 4) {
             hasp_err_set(HASP_ERR_LIMIT, __FILE__, __LINE__,
                          "the peer sent too many records without application data");
@@ -785,23 +726,17 @@ int hasp_conn_read(hasp_conn *c, void *buf, size_t len)
 
 int hasp_conn_write(hasp_conn *c, const void *buf, size_t len)
 {
-    if (!c || (!buf && len))
-        return HASP_ERR_USAGE;
+    if (!c || (!buf && len)) return HASP_ERR_USAGE;
     if (c->state == ST_HANDSHAKE) {
         int rc = hasp_conn_handshake(c);
-        if (rc != 0)
-            return rc;
+        if (rc != 0) return rc;
     }
-    if (c->state == ST_ERROR)
-        return c->err;
-    if (c->close_sent || c->state == ST_CLOSED)
-        return HASP_ERR_CLOSED;
-    if (len > 0x7fffffff)
-        len = 0x7fffffff;
+    if (c->state == ST_ERROR) return c->err;
+    if (c->close_sent || c->state == ST_CLOSED) return HASP_ERR_CLOSED;
+    if (len > 0x7fffffff) len = 0x7fffffff;
     hasp_err_clear();
     int rc = conn_send_record(c, HASP_CT_APPLICATION_DATA, buf, len);
-    if (rc < 0)
-        return conn_fail(c, rc);
+    if (rc < 0) return conn_fail(c, rc);
     return (int)len;
 }
 
@@ -827,16 +762,13 @@ int hasp_conn_key_update(hasp_conn *c, int request_peer)
 
 int hasp_conn_close(hasp_conn *c)
 {
-    if (!c)
-        return HASP_ERR_USAGE;
-    if (c->state == ST_ERROR)
-        return 0;
+    if (!c) return HASP_ERR_USAGE;
+    if (c->state == ST_ERROR) return 0;
     if (!c->close_sent) {
         send_alert(c, 1, HASP_ALERT_CLOSE_NOTIFY);
         c->close_sent = 1;
     }
-    if (c->peer_closed)
-        c->state = ST_CLOSED;
+    if (c->peer_closed) c->state = ST_CLOSED;
     return 0;
 }
 
@@ -885,9 +817,12 @@ uint16_t hasp_conn_version(const hasp_conn *c)
 const char *hasp_conn_version_name(const hasp_conn *c)
 {
     switch (c->version) {
-    case HASP_TLS1_2: return "TLSv1.2";
-    case HASP_TLS1_3: return "TLSv1.3";
-    default: return "none";
+    case HASP_TLS1_2:
+        return "TLSv1.2";
+    case HASP_TLS1_3:
+        return "TLSv1.3";
+    default:
+        return "none";
     }
 }
 
@@ -956,8 +891,7 @@ const char *hasp_conn_resumed_how(const hasp_conn *c)
 
 hasp_session *hasp_conn_get_session(hasp_conn *c)
 {
-    if (!c || !c->session_out || !c->session_out->resumable)
-        return NULL;
+    if (!c || !c->session_out || !c->session_out->resumable) return NULL;
     return session_dup(c->session_out);
 }
 

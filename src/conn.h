@@ -43,10 +43,10 @@ struct hasp_config {
     hasp_cred creds[HASP_MAX_CERTS];
     size_t ncreds;
     struct hasp_x509_store *anchors;
-    int anchors_set;       /* the caller named a CA file/dir/mem */
-    pthread_mutex_t lock;  /* guards lazy loading of the system trust store */
-    int verify_cert;       /* 1 unless insecure_noverifycert */
-    int verify_name;       /* 1 unless insecure_noverifyname */
+    int anchors_set;      /* the caller named a CA file/dir/mem */
+    pthread_mutex_t lock; /* guards lazy loading of the system trust store */
+    int verify_cert;      /* 1 unless insecure_noverifycert */
+    int verify_name;      /* 1 unless insecure_noverifyname */
     int64_t verify_time;
     int verify_client;
     size_t max_hs_size;
@@ -132,23 +132,23 @@ struct hasp_conn {
     uint8_t tls13_ticket_nonce;
     int verify_client; /* -1: the config's */
     /* renegotiation (TLS 1.2) */
-    int reneg_requested;     /* server: HelloRequest sent */
-    int reneg_refused;       /* client: the server answered no_renegotiation */
-    int64_t reneg_times[8];  /* peer-initiated renegotiations, for the rate limit */
+    int reneg_requested;    /* server: HelloRequest sent */
+    int reneg_refused;      /* client: the server answered no_renegotiation */
+    int64_t reneg_times[8]; /* peer-initiated renegotiations, for the rate limit */
     unsigned renegotiations;
     uint8_t tickets_seen[6][16]; /* server: tickets issued or presented on this connection */
     int ntickets_seen;
-    int warnings_in_row; /* warning alerts with nothing else between them */
-    int release_pending; /* free the buffers once the output drains */
-    int64_t hs_deadline_ms;  /* fd layer: when the handshake must be done (0: no limit) */
-    hasp_wr stash;           /* application data that arrived during a renegotiation */
+    int warnings_in_row;    /* warning alerts with nothing else between them */
+    int release_pending;    /* free the buffers once the output drains */
+    int64_t hs_deadline_ms; /* fd layer: when the handshake must be done (0: no limit) */
+    hasp_wr stash;          /* application data that arrived during a renegotiation */
     size_t stash_off;
     uint8_t client_verify_data[12], server_verify_data[12];
     uint8_t master[48];
     /* TLS 1.3 traffic secrets, for KeyUpdate */
     uint8_t rd_secret[64], wr_secret[64];
     uint8_t resumption_master[64];
-    hasp_wr post; /* post-handshake messages, reassembled */
+    hasp_wr post;    /* post-handshake messages, reassembled */
     int key_updates; /* received without application data in between */
 
     /* outcome */

@@ -41,8 +41,7 @@ int hasp_err_set(int code, const char *file, int line, const char *fmt, ...)
 void hasp_wipe(void *p, size_t n)
 {
     /* memset speed, and the compiler may not drop it (glibc >= 2.25) */
-    if (p && n)
-        explicit_bzero(p, n);
+    if (p && n) explicit_bzero(p, n);
 }
 
 int hasp_ct_memcmp(const void *a, const void *b, size_t n)
@@ -84,8 +83,8 @@ static const struct err_row err_rows[] = {
      "the peer sent a fatal alert"},
     {HASP_ERR_DECODE, "HASP_ERR_DECODE", HASP_CLASS_PROTOCOL, HASP_ALERT_DECODE_ERROR,
      "the peer sent a malformed message"},
-    {HASP_ERR_UNEXPECTED, "HASP_ERR_UNEXPECTED", HASP_CLASS_PROTOCOL,
-     HASP_ALERT_UNEXPECTED_MESSAGE, "the peer sent a message out of order"},
+    {HASP_ERR_UNEXPECTED, "HASP_ERR_UNEXPECTED", HASP_CLASS_PROTOCOL, HASP_ALERT_UNEXPECTED_MESSAGE,
+     "the peer sent a message out of order"},
     {HASP_ERR_BAD_MAC, "HASP_ERR_BAD_MAC", HASP_CLASS_PROTOCOL, HASP_ALERT_BAD_RECORD_MAC,
      "a record failed authentication: it was corrupted or tampered with"},
     {HASP_ERR_OVERFLOW, "HASP_ERR_OVERFLOW", HASP_CLASS_PROTOCOL, HASP_ALERT_RECORD_OVERFLOW,
@@ -98,8 +97,7 @@ static const struct err_row err_rows[] = {
      HASP_ALERT_ILLEGAL_PARAMETER, "the peer sent a field with an illegal value"},
     {HASP_ERR_DECRYPT, "HASP_ERR_DECRYPT", HASP_CLASS_PROTOCOL, HASP_ALERT_DECRYPT_ERROR,
      "a signature or Finished check failed"},
-    {HASP_ERR_NOT_TLS, "HASP_ERR_NOT_TLS", HASP_CLASS_PROTOCOL, -1,
-     "the peer is not speaking TLS"},
+    {HASP_ERR_NOT_TLS, "HASP_ERR_NOT_TLS", HASP_CLASS_PROTOCOL, -1, "the peer is not speaking TLS"},
     {HASP_ERR_UNSUPPORTED_EXT, "HASP_ERR_UNSUPPORTED_EXT", HASP_CLASS_PROTOCOL,
      HASP_ALERT_UNSUPPORTED_EXTENSION, "the peer sent an extension that was not offered"},
     {HASP_ERR_NO_APP_PROTO, "HASP_ERR_NO_APP_PROTO", HASP_CLASS_PROTOCOL,
@@ -146,8 +144,7 @@ static const struct err_row err_rows[] = {
 static const struct err_row *err_find(int code)
 {
     for (size_t i = 0; i < sizeof(err_rows) / sizeof(err_rows[0]); i++)
-        if (err_rows[i].code == code)
-            return &err_rows[i];
+        if (err_rows[i].code == code) return &err_rows[i];
     return NULL;
 }
 
@@ -178,40 +175,75 @@ const char *hasp_err_default_msg(int code)
 const char *hasp_alert_name(int alert)
 {
     switch (alert) {
-    case 0: return "close_notify(0)";
-    case 10: return "unexpected_message(10)";
-    case 20: return "bad_record_mac(20)";
-    case 21: return "decryption_failed(21)";
-    case 22: return "record_overflow(22)";
-    case 30: return "decompression_failure(30)";
-    case 40: return "handshake_failure(40)";
-    case 41: return "no_certificate(41)";
-    case 42: return "bad_certificate(42)";
-    case 43: return "unsupported_certificate(43)";
-    case 44: return "certificate_revoked(44)";
-    case 45: return "certificate_expired(45)";
-    case 46: return "certificate_unknown(46)";
-    case 47: return "illegal_parameter(47)";
-    case 48: return "unknown_ca(48)";
-    case 49: return "access_denied(49)";
-    case 50: return "decode_error(50)";
-    case 51: return "decrypt_error(51)";
-    case 60: return "export_restriction(60)";
-    case 70: return "protocol_version(70)";
-    case 71: return "insufficient_security(71)";
-    case 80: return "internal_error(80)";
-    case 86: return "inappropriate_fallback(86)";
-    case 90: return "user_canceled(90)";
-    case 100: return "no_renegotiation(100)";
-    case 109: return "missing_extension(109)";
-    case 110: return "unsupported_extension(110)";
-    case 111: return "certificate_unobtainable(111)";
-    case 112: return "unrecognized_name(112)";
-    case 113: return "bad_certificate_status_response(113)";
-    case 114: return "bad_certificate_hash_value(114)";
-    case 115: return "unknown_psk_identity(115)";
-    case 116: return "certificate_required(116)";
-    case 120: return "no_application_protocol(120)";
-    default: return "unknown_alert";
+    case 0:
+        return "close_notify(0)";
+    case 10:
+        return "unexpected_message(10)";
+    case 20:
+        return "bad_record_mac(20)";
+    case 21:
+        return "decryption_failed(21)";
+    case 22:
+        return "record_overflow(22)";
+    case 30:
+        return "decompression_failure(30)";
+    case 40:
+        return "handshake_failure(40)";
+    case 41:
+        return "no_certificate(41)";
+    case 42:
+        return "bad_certificate(42)";
+    case 43:
+        return "unsupported_certificate(43)";
+    case 44:
+        return "certificate_revoked(44)";
+    case 45:
+        return "certificate_expired(45)";
+    case 46:
+        return "certificate_unknown(46)";
+    case 47:
+        return "illegal_parameter(47)";
+    case 48:
+        return "unknown_ca(48)";
+    case 49:
+        return "access_denied(49)";
+    case 50:
+        return "decode_error(50)";
+    case 51:
+        return "decrypt_error(51)";
+    case 60:
+        return "export_restriction(60)";
+    case 70:
+        return "protocol_version(70)";
+    case 71:
+        return "insufficient_security(71)";
+    case 80:
+        return "internal_error(80)";
+    case 86:
+        return "inappropriate_fallback(86)";
+    case 90:
+        return "user_canceled(90)";
+    case 100:
+        return "no_renegotiation(100)";
+    case 109:
+        return "missing_extension(109)";
+    case 110:
+        return "unsupported_extension(110)";
+    case 111:
+        return "certificate_unobtainable(111)";
+    case 112:
+        return "unrecognized_name(112)";
+    case 113:
+        return "bad_certificate_status_response(113)";
+    case 114:
+        return "bad_certificate_hash_value(114)";
+    case 115:
+        return "unknown_psk_identity(115)";
+    case 116:
+        return "certificate_required(116)";
+    case 120:
+        return "no_application_protocol(120)";
+    default:
+        return "unknown_alert";
     }
 }

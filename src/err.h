@@ -26,19 +26,16 @@ const char *hasp_err_default_msg(int code);
 #define FAIL(code, ...) return hasp_err_set((code), __FILE__, __LINE__, __VA_ARGS__)
 #define ENSURE(cond, code)                                                                         \
     do {                                                                                           \
-        if (!(cond))                                                                               \
-            return hasp_err_set((code), __FILE__, __LINE__, NULL);                                 \
+        if (!(cond)) return hasp_err_set((code), __FILE__, __LINE__, NULL);                        \
     } while (0)
 #define ENSURE_MSG(cond, code, ...)                                                                \
     do {                                                                                           \
-        if (!(cond))                                                                               \
-            return hasp_err_set((code), __FILE__, __LINE__, __VA_ARGS__);                          \
+        if (!(cond)) return hasp_err_set((code), __FILE__, __LINE__, __VA_ARGS__);                 \
     } while (0)
 #define GUARD(x)                                                                                   \
     do {                                                                                           \
         int guard_rc_ = (x);                                                                       \
-        if (guard_rc_ < 0)                                                                         \
-            return guard_rc_;                                                                      \
+        if (guard_rc_ < 0) return guard_rc_;                                                       \
     } while (0)
 /* For functions returning a pointer: NULL on failure. */
 #define ENSURE_PTR(cond, code)                                                                     \

@@ -5,8 +5,7 @@
 
 int wr_reserve(hasp_wr *w, size_t n)
 {
-    if (w->cap - w->len >= n)
-        return 0;
+    if (w->cap - w->len >= n) return 0;
     ENSURE_MSG(w->growable, HASP_ERR_INTERNAL, "output buffer too small (%zu more bytes needed)",
                n - (w->cap - w->len));
     size_t ncap = w->cap ? w->cap : 256;
@@ -23,16 +22,14 @@ int wr_reserve(hasp_wr *w, size_t n)
 
 void hasp_wr_free(hasp_wr *w)
 {
-    if (w->growable)
-        hasp_free(w->p);
+    if (w->growable) hasp_free(w->p);
     w->p = NULL;
     w->len = w->cap = 0;
 }
 
 void hasp_wr_free_secret(hasp_wr *w)
 {
-    if (w->p)
-        hasp_wipe(w->p, w->cap);
+    if (w->p) hasp_wipe(w->p, w->cap);
     hasp_wr_free(w);
 }
 

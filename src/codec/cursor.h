@@ -61,8 +61,7 @@ static inline int rd_u32(hasp_rd *r, uint32_t *v)
 {
     *v = 0;
     ENSURE(r->len >= 4, HASP_ERR_DECODE);
-    *v = ((uint32_t)r->p[0] << 24) | ((uint32_t)r->p[1] << 16) | ((uint32_t)r->p[2] << 8) |
-         r->p[3];
+    *v = ((uint32_t)r->p[0] << 24) | ((uint32_t)r->p[1] << 16) | ((uint32_t)r->p[2] << 8) | r->p[3];
     r->p += 4;
     r->len -= 4;
     return 0;
@@ -119,8 +118,7 @@ static inline int rd_vec_bounded(hasp_rd *r, int lenbytes, size_t min, size_t ma
 
 static inline int rd_expect_empty(const hasp_rd *r)
 {
-    ENSURE_MSG(r->len == 0, HASP_ERR_DECODE, "the peer sent %zu unexpected trailing bytes",
-               r->len);
+    ENSURE_MSG(r->len == 0, HASP_ERR_DECODE, "the peer sent %zu unexpected trailing bytes", r->len);
     return 0;
 }
 
@@ -194,8 +192,7 @@ static inline int wr_u32(hasp_wr *w, uint32_t v)
 static inline int wr_bytes(hasp_wr *w, const void *p, size_t n)
 {
     GUARD(wr_reserve(w, n));
-    if (n)
-        memcpy(w->p + w->len, p, n);
+    if (n) memcpy(w->p + w->len, p, n);
     w->len += n;
     return 0;
 }

@@ -15,8 +15,7 @@ static int is_ip_literal(const char *s)
 {
     int dots = 0, digits = 1;
     for (const char *p = s; *p; p++) {
-        if (*p == ':')
-            return 1; /* IPv6 */
+        if (*p == ':') return 1; /* IPv6 */
         if (*p == '.')
             dots++;
         else if (*p < '0' || *p > '9')
@@ -29,8 +28,7 @@ static int suite_list_has_ecc(const hasp_config *cfg)
 {
     for (size_t i = 0; i < cfg->nsuites; i++) {
         const hasp_suite *s = hasp_suite_find(cfg->suites[i]);
-        if (s && hasp_suite_is_ecdhe(s))
-            return 1;
+        if (s && hasp_suite_is_ecdhe(s)) return 1;
     }
     return 0;
 }
@@ -39,8 +37,7 @@ static int suite_list_has_cbc(const hasp_config *cfg)
 {
     for (size_t i = 0; i < cfg->nsuites; i++) {
         const hasp_suite *s = hasp_suite_find(cfg->suites[i]);
-        if (s && s->cbc)
-            return 1;
+        if (s && s->cbc) return 1;
     }
     return 0;
 }
@@ -49,8 +46,7 @@ static int suite_list_has_cbc(const hasp_config *cfg)
 
 static int sni_ch_write(hasp_conn *c, hasp_wr *w)
 {
-    if (!c->sni[0] || is_ip_literal(c->sni))
-        return 0;
+    if (!c->sni[0] || is_ip_literal(c->sni)) return 0;
     size_t m;
     GUARD(wr_vec_begin(w, 2, &m));
     GUARD(wr_u8(w, 0)); /* host_name */
@@ -71,8 +67,7 @@ static int sni_ch_read(hasp_conn *c, hasp_rd *r)
         hasp_rd name;
         GUARD(rd_u8(&list, &type));
         GUARD(rd_vec_bounded(&list, 2, 1, 65535, &name));
-        if (type != 0)
-            continue;
+        if (type != 0) continue;
         ENSURE_MSG(!have_host, HASP_ERR_ILLEGAL_PARAM,
                    "the client sent two host names in server_name");
         have_host = 1;
@@ -98,7 +93,8 @@ static int sni_sh_read(hasp_conn *c, hasp_rd *r)
     return rd_expect_empty(r);
 }
 
-/* ---------------------------------------------------------------- supported_groups (RFC 8422 5.1.1, 7919) */
+/* ---------------------------------------------------------------- supported_groups (RFC
+ * 8422 5.1.1, 7919) */
 
 static int groups_ch_write(hasp_conn *c, hasp_wr *w)
 {
@@ -121,20 +117,21 @@ static int groups_ch_read(hasp_conn *c, hasp_rd *r)
     while (rd_left(&list)) {
         uint16_t g;
         GUARD(rd_u16(&list, &g));
-        if (hasp_group_name(g) && hs->npeer_groups < sizeof(hs->peer_groups) / sizeof(hs->peer_groups[0]))
-            hs->peer_groups[hs->npeer_groups++] = g; /* the known ones: unknown cannot crowd them out */
+        if (hasp_group_name(g) &&
+            hs->npeer_groups < sizeof(hs->peer_groups) / sizeof(hs->peer_groups[0]))
+            hs->peer_groups[hs->npeer_groups++] =
+                g; /* the known ones: unknown cannot crowd them out */
     }
     return 0;
 }
 
-/* ---------------------------------------------------------------- ec_point_formats (RFC 8422 5.1.2) */
+/* ---------------------------------------------------------------- ec_point_formats (RFC
+ * 8422 5.1.2) */
 
 static int ecpf_ch_write(hasp_conn *c, hasp_wr *w)
 {
-    if (c->cfg->min_version > HASP_TLS1_2)
-        return 0;
-    if (!suite_list_has_ecc(c->cfg))
-        return 0;
+    if (c->cfg->min_version > HASP_TLS1_2) return 0;
+    if (!suite_list_has_ecc(c->cfg)) return 0;
     GUARD(wr_u8(w, 1));
     GUARD(wr_u8(w, 0)); /* uncompressed */
     return 1;
@@ -153,14 +150,14 @@ static int ecpf_read(hasp_conn *c, hasp_rd *r)
 
 static int ecpf_sh_write(hasp_conn *c, hasp_wr *w)
 {
-    if (!c->hs->peer_ec_point_formats || !hasp_suite_is_ecdhe(c->suite))
-        return 0;
+    if (!c->hs->peer_ec_point_formats || !hasp_suite_is_ecdhe(c->suite)) return 0;
     GUARD(wr_u8(w, 1));
     GUARD(wr_u8(w, 0));
     return 1;
 }
 
-/* ---------------------------------------------------------------- signature_algorithms (RFC 5246 7.4.1.4.1) */
+/* ---------------------------------------------------------------- signature_algorithms (RFC
+ * 5246 7.4.1.4.1) */
 
 static int sigalgs_ch_write(hasp_conn *c, hasp_wr *w)
 {
@@ -181,8 +178,7 @@ int hs_read_sigalgs(hasp_rd *r, uint16_t *out, size_t cap, size_t *n)
     while (rd_left(&list)) {
         uint16_t s;
         GUARD(rd_u16(&list, &s));
-        if (hasp_sigscheme_find(s) && *n < cap)
-            out[(*n)++] = s;
+        if (hasp_sigscheme_find(s) && *n < cap) out[(*n)++] = s;
     }
     return 0;
 }
@@ -200,8 +196,7 @@ static int sigalgs_ch_read(hasp_conn *c, hasp_rd *r)
 
 static int alpn_ch_write(hasp_conn *c, hasp_wr *w)
 {
-    if (!c->cfg->alpn_len)
-        return 0;
+    if (!c->cfg->alpn_len) return 0;
     GUARD(wr_vec(w, 2, c->cfg->alpn, c->cfg->alpn_len));
     return 1;
 }
@@ -217,7 +212,8 @@ static int alpn_ch_read(hasp_conn *c, hasp_rd *r)
         GUARD(rd_vec_bounded(&walk, 1, 1, 255, &name));
     }
     struct hasp_hs *hs = c->hs;
-    ENSURE_MSG(list.len <= sizeof(hs->peer_alpn), HASP_ERR_LIMIT, "the client's ALPN list is too long");
+    ENSURE_MSG(list.len <= sizeof(hs->peer_alpn), HASP_ERR_LIMIT,
+               "the client's ALPN list is too long");
     memcpy(hs->peer_alpn, list.p, list.len);
     hs->peer_alpn_len = list.len;
     hs->peer_sent_alpn = 1;
@@ -226,8 +222,7 @@ static int alpn_ch_read(hasp_conn *c, hasp_rd *r)
 
 static int alpn_sh_write(hasp_conn *c, hasp_wr *w)
 {
-    if (!c->alpn[0])
-        return 0;
+    if (!c->alpn[0]) return 0;
     size_t m, n = strlen(c->alpn);
     GUARD(wr_vec_begin(w, 2, &m));
     GUARD(wr_vec(w, 1, c->alpn, n));
@@ -254,16 +249,16 @@ static int alpn_sh_read(hasp_conn *c, hasp_rd *r)
             return 0;
         }
     }
-    FAIL(HASP_ERR_ILLEGAL_PARAM, "the server selected the ALPN protocol '%.*s', which was not offered",
-         (int)name.len, name.p);
+    FAIL(HASP_ERR_ILLEGAL_PARAM,
+         "the server selected the ALPN protocol '%.*s', which was not offered", (int)name.len,
+         name.p);
 }
 
 /* ---------------------------------------------------------------- encrypt_then_mac (RFC 7366) */
 
 static int etm_ch_write(hasp_conn *c, hasp_wr *w)
 {
-    if (c->cfg->min_version > HASP_TLS1_2)
-        return 0;
+    if (c->cfg->min_version > HASP_TLS1_2) return 0;
     return suite_list_has_cbc(c->cfg) ? 1 : 0;
 }
 
@@ -286,12 +281,12 @@ static int etm_sh_read(hasp_conn *c, hasp_rd *r)
     return 0;
 }
 
-/* ---------------------------------------------------------------- extended_master_secret (RFC 7627) */
+/* ---------------------------------------------------------------- extended_master_secret (RFC
+ * 7627) */
 
 static int ems_ch_write(hasp_conn *c, hasp_wr *w)
 {
-    if (c->cfg->min_version > HASP_TLS1_2)
-        return 0;
+    if (c->cfg->min_version > HASP_TLS1_2) return 0;
     return 1;
 }
 
@@ -311,8 +306,7 @@ static int ems_sh_write(hasp_conn *c, hasp_wr *w)
 
 static int reneg_ch_write(hasp_conn *c, hasp_wr *w)
 {
-    if (c->cfg->min_version > HASP_TLS1_2)
-        return 0;
+    if (c->cfg->min_version > HASP_TLS1_2) return 0;
     /* RFC 5746 3.5: empty initially, then the client's last verify_data. */
     if (c->hs->reneg)
         GUARD(wr_vec(w, 1, c->client_verify_data, 12));
@@ -345,8 +339,7 @@ static int reneg_ch_read(hasp_conn *c, hasp_rd *r)
 
 static int reneg_sh_write(hasp_conn *c, hasp_wr *w)
 {
-    if (!c->hs->peer_reneg)
-        return 0;
+    if (!c->hs->peer_reneg) return 0;
     if (c->hs->reneg) {
         size_t m;
         GUARD(wr_vec_begin(w, 1, &m));
@@ -381,12 +374,12 @@ static int reneg_sh_read(hasp_conn *c, hasp_rd *r)
     return 0;
 }
 
-/* ---------------------------------------------------------------- supported_versions (RFC 8446 4.2.1) */
+/* ---------------------------------------------------------------- supported_versions (RFC
+ * 8446 4.2.1) */
 
 static int versions_ch_write(hasp_conn *c, hasp_wr *w)
 {
-    if (hs_max_version(c) < HASP_TLS1_3)
-        return 0;
+    if (hs_max_version(c) < HASP_TLS1_3) return 0;
     size_t m;
     GUARD(wr_vec_begin(w, 1, &m));
     for (uint16_t v = c->cfg->max_version; v >= c->cfg->min_version && v >= HASP_TLS1_2; v--)
@@ -416,8 +409,7 @@ static int versions_ch_read(hasp_conn *c, hasp_rd *r)
 
 static int key_share_ch_write(hasp_conn *c, hasp_wr *w)
 {
-    if (hs_max_version(c) < HASP_TLS1_3)
-        return 0;
+    if (hs_max_version(c) < HASP_TLS1_3) return 0;
     struct hasp_hs *hs = c->hs;
     uint16_t g = hs->hrr_group ? hs->hrr_group : c->cfg->groups[0];
     if (!hs->share_kex || hasp_kex_group(hs->share_kex) != g) {
@@ -469,8 +461,7 @@ static int key_share_ch_read(hasp_conn *c, hasp_rd *r)
 
 static int cookie_ch_write(hasp_conn *c, hasp_wr *w)
 {
-    if (!c->hs->cookie_len)
-        return 0;
+    if (!c->hs->cookie_len) return 0;
     GUARD(wr_vec(w, 2, c->hs->cookie, c->hs->cookie_len));
     return 1;
 }
@@ -480,12 +471,10 @@ static int cookie_ch_write(hasp_conn *c, hasp_wr *w)
 static int ticket_ch_write(hasp_conn *c, hasp_wr *w)
 {
     struct hasp_hs *hs = c->hs;
-    if (c->cfg->min_version > HASP_TLS1_2)
-        return 0;
+    if (c->cfg->min_version > HASP_TLS1_2) return 0;
     if (hs->reneg) {
         /* ask for a ticket as OpenSSL does: some servers send one regardless */
-        if (!c->cfg->tickets)
-            return 0;
+        if (!c->cfg->tickets) return 0;
         hs->ticket_ext_sent = 1;
         return 1;
     }
@@ -495,8 +484,7 @@ static int ticket_ch_write(hasp_conn *c, hasp_wr *w)
         hs->ticket_ext_sent = 1;
         return 1;
     }
-    if (!c->cfg->tickets)
-        return 0;
+    if (!c->cfg->tickets) return 0;
     hs->ticket_ext_sent = 1;
     return 1; /* empty: "send me one" */
 }
@@ -529,12 +517,12 @@ static int ticket_sh_read(hasp_conn *c, hasp_rd *r)
     return 0;
 }
 
-/* ---------------------------------------------------------------- psk_key_exchange_modes (RFC 8446 4.2.9) */
+/* ---------------------------------------------------------------- psk_key_exchange_modes (RFC
+ * 8446 4.2.9) */
 
 static int psk_modes_ch_write(hasp_conn *c, hasp_wr *w)
 {
-    if (hs_max_version(c) < HASP_TLS1_3)
-        return 0;
+    if (hs_max_version(c) < HASP_TLS1_3) return 0;
     GUARD(wr_u8(w, 1));
     GUARD(wr_u8(w, 1)); /* psk_dhe_ke */
     return 1;
@@ -546,12 +534,12 @@ static int psk_modes_ch_read(hasp_conn *c, hasp_rd *r)
     GUARD(rd_vec_bounded(r, 1, 1, 255, &list));
     GUARD(rd_expect_empty(r));
     for (size_t i = 0; i < list.len; i++)
-        if (list.p[i] <= 1)
-            c->hs->peer_psk_modes |= 1 << list.p[i];
+        if (list.p[i] <= 1) c->hs->peer_psk_modes |= 1 << list.p[i];
     return 0;
 }
 
-/* ---------------------------------------------------------------- pre_shared_key (RFC 8446 4.2.11) */
+/* ---------------------------------------------------------------- pre_shared_key (RFC 8446 4.2.11)
+ */
 
 int tls13_psk_ch_write(hasp_conn *c, hasp_wr *w);
 
@@ -604,8 +592,8 @@ static const ext_row ext_table[] = {
     {EXT_EC_POINT_FORMATS, "ec_point_formats", ecpf_ch_write, ecpf_read, ecpf_sh_write, ecpf_read},
     {EXT_SIGNATURE_ALGORITHMS, "signature_algorithms", sigalgs_ch_write, sigalgs_ch_read, NULL,
      NULL},
-    {EXT_ALPN, "application_layer_protocol_negotiation", alpn_ch_write, alpn_ch_read,
-     alpn_sh_write, alpn_sh_read},
+    {EXT_ALPN, "application_layer_protocol_negotiation", alpn_ch_write, alpn_ch_read, alpn_sh_write,
+     alpn_sh_read},
     {EXT_ENCRYPT_THEN_MAC, "encrypt_then_mac", etm_ch_write, etm_ch_read, etm_sh_write,
      etm_sh_read},
     {EXT_EXTENDED_MASTER_SECRET, "extended_master_secret", ems_ch_write, ems_read, ems_sh_write,
@@ -627,21 +615,24 @@ static const ext_row ext_table[] = {
 const char *ext_name(uint16_t type)
 {
     for (size_t i = 0; i < NEXT; i++)
-        if (ext_table[i].type == type)
-            return ext_table[i].name;
+        if (ext_table[i].type == type) return ext_table[i].name;
     switch (type) {
-    case 5: return "status_request";
-    case 18: return "signed_certificate_timestamp";
-    case 21: return "padding";
-    case 42: return "early_data";
-    default: return "unknown";
+    case 5:
+        return "status_request";
+    case 18:
+        return "signed_certificate_timestamp";
+    case 21:
+        return "padding";
+    case 42:
+        return "early_data";
+    default:
+        return "unknown";
     }
 }
 
 static void trace_ext(hasp_conn *c, uint16_t type)
 {
-    if (!conn_tracing(c))
-        return;
+    if (!conn_tracing(c)) return;
     size_t n = strlen(c->hs->detail);
     if (n + 40 < sizeof(c->hs->detail))
         snprintf(c->hs->detail + n, sizeof(c->hs->detail) - n, "%s%s",
@@ -654,8 +645,7 @@ static int write_exts(hasp_conn *c, hasp_wr *w, int server)
     GUARD(wr_vec_begin(w, 2, &all));
     for (size_t i = 0; i < NEXT; i++) {
         int (*fn)(hasp_conn *, hasp_wr *) = server ? ext_table[i].sh_write : ext_table[i].ch_write;
-        if (!fn)
-            continue;
+        if (!fn) continue;
         size_t start = w->len, m;
         GUARD(wr_u16(w, ext_table[i].type));
         GUARD(wr_vec_begin(w, 2, &m));
@@ -666,14 +656,12 @@ static int write_exts(hasp_conn *c, hasp_wr *w, int server)
             continue;
         }
         GUARD(wr_vec_end(w, 2, m));
-        if (!server)
-            c->hs->ext_sent_mask |= 1u << i;
+        if (!server) c->hs->ext_sent_mask |= 1u << i;
         trace_ext(c, ext_table[i].type);
     }
     GUARD(wr_vec_end(w, 2, all));
     /* An empty extensions block is legal but pointless: drop it. */
-    if (w->len == all + 2)
-        w->len = all;
+    if (w->len == all + 2) w->len = all;
     return 0;
 }
 
@@ -689,8 +677,7 @@ int ext_server_hello_write(hasp_conn *c, hasp_wr *w)
 
 static int read_exts(hasp_conn *c, hasp_rd *r, int server_hello)
 {
-    if (rd_left(r) == 0)
-        return 0; /* no extensions block */
+    if (rd_left(r) == 0) return 0; /* no extensions block */
     hasp_rd list;
     GUARD(rd_vec(r, 2, &list));
     GUARD(rd_expect_empty(r));
@@ -715,8 +702,7 @@ static int read_exts(hasp_conn *c, hasp_rd *r, int server_hello)
                    "pre_shared_key is not the last extension of the ClientHello (RFC 8446 4.2.11)");
         size_t i;
         for (i = 0; i < NEXT; i++)
-            if (ext_table[i].type == type)
-                break;
+            if (ext_table[i].type == type) break;
         if (server_hello) {
             ENSURE_MSG(i < NEXT && (c->hs->ext_sent_mask & (1u << i)) && ext_table[i].sh_read,
                        HASP_ERR_UNSUPPORTED_EXT,

@@ -29,11 +29,11 @@ enum {
 
 /* Flags that select the rows of a handshake shape. */
 enum {
-    F_PFS = 1 << 0,           /* ServerKeyExchange */
-    F_CLIENT_AUTH = 1 << 1,   /* CertificateRequest sent */
+    F_PFS = 1 << 0,            /* ServerKeyExchange */
+    F_CLIENT_AUTH = 1 << 1,    /* CertificateRequest sent */
     F_NO_CLIENT_CERT = 1 << 2, /* the client's Certificate was empty: no CertificateVerify */
-    F_TICKET = 1 << 3,        /* NewSessionTicket */
-    F_PSK = 1 << 4,           /* TLS 1.3 resumption: no server Certificate/CertificateVerify */
+    F_TICKET = 1 << 3,         /* NewSessionTicket */
+    F_PSK = 1 << 4,            /* TLS 1.3 resumption: no server Certificate/CertificateVerify */
 };
 
 enum { SENDER_CLIENT = 0, SENDER_SERVER = 1 };
@@ -84,7 +84,7 @@ struct hasp_hs {
 
     /* The transcript: every handshake message so far, hashed when needed. */
     hasp_wr transcript;
-    hasp_hash_ctx *th; /* running transcript hash, once the suite is known */
+    hasp_hash_ctx *th;                  /* running transcript hash, once the suite is known */
     uint8_t hash_before[HASP_HASH_MAX]; /* transcript hash before the current message */
     size_t hash_len;
 
@@ -123,22 +123,22 @@ struct hasp_hs {
     uint16_t cr_sigalgs[64];
     size_t ncr_sigalgs;
 
-    int reneg;                /* this handshake is a renegotiation */
-    int peer_scsv;            /* TLS_EMPTY_RENEGOTIATION_INFO_SCSV seen */
-    int peer_reneg_ext;       /* renegotiation_info seen */
+    int reneg;          /* this handshake is a renegotiation */
+    int peer_scsv;      /* TLS_EMPTY_RENEGOTIATION_INFO_SCSV seen */
+    int peer_reneg_ext; /* renegotiation_info seen */
     /* sessions */
-    hasp_session *resume;     /* the session being resumed (both sides) */
-    int peer_ticket_ext;      /* the client sent session_ticket (TLS 1.2) */
-    uint8_t *peer_ticket;     /* its contents, copied */
+    hasp_session *resume; /* the session being resumed (both sides) */
+    int peer_ticket_ext;  /* the client sent session_ticket (TLS 1.2) */
+    uint8_t *peer_ticket; /* its contents, copied */
     size_t peer_ticket_len;
-    int ticket_ext_sent;      /* client: we sent session_ticket */
+    int ticket_ext_sent; /* client: we sent session_ticket */
     uint8_t sent_session_id[32];
     size_t sent_session_id_len;
     uint8_t *new_ticket; /* client, TLS 1.2: NewSessionTicket */
     size_t new_ticket_len;
     uint32_t new_ticket_lifetime;
-    int peer_psk_modes;       /* bit 0: psk_ke, bit 1: psk_dhe_ke */
-    size_t binders_len;       /* pre_shared_key: bytes of the binders vector, prefix included */
+    int peer_psk_modes; /* bit 0: psk_ke, bit 1: psk_dhe_ke */
+    size_t binders_len; /* pre_shared_key: bytes of the binders vector, prefix included */
     int psk_identity_count;
     uint8_t psk_identities[4][1024]; /* the client's ticket identities (up to 4) */
     size_t psk_identity_len[4];
@@ -146,12 +146,12 @@ struct hasp_hs {
     const uint8_t *psk_binders; /* view into the message being received */
     uint8_t psk[HASP_HASH_MAX];
     size_t psk_len;
-    int psk_offered;          /* client: pre_shared_key sent */
-    int psk_selected;         /* server: the identity taken */
+    int psk_offered;  /* client: pre_shared_key sent */
+    int psk_selected; /* server: the identity taken */
 
     /* TLS 1.3 */
-    size_t cur_len;          /* length of the message being received (header included) */
-    int ch_sent;             /* client: the first ClientHello went out (CH2 reuses its random) */
+    size_t cur_len; /* length of the message being received (header included) */
+    int ch_sent;    /* client: the first ClientHello went out (CH2 reuses its random) */
     uint16_t peer_versions[16];
     size_t npeer_versions;
     int peer_sent_versions;
@@ -169,7 +169,7 @@ struct hasp_hs {
     uint8_t hs_secret[HASP_HASH_MAX], c_hs[HASP_HASH_MAX], s_hs[HASP_HASH_MAX];
     uint8_t master13[HASP_HASH_MAX], c_ap[HASP_HASH_MAX];
 
-    hasp_wr in;  /* handshake bytes from the peer, reassembled across records */
+    hasp_wr in; /* handshake bytes from the peer, reassembled across records */
     size_t in_off;
     /* events raised while a received message is handled wait for its own event */
     int defer;
@@ -181,7 +181,7 @@ struct hasp_hs {
         char *detail; /* a heap copy: chain results are long */
     } deferred[6];
     int ndeferred;
-    hasp_wr msg; /* scratch for building one message body */
+    hasp_wr msg;      /* scratch for building one message body */
     char detail[512]; /* the trace line of the current message */
 };
 

@@ -12,15 +12,13 @@
 hasp_session *session_new(void)
 {
     hasp_session *s = hasp_calloc(1, sizeof(*s));
-    if (s)
-        s->resumable = 1;
+    if (s) s->resumable = 1;
     return s;
 }
 
 void hasp_session_free(hasp_session *s)
 {
-    if (!s)
-        return;
+    if (!s) return;
     hasp_free(s->ticket);
     hasp_free(s->peer_cert);
     hasp_wipe(s, sizeof(*s));
@@ -31,8 +29,7 @@ int session_set_ticket(hasp_session *s, const uint8_t *t, size_t len)
 {
     uint8_t *nt = len ? hasp_malloc(len) : NULL;
     ENSURE(nt || !len, HASP_ERR_NOMEM);
-    if (len)
-        memcpy(nt, t, len);
+    if (len) memcpy(nt, t, len);
     hasp_free(s->ticket);
     s->ticket = nt;
     s->ticket_len = len;
@@ -43,8 +40,7 @@ int session_set_peer_cert(hasp_session *s, const uint8_t *der, size_t len)
 {
     uint8_t *nc = len ? hasp_malloc(len) : NULL;
     ENSURE(nc || !len, HASP_ERR_NOMEM);
-    if (len)
-        memcpy(nc, der, len);
+    if (len) memcpy(nc, der, len);
     hasp_free(s->peer_cert);
     s->peer_cert = nc;
     s->peer_cert_len = len;
@@ -54,8 +50,7 @@ int session_set_peer_cert(hasp_session *s, const uint8_t *der, size_t len)
 hasp_session *session_dup(const hasp_session *s)
 {
     hasp_session *d = session_new();
-    if (!d)
-        return NULL;
+    if (!d) return NULL;
     *d = *s;
     d->ticket = NULL;
     d->peer_cert = NULL;
@@ -133,8 +128,7 @@ static int decode_into(hasp_session *s, const uint8_t *in, size_t len)
 hasp_session *session_decode(const uint8_t *in, size_t len)
 {
     hasp_session *s = session_new();
-    if (!s)
-        return NULL;
+    if (!s) return NULL;
     if (decode_into(s, in, len) < 0) {
         hasp_session_free(s);
         return NULL;
@@ -158,8 +152,7 @@ struct session_cache {
 session_cache *session_cache_new(size_t max_entries)
 {
     session_cache *sc = hasp_calloc(1, sizeof(*sc));
-    if (!sc)
-        return NULL;
+    if (!sc) return NULL;
     pthread_mutex_init(&sc->lock, NULL);
     sc->max = max_entries;
     return sc;
@@ -182,11 +175,9 @@ static void push_front(session_cache *sc, cache_entry *e)
 {
     e->prev = NULL;
     e->next = sc->head;
-    if (sc->head)
-        sc->head->prev = e;
+    if (sc->head) sc->head->prev = e;
     sc->head = e;
-    if (!sc->tail)
-        sc->tail = e;
+    if (!sc->tail) sc->tail = e;
 }
 
 static void drop_entry(session_cache *sc, cache_entry *e)
@@ -199,8 +190,7 @@ static void drop_entry(session_cache *sc, cache_entry *e)
 
 void session_cache_free(session_cache *sc)
 {
-    if (!sc)
-        return;
+    if (!sc) return;
     while (sc->head)
         drop_entry(sc, sc->head);
     pthread_mutex_destroy(&sc->lock);
@@ -212,15 +202,13 @@ void session_cache_free(session_cache *sc)
 static cache_entry *find(session_cache *sc, const uint8_t *id, size_t id_len)
 {
     for (cache_entry *e = sc->head; e; e = e->next)
-        if (e->s->id_len == id_len && !memcmp(e->s->id, id, id_len))
-            return e;
+        if (e->s->id_len == id_len && !memcmp(e->s->id, id, id_len)) return e;
     return NULL;
 }
 
 int session_cache_put(session_cache *sc, const hasp_session *s)
 {
-    if (!sc || sc->max == 0 || s->id_len == 0)
-        return 0;
+    if (!sc || sc->max == 0 || s->id_len == 0) return 0;
     hasp_session *copy = session_dup(s);
     ENSURE(copy, HASP_ERR_NOMEM);
     cache_entry *ne = hasp_calloc(1, sizeof(*ne));
@@ -231,8 +219,7 @@ int session_cache_put(session_cache *sc, const hasp_session *s)
     ne->s = copy;
     pthread_mutex_lock(&sc->lock);
     cache_entry *old = find(sc, s->id, s->id_len);
-    if (old)
-        drop_entry(sc, old);
+    if (old) drop_entry(sc, old);
     while (sc->count >= sc->max && sc->tail)
         drop_entry(sc, sc->tail);
     push_front(sc, ne);
@@ -243,8 +230,7 @@ int session_cache_put(session_cache *sc, const hasp_session *s)
 
 hasp_session *session_cache_get(session_cache *sc, const uint8_t *id, size_t id_len, int64_t now)
 {
-    if (!sc || id_len == 0)
-        return NULL;
+    if (!sc || id_len == 0) return NULL;
     hasp_session *out = NULL;
     pthread_mutex_lock(&sc->lock);
     cache_entry *e = find(sc, id, id_len);
@@ -263,19 +249,16 @@ hasp_session *session_cache_get(session_cache *sc, const uint8_t *id, size_t id_
 
 void session_cache_remove(session_cache *sc, const uint8_t *id, size_t id_len)
 {
-    if (!sc || id_len == 0)
-        return;
+    if (!sc || id_len == 0) return;
     pthread_mutex_lock(&sc->lock);
     cache_entry *e = find(sc, id, id_len);
-    if (e)
-        drop_entry(sc, e);
+    if (e) drop_entry(sc, e);
     pthread_mutex_unlock(&sc->lock);
 }
 
 size_t session_cache_count(session_cache *sc)
 {
-    if (!sc)
-        return 0;
+    if (!sc) return 0;
     pthread_mutex_lock(&sc->lock);
     size_t n = sc->count;
     pthread_mutex_unlock(&sc->lock);
@@ -331,15 +314,11 @@ int ticket_seal(ticket_keys *tk, const hasp_session *s, int64_t now, hasp_wr *ou
     hasp_wr st = hasp_wr_dyn();
     int rc = session_encode(&plain, &st);
     uint8_t nonce[12];
-    if (rc == 0)
-        rc = hasp_random(nonce, sizeof(nonce));
+    if (rc == 0) rc = hasp_random(nonce, sizeof(nonce));
     uint8_t *dst = NULL;
-    if (rc == 0)
-        rc = wr_bytes(out, k.name, sizeof(k.name));
-    if (rc == 0)
-        rc = wr_bytes(out, nonce, sizeof(nonce));
-    if (rc == 0)
-        rc = wr_space(out, st.len + HASP_AEAD_TAG_LEN, &dst);
+    if (rc == 0) rc = wr_bytes(out, k.name, sizeof(k.name));
+    if (rc == 0) rc = wr_bytes(out, nonce, sizeof(nonce));
+    if (rc == 0) rc = wr_space(out, st.len + HASP_AEAD_TAG_LEN, &dst);
     if (rc == 0) {
         hasp_aead_ctx *a = hasp_aead_new(HASP_AEAD_AES256GCM, 1, k.key);
         rc = a ? hasp_aead_seal(a, nonce, k.name, sizeof(k.name), st.p, st.len, dst)
@@ -353,8 +332,7 @@ int ticket_seal(ticket_keys *tk, const hasp_session *s, int64_t now, hasp_wr *ou
 
 hasp_session *ticket_open(ticket_keys *tk, const uint8_t *t, size_t len)
 {
-    if (len < TICKET_KEY_NAME_LEN + 12 + HASP_AEAD_TAG_LEN + 8)
-        return NULL;
+    if (len < TICKET_KEY_NAME_LEN + 12 + HASP_AEAD_TAG_LEN + 8) return NULL;
     ticket_key k;
     int found = 0;
     pthread_mutex_lock(&tk->lock);
@@ -366,8 +344,7 @@ hasp_session *ticket_open(ticket_keys *tk, const uint8_t *t, size_t len)
         found = 1;
     }
     pthread_mutex_unlock(&tk->lock);
-    if (!found)
-        return NULL;
+    if (!found) return NULL;
     size_t ct_len = len - TICKET_KEY_NAME_LEN - 12;
     uint8_t *pt = hasp_malloc(ct_len);
     hasp_session *s = NULL;
@@ -429,8 +406,7 @@ struct used_tickets {
 used_tickets *used_tickets_new(size_t cap)
 {
     used_tickets *u = hasp_calloc(1, sizeof(*u));
-    if (!u)
-        return NULL;
+    if (!u) return NULL;
     u->h = hasp_calloc(cap, sizeof(*u->h));
     if (!u->h) {
         hasp_free(u);
@@ -443,8 +419,7 @@ used_tickets *used_tickets_new(size_t cap)
 
 void used_tickets_free(used_tickets *u)
 {
-    if (!u)
-        return;
+    if (!u) return;
     pthread_mutex_destroy(&u->lock);
     hasp_free(u->h);
     hasp_free(u);
@@ -453,8 +428,7 @@ void used_tickets_free(used_tickets *u)
 void ticket_hash16(const uint8_t *t, size_t len, uint8_t out[16])
 {
     uint8_t full[HASP_HASH_MAX];
-    if (hasp_hash(HASP_HASH_SHA256, t, len, full) < 0)
-        memset(full, 0xff, sizeof(full));
+    if (hasp_hash(HASP_HASH_SHA256, t, len, full) < 0) memset(full, 0xff, sizeof(full));
     memcpy(out, full, 16);
 }
 
@@ -473,16 +447,14 @@ void used_tickets_add(used_tickets *u, const uint8_t h[16])
     pthread_mutex_lock(&u->lock);
     memcpy(u->h[u->next], h, 16);
     u->next = (u->next + 1) % u->cap;
-    if (u->count < u->cap)
-        u->count++;
+    if (u->count < u->cap) u->count++;
     pthread_mutex_unlock(&u->lock);
 }
 
 int used_tickets_seen(used_tickets *u, const uint8_t *t, size_t len)
 {
     uint8_t full[HASP_HASH_MAX];
-    if (hasp_hash(HASP_HASH_SHA256, t, len, full) < 0)
-        return 1; /* cannot tell: treat as used */
+    if (hasp_hash(HASP_HASH_SHA256, t, len, full) < 0) return 1; /* cannot tell: treat as used */
     int seen = 0;
     pthread_mutex_lock(&u->lock);
     for (size_t i = 0; i < u->count && !seen; i++)
@@ -490,8 +462,7 @@ int used_tickets_seen(used_tickets *u, const uint8_t *t, size_t len)
     if (!seen) {
         memcpy(u->h[u->next], full, 16);
         u->next = (u->next + 1) % u->cap;
-        if (u->count < u->cap)
-            u->count++;
+        if (u->count < u->cap) u->count++;
     }
     pthread_mutex_unlock(&u->lock);
     return seen;

@@ -13,9 +13,9 @@ struct hasp_session {
     uint16_t version;
     uint16_t suite;
     int ems;
-    int64_t created;   /* seconds */
-    uint32_t lifetime; /* seconds */
-    uint32_t age_add;  /* TLS 1.3 ticket_age_add */
+    int64_t created;    /* seconds */
+    uint32_t lifetime;  /* seconds */
+    uint32_t age_add;   /* TLS 1.3 ticket_age_add */
     uint8_t secret[64]; /* TLS 1.2 master secret, or the TLS 1.3 resumption PSK */
     size_t secret_len;
     uint8_t id[32]; /* TLS 1.2 session ID */

@@ -18,11 +18,11 @@ typedef struct hasp_suite {
     const char *iana;
     const char *ossl;
     int kx;
-    int aead;      /* enum hasp_aead_alg, or 0 for CBC */
-    int cbc;       /* enum hasp_cbc_alg, or 0 */
-    int mac_hash;  /* CBC HMAC hash */
-    int prf_hash;  /* PRF / transcript hash */
-    int by_name;   /* enabled only when named explicitly (3DES) */
+    int aead;       /* enum hasp_aead_alg, or 0 for CBC */
+    int cbc;        /* enum hasp_cbc_alg, or 0 */
+    int mac_hash;   /* CBC HMAC hash */
+    int prf_hash;   /* PRF / transcript hash */
+    int by_name;    /* enabled only when named explicitly (3DES) */
     int in_default; /* part of DEFAULT */
 } hasp_suite;
 

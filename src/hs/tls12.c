@@ -102,22 +102,38 @@ const char *hs_peer_name(const hasp_conn *c)
 const char *hs_msg_name(int type)
 {
     switch (type) {
-    case HS_HELLO_REQUEST: return "HelloRequest";
-    case HS_CLIENT_HELLO: return "ClientHello";
-    case HS_SERVER_HELLO: return "ServerHello";
-    case HS_NEW_SESSION_TICKET: return "NewSessionTicket";
-    case HS_END_OF_EARLY_DATA: return "EndOfEarlyData";
-    case HS_ENCRYPTED_EXTENSIONS: return "EncryptedExtensions";
-    case HS_CERTIFICATE: return "Certificate";
-    case HS_SERVER_KEY_EXCHANGE: return "ServerKeyExchange";
-    case HS_CERTIFICATE_REQUEST: return "CertificateRequest";
-    case HS_SERVER_HELLO_DONE: return "ServerHelloDone";
-    case HS_CERTIFICATE_VERIFY: return "CertificateVerify";
-    case HS_CLIENT_KEY_EXCHANGE: return "ClientKeyExchange";
-    case HS_FINISHED: return "Finished";
-    case HS_KEY_UPDATE: return "KeyUpdate";
-    case HS_CCS: return "ChangeCipherSpec";
-    default: return "unknown handshake message";
+    case HS_HELLO_REQUEST:
+        return "HelloRequest";
+    case HS_CLIENT_HELLO:
+        return "ClientHello";
+    case HS_SERVER_HELLO:
+        return "ServerHello";
+    case HS_NEW_SESSION_TICKET:
+        return "NewSessionTicket";
+    case HS_END_OF_EARLY_DATA:
+        return "EndOfEarlyData";
+    case HS_ENCRYPTED_EXTENSIONS:
+        return "EncryptedExtensions";
+    case HS_CERTIFICATE:
+        return "Certificate";
+    case HS_SERVER_KEY_EXCHANGE:
+        return "ServerKeyExchange";
+    case HS_CERTIFICATE_REQUEST:
+        return "CertificateRequest";
+    case HS_SERVER_HELLO_DONE:
+        return "ServerHelloDone";
+    case HS_CERTIFICATE_VERIFY:
+        return "CertificateVerify";
+    case HS_CLIENT_KEY_EXCHANGE:
+        return "ClientKeyExchange";
+    case HS_FINISHED:
+        return "Finished";
+    case HS_KEY_UPDATE:
+        return "KeyUpdate";
+    case HS_CCS:
+        return "ChangeCipherSpec";
+    default:
+        return "unknown handshake message";
     }
 }
 
@@ -134,12 +150,18 @@ const char *hs_msg_name(int type)
 static const char *version_name(uint16_t v)
 {
     switch (v) {
-    case 0x0300: return "SSL3.0";
-    case 0x0301: return "TLS1.0";
-    case 0x0302: return "TLS1.1";
-    case 0x0303: return "TLS1.2";
-    case 0x0304: return "TLS1.3";
-    default: return "unknown";
+    case 0x0300:
+        return "SSL3.0";
+    case 0x0301:
+        return "TLS1.0";
+    case 0x0302:
+        return "TLS1.1";
+    case 0x0303:
+        return "TLS1.2";
+    case 0x0304:
+        return "TLS1.3";
+    default:
+        return "unknown";
     }
 }
 
@@ -147,8 +169,7 @@ int hs_transcript_add(hasp_conn *c, const uint8_t *msg, size_t len)
 {
     struct hasp_hs *hs = c->hs;
     GUARD(wr_bytes(&hs->transcript, msg, len));
-    if (hs->th)
-        GUARD(hasp_hash_update(hs->th, msg, len));
+    if (hs->th) GUARD(hasp_hash_update(hs->th, msg, len));
     return 0;
 }
 
@@ -164,8 +185,7 @@ int hs_transcript_start(hasp_conn *c)
 
 int hs_transcript_hash(hasp_conn *c, uint8_t *out)
 {
-    if (c->hs->th)
-        return hasp_hash_peek(c->hs->th, out);
+    if (c->hs->th) return hasp_hash_peek(c->hs->th, out);
     return hasp_hash(c->suite->prf_hash, c->hs->transcript.p, c->hs->transcript.len, out);
 }
 
@@ -199,14 +219,11 @@ int hs_msg_end(hasp_conn *c, int type)
 /* The highest version this config can actually run: TLS 1.3 needs a TLS 1.3 suite. */
 uint16_t hs_max_version(const hasp_conn *c)
 {
-    if (c->hs && c->hs->reneg)
-        return HASP_TLS1_2;
-    if (c->cfg->max_version < HASP_TLS1_3)
-        return c->cfg->max_version;
+    if (c->hs && c->hs->reneg) return HASP_TLS1_2;
+    if (c->cfg->max_version < HASP_TLS1_3) return c->cfg->max_version;
     for (size_t i = 0; i < c->cfg->nsuites; i++) {
         const hasp_suite *s = hasp_suite_find(c->cfg->suites[i]);
-        if (s && hasp_suite_is_tls13(s))
-            return HASP_TLS1_3;
+        if (s && hasp_suite_is_tls13(s)) return HASP_TLS1_3;
     }
     return HASP_TLS1_2;
 }
@@ -214,24 +231,21 @@ uint16_t hs_max_version(const hasp_conn *c)
 int hs_offered_group(const hasp_conn *c, uint16_t group)
 {
     for (size_t i = 0; i < c->cfg->ngroups; i++)
-        if (c->cfg->groups[i] == group)
-            return 1;
+        if (c->cfg->groups[i] == group) return 1;
     return 0;
 }
 
 int hs_offered_sigalg(const hasp_conn *c, uint16_t scheme)
 {
     for (size_t i = 0; i < c->cfg->nsigalgs; i++)
-        if (c->cfg->sigalgs[i] == scheme)
-            return 1;
+        if (c->cfg->sigalgs[i] == scheme) return 1;
     return 0;
 }
 
 static int peer_has_group(const struct hasp_hs *hs, uint16_t g)
 {
     for (size_t i = 0; i < hs->npeer_groups; i++)
-        if (hs->peer_groups[i] == g)
-            return 1;
+        if (hs->peer_groups[i] == g) return 1;
     return 0;
 }
 
@@ -241,11 +255,9 @@ uint16_t hs_pick_sigscheme(const hasp_conn *c, const uint16_t *peer, size_t npee
 {
     for (size_t i = 0; i < c->cfg->nsigalgs; i++) {
         const hasp_sigscheme *s = hasp_sigscheme_find(c->cfg->sigalgs[i]);
-        if (!s || !hasp_sigscheme_fits(s, key, version))
-            continue;
+        if (!s || !hasp_sigscheme_fits(s, key, version)) continue;
         for (size_t j = 0; j < npeer; j++)
-            if (peer[j] == s->id)
-                return s->id;
+            if (peer[j] == s->id) return s->id;
     }
     return 0;
 }
@@ -332,8 +344,7 @@ static int derive_key_block(hasp_conn *c)
     const uint8_t *wiv = client ? civ : siv, *riv = client ? siv : civ;
     if (s->aead) {
         rc = hasp_rec_prot_aead12(&c->pending_wr, s->aead, wkey, wiv, iv, 1);
-        if (rc == 0)
-            rc = hasp_rec_prot_aead12(&c->pending_rd, s->aead, rkey, riv, iv, 0);
+        if (rc == 0) rc = hasp_rec_prot_aead12(&c->pending_rd, s->aead, rkey, riv, iv, 0);
     } else {
         rc = hasp_rec_prot_cbc(&c->pending_wr, s->cbc, wkey, s->mac_hash, wmac, mac, c->etm, 1);
         if (rc == 0)
@@ -384,8 +395,7 @@ int client_hello_send(hasp_conn *c)
     size_t offered = 0;
     for (size_t i = 0; i < c->cfg->nsuites; i++) {
         const hasp_suite *s = hasp_suite_find(c->cfg->suites[i]);
-        if (!s || (hasp_suite_is_tls13(s) ? !tls13 : !tls12))
-            continue;
+        if (!s || (hasp_suite_is_tls13(s) ? !tls13 : !tls12)) continue;
         GUARD(wr_u16(w, s->id));
         offered++;
     }
@@ -408,12 +418,10 @@ int client_hello_send(hasp_conn *c)
         const hasp_suite *ps = hasp_suite_find(c->session_in->suite);
         hasp_wr partial = hasp_wr_dyn();
         int rc = wr_bytes(&partial, hs->transcript.p, hs->transcript.len);
+        if (rc == 0) rc = wr_bytes(&partial, w->p, w->len - hs->binders_len);
         if (rc == 0)
-            rc = wr_bytes(&partial, w->p, w->len - hs->binders_len);
-        if (rc == 0)
-            rc = tls13_psk_binder(c, ps->prf_hash, c->session_in->secret,
-                                  c->session_in->secret_len, partial.p, partial.len,
-                                  w->p + w->len - hl);
+            rc = tls13_psk_binder(c, ps->prf_hash, c->session_in->secret, c->session_in->secret_len,
+                                  partial.p, partial.len, w->p + w->len - hl);
         hasp_wr_free(&partial);
         GUARD(rc);
     }
@@ -430,20 +438,17 @@ static const hasp_cred *pick_cred(hasp_conn *c, const hasp_suite *s)
         int ec = cr->key_type == HASP_PKEY_EC_P256 || cr->key_type == HASP_PKEY_EC_P384 ||
                  cr->key_type == HASP_PKEY_EC_P521;
         int ok = s->kx == HASP_KX_ECDHE_ECDSA ? ec : cr->key_type == HASP_PKEY_RSA;
-        if (!ok)
-            continue;
+        if (!ok) continue;
         if (ec && c->hs->peer_sent_groups) {
             /* RFC 8422 5.1.1: the certificate's curve must be one the client supports. */
             uint16_t curve = cr->key_type == HASP_PKEY_EC_P256   ? HASP_GROUP_SECP256R1
                              : cr->key_type == HASP_PKEY_EC_P384 ? HASP_GROUP_SECP384R1
                                                                  : 0x0019;
-            if (!peer_has_group(c->hs, curve))
-                continue;
+            if (!peer_has_group(c->hs, curve)) continue;
         }
         if (c->sni[0] && hasp_x509_matches_host(cr->chain[0], cr->chain_len[0], c->sni) == 1)
             return cr;
-        if (!first)
-            first = cr;
+        if (!first) first = cr;
     }
     return first;
 }
@@ -454,11 +459,9 @@ static uint16_t pick_group(hasp_conn *c, const hasp_suite *s)
     if (hasp_suite_is_ecdhe(s)) {
         for (size_t i = 0; i < c->cfg->ngroups; i++) {
             uint16_t g = c->cfg->groups[i];
-            if (hasp_group_is_ffdhe(g))
-                continue;
+            if (hasp_group_is_ffdhe(g)) continue;
             /* RFC 8422 5.1.1: without the extension the client supports P-256. */
-            if (hs->peer_sent_groups ? peer_has_group(hs, g) : g == HASP_GROUP_SECP256R1)
-                return g;
+            if (hs->peer_sent_groups ? peer_has_group(hs, g) : g == HASP_GROUP_SECP256R1) return g;
         }
         return 0;
     }
@@ -468,11 +471,9 @@ static uint16_t pick_group(hasp_conn *c, const hasp_suite *s)
             peer_ffdhe |= hasp_group_is_ffdhe(hs->peer_groups[i]);
         for (size_t i = 0; i < c->cfg->ngroups; i++) {
             uint16_t g = c->cfg->groups[i];
-            if (!hasp_group_is_ffdhe(g))
-                continue;
+            if (!hasp_group_is_ffdhe(g)) continue;
             /* RFC 7919 4: a client that names ffdhe groups gets one of them. */
-            if (!peer_ffdhe || peer_has_group(hs, g))
-                return g;
+            if (!peer_ffdhe || peer_has_group(hs, g)) return g;
         }
     }
     return 0;
@@ -491,8 +492,7 @@ static int try_resume12(hasp_conn *c)
         !conn_ticket_revoked(c, hs->peer_ticket, hs->peer_ticket_len)) {
         s = ticket_open((ticket_keys *)&cfg->tkeys, hs->peer_ticket, hs->peer_ticket_len);
         how = "ticket";
-        if (s)
-            conn_note_ticket(c, hs->peer_ticket, hs->peer_ticket_len);
+        if (s) conn_note_ticket(c, hs->peer_ticket, hs->peer_ticket_len);
     }
     if (!s && hs->session_id_len) {
         s = session_cache_get(cfg->cache, hs->session_id, hs->session_id_len, now);
@@ -507,8 +507,7 @@ static int try_resume12(hasp_conn *c)
         }
         how = "session-id";
     }
-    if (!s)
-        return 0;
+    if (!s) return 0;
     const hasp_suite *suite = hasp_suite_find(s->suite);
     int ok = s->version == HASP_TLS1_2 && s->resumable && s->secret_len == 48 &&
              now < s->created + (int64_t)s->lifetime && suite && !strcmp(s->sni, c->sni);
@@ -555,27 +554,23 @@ static int select_suite(hasp_conn *c)
     int shared_suite = 0;
     for (size_t i = 0; i < c->cfg->nsuites; i++) {
         const hasp_suite *s = hasp_suite_find(c->cfg->suites[i]);
-        if (!s || hasp_suite_is_tls13(s))
-            continue;
+        if (!s || hasp_suite_is_tls13(s)) continue;
         int offered = 0;
         for (size_t j = 0; j < hs->npeer_suites && !offered; j++)
             offered = hs->peer_suites[j] == s->id;
-        if (!offered)
-            continue;
+        if (!offered) continue;
         shared_suite = 1;
         const hasp_cred *cred = pick_cred(c, s);
-        if (!cred)
-            continue;
+        if (!cred) continue;
         uint16_t group = 0, scheme = 0;
         if (hasp_suite_needs_ske(s)) {
             group = pick_group(c, s);
-            if (!group)
-                continue;
+            if (!group) continue;
             if (!hs->peer_sent_sigalgs)
                 continue; /* the SHA-1 default of RFC 5246 7.4.1.4.1 is refused */
-            scheme = hs_pick_sigscheme(c, hs->peer_sigalgs, hs->npeer_sigalgs, cred->key, HASP_TLS1_2);
-            if (!scheme)
-                continue;
+            scheme =
+                hs_pick_sigscheme(c, hs->peer_sigalgs, hs->npeer_sigalgs, cred->key, HASP_TLS1_2);
+            if (!scheme) continue;
         }
         c->suite = s;
         c->group = group;
@@ -593,7 +588,8 @@ static int select_suite(hasp_conn *c)
         for (size_t i = 0, n = 0; i < hs->npeer_suites && n + 48 < sizeof(theirs); i++) {
             const hasp_suite *s = hasp_suite_find(hs->peer_suites[i]);
             if (s)
-                n += (size_t)snprintf(theirs + n, sizeof(theirs) - n, "%s%s", n ? " " : "", s->ossl);
+                n +=
+                    (size_t)snprintf(theirs + n, sizeof(theirs) - n, "%s%s", n ? " " : "", s->ossl);
             else if (hs->peer_suites[i] != HASP_SCSV_RENEGOTIATION)
                 n += (size_t)snprintf(theirs + n, sizeof(theirs) - n, "%s0x%04x", n ? " " : "",
                                       hs->peer_suites[i]);
@@ -638,8 +634,7 @@ int client_hello_recv(hasp_conn *c, hasp_rd *r)
             hs->peer_reneg = 1; /* RFC 5746 3.6 */
             hs->peer_scsv = 1;
         }
-        if (s == HASP_SCSV_FALLBACK)
-            hs->peer_fallback_scsv = 1;
+        if (s == HASP_SCSV_FALLBACK) hs->peer_fallback_scsv = 1;
         /* only what we could choose: a long list of unknown suites cannot crowd it out */
         if (hasp_suite_find(s) &&
             hs->npeer_suites < sizeof(hs->peer_suites) / sizeof(hs->peer_suites[0]))
@@ -656,8 +651,7 @@ int client_hello_recv(hasp_conn *c, hasp_rd *r)
     if (hs->peer_sent_versions) {
         for (size_t i = 0; i < hs->npeer_versions; i++) {
             uint16_t v = hs->peer_versions[i];
-            if (v >= c->cfg->min_version && v <= hs_max_version(c) && v > chosen)
-                chosen = v;
+            if (v >= c->cfg->min_version && v <= hs_max_version(c) && v > chosen) chosen = v;
         }
         ENSURE_MSG(chosen, HASP_ERR_VERSION,
                    "the client's supported_versions lists no version this server accepts (it "
@@ -707,8 +701,7 @@ int client_hello_recv(hasp_conn *c, hasp_rd *r)
     }
     if (chosen == HASP_TLS1_3) {
         c->secure_reneg = 0;
-        if (conn_verify_client(c) != HASP_VERIFY_CLIENT_NONE)
-            hs->flags |= F_CLIENT_AUTH;
+        if (conn_verify_client(c) != HASP_VERIFY_CLIENT_NONE) hs->flags |= F_CLIENT_AUTH;
         GUARD(tls13_server_select(c));
         conn_event(c, HASP_EV_DECISION, 1, 0, "cipher suite", 0, c->suite->iana);
         return 0;
@@ -739,10 +732,8 @@ int client_hello_recv(hasp_conn *c, hasp_rd *r)
     c->ems = hs->peer_ems;
     c->etm = hs->peer_etm && c->suite->cbc;
     c->secure_reneg = hs->peer_reneg;
-    if (hasp_suite_needs_ske(c->suite))
-        hs->flags |= F_PFS;
-    if (conn_verify_client(c) != HASP_VERIFY_CLIENT_NONE)
-        hs->flags |= F_CLIENT_AUTH;
+    if (hasp_suite_needs_ske(c->suite)) hs->flags |= F_PFS;
+    if (conn_verify_client(c) != HASP_VERIFY_CLIENT_NONE) hs->flags |= F_CLIENT_AUTH;
     conn_event(c, HASP_EV_DECISION, 1, 0, "cipher suite", 0, c->suite->iana);
     return 0;
 }
@@ -796,10 +787,8 @@ int server_hello_recv(hasp_conn *c, hasp_rd *r)
             while (rd_left(&list)) {
                 uint16_t type;
                 hasp_rd body;
-                if (rd_u16(&list, &type) < 0 || rd_vec(&list, 2, &body) < 0)
-                    break;
-                if (type == EXT_SUPPORTED_VERSIONS)
-                    tls13 = 1;
+                if (rd_u16(&list, &type) < 0 || rd_vec(&list, 2, &body) < 0) break;
+                if (type == EXT_SUPPORTED_VERSIONS) tls13 = 1;
             }
         }
         if (tls13) {
@@ -868,8 +857,7 @@ int server_hello_recv(hasp_conn *c, hasp_rd *r)
         conn_event(c, HASP_EV_DECISION, 1, 0, "resumption", 0, c->resumed_how);
         return derive_key_block(c);
     }
-    if (hasp_suite_needs_ske(s))
-        hs->flags |= F_PFS;
+    if (hasp_suite_needs_ske(s)) hs->flags |= F_PFS;
     conn_event(c, HASP_EV_DECISION, 1, 0, "cipher suite", 0, s->iana);
     return 0;
 }
@@ -914,8 +902,7 @@ static int read_chain(hasp_conn *c, hasp_rd *r, int *empty)
     }
     DETAIL(c, "certificates=%zu", n);
     *empty = n == 0;
-    if (n == 0)
-        return 0;
+    if (n == 0) return 0;
     return hs_verify_chain(c, certs, lens, n);
 }
 
@@ -931,7 +918,7 @@ int hs_verify_chain(hasp_conn *c, const uint8_t *const *certs, const size_t *len
         p.time = c->cfg->verify_time;
         p.purpose = server_cert ? HASP_X509_PURPOSE_SERVER : HASP_X509_PURPOSE_CLIENT;
         p.key_usage = (server_cert && c->suite->kx == HASP_KX_RSA) ? HASP_KU_KEY_ENCIPHERMENT
-                                                                    : HASP_KU_DIGITAL_SIGNATURE;
+                                                                   : HASP_KU_DIGITAL_SIGNATURE;
         if (server_cert && c->cfg->verify_name) {
             ENSURE_MSG(c->sni[0], HASP_ERR_USAGE,
                        "no server name to check the certificate against: set one with "
@@ -943,7 +930,9 @@ int hs_verify_chain(hasp_conn *c, const uint8_t *const *certs, const size_t *len
         memset(&res, 0, sizeof(res));
         int rc = hasp_x509_verify(config_anchors(c->cfg), &p, certs, lens, n, &res);
         snprintf(c->verify_msg, sizeof(c->verify_msg), "%s",
-                 rc == 0 ? "ok" : res.reason[0] ? res.reason : hasp_err_default_msg(rc));
+                 rc == 0         ? "ok"
+                 : res.reason[0] ? res.reason
+                                 : hasp_err_default_msg(rc));
         if (conn_tracing(c)) {
             /* "<verdict> | path: CN=a [peer] <- CN=b [peer] <- CN=root [trust store]" */
             static const char *src[] = {"peer", "config", "trust store"};
@@ -960,8 +949,7 @@ int hs_verify_chain(hasp_conn *c, const uint8_t *const *certs, const size_t *len
             conn_event(c, HASP_EV_CERT_RESULT, server_cert, rc, rc == 0 ? "ok" : "failed", n,
                        detail);
         }
-        if (rc < 0)
-            FAIL(rc, "certificate verify failed: %s", c->verify_msg);
+        if (rc < 0) FAIL(rc, "certificate verify failed: %s", c->verify_msg);
     } else {
         snprintf(c->verify_msg, sizeof(c->verify_msg), "skipped (verification disabled)");
     }
@@ -1023,13 +1011,10 @@ static int server_key_exchange_send(hasp_conn *c)
     /* signed: client_random + server_random + params */
     hasp_wr tbs = hasp_wr_dyn();
     int rc = wr_bytes(&tbs, hs->client_random, 32);
-    if (rc == 0)
-        rc = wr_bytes(&tbs, hs->server_random, 32);
-    if (rc == 0)
-        rc = wr_bytes(&tbs, w->p + params_start, params_len);
+    if (rc == 0) rc = wr_bytes(&tbs, hs->server_random, 32);
+    if (rc == 0) rc = wr_bytes(&tbs, w->p + params_start, params_len);
     DETAIL(c, "group=%s ", hasp_group_name(c->group));
-    if (rc == 0)
-        rc = hs_write_signature(c, w, c->sigscheme, tbs.p, tbs.len);
+    if (rc == 0) rc = hs_write_signature(c, w, c->sigscheme, tbs.p, tbs.len);
     hasp_wr_free(&tbs);
     GUARD(rc);
     return hs_msg_end(c, HS_SERVER_KEY_EXCHANGE);
@@ -1077,8 +1062,8 @@ static int server_key_exchange_recv(hasp_conn *c, hasp_rd *r)
         hasp_kex_free(hs->kex);
         hs->kex = hasp_kex_new_dh(p.p, p.len, g.p, g.len);
     }
-    ENSURE_MSG(hs->kex, HASP_ERR_ILLEGAL_PARAM, "the server's key exchange parameters are unusable: %s",
-               hasp_err_last()->msg);
+    ENSURE_MSG(hs->kex, HASP_ERR_ILLEGAL_PARAM,
+               "the server's key exchange parameters are unusable: %s", hasp_err_last()->msg);
     size_t params_len = (size_t)(r->p - params);
     const hasp_sigscheme *ss;
     hasp_rd sig;
@@ -1087,12 +1072,9 @@ static int server_key_exchange_recv(hasp_conn *c, hasp_rd *r)
     c->sigscheme = scheme;
     hasp_wr tbs = hasp_wr_dyn();
     int rc = wr_bytes(&tbs, hs->client_random, 32);
-    if (rc == 0)
-        rc = wr_bytes(&tbs, hs->server_random, 32);
-    if (rc == 0)
-        rc = wr_bytes(&tbs, params, params_len);
-    if (rc == 0)
-        rc = hasp_verify_scheme(hs->peer_key, scheme, tbs.p, tbs.len, sig.p, sig.len);
+    if (rc == 0) rc = wr_bytes(&tbs, hs->server_random, 32);
+    if (rc == 0) rc = wr_bytes(&tbs, params, params_len);
+    if (rc == 0) rc = hasp_verify_scheme(hs->peer_key, scheme, tbs.p, tbs.len, sig.p, sig.len);
     hasp_wr_free(&tbs);
     if (rc < 0)
         FAIL(HASP_ERR_DECRYPT,
@@ -1172,8 +1154,7 @@ static int server_hello_done_recv(hasp_conn *c, hasp_rd *r)
 static int client_certificate_send(hasp_conn *c)
 {
     struct hasp_hs *hs = c->hs;
-    if (!hs->cred)
-        hs->flags |= F_NO_CLIENT_CERT;
+    if (!hs->cred) hs->flags |= F_NO_CLIENT_CERT;
     hs->client_cert_sent = hs->cred != NULL;
     return write_chain(c, hs->cred);
 }
@@ -1252,7 +1233,8 @@ static int client_key_exchange_recv(hasp_conn *c, hasp_rd *r)
 static int certificate_verify_send(hasp_conn *c)
 {
     struct hasp_hs *hs = c->hs;
-    uint16_t scheme = hs_pick_sigscheme(c, hs->cr_sigalgs, hs->ncr_sigalgs, hs->cred->key, HASP_TLS1_2);
+    uint16_t scheme =
+        hs_pick_sigscheme(c, hs->cr_sigalgs, hs->ncr_sigalgs, hs->cred->key, HASP_TLS1_2);
     ENSURE(scheme, HASP_ERR_INTERNAL);
     hasp_wr *w = hs_msg_begin(c);
     GUARD(hs_write_signature(c, w, scheme, hs->transcript.p, hs->transcript.len));
@@ -1345,14 +1327,14 @@ static int finished_recv(hasp_conn *c, hasp_rd *r)
     return 0;
 }
 
-/* ---------------------------------------------------------------- NewSessionTicket (RFC 5077 3.3) */
+/* ---------------------------------------------------------------- NewSessionTicket (RFC 5077 3.3)
+ */
 
 static hasp_session *current_session(hasp_conn *c)
 {
     struct hasp_hs *hs = c->hs;
     hasp_session *s = session_new();
-    if (!s)
-        return NULL;
+    if (!s) return NULL;
     s->version = c->version;
     s->suite = c->suite->id;
     s->ems = c->ems;
@@ -1379,10 +1361,8 @@ static int new_session_ticket_send(hasp_conn *c)
     hasp_wr *w = hs_msg_begin(c);
     int rc = wr_u32(w, s->lifetime);
     size_t m = 0;
-    if (rc == 0)
-        rc = wr_vec_begin(w, 2, &m);
-    if (rc == 0)
-        rc = ticket_seal((ticket_keys *)&c->cfg->tkeys, s, conn_now(c), w);
+    if (rc == 0) rc = wr_vec_begin(w, 2, &m);
+    if (rc == 0) rc = ticket_seal((ticket_keys *)&c->cfg->tkeys, s, conn_now(c), w);
     if (rc == 0) {
         conn_note_ticket(c, w->p + m + 2, w->len - m - 2);
         rc = wr_vec_end(w, 2, m);
@@ -1418,19 +1398,18 @@ static int new_session_ticket_recv(hasp_conn *c, hasp_rd *r)
 int hs_complete(hasp_conn *c)
 {
     struct hasp_hs *hs = c->hs;
-    if (c->version == HASP_TLS1_3)
-        return c->role == HASP_SERVER ? tls13_send_tickets(c) : 0;
+    if (c->version == HASP_TLS1_3) return c->role == HASP_SERVER ? tls13_send_tickets(c) : 0;
     hasp_session *s = current_session(c);
     ENSURE(s, HASP_ERR_NOMEM);
     if (c->role == HASP_CLIENT) {
         if (hs->new_ticket_len) {
             GUARD(session_set_ticket(s, hs->new_ticket, hs->new_ticket_len));
             s->created = conn_now(c);
-            if (hs->new_ticket_lifetime)
-                s->lifetime = hs->new_ticket_lifetime;
+            if (hs->new_ticket_lifetime) s->lifetime = hs->new_ticket_lifetime;
         } else if (hs->resume && hs->resume->ticket_len) {
             GUARD(session_set_ticket(s, hs->resume->ticket, hs->resume->ticket_len));
-        } else if (c->resumed && c->session_in && c->session_in->ticket_len && !hs->new_ticket_len) {
+        } else if (c->resumed && c->session_in && c->session_in->ticket_len &&
+                   !hs->new_ticket_len) {
             GUARD(session_set_ticket(s, c->session_in->ticket, c->session_in->ticket_len));
         }
         if (c->resumed && c->session_in) {
@@ -1466,10 +1445,8 @@ static void advance(hasp_conn *c)
     hs->step++;
     for (;;) {
         const hs_step *st = &hs->table[hs->step];
-        if (st->type == HS_END || row_active(hs, st))
-            return;
-        if (st->optional && st->sender != hs_me(c))
-            return;
+        if (st->type == HS_END || row_active(hs, st)) return;
+        if (st->optional && st->sender != hs_me(c)) return;
         hs->step++;
     }
 }
@@ -1489,8 +1466,7 @@ int hs_start(hasp_conn *c)
 void hs_free(hasp_conn *c)
 {
     struct hasp_hs *hs = c->hs;
-    if (!hs)
-        return;
+    if (!hs) return;
     hasp_wr_free(&hs->transcript);
     hasp_hash_free(hs->th);
     hasp_wr_free_secret(&hs->msg);
@@ -1510,8 +1486,7 @@ void hs_free(hasp_conn *c)
 
 const char *hs_waiting_for(const hasp_conn *c)
 {
-    if (!c->hs)
-        return "nothing";
+    if (!c->hs) return "nothing";
     return c->hs->table[c->hs->step].name;
 }
 
@@ -1521,8 +1496,7 @@ int hs_append(hasp_conn *c, const uint8_t *data, size_t len)
     ENSURE_MSG(hs->in.len - hs->in_off + len <= c->cfg->max_hs_size + 4, HASP_ERR_LIMIT,
                "the %s's handshake message exceeds the %zu-byte limit", hs_peer_name(c),
                c->cfg->max_hs_size);
-    if (hs->in_off && hs->in_off == hs->in.len)
-        hs->in.len = hs->in_off = 0;
+    if (hs->in_off && hs->in_off == hs->in.len) hs->in.len = hs->in_off = 0;
     return wr_bytes(&hs->in, data, len);
 }
 
@@ -1560,7 +1534,8 @@ int hs_ccs(hasp_conn *c)
                "the %s sent ChangeCipherSpec while the handshake expected %s", hs_peer_name(c),
                st->name);
     ENSURE_MSG(hs->in.len == hs->in_off, HASP_ERR_UNEXPECTED,
-               "the %s sent ChangeCipherSpec in the middle of a handshake message", hs_peer_name(c));
+               "the %s sent ChangeCipherSpec in the middle of a handshake message",
+               hs_peer_name(c));
     conn_event(c, HASP_EV_MSG_RECV, c->role != HASP_SERVER, HS_CCS, "ChangeCipherSpec", 1, "");
     GUARD(hs_ccs_recv(c));
     advance(c);
@@ -1596,16 +1571,14 @@ int hs_drive(hasp_conn *c)
         }
         /* A whole message from the peer? */
         size_t avail = hs->in.len - hs->in_off;
-        if (avail < 4)
-            return 1;
+        if (avail < 4) return 1;
         const uint8_t *m = hs->in.p + hs->in_off;
         int type = m[0];
         size_t len = ((size_t)m[1] << 16) | ((size_t)m[2] << 8) | m[3];
         ENSURE_MSG(len <= c->cfg->max_hs_size, HASP_ERR_LIMIT,
                    "the %s's %s is %zu bytes, over the %zu-byte limit", hs_peer_name(c),
                    hs_msg_name(type), len, c->cfg->max_hs_size);
-        if (avail < 4 + len)
-            return 1;
+        if (avail < 4 + len) return 1;
         hs->in_off += 4 + len;
         hs->cur_len = 4 + len;
         if (type == HS_HELLO_REQUEST && c->role == HASP_CLIENT) {
@@ -1623,8 +1596,7 @@ int hs_drive(hasp_conn *c)
         ENSURE_MSG(st->type == type && st->sender != hs_me(c), HASP_ERR_UNEXPECTED,
                    "the %s sent %s (%d) while the handshake expected %s", hs_peer_name(c),
                    hs_msg_name(type), type, st->type == HS_END ? "nothing more" : st->name);
-        if (st->optional)
-            hs->flags |= st->need;
+        if (st->optional) hs->flags |= st->need;
         if (st->hash_before) {
             GUARD(hs_transcript_hash(c, hs->hash_before));
             hs->hash_len = hasp_hash_len(c->suite->prf_hash);

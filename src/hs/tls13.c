@@ -73,14 +73,14 @@ static int derive_handshake_secrets(hasp_conn *c, const uint8_t *shared, size_t 
 {
     struct hasp_hs *hs = c->hs;
     uint8_t zeros[HASP_HASH_MAX] = {0}, early[HASP_HASH_MAX], derived[HASP_HASH_MAX],
-                                   th[HASP_HASH_MAX];
+            th[HASP_HASH_MAX];
     if (hs->flags & F_PSK)
         GUARD(hasp_hkdf_extract(c->suite->prf_hash, zeros, hlen(c), hs->psk, hs->psk_len, early));
     else
         GUARD(hasp_hkdf_extract(c->suite->prf_hash, zeros, hlen(c), zeros, hlen(c), early));
     GUARD(derive_secret(c, early, "derived", NULL, derived));
-    GUARD(hasp_hkdf_extract(c->suite->prf_hash, derived, hlen(c), shared, shared_len,
-                            hs->hs_secret));
+    GUARD(
+        hasp_hkdf_extract(c->suite->prf_hash, derived, hlen(c), shared, shared_len, hs->hs_secret));
     GUARD(hs_transcript_hash(c, th));
     GUARD(derive_secret(c, hs->hs_secret, "c hs traffic", th, hs->c_hs));
     GUARD(derive_secret(c, hs->hs_secret, "s hs traffic", th, hs->s_hs));
@@ -125,8 +125,7 @@ static int derive_resumption_master(hasp_conn *c)
 static int compat_ccs(hasp_conn *c)
 {
     struct hasp_hs *hs = c->hs;
-    if (hs->ccs_sent || hs->session_id_len == 0)
-        return 0;
+    if (hs->ccs_sent || hs->session_id_len == 0) return 0;
     hs->ccs_sent = 1;
     static const uint8_t one = 1;
     hasp_rec_prot saved = c->wr;
@@ -150,12 +149,9 @@ static int transcript_hrr_rewrite(hasp_conn *c, size_t tail)
     GUARD(hasp_hash(c->suite->prf_hash, hs->transcript.p, ch1, h));
     hasp_wr nw = hasp_wr_dyn();
     int rc = wr_u8(&nw, HS_MESSAGE_HASH);
-    if (rc == 0)
-        rc = wr_u24(&nw, (uint32_t)hlen(c));
-    if (rc == 0)
-        rc = wr_bytes(&nw, h, hlen(c));
-    if (rc == 0)
-        rc = wr_bytes(&nw, hs->transcript.p + ch1, tail);
+    if (rc == 0) rc = wr_u24(&nw, (uint32_t)hlen(c));
+    if (rc == 0) rc = wr_bytes(&nw, h, hlen(c));
+    if (rc == 0) rc = wr_bytes(&nw, hs->transcript.p + ch1, tail);
     if (rc < 0) {
         hasp_wr_free(&nw);
         return rc;
@@ -173,7 +169,7 @@ int tls13_psk_binder(hasp_conn *c, int hash, const uint8_t *psk, size_t psk_len,
 {
     size_t hl = hasp_hash_len(hash);
     uint8_t zeros[HASP_HASH_MAX] = {0}, early[HASP_HASH_MAX], empty[HASP_HASH_MAX],
-                                   bkey[HASP_HASH_MAX], fkey[HASP_HASH_MAX], th[HASP_HASH_MAX];
+            bkey[HASP_HASH_MAX], fkey[HASP_HASH_MAX], th[HASP_HASH_MAX];
     GUARD(hasp_hkdf_extract(hash, zeros, hl, psk, psk_len, early));
     GUARD(hasp_hash(hash, (const uint8_t *)"", 0, empty));
     GUARD(hasp_hkdf_expand_label(hash, early, hl, "res binder", empty, hl, bkey, hl));
@@ -197,11 +193,9 @@ int tls13_psk_ch_write(hasp_conn *c, hasp_wr *w)
         !s->ticket_len || !c->cfg->tickets)
         return 0;
     int64_t now_ms = conn_now(c) * 1000;
-    if (now_ms / 1000 >= s->created + (int64_t)s->lifetime)
-        return 0;
+    if (now_ms / 1000 >= s->created + (int64_t)s->lifetime) return 0;
     const hasp_suite *ps = hasp_suite_find(s->suite);
-    if (!ps)
-        return 0;
+    if (!ps) return 0;
     size_t hl = hasp_hash_len(ps->prf_hash), m;
     uint32_t age = (uint32_t)(now_ms - s->ticket_received_ms) + s->age_add;
     GUARD(wr_vec_begin(w, 2, &m));
@@ -222,8 +216,7 @@ int tls13_psk_ch_write(hasp_conn *c, hasp_wr *w)
 static int server_pick_psk(hasp_conn *c)
 {
     struct hasp_hs *hs = c->hs;
-    if (!hs->psk_identity_count || !(hs->peer_psk_modes & 2) || !c->cfg->tickets)
-        return 0;
+    if (!hs->psk_identity_count || !(hs->peer_psk_modes & 2) || !c->cfg->tickets) return 0;
     int64_t now = conn_now(c);
     hasp_rd binders = hasp_rd_init(hs->psk_binders, hs->binders_len - 2);
     for (int i = 0; i < hs->psk_identity_count; i++) {
@@ -233,8 +226,7 @@ static int server_pick_psk(hasp_conn *c)
             continue; /* from a connection that ended badly */
         hasp_session *s = ticket_open((ticket_keys *)&c->cfg->tkeys, hs->psk_identities[i],
                                       hs->psk_identity_len[i]);
-        if (!s)
-            continue;
+        if (!s) continue;
         const hasp_suite *ps = hasp_suite_find(s->suite);
         int ok = ps && s->version == HASP_TLS1_3 && now < s->created + (int64_t)s->lifetime &&
                  !strcmp(s->sni, c->sni);
@@ -242,11 +234,9 @@ static int server_pick_psk(hasp_conn *c)
         const hasp_suite *use = NULL;
         for (size_t j = 0; ok && j < c->cfg->nsuites && !use; j++) {
             const hasp_suite *cs = hasp_suite_find(c->cfg->suites[j]);
-            if (!cs || !hasp_suite_is_tls13(cs) || cs->prf_hash != ps->prf_hash)
-                continue;
+            if (!cs || !hasp_suite_is_tls13(cs) || cs->prf_hash != ps->prf_hash) continue;
             for (size_t k = 0; k < hs->npeer_suites; k++)
-                if (hs->peer_suites[k] == cs->id)
-                    use = cs;
+                if (hs->peer_suites[k] == cs->id) use = cs;
         }
         if (!ok || !use || b.len != hasp_hash_len(ps->prf_hash)) {
             hasp_session_free(s);
@@ -255,8 +245,7 @@ static int server_pick_psk(hasp_conn *c)
         if (c->cfg->ticket_single_use) {
             hasp_config *cfg = (hasp_config *)c->cfg; /* the memory of used tickets, made once */
             pthread_mutex_lock(&cfg->lock);
-            if (!cfg->used_tickets)
-                cfg->used_tickets = used_tickets_new(4096);
+            if (!cfg->used_tickets) cfg->used_tickets = used_tickets_new(4096);
             pthread_mutex_unlock(&cfg->lock);
             if (!cfg->used_tickets || used_tickets_seen(cfg->used_tickets, hs->psk_identities[i],
                                                         hs->psk_identity_len[i])) {
@@ -301,8 +290,7 @@ static int server_pick_psk(hasp_conn *c)
 static int peer_offers_group(const struct hasp_hs *hs, uint16_t g)
 {
     for (size_t i = 0; i < hs->npeer_groups; i++)
-        if (hs->peer_groups[i] == g)
-            return 1;
+        if (hs->peer_groups[i] == g) return 1;
     return 0;
 }
 
@@ -315,8 +303,7 @@ static const hasp_cred *pick_cred13(hasp_conn *c, uint16_t *scheme)
         const hasp_cred *cr = &c->cfg->creds[i];
         uint16_t s =
             hs_pick_sigscheme(c, hs->peer_sigalgs, hs->npeer_sigalgs, cr->key, HASP_TLS1_3);
-        if (!s)
-            continue;
+        if (!s) continue;
         if (c->sni[0] && hasp_x509_matches_host(cr->chain[0], cr->chain_len[0], c->sni) == 1) {
             *scheme = s;
             return cr;
@@ -342,8 +329,8 @@ int tls13_server_select(hasp_conn *c)
         int found = 0;
         for (size_t i = 0; i < hs->npeer_suites; i++)
             found |= hs->peer_suites[i] == c->suite->id;
-        ENSURE_MSG(found, HASP_ERR_ILLEGAL_PARAM,
-                   "the second ClientHello no longer offers %s", c->suite->iana);
+        ENSURE_MSG(found, HASP_ERR_ILLEGAL_PARAM, "the second ClientHello no longer offers %s",
+                   c->suite->iana);
         if (hs->flags & F_PSK) {
             /* RFC 8446 4.1.4: the second ClientHello carries the same PSK, with a binder
              * over the new transcript. */
@@ -364,20 +351,19 @@ int tls13_server_select(hasp_conn *c)
                 c->group = hs->hrr_group;
                 return 0;
             }
-        FAIL(HASP_ERR_ILLEGAL_PARAM,
-             "the second ClientHello has no key share for %s, which the HelloRetryRequest asked for",
-             hasp_group_name(hs->hrr_group));
+        FAIL(
+            HASP_ERR_ILLEGAL_PARAM,
+            "the second ClientHello has no key share for %s, which the HelloRetryRequest asked for",
+            hasp_group_name(hs->hrr_group));
     }
     int psk = server_pick_psk(c);
     GUARD(psk);
     const hasp_suite *suite = psk ? c->suite : NULL;
     for (size_t i = 0; i < c->cfg->nsuites && !suite; i++) {
         const hasp_suite *s = hasp_suite_find(c->cfg->suites[i]);
-        if (!s || !hasp_suite_is_tls13(s))
-            continue;
+        if (!s || !hasp_suite_is_tls13(s)) continue;
         for (size_t j = 0; j < hs->npeer_suites; j++)
-            if (hs->peer_suites[j] == s->id)
-                suite = s;
+            if (hs->peer_suites[j] == s->id) suite = s;
     }
     ENSURE_MSG(suite, HASP_ERR_HANDSHAKE,
                "no TLS 1.3 cipher suite in common: the client offered %zu suites, none of them "
@@ -412,12 +398,14 @@ int tls13_server_select(hasp_conn *c)
                        hasp_group_name(hs->hrr_group));
             return 0;
         }
-    FAIL(HASP_ERR_HANDSHAKE, "no key exchange group in common: the client supports %zu groups, "
-                             "none of them enabled on this server",
+    FAIL(HASP_ERR_HANDSHAKE,
+         "no key exchange group in common: the client supports %zu groups, "
+         "none of them enabled on this server",
          hs->npeer_groups);
 }
 
-/* ---------------------------------------------------------------- ServerHello / HelloRetryRequest */
+/* ---------------------------------------------------------------- ServerHello / HelloRetryRequest
+ */
 
 static int write_sh_common(hasp_conn *c, hasp_wr *w, const uint8_t *random)
 {
@@ -493,8 +481,7 @@ static int server_hello13_send(hasp_conn *c)
     GUARD(wr_vec_end(w, 2, m));
     GUARD(wr_vec_end(w, 2, all));
     DETAIL(c, "version=TLS1.3 suite=%s group=%s extensions=supported_versions,key_share%s",
-           c->suite->iana, hasp_group_name(c->group),
-           (hs->flags & F_PSK) ? ",pre_shared_key" : "");
+           c->suite->iana, hasp_group_name(c->group), (hs->flags & F_PSK) ? ",pre_shared_key" : "");
     GUARD(hs_msg_end(c, HS_SERVER_HELLO));
     GUARD(compat_ccs(c));
     rc = derive_handshake_secrets(c, shared, shared_len);
@@ -560,8 +547,7 @@ int tls13_server_hello_recv(hasp_conn *c, hasp_rd *exts, uint16_t suite_id, cons
             have_version = 1;
         } else if (type == EXT_KEY_SHARE) {
             GUARD(rd_u16(&body, &key_group));
-            if (!hrr)
-                GUARD(rd_vec_bounded(&body, 2, 1, 65535, &key_pub));
+            if (!hrr) GUARD(rd_vec_bounded(&body, 2, 1, 65535, &key_pub));
             GUARD(rd_expect_empty(&body));
             have_key = 1;
         } else if (type == EXT_PRE_SHARED_KEY && !hrr) {
@@ -632,8 +618,8 @@ int tls13_server_hello_recv(hasp_conn *c, hasp_rd *exts, uint16_t suite_id, cons
     }
     uint8_t shared[512];
     size_t shared_len;
-    int rc =
-        hasp_kex_derive_padded(hs->share_kex, key_pub.p, key_pub.len, shared, sizeof(shared), &shared_len);
+    int rc = hasp_kex_derive_padded(hs->share_kex, key_pub.p, key_pub.len, shared, sizeof(shared),
+                                    &shared_len);
     if (rc < 0)
         FAIL(HASP_ERR_ILLEGAL_PARAM, "the server's %s key share is invalid: %s",
              hasp_group_name(key_group), hasp_err_last()->msg);
@@ -688,8 +674,8 @@ static int encrypted_extensions_recv(hasp_conn *c, hasp_rd *r)
         GUARD(rd_u16(&list, &type));
         GUARD(rd_vec(&list, 2, &body));
         for (size_t i = 0; i < nseen; i++)
-            ENSURE_MSG(seen[i] != type, HASP_ERR_DECODE,
-                       "EncryptedExtensions contains %s twice", ext_name(type));
+            ENSURE_MSG(seen[i] != type, HASP_ERR_DECODE, "EncryptedExtensions contains %s twice",
+                       ext_name(type));
         ENSURE_MSG(nseen < 32, HASP_ERR_LIMIT, "EncryptedExtensions has too many extensions");
         seen[nseen++] = type;
         DETAIL(c, "%s%s", nseen > 1 ? "," : "", ext_name(type));
@@ -731,8 +717,9 @@ static int encrypted_extensions_recv(hasp_conn *c, hasp_rd *r)
         case EXT_KEY_SHARE:
         case EXT_SUPPORTED_VERSIONS:
         case EXT_PRE_SHARED_KEY:
-            FAIL(HASP_ERR_ILLEGAL_PARAM, "the server sent %s in EncryptedExtensions, where TLS 1.3 "
-                                         "does not allow it",
+            FAIL(HASP_ERR_ILLEGAL_PARAM,
+                 "the server sent %s in EncryptedExtensions, where TLS 1.3 "
+                 "does not allow it",
                  ext_name(type));
         default:
             FAIL(HASP_ERR_UNSUPPORTED_EXT,
@@ -804,8 +791,7 @@ static int certificate13_send(hasp_conn *c)
 {
     struct hasp_hs *hs = c->hs;
     const hasp_cred *cred = hs->cred;
-    if (c->role == HASP_CLIENT && !cred)
-        hs->flags |= F_NO_CLIENT_CERT;
+    if (c->role == HASP_CLIENT && !cred) hs->flags |= F_NO_CLIENT_CERT;
     hasp_wr *w = hs_msg_begin(c);
     GUARD(wr_u8(w, 0)); /* context */
     size_t m;
@@ -827,8 +813,7 @@ static int certificate13_recv(hasp_conn *c, hasp_rd *r)
     GUARD(rd_vec(r, 3, &list));
     GUARD(rd_expect_empty(r));
     ENSURE_MSG(ctx.len == 0, HASP_ERR_ILLEGAL_PARAM,
-               "the %s's Certificate has a request context during the handshake",
-               hs_peer_name(c));
+               "the %s's Certificate has a request context during the handshake", hs_peer_name(c));
     const uint8_t *certs[HASP_MAX_CHAIN + 6];
     size_t lens[HASP_MAX_CHAIN + 6], n = 0;
     while (rd_left(&list)) {
@@ -873,9 +858,9 @@ static int certificate_verify13_send(hasp_conn *c)
 {
     struct hasp_hs *hs = c->hs;
     int server = c->role == HASP_SERVER;
-    uint16_t scheme = server ? c->sigscheme
-                             : hs_pick_sigscheme(c, hs->cr_sigalgs, hs->ncr_sigalgs,
-                                                 hs->cred->key, HASP_TLS1_3);
+    uint16_t scheme =
+        server ? c->sigscheme
+               : hs_pick_sigscheme(c, hs->cr_sigalgs, hs->ncr_sigalgs, hs->cred->key, HASP_TLS1_3);
     ENSURE(scheme, HASP_ERR_INTERNAL);
     uint8_t th[HASP_HASH_MAX], content[200];
     size_t len;
@@ -900,8 +885,7 @@ static int certificate_verify13_recv(hasp_conn *c, hasp_rd *r)
         FAIL(HASP_ERR_DECRYPT,
              "the %s's CertificateVerify signature (%s) does not verify with its certificate",
              hs_peer_name(c), ss->name);
-    if (c->role == HASP_CLIENT)
-        c->sigscheme = scheme;
+    if (c->role == HASP_CLIENT) c->sigscheme = scheme;
     hs->cv_checked = 1;
     DETAIL(c, "signature=%s", ss->name);
     return 0;
@@ -1031,8 +1015,7 @@ int tls13_key_update_send(hasp_conn *c, int request)
 int tls13_send_tickets(hasp_conn *c)
 {
     struct hasp_hs *hs = c->hs;
-    if (!c->cfg->tickets || !hs->peer_psk_modes)
-        return 0;
+    if (!c->cfg->tickets || !hs->peer_psk_modes) return 0;
     /* after a resumption, one ticket replaces the one used */
     unsigned count = c->resumed && c->cfg->tickets13 ? 1 : c->cfg->tickets13;
     for (unsigned i = 0; i < count; i++) {
@@ -1050,30 +1033,21 @@ int tls13_send_tickets(hasp_conn *c)
         s->secret_len = hlen(c);
         snprintf(s->sni, sizeof(s->sni), "%s", c->sni);
         snprintf(s->alpn, sizeof(s->alpn), "%s", c->alpn);
-        if (rc == 0)
-            rc = session_set_peer_cert(s, c->peer_cert, c->peer_cert_len);
+        if (rc == 0) rc = session_set_peer_cert(s, c->peer_cert, c->peer_cert_len);
         hasp_wr w = hasp_wr_dyn();
         size_t m = 0;
-        if (rc == 0)
-            rc = wr_u8(&w, HS_NEW_SESSION_TICKET);
-        if (rc == 0)
-            rc = wr_u24(&w, 0);
-        if (rc == 0)
-            rc = wr_u32(&w, s->lifetime);
-        if (rc == 0)
-            rc = wr_u32(&w, s->age_add);
-        if (rc == 0)
-            rc = wr_vec(&w, 1, &nonce, 1);
-        if (rc == 0)
-            rc = wr_vec_begin(&w, 2, &m);
-        if (rc == 0)
-            rc = ticket_seal((ticket_keys *)&c->cfg->tkeys, s, conn_now(c), &w);
+        if (rc == 0) rc = wr_u8(&w, HS_NEW_SESSION_TICKET);
+        if (rc == 0) rc = wr_u24(&w, 0);
+        if (rc == 0) rc = wr_u32(&w, s->lifetime);
+        if (rc == 0) rc = wr_u32(&w, s->age_add);
+        if (rc == 0) rc = wr_vec(&w, 1, &nonce, 1);
+        if (rc == 0) rc = wr_vec_begin(&w, 2, &m);
+        if (rc == 0) rc = ticket_seal((ticket_keys *)&c->cfg->tkeys, s, conn_now(c), &w);
         if (rc == 0) {
             conn_note_ticket(c, w.p + m + 2, w.len - m - 2);
             rc = wr_vec_end(&w, 2, m);
         }
-        if (rc == 0)
-            rc = wr_u16(&w, 0); /* no extensions */
+        if (rc == 0) rc = wr_u16(&w, 0); /* no extensions */
         if (rc == 0) {
             size_t body = w.len - 4;
             w.p[1] = (uint8_t)(body >> 16);
@@ -1094,8 +1068,7 @@ int tls13_post_handshake(hasp_conn *c, int type, hasp_rd *body)
 {
     switch (type) {
     case HS_NEW_SESSION_TICKET: {
-        ENSURE_MSG(c->role == HASP_CLIENT, HASP_ERR_UNEXPECTED,
-                   "the client sent NewSessionTicket");
+        ENSURE_MSG(c->role == HASP_CLIENT, HASP_ERR_UNEXPECTED, "the client sent NewSessionTicket");
         uint32_t lifetime, age_add;
         hasp_rd nonce, ticket, exts;
         GUARD(rd_u32(body, &lifetime));
@@ -1117,10 +1090,8 @@ int tls13_post_handshake(hasp_conn *c, int type, hasp_rd *body)
         s->secret_len = hlen(c);
         snprintf(s->sni, sizeof(s->sni), "%s", c->sni);
         snprintf(s->alpn, sizeof(s->alpn), "%s", c->alpn);
-        if (rc == 0)
-            rc = session_set_ticket(s, ticket.p, ticket.len);
-        if (rc == 0)
-            rc = session_set_peer_cert(s, c->peer_cert, c->peer_cert_len);
+        if (rc == 0) rc = session_set_ticket(s, ticket.p, ticket.len);
+        if (rc == 0) rc = session_set_peer_cert(s, c->peer_cert, c->peer_cert_len);
         if (rc < 0 || lifetime == 0) {
             hasp_session_free(s);
             GUARD(rc);
@@ -1142,13 +1113,12 @@ int tls13_post_handshake(hasp_conn *c, int type, hasp_rd *body)
         conn_event(c, HASP_EV_MSG_RECV, c->role == HASP_CLIENT, type, "KeyUpdate", 5,
                    req ? "update_requested" : "update_not_requested");
         uint8_t next[HASP_HASH_MAX];
-        GUARD(hasp_hkdf_expand_label(c->suite->prf_hash, c->rd_secret, hlen(c), "traffic upd",
-                                     NULL, 0, next, hlen(c)));
+        GUARD(hasp_hkdf_expand_label(c->suite->prf_hash, c->rd_secret, hlen(c), "traffic upd", NULL,
+                                     0, next, hlen(c)));
         int rc = install_secret(c, next, 0, "updated application");
         hasp_wipe(next, sizeof(next));
         GUARD(rc);
-        if (req && !c->close_sent)
-            GUARD(tls13_key_update_send(c, 0));
+        if (req && !c->close_sent) GUARD(tls13_key_update_send(c, 0));
         return 0;
     }
     default:

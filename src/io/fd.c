@@ -28,19 +28,15 @@ static int flush(hasp_conn *c)
     for (;;) {
         const uint8_t *p;
         size_t n = hasp_conn_output(c, &p);
-        if (n == 0)
-            return 0;
+        if (n == 0) return 0;
         ssize_t w = write(c->fd, p, n);
         if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK)
-                return HASP_WANT_POLLOUT;
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) return HASP_WANT_POLLOUT;
             int e = errno;
             /* The output is lost: drop it so an error path cannot loop on it. */
             hasp_conn_output_done(c, n);
-            if (c->state == ST_ERROR)
-                return c->err;
+            if (c->state == ST_ERROR) return c->err;
             if ((e == EPIPE || e == ECONNRESET) && c->peer_closed)
                 return 0; /* the peer closed cleanly and left: our close_notify is moot */
             if (e == EPIPE || e == ECONNRESET) {
@@ -49,12 +45,10 @@ static int flush(hasp_conn *c)
                 size_t room;
                 if (hasp_conn_input_space(c, &space, &room) == 0 && room) {
                     ssize_t r = recv(c->fd, space, room, MSG_DONTWAIT);
-                    if (r > 0)
-                        hasp_conn_input_commit(c, (size_t)r);
+                    if (r > 0) hasp_conn_input_commit(c, (size_t)r);
                     uint8_t none;
                     hasp_conn_read(c, &none, 0);
-                    if (c->state == ST_ERROR)
-                        return c->err;
+                    if (c->state == ST_ERROR) return c->err;
                 }
             }
             return io_fail(c, "write", e);
@@ -90,16 +84,12 @@ static int fill(hasp_conn *c)
         uint8_t *space;
         size_t room;
         int rc = hasp_conn_input_space(c, &space, &room);
-        if (rc < 0)
-            return conn_fail(c, rc);
-        if (room == 0)
-            return HASP_ERR_INTERNAL; /* the engine's buffer is full: cannot happen */
+        if (rc < 0) return conn_fail(c, rc);
+        if (room == 0) return HASP_ERR_INTERNAL; /* the engine's buffer is full: cannot happen */
         ssize_t r = read(c->fd, space, room);
         if (r < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK)
-                return HASP_WANT_POLLIN;
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) return HASP_WANT_POLLIN;
             if (errno == ECONNRESET) {
                 hasp_conn_input_eof(c);
                 return 0;
@@ -123,15 +113,11 @@ int hasp_handshake(hasp_conn *c)
     for (;;) {
         int rc = hasp_conn_handshake(c);
         int frc = flush(c);
-        if (frc == HASP_WANT_POLLOUT)
-            return frc;
-        if (rc != HASP_WANT_POLLIN)
-            return rc;
-        if (frc < 0)
-            return frc;
+        if (frc == HASP_WANT_POLLOUT) return frc;
+        if (rc != HASP_WANT_POLLIN) return rc;
+        if (frc < 0) return frc;
         frc = fill(c);
-        if (frc != 0)
-            return frc;
+        if (frc != 0) return frc;
     }
 }
 
@@ -139,22 +125,17 @@ ssize_t hasp_read(hasp_conn *c, void *buf, size_t len)
 {
     ENSURE(c && c->fd >= 0, HASP_ERR_USAGE);
     int frc = flush(c);
-    if (frc < 0 && frc != HASP_WANT_POLLOUT)
-        return frc;
+    if (frc < 0 && frc != HASP_WANT_POLLOUT) return frc;
     for (;;) {
         int rc = hasp_conn_read(c, buf, len);
         frc = flush(c);
-        if (rc != HASP_WANT_POLLIN)
-            return rc;
-        if (frc == HASP_WANT_POLLOUT)
-            return frc;
-        if (frc < 0)
-            return frc;
+        if (rc != HASP_WANT_POLLIN) return rc;
+        if (frc == HASP_WANT_POLLOUT) return frc;
+        if (frc < 0) return frc;
         frc = fill(c);
         if (frc == HASP_WANT_POLLIN)
             hasp_conn_release_buffers(c); /* idle: nothing buffered is needed */
-        if (frc != 0)
-            return frc;
+        if (frc != 0) return frc;
     }
 }
 
@@ -163,18 +144,14 @@ ssize_t hasp_write(hasp_conn *c, const void *buf, size_t len)
     ENSURE(c && c->fd >= 0, HASP_ERR_USAGE);
     if (c->state == ST_HANDSHAKE) {
         int rc = hasp_handshake(c);
-        if (rc != 0)
-            return rc;
+        if (rc != 0) return rc;
     }
     int frc = flush(c);
-    if (frc < 0)
-        return frc; /* earlier data still queued: nothing new accepted */
+    if (frc < 0) return frc; /* earlier data still queued: nothing new accepted */
     int rc = hasp_conn_write(c, buf, len);
     frc = flush(c);
-    if (rc < 0)
-        return rc;
-    if (frc < 0 && frc != HASP_WANT_POLLOUT)
-        return frc;
+    if (rc < 0) return rc;
+    if (frc < 0 && frc != HASP_WANT_POLLOUT) return frc;
     return rc;
 }
 

@@ -371,10 +371,9 @@ static int open_aead13(hasp_rec_prot *p, uint8_t *rec, size_t n, uint8_t *type, 
                "the peer sent a TLS 1.3 record with %zu bytes of inner plaintext", inner);
     uint8_t nonce[12];
     make_nonce(p, nonce);
-    if (dst && dst_cap >= inner)
-        b = dst; /* into the caller's buffer */
-    GUARD(hasp_aead_open(p->aead, nonce, rec, HASP_REC_HEADER_LEN, rec + HASP_REC_HEADER_LEN, n,
-                         b));
+    if (dst && dst_cap >= inner) b = dst; /* into the caller's buffer */
+    GUARD(
+        hasp_aead_open(p->aead, nonce, rec, HASP_REC_HEADER_LEN, rec + HASP_REC_HEADER_LEN, n, b));
     /* RFC 8446 5.4: the content type is the last non-zero byte. */
     size_t i = inner;
     while (i > 0 && b[i - 1] == 0)

@@ -158,8 +158,7 @@ static int sig_check(vctx *v, const cand *child, cand *parent, char *why, size_t
     if (v->nmemo == v->memo_cap) {
         size_t ncap = v->memo_cap ? v->memo_cap * 2 : 8;
         sig_memo *nm = hasp_realloc(v->memo, ncap * sizeof(*nm));
-        if (!nm)
-            return rc; /* not remembered: checked again if asked again */
+        if (!nm) return rc; /* not remembered: checked again if asked again */
         v->memo = nm;
         v->memo_cap = ncap;
     }
@@ -168,8 +167,7 @@ static int sig_check(vctx *v, const cand *child, cand *parent, char *why, size_t
     m->parent = parent;
     m->rc = rc;
     m->why = NULL;
-    if (rc && (m->why = hasp_malloc(strlen(why) + 1)))
-        memcpy(m->why, why, strlen(why) + 1);
+    if (rc && (m->why = hasp_malloc(strlen(why) + 1))) memcpy(m->why, why, strlen(why) + 1);
     return rc;
 }
 

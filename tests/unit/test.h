@@ -38,8 +38,7 @@ static inline size_t test_unhex(const char *hex, unsigned char *out, size_t cap)
     size_t n = 0;
     while (hex[0] && hex[1] && n < cap) {
         unsigned v;
-        if (sscanf(hex, "%2x", &v) != 1)
-            break;
+        if (sscanf(hex, "%2x", &v) != 1) break;
         out[n++] = (unsigned char)v;
         hex += 2;
     }

@@ -17,8 +17,7 @@ static void pump_one(hasp_conn *from, hasp_conn *to, size_t chunk)
     while ((n = hasp_conn_output(from, &p)) > 0) {
         size_t k = n < chunk ? n : chunk;
         int t = hasp_conn_input(to, p, k);
-        if (t <= 0)
-            break;
+        if (t <= 0) break;
         hasp_conn_output_done(from, (size_t)t);
     }
 }
@@ -28,22 +27,16 @@ static int run_handshake(hasp_conn *cl, hasp_conn *sv, size_t chunk, int *crc, i
 {
     *crc = *src = HASP_WANT_POLLIN;
     for (int i = 0; i < 200; i++) {
-        if (*crc == HASP_WANT_POLLIN)
-            *crc = hasp_conn_handshake(cl);
+        if (*crc == HASP_WANT_POLLIN) *crc = hasp_conn_handshake(cl);
         pump_one(cl, sv, chunk);
-        if (*src == HASP_WANT_POLLIN)
-            *src = hasp_conn_handshake(sv);
+        if (*src == HASP_WANT_POLLIN) *src = hasp_conn_handshake(sv);
         pump_one(sv, cl, chunk);
-        if (*crc != HASP_WANT_POLLIN && *src != HASP_WANT_POLLIN)
-            break;
+        if (*crc != HASP_WANT_POLLIN && *src != HASP_WANT_POLLIN) break;
         /* one side failed: let the other see the alert */
         if ((*crc < 0 && *crc != HASP_WANT_POLLIN) || (*src < 0 && *src != HASP_WANT_POLLIN)) {
-            if (*crc == HASP_WANT_POLLIN)
-                *crc = hasp_conn_handshake(cl);
-            if (*src == HASP_WANT_POLLIN)
-                *src = hasp_conn_handshake(sv);
-            if (i > 5)
-                break;
+            if (*crc == HASP_WANT_POLLIN) *crc = hasp_conn_handshake(cl);
+            if (*src == HASP_WANT_POLLIN) *src = hasp_conn_handshake(sv);
+            if (i > 5) break;
         }
     }
     return (*crc == 0 && *src == 0) ? 0 : -1;
@@ -64,8 +57,7 @@ static hasp_config *server_config(const char *ciphers)
         fprintf(stderr, "cannot load server certs: %s\n", hasp_config_errmsg(cfg));
         exit(1);
     }
-    if (ciphers)
-        hasp_config_set_ciphers(cfg, ciphers);
+    if (ciphers) hasp_config_set_ciphers(cfg, ciphers);
     return cfg;
 }
 
@@ -76,8 +68,7 @@ static hasp_config *client_config(const char *ciphers)
         fprintf(stderr, "cannot load CA: %s\n", hasp_config_errmsg(cfg));
         exit(1);
     }
-    if (ciphers)
-        hasp_config_set_ciphers(cfg, ciphers);
+    if (ciphers) hasp_config_set_ciphers(cfg, ciphers);
     return cfg;
 }
 
@@ -172,8 +163,7 @@ static int server_eats(const uint8_t *in, size_t len, uint8_t *out, size_t *out_
     size_t n = hasp_conn_output(sv, &p);
     if (out) {
         *out_len = n < *out_len ? n : *out_len;
-        if (*out_len)
-            memcpy(out, p, *out_len);
+        if (*out_len) memcpy(out, p, *out_len);
     }
     hasp_conn_free(sv);
     hasp_config_free(scfg);
@@ -189,10 +179,11 @@ static void test_bad_input(void)
     CHECK(rc == HASP_ERR_NOT_TLS, "HTTP to the server: HASP_ERR_NOT_TLS (%s)", hasp_err_name(rc));
 
     /* A TLS 1.0-only ClientHello */
-    static const uint8_t tls10[] = {
-        0x16, 0x03, 0x01, 0x00, 0x2d, 0x01, 0x00, 0x00, 0x29, 0x03, 0x01, 1, 2, 3, 4, 5, 6, 7, 8, 9,
-        10,   11,   12,   13,   14,   15,   16,   17,   18,   19,   20,   21, 22, 23, 24, 25, 26, 27,
-        28,   29,   30,   31,   32,   0x00, 0x00, 0x02, 0x00, 0x2f, 0x01, 0x00};
+    static const uint8_t tls10[] = {0x16, 0x03, 0x01, 0x00, 0x2d, 0x01, 0x00, 0x00, 0x29, 0x03,
+                                    0x01, 1,    2,    3,    4,    5,    6,    7,    8,    9,
+                                    10,   11,   12,   13,   14,   15,   16,   17,   18,   19,
+                                    20,   21,   22,   23,   24,   25,   26,   27,   28,   29,
+                                    30,   31,   32,   0x00, 0x00, 0x02, 0x00, 0x2f, 0x01, 0x00};
     out_len = sizeof(out);
     rc = server_eats(tls10, sizeof(tls10), out, &out_len);
     CHECK(rc == HASP_ERR_VERSION, "TLS 1.0 hello: HASP_ERR_VERSION (%s)", hasp_err_name(rc));
@@ -225,18 +216,19 @@ static void test_bad_input(void)
     CHECK(rc == HASP_ERR_UNEXPECTED, "empty handshake record rejected (%s)", hasp_err_name(rc));
 
     /* A ClientHello with the null compression method missing */
-    static const uint8_t nocomp[] = {
-        0x16, 0x03, 0x01, 0x00, 0x2d, 0x01, 0x00, 0x00, 0x29, 0x03, 0x03, 1, 2, 3, 4, 5, 6, 7, 8, 9,
-        10,   11,   12,   13,   14,   15,   16,   17,   18,   19,   20,   21, 22, 23, 24, 25, 26, 27,
-        28,   29,   30,   31,   32,   0x00, 0x00, 0x02, 0xc0, 0x2f, 0x01, 0x01};
+    static const uint8_t nocomp[] = {0x16, 0x03, 0x01, 0x00, 0x2d, 0x01, 0x00, 0x00, 0x29, 0x03,
+                                     0x03, 1,    2,    3,    4,    5,    6,    7,    8,    9,
+                                     10,   11,   12,   13,   14,   15,   16,   17,   18,   19,
+                                     20,   21,   22,   23,   24,   25,   26,   27,   28,   29,
+                                     30,   31,   32,   0x00, 0x00, 0x02, 0xc0, 0x2f, 0x01, 0x01};
     out_len = sizeof(out);
     rc = server_eats(nocomp, sizeof(nocomp), out, &out_len);
     CHECK(rc == HASP_ERR_HANDSHAKE && out_len == 7 && out[6] == 40,
           "no null compression: handshake_failure(40) (%s)", hasp_err_name(rc));
 
     /* Truncated ClientHello body inside a complete record */
-    static const uint8_t trunc[] = {0x16, 0x03, 0x01, 0x00, 0x08, 0x01, 0x00, 0x00,
-                                    0x04, 0x03, 0x03, 0x00, 0x00};
+    static const uint8_t trunc[] = {0x16, 0x03, 0x01, 0x00, 0x08, 0x01, 0x00,
+                                    0x00, 0x04, 0x03, 0x03, 0x00, 0x00};
     out_len = sizeof(out);
     rc = server_eats(trunc, sizeof(trunc), out, &out_len);
     CHECK(rc == HASP_ERR_DECODE && out[6] == 50, "short ClientHello: decode_error(50) (%s)",
@@ -343,12 +335,9 @@ static void test_tls13(const char *suite, const char *server_sigalgs, const char
                        const char *sgroups, int expect_hrr)
 {
     hasp_config *scfg = server_config(suite), *ccfg = client_config(suite);
-    if (server_sigalgs)
-        hasp_config_set_sigalgs(ccfg, server_sigalgs);
-    if (cgroups)
-        hasp_config_set_groups(ccfg, cgroups);
-    if (sgroups)
-        hasp_config_set_groups(scfg, sgroups);
+    if (server_sigalgs) hasp_config_set_sigalgs(ccfg, server_sigalgs);
+    if (cgroups) hasp_config_set_groups(ccfg, cgroups);
+    if (sgroups) hasp_config_set_groups(scfg, sgroups);
     hasp_conn *cl = hasp_conn_new(ccfg, HASP_CLIENT), *sv = hasp_conn_new(scfg, HASP_SERVER);
     hasp_conn_set_servername(cl, "localhost");
     int crc, src;
@@ -365,11 +354,12 @@ static void test_tls13(const char *suite, const char *server_sigalgs, const char
         CHECK(exchange(cl, sv, 50000), "TLS 1.3 client->server 50000 bytes (%s)", suite);
         CHECK(exchange(sv, cl, 30000), "TLS 1.3 server->client 30000 bytes (%s)", suite);
         if (sgroups)
-            CHECK(!strcmp(hasp_conn_group_name(cl), sgroups) ||
-                      (!strcmp(sgroups, "P-384") && !strcmp(hasp_conn_group_name(cl), "secp384r1")) ||
-                      (!strcmp(sgroups, "P-256") && !strcmp(hasp_conn_group_name(cl), "secp256r1")),
-                  "TLS 1.3 group %s (got %s)%s", sgroups, hasp_conn_group_name(cl),
-                  expect_hrr ? " after HelloRetryRequest" : "");
+            CHECK(
+                !strcmp(hasp_conn_group_name(cl), sgroups) ||
+                    (!strcmp(sgroups, "P-384") && !strcmp(hasp_conn_group_name(cl), "secp384r1")) ||
+                    (!strcmp(sgroups, "P-256") && !strcmp(hasp_conn_group_name(cl), "secp256r1")),
+                "TLS 1.3 group %s (got %s)%s", sgroups, hasp_conn_group_name(cl),
+                expect_hrr ? " after HelloRetryRequest" : "");
         /* KeyUpdate both ways, one asking the peer to update too */
         CHECK(hasp_conn_key_update(cl, 1) == 0, "client KeyUpdate(update_requested)");
         CHECK(exchange(cl, sv, 1000), "data after the client's KeyUpdate");
@@ -425,8 +415,7 @@ static hasp_session *one_conn(hasp_config *scfg, hasp_config *ccfg, const hasp_s
 {
     hasp_conn *cl = hasp_conn_new(ccfg, HASP_CLIENT), *sv = hasp_conn_new(scfg, HASP_SERVER);
     hasp_conn_set_servername(cl, "localhost");
-    if (offer)
-        hasp_conn_set_session(cl, offer);
+    if (offer) hasp_conn_set_session(cl, offer);
     int crc, src;
     *ok = run_handshake(cl, sv, 1 << 20, &crc, &src) == 0;
     if (!*ok)
@@ -463,8 +452,7 @@ static void test_resumption(const char *label, uint16_t version, int tickets, co
     int ok;
     hasp_session *s = one_conn(scfg, ccfg, NULL, 1, &how, &ok);
     CHECK(ok && s && hasp_session_resumable(s), "%s: first handshake gives a session", label);
-    if (!s)
-        goto out;
+    if (!s) goto out;
     /* through bytes, as --sess-out / --sess-in do */
     size_t len = 0;
     hasp_session_to_bytes(s, NULL, 0, &len);
@@ -474,7 +462,8 @@ static void test_resumption(const char *label, uint16_t version, int tickets, co
     free(bytes);
     CHECK(s2 != NULL, "%s: session survives a round trip through bytes", label);
     hasp_session *s3 = one_conn(scfg, ccfg, s2, 1, &how, &ok);
-    CHECK(ok && !strcmp(how, want), "%s: second handshake resumed by %s (got %s)", label, want, how);
+    CHECK(ok && !strcmp(how, want), "%s: second handshake resumed by %s (got %s)", label, want,
+          how);
     hasp_session_free(s3);
     /* a connection that ends without close_notify leaves no resumable session */
     hasp_session *s4 = one_conn(scfg, ccfg, s2, 0, &how, &ok);
@@ -509,7 +498,8 @@ static void test_psk_after_hrr(void)
     int ok;
     hasp_session *s = one_conn(scfg, ccfg, NULL, 1, &how, &ok);
     hasp_session *r = one_conn(scfg, ccfg, s, 1, &how, &ok);
-    CHECK(ok && !strcmp(how, "psk"), "TLS 1.3 PSK resumption through a HelloRetryRequest (%s)", how);
+    CHECK(ok && !strcmp(how, "psk"), "TLS 1.3 PSK resumption through a HelloRetryRequest (%s)",
+          how);
     hasp_session_free(s);
     hasp_session_free(r);
     hasp_config_free(scfg);
@@ -526,7 +516,8 @@ static void test_ticket_policy_and_limits(void)
     hasp_session *a = one_conn(scfg, ccfg, s, 1, &how, &ok);
     CHECK(ok && !strcmp(how, "psk"), "single-use ticket: first use resumes (%s)", how);
     hasp_session *b = one_conn(scfg, ccfg, s, 1, &how, &ok);
-    CHECK(ok && !strcmp(how, "no"), "single-use ticket: second use gets a full handshake (%s)", how);
+    CHECK(ok && !strcmp(how, "no"), "single-use ticket: second use gets a full handshake (%s)",
+          how);
     hasp_session_free(s);
     hasp_session_free(a);
     hasp_session_free(b);
@@ -567,7 +558,8 @@ static void test_client_auth(uint16_t version, const char *vname)
         int want_alert;
         const char *label;
     } cases[] = {
-        {"client-rsa.pem", "client-rsa.key", HASP_VERIFY_CLIENT_REQUIRE, 1, -1, "RSA client cert, required"},
+        {"client-rsa.pem", "client-rsa.key", HASP_VERIFY_CLIENT_REQUIRE, 1, -1,
+         "RSA client cert, required"},
         {"client-ecdsa.pem", "client-ecdsa.key", HASP_VERIFY_CLIENT_REQUIRE, 1, -1,
          "ECDSA client cert, required"},
         {NULL, NULL, HASP_VERIFY_CLIENT_OPTIONAL, 1, -1, "no client cert, optional"},
@@ -601,8 +593,8 @@ static void test_client_auth(uint16_t version, const char *vname)
                   "%s mutual TLS: %s fails with %s (server: %s)", vname, cases[i].label,
                   hasp_alert_name(cases[i].want_alert), hasp_conn_errmsg(sv));
         if (cases[i].want_ok && cases[i].cert)
-            CHECK(!strcmp(hasp_conn_verify_result(sv), "ok"), "%s: the server verified the client (%s)",
-                  vname, hasp_conn_verify_result(sv));
+            CHECK(!strcmp(hasp_conn_verify_result(sv), "ok"),
+                  "%s: the server verified the client (%s)", vname, hasp_conn_verify_result(sv));
         hasp_conn_free(cl);
         hasp_conn_free(sv);
         hasp_config_free(scfg);
@@ -617,15 +609,12 @@ static int reneg_pump(hasp_conn *cl, hasp_conn *sv)
     for (int i = 0; i < 50; i++) {
         pump_one(cl, sv, 1 << 20);
         int r = hasp_conn_read(sv, b, sizeof(b));
-        if (r < 0 && r != HASP_WANT_POLLIN)
-            return r;
+        if (r < 0 && r != HASP_WANT_POLLIN) return r;
         pump_one(sv, cl, 1 << 20);
         r = hasp_conn_handshake(cl);
-        if (r < 0 && r != HASP_WANT_POLLIN)
-            return r;
+        if (r < 0 && r != HASP_WANT_POLLIN) return r;
         r = hasp_conn_read(cl, b, sizeof(b));
-        if (r < 0 && r != HASP_WANT_POLLIN)
-            return r;
+        if (r < 0 && r != HASP_WANT_POLLIN) return r;
     }
     return 0;
 }
@@ -651,7 +640,8 @@ static void test_renegotiation(void)
     int rc = hasp_conn_handshake(cl);
     CHECK(rc == HASP_ERR_NO_RENEGOTIATION, "the default server refuses with no_renegotiation (%s)",
           hasp_err_name(rc));
-    CHECK(exchange(cl, sv, 500) && exchange(sv, cl, 500), "the connection goes on after the refusal");
+    CHECK(exchange(cl, sv, 500) && exchange(sv, cl, 500),
+          "the connection goes on after the refusal");
     hasp_conn_free(cl);
     hasp_conn_free(sv);
 
@@ -686,8 +676,7 @@ static void test_renegotiation(void)
 
 int main(int argc, char **argv)
 {
-    if (argc > 1)
-        certdir = argv[1];
+    if (argc > 1) certdir = argv[1];
     char cmd[600];
     snprintf(cmd, sizeof(cmd), "bash tests/certs/gen.sh %s >/dev/null 2>&1", certdir);
     if (system(cmd) != 0) {

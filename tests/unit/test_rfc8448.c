@@ -107,8 +107,7 @@ static void jws(void)
 static int jstr(char *out, size_t cap)
 {
     jws();
-    if (*jp != '"')
-        return jerr = 1, -1;
+    if (*jp != '"') return jerr = 1, -1;
     jp++;
     size_t n = 0;
     while (*jp && *jp != '"') {
@@ -125,11 +124,9 @@ static int jstr(char *out, size_t cap)
                     jp++;
             }
         }
-        if (n + 1 < cap)
-            out[n++] = ch;
+        if (n + 1 < cap) out[n++] = ch;
     }
-    if (*jp != '"')
-        return jerr = 1, -1;
+    if (*jp != '"') return jerr = 1, -1;
     jp++;
     out[n] = 0;
     return 0;
@@ -153,17 +150,14 @@ static void jskip(void)
                 char k[256];
                 jstr(k, sizeof(k));
                 jws();
-                if (*jp == ':')
-                    jp++;
+                if (*jp == ':') jp++;
             }
             jskip();
             jws();
-            if (*jp == ',')
-                jp++;
+            if (*jp == ',') jp++;
             jws();
         }
-        if (*jp)
-            jp++;
+        if (*jp) jp++;
     } else {
         while (*jp && *jp != ',' && *jp != '}' && *jp != ']')
             jp++;
@@ -172,12 +166,9 @@ static void jskip(void)
 
 static int hexval(int ch)
 {
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
+    if (ch >= '0' && ch <= '9') return ch - '0';
+    if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F') return ch - 'A' + 10;
     return -1;
 }
 
@@ -193,11 +184,9 @@ static void jfields(vstep *s)
     jws();
     while (*jp && *jp != '}') {
         char name[64];
-        if (jstr(name, sizeof(name)) < 0)
-            return;
+        if (jstr(name, sizeof(name)) < 0) return;
         jws();
-        if (*jp == ':')
-            jp++;
+        if (*jp == ':') jp++;
         jws();
         long want_len = -1;
         static char hex[1 << 16];
@@ -209,8 +198,7 @@ static void jfields(vstep *s)
                 char k[32];
                 jstr(k, sizeof(k));
                 jws();
-                if (*jp == ':')
-                    jp++;
+                if (*jp == ':') jp++;
                 jws();
                 if (!strcmp(k, "hex"))
                     jstr(hex, sizeof(hex));
@@ -220,12 +208,10 @@ static void jfields(vstep *s)
                 } else
                     jskip();
                 jws();
-                if (*jp == ',')
-                    jp++;
+                if (*jp == ',') jp++;
                 jws();
             }
-            if (*jp)
-                jp++;
+            if (*jp) jp++;
         } else
             jskip();
         if (s->nf < (int)(sizeof(s->f) / sizeof(s->f[0]))) {
@@ -249,19 +235,16 @@ static void jfields(vstep *s)
             }
         }
         jws();
-        if (*jp == ',')
-            jp++;
+        if (*jp == ',') jp++;
         jws();
     }
-    if (*jp)
-        jp++;
+    if (*jp) jp++;
 }
 
 static int load_vectors(const char *path)
 {
     FILE *fp = fopen(path, "rb");
-    if (!fp)
-        return -1;
+    if (!fp) return -1;
     fseek(fp, 0, SEEK_END);
     long sz = ftell(fp);
     fseek(fp, 0, SEEK_SET);
@@ -275,23 +258,20 @@ static int load_vectors(const char *path)
     buf[sz] = 0;
     jp = buf;
     jws();
-    if (*jp != '[')
-        return -1;
+    if (*jp != '[') return -1;
     jp++;
     jws();
     while (*jp && *jp != ']' && !jerr && nsteps < (int)(sizeof(steps) / sizeof(steps[0]))) {
         vstep *s = &steps[nsteps];
         memset(s, 0, sizeof(*s));
-        if (*jp != '{')
-            return -1;
+        if (*jp != '{') return -1;
         jp++;
         jws();
         while (*jp && *jp != '}' && !jerr) {
             char k[32];
             jstr(k, sizeof(k));
             jws();
-            if (*jp == ':')
-                jp++;
+            if (*jp == ':') jp++;
             jws();
             if (!strcmp(k, "section")) {
                 char sec[160];
@@ -306,16 +286,13 @@ static int load_vectors(const char *path)
             else
                 jskip();
             jws();
-            if (*jp == ',')
-                jp++;
+            if (*jp == ',') jp++;
             jws();
         }
-        if (*jp)
-            jp++;
+        if (*jp) jp++;
         nsteps++;
         jws();
-        if (*jp == ',')
-            jp++;
+        if (*jp == ',') jp++;
         jws();
     }
     free(buf);
@@ -325,8 +302,7 @@ static int load_vectors(const char *path)
 static const vfield *fld(const vstep *s, const char *name)
 {
     for (int i = 0; s && i < s->nf; i++)
-        if (!strcmp(s->f[i].name, name))
-            return &s->f[i];
+        if (!strcmp(s->f[i].name, name)) return &s->f[i];
     return NULL;
 }
 
@@ -339,8 +315,7 @@ static const vstep *find_step(int sec, const char *actor, const char *prefix, in
         if (s->sec != sec || !s->nf || (actor[0] && strcmp(s->actor, actor)) ||
             strncmp(s->step, prefix, strlen(prefix)))
             continue;
-        if (nth-- == 0)
-            return s;
+        if (nth-- == 0) return s;
     }
     return NULL;
 }
@@ -418,18 +393,27 @@ static size_t hkdf_label(uint8_t *out, size_t outlen, const char *label, const u
     memcpy(out + 3, "tls13 ", 6);
     memcpy(out + 9, label, l);
     out[9 + l] = (uint8_t)ctxlen;
-    if (ctxlen)
-        memcpy(out + 10 + l, ctx, ctxlen);
+    if (ctxlen) memcpy(out + 10 + l, ctx, ctxlen);
     return 10 + l + ctxlen;
 }
 
 static int suite_params(uint16_t suite, int *hash, int *aead)
 {
     switch (suite) {
-    case 0x1301: *hash = HASP_HASH_SHA256; *aead = HASP_AEAD_AES128GCM; return 0;
-    case 0x1302: *hash = HASP_HASH_SHA384; *aead = HASP_AEAD_AES256GCM; return 0;
-    case 0x1303: *hash = HASP_HASH_SHA256; *aead = HASP_AEAD_CHACHA20POLY1305; return 0;
-    default: return -1;
+    case 0x1301:
+        *hash = HASP_HASH_SHA256;
+        *aead = HASP_AEAD_AES128GCM;
+        return 0;
+    case 0x1302:
+        *hash = HASP_HASH_SHA384;
+        *aead = HASP_AEAD_AES256GCM;
+        return 0;
+    case 0x1303:
+        *hash = HASP_HASH_SHA256;
+        *aead = HASP_AEAD_CHACHA20POLY1305;
+        return 0;
+    default:
+        return -1;
     }
 }
 
@@ -462,11 +446,9 @@ static size_t seal13(int aead, const uint8_t *key, const uint8_t *iv, uint64_t s
 static long open13(int aead, const uint8_t *key, const uint8_t *iv, uint64_t seq,
                    const uint8_t *rec, size_t rlen, uint8_t *out, uint8_t *type)
 {
-    if (rlen < 5 + HASP_AEAD_TAG_LEN + 1 || rec[0] != 0x17)
-        return -1;
+    if (rlen < 5 + HASP_AEAD_TAG_LEN + 1 || rec[0] != 0x17) return -1;
     size_t clen = (size_t)rec[3] << 8 | rec[4];
-    if (clen + 5 != rlen)
-        return -1;
+    if (clen + 5 != rlen) return -1;
     uint8_t nonce[12];
     memcpy(nonce, iv, 12);
     for (int i = 0; i < 8; i++)
@@ -474,13 +456,11 @@ static long open13(int aead, const uint8_t *key, const uint8_t *iv, uint64_t seq
     hasp_aead_ctx *a = hasp_aead_new(aead, 0, key);
     int rc = a ? hasp_aead_open(a, nonce, rec, 5, rec + 5, clen, out) : -1;
     hasp_aead_free(a);
-    if (rc < 0)
-        return -1;
+    if (rc < 0) return -1;
     long n = (long)(clen - HASP_AEAD_TAG_LEN);
     while (n > 0 && out[n - 1] == 0)
         n--;
-    if (n == 0)
-        return -1;
+    if (n == 0) return -1;
     *type = out[n - 1];
     return n - 1;
 }
@@ -511,8 +491,8 @@ static void finished_value(int hash, const uint8_t *base, const uint8_t *th, uin
 /* CertificateVerify content (4.4.3). */
 static size_t cv_content(int server, const uint8_t *th, size_t hl, uint8_t *out)
 {
-    const char *ctx = server ? "TLS 1.3, server CertificateVerify"
-                             : "TLS 1.3, client CertificateVerify";
+    const char *ctx =
+        server ? "TLS 1.3, server CertificateVerify" : "TLS 1.3, client CertificateVerify";
     memset(out, 0x20, 64);
     memcpy(out + 64, ctx, strlen(ctx) + 1);
     memcpy(out + 64 + strlen(ctx) + 1, th, hl);
@@ -522,11 +502,9 @@ static size_t cv_content(int server, const uint8_t *th, size_t hl, uint8_t *out)
 /* The leaf certificate of a TLS 1.3 Certificate message (with header). */
 static int leaf_of(const uint8_t *msg, size_t len, const uint8_t **der, size_t *dlen)
 {
-    if (len < 4 + 1 + 3 + 3 || msg[0] != 11)
-        return -1;
+    if (len < 4 + 1 + 3 + 3 || msg[0] != 11) return -1;
     size_t off = 4 + 1 + msg[4] + 3;
-    if (off + 3 > len)
-        return -1;
+    if (off + 3 > len) return -1;
     *dlen = (size_t)msg[off] << 16 | (size_t)msg[off + 1] << 8 | msg[off + 2];
     *der = msg + off + 3;
     return off + 3 + *dlen <= len ? 0 : -1;
@@ -543,8 +521,7 @@ static hasp_pkey *leaf_key(const uint8_t *cert_msg, size_t len)
 
 static uint16_t sh_suite(const uint8_t *sh, size_t len)
 {
-    if (len < 4 + 2 + 32 + 1)
-        return 0;
+    if (len < 4 + 2 + 32 + 1) return 0;
     size_t off = 4 + 2 + 32 + 1 + sh[4 + 2 + 32];
     return off + 2 <= len ? (uint16_t)(sh[off] << 8 | sh[off + 1]) : 0;
 }
@@ -570,8 +547,8 @@ typedef struct {
     int from_server[MAXMSG];
     int nmsg;
     int i_ch, i_sh, i_sfin, i_cfin, i_eoed; /* indexes (the last ClientHello) */
-    uint8_t tr[8192];                        /* transcript bytes (HRR rewrite applied) */
-    size_t end[MAXMSG];                      /* end of message i in tr */
+    uint8_t tr[8192];                       /* transcript bytes (HRR rewrite applied) */
+    size_t end[MAXMSG];                     /* end of message i in tr */
     /* secrets */
     uint8_t psk[HASP_HASH_MAX], early[HASP_HASH_MAX], binder_key[HASP_HASH_MAX];
     uint8_t c_e[HASP_HASH_MAX], e_exp[HASP_HASH_MAX];
@@ -586,12 +563,18 @@ typedef struct {
 static const char *sec_name(int sec)
 {
     switch (sec) {
-    case 3: return "3 (1-RTT)";
-    case 4: return "4 (resumed, 0-RTT)";
-    case 5: return "5 (HRR)";
-    case 6: return "6 (client auth)";
-    case 7: return "7 (compat mode)";
-    default: return "?";
+    case 3:
+        return "3 (1-RTT)";
+    case 4:
+        return "4 (resumed, 0-RTT)";
+    case 5:
+        return "5 (HRR)";
+    case 6:
+        return "6 (client auth)";
+    case 7:
+        return "7 (compat mode)";
+    default:
+        return "?";
     }
 }
 
@@ -609,17 +592,14 @@ static int build_trace(trace *t, int sec)
     int done = 0;
     for (int i = 0; i < nsteps && !done; i++) {
         const vstep *s = &steps[i];
-        if (s->sec != sec || strncmp(s->step, "send handshake record", 21))
-            continue;
+        if (s->sec != sec || strncmp(s->step, "send handshake record", 21)) continue;
         const vfield *p = fld(s, "payload");
-        if (!p)
-            continue;
+        if (!p) continue;
         size_t off = 0;
         while (off + 4 <= p->len && !done) {
             size_t l = 4 + ((size_t)p->data[off + 1] << 16 | (size_t)p->data[off + 2] << 8 |
                             p->data[off + 3]);
-            if (off + l > p->len || t->nmsg >= MAXMSG)
-                return -1;
+            if (off + l > p->len || t->nmsg >= MAXMSG) return -1;
             int k = t->nmsg++;
             t->msg[k] = p->data + off;
             t->mlen[k] = l;
@@ -640,8 +620,7 @@ static int build_trace(trace *t, int sec)
             off += l;
         }
     }
-    if (t->i_ch < 0 || t->i_sh < 0 || t->i_sfin < 0 || t->i_cfin < 0)
-        return -1;
+    if (t->i_ch < 0 || t->i_sh < 0 || t->i_sfin < 0 || t->i_cfin < 0) return -1;
     if (suite_params(sh_suite(t->msg[t->i_sh], t->mlen[t->i_sh]), &t->hash, &t->aead) < 0)
         return -1;
     t->hl = hasp_hash_len(t->hash);
@@ -675,10 +654,8 @@ static const vstep *last_keypair(int sec, const char *actor)
 
 static uint16_t keypair_group(const vstep *s)
 {
-    if (strstr(s->step, "x25519"))
-        return HASP_GROUP_X25519;
-    if (strstr(s->step, "P-256"))
-        return HASP_GROUP_SECP256R1;
+    if (strstr(s->step, "x25519")) return HASP_GROUP_X25519;
+    if (strstr(s->step, "P-256")) return HASP_GROUP_SECP256R1;
     return 0;
 }
 
@@ -690,15 +667,13 @@ static void check_keypairs(trace *t)
         for (int side = 0; side < 2; side++) {
             const char *actor = side ? "server" : "client";
             const vstep *s = find_step(t->sec, actor, "create an ephemeral", n);
-            if (!s)
-                continue;
+            if (!s) continue;
             uint16_t g = keypair_group(s);
             const vfield *priv = fld(s, "private key"), *pub = fld(s, "public key");
             hasp_kex *k = priv ? hasp_kex_new_from_private(g, priv->data, priv->len) : NULL;
             uint8_t p[200];
             size_t pl = 0;
-            if (k)
-                hasp_kex_public(k, p, sizeof(p), &pl);
+            if (k) hasp_kex_public(k, p, sizeof(p), &pl);
             expect_f(p, pl, pub, "section %s: %s %s public key from its private key", sn, actor,
                      hasp_group_name(g));
             hasp_kex_free(k);
@@ -710,8 +685,10 @@ static void check_keypairs(trace *t)
         return;
     }
     uint16_t g = keypair_group(ss);
-    hasp_kex *ck = hasp_kex_new_from_private(g, fld(cs, "private key")->data, fld(cs, "private key")->len);
-    hasp_kex *sk = hasp_kex_new_from_private(g, fld(ss, "private key")->data, fld(ss, "private key")->len);
+    hasp_kex *ck =
+        hasp_kex_new_from_private(g, fld(cs, "private key")->data, fld(cs, "private key")->len);
+    hasp_kex *sk =
+        hasp_kex_new_from_private(g, fld(ss, "private key")->data, fld(ss, "private key")->len);
     uint8_t s1[512], s2[512];
     size_t l1 = 0, l2 = 0;
     int rc1 = hasp_kex_derive_padded(ck, fld(ss, "public key")->data, fld(ss, "public key")->len,
@@ -734,8 +711,7 @@ static int derive_step_inputs(trace *t, const vstep *s, const uint8_t **prk, uin
 {
     static char lab[64];
     const char *q = strstr(s->step, "\"tls13 ");
-    if (!q)
-        return -1;
+    if (!q) return -1;
     q += 7;
     size_t n = 0;
     while (q[n] && q[n] != '"' && n + 1 < sizeof(lab))
@@ -759,10 +735,10 @@ static int derive_step_inputs(trace *t, const vstep *s, const uint8_t **prk, uin
         int idx;
         const uint8_t *val;
     } map[] = {
-        {"c e traffic", t->early, t->i_ch, t->c_e},   {"e exp master", t->early, t->i_ch, t->e_exp},
-        {"c hs traffic", t->hs, t->i_sh, t->c_hs},    {"s hs traffic", t->hs, t->i_sh, t->s_hs},
-        {"c ap traffic", t->ms, t->i_sfin, t->c_ap},  {"s ap traffic", t->ms, t->i_sfin, t->s_ap},
-        {"exp master", t->ms, t->i_sfin, t->exp},     {"res master", t->ms, t->i_cfin, t->res},
+        {"c e traffic", t->early, t->i_ch, t->c_e},  {"e exp master", t->early, t->i_ch, t->e_exp},
+        {"c hs traffic", t->hs, t->i_sh, t->c_hs},   {"s hs traffic", t->hs, t->i_sh, t->s_hs},
+        {"c ap traffic", t->ms, t->i_sfin, t->c_ap}, {"s ap traffic", t->ms, t->i_sfin, t->s_ap},
+        {"exp master", t->ms, t->i_sfin, t->exp},    {"res master", t->ms, t->i_cfin, t->res},
     };
     for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
         if (!strcmp(map[i].l, lab)) {
@@ -791,8 +767,7 @@ static void check_section(int sec)
     /* the "construct a ... message" steps are the messages the records carry */
     for (int i = 0; i < nsteps; i++) {
         const vstep *s = &steps[i];
-        if (s->sec != sec || strncmp(s->step, "construct a", 11) || s->nf != 1)
-            continue;
+        if (s->sec != sec || strncmp(s->step, "construct a", 11) || s->nf != 1) continue;
         const vfield *f = &s->f[0];
         int found = 0;
         for (int k = 0; k < t->nmsg && !found; k++)
@@ -808,8 +783,7 @@ static void check_section(int sec)
     const uint8_t *ikm = zeros;
     if (sec == 4) {
         const vfield *res3 = V(3, "server", "generate resumption secret", 0, "expanded");
-        if (res3)
-            memcpy(t->psk, res3->data, hl);
+        if (res3) memcpy(t->psk, res3->data, hl);
         ikm = t->psk;
     }
     hasp_hkdf_extract(t->hash, zeros, hl, ikm, hl, t->early);
@@ -827,8 +801,8 @@ static void check_section(int sec)
         expect_f(t->binder_key, hl, fld(s, "PRK"), "section %s: binder key (\"res binder\")", sn);
         if (prefix) {
             hasp_hash(t->hash, prefix->data, prefix->len, h);
-            expect_f(h, hl, fld(s, "binder hash"), "section %s: binder hash = Hash(ClientHello prefix)",
-                     sn);
+            expect_f(h, hl, fld(s, "binder hash"),
+                     "section %s: binder hash = Hash(ClientHello prefix)", sn);
             hasp_hkdf_expand_label(t->hash, t->binder_key, hl, "finished", NULL, 0, fk, hl);
             expect_f(fk, hl, fld(s, "expanded"), "section %s: binder finished key", sn);
             hasp_hmac(t->hash, fk, hl, h, hl, binder);
@@ -869,15 +843,13 @@ static void check_section(int sec)
     /* extract steps */
     for (int n = 0;; n++) {
         const vstep *s = find_step(sec, "", "extract secret \"handshake\"", n);
-        if (!s)
-            break;
+        if (!s) break;
         expect_f(t->derived_hs, hl, fld(s, "salt"), "section %s: handshake secret salt", sn);
         expect_f(t->hs, hl, fld(s, "secret"), "section %s: handshake secret", sn);
     }
     for (int n = 0;; n++) {
         const vstep *s = find_step(sec, "", "extract secret \"master\"", n);
-        if (!s)
-            break;
+        if (!s) break;
         expect_f(t->derived_ms, hl, fld(s, "salt"), "section %s: master secret salt", sn);
         expect_f(zeros, hl, fld(s, "IKM"), "section %s: master secret IKM (zeros)", sn);
         expect_f(t->ms, hl, fld(s, "secret"), "section %s: master secret", sn);
@@ -886,8 +858,7 @@ static void check_section(int sec)
     /* every "derive secret" step: PRK, transcript hash, HkdfLabel, output */
     for (int n = 0;; n++) {
         const vstep *s = find_step(sec, "", "derive secret", n);
-        if (!s)
-            break;
+        if (!s) break;
         const uint8_t *prk;
         const char *label;
         uint8_t ctx[HASP_HASH_MAX], mine[HASP_HASH_MAX], info[300], out[HASP_HASH_MAX];
@@ -901,21 +872,19 @@ static void check_section(int sec)
         int ok = vprk && vh && vinfo && vexp && same(prk, hl, vprk->data, vprk->len) &&
                  same(ctx, hl, vh->data, vh->len) && same(info, il, vinfo->data, vinfo->len);
         /* the seam on the RFC's own inputs, and on ours */
-        ok = ok && hasp_hkdf_expand(t->hash, vprk->data, vprk->len, vinfo->data, vinfo->len, out,
-                                    hl) == 0 &&
+        ok = ok &&
+             hasp_hkdf_expand(t->hash, vprk->data, vprk->len, vinfo->data, vinfo->len, out, hl) ==
+                 0 &&
              same(out, hl, vexp->data, vexp->len);
         ok = ok && same(mine, hl, vexp->data, vexp->len);
         CHECK(ok, "section %s: %s derive secret \"%s\" (PRK, transcript hash, HkdfLabel, output)",
               sn, s->actor, label);
         if (!ok) {
-            if (vprk)
-                hexdump_line("PRK want", vprk->data, vprk->len);
+            if (vprk) hexdump_line("PRK want", vprk->data, vprk->len);
             hexdump_line("PRK got ", prk, hl);
-            if (vh)
-                hexdump_line("hash want", vh->data, vh->len);
+            if (vh) hexdump_line("hash want", vh->data, vh->len);
             hexdump_line("hash got ", ctx, hl);
-            if (vexp)
-                hexdump_line("out want", vexp->data, vexp->len);
+            if (vexp) hexdump_line("out want", vexp->data, vexp->len);
             hexdump_line("out got ", mine, hl);
         }
     }
@@ -923,10 +892,8 @@ static void check_section(int sec)
     /* traffic keys */
     for (int n = 0;; n++) {
         const vstep *s = find_step(sec, "", "derive ", n);
-        if (!s)
-            break;
-        if (!strstr(s->step, "traffic keys"))
-            continue;
+        if (!s) break;
+        if (!strstr(s->step, "traffic keys")) continue;
         int write = strstr(s->step, "write") != NULL;
         int server = !strcmp(s->actor, "server");
         int writer_server = write ? server : !server;
@@ -935,29 +902,34 @@ static void check_section(int sec)
         if (strstr(s->step, "early application data"))
             sec_ = t->c_e, which = "client early";
         else if (strstr(s->step, "handshake data"))
-            sec_ = writer_server ? t->s_hs : t->c_hs, which = writer_server ? "server handshake" : "client handshake";
+            sec_ = writer_server ? t->s_hs : t->c_hs,
+            which = writer_server ? "server handshake" : "client handshake";
         else
-            sec_ = writer_server ? t->s_ap : t->c_ap, which = writer_server ? "server application" : "client application";
+            sec_ = writer_server ? t->s_ap : t->c_ap,
+            which = writer_server ? "server application" : "client application";
         uint8_t key[32], iv[12], info[100];
         size_t kl = hasp_aead_key_len(t->aead);
         traffic_keys(t->hash, t->aead, sec_, key, iv);
         int ok = same(sec_, hl, fld(s, "PRK") ? fld(s, "PRK")->data : NULL,
                       fld(s, "PRK") ? fld(s, "PRK")->len : 0);
         size_t il = hkdf_label(info, kl, "key", NULL, 0);
-        ok = ok && fld(s, "key info") && same(info, il, fld(s, "key info")->data, fld(s, "key info")->len);
+        ok = ok && fld(s, "key info") &&
+             same(info, il, fld(s, "key info")->data, fld(s, "key info")->len);
         il = hkdf_label(info, 12, "iv", NULL, 0);
-        ok = ok && fld(s, "iv info") && same(info, il, fld(s, "iv info")->data, fld(s, "iv info")->len);
-        ok = ok && fld(s, "key expanded") && same(key, kl, fld(s, "key expanded")->data, fld(s, "key expanded")->len);
-        ok = ok && fld(s, "iv expanded") && same(iv, 12, fld(s, "iv expanded")->data, fld(s, "iv expanded")->len);
-        CHECK(ok, "section %s: %s %s traffic key and iv (%s)", sn, s->actor, write ? "write" : "read",
-              which);
+        ok = ok && fld(s, "iv info") &&
+             same(info, il, fld(s, "iv info")->data, fld(s, "iv info")->len);
+        ok = ok && fld(s, "key expanded") &&
+             same(key, kl, fld(s, "key expanded")->data, fld(s, "key expanded")->len);
+        ok = ok && fld(s, "iv expanded") &&
+             same(iv, 12, fld(s, "iv expanded")->data, fld(s, "iv expanded")->len);
+        CHECK(ok, "section %s: %s %s traffic key and iv (%s)", sn, s->actor,
+              write ? "write" : "read", which);
     }
 
     /* Finished */
     for (int n = 0;; n++) {
         const vstep *s = find_step(sec, "", "calculate finished", n);
-        if (!s)
-            break;
+        if (!s) break;
         int server = !strcmp(s->actor, "server");
         int idx = server ? t->i_sfin : t->i_cfin;
         const uint8_t *base = server ? t->s_hs : t->c_hs;
@@ -966,10 +938,11 @@ static void check_section(int sec)
         th(t, idx - 1, h);
         hasp_hmac(t->hash, fk, hl, h, hl, vd);
         size_t il = hkdf_label(info, hl, "finished", NULL, 0);
-        int ok = fld(s, "PRK") && same(base, hl, fld(s, "PRK")->data, fld(s, "PRK")->len) &&
-                 fld(s, "info") && same(info, il, fld(s, "info")->data, fld(s, "info")->len) &&
-                 fld(s, "expanded") && same(fk, hl, fld(s, "expanded")->data, fld(s, "expanded")->len) &&
-                 fld(s, "finished") && same(vd, hl, fld(s, "finished")->data, fld(s, "finished")->len);
+        int ok =
+            fld(s, "PRK") && same(base, hl, fld(s, "PRK")->data, fld(s, "PRK")->len) &&
+            fld(s, "info") && same(info, il, fld(s, "info")->data, fld(s, "info")->len) &&
+            fld(s, "expanded") && same(fk, hl, fld(s, "expanded")->data, fld(s, "expanded")->len) &&
+            fld(s, "finished") && same(vd, hl, fld(s, "finished")->data, fld(s, "finished")->len);
         ok = ok && t->mlen[idx] == 4 + hl && !memcmp(t->msg[idx] + 4, vd, hl);
         CHECK(ok, "section %s: %s Finished (finished key, verify_data, message)", sn, s->actor);
     }
@@ -977,16 +950,18 @@ static void check_section(int sec)
     /* resumption secret (section 3 lists it; the ticket nonce is the "hash") */
     for (int n = 0;; n++) {
         const vstep *s = find_step(sec, "", "generate resumption secret", n);
-        if (!s)
-            break;
+        if (!s) break;
         const vfield *nonce = fld(s, "hash");
         uint8_t out[HASP_HASH_MAX], info[100];
-        int ok = nonce && fld(s, "PRK") && same(t->res, hl, fld(s, "PRK")->data, fld(s, "PRK")->len);
+        int ok =
+            nonce && fld(s, "PRK") && same(t->res, hl, fld(s, "PRK")->data, fld(s, "PRK")->len);
         if (ok) {
-            hasp_hkdf_expand_label(t->hash, t->res, hl, "resumption", nonce->data, nonce->len, out, hl);
+            hasp_hkdf_expand_label(t->hash, t->res, hl, "resumption", nonce->data, nonce->len, out,
+                                   hl);
             size_t il = hkdf_label(info, hl, "resumption", nonce->data, nonce->len);
             ok = fld(s, "info") && same(info, il, fld(s, "info")->data, fld(s, "info")->len) &&
-                 fld(s, "expanded") && same(out, hl, fld(s, "expanded")->data, fld(s, "expanded")->len);
+                 fld(s, "expanded") &&
+                 same(out, hl, fld(s, "expanded")->data, fld(s, "expanded")->len);
         }
         /* the nonce is the NewSessionTicket's ticket_nonce */
         const vfield *nst = V(sec, "server", "construct a NewSessionTicket", 0, "NewSessionTicket");
@@ -999,8 +974,7 @@ static void check_section(int sec)
 
     /* CertificateVerify signatures */
     for (int k = 0; k < t->nmsg; k++) {
-        if (t->msg[k][0] != 15)
-            continue;
+        if (t->msg[k][0] != 15) continue;
         int j = k - 1;
         while (j >= 0 && !(t->msg[j][0] == 11 && t->from_server[j] == t->from_server[k]))
             j--;
@@ -1026,8 +1000,7 @@ static void check_section(int sec)
     } side[2] = {{0, 0, 0, 0}, {0, 0, 0, 0}};
     for (int i = 0; i < nsteps; i++) {
         const vstep *s = &steps[i];
-        if (s->sec != sec || strncmp(s->step, "send ", 5) || !fld(s, "complete record"))
-            continue;
+        if (s->sec != sec || strncmp(s->step, "send ", 5) || !fld(s, "complete record")) continue;
         const vfield *p = fld(s, "payload"), *rec = fld(s, "complete record");
         int server = !strcmp(s->actor, "server");
         uint8_t type = strstr(s->step, "handshake record")     ? 22
@@ -1054,10 +1027,8 @@ static void check_section(int sec)
         }
         int sd = server;
         int epoch = side[sd].epoch;
-        if (!server && epoch <= 1 && (!t->zero_rtt || side[0].eoed_sent))
-            epoch = 2;
-        if (epoch != side[sd].epoch)
-            side[sd].epoch = epoch, side[sd].seq = 0;
+        if (!server && epoch <= 1 && (!t->zero_rtt || side[0].eoed_sent)) epoch = 2;
+        if (epoch != side[sd].epoch) side[sd].epoch = epoch, side[sd].seq = 0;
         const uint8_t *secret = epoch == 1   ? t->c_e
                                 : epoch == 2 ? (server ? t->s_hs : t->c_hs)
                                              : (server ? t->s_ap : t->c_ap);
@@ -1069,7 +1040,9 @@ static void check_section(int sec)
         int ok = same(out, ol, rec->data, rec->len) && pl == (long)p->len && ptype == type &&
                  !memcmp(plain, p->data, p->len);
         CHECK(ok, "section %s: %s (%s keys, seq %llu): seal and open byte for byte", sn, what,
-              epoch == 1 ? "early" : epoch == 2 ? "handshake" : "application",
+              epoch == 1   ? "early"
+              : epoch == 2 ? "handshake"
+                           : "application",
               (unsigned long long)side[sd].seq);
         side[sd].seq++;
         /* epoch changes after this record */
@@ -1112,8 +1085,7 @@ static const char *rsa_n =
     "b4bb498f8279303d980836399b36c6988c0c68de55e1bdb826d3901a2461eafd2de49a91d015abbc9a95137ace6c1a"
     "f19eaa6af98c7ced43120998e187a80ee0ccb0524b1b018c3e0b63264d449a6d38e22a5fda430846748030530ef046"
     "1c8ca9d9efbfae8ea6d1d03e2bd193eff0ab9a8002c47428a6d35a8d88d79f7f1e3f";
-static const char *rsa_e =
-    "010001";
+static const char *rsa_e = "010001";
 static const char *rsa_d =
     "04dea705d43a6ea7209dd8072111a83c81e322a59278b33480641eaf7c0a6985b8e31c44f6de62e1b4c2309f6126e7"
     "7b7c41e923314bbfa3881305dc1217f16c819ce538e922f369828d0e57195d8c8488460207b2faa726bcf708bbd7db"
@@ -1167,8 +1139,7 @@ static size_t der_int_hex(uint8_t *out, const char *hex)
     out[o++] = 0x02;
     int pad = n && (v[0] & 0x80);
     o += der_len(out + o, n + (size_t)pad);
-    if (pad)
-        out[o++] = 0;
+    if (pad) out[o++] = 0;
     memcpy(out + o, v, n);
     return o + n;
 }
@@ -1189,8 +1160,7 @@ static size_t b64(const uint8_t *in, size_t n, char *out)
             col = 0;
         }
     }
-    if (col)
-        out[o++] = '\n';
+    if (col) out[o++] = '\n';
     out[o] = 0;
     return o;
 }
@@ -1225,8 +1195,7 @@ static size_t rfc_cert_pem(char *out)
     const vfield *cm = V(3, "server", "construct a Certificate", 0, "Certificate");
     const uint8_t *der;
     size_t dlen;
-    if (!cm || leaf_of(cm->data, cm->len, &der, &dlen) < 0)
-        return 0;
+    if (!cm || leaf_of(cm->data, cm->len, &der, &dlen) < 0) return 0;
     return pem("CERTIFICATE", der, dlen, out);
 }
 
@@ -1265,15 +1234,15 @@ static void keylog_reset(void)
 static size_t keylog_get(const char *label, const uint8_t *client_random, uint8_t *out)
 {
     FILE *fp = fopen(keylog_path, "r");
-    if (!fp)
-        return 0;
+    if (!fp) return 0;
     char line[512], cr[65];
     for (int i = 0; i < 32; i++)
         sprintf(cr + 2 * i, "%02x", client_random[i]);
     size_t n = 0;
     while (fgets(line, sizeof(line), fp)) {
         char lab[64], r[80], sec[200];
-        if (sscanf(line, "%63s %79s %199s", lab, r, sec) != 3 || strcmp(lab, label) || strcmp(r, cr))
+        if (sscanf(line, "%63s %79s %199s", lab, r, sec) != 3 || strcmp(lab, label) ||
+            strcmp(r, cr))
             continue;
         n = test_unhex(sec, out, HASP_HASH_MAX);
     }
@@ -1293,8 +1262,7 @@ static int split_records(const uint8_t *buf, size_t n, rec_t *recs, int cap)
     size_t off = 0;
     while (off + 5 <= n && k < cap) {
         size_t l = 5 + ((size_t)buf[off + 3] << 8 | buf[off + 4]);
-        if (off + l > n)
-            break;
+        if (off + l > n) break;
         recs[k].p = buf + off;
         recs[k].len = l;
         k++;
@@ -1319,8 +1287,7 @@ static int feed(hasp_conn *c, const uint8_t *p, size_t n)
 {
     while (n) {
         int t = hasp_conn_input(c, p, n);
-        if (t <= 0)
-            return -1;
+        if (t <= 0) return -1;
         p += t;
         n -= (size_t)t;
     }
@@ -1380,8 +1347,7 @@ static int rfc_hs_ms(int sec, uint8_t *hs, uint8_t *ms)
 {
     const vfield *a = V(sec, "server", "extract secret \"handshake\"", 0, "secret");
     const vfield *b = V(sec, "server", "extract secret \"master\"", 0, "secret");
-    if (!a || !b)
-        return -1;
+    if (!a || !b) return -1;
     memcpy(hs, a->data, a->len);
     memcpy(ms, b->data, b->len);
     return 0;
@@ -1476,8 +1442,9 @@ static void engine_server(int sec)
     CHECK(sh_equivalent(sh, shl, sh_rfc->data, sh_rfc->len, why, sizeof(why)),
           "%s: ServerHello has the RFC's random, suite, key share and version (%s)", W,
           why[0] ? why : "extensions compared as a set");
-    CHECK(exact, "%s: ServerHello equals the RFC's byte for byte (extension order: hasp %s, RFC %s)",
-          W, o1, o2);
+    CHECK(exact,
+          "%s: ServerHello equals the RFC's byte for byte (extension order: hasp %s, RFC %s)", W,
+          o1, o2);
     if (!exact) {
         hexdump_line("RFC ", sh_rfc->data, sh_rfc->len);
         hexdump_line("hasp", sh, shl);
@@ -1513,12 +1480,15 @@ static void engine_server(int sec)
         uint8_t logged[HASP_HASH_MAX], key[16], iv[12], plain[256], type;
         keylog_get("CLIENT_HANDSHAKE_TRAFFIC_SECRET", client_random, logged);
         traffic_keys(HASP_HASH_SHA256, HASP_AEAD_AES128GCM, logged, key, iv);
-        long pl = open13(HASP_AEAD_AES128GCM, key, iv, 0, cfin_rec->data, cfin_rec->len, plain, &type);
-        CHECK(pl == (long)cfin_payload->len && !memcmp(plain, cfin_payload->data, cfin_payload->len),
+        long pl =
+            open13(HASP_AEAD_AES128GCM, key, iv, 0, cfin_rec->data, cfin_rec->len, plain, &type);
+        CHECK(pl == (long)cfin_payload->len &&
+                  !memcmp(plain, cfin_payload->data, cfin_payload->len),
               "%s: the RFC's client Finished record opens with the engine's logged key", W);
     } else
         printf("ok - %s: the RFC's client Finished record opens with the engine's key # SKIP the "
-               "ServerHello differs, so the engine's keys differ from the RFC's\n", W),
+               "ServerHello differs, so the engine's keys differ from the RFC's\n",
+               W),
             test_passed++;
 
     /* the encrypted flight: EE, Certificate, CertificateVerify, Finished */
@@ -1536,8 +1506,9 @@ static void engine_server(int sec)
         }
         flight.len += (size_t)pl;
     }
-    CHECK(!bad && flight.len > 0, "%s: the server's encrypted flight opens with the expected "
-                                  "server handshake traffic key",
+    CHECK(!bad && flight.len > 0,
+          "%s: the server's encrypted flight opens with the expected "
+          "server handshake traffic key",
           W);
     const uint8_t *m[8];
     size_t ml[8];
@@ -1552,8 +1523,7 @@ static void engine_server(int sec)
     int shape = nm == 4 && m[0][0] == 8 && m[1][0] == 11 && m[2][0] == 15 && m[3][0] == 20;
     CHECK(shape, "%s: the flight is EncryptedExtensions, Certificate, CertificateVerify, Finished",
           W);
-    if (!shape)
-        goto done;
+    if (!shape) goto done;
     expect_b(m[1], ml[1], cert_msg->data, cert_msg->len,
              "%s: Certificate equals the RFC's byte for byte", W);
     /* transcript through Certificate, CertificateVerify */
@@ -1595,8 +1565,7 @@ static void engine_server(int sec)
         finished_value(HASP_HASH_SHA256, c_hs, h, cfin + 4);
         traffic_keys(HASP_HASH_SHA256, HASP_AEAD_AES128GCM, c_hs, ck, civ);
         size_t rl = seal13(HASP_AEAD_AES128GCM, ck, civ, 0, 22, cfin, 36, rec);
-        if (ccs_c)
-            feed(sv, ccs_c->data, ccs_c->len); /* the RFC client's compatibility CCS */
+        if (ccs_c) feed(sv, ccs_c->data, ccs_c->len); /* the RFC client's compatibility CCS */
         feed(sv, rec, rl);
         rc = hasp_conn_handshake(sv);
         CHECK(rc == 0, "%s: the engine accepts a client Finished made with the expected keys (%s)",
@@ -1624,8 +1593,9 @@ static void engine_server(int sec)
                              plain, &type);
             found = pl == (long)app_s->len && type == 23 && !memcmp(plain, app_s->data, pl);
         }
-        CHECK(found, "%s: the engine's application data opens with the expected server "
-                     "application key",
+        CHECK(found,
+              "%s: the engine's application data opens with the expected server "
+              "application key",
               W);
     }
 done:
@@ -1670,13 +1640,11 @@ static void engine_server_section5(void)
     static uint8_t hrr_buf[1024]; /* out is reused below */
     size_t hrrl = nr >= 1 && recs[0].len - 5 <= sizeof(hrr_buf) ? recs[0].len - 5 : 0;
     const uint8_t *hrr = hrrl ? hrr_buf : NULL;
-    if (hrrl)
-        memcpy(hrr_buf, recs[0].p + 5, hrrl);
+    if (hrrl) memcpy(hrr_buf, recs[0].p + 5, hrrl);
     CHECK(rc == HASP_WANT_POLLIN && hrr && is_hrr(hrr, hrrl),
           "%s: the RFC's first ClientHello gets a HelloRetryRequest (%s)", W,
           rc == HASP_WANT_POLLIN ? "ok" : hasp_conn_errmsg(sv));
-    if (!hrr || !is_hrr(hrr, hrrl))
-        goto done;
+    if (!hrr || !is_hrr(hrr, hrrl)) goto done;
     /* key_share in the HRR selects secp256r1, like the RFC's */
     int asks_p256 = 0;
     for (size_t off = 4 + 2 + 32 + 1 + hrr[38] + 3 + 2; off + 4 <= hrrl;) {
@@ -1686,7 +1654,8 @@ static void engine_server_section5(void)
         off += l;
     }
     CHECK(asks_p256 && sh_suite(hrr, hrrl) == 0x1301,
-          "%s: the HelloRetryRequest asks for secp256r1 with TLS_AES_128_GCM_SHA256, as the RFC's", W);
+          "%s: the HelloRetryRequest asks for secp256r1 with TLS_AES_128_GCM_SHA256, as the RFC's",
+          W);
     CHECK(!same(hrr, hrrl, hrr_rfc->data, hrr_rfc->len),
           "%s: the HelloRetryRequest differs from the RFC's, which carries a cookie hasp does not "
           "send (expected)",
@@ -1763,10 +1732,9 @@ static void engine_client_section7(void)
     int nr = split_records(out, on, recs, 16);
     CHECK(rc == HASP_WANT_POLLIN && nr == 1 && recs[0].p[0] == 22 && recs[0].p[5] == 1,
           "%s: ClientHello sent", W);
-    CHECK(!q.mismatch && q.next == 2,
-          "%s: the engine drew client_random then a 32-byte session ID", W);
-    if (nr < 1)
-        goto done;
+    CHECK(!q.mismatch && q.next == 2, "%s: the engine drew client_random then a 32-byte session ID",
+          W);
+    if (nr < 1) goto done;
     const uint8_t *mych = recs[0].p + 5;
     size_t mychl = recs[0].len - 5;
     expect_b(mych + 6, 32 + 1 + 32, ch->data + 6, 32 + 1 + 32,
@@ -1781,8 +1749,9 @@ static void engine_client_section7(void)
     feed(cl, sh_rec->data, sh_rec->len);
     feed(cl, ccs_rec->data, ccs_rec->len);
     rc = hasp_conn_handshake(cl);
-    CHECK(rc == HASP_WANT_POLLIN, "%s: the RFC's ServerHello and ChangeCipherSpec are accepted (%s)",
-          W, rc == HASP_WANT_POLLIN ? "ok" : hasp_conn_errmsg(cl));
+    CHECK(rc == HASP_WANT_POLLIN,
+          "%s: the RFC's ServerHello and ChangeCipherSpec are accepted (%s)", W,
+          rc == HASP_WANT_POLLIN ? "ok" : hasp_conn_errmsg(cl));
     bytes tr = {{0}, 0};
     memcpy(tr.buf, mych, mychl), tr.len = mychl;
     memcpy(tr.buf + tr.len, sh_rfc->data, sh_rfc->len), tr.len += sh_rfc->len;
@@ -1810,8 +1779,9 @@ static void engine_client_section7(void)
     size_t sl = 0;
     hasp_hash(HASP_HASH_SHA256, tr.buf, tr.len, h);
     size_t cvl = cv_content(1, h, 32, content);
-    rc = sk ? hasp_sign_scheme(sk, HASP_SIG_RSA_PSS_RSAE_SHA256, content, cvl, sig, sizeof(sig), &sl)
-            : -1;
+    rc =
+        sk ? hasp_sign_scheme(sk, HASP_SIG_RSA_PSS_RSAE_SHA256, content, cvl, sig, sizeof(sig), &sl)
+           : -1;
     CHECK(rc == 0, "%s: CertificateVerify signed with the RFC's RSA key", W);
     size_t cvs = fl;
     flight[fl++] = 15, flight[fl++] = 0, flight[fl++] = (uint8_t)((sl + 4) >> 8),
@@ -1847,8 +1817,8 @@ static void engine_client_section7(void)
     if (nr >= 2) {
         uint8_t ck[16], civ[12], plain[256], type, want[36];
         traffic_keys(HASP_HASH_SHA256, HASP_AEAD_AES128GCM, c_hs, ck, civ);
-        long pl = open13(HASP_AEAD_AES128GCM, ck, civ, 0, recs[nr - 1].p, recs[nr - 1].len, plain,
-                         &type);
+        long pl =
+            open13(HASP_AEAD_AES128GCM, ck, civ, 0, recs[nr - 1].p, recs[nr - 1].len, plain, &type);
         uint8_t hb[32];
         hasp_hash(HASP_HASH_SHA256, tr.buf, tr.len, hb);
         want[0] = 20, want[1] = 0, want[2] = 0, want[3] = 32;
@@ -1955,8 +1925,7 @@ static void engine_client_hrr_cookie(void)
     CHECK(rc == HASP_WANT_POLLIN && k < nr && recs[k].p[5] == 1,
           "%s: the RFC's HelloRetryRequest is answered with a second ClientHello (%s)", W,
           rc == HASP_WANT_POLLIN ? "ok" : hasp_conn_errmsg(cl));
-    if (k >= nr)
-        goto done;
+    if (k >= nr) goto done;
     ch2l = recs[k].len - 5;
     memcpy(ch2_mine, recs[k].p + 5, ch2l);
     /* the cookie comes back verbatim; the key share is now the RFC client's P-256 key */
@@ -2013,8 +1982,7 @@ static void keylog_default_off(void)
     const vfield *sh_rfc = V(3, "server", "construct a ServerHello", 0, "ServerHello");
     char cert_pem[4096], key_pem[4096];
     size_t cl = rfc_cert_pem(cert_pem), kl = rfc_rsa_key_pem(key_pem);
-    if (!ch_rec || !sh_rfc)
-        return;
+    if (!ch_rec || !sh_rfc) return;
     rng_queue q = {{sh_rfc->data + 6}, {32}, 1, 0, 0, 0};
     hasp_config *cfg = hasp_config_new();
     hasp_config_add_cert_key_mem(cfg, (const uint8_t *)cert_pem, cl, (const uint8_t *)key_pem, kl);
@@ -2023,8 +1991,9 @@ static void keylog_default_off(void)
     hasp_conn *sv = hasp_conn_new(cfg, HASP_SERVER);
     feed(sv, ch_rec->data, ch_rec->len);
     int rc = hasp_conn_handshake(sv);
-    CHECK(rc == HASP_WANT_POLLIN && access(keylog_path, F_OK) != 0,
-          "key log: with SSLKEYLOGFILE set but without hasp_config_allow_keylog nothing is written");
+    CHECK(
+        rc == HASP_WANT_POLLIN && access(keylog_path, F_OK) != 0,
+        "key log: with SSLKEYLOGFILE set but without hasp_config_allow_keylog nothing is written");
     hasp_conn_free(sv);
     hasp_config_free(cfg);
 }
@@ -2032,12 +2001,10 @@ static void keylog_default_off(void)
 int main(void)
 {
     const char *path = getenv("RFC8448_JSON");
-    if (!path)
-        path = "../shared/vectors/rfc8448.json";
+    if (!path) path = "../shared/vectors/rfc8448.json";
     int rc = load_vectors(path);
     CHECK(rc == 0 && nsteps > 200, "rfc8448.json read (%d steps from %s)", nsteps, path);
-    if (rc < 0 || nsteps == 0)
-        TEST_DONE();
+    if (rc < 0 || nsteps == 0) TEST_DONE();
 
     check_seam_basics();
     for (int sec = 3; sec <= 7; sec++)

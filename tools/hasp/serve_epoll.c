@@ -83,8 +83,7 @@ static void finish(int ep, www_conn *w, int *open_conns)
         w->prev->next = w->next;
     else
         all_conns = w->next;
-    if (w->next)
-        w->next->prev = w->prev;
+    if (w->next) w->next->prev = w->prev;
     epoll_ctl(ep, EPOLL_CTL_DEL, w->fd, NULL);
     hasp_conn_free(w->c);
     close(w->fd);
@@ -107,8 +106,7 @@ static int step(int ep, www_conn *w, int quiet)
             if (rc != 0) {
                 if (!quiet)
                     fprintf(stderr, "hasp: connection %d failed: %s\n", w->id,
-                            hasp_conn_errmsg(w->c)[0] ? hasp_conn_errmsg(w->c)
-                                                      : hasp_err_name(rc));
+                            hasp_conn_errmsg(w->c)[0] ? hasp_conn_errmsg(w->c) : hasp_err_name(rc));
                 return 0;
             }
             if (!quiet)
@@ -122,20 +120,19 @@ static int step(int ep, www_conn *w, int quiet)
             if (!end) {
                 if (w->req_len >= sizeof(w->req) - 1)
                     return 0; /* a request larger than 8 KiB: not ours to serve */
-                ssize_t n =
-                    hasp_read(w->c, w->req + w->req_len, sizeof(w->req) - 1 - w->req_len);
+                ssize_t n = hasp_read(w->c, w->req + w->req_len, sizeof(w->req) - 1 - w->req_len);
                 if (n == HASP_WANT_POLLIN || n == HASP_WANT_POLLOUT) {
                     set_events(ep, w, (int)n);
                     return 1;
                 }
-                if (n <= 0)
-                    return 0; /* close_notify (answered) or an error */
+                if (n <= 0) return 0; /* close_notify (answered) or an error */
                 w->req_len += (size_t)n;
                 w->req[w->req_len] = 0;
                 break;
             }
             /* HTTP/1.1 keeps the connection unless told otherwise */
-            w->keep_alive = strstr(w->req, "HTTP/1.1") != NULL && !strcasestr(w->req, "Connection: close");
+            w->keep_alive =
+                strstr(w->req, "HTTP/1.1") != NULL && !strcasestr(w->req, "Connection: close");
             int len = hasp_www_page(w->c, w->resp, sizeof(w->resp), w->keep_alive);
             w->resp_len = len > 0 && (size_t)len < sizeof(w->resp) ? (size_t)len : 0;
             w->resp_off = 0;
@@ -153,8 +150,7 @@ static int step(int ep, www_conn *w, int quiet)
                     set_events(ep, w, (int)n);
                     return 1;
                 }
-                if (n < 0)
-                    return 0;
+                if (n < 0) return 0;
                 w->resp_off += (size_t)n;
             }
             rc = hasp_flush(w->c);
@@ -162,8 +158,7 @@ static int step(int ep, www_conn *w, int quiet)
                 set_events(ep, w, rc);
                 return 1;
             }
-            if (rc < 0)
-                return 0;
+            if (rc < 0) return 0;
             if (!w->keep_alive) {
                 if (hasp_close(w->c) == HASP_WANT_POLLOUT)
                     (void)0; /* best effort: the socket is full, close anyway */
@@ -189,12 +184,10 @@ int hasp_serve_www_epoll(hasp_config *cfg, int lfd, int naccept, int quiet)
     struct epoll_event evs[256];
     time_t last_sweep = time(NULL);
     for (;;) {
-        if (naccept && accepted >= naccept && open_conns == 0)
-            break;
+        if (naccept && accepted >= naccept && open_conns == 0) break;
         int n = epoll_wait(ep, evs, 256, 1000);
         if (n < 0) {
-            if (errno == EINTR)
-                continue;
+            if (errno == EINTR) continue;
             fprintf(stderr, "hasp: error: epoll_wait: %s\n", strerror(errno));
             break;
         }
@@ -203,11 +196,9 @@ int hasp_serve_www_epoll(hasp_config *cfg, int lfd, int naccept, int quiet)
             if (evs[i].data.ptr == NULL) {
                 /* new connections, as many as are waiting */
                 for (;;) {
-                    if (naccept && accepted >= naccept)
-                        break;
+                    if (naccept && accepted >= naccept) break;
                     int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-                    if (fd < 0)
-                        break;
+                    if (fd < 0) break;
                     int one = 1;
                     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
                     www_conn *w = calloc(1, sizeof(*w));
@@ -223,8 +214,7 @@ int hasp_serve_www_epoll(hasp_config *cfg, int lfd, int naccept, int quiet)
                     w->last = now;
                     hasp_set_fd(c, fd);
                     w->next = all_conns;
-                    if (all_conns)
-                        all_conns->prev = w;
+                    if (all_conns) all_conns->prev = w;
                     all_conns = w;
                     struct epoll_event ev = {.events = EPOLLIN, .data.ptr = w};
                     epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
@@ -234,8 +224,7 @@ int hasp_serve_www_epoll(hasp_config *cfg, int lfd, int naccept, int quiet)
             }
             www_conn *w = evs[i].data.ptr;
             w->last = now;
-            if (!step(ep, w, quiet))
-                finish(ep, w, &open_conns);
+            if (!step(ep, w, quiet)) finish(ep, w, &open_conns);
         }
         if (now - last_sweep >= 5) {
             /* a peer silent for 30 s loses its connection */
@@ -244,8 +233,9 @@ int hasp_serve_www_epoll(hasp_config *cfg, int lfd, int naccept, int quiet)
                 next = w->next;
                 if (now - w->last >= 30) {
                     if (!quiet && w->phase == PH_HANDSHAKE)
-                        fprintf(stderr, "hasp: connection %d failed: the handshake took longer "
-                                        "than 30 s\n",
+                        fprintf(stderr,
+                                "hasp: connection %d failed: the handshake took longer "
+                                "than 30 s\n",
                                 w->id);
                     finish(ep, w, &open_conns);
                 }
