@@ -157,6 +157,42 @@ int hasp_aead_open(hasp_aead_ctx *c, const uint8_t nonce[12], const uint8_t *aad
     return 0;
 }
 
+int hasp_aead_open2(hasp_aead_ctx *c, const uint8_t nonce[12], const uint8_t *aad, size_t aad_len,
+                    const uint8_t *in, size_t len, uint8_t *out1, size_t out1_len, uint8_t *out2)
+{
+    ENSURE(c != NULL && !c->encrypt, HASP_ERR_USAGE);
+    ENSURE_MSG(len >= HASP_AEAD_TAG_LEN, HASP_ERR_BAD_MAC,
+               "the record is too short to hold an authentication tag");
+    ENSURE(len <= INT_MAX && aad_len <= INT_MAX, HASP_ERR_USAGE);
+    size_t ct_len = len - HASP_AEAD_TAG_LEN;
+    ENSURE(out1_len <= ct_len, HASP_ERR_USAGE);
+    uint8_t tag[HASP_AEAD_TAG_LEN];
+    memcpy(tag, in + ct_len, HASP_AEAD_TAG_LEN);
+    int n = 0, m = 0;
+    ENSURE_MSG(EVP_CipherInit_ex2(c->ctx, NULL, NULL, nonce, 0, NULL), HASP_ERR_CRYPTO,
+               "AEAD: could not set the nonce");
+    OSSL_PARAM params[2] = {
+        OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, tag, HASP_AEAD_TAG_LEN),
+        OSSL_PARAM_construct_end(),
+    };
+    ENSURE_MSG(EVP_CIPHER_CTX_set_params(c->ctx, params), HASP_ERR_CRYPTO,
+               "AEAD: could not set the tag");
+    if (aad_len)
+        ENSURE_MSG(EVP_CipherUpdate(c->ctx, NULL, &n, aad, (int)aad_len), HASP_ERR_CRYPTO,
+                   "AEAD: could not add the additional data");
+    /* the same stream in two destinations */
+    ENSURE_MSG(EVP_CipherUpdate(c->ctx, out1, &n, in, (int)out1_len), HASP_ERR_CRYPTO,
+               "AEAD: decryption failed");
+    ENSURE_MSG(EVP_CipherUpdate(c->ctx, out2, &n, in + out1_len, (int)(ct_len - out1_len)),
+               HASP_ERR_CRYPTO, "AEAD: decryption failed");
+    if (EVP_CipherFinal_ex(c->ctx, out2 + n, &m) <= 0) {
+        OPENSSL_cleanse(out1, out1_len);
+        OPENSSL_cleanse(out2, ct_len - out1_len);
+        FAIL(HASP_ERR_BAD_MAC, "the record failed authentication (AEAD tag mismatch)");
+    }
+    return 0;
+}
+
 void hasp_aead_free(hasp_aead_ctx *c)
 {
     if (c == NULL) return;

@@ -99,6 +99,10 @@ int hasp_aead_seal(hasp_aead_ctx *c, const uint8_t nonce[12], const uint8_t *aad
  * equal in. Returns HASP_ERR_BAD_MAC when authentication fails. */
 int hasp_aead_open(hasp_aead_ctx *c, const uint8_t nonce[12], const uint8_t *aad, size_t aad_len,
                    const uint8_t *in, size_t len, uint8_t *out);
+/* Like hasp_aead_open, with the plaintext split: the first out1_len bytes
+ * into out1, the rest into out2 (which may be the matching place of in). */
+int hasp_aead_open2(hasp_aead_ctx *c, const uint8_t nonce[12], const uint8_t *aad, size_t aad_len,
+                    const uint8_t *in, size_t len, uint8_t *out1, size_t out1_len, uint8_t *out2);
 void hasp_aead_free(hasp_aead_ctx *c); /* wipes */
 
 /* ------------------------------------------------------------------ CBC */

@@ -366,14 +366,29 @@ static int open_aead13(hasp_rec_prot *p, uint8_t *rec, size_t n, uint8_t *type, 
                HASP_REC_MAX_CIPHERTEXT13);
     ENSURE_MSG(n >= HASP_AEAD_TAG_LEN, HASP_ERR_BAD_MAC,
                "the record is too short to hold an authentication tag");
-    const size_t inner = n - HASP_AEAD_TAG_LEN;
+    size_t inner = n - HASP_AEAD_TAG_LEN;
     ENSURE_MSG(inner <= HASP_REC_MAX_PLAINTEXT + 1, HASP_ERR_OVERFLOW,
                "the peer sent a TLS 1.3 record with %zu bytes of inner plaintext", inner);
     uint8_t nonce[12];
     make_nonce(p, nonce);
-    if (dst && dst_cap >= inner) b = dst; /* into the caller's buffer */
-    GUARD(
-        hasp_aead_open(p->aead, nonce, rec, HASP_REC_HEADER_LEN, rec + HASP_REC_HEADER_LEN, n, b));
+    if (dst && dst_cap > 0 && dst_cap + 1 == inner) {
+        /* A record into a buffer of exactly its data size: the data goes to the caller,
+         * the last byte (the content type, or padding) stays here. */
+        uint8_t *tail = b + dst_cap;
+        GUARD(hasp_aead_open2(p->aead, nonce, rec, HASP_REC_HEADER_LEN, b, n, dst, dst_cap, tail));
+        if (*tail != 0) {
+            *type = *tail;
+            *pt = dst;
+            *pt_len = dst_cap;
+            return 0;
+        }
+        b = dst; /* padded: the type is inside the data part */
+        inner = dst_cap;
+    } else {
+        if (dst && dst_cap >= inner) b = dst; /* into the caller's buffer */
+        GUARD(hasp_aead_open(p->aead, nonce, rec, HASP_REC_HEADER_LEN, rec + HASP_REC_HEADER_LEN,
+                             n, b));
+    }
     /* RFC 8446 5.4: the content type is the last non-zero byte. */
     size_t i = inner;
     while (i > 0 && b[i - 1] == 0)

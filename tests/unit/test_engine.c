@@ -360,6 +360,17 @@ static void test_tls13(const char *suite, const char *server_sigalgs, const char
                     (!strcmp(sgroups, "P-256") && !strcmp(hasp_conn_group_name(cl), "secp256r1")),
                 "TLS 1.3 group %s (got %s)%s", sgroups, hasp_conn_group_name(cl),
                 expect_hrr ? " after HelloRetryRequest" : "");
+        /* a full record read into a buffer of exactly its data size (the split decrypt) */
+        {
+            static uint8_t out[16384], in[16384];
+            for (size_t i = 0; i < sizeof(out); i++)
+                out[i] = (uint8_t)(i * 13);
+            int w = hasp_conn_write(sv, out, sizeof(out));
+            pump_one(sv, cl, 1 << 20);
+            int r = hasp_conn_read(cl, in, sizeof(in));
+            CHECK(w == 16384 && r == 16384 && !memcmp(in, out, sizeof(in)),
+                  "TLS 1.3 record read into a 16384-byte buffer (%s)", suite);
+        }
         /* KeyUpdate both ways, one asking the peer to update too */
         CHECK(hasp_conn_key_update(cl, 1) == 0, "client KeyUpdate(update_requested)");
         CHECK(exchange(cl, sv, 1000), "data after the client's KeyUpdate");
