@@ -243,7 +243,7 @@ int conn_fail(hasp_conn *c, int code)
     if (alert >= 0 && !c->close_sent) {
         send_alert(c, 2, alert);
         c->alert_sent = alert;
-        snprintf(c->errmsg, sizeof(c->errmsg), "%s (sent %s to the %s)", msg,
+        snprintf(c->errmsg, sizeof(c->errmsg), "%.440s (sent %s to the %s)", msg,
                  hasp_alert_name(alert), c->role == HASP_SERVER ? "client" : "server");
     } else {
         snprintf(c->errmsg, sizeof(c->errmsg), "%s", msg);

@@ -153,7 +153,7 @@ struct hasp_conn {
 
     /* outcome */
     int err;
-    char errmsg[768];
+    char errmsg[512];
     int alert_sent, alert_recv;
     int peer_closed, close_sent;
     char verify_msg[768];
