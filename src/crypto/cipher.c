@@ -129,32 +129,10 @@ int hasp_aead_seal(hasp_aead_ctx *c, const uint8_t nonce[12], const uint8_t *aad
 int hasp_aead_open(hasp_aead_ctx *c, const uint8_t nonce[12], const uint8_t *aad, size_t aad_len,
                    const uint8_t *in, size_t len, uint8_t *out)
 {
-    ENSURE(c != NULL && !c->encrypt, HASP_ERR_USAGE);
     ENSURE_MSG(len >= HASP_AEAD_TAG_LEN, HASP_ERR_BAD_MAC,
                "the record is too short to hold an authentication tag");
-    ENSURE(len <= INT_MAX && aad_len <= INT_MAX, HASP_ERR_USAGE);
     size_t ct_len = len - HASP_AEAD_TAG_LEN;
-    uint8_t tag[HASP_AEAD_TAG_LEN];
-    memcpy(tag, in + ct_len, HASP_AEAD_TAG_LEN); /* before out may overwrite it */
-    int n = 0, m = 0;
-    ENSURE_MSG(EVP_CipherInit_ex2(c->ctx, NULL, NULL, nonce, 0, NULL), HASP_ERR_CRYPTO,
-               "AEAD: could not set the nonce");
-    OSSL_PARAM params[2] = {
-        OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, tag, HASP_AEAD_TAG_LEN),
-        OSSL_PARAM_construct_end(),
-    };
-    ENSURE_MSG(EVP_CIPHER_CTX_set_params(c->ctx, params), HASP_ERR_CRYPTO,
-               "AEAD: could not set the tag");
-    if (aad_len)
-        ENSURE_MSG(EVP_CipherUpdate(c->ctx, NULL, &n, aad, (int)aad_len), HASP_ERR_CRYPTO,
-                   "AEAD: could not add the additional data");
-    ENSURE_MSG(EVP_CipherUpdate(c->ctx, out, &n, in, (int)ct_len), HASP_ERR_CRYPTO,
-               "AEAD: decryption failed");
-    if (EVP_CipherFinal_ex(c->ctx, out + n, &m) <= 0) {
-        OPENSSL_cleanse(out, ct_len); /* release no unauthenticated plaintext */
-        FAIL(HASP_ERR_BAD_MAC, "the record failed authentication (AEAD tag mismatch)");
-    }
-    return 0;
+    return hasp_aead_open2(c, nonce, aad, aad_len, in, len, out, ct_len, out + ct_len);
 }
 
 int hasp_aead_open2(hasp_aead_ctx *c, const uint8_t nonce[12], const uint8_t *aad, size_t aad_len,
