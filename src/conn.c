@@ -177,7 +177,8 @@ int conn_send_record(hasp_conn *c, uint8_t type, const uint8_t *data, size_t len
     do {
         size_t n = len > HASP_REC_MAX_PLAINTEXT ? HASP_REC_MAX_PLAINTEXT : len;
         GUARD(hasp_rec_seal(&c->wr, type, c->rec_version, data, n, &c->out));
-        data += n;
+        if (n) /* no arithmetic on a NULL data pointer for an empty write */
+            data += n;
         len -= n;
     } while (len > 0);
     return 0;
@@ -185,7 +186,8 @@ int conn_send_record(hasp_conn *c, uint8_t type, const uint8_t *data, size_t len
 
 size_t hasp_conn_output(hasp_conn *c, const uint8_t **out)
 {
-    *out = c->out.p + c->out_off;
+    static const uint8_t empty[1];
+    *out = c->out.p ? c->out.p + c->out_off : empty;
     return c->out.len - c->out_off;
 }
 

@@ -42,7 +42,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 typedef struct ext {
     uint16_t type;
     uint8_t *body;
-    size_t len;
+    size_t len, cap;
 } ext;
 
 typedef struct ch {
@@ -51,7 +51,7 @@ typedef struct ch {
     uint8_t sid[256];
     size_t sid_len;
     uint8_t *suites;
-    size_t suites_len;
+    size_t suites_len, suites_cap;
     uint8_t comp[256];
     size_t comp_len;
     int has_exts;
@@ -93,6 +93,7 @@ static int ch_parse(ch *h, const uint8_t *p, size_t n)
     o += 2;
     if (o + h->suites_len > n) return -1;
     h->suites = dup_bytes(p + o, h->suites_len);
+    h->suites_cap = h->suites_len + ROOM;
     o += h->suites_len;
     if (o + 1 > n) goto bad;
     h->comp_len = p[o++];
@@ -113,6 +114,7 @@ static int ch_parse(ch *h, const uint8_t *p, size_t n)
         o += 4;
         if (o + e->len > n) goto bad;
         e->body = dup_bytes(p + o, e->len);
+        e->cap = e->len + ROOM;
         h->n_exts++;
         o += e->len;
     }
@@ -309,8 +311,8 @@ static void mutate(ch *h, uint32_t *s)
         break;
     case 2:
         if (rnd(s) % 2) {
-            h->suites_len = LLVMFuzzerMutate(h->suites, h->suites_len, h->suites_len + 4096);
-        } else {
+            h->suites_len = LLVMFuzzerMutate(h->suites, h->suites_len, h->suites_cap);
+        } else if (h->suites_len + 2 <= h->suites_cap) {
             /* insert a known suite at an even position */
             size_t at = h->suites_len ? 2 * (rnd(s) % (h->suites_len / 2 + 1)) : 0;
             if (at > h->suites_len) at = h->suites_len;
@@ -329,7 +331,7 @@ static void mutate(ch *h, uint32_t *s)
         if (h->n_exts) {
             ext *e = &h->exts[rnd(s) % h->n_exts];
             int prefix = rnd(s) % 4 ? inner_prefix(e->type) : 0;
-            mutate_vector(e->body, &e->len, e->len + 2048, prefix);
+            mutate_vector(e->body, &e->len, e->cap, prefix);
         }
         break;
     case 6:
@@ -342,6 +344,7 @@ static void mutate(ch *h, uint32_t *s)
             d->type = e->type;
             d->len = e->len;
             d->body = dup_bytes(e->body, e->len);
+            d->cap = e->len + ROOM;
         }
         break;
     case 8: /* remove */
@@ -357,6 +360,7 @@ static void mutate(ch *h, uint32_t *s)
             ext *e = &h->exts[h->n_exts++];
             e->type = ext_types[rnd(s) % N_EXT_TYPES];
             e->body = malloc(ROOM);
+            e->cap = ROOM;
             e->len = ext_template(e->type, e->body, s);
             h->has_exts = 1;
         }
