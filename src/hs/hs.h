@@ -244,6 +244,8 @@ int hs_write_signature(hasp_conn *c, hasp_wr *w, uint16_t scheme, const uint8_t 
 const char *hs_msg_name(int type);
 int hs_transcript_hash(hasp_conn *c, uint8_t *out);
 int hs_offered_group(const hasp_conn *c, uint16_t group);
+/* The peer listed this group in supported_groups. */
+int hs_peer_has_group(const struct hasp_hs *hs, uint16_t g);
 uint16_t hs_max_version(const hasp_conn *c);
 int hs_offered_sigalg(const hasp_conn *c, uint16_t scheme);
 

@@ -242,7 +242,7 @@ int hs_offered_sigalg(const hasp_conn *c, uint16_t scheme)
     return 0;
 }
 
-static int peer_has_group(const struct hasp_hs *hs, uint16_t g)
+int hs_peer_has_group(const struct hasp_hs *hs, uint16_t g)
 {
     for (size_t i = 0; i < hs->npeer_groups; i++)
         if (hs->peer_groups[i] == g) return 1;
@@ -444,7 +444,7 @@ static const hasp_cred *pick_cred(hasp_conn *c, const hasp_suite *s)
             uint16_t curve = cr->key_type == HASP_PKEY_EC_P256   ? HASP_GROUP_SECP256R1
                              : cr->key_type == HASP_PKEY_EC_P384 ? HASP_GROUP_SECP384R1
                                                                  : 0x0019;
-            if (!peer_has_group(c->hs, curve)) continue;
+            if (!hs_peer_has_group(c->hs, curve)) continue;
         }
         if (c->sni[0] && hasp_x509_matches_host(cr->chain[0], cr->chain_len[0], c->sni) == 1)
             return cr;
@@ -461,7 +461,8 @@ static uint16_t pick_group(hasp_conn *c, const hasp_suite *s)
             uint16_t g = c->cfg->groups[i];
             if (hasp_group_is_ffdhe(g)) continue;
             /* RFC 8422 5.1.1: without the extension the client supports P-256. */
-            if (hs->peer_sent_groups ? peer_has_group(hs, g) : g == HASP_GROUP_SECP256R1) return g;
+            if (hs->peer_sent_groups ? hs_peer_has_group(hs, g) : g == HASP_GROUP_SECP256R1)
+                return g;
         }
         return 0;
     }
@@ -473,7 +474,7 @@ static uint16_t pick_group(hasp_conn *c, const hasp_suite *s)
             uint16_t g = c->cfg->groups[i];
             if (!hasp_group_is_ffdhe(g)) continue;
             /* RFC 7919 4: a client that names ffdhe groups gets one of them. */
-            if (!peer_ffdhe || peer_has_group(hs, g)) return g;
+            if (!peer_ffdhe || hs_peer_has_group(hs, g)) return g;
         }
     }
     return 0;

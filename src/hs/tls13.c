@@ -287,13 +287,6 @@ static int server_pick_psk(hasp_conn *c)
 
 /* ---------------------------------------------------------------- server: selection */
 
-static int peer_offers_group(const struct hasp_hs *hs, uint16_t g)
-{
-    for (size_t i = 0; i < hs->npeer_groups; i++)
-        if (hs->peer_groups[i] == g) return 1;
-    return 0;
-}
-
 static const hasp_cred *pick_cred13(hasp_conn *c, uint16_t *scheme)
 {
     struct hasp_hs *hs = c->hs;
@@ -390,7 +383,7 @@ int tls13_server_select(hasp_conn *c)
                 return 0;
             }
     for (size_t i = 0; i < c->cfg->ngroups; i++)
-        if (peer_offers_group(hs, c->cfg->groups[i])) {
+        if (hs_peer_has_group(hs, c->cfg->groups[i])) {
             hs->hrr_group = c->cfg->groups[i];
             hs->table = tls13_hrr;
             hs->step = 0;
