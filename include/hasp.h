@@ -233,6 +233,27 @@ void hasp_config_set_max_handshake_size(hasp_config *cfg, size_t bytes);
  * bounded memory of used tickets), 0 = reusable until they expire (default). */
 void hasp_config_set_ticket_single_use(hasp_config *cfg, int single_use);
 
+/* TLS 1.3 PSK key exchange modes (RFC 8446 4.2.9), a bit each. Default:
+ * psk_dhe_ke only, so that resumed connections keep forward secrecy. With
+ * psk_ke a resumption skips the (EC)DHE exchange: faster, but the traffic
+ * of every connection resumed from a ticket can be read by anyone who
+ * later learns the ticket key or the resumption secret. */
+#define HASP_PSK_KE 1     /* psk_ke: the PSK alone */
+#define HASP_PSK_DHE_KE 2 /* psk_dhe_ke: the PSK with a fresh (EC)DHE exchange */
+int hasp_config_set_psk_modes(hasp_config *cfg, int modes);
+
+/* TLS 1.3 0-RTT early data (RFC 8446 2.3, 4.2.10, 8). Off by default (0).
+ * Server: accept up to max_bytes of early data per connection, and say so in
+ * the tickets it issues. Client: allow hasp_conn_write_early with sessions
+ * whose ticket allows it. Early data can be replayed by an attacker: send
+ * and act on it only for requests that are safe to repeat. The server's
+ * defences (docs/tls13.md): each ticket carries early data at most once
+ * (a memory shared by the connections of this config), the ticket's age
+ * must agree with the client's within 10 seconds, and tickets issued before
+ * this call never carry early data. Servers that share ticket keys do not
+ * share that memory. */
+int hasp_config_set_early_data(hasp_config *cfg, uint32_t max_bytes);
+
 /* ---------------------------------------------------------------- events */
 
 enum hasp_event_type {
@@ -320,6 +341,8 @@ int hasp_session_to_bytes(const hasp_session *s, uint8_t *out, size_t cap, size_
 hasp_session *hasp_session_from_bytes(const uint8_t *in, size_t len);
 int hasp_session_resumable(const hasp_session *s);
 uint16_t hasp_session_version(const hasp_session *s);
+/* Bytes of 0-RTT early data the session's ticket allows (0: none). */
+uint32_t hasp_session_max_early_data(const hasp_session *s);
 
 /* ---------------------------------------------------------------- connection */
 
@@ -355,6 +378,30 @@ int hasp_conn_write(hasp_conn *c, const void *buf, size_t len);
 int hasp_conn_close(hasp_conn *c);
 /* TLS 1.3: update our traffic keys; request_peer asks the peer to update its own. */
 int hasp_conn_key_update(hasp_conn *c, int request_peer);
+/* 0-RTT early data (TLS 1.3). Client, before or during the handshake, with
+ * a session set whose ticket allows it and early data enabled on the config:
+ * queue data for the server's first flight. Returns the bytes taken (fewer
+ * than len when the ticket's limit is reached; 0 once the server has
+ * answered), or an error when early data is impossible (with a sentence in
+ * hasp_conn_errmsg). The first call starts the handshake (the ClientHello
+ * goes out with the data). When the server rejects it (see
+ * hasp_conn_early_data), the data is lost: write it again after the
+ * handshake. */
+int hasp_conn_write_early(hasp_conn *c, const void *buf, size_t len);
+/* Server, during the handshake: early data received so far, before the
+ * client's Finished. Returns bytes read, HASP_WANT_POLLIN when more may
+ * come, 0 when no more will (none was accepted, or EndOfEarlyData came).
+ * Early data not read this way comes first from hasp_conn_read. */
+int hasp_conn_read_early(hasp_conn *c, void *buf, size_t len);
+enum hasp_early_status {
+    HASP_EARLY_NONE = 0,     /* not offered */
+    HASP_EARLY_PENDING = 1,  /* client: sent, the server has not answered yet */
+    HASP_EARLY_ACCEPTED = 2, /* the server took it */
+    HASP_EARLY_REJECTED = 3, /* offered and refused: the client must send it again */
+};
+int hasp_conn_early_data(const hasp_conn *c);
+/* The reason, in words, when it was rejected (or "" otherwise). */
+const char *hasp_conn_early_data_reason(const hasp_conn *c);
 
 /* Free the engine's record buffers while the connection is idle (they come
  * back with the next record). The engine does this itself after the

@@ -61,6 +61,7 @@ hasp_config *hasp_config_new(void)
     cfg->cache = session_cache_new(1024);
     cfg->tickets = 1;
     cfg->tickets13 = 2;
+    cfg->psk_modes = HASP_PSK_DHE_KE;
     cfg->reneg_per_minute = 3;
     if (!cfg->cache || ticket_keys_init(&cfg->tkeys, (int64_t)time(NULL)) < 0) {
         session_cache_free(cfg->cache);
@@ -83,6 +84,7 @@ void hasp_config_free(hasp_config *cfg)
     session_cache_free(cfg->cache);
     used_tickets_free(cfg->used_tickets);
     used_tickets_free(cfg->revoked_tickets);
+    strikes_free(cfg->early_strikes);
     ticket_keys_destroy(&cfg->tkeys);
     pthread_mutex_destroy(&cfg->lock);
     hasp_free(cfg);
@@ -513,6 +515,30 @@ int hasp_config_set_limits(hasp_config *cfg, const hasp_limits *l)
 void hasp_config_set_ticket_single_use(hasp_config *cfg, int single_use)
 {
     cfg->ticket_single_use = single_use;
+}
+
+int hasp_config_set_psk_modes(hasp_config *cfg, int modes)
+{
+    if (!cfg || modes <= 0 || (modes & ~(HASP_PSK_KE | HASP_PSK_DHE_KE)))
+        return cfg ? cfg_fail(cfg, HASP_ERR_USAGE,
+                              "PSK modes are HASP_PSK_KE, HASP_PSK_DHE_KE or both (got %d)", modes)
+                   : HASP_ERR_USAGE;
+    cfg->psk_modes = modes;
+    return 0;
+}
+
+int hasp_config_set_early_data(hasp_config *cfg, uint32_t max_bytes)
+{
+    if (!cfg) return HASP_ERR_USAGE;
+    if (max_bytes && !cfg->early_strikes) {
+        cfg->early_strikes = strikes_new(4096);
+        if (!cfg->early_strikes)
+            return cfg_fail(cfg, HASP_ERR_NOMEM, "no memory for the 0-RTT replay register");
+    }
+    if (max_bytes && !cfg->max_early_data)
+        cfg->early_since = cfg->now ? cfg->now(cfg->now_arg) : (int64_t)time(NULL);
+    cfg->max_early_data = max_bytes;
+    return 0;
 }
 
 void hasp_config_set_max_handshake_size(hasp_config *cfg, size_t bytes)

@@ -515,6 +515,24 @@ static int read_record(hasp_conn *c)
     return read_record_to(c, NULL, 0, NULL);
 }
 
+/* A record of refused early data, skipped: at most the early data limit
+ * (16 KiB when this server takes none), then it is what it looks like. */
+static int early_skip(hasp_conn *c, size_t len)
+{
+    struct hasp_hs *hs = c->hs;
+    size_t budget = c->cfg->max_early_data > 16384 ? c->cfg->max_early_data : 16384;
+    if (hs->early_skipped == 0)
+        conn_event(c, HASP_EV_DECISION, 1, 0, "early data skipped", 0,
+                   "records the server cannot or will not read");
+    hs->early_skipped += len > HASP_AEAD_TAG_LEN + 1 ? len - HASP_AEAD_TAG_LEN - 1 : 0;
+    ENSURE_MSG(hs->early_skipped <= budget, HASP_ERR_BAD_MAC,
+               "the client sent more than %zu bytes of records this server cannot read after "
+               "refusing its early data",
+               budget);
+    hasp_err_clear();
+    return 1;
+}
+
 /* dst: the caller's buffer, for application data decrypted straight into it
  * (*dst_len > 0 says so). */
 static int read_record_to(hasp_conn *c, uint8_t *dst, size_t dst_cap, size_t *dst_len)
@@ -559,11 +577,18 @@ static int read_record_to(hasp_conn *c, uint8_t *dst, size_t dst_cap, size_t *ds
                    "the peer sent a ChangeCipherSpec record outside the TLS 1.3 handshake");
         return 1;
     }
+    struct hasp_hs *hs = c->hs;
+    /* A server that refused early data skips it: records it cannot read, or
+     * protected records before the second ClientHello (RFC 8446 4.2.10). */
+    if (hs && hs->early_skip && type == HASP_CT_APPLICATION_DATA && c->rd.kind == HASP_REC_NULL)
+        return early_skip(c, len);
     uint8_t *pt;
     size_t pt_len;
     rc =
         hasp_rec_open_to(&c->rd, rec, HASP_REC_HEADER_LEN + len, &type, dst, dst_cap, &pt, &pt_len);
+    if (rc == HASP_ERR_BAD_MAC && hs && hs->early_skip) return early_skip(c, len);
     GUARD(rc);
+    if (hs) hs->early_skip = 0; /* a record that reads: the early data is over */
     if (type != HASP_CT_ALERT) c->warnings_in_row = 0;
     switch (type) {
     case HASP_CT_HANDSHAKE:
@@ -583,6 +608,13 @@ static int read_record_to(hasp_conn *c, uint8_t *dst, size_t dst_cap, size_t *ds
         GUARD(on_alert(c, pt, pt_len));
         return 1;
     case HASP_CT_APPLICATION_DATA:
+        if (c->state == ST_HANDSHAKE && hs && hs->early_reading) {
+            /* 0-RTT: kept for hasp_conn_read_early / hasp_conn_read */
+            GUARD(tls13_early_data_recv(c, pt_len));
+            GUARD(wr_bytes(&c->stash, pt, pt_len));
+            c->early_unread += pt_len;
+            return 1;
+        }
         ENSURE_MSG(c->state == ST_APP, HASP_ERR_UNEXPECTED,
                    "the peer sent application data before the handshake finished");
         c->key_updates = 0;
@@ -686,6 +718,7 @@ int hasp_conn_read(hasp_conn *c, void *buf, size_t len)
             if (n > 0x7fffffff) n = 0x7fffffff;
             memcpy(buf, c->stash.p + c->stash_off, n);
             c->stash_off += n;
+            c->early_unread -= n < c->early_unread ? n : c->early_unread;
             if (c->stash_off == c->stash.len) c->stash.len = c->stash_off = 0;
             return (int)n;
         }
@@ -740,6 +773,88 @@ int hasp_conn_write(hasp_conn *c, const void *buf, size_t len)
     int rc = conn_send_record(c, HASP_CT_APPLICATION_DATA, buf, len);
     if (rc < 0) return conn_fail(c, rc);
     return (int)len;
+}
+
+/* ---------------------------------------------------------------- 0-RTT early data */
+
+int hasp_conn_write_early(hasp_conn *c, const void *buf, size_t len)
+{
+    if (!c || (!buf && len)) return HASP_ERR_USAGE;
+    const char *why = NULL;
+    if (c->role != HASP_CLIENT)
+        why = "early data is written by clients; a server reads it with hasp_conn_read_early";
+    else if (!c->cfg->max_early_data)
+        why = "early data is off on this client's config (hasp_config_set_early_data)";
+    else if (c->state != ST_HANDSHAKE)
+        why = "early data is written before the handshake completes";
+    else if (c->hs && c->early_status == HASP_EARLY_NONE)
+        why = "the ClientHello already went out without early data: call hasp_conn_write_early "
+              "before hasp_conn_handshake";
+    else if (!c->hs && !hasp_session_max_early_data(c->session_in))
+        why = "the session set on this connection allows no early data (none set, not TLS 1.3, "
+              "or its ticket did not offer early data)";
+    if (why) return conn_refuse(c, hasp_err_set(HASP_ERR_USAGE, __FILE__, __LINE__, "%s", why));
+    if (!c->hs) {
+        c->early_wanted = 1;
+        int rc = hasp_conn_handshake(c); /* the ClientHello goes out, then the early keys */
+        if (rc < 0 && rc != HASP_WANT_POLLIN) return rc;
+        if (c->early_status == HASP_EARLY_NONE)
+            return conn_refuse(c, hasp_err_set(HASP_ERR_USAGE, __FILE__, __LINE__,
+                                               "the session cannot carry early data now (expired, "
+                                               "or its cipher suite is not enabled here)"));
+    }
+    if (!c->hs || !c->hs->early_writable) return 0; /* the server has answered */
+    uint32_t max = hasp_session_max_early_data(c->session_in);
+    if (c->cfg->max_early_data < max) max = c->cfg->max_early_data;
+    size_t n = max > c->early_sent ? max - c->early_sent : 0;
+    if (len < n) n = len;
+    if (n == 0) return 0;
+    hasp_err_clear();
+    int rc = conn_send_record(c, HASP_CT_APPLICATION_DATA, buf, n);
+    if (rc < 0) return conn_fail(c, rc);
+    c->early_sent += (uint32_t)n;
+    return (int)n;
+}
+
+/* Early data may still arrive: the ClientHello is not read yet, or the early key is in place. */
+static int early_open(const hasp_conn *c)
+{
+    return c->state == ST_HANDSHAKE && (!c->version || (c->hs && c->hs->early_reading));
+}
+
+int hasp_conn_read_early(hasp_conn *c, void *buf, size_t len)
+{
+    if (!c || (!buf && len)) return HASP_ERR_USAGE;
+    if (c->role != HASP_SERVER)
+        return conn_refuse(c, hasp_err_set(HASP_ERR_USAGE, __FILE__, __LINE__,
+                                           "hasp_conn_read_early is for servers"));
+    for (;;) {
+        if (c->early_unread > 0) {
+            size_t n = len < c->early_unread ? len : c->early_unread;
+            if (n > 0x7fffffff) n = 0x7fffffff;
+            if (n) memcpy(buf, c->stash.p + c->stash_off, n);
+            c->stash_off += n;
+            c->early_unread -= n;
+            if (c->stash_off == c->stash.len) c->stash.len = c->stash_off = 0;
+            return (int)n;
+        }
+        if (c->state == ST_ERROR) return c->err;
+        if (!early_open(c)) return 0;
+        int rc = hasp_conn_handshake(c);
+        if (c->early_unread > 0) continue;
+        if (rc == HASP_WANT_POLLIN) return early_open(c) ? rc : 0;
+        if (rc < 0) return rc;
+    }
+}
+
+int hasp_conn_early_data(const hasp_conn *c)
+{
+    return c ? c->early_status : HASP_EARLY_NONE;
+}
+
+const char *hasp_conn_early_data_reason(const hasp_conn *c)
+{
+    return c && c->early_status == HASP_EARLY_REJECTED ? c->early_reason : "";
 }
 
 int hasp_conn_set_verify_client(hasp_conn *c, int mode)
@@ -847,6 +962,7 @@ const char *hasp_conn_group_name(const hasp_conn *c)
 {
     if (!c->suite || c->suite->kx == HASP_KX_RSA || (c->resumed && c->version == HASP_TLS1_2))
         return NULL; /* no key exchange: RSA transport, or an abbreviated handshake */
+    if (c->version == HASP_TLS1_3 && !c->group) return NULL; /* psk_ke: the PSK alone */
     return c->group ? hasp_group_name(c->group) : "custom-dh";
 }
 

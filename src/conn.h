@@ -53,6 +53,10 @@ struct hasp_config {
     unsigned max_chain_len, max_extensions, handshake_timeout_ms;
     size_t max_buffered;
     int ticket_single_use;
+    int psk_modes;           /* HASP_PSK_KE | HASP_PSK_DHE_KE */
+    uint32_t max_early_data; /* 0-RTT: 0 = off */
+    int64_t early_since;     /* tickets issued before this never carry early data */
+    strike_register *early_strikes;
     used_tickets *used_tickets;
     used_tickets *revoked_tickets; /* from connections that ended badly */
     hasp_event_cb ev_cb;
@@ -148,8 +152,14 @@ struct hasp_conn {
     /* TLS 1.3 traffic secrets, for KeyUpdate */
     uint8_t rd_secret[64], wr_secret[64];
     uint8_t resumption_master[64];
-    hasp_wr post;    /* post-handshake messages, reassembled */
-    int key_updates; /* received without application data in between */
+    /* 0-RTT early data */
+    int early_status;       /* enum hasp_early_status */
+    int early_wanted;       /* client: hasp_conn_write_early was called */
+    char early_reason[160]; /* why it was rejected */
+    size_t early_unread;    /* server: bytes of early data at the head of stash */
+    uint32_t early_sent;    /* client: bytes written as early data */
+    hasp_wr post;           /* post-handshake messages, reassembled */
+    int key_updates;        /* received without application data in between */
 
     /* outcome */
     int err;

@@ -523,8 +523,12 @@ static int ticket_sh_read(hasp_conn *c, hasp_rd *r)
 static int psk_modes_ch_write(hasp_conn *c, hasp_wr *w)
 {
     if (hs_max_version(c) < HASP_TLS1_3) return 0;
-    GUARD(wr_u8(w, 1));
-    GUARD(wr_u8(w, 1)); /* psk_dhe_ke */
+    int modes = c->cfg->psk_modes;
+    size_t m;
+    GUARD(wr_vec_begin(w, 1, &m));
+    if (modes & HASP_PSK_DHE_KE) GUARD(wr_u8(w, 1)); /* psk_dhe_ke, preferred */
+    if (modes & HASP_PSK_KE) GUARD(wr_u8(w, 0));     /* psk_ke */
+    GUARD(wr_vec_end(w, 1, m));
     return 1;
 }
 
@@ -535,6 +539,25 @@ static int psk_modes_ch_read(hasp_conn *c, hasp_rd *r)
     GUARD(rd_expect_empty(r));
     for (size_t i = 0; i < list.len; i++)
         if (list.p[i] <= 1) c->hs->peer_psk_modes |= 1 << list.p[i];
+    return 0;
+}
+
+/* ---------------------------------------------------------------- early_data (RFC 8446 4.2.10) */
+
+static int early_ch_write(hasp_conn *c, hasp_wr *w)
+{
+    if (!tls13_client_wants_early(c)) return 0;
+    c->hs->early_offered = 1;
+    return 1; /* empty in a ClientHello */
+}
+
+static int early_ch_read(hasp_conn *c, hasp_rd *r)
+{
+    GUARD(rd_expect_empty(r));
+    /* RFC 8446 4.1.2: a ClientHello after HelloRetryRequest never offers early data. */
+    ENSURE_MSG(!c->hs->hrr_done, HASP_ERR_ILLEGAL_PARAM,
+               "the second ClientHello offers early data, after a HelloRetryRequest");
+    c->hs->peer_early = 1;
     return 0;
 }
 
@@ -607,6 +630,7 @@ static const ext_row ext_table[] = {
      ticket_sh_read},
     {EXT_PSK_KEY_EXCHANGE_MODES, "psk_key_exchange_modes", psk_modes_ch_write, psk_modes_ch_read,
      NULL, NULL},
+    {EXT_EARLY_DATA, "early_data", early_ch_write, early_ch_read, NULL, NULL},
     /* RFC 8446 4.2.11: pre_shared_key is the last extension of a ClientHello. */
     {EXT_PRE_SHARED_KEY, "pre_shared_key", psk_ch_write, psk_ch_read, NULL, NULL},
 };
@@ -623,8 +647,6 @@ const char *ext_name(uint16_t type)
         return "signed_certificate_timestamp";
     case 21:
         return "padding";
-    case 42:
-        return "early_data";
     default:
         return "unknown";
     }

@@ -34,6 +34,7 @@ enum {
     F_NO_CLIENT_CERT = 1 << 2, /* the client's Certificate was empty: no CertificateVerify */
     F_TICKET = 1 << 3,         /* NewSessionTicket */
     F_PSK = 1 << 4,            /* TLS 1.3 resumption: no server Certificate/CertificateVerify */
+    F_EARLY = 1 << 5,          /* TLS 1.3 early data accepted: EndOfEarlyData */
 };
 
 enum { SENDER_CLIENT = 0, SENDER_SERVER = 1 };
@@ -148,6 +149,17 @@ struct hasp_hs {
     size_t psk_len;
     int psk_offered;  /* client: pre_shared_key sent */
     int psk_selected; /* server: the identity taken */
+    int psk_ke;       /* the PSK alone, without (EC)DHE (psk_ke mode) */
+
+    /* 0-RTT early data (RFC 8446 4.2.10) */
+    int peer_early;                 /* server: the ClientHello has early_data */
+    int early_offered;              /* client: early_data sent in the ClientHello */
+    int early_writable;             /* client: early data may still be written */
+    int early_reading;              /* server: reading with the early traffic key */
+    int early_skip;                 /* server: rejected; skip what cannot be read */
+    size_t early_skipped;           /* ... bytes skipped so far */
+    size_t early_received;          /* server: bytes of early data taken */
+    uint8_t c_early[HASP_HASH_MAX]; /* client_early_traffic_secret */
 
     /* TLS 1.3 */
     size_t cur_len; /* length of the message being received (header included) */
@@ -216,6 +228,12 @@ int tls13_server_hello_recv(hasp_conn *c, hasp_rd *exts, uint16_t suite, const u
 /* Engine: a post-handshake TLS 1.3 message (NewSessionTicket, KeyUpdate). */
 int tls13_post_handshake(hasp_conn *c, int type, hasp_rd *body);
 int tls13_key_update_send(hasp_conn *c, int request);
+/* Client: the ClientHello with early_data went out; install the early keys. */
+int tls13_client_early_start(hasp_conn *c);
+/* Client, from the ext table: offer early data in this ClientHello? */
+int tls13_client_wants_early(const hasp_conn *c);
+/* Server: a record of early data arrived (counts it against the limit). */
+int tls13_early_data_recv(hasp_conn *c, size_t len);
 extern const uint8_t tls13_hrr_random[32];
 extern const uint8_t tls13_downgrade12[8];
 

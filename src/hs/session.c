@@ -81,6 +81,7 @@ int session_encode(const hasp_session *s, hasp_wr *w)
     GUARD(wr_vec(w, 1, s->sni, strlen(s->sni)));
     GUARD(wr_vec(w, 1, s->alpn, strlen(s->alpn)));
     GUARD(wr_vec(w, 3, s->peer_cert, s->peer_cert_len));
+    GUARD(wr_u32(w, s->max_early_data));
     return 0;
 }
 
@@ -119,6 +120,7 @@ static int decode_into(hasp_session *s, const uint8_t *in, size_t len)
     s->alpn[v.len] = 0;
     GUARD(rd_vec(&r, 3, &v));
     GUARD(session_set_peer_cert(s, v.p, v.len));
+    if (rd_left(&r)) GUARD(rd_u32(&r, &s->max_early_data)); /* absent in older sessions */
     GUARD(rd_expect_empty(&r));
     ENSURE_MSG(s->version == HASP_TLS1_2 || s->version == HASP_TLS1_3, HASP_ERR_DECODE,
                "the session has an unknown version 0x%04x", s->version);
@@ -385,6 +387,11 @@ hasp_session *hasp_session_from_bytes(const uint8_t *in, size_t len)
     return session_decode(in, len);
 }
 
+uint32_t hasp_session_max_early_data(const hasp_session *s)
+{
+    return s && s->version == HASP_TLS1_3 && s->ticket_len ? s->max_early_data : 0;
+}
+
 int hasp_session_resumable(const hasp_session *s)
 {
     return s && s->resumable;
@@ -466,4 +473,59 @@ int used_tickets_seen(used_tickets *u, const uint8_t *t, size_t len)
     }
     pthread_mutex_unlock(&u->lock);
     return seen;
+}
+
+/* ---------------------------------------------------------------- 0-RTT strike register */
+
+struct strike_register {
+    pthread_mutex_t lock;
+    uint8_t (*h)[16];
+    int64_t *t;
+    size_t cap, next, count;
+};
+
+strike_register *strikes_new(size_t cap)
+{
+    strike_register *r = hasp_calloc(1, sizeof(*r));
+    if (!r) return NULL;
+    r->h = hasp_calloc(cap, sizeof(*r->h));
+    r->t = hasp_calloc(cap, sizeof(*r->t));
+    if (!r->h || !r->t) {
+        hasp_free(r->h);
+        hasp_free(r->t);
+        hasp_free(r);
+        return NULL;
+    }
+    r->cap = cap;
+    pthread_mutex_init(&r->lock, NULL);
+    return r;
+}
+
+void strikes_free(strike_register *r)
+{
+    if (!r) return;
+    pthread_mutex_destroy(&r->lock);
+    hasp_free(r->h);
+    hasp_free(r->t);
+    hasp_free(r);
+}
+
+int strikes_claim(strike_register *r, const uint8_t *t, size_t len, int64_t now, int64_t keep_s)
+{
+    uint8_t h[16];
+    ticket_hash16(t, len, h);
+    int rc = 0;
+    pthread_mutex_lock(&r->lock);
+    for (size_t i = 0; i < r->count && !rc; i++)
+        if (!memcmp(r->h[i], h, 16)) rc = 1;
+    /* full: the slot to reuse is the oldest; it must have served its time */
+    if (!rc && r->count == r->cap && now - r->t[r->next] < keep_s) rc = 2;
+    if (!rc) {
+        memcpy(r->h[r->next], h, 16);
+        r->t[r->next] = now;
+        r->next = (r->next + 1) % r->cap;
+        if (r->count < r->cap) r->count++;
+    }
+    pthread_mutex_unlock(&r->lock);
+    return rc;
 }

@@ -425,7 +425,9 @@ int client_hello_send(hasp_conn *c)
         hasp_wr_free(&partial);
         GUARD(rc);
     }
-    return hs_msg_end(c, HS_CLIENT_HELLO);
+    GUARD(hs_msg_end(c, HS_CLIENT_HELLO));
+    return hs->early_offered && !hs->early_writable && !hs->hrr_done ? tls13_client_early_start(c)
+                                                                     : 0;
 }
 
 /* The credential for a suite: a key of the right type, preferring one whose
@@ -617,7 +619,7 @@ int client_hello_recv(hasp_conn *c, hasp_rd *r)
     hs->peer_fallback_scsv = 0;
     hs->npeer_versions = 0;
     hs->peer_sent_groups = hs->peer_sent_sigalgs = hs->peer_sent_versions = 0;
-    hs->peer_sent_key_share = hs->peer_sent_alpn = 0;
+    hs->peer_sent_key_share = hs->peer_sent_alpn = hs->peer_early = 0;
     GUARD(rd_u16(r, &version));
     GUARD(rd_copy(r, hs->client_random, 32));
     GUARD(rd_vec_bounded(r, 1, 0, 32, &sid));
@@ -808,6 +810,9 @@ int server_hello_recv(hasp_conn *c, hasp_rd *r)
                    "(its random carries the RFC 8446 downgrade sentinel)");
         ENSURE_MSG(c->cfg->min_version <= HASP_TLS1_2, HASP_ERR_VERSION,
                    "the server chose TLS 1.2; this client requires TLS 1.3");
+        /* RFC 8446 D.3: early data already went out; TLS 1.2 cannot account for it */
+        ENSURE_MSG(!hs->early_offered, HASP_ERR_VERSION,
+                   "the server chose TLS 1.2 after this client sent TLS 1.3 early data");
     }
     DETAIL(c, "version=%s ", version_name(version));
     ENSURE_MSG(version == HASP_TLS1_2, HASP_ERR_VERSION,

@@ -46,26 +46,33 @@ static int derive_secret(hasp_conn *c, const uint8_t *secret, const char *label,
                                   hlen(c));
 }
 
-/* The record protection for one direction from a traffic secret (7.3). */
-static int install_secret(hasp_conn *c, const uint8_t *secret, int write, const char *what)
+/* The record protection for one direction from a traffic secret (7.3), for
+ * a given suite (early data uses the ticket's before the ServerHello). */
+static int install_secret_suite(hasp_conn *c, const hasp_suite *suite, const uint8_t *secret,
+                                int write, const char *what)
 {
     uint8_t key[32], iv[12];
-    size_t klen = hasp_aead_key_len(c->suite->aead);
-    GUARD(hasp_hkdf_expand_label(c->suite->prf_hash, secret, hlen(c), "key", NULL, 0, key, klen));
-    GUARD(hasp_hkdf_expand_label(c->suite->prf_hash, secret, hlen(c), "iv", NULL, 0, iv, 12));
+    size_t klen = hasp_aead_key_len(suite->aead), hl = hasp_hash_len(suite->prf_hash);
+    GUARD(hasp_hkdf_expand_label(suite->prf_hash, secret, hl, "key", NULL, 0, key, klen));
+    GUARD(hasp_hkdf_expand_label(suite->prf_hash, secret, hl, "iv", NULL, 0, iv, 12));
     hasp_rec_prot *p = write ? &c->wr : &c->rd;
     hasp_rec_prot_clear(p);
-    int rc = hasp_rec_prot_aead13(p, c->suite->aead, key, iv, write);
+    int rc = hasp_rec_prot_aead13(p, suite->aead, key, iv, write);
     hasp_wipe(key, sizeof(key));
     hasp_wipe(iv, sizeof(iv));
     GUARD(rc);
-    memcpy(write ? c->wr_secret : c->rd_secret, secret, hlen(c));
+    memcpy(write ? c->wr_secret : c->rd_secret, secret, hl);
     int from_server = (c->role == HASP_SERVER) == write;
     char detail[128];
-    snprintf(detail, sizeof(detail), "%s, %s traffic keys", c->suite->iana, what);
+    snprintf(detail, sizeof(detail), "%s, %s traffic keys", suite->iana, what);
     conn_event(c, HASP_EV_KEY_CHANGE, from_server, 0, write ? "write keys" : "read keys", 0,
                detail);
     return 0;
+}
+
+static int install_secret(hasp_conn *c, const uint8_t *secret, int write, const char *what)
+{
+    return install_secret_suite(c, c->suite, secret, write, what);
 }
 
 /* Handshake secrets, from the (EC)DHE shared secret and the transcript through ServerHello. */
@@ -88,8 +95,17 @@ static int derive_handshake_secrets(hasp_conn *c, const uint8_t *shared, size_t 
     conn_keylog(c, "CLIENT_HANDSHAKE_TRAFFIC_SECRET", hs->client_random, hs->c_hs, hlen(c));
     conn_keylog(c, "SERVER_HANDSHAKE_TRAFFIC_SECRET", hs->client_random, hs->s_hs, hlen(c));
     int client = c->role == HASP_CLIENT;
-    GUARD(install_secret(c, client ? hs->c_hs : hs->s_hs, 1, "handshake"));
-    GUARD(install_secret(c, client ? hs->s_hs : hs->c_hs, 0, "handshake"));
+    /* A client with early data in flight writes with the early key until the
+     * server answers (EncryptedExtensions); a server that took early data
+     * reads with it until EndOfEarlyData. */
+    if (!(client && hs->early_writable))
+        GUARD(install_secret(c, client ? hs->c_hs : hs->s_hs, 1, "handshake"));
+    if (!client && (hs->flags & F_EARLY)) {
+        GUARD(install_secret(c, hs->c_early, 0, "early data"));
+        hs->early_reading = 1;
+    } else {
+        GUARD(install_secret(c, client ? hs->s_hs : hs->c_hs, 0, "handshake"));
+    }
     return 0;
 }
 
@@ -184,18 +200,86 @@ int tls13_psk_binder(hasp_conn *c, int hash, const uint8_t *psk, size_t psk_len,
 
 /* Client: offer the session's ticket; the binder is filled in once the
  * whole ClientHello is written (tls12.c client_hello_send). */
+/* Client: the suite of the session to offer as a PSK, or NULL when there is
+ * none to offer (no TLS 1.3 ticket, expired, tickets off). */
+static const hasp_suite *offerable_psk(const hasp_conn *c)
+{
+    const hasp_session *s = c->session_in;
+    if (hs_max_version(c) < HASP_TLS1_3 || !s || !s->resumable || s->version != HASP_TLS1_3 ||
+        !s->ticket_len || !c->cfg->tickets || c->hs->reneg)
+        return NULL;
+    if (conn_now(c) >= s->created + (int64_t)s->lifetime) return NULL;
+    return hasp_suite_find(s->suite);
+}
+
+int tls13_client_wants_early(const hasp_conn *c)
+{
+    const struct hasp_hs *hs = c->hs;
+    const hasp_suite *ps = offerable_psk(c);
+    if (!c->early_wanted || !c->cfg->max_early_data || hs->table == tls13_hrr || !ps ||
+        !hasp_session_max_early_data(c->session_in))
+        return 0;
+    /* the early data is protected with the ticket's suite: it must be one we offer */
+    for (size_t i = 0; i < c->cfg->nsuites; i++)
+        if (c->cfg->suites[i] == ps->id) return 1;
+    return 0;
+}
+
+/* The early secret's client_early_traffic_secret over the ClientHello. */
+static int early_traffic_secret(hasp_conn *c, const hasp_suite *suite, const uint8_t *psk,
+                                size_t psk_len, uint8_t *out)
+{
+    struct hasp_hs *hs = c->hs;
+    size_t hl = hasp_hash_len(suite->prf_hash);
+    uint8_t zeros[HASP_HASH_MAX] = {0}, early[HASP_HASH_MAX], th[HASP_HASH_MAX];
+    GUARD(hasp_hkdf_extract(suite->prf_hash, zeros, hl, psk, psk_len, early));
+    int rc = hasp_hash(suite->prf_hash, hs->transcript.p, hs->transcript.len, th);
+    if (rc == 0)
+        rc = hasp_hkdf_expand_label(suite->prf_hash, early, hl, "c e traffic", th, hl, out, hl);
+    hasp_wipe(early, sizeof(early));
+    GUARD(rc);
+    conn_keylog(c, "CLIENT_EARLY_TRAFFIC_SECRET", hs->client_random, out, hl);
+    return 0;
+}
+
+int tls13_client_early_start(hasp_conn *c)
+{
+    struct hasp_hs *hs = c->hs;
+    const hasp_session *s = c->session_in;
+    const hasp_suite *ps = hasp_suite_find(s->suite);
+    ENSURE(ps && hs->psk_offered, HASP_ERR_INTERNAL);
+    GUARD(early_traffic_secret(c, ps, s->secret, s->secret_len, hs->c_early));
+    GUARD(compat_ccs(c)); /* RFC 8446 D.4: right after the ClientHello, before the data */
+    GUARD(install_secret_suite(c, ps, hs->c_early, 1, "early data"));
+    c->rec_version = HASP_TLS1_2; /* RFC 8446 5.1: only the first ClientHello may say 1.0 */
+    hs->early_writable = 1;
+    c->early_status = HASP_EARLY_PENDING;
+    char detail[96];
+    snprintf(detail, sizeof(detail), "offered, up to %u bytes, %s", hasp_session_max_early_data(s),
+             ps->iana);
+    conn_event(c, HASP_EV_DECISION, 0, 0, "early data", 0, detail);
+    return 0;
+}
+
+/* Client: the server did not take the early data. */
+static int client_early_rejected(hasp_conn *c, const char *why)
+{
+    struct hasp_hs *hs = c->hs;
+    hs->early_writable = 0;
+    c->early_status = HASP_EARLY_REJECTED;
+    snprintf(c->early_reason, sizeof(c->early_reason), "%s", why);
+    conn_event(c, HASP_EV_DECISION, 1, 0, "early data rejected", 0, why);
+    return 0;
+}
+
 int tls13_psk_ch_write(hasp_conn *c, hasp_wr *w)
 {
     struct hasp_hs *hs = c->hs;
     const hasp_session *s = c->session_in;
     hs->psk_offered = 0;
-    if (hs_max_version(c) < HASP_TLS1_3 || !s || !s->resumable || s->version != HASP_TLS1_3 ||
-        !s->ticket_len || !c->cfg->tickets)
-        return 0;
-    int64_t now_ms = conn_now(c) * 1000;
-    if (now_ms / 1000 >= s->created + (int64_t)s->lifetime) return 0;
-    const hasp_suite *ps = hasp_suite_find(s->suite);
+    const hasp_suite *ps = offerable_psk(c);
     if (!ps) return 0;
+    int64_t now_ms = conn_now(c) * 1000;
     size_t hl = hasp_hash_len(ps->prf_hash), m;
     uint32_t age = (uint32_t)(now_ms - s->ticket_received_ms) + s->age_add;
     GUARD(wr_vec_begin(w, 2, &m));
@@ -216,7 +300,10 @@ int tls13_psk_ch_write(hasp_conn *c, hasp_wr *w)
 static int server_pick_psk(hasp_conn *c)
 {
     struct hasp_hs *hs = c->hs;
-    if (!hs->psk_identity_count || !(hs->peer_psk_modes & 2) || !c->cfg->tickets) return 0;
+    /* RFC 8446 4.2.9: psk_dhe_ke when both sides allow it, else psk_ke when both do */
+    int both = hs->peer_psk_modes & c->cfg->psk_modes;
+    if (!hs->psk_identity_count || !both || !c->cfg->tickets) return 0;
+    hs->psk_ke = !(both & HASP_PSK_DHE_KE);
     int64_t now = conn_now(c);
     hasp_rd binders = hasp_rd_init(hs->psk_binders, hs->binders_len - 2);
     for (int i = 0; i < hs->psk_identity_count; i++) {
@@ -279,7 +366,8 @@ static int server_pick_psk(hasp_conn *c)
             c->peer_cert_len = s->peer_cert_len;
         }
         hs->psk_selected = i;
-        conn_event(c, HASP_EV_DECISION, 1, 0, "resumption", 0, "psk_dhe_ke");
+        conn_event(c, HASP_EV_DECISION, 1, 0, "resumption", 0,
+                   hs->psk_ke ? "psk_ke" : "psk_dhe_ke");
         return 1;
     }
     return 0;
@@ -310,13 +398,87 @@ static const hasp_cred *pick_cred13(hasp_conn *c, uint16_t *scheme)
     return fallback;
 }
 
+/* ---------------------------------------------------------------- server: 0-RTT (4.2.10, 8) */
+
+/* How far the client's idea of the ticket's age may be from ours (RFC 8446
+ * 8.3), in seconds; a replayed ClientHello is refused once its age is off
+ * by more, so the strike register keeps an entry twice as long. */
+#define EARLY_AGE_WINDOW_S 10
+
+/* NULL when the early data can be taken, else why not. */
+static const char *early_refusal(hasp_conn *c)
+{
+    struct hasp_hs *hs = c->hs;
+    const hasp_session *s = hs->resume;
+    if (!c->cfg->max_early_data) return "this server does not accept early data";
+    if (!(hs->flags & F_PSK) || !s)
+        return "the server did not resume the ticket, so it has no key for the early data";
+    if (hs->psk_selected != 0) return "the resumed ticket is not the first one offered";
+    if (!s->max_early_data) return "the ticket was issued without early data";
+    if (s->created < c->cfg->early_since)
+        return "the ticket was issued before this server enabled early data (replays across a "
+               "restart)";
+    if (s->suite != c->suite->id) return "the cipher suite differs from the ticket's";
+    if (strcmp(s->alpn, c->alpn)) return "the ALPN protocol differs from the ticket's";
+    /* freshness: the client's age of the ticket against ours, both in ms */
+    int64_t ours = (conn_now(c) - s->created) * 1000;
+    int64_t theirs = (int64_t)(uint32_t)(hs->psk_age[0] - s->age_add);
+    int64_t skew = theirs > ours ? theirs - ours : ours - theirs;
+    if (skew > EARLY_AGE_WINDOW_S * 1000 + 1000) /* + 1 s: our clock counts seconds */
+        return "the client's ticket age is off from the server's by more than 10 s (a replay, "
+               "or a skewed clock)";
+    /* last: a ticket carries early data once (RFC 8446 8.1) */
+    int rc = strikes_claim(c->cfg->early_strikes, hs->psk_identities[0], hs->psk_identity_len[0],
+                           conn_now(c), 2 * EARLY_AGE_WINDOW_S + 2);
+    if (rc == 1) return "this ticket already carried early data (a replay?)";
+    if (rc == 2) return "the replay memory is full of recent tickets";
+    return NULL;
+}
+
+static void server_early_reject(hasp_conn *c, const char *why)
+{
+    struct hasp_hs *hs = c->hs;
+    hs->early_skip = 1; /* what the client sent anyway is skipped, up to a limit */
+    c->early_status = HASP_EARLY_REJECTED;
+    snprintf(c->early_reason, sizeof(c->early_reason), "%s", why);
+    conn_event(c, HASP_EV_DECISION, 1, 0, "early data rejected", 0, why);
+}
+
+/* The ClientHello offered early data and the server knows its shape (no
+ * HelloRetryRequest): take it or not. */
+static int server_early_decide(hasp_conn *c)
+{
+    struct hasp_hs *hs = c->hs;
+    if (!hs->peer_early) return 0;
+    const char *why = early_refusal(c);
+    if (why) {
+        server_early_reject(c, why);
+        return 0;
+    }
+    GUARD(early_traffic_secret(c, c->suite, hs->psk, hs->psk_len, hs->c_early));
+    hs->flags |= F_EARLY;
+    c->early_status = HASP_EARLY_ACCEPTED;
+    char detail[64];
+    snprintf(detail, sizeof(detail), "accepted, up to %u bytes", c->cfg->max_early_data);
+    conn_event(c, HASP_EV_DECISION, 1, 0, "early data", 0, detail);
+    return 0;
+}
+
+/* Server, reading: a record of early data while the early key is in place. */
+int tls13_early_data_recv(hasp_conn *c, size_t len)
+{
+    struct hasp_hs *hs = c->hs;
+    hs->early_received += len;
+    ENSURE_MSG(hs->early_received <= c->cfg->max_early_data, HASP_ERR_UNEXPECTED,
+               "the client sent more than %u bytes of early data (the limit this server "
+               "advertised)",
+               c->cfg->max_early_data);
+    return 0;
+}
+
 int tls13_server_select(hasp_conn *c)
 {
     struct hasp_hs *hs = c->hs;
-    ENSURE_MSG(hs->peer_sent_sigalgs, HASP_ERR_MISSING_EXT,
-               "the client offers TLS 1.3 without signature_algorithms");
-    ENSURE_MSG(hs->peer_sent_key_share && hs->peer_sent_groups, HASP_ERR_MISSING_EXT,
-               "the client offers TLS 1.3 without key_share and supported_groups");
     if (hs->hrr_done) {
         /* RFC 8446 4.1.2: the second ClientHello must answer the HelloRetryRequest. */
         int found = 0;
@@ -351,6 +513,12 @@ int tls13_server_select(hasp_conn *c)
     }
     int psk = server_pick_psk(c);
     GUARD(psk);
+    /* RFC 8446 9.2: without a PSK both are needed; psk_dhe_ke needs the shares */
+    ENSURE_MSG(psk || hs->peer_sent_sigalgs, HASP_ERR_MISSING_EXT,
+               "the client offers TLS 1.3 without signature_algorithms");
+    ENSURE_MSG((psk && hs->psk_ke) || (hs->peer_sent_key_share && hs->peer_sent_groups),
+               HASP_ERR_MISSING_EXT,
+               "the client offers TLS 1.3 without key_share and supported_groups");
     const hasp_suite *suite = psk ? c->suite : NULL;
     for (size_t i = 0; i < c->cfg->nsuites && !suite; i++) {
         const hasp_suite *s = hasp_suite_find(c->cfg->suites[i]);
@@ -372,6 +540,14 @@ int tls13_server_select(hasp_conn *c)
     c->sigscheme = scheme;
     c->version = HASP_TLS1_3;
     GUARD(hs_transcript_start(c));
+    if (psk && hs->psk_ke) {
+        /* psk_ke: no key exchange at all */
+        c->group = 0;
+        hs->table = tls13_full;
+        hs->step = 0;
+        conn_event(c, HASP_EV_DECISION, 1, 0, "version", 0, "TLSv1.3");
+        return server_early_decide(c);
+    }
     /* A group the client sent a share for, in our order; else ask for one. */
     for (size_t i = 0; i < c->cfg->ngroups; i++)
         for (size_t j = 0; j < hs->nshares; j++)
@@ -380,7 +556,7 @@ int tls13_server_select(hasp_conn *c)
                 hs->table = tls13_full;
                 hs->step = 0;
                 conn_event(c, HASP_EV_DECISION, 1, 0, "version", 0, "TLSv1.3");
-                return 0;
+                return server_early_decide(c);
             }
     for (size_t i = 0; i < c->cfg->ngroups; i++)
         if (hs_peer_has_group(hs, c->cfg->groups[i])) {
@@ -389,6 +565,8 @@ int tls13_server_select(hasp_conn *c)
             hs->step = 0;
             conn_event(c, HASP_EV_DECISION, 1, 0, "HelloRetryRequest", 0,
                        hasp_group_name(hs->hrr_group));
+            if (hs->peer_early)
+                server_early_reject(c, "a HelloRetryRequest was needed (RFC 8446 4.2.10)");
             return 0;
         }
     FAIL(HASP_ERR_HANDSHAKE,
@@ -438,31 +616,37 @@ static int hello_retry_request_send(hasp_conn *c)
 static int server_hello13_send(hasp_conn *c)
 {
     struct hasp_hs *hs = c->hs;
-    size_t idx = 0;
-    while (idx < hs->nshares && hs->share_group[idx] != c->group)
-        idx++;
-    ENSURE(idx < hs->nshares, HASP_ERR_INTERNAL);
-    hs->kex = conn_kex_new(c, c->group);
-    ENSURE_MSG(hs->kex, HASP_ERR_CRYPTO, "cannot make a key pair in %s", hasp_group_name(c->group));
-    uint8_t shared[512], pub[512];
-    size_t shared_len, pub_len;
-    int rc = hasp_kex_derive_padded(hs->kex, hs->share_data[idx], hs->share_len[idx], shared,
+    uint8_t shared[512] = {0}, pub[512];
+    size_t shared_len = hlen(c), pub_len = 0; /* psk_ke: Hash.length zeros (RFC 8446 7.1) */
+    int rc;
+    if (!hs->psk_ke) {
+        size_t idx = 0;
+        while (idx < hs->nshares && hs->share_group[idx] != c->group)
+            idx++;
+        ENSURE(idx < hs->nshares, HASP_ERR_INTERNAL);
+        hs->kex = conn_kex_new(c, c->group);
+        ENSURE_MSG(hs->kex, HASP_ERR_CRYPTO, "cannot make a key pair in %s",
+                   hasp_group_name(c->group));
+        rc = hasp_kex_derive_padded(hs->kex, hs->share_data[idx], hs->share_len[idx], shared,
                                     sizeof(shared), &shared_len);
-    if (rc < 0)
-        FAIL(HASP_ERR_ILLEGAL_PARAM, "the client's %s key share is invalid: %s",
-             hasp_group_name(c->group), hasp_err_last()->msg);
-    GUARD(hasp_kex_public(hs->kex, pub, sizeof(pub), &pub_len));
+        if (rc < 0)
+            FAIL(HASP_ERR_ILLEGAL_PARAM, "the client's %s key share is invalid: %s",
+                 hasp_group_name(c->group), hasp_err_last()->msg);
+        GUARD(hasp_kex_public(hs->kex, pub, sizeof(pub), &pub_len));
+    }
     GUARD(conn_random(c, hs->server_random, 32));
     hasp_wr *w = hs_msg_begin(c);
     GUARD(write_sh_common(c, w, hs->server_random));
     size_t all, m;
     /* in RFC 8448's order: key_share, pre_shared_key, supported_versions */
     GUARD(wr_vec_begin(w, 2, &all));
-    GUARD(wr_u16(w, EXT_KEY_SHARE));
-    GUARD(wr_vec_begin(w, 2, &m));
-    GUARD(wr_u16(w, c->group));
-    GUARD(wr_vec(w, 2, pub, pub_len));
-    GUARD(wr_vec_end(w, 2, m));
+    if (!hs->psk_ke) {
+        GUARD(wr_u16(w, EXT_KEY_SHARE));
+        GUARD(wr_vec_begin(w, 2, &m));
+        GUARD(wr_u16(w, c->group));
+        GUARD(wr_vec(w, 2, pub, pub_len));
+        GUARD(wr_vec_end(w, 2, m));
+    }
     if (hs->flags & F_PSK) {
         GUARD(wr_u16(w, EXT_PRE_SHARED_KEY));
         GUARD(wr_u16(w, 2));
@@ -473,8 +657,9 @@ static int server_hello13_send(hasp_conn *c)
     GUARD(wr_u16(w, HASP_TLS1_3));
     GUARD(wr_vec_end(w, 2, m));
     GUARD(wr_vec_end(w, 2, all));
-    DETAIL(c, "version=TLS1.3 suite=%s group=%s extensions=supported_versions,key_share%s",
-           c->suite->iana, hasp_group_name(c->group), (hs->flags & F_PSK) ? ",pre_shared_key" : "");
+    DETAIL(c, "version=TLS1.3 suite=%s group=%s extensions=supported_versions%s%s", c->suite->iana,
+           hs->psk_ke ? "none (psk_ke)" : hasp_group_name(c->group), hs->psk_ke ? "" : ",key_share",
+           (hs->flags & F_PSK) ? ",pre_shared_key" : "");
     GUARD(hs_msg_end(c, HS_SERVER_HELLO));
     GUARD(compat_ccs(c));
     rc = derive_handshake_secrets(c, shared, shared_len);
@@ -583,6 +768,11 @@ int tls13_server_hello_recv(hasp_conn *c, hasp_rd *exts, uint16_t suite_id, cons
             hs->hrr_group = key_group;
         }
         GUARD(transcript_hrr_rewrite(c, hs->cur_len));
+        if (hs->early_writable) {
+            /* the second ClientHello goes in the clear, without early data */
+            hasp_rec_prot_clear(&c->wr);
+            GUARD(client_early_rejected(c, "the server sent a HelloRetryRequest"));
+        }
         hasp_kex_free(hs->share_kex);
         hs->share_kex = NULL;
         hs->table = tls13_hrr;
@@ -591,9 +781,19 @@ int tls13_server_hello_recv(hasp_conn *c, hasp_rd *exts, uint16_t suite_id, cons
                    hs->hrr_group ? hasp_group_name(hs->hrr_group) : "cookie");
         return 0;
     }
-    ENSURE_MSG(have_key, HASP_ERR_MISSING_EXT, "the server's ServerHello has no key_share");
-    ENSURE_MSG(hs->share_kex && key_group == hasp_kex_group(hs->share_kex), HASP_ERR_ILLEGAL_PARAM,
-               "the server's key share is for 0x%04x, not the group the client sent", key_group);
+    if (!have_key) {
+        /* psk_ke: the PSK alone, when the client allowed it (RFC 8446 4.2.9) */
+        ENSURE_MSG((hs->flags & F_PSK) && (c->cfg->psk_modes & HASP_PSK_KE), HASP_ERR_MISSING_EXT,
+                   "the server's ServerHello has no key_share");
+        hs->psk_ke = 1;
+    } else {
+        ENSURE_MSG(!(hs->flags & F_PSK) || (c->cfg->psk_modes & HASP_PSK_DHE_KE),
+                   HASP_ERR_ILLEGAL_PARAM,
+                   "the server resumed with psk_dhe_ke, which the client did not offer");
+        ENSURE_MSG(
+            hs->share_kex && key_group == hasp_kex_group(hs->share_kex), HASP_ERR_ILLEGAL_PARAM,
+            "the server's key share is for 0x%04x, not the group the client sent", key_group);
+    }
     GUARD(hs_transcript_start(c));
     c->group = key_group;
     if (hs->flags & F_PSK) {
@@ -607,11 +807,14 @@ int tls13_server_hello_recv(hasp_conn *c, hasp_rd *exts, uint16_t suite_id, cons
         }
         snprintf(c->verify_msg, sizeof(c->verify_msg),
                  "ok (resumed: verified in the original handshake)");
-        conn_event(c, HASP_EV_DECISION, 1, 0, "resumption", 0, "psk_dhe_ke");
+        conn_event(c, HASP_EV_DECISION, 1, 0, "resumption", 0,
+                   hs->psk_ke ? "psk_ke" : "psk_dhe_ke");
     }
-    uint8_t shared[512];
-    size_t shared_len;
-    int rc = hasp_kex_derive_padded(hs->share_kex, key_pub.p, key_pub.len, shared, sizeof(shared),
+    uint8_t shared[512] = {0};
+    size_t shared_len = hlen(c); /* psk_ke: Hash.length zeros (RFC 8446 7.1) */
+    int rc = 0;
+    if (!hs->psk_ke)
+        rc = hasp_kex_derive_padded(hs->share_kex, key_pub.p, key_pub.len, shared, sizeof(shared),
                                     &shared_len);
     if (rc < 0)
         FAIL(HASP_ERR_ILLEGAL_PARAM, "the server's %s key share is invalid: %s",
@@ -648,6 +851,11 @@ static int encrypted_extensions_send(hasp_conn *c)
         GUARD(wr_vec_end(w, 2, m2));
         GUARD(wr_vec_end(w, 2, m));
         DETAIL(c, "alpn=%s", c->alpn);
+    }
+    if (c->hs->flags & F_EARLY) {
+        GUARD(wr_u16(w, EXT_EARLY_DATA));
+        GUARD(wr_u16(w, 0));
+        DETAIL(c, "%searly_data", c->alpn[0] || c->sni[0] ? "," : "");
     }
     GUARD(wr_vec_end(w, 2, all));
     return hs_msg_end(c, HS_ENCRYPTED_EXTENSIONS);
@@ -702,6 +910,21 @@ static int encrypted_extensions_recv(hasp_conn *c, hasp_rd *r)
             c->alpn[name.len] = 0;
             break;
         }
+        case EXT_EARLY_DATA: {
+            struct hasp_hs *hs = c->hs;
+            ENSURE_MSG(hs->early_offered, HASP_ERR_UNSUPPORTED_EXT,
+                       "the server accepted early data that was not offered");
+            GUARD(rd_expect_empty(&body));
+            /* RFC 8446 4.2.10: only with the first PSK, and the ticket's suite */
+            ENSURE_MSG((hs->flags & F_PSK) && c->suite->id == c->session_in->suite,
+                       HASP_ERR_ILLEGAL_PARAM,
+                       "the server accepted early data without resuming the ticket with its "
+                       "cipher suite");
+            hs->flags |= F_EARLY;
+            c->early_status = HASP_EARLY_ACCEPTED;
+            conn_event(c, HASP_EV_DECISION, 1, 0, "early data", 0, "accepted");
+            break;
+        }
         case EXT_EXTENDED_MASTER_SECRET:
         case EXT_ENCRYPT_THEN_MAC:
         case EXT_RENEGOTIATION_INFO:
@@ -720,7 +943,37 @@ static int encrypted_extensions_recv(hasp_conn *c, hasp_rd *r)
                  ext_name(type), type);
         }
     }
+    struct hasp_hs *hs = c->hs;
+    if (hs->early_writable && !(hs->flags & F_EARLY)) {
+        /* declined: the rest of the flight goes under the handshake key */
+        GUARD(install_secret(c, hs->c_hs, 1, "handshake"));
+        GUARD(client_early_rejected(c, "the server declined it (no early_data in its "
+                                       "EncryptedExtensions)"));
+    }
     return 0;
+}
+
+/* ---------------------------------------------------------------- EndOfEarlyData (4.5) */
+
+static int end_of_early_data_send(hasp_conn *c)
+{
+    struct hasp_hs *hs = c->hs;
+    hs_msg_begin(c);
+    GUARD(hs_msg_end(c, HS_END_OF_EARLY_DATA)); /* under the early key */
+    hs->early_writable = 0;
+    DETAIL(c, "after %u bytes of early data", c->early_sent);
+    return install_secret(c, hs->c_hs, 1, "handshake");
+}
+
+static int end_of_early_data_recv(hasp_conn *c, hasp_rd *r)
+{
+    struct hasp_hs *hs = c->hs;
+    GUARD(rd_expect_empty(r));
+    ENSURE_MSG(hs->rx_encrypted && hs->early_reading, HASP_ERR_UNEXPECTED,
+               "EndOfEarlyData outside early data");
+    hs->early_reading = 0;
+    DETAIL(c, "after %zu bytes of early data", hs->early_received);
+    return install_secret(c, hs->c_hs, 0, "handshake");
 }
 
 /* ---------------------------------------------------------------- CertificateRequest */
@@ -966,6 +1219,8 @@ const hs_step tls13_full[] = {
     {HS_CERTIFICATE_VERIFY, S, 0, F_PSK, 0, 1, "CertificateVerify", certificate_verify13_send,
      certificate_verify13_recv},
     {HS_FINISHED, S, 0, 0, 0, 1, "Finished", finished13_send, finished13_recv},
+    {HS_END_OF_EARLY_DATA, C, F_EARLY, 0, 0, 0, "EndOfEarlyData", end_of_early_data_send,
+     end_of_early_data_recv},
     {HS_CERTIFICATE, C, F_CLIENT_AUTH, 0, 0, 0, "Certificate", certificate13_send,
      certificate13_recv},
     {HS_CERTIFICATE_VERIFY, C, F_CLIENT_AUTH, F_NO_CLIENT_CERT, 0, 1, "CertificateVerify",
@@ -1026,6 +1281,7 @@ int tls13_send_tickets(hasp_conn *c)
         s->secret_len = hlen(c);
         snprintf(s->sni, sizeof(s->sni), "%s", c->sni);
         snprintf(s->alpn, sizeof(s->alpn), "%s", c->alpn);
+        s->max_early_data = c->cfg->max_early_data;
         if (rc == 0) rc = session_set_peer_cert(s, c->peer_cert, c->peer_cert_len);
         hasp_wr w = hasp_wr_dyn();
         size_t m = 0;
@@ -1040,7 +1296,15 @@ int tls13_send_tickets(hasp_conn *c)
             conn_note_ticket(c, w.p + m + 2, w.len - m - 2);
             rc = wr_vec_end(&w, 2, m);
         }
-        if (rc == 0) rc = wr_u16(&w, 0); /* no extensions */
+        if (rc == 0 && s->max_early_data) {
+            /* RFC 8446 4.2.10: early_data with max_early_data_size */
+            rc = wr_u16(&w, 8);
+            if (rc == 0) rc = wr_u16(&w, EXT_EARLY_DATA);
+            if (rc == 0) rc = wr_u16(&w, 4);
+            if (rc == 0) rc = wr_u32(&w, s->max_early_data);
+        } else if (rc == 0) {
+            rc = wr_u16(&w, 0); /* no extensions */
+        }
         if (rc == 0) {
             size_t body = w.len - 4;
             w.p[1] = (uint8_t)(body >> 16);
@@ -1048,7 +1312,8 @@ int tls13_send_tickets(hasp_conn *c)
             w.p[3] = (uint8_t)body;
             rc = conn_send_record(c, HASP_CT_HANDSHAKE, w.p, w.len);
             conn_event(c, HASP_EV_MSG_SENT, 1, HS_NEW_SESSION_TICKET, "NewSessionTicket", w.len,
-                       "ticket for psk_dhe_ke resumption");
+                       s->max_early_data ? "ticket for resumption, early data allowed"
+                                         : "ticket for resumption");
         }
         hasp_wr_free(&w);
         hasp_session_free(s);
@@ -1070,6 +1335,16 @@ int tls13_post_handshake(hasp_conn *c, int type, hasp_rd *body)
         GUARD(rd_vec_bounded(body, 2, 1, 65535, &ticket));
         GUARD(rd_vec(body, 2, &exts));
         GUARD(rd_expect_empty(body));
+        uint32_t max_early = 0;
+        while (rd_left(&exts)) {
+            uint16_t type;
+            hasp_rd e;
+            GUARD(rd_u16(&exts, &type));
+            GUARD(rd_vec(&exts, 2, &e));
+            if (type != EXT_EARLY_DATA) continue; /* RFC 8446 4.6.1: ignore the others */
+            GUARD(rd_u32(&e, &max_early));
+            GUARD(rd_expect_empty(&e));
+        }
         hasp_session *s = session_new();
         ENSURE(s, HASP_ERR_NOMEM);
         s->version = HASP_TLS1_3;
@@ -1078,6 +1353,7 @@ int tls13_post_handshake(hasp_conn *c, int type, hasp_rd *body)
         s->lifetime = lifetime > 604800 ? 604800 : lifetime;
         s->age_add = age_add;
         s->ticket_received_ms = conn_now(c) * 1000;
+        s->max_early_data = max_early;
         int rc = hasp_hkdf_expand_label(c->suite->prf_hash, c->resumption_master, hlen(c),
                                         "resumption", nonce.p, nonce.len, s->secret, hlen(c));
         s->secret_len = hlen(c);
@@ -1093,7 +1369,8 @@ int tls13_post_handshake(hasp_conn *c, int type, hasp_rd *body)
         hasp_session_free(c->session_out);
         c->session_out = s;
         conn_event(c, HASP_EV_MSG_RECV, 1, type, "NewSessionTicket", 4 + 8 + nonce.len + ticket.len,
-                   "stored for resumption");
+                   max_early ? "stored for resumption, early data allowed"
+                             : "stored for resumption");
         return 0;
     }
     case HS_KEY_UPDATE: {
