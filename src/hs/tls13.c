@@ -249,9 +249,9 @@ int tls13_client_early_start(hasp_conn *c)
     const hasp_suite *ps = hasp_suite_find(s->suite);
     ENSURE(ps && hs->psk_offered, HASP_ERR_INTERNAL);
     GUARD(early_traffic_secret(c, ps, s->secret, s->secret_len, hs->c_early));
+    c->rec_version = HASP_TLS1_2; /* RFC 8446 5.1: only the first ClientHello may say 1.0 */
     GUARD(compat_ccs(c)); /* RFC 8446 D.4: right after the ClientHello, before the data */
     GUARD(install_secret_suite(c, ps, hs->c_early, 1, "early data"));
-    c->rec_version = HASP_TLS1_2; /* RFC 8446 5.1: only the first ClientHello may say 1.0 */
     hs->early_writable = 1;
     c->early_status = HASP_EARLY_PENDING;
     char detail[96];
@@ -840,7 +840,7 @@ static int encrypted_extensions_send(hasp_conn *c)
     if (c->sni[0]) {
         GUARD(wr_u16(w, EXT_SERVER_NAME));
         GUARD(wr_u16(w, 0));
-        DETAIL(c, "server_name ");
+        DETAIL(c, "server_name");
     }
     if (c->alpn[0]) {
         GUARD(wr_u16(w, EXT_ALPN));
@@ -850,7 +850,7 @@ static int encrypted_extensions_send(hasp_conn *c)
         GUARD(wr_vec(w, 1, c->alpn, strlen(c->alpn)));
         GUARD(wr_vec_end(w, 2, m2));
         GUARD(wr_vec_end(w, 2, m));
-        DETAIL(c, "alpn=%s", c->alpn);
+        DETAIL(c, "%salpn=%s", c->sni[0] ? "," : "", c->alpn);
     }
     if (c->hs->flags & F_EARLY) {
         GUARD(wr_u16(w, EXT_EARLY_DATA));

@@ -40,6 +40,9 @@ struct opts {
     int reconnect, no_ticket, renegotiate, allow_reneg, reneg_verify_client;
     const char *accept;
     int verify_client;
+    const char *early_data; /* client: a file to send as 0-RTT data */
+    long max_early_data;    /* server: accept this much 0-RTT data */
+    const char *psk_modes;
     const char *trace_format;
     const char *trace_out[HASP_TRACE_MAX_OUT];
     int ntrace_out;
@@ -55,6 +58,7 @@ static void usage(void)
             "              [--insecure] [--trace] [--ign-eof] [--keyupdate]\n"
             "              [--sess-out F] [--sess-in F] [--reconnect [N]] [--no-ticket]\n"
             "              [--renegotiate] [--allow-renegotiation]\n"
+            "              [--early-data FILE] [--psk-modes psk_dhe_ke,psk_ke]\n"
             "              [--trace-format text|json] [--trace-out F.svg|.html|.mmd|.jsonl|.txt]\n"
             "  hasp server --accept [HOST:]PORT --cert F --key F [--cert F --key F ...] [--www]\n"
             "              [--naccept N] [--tls1_2 | --tls1_3] [--ciphers LIST]\n"
@@ -62,6 +66,7 @@ static void usage(void)
             "              [--verify-client optional|require --cafile F] [--no-ticket]\n"
             "              [--allow-renegotiation] [--renegotiate]\n"
             "              [--reneg-verify-client optional|require]\n"
+            "              [--max-early-data BYTES | --early-data] [--psk-modes LIST]\n"
             "  hasp verify --cafile ROOTS.pem [--untrusted F] [--host NAME | --ip ADDR]\n"
             "              [--at-time RFC3339] [--purpose server|client] [--max-depth N] LEAF.pem\n"
             "  hasp probe HOST:PORT [--servername NAME] [--cafile F] [--capath DIR]\n"
@@ -105,6 +110,26 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         ARG("--sess-out", sess_out)
         ARG("--sess_out", sess_out)
         ARG("--trace-format", trace_format)
+        ARG("--psk-modes", psk_modes)
+        if (!strcmp(a, "--early-data") || !strcmp(a, "--early_data")) {
+            /* client: --early-data FILE; server: --early-data alone means 16384 bytes */
+            if (v && v[0] != '-') {
+                o->early_data = v;
+                i++;
+            } else {
+                o->max_early_data = 16384;
+            }
+            continue;
+        }
+        if (!strcmp(a, "--max-early-data") || !strcmp(a, "--max_early_data")) {
+            if (!v) {
+                fprintf(stderr, "hasp: %s needs a number of bytes\n", a);
+                return -1;
+            }
+            o->max_early_data = atol(v);
+            i++;
+            continue;
+        }
 #undef ARG
         if (!strcmp(a, "--trace-out")) {
             if (!v || o->ntrace_out == HASP_TRACE_MAX_OUT) {
@@ -260,6 +285,17 @@ static hasp_config *make_config(const struct opts *o, int server)
     for (int i = 0; i < o->ncerts; i++)
         TRY(hasp_config_add_cert_key_file(cfg, o->certs[i], o->keys[i]));
     if (server && o->verify_client) TRY(hasp_config_set_verify_client(cfg, o->verify_client));
+    if (server && o->max_early_data > 0)
+        TRY(hasp_config_set_early_data(cfg, (uint32_t)o->max_early_data));
+    if (!server && o->early_data) TRY(hasp_config_set_early_data(cfg, 1u << 30));
+    if (o->psk_modes) {
+        int modes = 0;
+        if (strstr(o->psk_modes, "psk_dhe_ke")) modes |= HASP_PSK_DHE_KE;
+        char tmp[64];
+        snprintf(tmp, sizeof(tmp), ",%s,", o->psk_modes);
+        if (strstr(tmp, ",psk_ke,") || strstr(tmp, ":psk_ke:")) modes |= HASP_PSK_KE;
+        TRY(hasp_config_set_psk_modes(cfg, modes));
+    }
 #undef TRY
     if (o->insecure) hasp_config_insecure_noverifycert(cfg);
     if (o->trace || o->trace_format || o->ntrace_out) {
@@ -297,6 +333,30 @@ static void print_summary(hasp_conn *c, const char *prefix)
                 hasp_conn_secure_renegotiation(c) ? "yes" : "no");
     if (hasp_conn_etm(c)) fprintf(stderr, "%sencrypt-then-mac: yes\n", prefix);
     fprintf(stderr, "%sresumed: %s\n", prefix, hasp_conn_resumed_how(c));
+    switch (hasp_conn_early_data(c)) {
+    case HASP_EARLY_ACCEPTED:
+        fprintf(stderr, "%searly data: accepted\n", prefix);
+        break;
+    case HASP_EARLY_REJECTED:
+        fprintf(stderr, "%searly data: rejected: %s\n", prefix, hasp_conn_early_data_reason(c));
+        break;
+    default:
+        break;
+    }
+}
+
+/* The file sent as 0-RTT data (at most 1 MiB). */
+static uint8_t *read_small_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "hasp: error: cannot open %s: %s\n", path, strerror(errno));
+        return NULL;
+    }
+    uint8_t *buf = malloc(1 << 20);
+    *len = buf ? fread(buf, 1, 1 << 20, f) : 0;
+    fclose(f);
+    return buf;
 }
 
 static int write_all(int fd, const void *buf, size_t len)
@@ -450,11 +510,52 @@ static int client_once(hasp_config *cfg, const struct opts *o, const char *host,
     hasp_trace_conn_begin(tracer, c, peer);
     last_conn_rc = 0;
     int status = 0;
+    /* 0-RTT: the data goes with the ClientHello when the session allows it */
+    uint8_t *early = NULL;
+    size_t early_len = 0, early_taken = 0;
+    if (o->early_data && !(early = read_small_file(o->early_data, &early_len))) {
+        status = 1;
+        goto out;
+    }
+    if (early && offer && hasp_session_max_early_data(offer) > 0) {
+        int n = hasp_conn_write_early(c, early, early_len);
+        if (n < 0 && n != HASP_WANT_POLLIN) {
+            status = conn_error(c, n);
+            goto out;
+        }
+        early_taken = n > 0 ? (size_t)n : 0;
+        int f = hasp_flush(c);
+        if (f < 0) {
+            status = conn_error(c, f);
+            goto out;
+        }
+        if (!o->quiet)
+            fprintf(stderr, "hasp: early data: sent %zu of %zu bytes with the ClientHello\n",
+                    early_taken, early_len);
+    } else if (early && !o->quiet) {
+        fprintf(stderr, "hasp: early data: %s; sending it after the handshake\n",
+                offer ? "the session's ticket does not allow it" : "no session to resume");
+    }
     int rc = hasp_handshake(c);
     hasp_trace_handshake(tracer, c, rc);
     if (rc != 0) {
         status = conn_error(c, rc);
         goto out;
+    }
+    if (early) {
+        /* what the server did not take goes now, as ordinary data */
+        size_t from = hasp_conn_early_data(c) == HASP_EARLY_ACCEPTED ? early_taken : 0;
+        if (!o->quiet && hasp_conn_early_data(c) != HASP_EARLY_NONE &&
+            (!interactive || from < early_len))
+            fprintf(stderr, "hasp: early data: %s%s%s\n",
+                    hasp_conn_early_data(c) == HASP_EARLY_ACCEPTED ? "accepted" : "rejected: ",
+                    hasp_conn_early_data(c) == HASP_EARLY_ACCEPTED ? ""
+                                                                   : hasp_conn_early_data_reason(c),
+                    from < early_len ? (from ? " (the rest follows)" : " (sending it again)") : "");
+        if (from < early_len && hasp_write(c, early + from, early_len - from) < 0) {
+            status = conn_error(c, (int)hasp_conn_error(c));
+            goto out;
+        }
     }
     if (!o->quiet && interactive) {
         print_summary(c, "hasp: ");
@@ -538,6 +639,7 @@ out:
     hasp_trace_conn_end(tracer, c,
                         status ? (last_conn_rc < 0 ? last_conn_rc : HASP_ERR_CLOSED) : 0);
     if (made) *made = status == 0 ? hasp_conn_get_session(c) : NULL;
+    free(early);
     hasp_conn_free(c);
     close(fd);
     return status;
@@ -704,7 +806,13 @@ static int cmd_server(int argc, char **argv)
         } else {
             fprintf(stderr, "hasp: connection %d: %s %s (%s)\n", nconn, hasp_conn_version_name(c),
                     hasp_conn_cipher_name(c), hasp_conn_cipher_openssl_name(c));
-            if (o.trace) print_summary(c, "hasp:   ");
+            if (o.trace)
+                print_summary(c, "hasp:   ");
+            else if (hasp_conn_early_data(c) == HASP_EARLY_ACCEPTED)
+                fprintf(stderr, "hasp: connection %d: early data: accepted\n", nconn);
+            else if (hasp_conn_early_data(c) == HASP_EARLY_REJECTED)
+                fprintf(stderr, "hasp: connection %d: early data: rejected: %s\n", nconn,
+                        hasp_conn_early_data_reason(c));
             if (o.renegotiate && hasp_conn_version(c) == HASP_TLS1_2) {
                 /* Server-initiated: HelloRequest; the client's handshake runs inside hasp_read. */
                 if (o.reneg_verify_client) hasp_conn_set_verify_client(c, o.reneg_verify_client);

@@ -481,16 +481,21 @@ static void keys_note(tconn *k, tev *e)
      * application keys, then to updated keys at each KeyUpdate. */
     int dir = e->from_server ? 1 : 0;
     int nth = ++k->kc[dir];
-    char buf[256];
+    char buf[256], suite[96];
     const char *which;
-    if (k->v13)
+    const char *comma = strstr(e->detail, ", ");
+    snprintf(suite, sizeof(suite), "%.*s",
+             comma ? (int)(comma - e->detail) : (int)strlen(e->detail), e->detail);
+    if (k->v13 && comma)
+        which = comma + 2; /* the engine names them: "early data traffic keys", ... */
+    else if (k->v13)
         which = nth == 1   ? "handshake traffic keys"
                 : nth == 2 ? "application traffic keys"
                            : "updated application traffic keys";
     else
         which = nth == 1 ? "keys from this handshake" : "keys from the new handshake";
     snprintf(buf, sizeof(buf), "%s -> %s records now protected: %s, %s (%s)", side(e->from_server),
-             side(!e->from_server), e->detail, which, e->name);
+             side(!e->from_server), suite, which, e->name);
     free(e->note);
     e->note = xstrdup(buf);
     snprintf(buf, sizeof(buf), "%s -> %s now protected: %s", side(e->from_server),
