@@ -454,6 +454,95 @@ static void test_psk_modes(void)
     hasp_config_free(ccfg);
 }
 
+/* Add an empty extension at the end of the ClientHello in a plaintext record. */
+static size_t add_empty_ext(uint8_t *rec, size_t len, uint16_t type)
+{
+    /* record(5) | type(1) len(3) | version(2) random(32) | sid | suites | comp | exts */
+    size_t off = 5 + 4 + 2 + 32;
+    off += 1 + rec[off];
+    off += 2 + ((size_t)rec[off] << 8 | rec[off + 1]);
+    off += 1 + rec[off];
+    size_t ext_len = (size_t)rec[off] << 8 | rec[off + 1];
+    rec[len] = (uint8_t)(type >> 8), rec[len + 1] = (uint8_t)type, rec[len + 2] = 0,
+    rec[len + 3] = 0;
+    ext_len += 4;
+    rec[off] = (uint8_t)(ext_len >> 8), rec[off + 1] = (uint8_t)ext_len;
+    size_t hs = ((size_t)rec[6] << 16 | (size_t)rec[7] << 8 | rec[8]) + 4;
+    rec[6] = (uint8_t)(hs >> 16), rec[7] = (uint8_t)(hs >> 8), rec[8] = (uint8_t)hs;
+    size_t rl = ((size_t)rec[3] << 8 | rec[4]) + 4;
+    rec[3] = (uint8_t)(rl >> 8), rec[4] = (uint8_t)rl;
+    return len + 4;
+}
+
+static void test_hostile(void)
+{
+    /* a second ClientHello (after HelloRetryRequest) that offers early data */
+    hasp_config *scfg = server_config(16384), *ccfg = client_config(0);
+    hasp_config_set_groups(scfg, "P-256");
+    hasp_conn *cl = hasp_conn_new(ccfg, HASP_CLIENT), *sv = hasp_conn_new(scfg, HASP_SERVER);
+    hasp_conn_set_servername(cl, "localhost");
+    hasp_conn_handshake(cl);
+    pump_one(cl, sv);
+    hasp_conn_handshake(sv); /* HelloRetryRequest */
+    pump_one(sv, cl);
+    hasp_conn_handshake(cl); /* the second ClientHello */
+    const uint8_t *p;
+    size_t n = hasp_conn_output(cl, &p);
+    static uint8_t rec[4096];
+    /* the compatibility CCS (6 bytes) may come first */
+    size_t skip = n > 6 && p[0] == 20 ? 6 : 0;
+    int ok = n - skip + 4 <= sizeof(rec) && p[skip] == 22;
+    if (ok) {
+        memcpy(rec, p + skip, n - skip);
+        size_t m = add_empty_ext(rec, n - skip, 42);
+        hasp_conn_input(sv, rec, m);
+        int rc = hasp_conn_handshake(sv);
+        CHECK(rc == HASP_ERR_ILLEGAL_PARAM && hasp_conn_alert_sent(sv) == 47 &&
+                  strstr(hasp_conn_errmsg(sv), "after a HelloRetryRequest"),
+              "a second ClientHello with early_data: illegal_parameter(47) (%s)",
+              hasp_conn_errmsg(sv));
+    } else {
+        CHECK(0, "the second ClientHello is a plaintext handshake record");
+    }
+    hasp_conn_free(cl);
+    hasp_conn_free(sv);
+    hasp_config_free(scfg);
+    hasp_config_free(ccfg);
+
+    /* early_data offered without a PSK: refused, the records skipped, up to the limit */
+    scfg = server_config(0);
+    ccfg = client_config(0);
+    cl = hasp_conn_new(ccfg, HASP_CLIENT);
+    sv = hasp_conn_new(scfg, HASP_SERVER);
+    hasp_conn_set_servername(cl, "localhost");
+    hasp_conn_handshake(cl);
+    n = hasp_conn_output(cl, &p);
+    memcpy(rec, p, n);
+    hasp_conn_output_done(cl, n);
+    n = add_empty_ext(rec, n, 42);
+    hasp_conn_input(sv, rec, n);
+    hasp_conn_handshake(sv);
+    CHECK(hasp_conn_early_data(sv) == HASP_EARLY_REJECTED &&
+              strstr(hasp_conn_early_data_reason(sv), "does not accept"),
+          "early_data without a ticket: refused (%s)", hasp_conn_early_data_reason(sv));
+    /* 20 records of 1000 bytes the server cannot read: more than 16 KiB */
+    uint8_t junk[5 + 1000];
+    junk[0] = 23, junk[1] = 3, junk[2] = 3, junk[3] = 1000 >> 8, junk[4] = 1000 & 0xff;
+    memset(junk + 5, 0xab, 1000);
+    int rc = HASP_WANT_POLLIN, k = 0;
+    for (; k < 20 && rc == HASP_WANT_POLLIN; k++) {
+        hasp_conn_input(sv, junk, sizeof(junk));
+        rc = hasp_conn_handshake(sv);
+    }
+    CHECK(rc == HASP_ERR_BAD_MAC && k == 17 && hasp_conn_alert_sent(sv) == 20,
+          "skipped records stop at 16 KiB: bad_record_mac(20) at record %d (%s)", k,
+          hasp_conn_errmsg(sv));
+    hasp_conn_free(cl);
+    hasp_conn_free(sv);
+    hasp_config_free(scfg);
+    hasp_config_free(ccfg);
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1) certdir = argv[1];
@@ -467,5 +556,6 @@ int main(int argc, char **argv)
     test_refusals();
     test_limits_and_usage();
     test_psk_modes();
+    test_hostile();
     TEST_DONE();
 }
