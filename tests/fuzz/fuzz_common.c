@@ -124,6 +124,10 @@ hasp_config *fz_server_config(int client_auth)
      * next one runs. Tickets (stateless, under a ticket key drawn from the
      * deterministic RNG when the config is made) still resume. */
     hasp_config_set_session_cache(cfg, 0, 0);
+    /* 0-RTT and both PSK modes: their paths (early_data offered, refused and
+     * skipped; psk_ke) are reachable from hostile ClientHellos. */
+    fz_check(hasp_config_set_early_data(cfg, 4096), cfg, "early data");
+    fz_check(hasp_config_set_psk_modes(cfg, HASP_PSK_KE | HASP_PSK_DHE_KE), cfg, "psk modes");
     if (client_auth)
         fz_check(hasp_config_set_verify_client(cfg, HASP_VERIFY_CLIENT_OPTIONAL), cfg,
                  "verify client");
