@@ -68,6 +68,10 @@ struct hasp_config {
     uint8_t test_kex_priv[4][64];
     size_t test_kex_len[4], ntest_kex;
     int keylog_allowed;
+    /* Tests only (RFC 8448 section 4): a PSK identity the server resolves
+     * to a session without opening it as a ticket. Not in the public API. */
+    hasp_session *(*test_psk_lookup)(void *arg, const uint8_t *id, size_t len);
+    void *test_psk_arg;
     /* sessions */
     session_cache *cache;
     uint32_t session_lifetime;

@@ -250,7 +250,7 @@ int tls13_client_early_start(hasp_conn *c)
     ENSURE(ps && hs->psk_offered, HASP_ERR_INTERNAL);
     GUARD(early_traffic_secret(c, ps, s->secret, s->secret_len, hs->c_early));
     c->rec_version = HASP_TLS1_2; /* RFC 8446 5.1: only the first ClientHello may say 1.0 */
-    GUARD(compat_ccs(c)); /* RFC 8446 D.4: right after the ClientHello, before the data */
+    GUARD(compat_ccs(c));         /* RFC 8446 D.4: right after the ClientHello, before the data */
     GUARD(install_secret_suite(c, ps, hs->c_early, 1, "early data"));
     hs->early_writable = 1;
     c->early_status = HASP_EARLY_PENDING;
@@ -311,8 +311,13 @@ static int server_pick_psk(hasp_conn *c)
         GUARD(rd_vec_bounded(&binders, 1, 32, 255, &b));
         if (conn_ticket_revoked(c, hs->psk_identities[i], hs->psk_identity_len[i]))
             continue; /* from a connection that ended badly */
-        hasp_session *s = ticket_open((ticket_keys *)&c->cfg->tkeys, hs->psk_identities[i],
-                                      hs->psk_identity_len[i]);
+        hasp_session *s = c->cfg->test_psk_lookup
+                              ? c->cfg->test_psk_lookup(c->cfg->test_psk_arg, hs->psk_identities[i],
+                                                        hs->psk_identity_len[i])
+                              : NULL;
+        if (!s)
+            s = ticket_open((ticket_keys *)&c->cfg->tkeys, hs->psk_identities[i],
+                            hs->psk_identity_len[i]);
         if (!s) continue;
         const hasp_suite *ps = hasp_suite_find(s->suite);
         int ok = ps && s->version == HASP_TLS1_3 && now < s->created + (int64_t)s->lifetime &&
@@ -638,19 +643,19 @@ static int server_hello13_send(hasp_conn *c)
     hasp_wr *w = hs_msg_begin(c);
     GUARD(write_sh_common(c, w, hs->server_random));
     size_t all, m;
-    /* in RFC 8448's order: key_share, pre_shared_key, supported_versions */
+    /* in RFC 8448's order: pre_shared_key, key_share, supported_versions */
     GUARD(wr_vec_begin(w, 2, &all));
+    if (hs->flags & F_PSK) {
+        GUARD(wr_u16(w, EXT_PRE_SHARED_KEY));
+        GUARD(wr_u16(w, 2));
+        GUARD(wr_u16(w, (uint16_t)hs->psk_selected));
+    }
     if (!hs->psk_ke) {
         GUARD(wr_u16(w, EXT_KEY_SHARE));
         GUARD(wr_vec_begin(w, 2, &m));
         GUARD(wr_u16(w, c->group));
         GUARD(wr_vec(w, 2, pub, pub_len));
         GUARD(wr_vec_end(w, 2, m));
-    }
-    if (hs->flags & F_PSK) {
-        GUARD(wr_u16(w, EXT_PRE_SHARED_KEY));
-        GUARD(wr_u16(w, 2));
-        GUARD(wr_u16(w, (uint16_t)hs->psk_selected));
     }
     GUARD(wr_u16(w, EXT_SUPPORTED_VERSIONS));
     GUARD(wr_vec_begin(w, 2, &m));

@@ -54,11 +54,23 @@
  *    this test then plays the server with the RFC's certificate and key,
  *    through Finished, checking the application secrets too.
  *
- * Not reproduced through the engine: section 4 (resumption with a PSK and
- * 0-RTT: not in hasp yet; its key schedule is checked in part A) and
- * section 6 (the RFC does not give the client's or the ECDSA server's
- * private keys, and its CertificateRequest carries extensions hasp's does
- * not send; part A checks its schedule and both signatures).
+ *  - Server, section 4 (resumption with 0-RTT): the RFC's ticket is the RFC
+ *    server's, so the config's test hook (cfg->test_psk_lookup, not public
+ *    API) resolves it to the section 3 session (PSK, ticket_age_add, early
+ *    data allowed). The RFC's ClientHello and early data record go in: the
+ *    early data reads back with hasp_conn_read_early (so the engine's early
+ *    key is the RFC's), the ServerHello equals the RFC's byte for byte, the
+ *    handshake secrets are the RFC's; hasp's EncryptedExtensions differs
+ *    (the RFC server also sends supported_groups and record_size_limit), so
+ *    the application secrets are checked over the real transcript; then the
+ *    RFC's EndOfEarlyData record (early key, sequence 1), a client Finished
+ *    made here, and the RFC's application data.
+ *
+ * Not reproduced through the engine: section 6 (the RFC does not give the
+ * client's or the ECDSA server's private keys, and its CertificateRequest
+ * carries extensions hasp's does not send; part A checks its schedule and
+ * both signatures), and the client side of section 4 (a hasp client's
+ * ClientHello has other extensions, so nothing after it can match).
  *
  * Run from the repository root (tests/run.sh does); the vectors are read
  * from ../shared/vectors/rfc8448.json (env RFC8448_JSON overrides). */
@@ -69,8 +81,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "conn.h" /* the config's test hook for a PSK identity (section 4) */
 #include "crypto/crypto.h"
 #include "hasp.h"
+#include "hs/session.h"
 #include "test.h"
 #include "x509/x509.h"
 
@@ -1603,6 +1617,218 @@ done:
     hasp_config_free(cfg);
 }
 
+/* Section 4: the RFC's resumed ClientHello, with 0-RTT data, fed to a hasp
+ * server that resolves the RFC's ticket to the section 3 session through the
+ * config's test hook (the ticket is the RFC server's: hasp cannot open it). */
+static hasp_session *s4_session;
+static const uint8_t *s4_ticket;
+static size_t s4_ticket_len;
+static int64_t s4_clock;
+
+static hasp_session *s4_lookup(void *arg, const uint8_t *id, size_t len)
+{
+    (void)arg;
+    if (len != s4_ticket_len || memcmp(id, s4_ticket, len)) return NULL;
+    return session_dup(s4_session);
+}
+
+static int64_t s4_now(void *arg)
+{
+    (void)arg;
+    return s4_clock;
+}
+
+static void engine_server_section4(void)
+{
+    const char *W = "engine server, section 4 (resumed, 0-RTT)";
+    const vfield *nst = V(3, "server", "construct a NewSessionTicket", 0, "NewSessionTicket");
+    const vfield *psk = V(4, "client", "extract secret \"early\"", 0, "IKM");
+    const vfield *ch_rec = V(4, "client", "send handshake record", 0, "complete record");
+    const vfield *ch = V(4, "client", "construct a ClientHello", 0, "ClientHello");
+    const vfield *early_rec = V(4, "client", "send application_data record", 0, "complete record");
+    const vfield *early_pl = V(4, "client", "send application_data record", 0, "payload");
+    const vfield *cets = V(4, "client", "derive secret \"tls13 c e traffic\"", 0, "expanded");
+    const vfield *sh_rfc = V(4, "server", "construct a ServerHello", 0, "ServerHello");
+    const vfield *spriv = V(4, "server", "create an ephemeral x25519", 0, "private key");
+    /* the client's records of section 4: ClientHello, EndOfEarlyData, Finished */
+    const vfield *eoed = V(4, "client", "send handshake record", 1, "complete record");
+    const vfield *app_c = V(4, "client", "send application_data record", 1, "payload");
+    if (!nst || !psk || !ch_rec || !ch || !early_rec || !early_pl || !cets || !sh_rfc || !spriv ||
+        !eoed || !app_c || nst->len < 20) {
+        CHECK(0, "%s: vectors present", W);
+        return;
+    }
+    /* NewSessionTicket: lifetime(4) age_add(4) nonce<1> ticket<2> extensions<2> */
+    const uint8_t *b = nst->data + 4;
+    uint32_t lifetime = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+    uint32_t age_add = (uint32_t)b[4] << 24 | (uint32_t)b[5] << 16 | (uint32_t)b[6] << 8 | b[7];
+    size_t nonce_len = b[8];
+    s4_ticket = b + 9 + nonce_len + 2;
+    s4_ticket_len = (size_t)b[9 + nonce_len] << 8 | b[10 + nonce_len];
+    /* the client's obfuscated age: right after the identity in its pre_shared_key */
+    const uint8_t *at = NULL;
+    for (size_t i = 0; i + s4_ticket_len + 4 <= ch->len && !at; i++)
+        if (!memcmp(ch->data + i, s4_ticket, s4_ticket_len)) at = ch->data + i + s4_ticket_len;
+    CHECK(at != NULL, "%s: the ClientHello offers the section 3 ticket", W);
+    if (!at) return;
+    uint32_t obf = (uint32_t)at[0] << 24 | (uint32_t)at[1] << 16 | (uint32_t)at[2] << 8 | at[3];
+    uint32_t age_ms = obf - age_add;
+    CHECK(age_ms < lifetime * 1000u, "%s: the ticket's age (%u ms) is within its lifetime", W,
+          age_ms);
+
+    s4_session = session_new();
+    s4_session->version = HASP_TLS1_3;
+    s4_session->suite = 0x1301;
+    s4_session->lifetime = lifetime;
+    s4_session->age_add = age_add;
+    memcpy(s4_session->secret, psk->data, psk->len);
+    s4_session->secret_len = psk->len;
+    snprintf(s4_session->sni, sizeof(s4_session->sni), "server");
+    s4_session->max_early_data = 1024; /* the RFC ticket's early_data extension */
+    s4_session->resumable = 1;
+
+    rng_queue q = {{sh_rfc->data + 6}, {32}, 1, 0, 0, 0};
+    hasp_config *cfg = hasp_config_new();
+    hasp_config_set_ciphersuites13(cfg, "TLS_AES_128_GCM_SHA256");
+    hasp_config_set_rng_for_testing(cfg, test_rng, &q);
+    hasp_config_set_kex_private_for_testing(cfg, HASP_GROUP_X25519, spriv->data, spriv->len);
+    hasp_config_allow_keylog(cfg);
+    hasp_config_set_time_cb(cfg, s4_now, NULL);
+    /* the ticket was issued when early data was on, and is age_ms old now */
+    s4_clock = 1600000000;
+    hasp_config_set_early_data(cfg, 1024);
+    s4_session->created = s4_clock;
+    s4_clock += (age_ms + 500) / 1000;
+    cfg->test_psk_lookup = s4_lookup;
+    keylog_reset();
+    const uint8_t *client_random = ch->data + 6;
+
+    hasp_conn *sv = hasp_conn_new(cfg, HASP_SERVER);
+    feed(sv, ch_rec->data, ch_rec->len);
+    feed(sv, early_rec->data, early_rec->len);
+    uint8_t got[256];
+    int n = hasp_conn_read_early(sv, got, sizeof(got));
+    CHECK(hasp_conn_early_data(sv) == HASP_EARLY_ACCEPTED, "%s: early data accepted (%s)", W,
+          hasp_conn_early_data(sv) == HASP_EARLY_ACCEPTED ? "yes"
+                                                          : hasp_conn_early_data_reason(sv));
+    CHECK(n == (int)early_pl->len && !memcmp(got, early_pl->data, early_pl->len),
+          "%s: the RFC's early data record reads back with hasp_conn_read_early (%d bytes)", W, n);
+    check_logged(W, "CLIENT_EARLY_TRAFFIC_SECRET", client_random, cets->data);
+    static uint8_t out[16384];
+    size_t on = drain(sv, out, sizeof(out));
+    rec_t recs[8];
+    int nr = split_records(out, on, recs, 8);
+    if (nr < 2 || recs[0].p[0] != 22) {
+        CHECK(0, "%s: ServerHello record and encrypted flight sent (%d records)", W, nr);
+        goto done;
+    }
+    const uint8_t *sh = recs[0].p + 5;
+    size_t shl = recs[0].len - 5;
+    int exact = same(sh, shl, sh_rfc->data, sh_rfc->len);
+    CHECK(exact,
+          "%s: ServerHello (pre_shared_key, key_share, supported_versions) equals the "
+          "RFC's byte for byte",
+          W);
+    if (!exact) {
+        hexdump_line("RFC ", sh_rfc->data, sh_rfc->len);
+        hexdump_line("hasp", sh, shl);
+    }
+    uint8_t hs[32], ms[32];
+    rfc_hs_ms(4, hs, ms);
+    bytes tr = {{0}, 0};
+    /* the whole ClientHello, binders included, as its record carries it */
+    memcpy(tr.buf, ch_rec->data + 5, ch_rec->len - 5);
+    tr.len = ch_rec->len - 5;
+    memcpy(tr.buf + tr.len, sh, shl);
+    tr.len += shl;
+    uint8_t c_hs[32], s_hs[32];
+    expect_secret(hs, "c hs traffic", tr.buf, tr.len, c_hs);
+    expect_secret(hs, "s hs traffic", tr.buf, tr.len, s_hs);
+    check_logged(W, "CLIENT_HANDSHAKE_TRAFFIC_SECRET", client_random, c_hs);
+    check_logged(W, "SERVER_HANDSHAKE_TRAFFIC_SECRET", client_random, s_hs);
+    /* EncryptedExtensions (with early_data) and Finished: no certificate */
+    uint8_t key[16], iv[12];
+    traffic_keys(HASP_HASH_SHA256, HASP_AEAD_AES128GCM, s_hs, key, iv);
+    bytes flight = {{0}, 0};
+    int bad = 0;
+    for (int r = 1; r < nr; r++) {
+        uint8_t type;
+        long pl = open13(HASP_AEAD_AES128GCM, key, iv, (uint64_t)(r - 1), recs[r].p, recs[r].len,
+                         flight.buf + flight.len, &type);
+        if (pl < 0 || type != 22) {
+            bad = 1;
+            break;
+        }
+        flight.len += (size_t)pl;
+    }
+    const uint8_t *m[4];
+    size_t ml[4];
+    int nm = 0;
+    for (size_t off = 0; !bad && off + 4 <= flight.len && nm < 4;) {
+        size_t l = 4 + ((size_t)flight.buf[off + 1] << 16 | (size_t)flight.buf[off + 2] << 8 |
+                        flight.buf[off + 3]);
+        m[nm] = flight.buf + off;
+        ml[nm++] = l;
+        off += l;
+    }
+    int shape = !bad && nm == 2 && m[0][0] == 8 && m[1][0] == 20;
+    CHECK(shape,
+          "%s: the server's flight is EncryptedExtensions and Finished (PSK: no certificate)", W);
+    if (!shape) goto done;
+    int has_early = 0;
+    for (size_t i = 6; i + 4 <= ml[0]; i++)
+        has_early |= m[0][i] == 0 && m[0][i + 1] == 42 && m[0][i + 2] == 0 && m[0][i + 3] == 0;
+    CHECK(has_early, "%s: EncryptedExtensions carries early_data", W);
+    memcpy(tr.buf + tr.len, m[0], ml[0]);
+    tr.len += ml[0];
+    {
+        uint8_t h[32], vd[32];
+        hasp_hash(HASP_HASH_SHA256, tr.buf, tr.len, h);
+        finished_value(HASP_HASH_SHA256, s_hs, h, vd);
+        expect_b(m[1] + 4, ml[1] - 4, vd, 32, "%s: server Finished verifies", W);
+    }
+    memcpy(tr.buf + tr.len, m[1], ml[1]);
+    tr.len += ml[1];
+    uint8_t c_ap[32], s_ap[32];
+    expect_secret(ms, "c ap traffic", tr.buf, tr.len, c_ap);
+    expect_secret(ms, "s ap traffic", tr.buf, tr.len, s_ap);
+    check_logged(W, "CLIENT_TRAFFIC_SECRET_0", client_random, c_ap);
+    check_logged(W, "SERVER_TRAFFIC_SECRET_0", client_random, s_ap);
+    /* the RFC's EndOfEarlyData record (early key, sequence 1), then a Finished we make */
+    feed(sv, eoed->data, eoed->len);
+    int rc = hasp_conn_handshake(sv);
+    CHECK(rc == HASP_WANT_POLLIN, "%s: the RFC's EndOfEarlyData record is taken (%s)", W,
+          rc == HASP_WANT_POLLIN ? "waiting for Finished" : hasp_conn_errmsg(sv));
+    static const uint8_t eoed_msg[4] = {5, 0, 0, 0};
+    memcpy(tr.buf + tr.len, eoed_msg, 4);
+    tr.len += 4;
+    {
+        uint8_t h[32], cfin[36], rec[128], ck[16], civ[12];
+        hasp_hash(HASP_HASH_SHA256, tr.buf, tr.len, h);
+        cfin[0] = 20, cfin[1] = 0, cfin[2] = 0, cfin[3] = 32;
+        finished_value(HASP_HASH_SHA256, c_hs, h, cfin + 4);
+        traffic_keys(HASP_HASH_SHA256, HASP_AEAD_AES128GCM, c_hs, ck, civ);
+        size_t rl = seal13(HASP_AEAD_AES128GCM, ck, civ, 0, 22, cfin, 36, rec);
+        feed(sv, rec, rl);
+        rc = hasp_conn_handshake(sv);
+        CHECK(rc == 0 && hasp_conn_resumed(sv),
+              "%s: the engine completes the resumed handshake after EndOfEarlyData (%s)", W,
+              rc == 0 ? "handshake complete" : hasp_conn_errmsg(sv));
+        traffic_keys(HASP_HASH_SHA256, HASP_AEAD_AES128GCM, c_ap, ck, civ);
+        rl = seal13(HASP_AEAD_AES128GCM, ck, civ, 0, 23, app_c->data, app_c->len, rec);
+        feed(sv, rec, rl);
+        n = hasp_conn_read(sv, got, sizeof(got));
+        CHECK(n == (int)app_c->len && !memcmp(got, app_c->data, app_c->len),
+              "%s: the RFC's client application data reads back under the client application "
+              "key",
+              W);
+    }
+done:
+    hasp_conn_free(sv);
+    hasp_config_free(cfg);
+    hasp_session_free(s4_session);
+}
+
 static void engine_server_section5(void)
 {
     const char *W = "engine server, section 5 (HRR)";
@@ -2015,6 +2241,7 @@ int main(void)
     setenv("SSLKEYLOGFILE", keylog_path, 1);
     engine_server(3);
     engine_server(7);
+    engine_server_section4();
     engine_server_section5();
     engine_client_section7();
     engine_client_hrr_cookie();
