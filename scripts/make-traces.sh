@@ -83,6 +83,9 @@ run tls12-renegotiation client 1 "--allow-renegotiation --no-ticket" --servernam
 run tls13-full client 1 "" --servername localhost --tls1_3
 run tls13-hrr client 1 "--groups P-384" --servername localhost --tls1_3
 run tls13-psk client 2 "" --servername localhost --tls1_3 --reconnect 1
+printf 'GET / HTTP/1.0\r\n\r\n' >"$W/early.txt"
+run tls13-0rtt server 2 "--early-data" --servername localhost --tls1_3 --reconnect 1 \
+  --early-data "$W/early.txt"
 run failure-name client 1 "" --servername wrong.example --tls1_2
 
 if [ -n "$UPDATE" ]; then

@@ -542,7 +542,7 @@ int tls13_server_select(hasp_conn *c)
                "accepts (%zu schemes offered)",
                hs->npeer_sigalgs);
     c->suite = suite;
-    c->sigscheme = scheme;
+    c->sigscheme = psk ? 0 : scheme; /* a PSK handshake signs nothing */
     c->version = HASP_TLS1_3;
     GUARD(hs_transcript_start(c));
     if (psk && hs->psk_ke) {

@@ -803,6 +803,7 @@ static void summary(hasp_trace *t, tconn *k, hasp_conn *c, int reneg)
         hasp_conn_group_name(c)
             ? hasp_conn_group_name(c)
             : (hasp_conn_resumed(c) && !v13 ? "none (resumed: the keys come from the session)"
+               : v13                        ? "none (psk_ke: the keys come from the PSK alone)"
                                             : "none (RSA key transport)"));
     SUM("signature scheme", "%s",
         hasp_conn_sigalg_name(c)
@@ -827,9 +828,14 @@ static void summary(hasp_trace *t, tconn *k, hasp_conn *c, int reneg)
     else if (!strcmp(how, "ticket"))
         SUM("resumed", "yes, by session ticket (abbreviated handshake, RFC 5077)");
     else if (!strcmp(how, "psk"))
-        SUM("resumed", "yes, by PSK from a ticket (RFC 8446 2.2, psk_dhe_ke)");
+        SUM("resumed", "yes, by PSK from a ticket (RFC 8446 2.2, %s)",
+            hasp_conn_group_name(c) ? "psk_dhe_ke" : "psk_ke: no key exchange");
     else
         SUM("resumed", "yes (%s)", how);
+    if (hasp_conn_early_data(c) == HASP_EARLY_ACCEPTED)
+        SUM("early data", "accepted (0-RTT, RFC 8446 4.2.10)");
+    else if (hasp_conn_early_data(c) == HASP_EARLY_REJECTED)
+        SUM("early data", "rejected: %s", hasp_conn_early_data_reason(c));
     SUM("peer certificate", "%s", hasp_conn_verify_result(c));
     /* what went over the wire in this handshake */
     size_t msgs = 0, bytes = 0;
