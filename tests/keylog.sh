@@ -3,7 +3,7 @@
 # and a hasp client talk over loopback while tshark captures; tshark then
 # decrypts the capture with each side's key log and must show the
 # application data both ways (TLS 1.3 with SHA-256 and SHA-384 suites, after
-# a KeyUpdate, and TLS 1.2). Also checked without tshark: the file's mode is
+# a KeyUpdate, 0-RTT early data, and TLS 1.2). Also checked without tshark: the file's mode is
 # 0600 even under umask 000, it is appended to, the lines are the NSS labels
 # with the right lengths and the connection's client random, both sides log
 # the same secrets, and the --trace output contains none of them.
@@ -191,9 +191,57 @@ keylog_case "TLS 1.3 TLS_CHACHA20_POLY1305_SHA256 after a KeyUpdate" 1.3 64 \
 keylog_case "TLS 1.2 ECDHE-RSA-AES128-GCM-SHA256" 1.2 96 --tls1_2 --ciphers ECDHE-RSA-AES128-GCM-SHA256
 keylog_case "TLS 1.2 ECDHE-RSA-AES128-SHA256 (CBC)" 1.2 96 --tls1_2 --ciphers ECDHE-RSA-AES128-SHA256
 
+# 0-RTT: two connections, the second sends its data as early data; the
+# client's key log must decrypt it (CLIENT_EARLY_TRAFFIC_SECRET), and
+# without that line tshark sees one copy fewer.
+EARLY_MSG="hasp keylog 0-RTT check $$-$RANDOM"
+early_case() {
+  EARLY_NAME="TLS 1.3 0-RTT early data"
+  new_case "$EARLY_NAME"
+  next_port
+  printf '%s\n' "$EARLY_MSG" >"$C/early"
+  bg_start "$C/srv" /dev/null env SSLKEYLOGFILE="$C/srv.keys" "$HASP" server --accept "$PORT" \
+    --naccept 2 --cert "$CERTS/rsa.pem" --key "$CERTS/rsa.key" --early-data
+  local spid=$BGPID
+  wait_listen "$PORT" "$spid" || { notok "$EARLY_NAME" "hasp server did not start: $WHY"; keep_case "$EARLY_NAME"; return; }
+  note_cmd SSLKEYLOGFILE="$C/cli.keys" "$HASP" client "127.0.0.1:$PORT" --reconnect 1 --early-data "$C/early"
+  SSLKEYLOGFILE="$C/cli.keys" timeout -k 2 "$TMO" "$HASP" client "127.0.0.1:$PORT" --servername localhost \
+    --cafile "$CERTS/ca.pem" --tls1_3 --reconnect 1 --early-data "$C/early" </dev/null >"$C/cli.out" 2>"$C/cli.err"
+  local crc=$?
+  bg_wait "$spid" 5
+  EARLY_CASE="$C|$PORT"
+  early_sent() {
+    [ "$crc" -eq 0 ] || fail "hasp client exited $crc: $(hasp_error "$C/cli.err")" || return
+    has_text "$C/cli.err" "hasp: early data: sent " || fail "no early data sent: $(first_line "$C/cli.err" 'early')" || return
+    [ "$(grep -c '^CLIENT_EARLY_TRAFFIC_SECRET ' "$C/cli.keys")" -eq 1 ] ||
+      fail "$(grep -c '^CLIENT_EARLY_TRAFFIC_SECRET ' "$C/cli.keys") CLIENT_EARLY_TRAFFIC_SECRET lines, expected 1" || return
+    cmp -s <(grep '^CLIENT_EARLY' "$C/cli.keys") <(grep '^CLIENT_EARLY' "$C/srv.keys") ||
+      fail "client and server logged different early secrets" || return
+  }
+  check "$EARLY_NAME: sent, and both sides log the same CLIENT_EARLY_TRAFFIC_SECRET" early_sent || keep_case "$EARLY_NAME"
+}
+EARLY_CASE=""
+early_case
+early_decrypts() {
+  local port=$1 n m
+  decrypted "$port" "$C/cli.keys" "$C/dec.all"
+  grep -v '^CLIENT_EARLY_TRAFFIC_SECRET ' "$C/cli.keys" >"$C/noearly.keys"
+  decrypted "$port" "$C/noearly.keys" "$C/dec.noearly"
+  n=$(grep -cF -- "$EARLY_MSG" "$C/dec.all")
+  m=$(grep -cF -- "$EARLY_MSG" "$C/dec.noearly")
+  # first connection: sent after the handshake + echo; second: early + echo
+  [ "$n" -eq 4 ] && [ "$m" -eq 3 ] ||
+    fail "the message decrypts $n times with the key log (expected 4) and $m without its early secret (expected 3)" || return
+}
+
 # The capture, decrypted with each side's key log, per connection.
 if [ "$CAPTURING" = 1 ]; then
   stop_capture
+  if [ -n "$EARLY_CASE" ]; then
+    C=${EARLY_CASE%%|*}
+    check "$EARLY_NAME: tshark decrypts the early data with CLIENT_EARLY_TRAFFIC_SECRET" \
+      early_decrypts "${EARLY_CASE#*|}" || keep_case "$EARLY_NAME"
+  fi
   for cc in "${CAP_CASES[@]}"; do
     C=${cc%%|*}
     rest=${cc#*|}
