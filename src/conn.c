@@ -893,7 +893,8 @@ int hasp_conn_close(hasp_conn *c)
 
 size_t hasp_conn_pending(const hasp_conn *c)
 {
-    return c->app_len + (c->in_len - c->in_off);
+    /* decrypted data, data kept during a renegotiation or as early data, raw input */
+    return c->app_len + (c->stash.len - c->stash_off) + (c->in_len - c->in_off);
 }
 
 int hasp_conn_handshake_done(const hasp_conn *c)

@@ -239,6 +239,9 @@ static void test_accepted(void)
     int w2 = hasp_conn_write_early(cl, "cd", 2);
     int crc, src;
     int ok = run_handshake(cl, sv, &crc, &src) == 0;
+    CHECK(hasp_conn_pending(sv) == 4,
+          "unread early data counts in hasp_conn_pending after the handshake (%zu)",
+          hasp_conn_pending(sv));
     hasp_conn_write(cl, "ef", 2);
     pump_one(cl, sv);
     char got[16] = {0};
