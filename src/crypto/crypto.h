@@ -95,6 +95,11 @@ hasp_aead_ctx *hasp_aead_new(int alg, int encrypt, const uint8_t *key);
 /* out gets len + 16 bytes (ciphertext || tag). out may equal in. */
 int hasp_aead_seal(hasp_aead_ctx *c, const uint8_t nonce[12], const uint8_t *aad, size_t aad_len,
                    const uint8_t *in, size_t len, uint8_t *out);
+/* Same over the concatenation in1 || in2 (len1 + len2 bytes), written to
+ * out as one stream: out gets len1 + len2 + 16 bytes. in1 may equal out,
+ * in2 may equal out + len1; no other overlap. */
+int hasp_aead_seal2(hasp_aead_ctx *c, const uint8_t nonce[12], const uint8_t *aad, size_t aad_len,
+                    const uint8_t *in1, size_t len1, const uint8_t *in2, size_t len2, uint8_t *out);
 /* in is ciphertext || tag (len >= 16); out gets len - 16 bytes. out may
  * equal in. Returns HASP_ERR_BAD_MAC when authentication fails. */
 int hasp_aead_open(hasp_aead_ctx *c, const uint8_t nonce[12], const uint8_t *aad, size_t aad_len,

@@ -424,6 +424,27 @@ static void test_aead(void)
         nonce[0] ^= 1;
     }
     CHECK(ok, "AES-256-GCM round trips, wrong nonce fails");
+
+    /* seal2 over two sources gives what seal gives over their concatenation. */
+    ok = 1;
+    for (int alg = HASP_AEAD_AES128GCM; alg <= HASP_AEAD_CHACHA20POLY1305; alg++) {
+        hasp_aead_ctx *e2 = hasp_aead_new(alg, 1, key);
+        uint8_t ct2[300];
+        for (size_t len = 0; len <= 256; len += 37) {
+            for (size_t i = 0; i < len; i++)
+                pt[i] = (uint8_t)(3 * i + len);
+            for (size_t cut = 0; cut <= len; cut += len / 3 + 1) {
+                ok &= e2 && hasp_aead_seal(e2, nonce, aad, 5, pt, len, ct) == 0;
+                /* the second part in place at its spot in the output */
+                memcpy(ct2 + cut, pt + cut, len - cut);
+                ok &= e2 &&
+                      hasp_aead_seal2(e2, nonce, aad, 5, pt, cut, ct2 + cut, len - cut, ct2) == 0;
+                ok &= memcmp(ct, ct2, len + 16) == 0;
+            }
+        }
+        hasp_aead_free(e2);
+    }
+    CHECK(ok, "AEAD seal2 of two parts equals seal of the whole");
     CHECK(hasp_aead_key_len(HASP_AEAD_AES256GCM) == 32 &&
               hasp_aead_key_len(HASP_AEAD_AES128GCM) == 16,
           "AEAD key lengths");
