@@ -3,6 +3,7 @@
  * that message and call recv(). A message that does not fit the current
  * row is unexpected_message by construction. */
 #include "../alloc.h"
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -363,24 +364,22 @@ int client_hello_send(hasp_conn *c)
     int tls12 = c->cfg->min_version <= HASP_TLS1_2;
     if (!hs->ch_sent) {
         /* A second ClientHello (after HelloRetryRequest) keeps random and session ID. */
-        GUARD(conn_random(c, hs->client_random, 32));
         const hasp_session *sess = hs->reneg ? NULL : c->session_in;
+        int fresh_id = 0;
         if (sess && sess->resumable && sess->version == HASP_TLS1_2 && tls12 &&
             conn_now(c) < sess->created + (int64_t)sess->lifetime) {
             if (sess->ticket_len) {
                 /* RFC 5077 3.4: a fresh ID, echoed when the ticket is accepted. */
-                GUARD(conn_random(c, hs->session_id, 32));
-                hs->session_id_len = 32;
+                fresh_id = 1;
             } else if (sess->id_len) {
                 memcpy(hs->session_id, sess->id, sess->id_len);
                 hs->session_id_len = sess->id_len;
             }
         }
-        if (tls13 && hs->session_id_len == 0) {
-            /* RFC 8446 D.4: middlebox compatibility mode. */
-            GUARD(conn_random(c, hs->session_id, 32));
-            hs->session_id_len = 32;
-        }
+        /* RFC 8446 D.4: middlebox compatibility mode. */
+        if (tls13 && hs->session_id_len == 0) fresh_id = 1;
+        GUARD(conn_random2(c, hs->client_random, 32, fresh_id ? hs->session_id : NULL, 32));
+        if (fresh_id) hs->session_id_len = 32;
         memcpy(hs->sent_session_id, hs->session_id, hs->session_id_len);
         hs->sent_session_id_len = hs->session_id_len;
         hs->ch_sent = 1;
@@ -745,20 +744,15 @@ static int server_hello_send(hasp_conn *c)
 {
     struct hasp_hs *hs = c->hs;
     hasp_wr *w = hs_msg_begin(c);
-    GUARD(conn_random(c, hs->server_random, 32));
+    /* A new session: an ID for the cache (and for tickets, RFC 5077 3.4), or
+     * an empty one that says "not resumable". */
+    int new_id = !c->resumed && (c->cfg->cache || c->cfg->sess_new || (hs->flags & F_TICKET));
+    GUARD(conn_random2(c, hs->server_random, 32, new_id ? hs->session_id : NULL, 32));
+    if (!c->resumed) hs->session_id_len = new_id ? 32 : 0;
     if (hs_max_version(c) >= HASP_TLS1_3)
         memcpy(hs->server_random + 24, tls13_downgrade12, 8); /* RFC 8446 4.1.3 */
     GUARD(wr_u16(w, HASP_TLS1_2));
     GUARD(wr_bytes(w, hs->server_random, 32));
-    if (!c->resumed) {
-        /* A new session: an ID for the cache (and for tickets, RFC 5077 3.4), or
-         * an empty one that says "not resumable". */
-        hs->session_id_len = 0;
-        if (c->cfg->cache || c->cfg->sess_new || (hs->flags & F_TICKET)) {
-            GUARD(conn_random(c, hs->session_id, 32));
-            hs->session_id_len = 32;
-        }
-    }
     GUARD(wr_vec(w, 1, hs->session_id, hs->session_id_len));
     GUARD(wr_u16(w, c->suite->id));
     GUARD(wr_u8(w, 0));
@@ -1452,10 +1446,32 @@ static void advance(hasp_conn *c)
     }
 }
 
+/* The handshake state is mostly two arrays, the client's ticket
+ * identities and key shares (6 of its 9.5 KB): bytes the peer sent in the
+ * clear, read only up to their recorded lengths. They are neither zeroed
+ * when the state is made nor wiped when it goes; every other byte is. */
+_Static_assert(offsetof(struct hasp_hs, psk_identities) < offsetof(struct hasp_hs, share_data),
+               "hs_clear expects psk_identities before share_data");
+static void hs_clear(struct hasp_hs *hs, int wipe)
+{
+    uint8_t *p = (uint8_t *)hs;
+    const size_t a0 = offsetof(struct hasp_hs, psk_identities),
+                 a1 = a0 + sizeof(hs->psk_identities);
+    const size_t b0 = offsetof(struct hasp_hs, share_data), b1 = b0 + sizeof(hs->share_data);
+    const size_t span[3][2] = {{0, a0}, {a1, b0}, {b1, sizeof(*hs)}};
+    for (int i = 0; i < 3; i++) {
+        if (wipe)
+            hasp_wipe(p + span[i][0], span[i][1] - span[i][0]);
+        else
+            memset(p + span[i][0], 0, span[i][1] - span[i][0]);
+    }
+}
+
 int hs_start(hasp_conn *c)
 {
-    struct hasp_hs *hs = hasp_calloc(1, sizeof(*hs));
+    struct hasp_hs *hs = hasp_malloc(sizeof(*hs));
     ENSURE(hs, HASP_ERR_NOMEM);
+    hs_clear(hs, 0);
     hs->table = tls12_full;
     hs->transcript = hasp_wr_dyn();
     hs->msg = hasp_wr_dyn();
@@ -1480,7 +1496,7 @@ void hs_free(hasp_conn *c)
         hasp_free(hs->deferred[i].detail);
     hasp_free(hs->peer_ticket);
     hasp_free(hs->new_ticket);
-    hasp_wipe(hs, sizeof(*hs));
+    hs_clear(hs, 1);
     hasp_free(hs);
     c->hs = NULL;
 }
