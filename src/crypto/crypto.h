@@ -65,6 +65,12 @@ int hasp_prf12_2(int alg, const uint8_t *secret, size_t secret_len, const char *
                  const uint8_t *seed1, size_t len1, const uint8_t *seed2, size_t len2, uint8_t *out,
                  size_t out_len);
 
+/* Same, with the secret's HMAC key prepared once in h (hasp_hmac_new(alg,
+ * secret)): for several PRF calls on one secret, as TLS 1.2 makes with the
+ * master secret (key block, both Finished). h is reusable afterwards. */
+int hasp_prf12_hmac(hasp_hmac_ctx *h, const char *label, const uint8_t *seed1, size_t len1,
+                    const uint8_t *seed2, size_t len2, uint8_t *out, size_t out_len);
+
 /* HKDF (RFC 5869) and TLS 1.3's HKDF-Expand-Label (RFC 8446 7.1). */
 int hasp_hkdf_extract(int alg, const uint8_t *salt, size_t salt_len, const uint8_t *ikm,
                       size_t ikm_len, uint8_t *prk);

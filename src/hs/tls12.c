@@ -323,6 +323,25 @@ static int derive_keys(hasp_conn *c)
     return derive_key_block(c);
 }
 
+/* PRF(master secret, label, seed1 || seed2): the key block and both
+ * Finished use the same secret, so its HMAC key is prepared once per
+ * handshake (and again if the master secret changes). */
+static int prf_master(hasp_conn *c, int alg, const char *label, const uint8_t *seed1, size_t len1,
+                      const uint8_t *seed2, size_t len2, uint8_t *out, size_t out_len)
+{
+    struct hasp_hs *hs = c->hs;
+    if (hs == NULL)
+        return hasp_prf12_2(alg, c->master, 48, label, seed1, len1, seed2, len2, out, out_len);
+    if (hs->master_hmac == NULL || hasp_hmac_len(hs->master_hmac) != hasp_hash_len(alg) ||
+        hasp_ct_memcmp(hs->master_hmac_of, c->master, 48) != 0) {
+        hasp_hmac_free(hs->master_hmac);
+        hs->master_hmac = hasp_hmac_new(alg, c->master, 48);
+        if (hs->master_hmac == NULL) return hasp_err_last()->code;
+        memcpy(hs->master_hmac_of, c->master, 48);
+    }
+    return hasp_prf12_hmac(hs->master_hmac, label, seed1, len1, seed2, len2, out, out_len);
+}
+
 /* The key block from the master secret and both randoms (RFC 5246 6.3). */
 static int derive_key_block(hasp_conn *c)
 {
@@ -335,8 +354,8 @@ static int derive_key_block(hasp_conn *c)
     uint8_t kb[2 * (64 + 32 + 12)];
     size_t need = 2 * (mac + key + iv);
     ENSURE(need <= sizeof(kb), HASP_ERR_INTERNAL);
-    GUARD(hasp_prf12_2(s->prf_hash, c->master, 48, "key expansion", hs->server_random, 32,
-                       hs->client_random, 32, kb, need));
+    GUARD(prf_master(c, s->prf_hash, "key expansion", hs->server_random, 32, hs->client_random, 32,
+                     kb, need));
     const uint8_t *cmac = kb, *smac = kb + mac, *ckey = kb + 2 * mac, *skey = ckey + key,
                   *civ = skey + key, *siv = civ + iv;
     int client = c->role == HASP_CLIENT;
@@ -1287,9 +1306,8 @@ int hs_ccs_recv(hasp_conn *c)
 
 static int verify_data(hasp_conn *c, int from_client, const uint8_t *hash, uint8_t out[12])
 {
-    return hasp_prf12(c->suite->prf_hash, c->master, 48,
-                      from_client ? "client finished" : "server finished", hash,
-                      hasp_hash_len(c->suite->prf_hash), out, 12);
+    return prf_master(c, c->suite->prf_hash, from_client ? "client finished" : "server finished",
+                      hash, hasp_hash_len(c->suite->prf_hash), NULL, 0, out, 12);
 }
 
 static int finished_send(hasp_conn *c)
@@ -1490,6 +1508,7 @@ void hs_free(hasp_conn *c)
     hasp_wr_free(&hs->in);
     hasp_pkey_free(hs->peer_key);
     hasp_kex_free(hs->kex);
+    hasp_hmac_free(hs->master_hmac);
     hasp_kex_free(hs->share_kex);
     hasp_session_free(hs->resume);
     for (int i = 0; i < hs->ndeferred; i++)
