@@ -464,7 +464,10 @@ static const hasp_cred *pick_cred(hasp_conn *c, const hasp_suite *s)
                                                                  : 0x0019;
             if (!hs_peer_has_group(c->hs, curve)) continue;
         }
-        if (c->sni[0] && hasp_x509_matches_host(cr->chain[0], cr->chain_len[0], c->sni) == 1)
+        /* The name decides only between several certificates (parsing one
+         * per handshake is not free). */
+        if (c->sni[0] && c->cfg->ncreds > 1 &&
+            hasp_x509_matches_host(cr->chain[0], cr->chain_len[0], c->sni) == 1)
             return cr;
         if (!first) first = cr;
     }

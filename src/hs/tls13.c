@@ -61,10 +61,12 @@ static int install_secret(hasp_conn *c, const uint8_t *secret, int write, const 
     GUARD(rc);
     memcpy(write ? c->wr_secret : c->rd_secret, secret, hlen(c));
     int from_server = (c->role == HASP_SERVER) == write;
-    char detail[128];
-    snprintf(detail, sizeof(detail), "%s, %s traffic keys", c->suite->iana, what);
-    conn_event(c, HASP_EV_KEY_CHANGE, from_server, 0, write ? "write keys" : "read keys", 0,
-               detail);
+    if (conn_tracing(c)) {
+        char detail[128];
+        snprintf(detail, sizeof(detail), "%s, %s traffic keys", c->suite->iana, what);
+        conn_event(c, HASP_EV_KEY_CHANGE, from_server, 0, write ? "write keys" : "read keys", 0,
+                   detail);
+    }
     return 0;
 }
 
@@ -297,7 +299,9 @@ static const hasp_cred *pick_cred13(hasp_conn *c, uint16_t *scheme)
         uint16_t s =
             hs_pick_sigscheme(c, hs->peer_sigalgs, hs->npeer_sigalgs, cr->key, HASP_TLS1_3);
         if (!s) continue;
-        if (c->sni[0] && hasp_x509_matches_host(cr->chain[0], cr->chain_len[0], c->sni) == 1) {
+        /* The name decides only between several certificates. */
+        if (c->sni[0] && c->cfg->ncreds > 1 &&
+            hasp_x509_matches_host(cr->chain[0], cr->chain_len[0], c->sni) == 1) {
             *scheme = s;
             return cr;
         }
