@@ -17,10 +17,19 @@
  *                         (key block 40 bytes, two Finished verify_data of 12)
  *   TLS 1.3 resumed (psk_dhe_ke), each side: X25519 keygen + X25519 derive
  * An X25519 keygen includes reading out the 32-byte public value; a
- * derive includes importing the peer's 32 raw bytes as a key.
+ * derive includes importing the peer's 32 raw bytes as a key (into a copy
+ * of a public-key template, the cheapest way) and a fresh derive context.
+ * ECDSA signs and verifies through ECDSA_sign / ECDSA_verify on EC_KEYs
+ * (cheaper than EVP_PKEY_sign even with a kept context); RSA through
+ * EVP_PKEY_sign / _verify with contexts made once.
  * Excluded everywhere: transcript hashing, HKDF / PRF of full handshakes,
  * record protection of handshake messages, certificate parsing. */
+/* ECDSA_sign / ECDSA_verify on an EC_KEY: deprecated in OpenSSL 3.0,
+ * and the cheapest way to the same operations (hasp uses them too). */
+#define OPENSSL_SUPPRESS_DEPRECATED
 #include <openssl/core_names.h>
+#include <openssl/ec.h>
+#include <openssl/ecdsa.h>
 #include <openssl/evp.h>
 #include <openssl/kdf.h>
 #include <openssl/rsa.h>
@@ -33,6 +42,9 @@
 struct floor_ctx {
     EVP_PKEY_CTX *x_kg; /* X25519 keygen */
     uint8_t peer_pub[32];
+    EVP_PKEY *x_tmpl;           /* X25519 public key template: peers are copies of it */
+    EC_KEY *ec_sign;            /* the ECDSA leaf key */
+    EC_KEY *ec_verify[3];       /* ECDSA leaf, intermediate, root public keys */
     EVP_PKEY_CTX *sign[2];      /* leaf key: ECDSA, RSA-PSS */
     EVP_PKEY_CTX *verify[2][3]; /* [cert][leaf, inter, root] */
     uint8_t sig[2][3][512];
@@ -70,6 +82,10 @@ void floor_free(floor_ctx *f)
 {
     if (!f) return;
     EVP_PKEY_CTX_free(f->x_kg);
+    EVP_PKEY_free(f->x_tmpl);
+    EC_KEY_free(f->ec_sign);
+    for (int i = 0; i < 3; i++)
+        EC_KEY_free(f->ec_verify[i]);
     for (int c = 0; c < 2; c++) {
         EVP_PKEY_CTX_free(f->sign[c]);
         for (int i = 0; i < 3; i++)
@@ -92,6 +108,8 @@ floor_ctx *floor_new(const bench_pki *pki)
     int ok = f->x_kg && EVP_PKEY_keygen_init(f->x_kg) > 0 && EVP_PKEY_keygen(f->x_kg, &peer) > 0 &&
              EVP_PKEY_get_raw_public_key(peer, f->peer_pub, &n) > 0;
     EVP_PKEY_free(peer);
+    f->x_tmpl = ok ? EVP_PKEY_new_raw_public_key_ex(NULL, "X25519", NULL, f->peer_pub, 32) : NULL;
+    ok = ok && f->x_tmpl != NULL;
     for (int c = 0; ok && c < 2; c++) {
         const bench_chain *ch = &pki->chain[c];
         EVP_PKEY *keys[3] = {ch->leaf_key, ch->inter_key, ch->root_key};
@@ -105,6 +123,19 @@ floor_ctx *floor_new(const bench_pki *pki)
             ok = s && EVP_PKEY_sign(s, f->sig[c][i], &f->sig_len[c][i], f->digest, 32) > 0;
             EVP_PKEY_CTX_free(s);
             ok = ok && (f->verify[c][i] = sig_ctx(keys[i], c == CERT_RSA && i == 0, 0)) != NULL;
+        }
+    }
+    if (ok) {
+        const bench_chain *ch = &pki->chain[CERT_ECDSA];
+        EVP_PKEY *keys[3] = {ch->leaf_key, ch->inter_key, ch->root_key};
+        ok = (f->ec_sign = EVP_PKEY_get1_EC_KEY(ch->leaf_key)) != NULL;
+        /* public halves only, as a peer's keys are */
+        for (int i = 0; ok && i < 3; i++) {
+            EC_KEY *full = EVP_PKEY_get1_EC_KEY(keys[i]);
+            f->ec_verify[i] = full ? EC_KEY_new() : NULL;
+            ok = f->ec_verify[i] && EC_KEY_set_group(f->ec_verify[i], EC_KEY_get0_group(full)) &&
+                 EC_KEY_set_public_key(f->ec_verify[i], EC_KEY_get0_public_key(full));
+            EC_KEY_free(full);
         }
     }
     EVP_KDF *kdf = ok ? EVP_KDF_fetch(NULL, "TLS1-PRF", NULL) : NULL;
@@ -128,7 +159,13 @@ static int x25519_pair(floor_ctx *f)
     uint8_t pub[32], secret[32];
     size_t n = sizeof(pub), sn = sizeof(secret);
     int ok = EVP_PKEY_keygen(f->x_kg, &k) > 0 && EVP_PKEY_get_raw_public_key(k, pub, &n) > 0;
-    peer = ok ? EVP_PKEY_new_raw_public_key_ex(NULL, "X25519", NULL, f->peer_pub, 32) : NULL;
+    /* the peer's 32 bytes into a copy of a public key: cheaper than
+     * EVP_PKEY_new_raw_public_key_ex, which fetches the key type by name */
+    peer = ok ? EVP_PKEY_dup(f->x_tmpl) : NULL;
+    if (peer && EVP_PKEY_set1_encoded_public_key(peer, f->peer_pub, 32) != 1) {
+        EVP_PKEY_free(peer);
+        peer = NULL;
+    }
     EVP_PKEY_CTX *d = peer ? EVP_PKEY_CTX_new_from_pkey(NULL, k, NULL) : NULL;
     ok = d && EVP_PKEY_derive_init(d) > 0 && EVP_PKEY_derive_set_peer_ex(d, peer, 0) > 0 &&
          EVP_PKEY_derive(d, secret, &sn) > 0;
@@ -164,7 +201,18 @@ static int one_handshake(floor_ctx *f, const hs_case *hc, int side)
     if (side == SIDE_SERVER) {
         uint8_t sig[512];
         size_t n = sizeof(sig);
+        if (c == CERT_ECDSA) {
+            unsigned int sl = 0;
+            return ECDSA_sign(0, f->digest, 32, sig, &sl, f->ec_sign) == 1 ? 0 : -1;
+        }
         return EVP_PKEY_sign(f->sign[c], sig, &n, f->digest, 32) > 0 ? 0 : -1;
+    }
+    if (c == CERT_ECDSA) {
+        for (int i = 0; i < 3; i++)
+            if (ECDSA_verify(0, f->digest, 32, f->sig[c][i], (int)f->sig_len[c][i],
+                             f->ec_verify[i]) != 1)
+                return -1;
+        return 0;
     }
     for (int i = 0; i < 3; i++)
         if (EVP_PKEY_verify(f->verify[c][i], f->sig[c][i], f->sig_len[c][i], f->digest, 32) != 1)
