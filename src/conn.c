@@ -77,18 +77,22 @@ int conn_random(hasp_conn *c, uint8_t *out, size_t len)
     return hasp_random(out, len);
 }
 
-int conn_random2(hasp_conn *c, uint8_t *a, size_t alen, uint8_t *b, size_t blen)
+int conn_random_public(hasp_conn *c, uint8_t *a, size_t alen, uint8_t *b, size_t blen)
 {
-    if (b == NULL || blen == 0) return conn_random(c, a, alen);
-    if (c->cfg->rng || alen + blen > 64) {
+    if (b == NULL) blen = 0;
+    if (c->cfg->rng) {
         GUARD(conn_random(c, a, alen));
-        return conn_random(c, b, blen);
+        return blen ? conn_random(c, b, blen) : 0;
     }
     uint8_t buf[64];
-    int rc = hasp_random(buf, alen + blen);
+    if (alen + blen > sizeof(buf)) {
+        GUARD(hasp_random_public(a, alen));
+        return blen ? hasp_random_public(b, blen) : 0;
+    }
+    int rc = hasp_random_public(buf, alen + blen);
     if (rc == 0) {
         memcpy(a, buf, alen);
-        memcpy(b, buf + alen, blen);
+        if (blen) memcpy(b, buf + alen, blen);
     }
     hasp_wipe(buf, sizeof(buf));
     return rc;

@@ -184,10 +184,10 @@ static inline int conn_verify_client(const hasp_conn *c)
 }
 /* Random bytes and fresh key pairs, through the config (RNG injection for tests). */
 int conn_random(hasp_conn *c, uint8_t *out, size_t len);
-/* Two values (b may be NULL): one call to the RNG where one does (each
- * costs OpenSSL's DRBG a fork check, a system call); two through a
- * testing RNG hook, which sees the values one by one. */
-int conn_random2(hasp_conn *c, uint8_t *a, size_t alen, uint8_t *b, size_t blen);
+/* One or two values sent in the clear (hello randoms, session IDs; b may
+ * be NULL), in one draw from the public random pool (hasp_random_public);
+ * through a testing RNG hook, one call per value. Not for secrets. */
+int conn_random_public(hasp_conn *c, uint8_t *a, size_t alen, uint8_t *b, size_t blen);
 hasp_kex *conn_kex_new(hasp_conn *c, uint16_t group);
 /* NSS key log line, when SSLKEYLOGFILE is set and the config allows it. */
 void conn_keylog(hasp_conn *c, const char *label, const uint8_t *client_random,

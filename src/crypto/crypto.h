@@ -83,6 +83,10 @@ int hasp_hkdf_expand_label(int alg, const uint8_t *secret, size_t secret_len, co
 /* ------------------------------------------------------------------ random */
 
 int hasp_random(uint8_t *out, size_t len);
+/* For values sent in the clear (hello randoms, session IDs): the same
+ * DRBG, served from a per-thread, fork-safe pool (rand.c). Never for
+ * secrets. */
+int hasp_random_public(uint8_t *out, size_t len);
 
 /* ------------------------------------------------------------------ AEAD */
 

@@ -397,7 +397,7 @@ int client_hello_send(hasp_conn *c)
         }
         /* RFC 8446 D.4: middlebox compatibility mode. */
         if (tls13 && hs->session_id_len == 0) fresh_id = 1;
-        GUARD(conn_random2(c, hs->client_random, 32, fresh_id ? hs->session_id : NULL, 32));
+        GUARD(conn_random_public(c, hs->client_random, 32, fresh_id ? hs->session_id : NULL, 32));
         if (fresh_id) hs->session_id_len = 32;
         memcpy(hs->sent_session_id, hs->session_id, hs->session_id_len);
         hs->sent_session_id_len = hs->session_id_len;
@@ -769,7 +769,7 @@ static int server_hello_send(hasp_conn *c)
     /* A new session: an ID for the cache (and for tickets, RFC 5077 3.4), or
      * an empty one that says "not resumable". */
     int new_id = !c->resumed && (c->cfg->cache || c->cfg->sess_new || (hs->flags & F_TICKET));
-    GUARD(conn_random2(c, hs->server_random, 32, new_id ? hs->session_id : NULL, 32));
+    GUARD(conn_random_public(c, hs->server_random, 32, new_id ? hs->session_id : NULL, 32));
     if (!c->resumed) hs->session_id_len = new_id ? 32 : 0;
     if (hs_max_version(c) >= HASP_TLS1_3)
         memcpy(hs->server_random + 24, tls13_downgrade12, 8); /* RFC 8446 4.1.3 */

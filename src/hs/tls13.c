@@ -456,7 +456,7 @@ static int server_hello13_send(hasp_conn *c)
         FAIL(HASP_ERR_ILLEGAL_PARAM, "the client's %s key share is invalid: %s",
              hasp_group_name(c->group), hasp_err_last()->msg);
     GUARD(hasp_kex_public(hs->kex, pub, sizeof(pub), &pub_len));
-    GUARD(conn_random(c, hs->server_random, 32));
+    GUARD(conn_random_public(c, hs->server_random, 32, NULL, 0));
     hasp_wr *w = hs_msg_begin(c);
     GUARD(write_sh_common(c, w, hs->server_random));
     size_t all, m;

@@ -4,6 +4,8 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "crypto/crypto.h"
 #include "test.h"
@@ -792,6 +794,35 @@ static void test_random(void)
     uint8_t a[32], b[32];
     CHECK(hasp_random(a, 32) == 0 && hasp_random(b, 32) == 0 && memcmp(a, b, 32) != 0,
           "random bytes differ");
+
+    /* The public pool: successive draws differ, across refills too. */
+    int ok = 1;
+    uint8_t prev[64] = {0}, cur[64];
+    for (int i = 0; i < 40; i++) {
+        size_t n = 1 + (size_t)(i * 7) % 64;
+        ok &= hasp_random_public(cur, n) == 0 && (n < 8 || memcmp(cur, prev, n) != 0);
+        memcpy(prev, cur, n);
+    }
+    CHECK(ok, "public random draws differ, over several pool refills");
+
+    /* After fork() the child must not hand out the parent's pooled bytes. */
+    int fd[2];
+    ok = pipe(fd) == 0 && hasp_random_public(a, 8) == 0;
+    pid_t pid = ok ? fork() : -1;
+    if (pid == 0) {
+        uint8_t c[32];
+        ssize_t w = -1;
+        if (hasp_random_public(c, 32) == 0) w = write(fd[1], c, 32);
+        _exit(w == 32 ? 0 : 1);
+    }
+    uint8_t child[32] = {0};
+    int st = -1;
+    ok = ok && pid > 0 && hasp_random_public(a, 32) == 0 && read(fd[0], child, 32) == 32 &&
+         waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0 &&
+         memcmp(a, child, 32) != 0;
+    if (fd[0] >= 0) close(fd[0]);
+    if (fd[1] >= 0) close(fd[1]);
+    CHECK(ok, "after fork, parent and child draw different public random bytes");
 }
 
 int main(void)
