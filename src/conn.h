@@ -108,6 +108,7 @@ struct hasp_conn {
     /* input: raw bytes from the peer */
     uint8_t *in;
     size_t in_cap, in_len, in_off; /* [in_off, in_len) are unparsed */
+    size_t in_dirty;               /* [0, in_dirty) ever held input: what a wipe covers */
     int in_eof;
     /* decrypted application data waiting to be read (points into in) */
     uint8_t *app;
@@ -197,6 +198,10 @@ static inline int conn_verify_client(const hasp_conn *c)
 }
 /* Random bytes and fresh key pairs, through the config (RNG injection for tests). */
 int conn_random(hasp_conn *c, uint8_t *out, size_t len);
+/* One or two values sent in the clear (hello randoms, session IDs; b may
+ * be NULL), in one draw from the public random pool (hasp_random_public);
+ * through a testing RNG hook, one call per value. Not for secrets. */
+int conn_random_public(hasp_conn *c, uint8_t *a, size_t alen, uint8_t *b, size_t blen);
 hasp_kex *conn_kex_new(hasp_conn *c, uint16_t group);
 /* NSS key log line, when SSLKEYLOGFILE is set and the config allows it. */
 void conn_keylog(hasp_conn *c, const char *label, const uint8_t *client_random,

@@ -295,25 +295,47 @@ int hasp_der_oid_eq(hasp_rd oid, const uint8_t *bytes, size_t len)
     return oid.len == len && memcmp(oid.p, bytes, len) == 0;
 }
 
+/* Appends the decimal digits of v (after a dot unless first) at out + *o;
+ * 0 when they did not all fit (out then holds what did, like snprintf). */
+static int oid_arc(char *out, size_t cap, size_t *o, uint64_t v, int dot)
+{
+    char d[24];
+    size_t n = 0;
+    do {
+        d[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    if (dot) d[n++] = '.';
+    for (size_t i = 0; i < n; i++) {
+        if (*o + 1 >= cap) {
+            out[*o] = 0;
+            return 0;
+        }
+        out[(*o)++] = d[n - 1 - i];
+    }
+    out[*o] = 0;
+    return 1;
+}
+
 void hasp_der_oid_str(hasp_rd oid, char *out, size_t cap)
 {
     size_t o = 0;
     uint64_t v = 0;
     int first = 1;
-    if (cap) out[0] = 0;
+    if (cap)
+        out[0] = 0;
+    else
+        return;
     for (size_t i = 0; i < oid.len; i++) {
         v = (v << 7) | (oid.p[i] & 0x7f);
         if (oid.p[i] & 0x80) continue;
-        int w;
         if (first) {
             unsigned a = v < 40 ? 0 : v < 80 ? 1 : 2;
-            w = snprintf(out + o, cap - o, "%u.%llu", a, (unsigned long long)(v - a * 40));
+            if (!oid_arc(out, cap, &o, a, 0) || !oid_arc(out, cap, &o, v - a * 40, 1)) return;
             first = 0;
-        } else {
-            w = snprintf(out + o, cap - o, ".%llu", (unsigned long long)v);
+        } else if (!oid_arc(out, cap, &o, v, 1)) {
+            return;
         }
-        if (w < 0 || (size_t)w >= cap - o) return;
-        o += (size_t)w;
         v = 0;
     }
 }

@@ -106,16 +106,33 @@ hasp_aead_ctx *hasp_aead_new(int alg, int encrypt, const uint8_t *key)
 int hasp_aead_seal(hasp_aead_ctx *c, const uint8_t nonce[12], const uint8_t *aad, size_t aad_len,
                    const uint8_t *in, size_t len, uint8_t *out)
 {
+    return hasp_aead_seal2(c, nonce, aad, aad_len, in, len, NULL, 0, out);
+}
+
+int hasp_aead_seal2(hasp_aead_ctx *c, const uint8_t nonce[12], const uint8_t *aad, size_t aad_len,
+                    const uint8_t *in1, size_t len1, const uint8_t *in2, size_t len2, uint8_t *out)
+{
     ENSURE(c != NULL && c->encrypt, HASP_ERR_USAGE);
-    ENSURE(len <= INT_MAX - 64 && aad_len <= INT_MAX, HASP_ERR_USAGE);
+    ENSURE(len1 <= INT_MAX - 64 && len2 <= INT_MAX - 64 - len1 && aad_len <= INT_MAX,
+           HASP_ERR_USAGE);
     int n = 0, m = 0;
+    const size_t len = len1 + len2;
     ENSURE_MSG(EVP_CipherInit_ex2(c->ctx, NULL, NULL, nonce, 1, NULL), HASP_ERR_CRYPTO,
                "AEAD: could not set the nonce");
     if (aad_len)
         ENSURE_MSG(EVP_CipherUpdate(c->ctx, NULL, &n, aad, (int)aad_len), HASP_ERR_CRYPTO,
                    "AEAD: could not add the additional data");
-    ENSURE_MSG(EVP_CipherUpdate(c->ctx, out, &n, in, (int)len), HASP_ERR_CRYPTO,
-               "AEAD: encryption failed");
+    /* One stream from two sources: the ciphertext of in1 || in2 lands in out. */
+    n = 0;
+    if (len1)
+        ENSURE_MSG(EVP_CipherUpdate(c->ctx, out, &n, in1, (int)len1), HASP_ERR_CRYPTO,
+                   "AEAD: encryption failed");
+    if (len2) {
+        int n2 = 0;
+        ENSURE_MSG(EVP_CipherUpdate(c->ctx, out + n, &n2, in2, (int)len2), HASP_ERR_CRYPTO,
+                   "AEAD: encryption failed");
+        n += n2;
+    }
     ENSURE_MSG(EVP_CipherFinal_ex(c->ctx, out + n, &m), HASP_ERR_CRYPTO, "AEAD: encryption failed");
     OSSL_PARAM params[2] = {
         OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, out + len, HASP_AEAD_TAG_LEN),

@@ -65,6 +65,12 @@ int hasp_prf12_2(int alg, const uint8_t *secret, size_t secret_len, const char *
                  const uint8_t *seed1, size_t len1, const uint8_t *seed2, size_t len2, uint8_t *out,
                  size_t out_len);
 
+/* Same, with the secret's HMAC key prepared once in h (hasp_hmac_new(alg,
+ * secret)): for several PRF calls on one secret, as TLS 1.2 makes with the
+ * master secret (key block, both Finished). h is reusable afterwards. */
+int hasp_prf12_hmac(hasp_hmac_ctx *h, const char *label, const uint8_t *seed1, size_t len1,
+                    const uint8_t *seed2, size_t len2, uint8_t *out, size_t out_len);
+
 /* HKDF (RFC 5869) and TLS 1.3's HKDF-Expand-Label (RFC 8446 7.1). */
 int hasp_hkdf_extract(int alg, const uint8_t *salt, size_t salt_len, const uint8_t *ikm,
                       size_t ikm_len, uint8_t *prk);
@@ -77,6 +83,10 @@ int hasp_hkdf_expand_label(int alg, const uint8_t *secret, size_t secret_len, co
 /* ------------------------------------------------------------------ random */
 
 int hasp_random(uint8_t *out, size_t len);
+/* For values sent in the clear (hello randoms, session IDs): the same
+ * DRBG, served from a per-thread, fork-safe pool (rand.c). Never for
+ * secrets. */
+int hasp_random_public(uint8_t *out, size_t len);
 
 /* ------------------------------------------------------------------ AEAD */
 
@@ -95,6 +105,11 @@ hasp_aead_ctx *hasp_aead_new(int alg, int encrypt, const uint8_t *key);
 /* out gets len + 16 bytes (ciphertext || tag). out may equal in. */
 int hasp_aead_seal(hasp_aead_ctx *c, const uint8_t nonce[12], const uint8_t *aad, size_t aad_len,
                    const uint8_t *in, size_t len, uint8_t *out);
+/* Same over the concatenation in1 || in2 (len1 + len2 bytes), written to
+ * out as one stream: out gets len1 + len2 + 16 bytes. in1 may equal out,
+ * in2 may equal out + len1; no other overlap. */
+int hasp_aead_seal2(hasp_aead_ctx *c, const uint8_t nonce[12], const uint8_t *aad, size_t aad_len,
+                    const uint8_t *in1, size_t len1, const uint8_t *in2, size_t len2, uint8_t *out);
 /* in is ciphertext || tag (len >= 16); out gets len - 16 bytes. out may
  * equal in. Returns HASP_ERR_BAD_MAC when authentication fails. */
 int hasp_aead_open(hasp_aead_ctx *c, const uint8_t nonce[12], const uint8_t *aad, size_t aad_len,

@@ -378,40 +378,56 @@ int hasp_hmac_ct(hasp_hmac_ctx *h, const uint8_t *hdr, size_t hdr_len, const uin
 
 /* ------------------------------------------------------------------ TLS 1.2 PRF (RFC 5246 5) */
 
+/* P_hash with the secret's HMAC states ready in h (left as they were). */
+static void prf12_run(hasp_hmac_ctx *h, const char *label, const uint8_t *seed1, size_t len1,
+                      const uint8_t *seed2, size_t len2, uint8_t *out, size_t out_len)
+{
+    const size_t hl = h->md->out_len, ll = label ? strlen(label) : 0;
+    uint8_t a[HASP_HASH_MAX], blk[HASP_HASH_MAX];
+    /* A(1) = HMAC(secret, label || seed) */
+    hasp_hmac_start(h);
+    hasp_hmac_update(h, (const uint8_t *)label, ll);
+    hasp_hmac_update(h, seed1, len1);
+    hasp_hmac_update(h, seed2, len2);
+    hasp_hmac_finish(h, a);
+    while (out_len) {
+        hasp_hmac_start(h);
+        hasp_hmac_update(h, a, hl);
+        hasp_hmac_update(h, (const uint8_t *)label, ll);
+        hasp_hmac_update(h, seed1, len1);
+        hasp_hmac_update(h, seed2, len2);
+        hasp_hmac_finish(h, blk);
+        size_t n = out_len < hl ? out_len : hl;
+        memcpy(out, blk, n);
+        out += n;
+        out_len -= n;
+        if (out_len) {
+            hasp_hmac_start(h);
+            hasp_hmac_update(h, a, hl);
+            hasp_hmac_finish(h, a);
+        }
+    }
+    OPENSSL_cleanse(a, sizeof(a));
+    OPENSSL_cleanse(blk, sizeof(blk));
+    OPENSSL_cleanse(&h->work, sizeof(h->work));
+}
+
 int hasp_prf12_2(int alg, const uint8_t *secret, size_t secret_len, const char *label,
                  const uint8_t *seed1, size_t len1, const uint8_t *seed2, size_t len2, uint8_t *out,
                  size_t out_len)
 {
     hasp_hmac_ctx h;
     GUARD(hasp_hmac_init_key(&h, alg, secret, secret_len));
-    const size_t hl = h.md->out_len, ll = label ? strlen(label) : 0;
-    uint8_t a[HASP_HASH_MAX], blk[HASP_HASH_MAX];
-    /* A(1) = HMAC(secret, label || seed) */
-    hasp_hmac_start(&h);
-    hasp_hmac_update(&h, (const uint8_t *)label, ll);
-    hasp_hmac_update(&h, seed1, len1);
-    hasp_hmac_update(&h, seed2, len2);
-    hasp_hmac_finish(&h, a);
-    while (out_len) {
-        hasp_hmac_start(&h);
-        hasp_hmac_update(&h, a, hl);
-        hasp_hmac_update(&h, (const uint8_t *)label, ll);
-        hasp_hmac_update(&h, seed1, len1);
-        hasp_hmac_update(&h, seed2, len2);
-        hasp_hmac_finish(&h, blk);
-        size_t n = out_len < hl ? out_len : hl;
-        memcpy(out, blk, n);
-        out += n;
-        out_len -= n;
-        if (out_len) {
-            hasp_hmac_start(&h);
-            hasp_hmac_update(&h, a, hl);
-            hasp_hmac_finish(&h, a);
-        }
-    }
-    OPENSSL_cleanse(a, sizeof(a));
-    OPENSSL_cleanse(blk, sizeof(blk));
+    prf12_run(&h, label, seed1, len1, seed2, len2, out, out_len);
     OPENSSL_cleanse(&h, sizeof(h));
+    return 0;
+}
+
+int hasp_prf12_hmac(hasp_hmac_ctx *h, const char *label, const uint8_t *seed1, size_t len1,
+                    const uint8_t *seed2, size_t len2, uint8_t *out, size_t out_len)
+{
+    ENSURE(h != NULL, HASP_ERR_USAGE);
+    prf12_run(h, label, seed1, len1, seed2, len2, out, out_len);
     return 0;
 }
 

@@ -89,6 +89,15 @@ static inline size_t ct_select(size_t mask, size_t a, size_t b)
     return (mask & a) | (~mask & b);
 }
 
+/* pkey.c: an EC public key (P-256/384/521, named curve, uncompressed
+ * point) as an EC_KEY on a shared group; *type gets its enum
+ * hasp_pkey_type. NULL when the SPKI has another shape or a bad point. */
+#include <openssl/ec.h>
+EC_KEY *hasp_ec_key_from_spki_fast(const uint8_t *der, size_t len, int *type);
+/* ECDSA_verify over a digest: 1 when the signature is good. */
+int hasp_ec_key_verify(EC_KEY *k, const uint8_t *dg, size_t dg_len, const uint8_t *sig,
+                       size_t sig_len);
+
 /* x509_extra.c: the fast SubjectPublicKeyInfo decoder (per-type d2i). */
 EVP_PKEY *crypto_pubkey_from_spki(const uint8_t *spki, size_t len);
 

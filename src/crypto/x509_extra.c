@@ -15,7 +15,8 @@
 #include "x509_extra.h"
 
 struct hasp_x509_pubkey {
-    EVP_PKEY *pk;
+    EVP_PKEY *pk; /* NULL for EC keys of the usual shapes, which are in ec */
+    EC_KEY *ec;
 };
 
 /* rsaEncryption and id-ecPublicKey AlgorithmIdentifier OIDs, as they
@@ -78,6 +79,18 @@ EVP_PKEY *crypto_pubkey_from_spki(const uint8_t *spki, size_t len)
 
 hasp_x509_pubkey *hasp_x509_pubkey_new(const uint8_t *spki, size_t len)
 {
+    int type = 0;
+    EC_KEY *ec = spki ? hasp_ec_key_from_spki_fast(spki, len, &type) : NULL;
+    if (ec != NULL) {
+        hasp_x509_pubkey *k = hasp_calloc(1, sizeof(*k));
+        if (k == NULL) {
+            EC_KEY_free(ec);
+            hasp_err_set(HASP_ERR_NOMEM, __FILE__, __LINE__, NULL);
+            return NULL;
+        }
+        k->ec = ec;
+        return k;
+    }
     EVP_PKEY *pk = crypto_pubkey_from_spki(spki, len);
     if (pk == NULL) return NULL;
     /* Move a legacy key into the provider now, once, so that threads
@@ -99,6 +112,7 @@ void hasp_x509_pubkey_free(hasp_x509_pubkey *k)
 {
     if (k == NULL) return;
     EVP_PKEY_free(k->pk);
+    EC_KEY_free(k->ec);
     hasp_free(k);
 }
 
@@ -106,6 +120,18 @@ int hasp_x509_pubkey_verify(const hasp_x509_pubkey *k, int sig_alg, int hash, co
                             size_t len, const uint8_t *sig, size_t sig_len)
 {
     ENSURE(k != NULL, HASP_ERR_USAGE);
+    if (k->ec != NULL) {
+        ENSURE_MSG(sig_alg == HASP_SIG_ECDSA, HASP_ERR_DECRYPT,
+                   "an EC key only makes ECDSA signatures");
+        uint8_t dg[HASP_HASH_MAX];
+        ENSURE_MSG(hash >= HASP_HASH_SHA1 && hash <= HASP_HASH_SHA512 &&
+                       hasp_hash(hash, data, len, dg) == 0,
+                   HASP_ERR_CERT_UNSUPPORTED, "hash %d is not supported", hash);
+        int ok = hasp_ec_key_verify(k->ec, dg, hasp_hash_len(hash), sig, sig_len);
+        OPENSSL_cleanse(dg, sizeof(dg));
+        ENSURE_MSG(ok, HASP_ERR_DECRYPT, "the signature does not verify");
+        return 0;
+    }
     const EVP_MD *md = NULL;
     if (sig_alg != HASP_SIG_ED25519) {
         md = hasp_evp_md(hash);

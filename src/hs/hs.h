@@ -117,6 +117,8 @@ struct hasp_hs {
     int client_cert_sent;  /* client: non-empty Certificate */
 
     hasp_kex *kex;
+    hasp_hmac_ctx *master_hmac; /* the master secret's HMAC key, prepared for the PRF */
+    uint8_t master_hmac_of[48]; /* ... of this master secret */
     uint8_t pms[512];
     size_t pms_len;
 

@@ -3,6 +3,7 @@
  * that message and call recv(). A message that does not fit the current
  * row is unexpected_message by construction. */
 #include "../alloc.h"
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -322,6 +323,25 @@ static int derive_keys(hasp_conn *c)
     return derive_key_block(c);
 }
 
+/* PRF(master secret, label, seed1 || seed2): the key block and both
+ * Finished use the same secret, so its HMAC key is prepared once per
+ * handshake (and again if the master secret changes). */
+static int prf_master(hasp_conn *c, int alg, const char *label, const uint8_t *seed1, size_t len1,
+                      const uint8_t *seed2, size_t len2, uint8_t *out, size_t out_len)
+{
+    struct hasp_hs *hs = c->hs;
+    if (hs == NULL)
+        return hasp_prf12_2(alg, c->master, 48, label, seed1, len1, seed2, len2, out, out_len);
+    if (hs->master_hmac == NULL || hasp_hmac_len(hs->master_hmac) != hasp_hash_len(alg) ||
+        hasp_ct_memcmp(hs->master_hmac_of, c->master, 48) != 0) {
+        hasp_hmac_free(hs->master_hmac);
+        hs->master_hmac = hasp_hmac_new(alg, c->master, 48);
+        if (hs->master_hmac == NULL) return hasp_err_last()->code;
+        memcpy(hs->master_hmac_of, c->master, 48);
+    }
+    return hasp_prf12_hmac(hs->master_hmac, label, seed1, len1, seed2, len2, out, out_len);
+}
+
 /* The key block from the master secret and both randoms (RFC 5246 6.3). */
 static int derive_key_block(hasp_conn *c)
 {
@@ -334,8 +354,8 @@ static int derive_key_block(hasp_conn *c)
     uint8_t kb[2 * (64 + 32 + 12)];
     size_t need = 2 * (mac + key + iv);
     ENSURE(need <= sizeof(kb), HASP_ERR_INTERNAL);
-    GUARD(hasp_prf12_2(s->prf_hash, c->master, 48, "key expansion", hs->server_random, 32,
-                       hs->client_random, 32, kb, need));
+    GUARD(prf_master(c, s->prf_hash, "key expansion", hs->server_random, 32, hs->client_random, 32,
+                     kb, need));
     const uint8_t *cmac = kb, *smac = kb + mac, *ckey = kb + 2 * mac, *skey = ckey + key,
                   *civ = skey + key, *siv = civ + iv;
     int client = c->role == HASP_CLIENT;
@@ -363,24 +383,22 @@ int client_hello_send(hasp_conn *c)
     int tls12 = c->cfg->min_version <= HASP_TLS1_2;
     if (!hs->ch_sent) {
         /* A second ClientHello (after HelloRetryRequest) keeps random and session ID. */
-        GUARD(conn_random(c, hs->client_random, 32));
         const hasp_session *sess = hs->reneg ? NULL : c->session_in;
+        int fresh_id = 0;
         if (sess && sess->resumable && sess->version == HASP_TLS1_2 && tls12 &&
             conn_now(c) < sess->created + (int64_t)sess->lifetime) {
             if (sess->ticket_len) {
                 /* RFC 5077 3.4: a fresh ID, echoed when the ticket is accepted. */
-                GUARD(conn_random(c, hs->session_id, 32));
-                hs->session_id_len = 32;
+                fresh_id = 1;
             } else if (sess->id_len) {
                 memcpy(hs->session_id, sess->id, sess->id_len);
                 hs->session_id_len = sess->id_len;
             }
         }
-        if (tls13 && hs->session_id_len == 0) {
-            /* RFC 8446 D.4: middlebox compatibility mode. */
-            GUARD(conn_random(c, hs->session_id, 32));
-            hs->session_id_len = 32;
-        }
+        /* RFC 8446 D.4: middlebox compatibility mode. */
+        if (tls13 && hs->session_id_len == 0) fresh_id = 1;
+        GUARD(conn_random_public(c, hs->client_random, 32, fresh_id ? hs->session_id : NULL, 32));
+        if (fresh_id) hs->session_id_len = 32;
         memcpy(hs->sent_session_id, hs->session_id, hs->session_id_len);
         hs->sent_session_id_len = hs->session_id_len;
         hs->ch_sent = 1;
@@ -448,7 +466,10 @@ static const hasp_cred *pick_cred(hasp_conn *c, const hasp_suite *s)
                                                                  : 0x0019;
             if (!hs_peer_has_group(c->hs, curve)) continue;
         }
-        if (c->sni[0] && hasp_x509_matches_host(cr->chain[0], cr->chain_len[0], c->sni) == 1)
+        /* The name decides only between several certificates (parsing one
+         * per handshake is not free). */
+        if (c->sni[0] && c->cfg->ncreds > 1 &&
+            hasp_x509_matches_host(cr->chain[0], cr->chain_len[0], c->sni) == 1)
             return cr;
         if (!first) first = cr;
     }
@@ -747,20 +768,15 @@ static int server_hello_send(hasp_conn *c)
 {
     struct hasp_hs *hs = c->hs;
     hasp_wr *w = hs_msg_begin(c);
-    GUARD(conn_random(c, hs->server_random, 32));
+    /* A new session: an ID for the cache (and for tickets, RFC 5077 3.4), or
+     * an empty one that says "not resumable". */
+    int new_id = !c->resumed && (c->cfg->cache || c->cfg->sess_new || (hs->flags & F_TICKET));
+    GUARD(conn_random_public(c, hs->server_random, 32, new_id ? hs->session_id : NULL, 32));
+    if (!c->resumed) hs->session_id_len = new_id ? 32 : 0;
     if (hs_max_version(c) >= HASP_TLS1_3)
         memcpy(hs->server_random + 24, tls13_downgrade12, 8); /* RFC 8446 4.1.3 */
     GUARD(wr_u16(w, HASP_TLS1_2));
     GUARD(wr_bytes(w, hs->server_random, 32));
-    if (!c->resumed) {
-        /* A new session: an ID for the cache (and for tickets, RFC 5077 3.4), or
-         * an empty one that says "not resumable". */
-        hs->session_id_len = 0;
-        if (c->cfg->cache || c->cfg->sess_new || (hs->flags & F_TICKET)) {
-            GUARD(conn_random(c, hs->session_id, 32));
-            hs->session_id_len = 32;
-        }
-    }
     GUARD(wr_vec(w, 1, hs->session_id, hs->session_id_len));
     GUARD(wr_u16(w, c->suite->id));
     GUARD(wr_u8(w, 0));
@@ -1298,9 +1314,8 @@ int hs_ccs_recv(hasp_conn *c)
 
 static int verify_data(hasp_conn *c, int from_client, const uint8_t *hash, uint8_t out[12])
 {
-    return hasp_prf12(c->suite->prf_hash, c->master, 48,
-                      from_client ? "client finished" : "server finished", hash,
-                      hasp_hash_len(c->suite->prf_hash), out, 12);
+    return prf_master(c, c->suite->prf_hash, from_client ? "client finished" : "server finished",
+                      hash, hasp_hash_len(c->suite->prf_hash), NULL, 0, out, 12);
 }
 
 static int finished_send(hasp_conn *c)
@@ -1457,10 +1472,32 @@ static void advance(hasp_conn *c)
     }
 }
 
+/* The handshake state is mostly two arrays, the client's ticket
+ * identities and key shares (6 of its 9.5 KB): bytes the peer sent in the
+ * clear, read only up to their recorded lengths. They are neither zeroed
+ * when the state is made nor wiped when it goes; every other byte is. */
+_Static_assert(offsetof(struct hasp_hs, psk_identities) < offsetof(struct hasp_hs, share_data),
+               "hs_clear expects psk_identities before share_data");
+static void hs_clear(struct hasp_hs *hs, int wipe)
+{
+    uint8_t *p = (uint8_t *)hs;
+    const size_t a0 = offsetof(struct hasp_hs, psk_identities),
+                 a1 = a0 + sizeof(hs->psk_identities);
+    const size_t b0 = offsetof(struct hasp_hs, share_data), b1 = b0 + sizeof(hs->share_data);
+    const size_t span[3][2] = {{0, a0}, {a1, b0}, {b1, sizeof(*hs)}};
+    for (int i = 0; i < 3; i++) {
+        if (wipe)
+            hasp_wipe(p + span[i][0], span[i][1] - span[i][0]);
+        else
+            memset(p + span[i][0], 0, span[i][1] - span[i][0]);
+    }
+}
+
 int hs_start(hasp_conn *c)
 {
-    struct hasp_hs *hs = hasp_calloc(1, sizeof(*hs));
+    struct hasp_hs *hs = hasp_malloc(sizeof(*hs));
     ENSURE(hs, HASP_ERR_NOMEM);
+    hs_clear(hs, 0);
     hs->table = tls12_full;
     hs->transcript = hasp_wr_dyn();
     hs->msg = hasp_wr_dyn();
@@ -1479,13 +1516,14 @@ void hs_free(hasp_conn *c)
     hasp_wr_free(&hs->in);
     hasp_pkey_free(hs->peer_key);
     hasp_kex_free(hs->kex);
+    hasp_hmac_free(hs->master_hmac);
     hasp_kex_free(hs->share_kex);
     hasp_session_free(hs->resume);
     for (int i = 0; i < hs->ndeferred; i++)
         hasp_free(hs->deferred[i].detail);
     hasp_free(hs->peer_ticket);
     hasp_free(hs->new_ticket);
-    hasp_wipe(hs, sizeof(*hs));
+    hs_clear(hs, 1);
     hasp_free(hs);
     c->hs = NULL;
 }

@@ -63,10 +63,12 @@ static int install_secret_suite(hasp_conn *c, const hasp_suite *suite, const uin
     GUARD(rc);
     memcpy(write ? c->wr_secret : c->rd_secret, secret, hl);
     int from_server = (c->role == HASP_SERVER) == write;
-    char detail[128];
-    snprintf(detail, sizeof(detail), "%s, %s traffic keys", suite->iana, what);
-    conn_event(c, HASP_EV_KEY_CHANGE, from_server, 0, write ? "write keys" : "read keys", 0,
-               detail);
+    if (conn_tracing(c)) {
+        char detail[128];
+        snprintf(detail, sizeof(detail), "%s, %s traffic keys", suite->iana, what);
+        conn_event(c, HASP_EV_KEY_CHANGE, from_server, 0, write ? "write keys" : "read keys", 0,
+                   detail);
+    }
     return 0;
 }
 
@@ -390,7 +392,9 @@ static const hasp_cred *pick_cred13(hasp_conn *c, uint16_t *scheme)
         uint16_t s =
             hs_pick_sigscheme(c, hs->peer_sigalgs, hs->npeer_sigalgs, cr->key, HASP_TLS1_3);
         if (!s) continue;
-        if (c->sni[0] && hasp_x509_matches_host(cr->chain[0], cr->chain_len[0], c->sni) == 1) {
+        /* The name decides only between several certificates. */
+        if (c->sni[0] && c->cfg->ncreds > 1 &&
+            hasp_x509_matches_host(cr->chain[0], cr->chain_len[0], c->sni) == 1) {
             *scheme = s;
             return cr;
         }
@@ -639,7 +643,7 @@ static int server_hello13_send(hasp_conn *c)
                  hasp_group_name(c->group), hasp_err_last()->msg);
         GUARD(hasp_kex_public(hs->kex, pub, sizeof(pub), &pub_len));
     }
-    GUARD(conn_random(c, hs->server_random, 32));
+    GUARD(conn_random_public(c, hs->server_random, 32, NULL, 0));
     hasp_wr *w = hs_msg_begin(c);
     GUARD(write_sh_common(c, w, hs->server_random));
     size_t all, m;

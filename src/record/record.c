@@ -165,6 +165,14 @@ static int cbc_next_iv(hasp_rec_prot *p, uint8_t *iv)
 
 /* ------------------------------------------------------------------ seal */
 
+/* 1 when the n bytes at src either are dst itself or do not overlap the
+ * n bytes at dst: the cipher can then read src and write dst in one pass. */
+static int apart_or_same(const uint8_t *src, const uint8_t *dst, size_t n)
+{
+    uintptr_t s = (uintptr_t)src, d = (uintptr_t)dst;
+    return s == d || s + n <= d || d + n <= s;
+}
+
 static size_t cbc_body_len(const hasp_rec_prot *p, size_t len)
 {
     const size_t B = p->block_len, m = hasp_hash_len(p->mac_hash);
@@ -233,18 +241,30 @@ int hasp_rec_seal_padded(hasp_rec_prot *p, uint8_t type, uint16_t version, const
             memcpy(b, nonce + 4, 8);
             ct = b + 8;
         }
-        if (len) memmove(ct, pt, len);
+        /* Encrypt straight from the caller's bytes unless they overlap the
+         * destination other than exactly. */
+        const uint8_t *src = pt;
+        if (len && !apart_or_same(pt, ct, len)) {
+            memmove(ct, pt, len);
+            src = ct;
+        }
         aad12(ad, p->seq, type, version, len);
-        rc = hasp_aead_seal(p->aead, nonce, ad, 13, ct, len, ct);
+        rc = hasp_aead_seal(p->aead, nonce, ad, 13, src, len, ct);
         break;
     }
     case HASP_REC_AEAD13: {
         /* RFC 8446 5.2: TLSInnerPlaintext = content || type || zeros */
-        if (len) memmove(b, pt, len);
+        const uint8_t *src = pt;
+        if (len && !apart_or_same(pt, b, len + 1 + pad)) {
+            memmove(b, pt, len);
+            src = b;
+        }
         b[len] = type;
         memset(b + len + 1, 0, pad);
         make_nonce(p, nonce);
-        rc = hasp_aead_seal(p->aead, nonce, rec, HASP_REC_HEADER_LEN, b, len + 1 + pad, b);
+        /* content from the caller's buffer, type and padding from the record */
+        rc = hasp_aead_seal2(p->aead, nonce, rec, HASP_REC_HEADER_LEN, src, len, b + len, 1 + pad,
+                             b);
         break;
     }
     case HASP_REC_CBC: {
@@ -386,8 +406,8 @@ static int open_aead13(hasp_rec_prot *p, uint8_t *rec, size_t n, uint8_t *type, 
         inner = dst_cap;
     } else {
         if (dst && dst_cap >= inner) b = dst; /* into the caller's buffer */
-        GUARD(hasp_aead_open(p->aead, nonce, rec, HASP_REC_HEADER_LEN, rec + HASP_REC_HEADER_LEN,
-                             n, b));
+        GUARD(hasp_aead_open(p->aead, nonce, rec, HASP_REC_HEADER_LEN, rec + HASP_REC_HEADER_LEN, n,
+                             b));
     }
     /* RFC 8446 5.4: the content type is the last non-zero byte. */
     size_t i = inner;

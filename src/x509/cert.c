@@ -442,10 +442,10 @@ static int parse_extensions(hasp_x509_cert *c, hasp_rd exts)
         GUARD(hasp_der_expect(&r, DER_OCTET_STRING, &val));
         GUARD(hasp_der_end(&r, "an extension"));
 
-        char oid_s[64];
-        hasp_der_oid_str(oid, oid_s, sizeof(oid_s));
+        char oid_s[64]; /* the dotted OID, for messages only: made when one is */
         for (size_t i = 0; i < nseen; i++) {
             if (seen[i].len == oid.len && memcmp(seen[i].p, oid.p, oid.len) == 0) {
+                hasp_der_oid_str(oid, oid_s, sizeof(oid_s));
                 defect(c, HASP_ERR_CERT_BAD,
                        "it contains extension %s twice (RFC 5280 4.2 allows one instance)", oid_s);
                 return 0;
@@ -462,8 +462,10 @@ static int parse_extensions(hasp_x509_cert *c, hasp_rd exts)
             if (hasp_der_oid_eq(oid, (const uint8_t *)ext_handlers[i].oid, ext_handlers[i].oid_len))
                 h = &ext_handlers[i];
         if (!h) {
-            if (critical)
+            if (critical) {
+                hasp_der_oid_str(oid, oid_s, sizeof(oid_s));
                 defect(c, HASP_ERR_CERT_BAD, "it has an unknown critical extension %s", oid_s);
+            }
             continue;
         }
         if (h->critical_rule > 0 && !critical)

@@ -4,6 +4,8 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "crypto/crypto.h"
 #include "test.h"
@@ -424,6 +426,27 @@ static void test_aead(void)
         nonce[0] ^= 1;
     }
     CHECK(ok, "AES-256-GCM round trips, wrong nonce fails");
+
+    /* seal2 over two sources gives what seal gives over their concatenation. */
+    ok = 1;
+    for (int alg = HASP_AEAD_AES128GCM; alg <= HASP_AEAD_CHACHA20POLY1305; alg++) {
+        hasp_aead_ctx *e2 = hasp_aead_new(alg, 1, key);
+        uint8_t ct2[300];
+        for (size_t len = 0; len <= 256; len += 37) {
+            for (size_t i = 0; i < len; i++)
+                pt[i] = (uint8_t)(3 * i + len);
+            for (size_t cut = 0; cut <= len; cut += len / 3 + 1) {
+                ok &= e2 && hasp_aead_seal(e2, nonce, aad, 5, pt, len, ct) == 0;
+                /* the second part in place at its spot in the output */
+                memcpy(ct2 + cut, pt + cut, len - cut);
+                ok &= e2 &&
+                      hasp_aead_seal2(e2, nonce, aad, 5, pt, cut, ct2 + cut, len - cut, ct2) == 0;
+                ok &= memcmp(ct, ct2, len + 16) == 0;
+            }
+        }
+        hasp_aead_free(e2);
+    }
+    CHECK(ok, "AEAD seal2 of two parts equals seal of the whole");
     CHECK(hasp_aead_key_len(HASP_AEAD_AES256GCM) == 32 &&
               hasp_aead_key_len(HASP_AEAD_AES128GCM) == 16,
           "AEAD key lengths");
@@ -771,6 +794,35 @@ static void test_random(void)
     uint8_t a[32], b[32];
     CHECK(hasp_random(a, 32) == 0 && hasp_random(b, 32) == 0 && memcmp(a, b, 32) != 0,
           "random bytes differ");
+
+    /* The public pool: successive draws differ, across refills too. */
+    int ok = 1;
+    uint8_t prev[64] = {0}, cur[64];
+    for (int i = 0; i < 40; i++) {
+        size_t n = 1 + (size_t)(i * 7) % 64;
+        ok &= hasp_random_public(cur, n) == 0 && (n < 8 || memcmp(cur, prev, n) != 0);
+        memcpy(prev, cur, n);
+    }
+    CHECK(ok, "public random draws differ, over several pool refills");
+
+    /* After fork() the child must not hand out the parent's pooled bytes. */
+    int fd[2];
+    ok = pipe(fd) == 0 && hasp_random_public(a, 8) == 0;
+    pid_t pid = ok ? fork() : -1;
+    if (pid == 0) {
+        uint8_t c[32];
+        ssize_t w = -1;
+        if (hasp_random_public(c, 32) == 0) w = write(fd[1], c, 32);
+        _exit(w == 32 ? 0 : 1);
+    }
+    uint8_t child[32] = {0};
+    int st = -1;
+    ok = ok && pid > 0 && hasp_random_public(a, 32) == 0 && read(fd[0], child, 32) == 32 &&
+         waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0 &&
+         memcmp(a, child, 32) != 0;
+    if (fd[0] >= 0) close(fd[0]);
+    if (fd[1] >= 0) close(fd[1]);
+    CHECK(ok, "after fork, parent and child draw different public random bytes");
 }
 
 int main(void)
