@@ -154,7 +154,7 @@ const char *floor_ops(const hs_case *hc, int side);
 double floor_hs_rate(floor_ctx *f, const hs_case *hc, int side, double seconds);
 /* Raw AEAD through EVP, 16 KiB records with a 13-byte AAD: MB/s for
  * sealing (side SIDE_CLIENT, "send") or opening (SIDE_SERVER, "recv"). */
-double floor_bulk_rate(floor_ctx *f, int aead, int side, size_t len, double seconds);
+double floor_bulk_rate(floor_ctx *f, int aead, int side, size_t len, int tls13, double seconds);
 
 const char *aead_name(int aead);
 

@@ -284,7 +284,7 @@ static void bench_bulk(int aead, uint16_t version, const bench_pki *pki, floor_c
             if (l == 2) {
                 for (int s = 0; fl && s < 2; s++) {
                     double f = floor_bulk_rate(fl, aead, s == 0 ? SIDE_CLIENT : SIDE_SERVER,
-                                               BULK_LEN, opt.run_time / 2);
+                                               BULK_LEN, version == 0x0304, opt.run_time / 2);
                     if (f > 0) fv[s][nf[s]++] = f;
                 }
             } else if (ok[l] && bulk_run(libs[l], x[l], opt.run_time, buf, rbuf, &vs[l][r],
