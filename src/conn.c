@@ -71,6 +71,16 @@ int64_t conn_now(const hasp_conn *c)
     return c->cfg->now ? c->cfg->now(c->cfg->now_arg) : (int64_t)time(NULL);
 }
 
+int64_t conn_now_ms(const hasp_conn *c)
+{
+    if (c->cfg->now) return c->cfg->now(c->cfg->now_arg) * 1000;
+    /* TLS 1.3 ticket ages are in milliseconds: peers (GnuTLS) refuse early
+     * data whose age is off by the rounding of a seconds clock */
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 int conn_random(hasp_conn *c, uint8_t *out, size_t len)
 {
     if (c->cfg->rng) return c->cfg->rng(c->cfg->rng_arg, out, len) == 0 ? 0 : HASP_ERR_CRYPTO;

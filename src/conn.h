@@ -192,6 +192,7 @@ static inline int conn_tracing(const hasp_conn *c)
     return c->cfg->ev_cb != NULL;
 }
 int64_t conn_now(const hasp_conn *c);
+int64_t conn_now_ms(const hasp_conn *c); /* the same clock in milliseconds */
 static inline int conn_verify_client(const hasp_conn *c)
 {
     return c->verify_client >= 0 ? c->verify_client : c->cfg->verify_client;

@@ -281,7 +281,7 @@ int tls13_psk_ch_write(hasp_conn *c, hasp_wr *w)
     hs->psk_offered = 0;
     const hasp_suite *ps = offerable_psk(c);
     if (!ps) return 0;
-    int64_t now_ms = conn_now(c) * 1000;
+    int64_t now_ms = conn_now_ms(c);
     size_t hl = hasp_hash_len(ps->prf_hash), m;
     uint32_t age = (uint32_t)(now_ms - s->ticket_received_ms) + s->age_add;
     GUARD(wr_vec_begin(w, 2, &m));
@@ -1361,7 +1361,7 @@ int tls13_post_handshake(hasp_conn *c, int type, hasp_rd *body)
         s->created = conn_now(c);
         s->lifetime = lifetime > 604800 ? 604800 : lifetime;
         s->age_add = age_add;
-        s->ticket_received_ms = conn_now(c) * 1000;
+        s->ticket_received_ms = conn_now_ms(c);
         s->max_early_data = max_early;
         int rc = hasp_hkdf_expand_label(c->suite->prf_hash, c->resumption_master, hlen(c),
                                         "resumption", nonce.p, nonce.len, s->secret, hlen(c));
