@@ -84,7 +84,7 @@ void hasp_config_free(hasp_config *cfg)
     session_cache_free(cfg->cache);
     used_tickets_free(cfg->used_tickets);
     used_tickets_free(cfg->revoked_tickets);
-    strikes_free(cfg->early_strikes);
+    used_tickets_free(cfg->early_strikes);
     ticket_keys_destroy(&cfg->tkeys);
     pthread_mutex_destroy(&cfg->lock);
     hasp_free(cfg);
@@ -531,7 +531,7 @@ int hasp_config_set_early_data(hasp_config *cfg, uint32_t max_bytes)
 {
     if (!cfg) return HASP_ERR_USAGE;
     if (max_bytes && !cfg->early_strikes) {
-        cfg->early_strikes = strikes_new(4096);
+        cfg->early_strikes = used_tickets_new(4096);
         if (!cfg->early_strikes)
             return cfg_fail(cfg, HASP_ERR_NOMEM, "no memory for the 0-RTT replay register");
     }

@@ -735,6 +735,20 @@ int hasp_conn_handshake(hasp_conn *c)
 
 /* ---------------------------------------------------------------- application data */
 
+/* Data kept for the reader (during a renegotiation, or early data): the
+ * first early_unread bytes of it came as 0-RTT. */
+static int stash_take(hasp_conn *c, void *buf, size_t len)
+{
+    size_t avail = c->stash.len - c->stash_off;
+    size_t n = len < avail ? len : avail;
+    if (n > 0x7fffffff) n = 0x7fffffff;
+    if (n) memcpy(buf, c->stash.p + c->stash_off, n);
+    c->stash_off += n;
+    c->early_unread -= n < c->early_unread ? n : c->early_unread;
+    if (c->stash_off == c->stash.len) c->stash.len = c->stash_off = 0;
+    return (int)n;
+}
+
 int hasp_conn_read(hasp_conn *c, void *buf, size_t len)
 {
     if (!c || (!buf && len)) return HASP_ERR_USAGE;
@@ -744,16 +758,7 @@ int hasp_conn_read(hasp_conn *c, void *buf, size_t len)
     }
     int warnings = 0;
     for (;;) {
-        if (c->stash.len > c->stash_off) {
-            size_t avail = c->stash.len - c->stash_off;
-            size_t n = len < avail ? len : avail;
-            if (n > 0x7fffffff) n = 0x7fffffff;
-            memcpy(buf, c->stash.p + c->stash_off, n);
-            c->stash_off += n;
-            c->early_unread -= n < c->early_unread ? n : c->early_unread;
-            if (c->stash_off == c->stash.len) c->stash.len = c->stash_off = 0;
-            return (int)n;
-        }
+        if (c->stash.len > c->stash_off) return stash_take(c, buf, len);
         if (c->app_len > 0) {
             size_t n = len < c->app_len ? len : c->app_len;
             if (n > 0x7fffffff) n = 0x7fffffff;
@@ -861,15 +866,8 @@ int hasp_conn_read_early(hasp_conn *c, void *buf, size_t len)
         return conn_refuse(c, hasp_err_set(HASP_ERR_USAGE, __FILE__, __LINE__,
                                            "hasp_conn_read_early is for servers"));
     for (;;) {
-        if (c->early_unread > 0) {
-            size_t n = len < c->early_unread ? len : c->early_unread;
-            if (n > 0x7fffffff) n = 0x7fffffff;
-            if (n) memcpy(buf, c->stash.p + c->stash_off, n);
-            c->stash_off += n;
-            c->early_unread -= n;
-            if (c->stash_off == c->stash.len) c->stash.len = c->stash_off = 0;
-            return (int)n;
-        }
+        if (c->early_unread > 0)
+            return stash_take(c, buf, len < c->early_unread ? len : c->early_unread);
         if (c->state == ST_ERROR) return c->err;
         if (!early_open(c)) return 0;
         int rc = hasp_conn_handshake(c);

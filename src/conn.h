@@ -53,10 +53,10 @@ struct hasp_config {
     unsigned max_chain_len, max_extensions, handshake_timeout_ms;
     size_t max_buffered;
     int ticket_single_use;
-    int psk_modes;           /* HASP_PSK_KE | HASP_PSK_DHE_KE */
-    uint32_t max_early_data; /* 0-RTT: 0 = off */
-    int64_t early_since;     /* tickets issued before this never carry early data */
-    strike_register *early_strikes;
+    int psk_modes;               /* HASP_PSK_KE | HASP_PSK_DHE_KE */
+    uint32_t max_early_data;     /* 0-RTT: 0 = off */
+    int64_t early_since;         /* tickets issued before this never carry early data */
+    used_tickets *early_strikes; /* 0-RTT strike register */
     used_tickets *used_tickets;
     used_tickets *revoked_tickets; /* from connections that ended badly */
     hasp_event_cb ev_cb;

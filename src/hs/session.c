@@ -402,11 +402,14 @@ uint16_t hasp_session_version(const hasp_session *s)
     return s ? s->version : 0;
 }
 
-/* ---------------------------------------------------------------- single-use tickets */
+/* ---------------------------------------------------------------- used tickets */
 
+/* A ring of ticket hashes, oldest overwritten first, each with the time it
+ * was added (for the 0-RTT strike register). */
 struct used_tickets {
     pthread_mutex_t lock;
     uint8_t (*h)[16];
+    int64_t *t;
     size_t cap, next, count;
 };
 
@@ -415,8 +418,9 @@ used_tickets *used_tickets_new(size_t cap)
     used_tickets *u = hasp_calloc(1, sizeof(*u));
     if (!u) return NULL;
     u->h = hasp_calloc(cap, sizeof(*u->h));
-    if (!u->h) {
-        hasp_free(u);
+    u->t = hasp_calloc(cap, sizeof(*u->t));
+    if (!u->h || !u->t) {
+        used_tickets_free(u);
         return NULL;
     }
     u->cap = cap;
@@ -427,8 +431,9 @@ used_tickets *used_tickets_new(size_t cap)
 void used_tickets_free(used_tickets *u)
 {
     if (!u) return;
-    pthread_mutex_destroy(&u->lock);
+    if (u->cap) pthread_mutex_destroy(&u->lock);
     hasp_free(u->h);
+    hasp_free(u->t);
     hasp_free(u);
 }
 
@@ -439,12 +444,26 @@ void ticket_hash16(const uint8_t *t, size_t len, uint8_t out[16])
     memcpy(out, full, 16);
 }
 
+/* Under the lock. */
+static int find_locked(const used_tickets *u, const uint8_t h[16])
+{
+    for (size_t i = 0; i < u->count; i++)
+        if (!memcmp(u->h[i], h, 16)) return 1;
+    return 0;
+}
+
+static void add_locked(used_tickets *u, const uint8_t h[16], int64_t now)
+{
+    memcpy(u->h[u->next], h, 16);
+    u->t[u->next] = now;
+    u->next = (u->next + 1) % u->cap;
+    if (u->count < u->cap) u->count++;
+}
+
 int used_tickets_has(used_tickets *u, const uint8_t h[16])
 {
-    int seen = 0;
     pthread_mutex_lock(&u->lock);
-    for (size_t i = 0; i < u->count && !seen; i++)
-        seen = !memcmp(u->h[i], h, 16);
+    int seen = find_locked(u, h);
     pthread_mutex_unlock(&u->lock);
     return seen;
 }
@@ -452,80 +471,27 @@ int used_tickets_has(used_tickets *u, const uint8_t h[16])
 void used_tickets_add(used_tickets *u, const uint8_t h[16])
 {
     pthread_mutex_lock(&u->lock);
-    memcpy(u->h[u->next], h, 16);
-    u->next = (u->next + 1) % u->cap;
-    if (u->count < u->cap) u->count++;
+    add_locked(u, h, 0);
     pthread_mutex_unlock(&u->lock);
+}
+
+int used_tickets_claim(used_tickets *u, const uint8_t *t, size_t len, int64_t now, int64_t keep_s)
+{
+    uint8_t full[HASP_HASH_MAX];
+    if (hasp_hash(HASP_HASH_SHA256, t, len, full) < 0) return 1; /* cannot tell: treat as used */
+    int rc = 0;
+    pthread_mutex_lock(&u->lock);
+    if (find_locked(u, full))
+        rc = 1;
+    else if (u->count == u->cap && now - u->t[u->next] < keep_s)
+        rc = 2; /* full, and the oldest entry has not served its time */
+    else
+        add_locked(u, full, now);
+    pthread_mutex_unlock(&u->lock);
+    return rc;
 }
 
 int used_tickets_seen(used_tickets *u, const uint8_t *t, size_t len)
 {
-    uint8_t full[HASP_HASH_MAX];
-    if (hasp_hash(HASP_HASH_SHA256, t, len, full) < 0) return 1; /* cannot tell: treat as used */
-    int seen = 0;
-    pthread_mutex_lock(&u->lock);
-    for (size_t i = 0; i < u->count && !seen; i++)
-        seen = !memcmp(u->h[i], full, 16);
-    if (!seen) {
-        memcpy(u->h[u->next], full, 16);
-        u->next = (u->next + 1) % u->cap;
-        if (u->count < u->cap) u->count++;
-    }
-    pthread_mutex_unlock(&u->lock);
-    return seen;
-}
-
-/* ---------------------------------------------------------------- 0-RTT strike register */
-
-struct strike_register {
-    pthread_mutex_t lock;
-    uint8_t (*h)[16];
-    int64_t *t;
-    size_t cap, next, count;
-};
-
-strike_register *strikes_new(size_t cap)
-{
-    strike_register *r = hasp_calloc(1, sizeof(*r));
-    if (!r) return NULL;
-    r->h = hasp_calloc(cap, sizeof(*r->h));
-    r->t = hasp_calloc(cap, sizeof(*r->t));
-    if (!r->h || !r->t) {
-        hasp_free(r->h);
-        hasp_free(r->t);
-        hasp_free(r);
-        return NULL;
-    }
-    r->cap = cap;
-    pthread_mutex_init(&r->lock, NULL);
-    return r;
-}
-
-void strikes_free(strike_register *r)
-{
-    if (!r) return;
-    pthread_mutex_destroy(&r->lock);
-    hasp_free(r->h);
-    hasp_free(r->t);
-    hasp_free(r);
-}
-
-int strikes_claim(strike_register *r, const uint8_t *t, size_t len, int64_t now, int64_t keep_s)
-{
-    uint8_t h[16];
-    ticket_hash16(t, len, h);
-    int rc = 0;
-    pthread_mutex_lock(&r->lock);
-    for (size_t i = 0; i < r->count && !rc; i++)
-        if (!memcmp(r->h[i], h, 16)) rc = 1;
-    /* full: the slot to reuse is the oldest; it must have served its time */
-    if (!rc && r->count == r->cap && now - r->t[r->next] < keep_s) rc = 2;
-    if (!rc) {
-        memcpy(r->h[r->next], h, 16);
-        r->t[r->next] = now;
-        r->next = (r->next + 1) % r->cap;
-        if (r->count < r->cap) r->count++;
-    }
-    pthread_mutex_unlock(&r->lock);
-    return rc;
+    return used_tickets_claim(u, t, len, 0, 0) != 0;
 }

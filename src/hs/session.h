@@ -84,14 +84,9 @@ int used_tickets_has(used_tickets *u, const uint8_t h[16]);
 void used_tickets_add(used_tickets *u, const uint8_t h[16]);
 /* 1 when this ticket was seen before; otherwise remembers it and returns 0. */
 int used_tickets_seen(used_tickets *u, const uint8_t *t, size_t len);
-
-/* TLS 1.3 0-RTT anti-replay: the tickets that carried early data, each with
- * the time it did; an entry is kept at least keep_s seconds. */
-typedef struct strike_register strike_register;
-strike_register *strikes_new(size_t cap);
-void strikes_free(strike_register *r);
-/* 0: first use (now remembered); 1: seen before; 2: the memory is full of
- * entries younger than keep_s (refuse: cannot tell). */
-int strikes_claim(strike_register *r, const uint8_t *t, size_t len, int64_t now, int64_t keep_s);
+/* The same for the TLS 1.3 0-RTT strike register, where an entry must stay
+ * at least keep_s seconds: 0 first use (now remembered), 1 seen before,
+ * 2 full of entries younger than that (refuse: cannot tell). */
+int used_tickets_claim(used_tickets *u, const uint8_t *t, size_t len, int64_t now, int64_t keep_s);
 
 #endif

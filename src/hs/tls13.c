@@ -437,8 +437,8 @@ static const char *early_refusal(hasp_conn *c)
         return "the client's ticket age is off from the server's by more than 10 s (a replay, "
                "or a skewed clock)";
     /* last: a ticket carries early data once (RFC 8446 8.1) */
-    int rc = strikes_claim(c->cfg->early_strikes, hs->psk_identities[0], hs->psk_identity_len[0],
-                           conn_now(c), 2 * EARLY_AGE_WINDOW_S + 2);
+    int rc = used_tickets_claim(c->cfg->early_strikes, hs->psk_identities[0],
+                                hs->psk_identity_len[0], conn_now(c), 2 * EARLY_AGE_WINDOW_S + 2);
     if (rc == 1) return "this ticket already carried early data (a replay?)";
     if (rc == 2) return "the replay memory is full of recent tickets";
     return NULL;
@@ -921,8 +921,10 @@ static int encrypted_extensions_recv(hasp_conn *c, hasp_rd *r)
         }
         case EXT_EARLY_DATA: {
             struct hasp_hs *hs = c->hs;
-            ENSURE_MSG(hs->early_offered, HASP_ERR_UNSUPPORTED_EXT,
-                       "the server accepted early data that was not offered");
+            /* early_writable: offered, and not dropped at a HelloRetryRequest */
+            ENSURE_MSG(hs->early_writable, HASP_ERR_UNSUPPORTED_EXT,
+                       "the server accepted early data that was not offered (or was dropped at "
+                       "its HelloRetryRequest)");
             GUARD(rd_expect_empty(&body));
             /* RFC 8446 4.2.10: only with the first PSK, and the ticket's suite */
             ENSURE_MSG((hs->flags & F_PSK) && c->suite->id == c->session_in->suite,
