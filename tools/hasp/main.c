@@ -699,18 +699,26 @@ static int cmd_client(int argc, char **argv)
 
 static void serve_www(hasp_conn *c)
 {
-    char req[8192];
+    static char req[HASP_HTTP_MAX_REQUEST + 1];
     size_t n = 0;
-    while (n < sizeof(req) - 1) {
-        ssize_t r = hasp_read(c, req + n, sizeof(req) - 1 - n);
-        if (r <= 0) return;
-        n += (size_t)r;
-        req[n] = 0;
-        if (strstr(req, "\r\n\r\n") || strstr(req, "\n\n")) break;
+    for (;;) {
+        hasp_http_req hr;
+        int pr = n ? hasp_http_parse(req, n, &hr) : HASP_HTTP_MORE;
+        if (pr == HASP_HTTP_MORE) {
+            ssize_t r = hasp_read(c, req + n, HASP_HTTP_MAX_REQUEST - n);
+            if (r <= 0) return;
+            n += (size_t)r;
+            continue;
+        }
+        char resp[4608];
+        int len = pr == HASP_HTTP_BAD
+                      ? hasp_http_bad_request(resp, sizeof(resp))
+                      : hasp_www_page(c, resp, sizeof(resp), hr.minor, hr.keep_alive);
+        if (len > 0 && (size_t)len < sizeof(resp) && hasp_write(c, resp, (size_t)len) < 0) return;
+        if (pr == HASP_HTTP_BAD || !hr.keep_alive) return;
+        memmove(req, req + hr.used, n - hr.used);
+        n -= hr.used;
     }
-    char resp[4608];
-    int len = hasp_www_page(c, resp, sizeof(resp), 0);
-    if (len > 0 && (size_t)len < sizeof(resp)) hasp_write(c, resp, (size_t)len);
 }
 
 static void serve_echo(hasp_conn *c, int nconn)

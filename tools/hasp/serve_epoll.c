@@ -2,7 +2,7 @@
  * over non-blocking sockets driving the engine (HASP_WANT_POLLIN /
  * HASP_WANT_POLLOUT). HTTP/1.1 keep-alive; every GET gets the page that
  * describes its connection. */
-#define _GNU_SOURCE /* accept4, strcasestr */
+#define _GNU_SOURCE /* accept4 */
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -27,8 +27,9 @@ typedef struct www_conn {
     int phase;
     int id;
     int keep_alive;
-    char req[8192];
+    char *req; /* allocated while a request is being read */
     size_t req_len;
+    int bad; /* answered 400: close after the response */
     char resp[4608];
     size_t resp_len, resp_off; /* bytes handed to hasp_write so far */
     time_t last;
@@ -36,40 +37,6 @@ typedef struct www_conn {
 } www_conn;
 
 static www_conn *all_conns;
-
-int hasp_www_page(hasp_conn *c, char *out, size_t cap, int keep_alive)
-{
-    char page[2048];
-    int len = snprintf(page, sizeof(page),
-                       "<html><head><title>hasp</title></head><body><pre>\n"
-                       "hasp %s server\n"
-                       "Protocol: %s\n"
-                       "Cipher: %s (%s)\n"
-                       "Group: %s\n"
-                       "Signature: %s\n"
-                       "Server name: %s\n"
-                       "ALPN: %s\n"
-                       "Extended master secret: %s\n"
-                       "Secure renegotiation: %s\n"
-                       "Resumed: %s\n"
-                       "</pre></body></html>\n",
-                       HASP_VERSION_STRING, hasp_conn_version_name(c), hasp_conn_cipher_name(c),
-                       hasp_conn_cipher_openssl_name(c),
-                       hasp_conn_group_name(c) ? hasp_conn_group_name(c) : "none",
-                       hasp_conn_sigalg_name(c) ? hasp_conn_sigalg_name(c) : "none",
-                       hasp_conn_servername(c) ? hasp_conn_servername(c) : "none",
-                       hasp_conn_alpn(c) ? hasp_conn_alpn(c) : "none",
-                       hasp_conn_version(c) == HASP_TLS1_3 ? "n/a (TLS 1.3)"
-                       : hasp_conn_ems(c)                  ? "yes"
-                                                           : "no",
-                       hasp_conn_version(c) == HASP_TLS1_3 ? "n/a (TLS 1.3)"
-                       : hasp_conn_secure_renegotiation(c) ? "yes"
-                                                           : "no",
-                       hasp_conn_resumed_how(c));
-    return snprintf(out, cap,
-                    "HTTP/1.%d 200 ok\r\nContent-Type: text/html\r\nContent-Length: %d\r\n%s\r\n%s",
-                    keep_alive, len, keep_alive ? "" : "Connection: close\r\n", page);
-}
 
 static void set_events(int ep, www_conn *w, int rc)
 {
@@ -87,6 +54,7 @@ static void finish(int ep, www_conn *w, int *open_conns)
     epoll_ctl(ep, EPOLL_CTL_DEL, w->fd, NULL);
     hasp_conn_free(w->c);
     close(w->fd);
+    free(w->req);
     free(w);
     (*open_conns)--;
 }
@@ -116,30 +84,39 @@ static int step(int ep, www_conn *w, int quiet)
             w->phase = PH_READ;
             break;
         case PH_READ: {
-            char *end = strstr(w->req, "\r\n\r\n"); /* a pipelined request may be waiting */
-            if (!end) {
-                if (w->req_len >= sizeof(w->req) - 1)
-                    return 0; /* a request larger than 8 KiB: not ours to serve */
-                ssize_t n = hasp_read(w->c, w->req + w->req_len, sizeof(w->req) - 1 - w->req_len);
+            hasp_http_req req;
+            int pr = w->req_len ? hasp_http_parse(w->req, w->req_len, &req) : HASP_HTTP_MORE;
+            if (pr == HASP_HTTP_MORE) {
+                if (!w->req && !(w->req = malloc(HASP_HTTP_MAX_REQUEST + 1))) return 0;
+                ssize_t n =
+                    hasp_read(w->c, w->req + w->req_len, HASP_HTTP_MAX_REQUEST - w->req_len);
                 if (n == HASP_WANT_POLLIN || n == HASP_WANT_POLLOUT) {
+                    if (w->req_len == 0) {
+                        free(w->req); /* an idle keep-alive connection holds no buffer */
+                        w->req = NULL;
+                    }
                     set_events(ep, w, (int)n);
                     return 1;
                 }
                 if (n <= 0) return 0; /* close_notify (answered) or an error */
                 w->req_len += (size_t)n;
-                w->req[w->req_len] = 0;
                 break;
             }
-            /* HTTP/1.1 keeps the connection unless told otherwise */
-            w->keep_alive =
-                strstr(w->req, "HTTP/1.1") != NULL && !strcasestr(w->req, "Connection: close");
-            int len = hasp_www_page(w->c, w->resp, sizeof(w->resp), w->keep_alive);
+            int len;
+            if (pr == HASP_HTTP_BAD) {
+                w->keep_alive = 0;
+                w->bad = 1;
+                len = hasp_http_bad_request(w->resp, sizeof(w->resp));
+                w->req_len = 0;
+            } else {
+                w->keep_alive = req.keep_alive;
+                len = hasp_www_page(w->c, w->resp, sizeof(w->resp), req.minor, w->keep_alive);
+                /* drop this request; keep any pipelined bytes after it */
+                memmove(w->req, w->req + req.used, w->req_len - req.used);
+                w->req_len -= req.used;
+            }
             w->resp_len = len > 0 && (size_t)len < sizeof(w->resp) ? (size_t)len : 0;
             w->resp_off = 0;
-            /* drop this request; keep any pipelined bytes after it */
-            size_t used = (size_t)(end + 4 - w->req);
-            memmove(w->req, w->req + used, w->req_len - used + 1);
-            w->req_len -= used;
             w->phase = PH_WRITE;
             break;
         }

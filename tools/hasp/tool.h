@@ -9,5 +9,16 @@ int hasp_cmd_ciphers(int argc, char **argv);
 struct hasp_config;
 int hasp_serve_www_epoll(struct hasp_config *cfg, int lfd, int naccept, int quiet);
 struct hasp_conn;
-int hasp_www_page(struct hasp_conn *c, char *out, size_t cap, int keep_alive);
+/* HTTP for both --www servers (tools/hasp/http.c) */
+int hasp_www_page(struct hasp_conn *c, char *out, size_t cap, int minor, int keep_alive);
+int hasp_http_bad_request(char *out, size_t cap);
+#define HASP_HTTP_MAX_REQUEST 32768 /* more than one maximum-size record */
+enum { HASP_HTTP_BAD = -1, HASP_HTTP_MORE = 0, HASP_HTTP_REQUEST = 1 };
+typedef struct hasp_http_req {
+    size_t used;    /* bytes of this request (pipelined bytes may follow) */
+    int keep_alive; /* HTTP/1.1 without "Connection: close", or 1.0 asking keep-alive */
+    int minor;      /* 0 for HTTP/1.0, 1 for HTTP/1.1 */
+} hasp_http_req;
+/* HASP_HTTP_REQUEST (req filled), HASP_HTTP_MORE or HASP_HTTP_BAD (answer 400, close) */
+int hasp_http_parse(const char *buf, size_t len, hasp_http_req *req);
 #endif
