@@ -595,7 +595,8 @@ static int read_record_to(hasp_conn *c, uint8_t *dst, size_t dst_cap, size_t *ds
     uint16_t version;
     size_t len;
     int rc = hasp_rec_parse_header(rec, &type, &version, &len);
-    if (rc == HASP_ERR_NOT_TLS && (c->version || (rec[1] == 3 && rec[0] >= 20 && rec[0] < 64)))
+    if ((rc == HASP_ERR_NOT_TLS || rc == HASP_ERR_VERSION) &&
+        (c->version || (rec[1] == 3 && rec[0] >= 20 && rec[0] < 64)))
         FAIL(HASP_ERR_UNEXPECTED, "the peer sent a record of unknown content type %u", rec[0]);
     GUARD(rc);
     int tls13 = c->version == HASP_TLS1_3;
@@ -613,6 +614,11 @@ static int read_record_to(hasp_conn *c, uint8_t *dst, size_t dst_cap, size_t *ds
         /* RFC 8446 5: a plaintext CCS during the handshake is dropped. */
         ENSURE_MSG(c->state == ST_HANDSHAKE && len == 1 && rec[5] == 1, HASP_ERR_UNEXPECTED,
                    "the peer sent a ChangeCipherSpec record outside the TLS 1.3 handshake");
+        /* RFC 8446 D.4: a peer in compatibility mode sends one, before its
+         * second flight; a second one is no compatibility (as OpenSSL,
+         * GnuTLS and NSS judge it). */
+        ENSURE_MSG(c->hs && !c->hs->ccs13_seen++, HASP_ERR_UNEXPECTED,
+                   "the peer sent a second ChangeCipherSpec record in the TLS 1.3 handshake");
         return 1;
     }
     struct hasp_hs *hs = c->hs;
@@ -671,8 +677,7 @@ static int read_record_to(hasp_conn *c, uint8_t *dst, size_t dst_cap, size_t *ds
                        "the peer sent application data inside a fragmented handshake message");
             const int after_ccs = h->step > 0 && h->table[h->step].type == HS_FINISHED &&
                                   h->table[h->step - 1].type == HS_CCS;
-            ENSURE_MSG(!after_ccs,
-                       HASP_ERR_UNEXPECTED,
+            ENSURE_MSG(!after_ccs, HASP_ERR_UNEXPECTED,
                        "the peer sent application data between ChangeCipherSpec and Finished");
         }
         if (c->hs || c->stash.len > c->stash_off) {

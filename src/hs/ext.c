@@ -10,7 +10,6 @@
 #include "../x509/x509.h"
 #include "hs.h"
 
-
 static int is_ip_literal(const char *s)
 {
     int dots = 0, digits = 1;

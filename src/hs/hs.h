@@ -101,6 +101,7 @@ struct hasp_hs {
     int peer_fallback_scsv;
     int peer_ec_point_formats; /* sent the extension */
     int peer_ems, peer_etm, peer_reneg;
+    int ccs13_seen; /* TLS 1.3 compatibility ChangeCipherSpec records received */
     int peer_sent_alpn;
     int sent_sni;
     uint32_t ext_sent_mask; /* client: which extensions we sent (bit per table row) */

@@ -461,9 +461,9 @@ static const hasp_cred *pick_cred(hasp_conn *c, const hasp_suite *s)
          * rsa_pss_pss schemes, RFC 8446 4.2.3) but cannot decrypt (RSA key
          * exchange). */
         int ok = s->kx == HASP_KX_ECDHE_ECDSA ? ec
-                 : s->kx == HASP_KX_RSA      ? cr->key_type == HASP_PKEY_RSA
-                                             : cr->key_type == HASP_PKEY_RSA ||
-                                              cr->key_type == HASP_PKEY_RSA_PSS;
+                 : s->kx == HASP_KX_RSA
+                     ? cr->key_type == HASP_PKEY_RSA
+                     : cr->key_type == HASP_PKEY_RSA || cr->key_type == HASP_PKEY_RSA_PSS;
         if (!ok) continue;
         if (ec && c->hs->peer_sent_groups) {
             /* RFC 8422 5.1.1: the certificate's curve must be one the client supports. */
@@ -546,6 +546,16 @@ static int try_resume12(hasp_conn *c)
         offered |= hs->peer_suites[i] == s->suite;
     for (size_t i = 0; ok && i < cfg->nsuites; i++)
         enabled |= cfg->suites[i] == s->suite;
+    if (ok && enabled && !offered && !strcmp(how, "session-id")) {
+        /* RFC 5246 7.4.1.2: a ClientHello resuming a session "MUST include
+         * at least the cipher_suite from that session". */
+        const char *name = suite->iana;
+        hasp_session_free(s);
+        FAIL(HASP_ERR_ILLEGAL_PARAM,
+             "the client asks to resume a session without offering its cipher suite %s (RFC "
+             "5246 7.4.1.2)",
+             name);
+    }
     ok = ok && offered && enabled;
     if (ok && s->ems && !hs->peer_ems) {
         hasp_session_free(s);
@@ -647,7 +657,8 @@ int client_hello_recv(hasp_conn *c, hasp_rd *r)
     hs->npeer_versions = 0;
     hs->peer_sent_groups = hs->peer_sent_sigalgs = hs->peer_sent_versions = 0;
     hs->peer_sent_key_share = hs->peer_sent_alpn = hs->peer_early = 0;
-    c->alpn[0] = 0; /* a renegotiation's ServerHello answers only its own ClientHello (RFC 7301 3.2) */
+    c->alpn[0] =
+        0; /* a renegotiation's ServerHello answers only its own ClientHello (RFC 7301 3.2) */
     GUARD(rd_u16(r, &version));
     GUARD(rd_copy(r, hs->client_random, 32));
     GUARD(rd_vec_bounded(r, 1, 0, 32, &sid));
@@ -1001,8 +1012,8 @@ static int server_certificate_recv(hasp_conn *c, hasp_rd *r)
     int t = c->hs->peer_key_type;
     int ec = t == HASP_PKEY_EC_P256 || t == HASP_PKEY_EC_P384 || t == HASP_PKEY_EC_P521;
     int ok = c->suite->kx == HASP_KX_ECDHE_ECDSA ? ec
-             : c->suite->kx == HASP_KX_RSA      ? t == HASP_PKEY_RSA
-                                                : t == HASP_PKEY_RSA || t == HASP_PKEY_RSA_PSS;
+             : c->suite->kx == HASP_KX_RSA       ? t == HASP_PKEY_RSA
+                                                 : t == HASP_PKEY_RSA || t == HASP_PKEY_RSA_PSS;
     ENSURE_MSG(ok, HASP_ERR_CERT_UNSUPPORTED,
                "the server's certificate key type does not fit the suite %s", c->suite->iana);
     return 0;
@@ -1547,17 +1558,28 @@ static size_t msg_syntax_max(int type)
     switch (type) {
     case HS_HELLO_REQUEST:
     case HS_END_OF_EARLY_DATA:
-    case HS_SERVER_HELLO_DONE: return 0; /* empty; checked below */
-    case HS_CLIENT_HELLO: return 2 + 32 + (1 + 32) + (2 + 65534) + (1 + 255) + (2 + 65535);
-    case HS_SERVER_HELLO: return 2 + 32 + (1 + 32) + 2 + 1 + (2 + 65535);
-    case HS_NEW_SESSION_TICKET: return 4 + 4 + (1 + 255) + (2 + 65535) + (2 + 65535);
-    case HS_ENCRYPTED_EXTENSIONS: return 2 + 65535;
-    case HS_CERTIFICATE_REQUEST: return (1 + 255) + (2 + 65534) + (2 + 65535);
-    case HS_CERTIFICATE_VERIFY: return 2 + 2 + 65535;
-    case HS_CLIENT_KEY_EXCHANGE: return 2 + 65535;
-    case HS_FINISHED: return 64; /* verify_data: 12 bytes, or one hash in TLS 1.3 */
-    case HS_KEY_UPDATE: return 1;
-    default: return SIZE_MAX;
+    case HS_SERVER_HELLO_DONE:
+        return 0; /* empty; checked below */
+    case HS_CLIENT_HELLO:
+        return 2 + 32 + (1 + 32) + (2 + 65534) + (1 + 255) + (2 + 65535);
+    case HS_SERVER_HELLO:
+        return 2 + 32 + (1 + 32) + 2 + 1 + (2 + 65535);
+    case HS_NEW_SESSION_TICKET:
+        return 4 + 4 + (1 + 255) + (2 + 65535) + (2 + 65535);
+    case HS_ENCRYPTED_EXTENSIONS:
+        return 2 + 65535;
+    case HS_CERTIFICATE_REQUEST:
+        return (1 + 255) + (2 + 65534) + (2 + 65535);
+    case HS_CERTIFICATE_VERIFY:
+        return 2 + 2 + 65535;
+    case HS_CLIENT_KEY_EXCHANGE:
+        return 2 + 65535;
+    case HS_FINISHED:
+        return 64; /* verify_data: 12 bytes, or one hash in TLS 1.3 */
+    case HS_KEY_UPDATE:
+        return 1;
+    default:
+        return SIZE_MAX;
     }
 }
 

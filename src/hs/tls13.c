@@ -786,6 +786,7 @@ int tls13_server_hello_recv(hasp_conn *c, hasp_rd *exts, uint16_t suite_id, cons
         hs->share_kex = NULL;
         hs->table = tls13_hrr;
         hs->step = 1;
+        hs->hrr_done = 1; /* a second one is unexpected_message (RFC 8446 4.1.4) */
         conn_event(c, HASP_EV_DECISION, 1, 0, "HelloRetryRequest", 0,
                    hs->hrr_group ? hasp_group_name(hs->hrr_group) : "cookie");
         return 0;
