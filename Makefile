@@ -3,8 +3,8 @@ BUILD ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 
-.PHONY: all build deps demo test test-asan test-valgrind install clean format bench bench-instr fuzz \
-	fuzz-build fuzz-smoke fuzz-corpus soak
+.PHONY: all build deps demo test test-asan test-valgrind install uninstall clean format bench bench-instr fuzz \
+	fuzz-build fuzz-smoke fuzz-corpus soak abi-check abi-dump deb
 
 all: build
 
@@ -61,8 +61,14 @@ fuzz-corpus: fuzz-build
 	@UBSAN_OPTIONS=halt_on_error=1:suppressions=$(CURDIR)/tests/fuzz/ubsan.supp \
 		build-fuzz/fuzz/fuzz_gen_corpus tests/fuzz/corpus
 
+# PREFIX=DIR installs there instead of the configured prefix (/usr/local);
+# DESTDIR=STAGE stages the tree under STAGE. `make uninstall` with the same
+# PREFIX and DESTDIR removes what that install put.
 install: build
-	@cmake --install $(BUILD) $(if $(PREFIX),--prefix $(PREFIX),)
+	@PREFIX="$(PREFIX)" DESTDIR="$(DESTDIR)" scripts/install.sh install $(BUILD)
+
+uninstall:
+	@PREFIX="$(PREFIX)" DESTDIR="$(DESTDIR)" scripts/install.sh uninstall $(BUILD)
 
 format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')
