@@ -70,6 +70,23 @@ install: build
 uninstall:
 	@PREFIX="$(PREFIX)" DESTDIR="$(DESTDIR)" scripts/install.sh uninstall $(BUILD)
 
+# ABI of $(BUILD)/libhasp.so against the previous release (README.md,
+# Packaging); abi-dump rewrites the committed baseline abi/libhasp.abi.
+abi-check:
+	@scripts/deps.sh abi
+	@$(MAKE) --no-print-directory build
+	@scripts/abi-check.sh $(BUILD)
+
+abi-dump:
+	@scripts/deps.sh abi
+	@$(MAKE) --no-print-directory build
+	@scripts/abi-check.sh --dump $(BUILD)
+
+# Debian packages (libhasp0, libhasp-dev, hasp) into build-deb/, lintian-checked.
+deb:
+	@scripts/deps.sh deb
+	@scripts/deb.sh $(JOBS)
+
 format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')
 
@@ -89,4 +106,4 @@ soak:
 	@scripts/soak.sh $(BUILD) 1000 30
 
 clean:
-	rm -rf build build-asan build-fuzz
+	rm -rf build build-asan build-fuzz build-abi build-deb

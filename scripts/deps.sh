@@ -4,10 +4,10 @@
 set -e
 want="build-essential cmake pkg-config libssl-dev openssl ca-certificates"
 case "${1:-build}" in
-  test)  want="$want gnutls-bin python3 python3-ecdsa valgrind tshark librsvg2-bin wrk iproute2" ;;
+  test)  want="$want gnutls-bin python3 python3-ecdsa valgrind tshark librsvg2-bin wrk iproute2 abigail-tools" ;;
   demo)  want="$want" ;;
   fuzz)  want="$want clang libclang-rt-14-dev" ;;
-  asan)  want="$want gnutls-bin python3 python3-ecdsa valgrind tshark librsvg2-bin wrk iproute2" ;;
+  asan)  want="$want gnutls-bin python3 python3-ecdsa valgrind tshark librsvg2-bin wrk iproute2 abigail-tools" ;;
   bench) want="$want valgrind" ;;
   abi)   want="$want abigail-tools git" ;;
   deb)   want="$want dpkg-dev debhelper fakeroot lintian" ;;
