@@ -79,7 +79,7 @@ want hasp '\./usr/bin/hasp$'
 if [ -f debian/hasp.lintian-overrides ] && grep -q '/usr/share/man/man1/hasp\.1' "$OUT/hasp.contents"; then
   die "hasp now ships hasp(1): remove debian/hasp.lintian-overrides (no-manual-page)"
 fi
-dpkg-deb -f "$OUT/libhasp-dev_${v_deb}_$arch.deb" Depends | grep -q "libhasp0 (= $v_deb)" ||
+[[ "$(dpkg-deb -f "$OUT/libhasp-dev_${v_deb}_$arch.deb" Depends)" == *"libhasp0 (= $v_deb)"* ]] ||
   die "libhasp-dev does not depend on libhasp0 (= $v_deb)"
 echo "deb: package contents ok"
 
@@ -103,15 +103,21 @@ echo "deb: the README example builds with pkg-config against the packages and ru
 
 if [ "${HASP_DEB_INSTALL:-}" = 1 ]; then
   [ "$(id -u)" = 0 ] || die "HASP_DEB_INSTALL=1 needs root"
+  for p in libhasp0 libhasp-dev hasp; do
+    [[ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" != *"install ok installed"* ]] ||
+      die "$p is installed already: not replacing (and then purging) it"
+  done
   echo "deb: apt-get install the packages"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$OUT"/*.deb >"$OUT/apt.log" 2>&1 ||
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$OUT/libhasp0_${v_deb}_$arch.deb" \
+    "$OUT/libhasp-dev_${v_deb}_$arch.deb" "$OUT/hasp_${v_deb}_$arch.deb" >"$OUT/apt.log" 2>&1 ||
     die "apt-get install failed: $(tail -n 5 "$OUT/apt.log")"
   ok=1
-  /usr/bin/hasp ciphers | grep -q TLS_AES_128_GCM_SHA256 || { echo "deb: installed hasp ciphers failed" >&2; ok=0; }
+  [[ "$(/usr/bin/hasp ciphers 2>&1)" == *TLS_AES_128_GCM_SHA256* ]] || { echo "deb: installed hasp ciphers failed" >&2; ok=0; }
   [ "$(pkg-config --modversion hasp)" = "$v_cmake" ] || { echo "deb: pkg-config hasp after install" >&2; ok=0; }
   # shellcheck disable=SC2046
   cc -Wall -Wextra -Werror -o "$EX/app-sys" "$EX/app.c" $(pkg-config --cflags --libs hasp) &&
-    "$EX/app-sys" && ldd "$EX/app-sys" | grep -q "libhasp.so.0 => /usr/lib/$ma/libhasp.so.0" ||
+    "$EX/app-sys" >/dev/null 2>&1 && ldd "$EX/app-sys" >"$EX/ldd" &&
+    grep -qE "libhasp\.so\.0 => (/usr)?/lib/$ma/libhasp\.so\.0 " "$EX/ldd" ||
     { echo "deb: the example against the installed packages failed" >&2; ok=0; }
   DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq hasp libhasp-dev libhasp0 >>"$OUT/apt.log" 2>&1 ||
     die "apt-get purge failed"
