@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # libhasp.so exports the API of include/hasp.h and nothing else: every
 # symbol the library defines in its dynamic table is a function named hasp_*
-# at version HASP_0 (src/libhasp.map; the node itself is the one other
+# at version HASP_N (src/libhasp.map; the node itself is the one other
 # entry), each one is declared in hasp.h, and each function hasp.h declares
-# is exported. The soname is libhasp.so.0 and the library has no undefined
+# is exported. The soname is libhasp.so.N, N = SOVERSION in CMakeLists.txt,
+# and the Debian library package is libhaspN. The library has no undefined
 # symbol that none of its NEEDED libraries could supply (it links with
 # --no-undefined, checked here by a program that loads it with RTLD_NOW).
 # Usage: bash tests/symbols.sh BUILD_DIR
@@ -20,15 +21,22 @@ fi
 readelf -W --dyn-syms "$SO" | awk 'NR > 3 && $7 != "UND" && $8 != "" { print $4, $5, $8 }' >"$T/defined"
 grep -oE '\bhasp_[a-z0-9_]+ *\(' "$ROOT/include/hasp.h" | sed 's/ *($//' | sort -u >"$T/declared"
 
-check "libhasp.so's soname is libhasp.so.0" \
-  eval 'readelf -d "$SO" | grep -q "Library soname: \[libhasp\.so\.0\]" ||
+N=$(sed -n 's/.*SOVERSION \([0-9][0-9]*\).*/\1/p' "$ROOT/CMakeLists.txt" | head -n 1)
+check "SOVERSION ($N), the node in src/libhasp.map and the package in debian/control agree" \
+  eval '[ -n "$N" ] || fail "no SOVERSION in CMakeLists.txt" || return;
+    grep -q "^HASP_$N {" "$ROOT/src/libhasp.map" || fail "src/libhasp.map has no node HASP_$N" || return;
+    grep -qx "Package: libhasp$N" "$ROOT/debian/control" || fail "debian/control has no package libhasp$N" || return;
+    [ -f "$ROOT/debian/libhasp$N.install" ] || fail "no debian/libhasp$N.install"'
+
+check "libhasp.so's soname is libhasp.so.$N" \
+  eval 'readelf -d "$SO" | grep -q "Library soname: \[libhasp\.so\.$N\]" ||
     fail "soname: $(readelf -d "$SO" | grep -i soname)"'
 
-check "every exported symbol is a global hasp_* function at version HASP_0" \
-  eval 'grep -vE "^FUNC GLOBAL hasp_[a-z0-9_]+@@HASP_0$" "$T/defined" | grep -vx "OBJECT GLOBAL HASP_0" >"$T/other";
+check "every exported symbol is a global hasp_* function at version HASP_$N" \
+  eval 'grep -vE "^FUNC GLOBAL hasp_[a-z0-9_]+@@HASP_$N$" "$T/defined" | grep -vx "OBJECT GLOBAL HASP_$N" >"$T/other";
     [ ! -s "$T/other" ] || fail "$(wc -l <"$T/other") other symbol(s): $(head -n 8 "$T/other" | tr "\n" " ")"'
 
-sed -n 's/^FUNC GLOBAL \(hasp_[a-z0-9_]*\)@@HASP_0$/\1/p' "$T/defined" | sort -u >"$T/exported"
+sed -n "s/^FUNC GLOBAL \(hasp_[a-z0-9_]*\)@@HASP_$N\$/\1/p" "$T/defined" | sort -u >"$T/exported"
 check "hasp.h declares some functions and libhasp.so exports some (the lists are read right)" \
   eval '[ "$(wc -l <"$T/declared")" -ge 50 ] && [ "$(wc -l <"$T/exported")" -ge 50 ] ||
     fail "declared: $(wc -l <"$T/declared"), exported: $(wc -l <"$T/exported")"'
