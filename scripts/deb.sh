@@ -2,15 +2,16 @@
 # make deb: build the Debian packages libhasp0, libhasp-dev and hasp from
 # debian/ (debhelper), check them with lintian (no error or warning may be
 # left), and check what they hold: the files each must ship, the tool
-# running from the unpacked packages, and the README's C example compiled
-# with `pkg-config hasp` against them. The .debs land in build-deb/.
+# running from the unpacked packages, and the README's C example built with
+# `pkg-config hasp` and with find_package(hasp) against them, fetching a page
+# from their `hasp server --www` (tests/install.sh --tree). The .debs land
+# in build-deb/.
 # The source is this working tree's files (tracked and untracked, without
 # what .gitignore excludes), copied to build-deb/hasp-VERSION/.
 #
 # Usage: scripts/deb.sh [JOBS]
 # With HASP_DEB_INSTALL=1 (CI, as root on a clean machine) the packages are
-# then installed with apt-get, checked (hasp ciphers, pkg-config hasp, the
-# example built and linked against /usr) and purged again.
+# then installed with apt-get, checked the same way against /usr, and purged.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -83,23 +84,16 @@ fi
   die "libhasp-dev does not depend on libhasp0 (= $v_deb)"
 echo "deb: package contents ok"
 
-# The example, against the unpacked packages.
+# The tool, and the README example built with pkg-config and with CMake
+# against the unpacked packages, fetching a page from their hasp server.
 EX=$OUT/example
 rm -rf "$EX" && mkdir -p "$EX/root"
 for d in "$OUT"/*.deb; do dpkg-deb -x "$d" "$EX/root"; done
 "$EX/root/usr/bin/hasp" ciphers >"$EX/ciphers" 2>&1 || die "unpacked hasp ciphers failed: $(head -3 "$EX/ciphers")"
 grep -q TLS_AES_128_GCM_SHA256 "$EX/ciphers" || die "hasp ciphers does not list TLS_AES_128_GCM_SHA256"
-awk '/^## A client in C/ { s = 1 } s && !d && $0 == "```c" { b = 1; next }
-  b && $0 == "```" { b = 0; d = 1 } b { print }' README.md >"$EX/app.c"
-printf 'int main(void) { return fetch(-1) == -1 ? 0 : 1; }\n' >>"$EX/app.c"
-pc() { PKG_CONFIG_SYSROOT_DIR="$EX/root" PKG_CONFIG_LIBDIR="$EX/root/usr/lib/$ma/pkgconfig:/usr/lib/$ma/pkgconfig:/usr/share/pkgconfig" pkg-config "$@"; }
-[ "$(pc --modversion hasp)" = "$v_cmake" ] || die "pkg-config --modversion hasp: $(pc --modversion hasp 2>&1)"
-# shellcheck disable=SC2046
-cc -Wall -Wextra -Werror -o "$EX/app" "$EX/app.c" $(pc --cflags --libs hasp) 2>"$EX/cc.err" ||
-  die "the README example does not build against the packages: $(head -n 5 "$EX/cc.err")"
-LD_LIBRARY_PATH="$EX/root/usr/lib/$ma" "$EX/app" >"$EX/app.out" 2>&1 ||
-  die "the example against the packages' library: $(head -n 3 "$EX/app.out")"
-echo "deb: the README example builds with pkg-config against the packages and runs"
+bash tests/install.sh "$OUT" --tree "$EX/root/usr" --sysroot "$EX/root" >"$EX/use.log" 2>&1 && urc=0 || urc=$?
+cat "$EX/use.log"
+[ $urc -eq 0 ] || die "the unpacked packages do not work (above)"
 
 if [ "${HASP_DEB_INSTALL:-}" = 1 ]; then
   [ "$(id -u)" = 0 ] || die "HASP_DEB_INSTALL=1 needs root"
@@ -113,15 +107,11 @@ if [ "${HASP_DEB_INSTALL:-}" = 1 ]; then
     die "apt-get install failed: $(tail -n 5 "$OUT/apt.log")"
   ok=1
   [[ "$(/usr/bin/hasp ciphers 2>&1)" == *TLS_AES_128_GCM_SHA256* ]] || { echo "deb: installed hasp ciphers failed" >&2; ok=0; }
-  [ "$(pkg-config --modversion hasp)" = "$v_cmake" ] || { echo "deb: pkg-config hasp after install" >&2; ok=0; }
-  # shellcheck disable=SC2046
-  cc -Wall -Wextra -Werror -o "$EX/app-sys" "$EX/app.c" $(pkg-config --cflags --libs hasp) &&
-    "$EX/app-sys" >/dev/null 2>&1 && ldd "$EX/app-sys" >"$EX/ldd" &&
-    grep -qE "libhasp\.so\.0 => (/usr)?/lib/$ma/libhasp\.so\.0 " "$EX/ldd" ||
-    { echo "deb: the example against the installed packages failed" >&2; ok=0; }
+  bash tests/install.sh "$OUT" --tree /usr >"$EX/use-usr.log" 2>&1 || ok=0
+  cat "$EX/use-usr.log"
   DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq hasp libhasp-dev libhasp0 >>"$OUT/apt.log" 2>&1 ||
     die "apt-get purge failed"
   [ $ok -eq 1 ] || die "the installed packages do not work"
-  echo "deb: installed with apt-get: hasp, pkg-config hasp and the example work; purged again"
+  echo "deb: installed with apt-get: hasp, pkg-config hasp, find_package(hasp) and the example work; purged again"
 fi
 echo "deb: all done in $((SECONDS - start)) s"

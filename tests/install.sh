@@ -11,14 +11,18 @@
 # checks, from a CA given with SSL_CERT_FILE). Last, `make uninstall` with
 # the same variables must leave no file behind.
 # Usage: bash tests/install.sh BUILD_DIR
+#        bash tests/install.sh BUILD_DIR --tree PREFIX [--sysroot ROOT]
+#          (only the example, pkg-config and CMake against an installed PREFIX)
 . "$(dirname "$0")/interop/_lib.sh" "$@"
 need_tool cc cmake make pkg-config openssl readelf
-if [ ! -f "$BUILD/CMakeCache.txt" ]; then
-  notok "build configured" "$BUILD/CMakeCache.txt missing (run make first)"
-  exit 1
+if [ "${2:-}" != --tree ]; then
+  if [ ! -f "$BUILD/CMakeCache.txt" ]; then
+    notok "build configured" "$BUILD/CMakeCache.txt missing (run make first)"
+    exit 1
+  fi
+  LIBDIR=$(sed -n 's/^CMAKE_INSTALL_LIBDIR:PATH=//p' "$BUILD/CMakeCache.txt")
+  CONFIGURED_PREFIX=$(sed -n 's/^CMAKE_INSTALL_PREFIX:PATH=//p' "$BUILD/CMakeCache.txt")
 fi
-LIBDIR=$(sed -n 's/^CMAKE_INSTALL_LIBDIR:PATH=//p' "$BUILD/CMakeCache.txt")
-CONFIGURED_PREFIX=$(sed -n 's/^CMAKE_INSTALL_PREFIX:PATH=//p' "$BUILD/CMakeCache.txt")
 VERSION=$(sed -n 's/^#define HASP_VERSION_STRING "\(.*\)"$/\1/p' "$ROOT/include/hasp.h")
 SAN_FLAGS=""
 [ -n "${HASP_SANITIZED:-}" ] && SAN_FLAGS="-fsanitize=address,undefined"
@@ -133,33 +137,32 @@ serve_and_fetch() {
   if [ -z "$why" ]; then ok "$name"; else notok "$name" "$why"; keep_case "$name"; fi
 }
 
-# one_install LABEL TREE STAGE MAKEVARS...: install, check, build, run, uninstall.
-one_install() {
-  local label=$1 tree=$2 stage=$3
-  shift 3
-  local w=$T/w-${label//[^A-Za-z]/_}
+# use_tree LABEL TREE LIBDIR [SYSROOT]: pkg-config and CMake see TREE's hasp;
+# the README example built both ways fetches the page from TREE's server.
+# SYSROOT: TREE lies under it, and its hasp.pc names the paths without it.
+use_tree() {
+  local label=$1 tree=$2 libdir=$3 sysroot=${4:-}
+  local w=$T/w-${label//[^A-Za-z]/_} pcdir=$tree/$libdir/pkgconfig
   mkdir -p "$w"
-  if ! make --no-print-directory -C "$ROOT" install BUILD="$BUILD" "$@" >"$w/install.log" 2>&1; then
-    notok "$label: make install" "$(tail -n 3 "$w/install.log")"
-    return
-  fi
-  ok "$label: make install"
-  check "$label: the tree has the library (soname, symlinks), archive, header, tool, hasp.pc, CMake package" \
-    tree_ok "$tree" "$stage"
-
-  local pc="$tree/$LIBDIR/pkgconfig"
+  pc() {
+    if [ -n "$sysroot" ]; then
+      PKG_CONFIG_SYSROOT_DIR="$sysroot" PKG_CONFIG_LIBDIR="$pcdir:$(pkg-config --variable pc_path pkg-config)" \
+        pkg-config "$@"
+    else
+      PKG_CONFIG_PATH="$pcdir" pkg-config "$@"
+    fi
+  }
   check "$label: pkg-config hasp reports version $VERSION" \
-    eval '[ "$(PKG_CONFIG_PATH="$pc" pkg-config --modversion hasp 2>&1)" = "$VERSION" ] ||
-      fail "pkg-config --modversion hasp: $(PKG_CONFIG_PATH="$pc" pkg-config --modversion hasp 2>&1)"'
+    eval '[ "$(pc --modversion hasp 2>&1)" = "$VERSION" ] || fail "pkg-config --modversion hasp: $(pc --modversion hasp 2>&1)"'
 
   # shellcheck disable=SC2046
-  if PKG_CONFIG_PATH="$pc" cc -Wall -Wextra -Werror $SAN_FLAGS -o "$w/app-pc" "$T/src/app.c" \
-    $(PKG_CONFIG_PATH="$pc" pkg-config --cflags --libs hasp) >"$w/cc.log" 2>&1; then
+  if cc -Wall -Wextra -Werror $SAN_FLAGS -o "$w/app-pc" "$T/src/app.c" $(pc --cflags --libs hasp) \
+    >"$w/cc.log" 2>&1; then
     ok "$label: the README example builds with cc app.c \$(pkg-config --cflags --libs hasp)"
     check "$label: the pkg-config build links libhasp.so.0" \
       eval 'readelf -d "$w/app-pc" | grep -q "Shared library: \[libhasp\.so\.0\]" || fail "app does not need libhasp.so.0"'
     serve_and_fetch "$label: the pkg-config build fetches the page from hasp server --www" "$tree" "$w/app-pc" \
-      LD_LIBRARY_PATH="$tree/$LIBDIR"
+      LD_LIBRARY_PATH="$tree/$libdir"
   else
     notok "$label: the README example builds with pkg-config" "$(head -n 5 "$w/cc.log")"
   fi
@@ -172,6 +175,39 @@ one_install() {
   else
     notok "$label: the README example builds with CMake" "$(grep -m3 -iE 'error|not found' "$w/cmake.log")"
   fi
+}
+
+# --tree DIR [--sysroot ROOT]: only use_tree on a tree installed by other means
+# (scripts/deb.sh: the unpacked packages, then /usr after apt-get install).
+if [ "${2:-}" = --tree ]; then
+  tree=${3:?--tree DIR}
+  sysroot=""
+  [ "${4:-}" = --sysroot ] && sysroot=${5:?--sysroot ROOT}
+  pcfile=$(find "$tree"/lib* -path '*/pkgconfig/hasp.pc' 2>/dev/null | head -n 1)
+  if [ -z "$pcfile" ]; then
+    notok "hasp.pc under $tree" "no $tree/lib*/pkgconfig/hasp.pc"
+    finish
+  fi
+  libdir=${pcfile#"$tree"/}
+  libdir=${libdir%/pkgconfig/hasp.pc}
+  use_tree "${sysroot:+unpacked }$tree" "$tree" "$libdir" "$sysroot"
+  finish
+fi
+
+# one_install LABEL TREE STAGE MAKEVARS...: install, check, use, uninstall.
+one_install() {
+  local label=$1 tree=$2 stage=$3
+  shift 3
+  local w=$T/w-${label//[^A-Za-z]/_}
+  mkdir -p "$w"
+  if ! make --no-print-directory -C "$ROOT" install BUILD="$BUILD" "$@" >"$w/install.log" 2>&1; then
+    notok "$label: make install" "$(tail -n 3 "$w/install.log")"
+    return
+  fi
+  ok "$label: make install"
+  check "$label: the tree has the library (soname, symlinks), archive, header, tool, hasp.pc, CMake package" \
+    tree_ok "$tree" "$stage"
+  use_tree "$label" "$tree" "$LIBDIR"
 
   if ! make --no-print-directory -C "$ROOT" uninstall BUILD="$BUILD" "$@" >"$w/uninstall.log" 2>&1; then
     notok "$label: make uninstall" "$(tail -n 3 "$w/uninstall.log")"
