@@ -64,7 +64,9 @@ int main(int argc, char **argv)
     return 0;
 }
 EOF
+SAN_FLAGS=""
+[ -n "${HASP_SANITIZED:-}" ] && SAN_FLAGS="-fsanitize=address,undefined" # an ASan libhasp.so needs an ASan program
 check "libhasp.so loads with RTLD_NOW, resolves hasp_config_new and hides internal functions" \
-  eval 'cc -o "$T/load" "$T/load.c" -ldl 2>"$T/cc.err" || fail "cc: $(head -n 3 "$T/cc.err")" || return;
+  eval 'cc $SAN_FLAGS -o "$T/load" "$T/load.c" -ldl 2>"$T/cc.err" || fail "cc: $(head -n 3 "$T/cc.err")" || return;
     out=$("$T/load" "$SO" 2>&1); [ "$out" = "api no-internal" ] || fail "got: $out"'
 finish
