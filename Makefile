@@ -3,9 +3,8 @@ BUILD ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 
-.PHONY: all build deps demo test test-asan test-valgrind install clean format bench bench-instr fuzz \
-	conformance conformance-ci \
-	fuzz-build fuzz-smoke fuzz-corpus soak
+.PHONY: all build deps demo test test-asan test-valgrind install uninstall clean format bench bench-instr fuzz \
+	conformance conformance-ci fuzz-build fuzz-smoke fuzz-corpus soak abi-check abi-dump deb
 
 all: build
 
@@ -76,8 +75,31 @@ fuzz-corpus: fuzz-build
 	@UBSAN_OPTIONS=halt_on_error=1:suppressions=$(CURDIR)/tests/fuzz/ubsan.supp \
 		build-fuzz/fuzz/fuzz_gen_corpus tests/fuzz/corpus
 
+# PREFIX=DIR installs there instead of the configured prefix (/usr/local);
+# DESTDIR=STAGE stages the tree under STAGE. `make uninstall` with the same
+# PREFIX and DESTDIR removes what that install put.
 install: build
-	@cmake --install $(BUILD) $(if $(PREFIX),--prefix $(PREFIX),)
+	@PREFIX="$(PREFIX)" DESTDIR="$(DESTDIR)" scripts/install.sh install $(BUILD)
+
+uninstall:
+	@PREFIX="$(PREFIX)" DESTDIR="$(DESTDIR)" scripts/install.sh uninstall $(BUILD)
+
+# ABI of $(BUILD)/libhasp.so against the previous release (README.md,
+# Packaging); abi-dump rewrites the committed baseline abi/libhasp.abi.
+abi-check:
+	@scripts/deps.sh abi
+	@$(MAKE) --no-print-directory build
+	@scripts/abi-check.sh $(BUILD)
+
+abi-dump:
+	@scripts/deps.sh abi
+	@$(MAKE) --no-print-directory build
+	@scripts/abi-check.sh --dump $(BUILD)
+
+# Debian packages (libhasp0, libhasp-dev, hasp) into build-deb/, lintian-checked.
+deb:
+	@scripts/deps.sh deb
+	@scripts/deb.sh $(JOBS)
 
 format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')
@@ -98,4 +120,4 @@ soak:
 	@scripts/soak.sh $(BUILD) 1000 30
 
 clean:
-	rm -rf build build-asan build-fuzz
+	rm -rf build build-asan build-fuzz build-abi build-deb
