@@ -210,6 +210,23 @@ void hasp_config_insecure_noverifyname(hasp_config *cfg);
 /* Fixed verification time (seconds since the epoch) for tests; 0 = now. */
 void hasp_config_set_verify_time(hasp_config *cfg, int64_t t);
 
+/* Validation profile, where the web PKI (CA/Browser Forum Baseline
+ * Requirements) and RFC 5280 disagree (docs/x509.md has the table):
+ * WEBPKI (the default) refuses a CA certificate or a certificate without
+ * extendedKeyUsage as a TLS server's leaf and accepts non-critical
+ * nameConstraints; RFC5280 accepts the first two, refuses the third and
+ * wants an authorityKeyIdentifier on a trust anchor that is not
+ * self-issued. RFC5280 is for private PKIs and client authentication. */
+#ifndef HASP_X509_PROFILE_WEBPKI
+#define HASP_X509_PROFILE_WEBPKI 0
+#define HASP_X509_PROFILE_RFC5280 1
+#endif
+int hasp_config_set_verify_profile(hasp_config *cfg, int profile);
+/* Most intermediates between the peer's certificate and the trust anchor
+ * (self-issued ones not counted), 0..255, as OpenSSL's -verify_depth.
+ * Default 9. */
+int hasp_config_set_verify_depth(hasp_config *cfg, int depth);
+
 /* Server: ask for a client certificate. */
 #define HASP_VERIFY_CLIENT_NONE 0
 #define HASP_VERIFY_CLIENT_OPTIONAL 1

@@ -477,6 +477,26 @@ void hasp_config_set_verify_time(hasp_config *cfg, int64_t t)
     cfg->verify_time = t;
 }
 
+int hasp_config_set_verify_profile(hasp_config *cfg, int profile)
+{
+    if (profile != HASP_X509_PROFILE_WEBPKI && profile != HASP_X509_PROFILE_RFC5280)
+        return cfg_fail(cfg, HASP_ERR_USAGE,
+                        "verify profile %d is neither HASP_X509_PROFILE_WEBPKI nor "
+                        "HASP_X509_PROFILE_RFC5280",
+                        profile);
+    cfg->verify_profile = profile;
+    return 0;
+}
+
+int hasp_config_set_verify_depth(hasp_config *cfg, int depth)
+{
+    if (depth < 0 || depth > 255)
+        return cfg_fail(cfg, HASP_ERR_USAGE,
+                        "verify depth %d is out of range: 0 to 255 intermediates", depth);
+    cfg->verify_depth = depth + 1; /* hasp_x509_params counts the anchor too */
+    return 0;
+}
+
 int hasp_config_set_verify_client(hasp_config *cfg, int mode)
 {
     if (mode < HASP_VERIFY_CLIENT_NONE || mode > HASP_VERIFY_CLIENT_REQUIRE)

@@ -938,6 +938,8 @@ int hs_verify_chain(hasp_conn *c, const uint8_t *const *certs, const size_t *len
         hasp_x509_params p;
         memset(&p, 0, sizeof(p));
         p.time = c->cfg->verify_time;
+        p.profile = c->cfg->verify_profile;
+        p.max_depth = c->cfg->verify_depth;
         p.purpose = server_cert ? HASP_X509_PURPOSE_SERVER : HASP_X509_PURPOSE_CLIENT;
         p.key_usage = (server_cert && c->suite->kx == HASP_KX_RSA) ? HASP_KU_KEY_ENCIPHERMENT
                                                                    : HASP_KU_DIGITAL_SIGNATURE;

@@ -25,6 +25,14 @@
 #define HASP_X509_PURPOSE_SERVER 1 /* id-kp-serverAuth */
 #define HASP_X509_PURPOSE_CLIENT 2 /* id-kp-clientAuth */
 
+/* Validation profiles: which rules apply where the web PKI (CA/Browser
+ * Forum Baseline Requirements) and RFC 5280 disagree. docs/x509.md has the
+ * table. The same values are in hasp.h. */
+#ifndef HASP_X509_PROFILE_WEBPKI
+#define HASP_X509_PROFILE_WEBPKI 0  /* default: what browsers enforce for TLS servers */
+#define HASP_X509_PROFILE_RFC5280 1 /* strict RFC 5280 section 6 (private PKIs) */
+#endif
+
 /* Public key kinds, read from the SubjectPublicKeyInfo (no crypto needed). */
 enum hasp_x509_key {
     HASP_X509_KEY_UNSUPPORTED = 0,
@@ -128,6 +136,7 @@ typedef struct hasp_x509_params {
     unsigned key_usage;    /* leaf keyUsage bits needed (any one of them), 0 = none */
     int allow_cn_fallback; /* match the subject CN when there is no SAN; off by default */
     const hasp_x509_store *extra_intermediates; /* intermediates held by the config, or NULL */
+    int profile; /* HASP_X509_PROFILE_WEBPKI (0, default) or _RFC5280 */
 } hasp_x509_params;
 
 #define HASP_X509_PATH_MAX 8

@@ -43,6 +43,7 @@ struct opts {
     const char *early_data; /* client: a file to send as 0-RTT data */
     long max_early_data;    /* server: accept this much 0-RTT data */
     const char *psk_modes;
+    const char *verify_profile;
     const char *trace_format;
     const char *trace_out[HASP_TRACE_MAX_OUT];
     int ntrace_out;
@@ -111,6 +112,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         ARG("--sess_out", sess_out)
         ARG("--trace-format", trace_format)
         ARG("--psk-modes", psk_modes)
+        ARG("--verify-profile", verify_profile)
         if (!strcmp(a, "--early-data") || !strcmp(a, "--early_data")) {
             /* client: --early-data FILE; server: --early-data alone means 16384 bytes */
             if (v && v[0] != '-') {
@@ -285,6 +287,18 @@ static hasp_config *make_config(const struct opts *o, int server)
     for (int i = 0; i < o->ncerts; i++)
         TRY(hasp_config_add_cert_key_file(cfg, o->certs[i], o->keys[i]));
     if (server && o->verify_client) TRY(hasp_config_set_verify_client(cfg, o->verify_client));
+    if (o->verify_profile) {
+        int prof = !strcmp(o->verify_profile, "webpki")    ? HASP_X509_PROFILE_WEBPKI
+                   : !strcmp(o->verify_profile, "rfc5280") ? HASP_X509_PROFILE_RFC5280
+                                                           : -1;
+        if (prof < 0) {
+            fprintf(stderr, "hasp: --verify-profile is 'webpki' or 'rfc5280', not '%s'\n",
+                    o->verify_profile);
+            hasp_config_free(cfg);
+            return NULL;
+        }
+        TRY(hasp_config_set_verify_profile(cfg, prof));
+    }
     if (server && o->max_early_data > 0)
         TRY(hasp_config_set_early_data(cfg, (uint32_t)o->max_early_data));
     if (!server && o->early_data) TRY(hasp_config_set_early_data(cfg, 1u << 30));

@@ -2,7 +2,8 @@
  *
  *   hasp verify --cafile ROOTS.pem [--untrusted INTERMEDIATES.pem]
  *               [--host NAME | --ip ADDR] [--at-time RFC3339-TIME]
- *               [--purpose server|client] [--max-depth N] LEAF.pem
+ *               [--purpose server|client] [--profile webpki|rfc5280]
+ *               [--max-depth N] LEAF.pem
  *
  * Exit status: 0 valid, 1 invalid, 2 usage or input errors. */
 #include <errno.h>
@@ -18,15 +19,26 @@ int hasp_cmd_verify(int argc, char **argv);
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: hasp verify --cafile ROOTS.pem [--untrusted INTERMEDIATES.pem]\n"
-               "                   [--host NAME | --ip ADDR] [--at-time RFC3339-TIME]\n"
-               "                   [--purpose server|client] [--max-depth N] LEAF.pem\n"
-               "\n"
-               "Builds a path from the leaf (the first certificate in LEAF.pem; any others\n"
-               "there count as sent with it) through the intermediates to a root in ROOTS.pem,\n"
-               "validates it (RFC 5280, web PKI rules) and prints it, or the reason it fails.\n"
-               "--max-depth counts the certificates above the leaf (default 10).\n"
-               "Exit status: 0 valid, 1 invalid, 2 usage error.\n");
+    fprintf(f,
+            "usage: hasp verify --cafile ROOTS.pem [options] LEAF.pem\n"
+            "\n"
+            "Builds a path from the leaf (the first certificate in LEAF.pem; any others\n"
+            "there count as sent with it) through the intermediates to a root in ROOTS.pem,\n"
+            "validates it (RFC 5280 with the rules of the chosen profile) and prints it, or\n"
+            "the reason it fails.\n"
+            "\n"
+            "  --cafile FILE         trust anchors (PEM); required\n"
+            "  --untrusted FILE      more intermediates (PEM), as a server's config holds them\n"
+            "  --host NAME           check the leaf against this DNS name\n"
+            "  --ip ADDR             check the leaf against this IPv4 or IPv6 address\n"
+            "  --at-time TIME        validate at this RFC 3339 time or epoch second (default now)\n"
+            "  --purpose server|client  the extendedKeyUsage the leaf needs (default: none)\n"
+            "  --profile webpki|rfc5280 validation profile (default webpki; see hasp(1))\n"
+            "  --max-depth N         at most N intermediates, 0 to 255, self-issued ones not\n"
+            "                        counted; as openssl verify -verify_depth N (default 9)\n"
+            "  -h, --help            this help\n"
+            "\n"
+            "Exit status: 0 valid, 1 invalid, 2 usage error.\n");
 }
 
 /* "2024-01-01T00:00:00Z", "2024-01-01T00:00:00+02:00", "2024-01-01 00:00:00",
@@ -99,8 +111,8 @@ static const char *source_name(int src, int is_last)
 int hasp_cmd_verify(int argc, char **argv)
 {
     const char *cafile = NULL, *untrusted = NULL, *host = NULL, *ip = NULL, *at = NULL;
-    const char *purpose = NULL, *leaf = NULL;
-    int max_depth = 0;
+    const char *purpose = NULL, *leaf = NULL, *profile = NULL;
+    int max_depth = -1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char **slot = NULL;
@@ -120,10 +132,11 @@ int hasp_cmd_verify(int argc, char **argv)
             slot = &at;
         else if (!strcmp(a, "--purpose"))
             slot = &purpose;
+        else if (!strcmp(a, "--profile"))
+            slot = &profile;
         if (slot || !strcmp(a, "--max-depth")) {
             if (i + 1 >= argc) {
-                fprintf(stderr, "hasp verify: %s needs a value\n", a);
-                usage(stderr);
+                fprintf(stderr, "hasp verify: %s needs a value; see 'hasp verify --help'\n", a);
                 return 2;
             }
             if (slot) {
@@ -131,8 +144,11 @@ int hasp_cmd_verify(int argc, char **argv)
             } else {
                 char *end;
                 long v = strtol(argv[++i], &end, 10);
-                if (*end || v < 1 || v > 64) {
-                    fprintf(stderr, "hasp verify: --max-depth wants a number from 1 to 64\n");
+                if (!argv[i][0] || *end || v < 0 || v > 255) {
+                    fprintf(stderr,
+                            "hasp verify: --max-depth wants a number of intermediates from 0 to "
+                            "255, not '%s'\n",
+                            argv[i]);
                     return 2;
                 }
                 max_depth = (int)v;
@@ -140,8 +156,7 @@ int hasp_cmd_verify(int argc, char **argv)
             continue;
         }
         if (a[0] == '-' && a[1]) {
-            fprintf(stderr, "hasp verify: unknown option '%s'\n", a);
-            usage(stderr);
+            fprintf(stderr, "hasp verify: unknown option '%s'; see 'hasp verify --help'\n", a);
             return 2;
         }
         if (leaf) {
@@ -151,9 +166,8 @@ int hasp_cmd_verify(int argc, char **argv)
         leaf = a;
     }
     if (!cafile || !leaf) {
-        fprintf(stderr, "hasp verify: %s\n",
-                !cafile ? "--cafile is required" : "LEAF.pem is required");
-        usage(stderr);
+        fprintf(stderr, "hasp verify: %s; see 'hasp verify --help'\n",
+                !cafile ? "--cafile ROOTS.pem is required" : "LEAF.pem is required");
         return 2;
     }
     if (host && ip) {
@@ -168,7 +182,17 @@ int hasp_cmd_verify(int argc, char **argv)
     hasp_x509_params p;
     memset(&p, 0, sizeof(p));
     p.host = host ? host : ip;
-    p.max_depth = max_depth;
+    p.max_depth = max_depth >= 0 ? max_depth + 1 : 0; /* hasp_x509_params counts the anchor */
+    if (profile) {
+        if (!strcmp(profile, "webpki"))
+            p.profile = HASP_X509_PROFILE_WEBPKI;
+        else if (!strcmp(profile, "rfc5280"))
+            p.profile = HASP_X509_PROFILE_RFC5280;
+        else {
+            fprintf(stderr, "hasp verify: --profile is 'webpki' or 'rfc5280', not '%s'\n", profile);
+            return 2;
+        }
+    }
     if (purpose) {
         if (!strcmp(purpose, "server"))
             p.purpose = HASP_X509_PURPOSE_SERVER;
