@@ -139,6 +139,10 @@ static const struct err_row err_rows[] = {
      HASP_ALERT_UNKNOWN_CA, "the certificate is self-signed and not trusted"},
     {HASP_ERR_CERT_NOT_FOUND, "HASP_ERR_CERT_NOT_FOUND", HASP_CLASS_CERTIFICATE,
      HASP_ALERT_HANDSHAKE_FAILURE, "no certificate was presented"},
+    {HASP_ERR_CERT_REVOKED, "HASP_ERR_CERT_REVOKED", HASP_CLASS_CERTIFICATE,
+     HASP_ALERT_CERTIFICATE_REVOKED, "the certificate was revoked by its issuer"},
+    {HASP_ERR_CERT_CRL, "HASP_ERR_CERT_CRL", HASP_CLASS_CERTIFICATE, HASP_ALERT_CERTIFICATE_UNKNOWN,
+     "the certificate's revocation status is unknown: no usable CRL"},
 };
 
 static const struct err_row *err_find(int code)

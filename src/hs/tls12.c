@@ -940,6 +940,8 @@ int hs_verify_chain(hasp_conn *c, const uint8_t *const *certs, const size_t *len
         p.time = c->cfg->verify_time;
         p.profile = c->cfg->verify_profile;
         p.max_depth = c->cfg->verify_depth;
+        p.crls = c->cfg->crls;
+        p.crl_check = c->cfg->crl_check;
         p.purpose = server_cert ? HASP_X509_PURPOSE_SERVER : HASP_X509_PURPOSE_CLIENT;
         p.key_usage = (server_cert && c->suite->kx == HASP_KX_RSA) ? HASP_KU_KEY_ENCIPHERMENT
                                                                    : HASP_KU_DIGITAL_SIGNATURE;

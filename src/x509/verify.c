@@ -453,6 +453,22 @@ static int check_path(vctx *v, size_t len)
             }
         }
     }
+    /* Revocation (RFC 5280 6.3), last: only a path that is otherwise
+     * valid names the issuer whose CRL decides. */
+    const hasp_x509_store *crls = p->crls ? p->crls : v->anchors;
+    if (!code && !v->directly_trusted &&
+        (p->crl_check != HASP_X509_CRL_IF_PRESENT || hasp_x509_store_crl_count(crls))) {
+        const char *policy = p->crl_check == HASP_X509_CRL_CHAIN ? "crl_check chain: every "
+                                                                   "certificate below the anchor"
+                                                                 : "crl_check leaf";
+        for (size_t i = 0; i + 1 < len && !code; i++) {
+            int required = p->crl_check == HASP_X509_CRL_CHAIN ||
+                           (p->crl_check == HASP_X509_CRL_LEAF && i == 0);
+            cand *k = (cand *)v->path[i + 1];
+            code = x509_crl_check(crls, v->path[i]->c, k->c, cand_key(k), v->now, required, policy,
+                                  why, sizeof(why));
+        }
+    }
     if (code) {
         if (3 > v->fail_prio) {
             record(v, 3, code, "%s", why);

@@ -44,6 +44,9 @@ struct opts {
     long max_early_data;    /* server: accept this much 0-RTT data */
     const char *psk_modes;
     const char *verify_profile;
+    const char *crls[16];
+    int ncrls;
+    const char *crl_check;
     const char *trace_format;
     const char *trace_out[HASP_TRACE_MAX_OUT];
     int ntrace_out;
@@ -113,6 +116,16 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         ARG("--trace-format", trace_format)
         ARG("--psk-modes", psk_modes)
         ARG("--verify-profile", verify_profile)
+        ARG("--crl-check", crl_check)
+        if (!strcmp(a, "--crl")) {
+            if (!v || o->ncrls == 16) {
+                fprintf(stderr, "hasp: --crl needs a file name (at most 16)\n");
+                return -1;
+            }
+            o->crls[o->ncrls++] = v;
+            i++;
+            continue;
+        }
         if (!strcmp(a, "--early-data") || !strcmp(a, "--early_data")) {
             /* client: --early-data FILE; server: --early-data alone means 16384 bytes */
             if (v && v[0] != '-') {
@@ -298,6 +311,19 @@ static hasp_config *make_config(const struct opts *o, int server)
             return NULL;
         }
         TRY(hasp_config_set_verify_profile(cfg, prof));
+    }
+    for (int i = 0; i < o->ncrls; i++)
+        TRY(hasp_config_add_crl_file(cfg, o->crls[i]));
+    if (o->crl_check) {
+        int mode = !strcmp(o->crl_check, "leaf")    ? HASP_X509_CRL_LEAF
+                   : !strcmp(o->crl_check, "chain") ? HASP_X509_CRL_CHAIN
+                                                    : -1;
+        if (mode < 0) {
+            fprintf(stderr, "hasp: --crl-check is 'leaf' or 'chain', not '%s'\n", o->crl_check);
+            hasp_config_free(cfg);
+            return NULL;
+        }
+        TRY(hasp_config_set_crl_check(cfg, mode));
     }
     if (server && o->max_early_data > 0)
         TRY(hasp_config_set_early_data(cfg, (uint32_t)o->max_early_data));

@@ -3,7 +3,7 @@
  *   hasp verify --cafile ROOTS.pem [--untrusted INTERMEDIATES.pem]
  *               [--host NAME | --ip ADDR] [--at-time RFC3339-TIME]
  *               [--purpose server|client] [--profile webpki|rfc5280]
- *               [--max-depth N] LEAF.pem
+ *               [--crl FILE ...] [--crl-check leaf|chain] [--max-depth N] LEAF.pem
  *
  * Exit status: 0 valid, 1 invalid, 2 usage or input errors. */
 #include <errno.h>
@@ -34,6 +34,9 @@ static void usage(FILE *f)
             "  --at-time TIME        validate at this RFC 3339 time or epoch second (default now)\n"
             "  --purpose server|client  the extendedKeyUsage the leaf needs (default: none)\n"
             "  --profile webpki|rfc5280 validation profile (default webpki; see hasp(1))\n"
+            "  --crl FILE            a CRL (PEM or DER) to check revocation against; repeatable\n"
+            "  --crl-check leaf|chain  require a CRL for the leaf, or for every certificate\n"
+            "                        below the anchor (default: check those a CRL covers)\n"
             "  --max-depth N         at most N intermediates, 0 to 255, self-issued ones not\n"
             "                        counted; as openssl verify -verify_depth N (default 9)\n"
             "  -h, --help            this help\n"
@@ -108,10 +111,33 @@ static const char *source_name(int src, int is_last)
     }
 }
 
+/* The flag that would change the outcome, when there is one. */
+static const char *hint(int rc, const hasp_x509_params *p, const char *reason)
+{
+    switch (rc) {
+    case HASP_ERR_CERT_PATH_LEN:
+        return "; allow more intermediates with --max-depth N";
+    case HASP_ERR_CERT_CRL:
+        if (strncmp(reason, "no CRL from", 11) != 0) return " (give a usable one with --crl FILE)";
+        return p->crl_check == HASP_X509_CRL_CHAIN
+                   ? "; give it with --crl FILE, or require CRLs for the leaf only with "
+                     "--crl-check leaf"
+                   : "; give it with --crl FILE, or drop --crl-check";
+    case HASP_ERR_CERT_UNKNOWN_CA:
+        return "; give the missing issuer with --untrusted FILE, or its root with --cafile FILE";
+    case HASP_ERR_CERT_NAME:
+        return "; check another name with --host NAME or --ip ADDR";
+    default:
+        return "";
+    }
+}
+
 int hasp_cmd_verify(int argc, char **argv)
 {
     const char *cafile = NULL, *untrusted = NULL, *host = NULL, *ip = NULL, *at = NULL;
-    const char *purpose = NULL, *leaf = NULL, *profile = NULL;
+    const char *purpose = NULL, *leaf = NULL, *profile = NULL, *crl_check = NULL;
+    const char *crl_files[32];
+    int ncrl = 0;
     int max_depth = -1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -134,6 +160,16 @@ int hasp_cmd_verify(int argc, char **argv)
             slot = &purpose;
         else if (!strcmp(a, "--profile"))
             slot = &profile;
+        else if (!strcmp(a, "--crl-check"))
+            slot = &crl_check;
+        else if (!strcmp(a, "--crl")) {
+            if (ncrl == (int)(sizeof(crl_files) / sizeof(crl_files[0]))) {
+                fprintf(stderr, "hasp verify: at most %zu --crl files\n",
+                        sizeof(crl_files) / sizeof(crl_files[0]));
+                return 2;
+            }
+            slot = &crl_files[ncrl++];
+        }
         if (slot || !strcmp(a, "--max-depth")) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "hasp verify: %s needs a value; see 'hasp verify --help'\n", a);
@@ -203,6 +239,16 @@ int hasp_cmd_verify(int argc, char **argv)
             return 2;
         }
     }
+    if (crl_check) {
+        if (!strcmp(crl_check, "leaf"))
+            p.crl_check = HASP_X509_CRL_LEAF;
+        else if (!strcmp(crl_check, "chain"))
+            p.crl_check = HASP_X509_CRL_CHAIN;
+        else {
+            fprintf(stderr, "hasp verify: --crl-check is 'leaf' or 'chain', not '%s'\n", crl_check);
+            return 2;
+        }
+    }
     if (at && parse_time(at, &p.time) < 0) {
         fprintf(stderr,
                 "hasp verify: --at-time '%s' is not an RFC 3339 time "
@@ -220,6 +266,12 @@ int hasp_cmd_verify(int argc, char **argv)
     if (hasp_x509_store_add_file(roots, cafile) < 0) {
         fprintf(stderr, "hasp verify: --cafile: %s\n", hasp_err_last()->msg);
         goto out;
+    }
+    for (int i = 0; i < ncrl; i++) {
+        if (hasp_x509_store_add_crl_file(roots, crl_files[i]) < 0) {
+            fprintf(stderr, "hasp verify: --crl: %s\n", hasp_err_last()->msg);
+            goto out;
+        }
     }
     if (untrusted) {
         inter = hasp_x509_store_new();
@@ -268,7 +320,8 @@ int hasp_cmd_verify(int argc, char **argv)
         printf("verify: OK%s%s\n", p.host ? " for " : "", p.host ? p.host : "");
         status = 0;
     } else {
-        printf("verify: FAILED (%s): %s\n", hasp_err_name(rc), res.reason);
+        printf("verify: FAILED (%s): %s%s\n", hasp_err_name(rc), res.reason,
+               hint(rc, &p, res.reason));
         status = 1;
     }
     if (res.path_len) {
