@@ -92,6 +92,8 @@ struct hasp_hs {
     /* What the peer offered (server side) / what we offered (client side). */
     uint16_t peer_groups[32];
     size_t npeer_groups;
+    uint16_t peer_groups_offered[16]; /* as offered, known or not, for messages */
+    size_t npeer_groups_offered;
     int peer_sent_groups;
     uint16_t peer_sigalgs[64];
     size_t npeer_sigalgs;
@@ -256,6 +258,11 @@ int hs_transcript_start(hasp_conn *c);
 uint16_t hs_pick_sigscheme(const hasp_conn *c, const uint16_t *peer, size_t npeer,
                            const hasp_pkey *key, uint16_t version);
 const char *hs_sigscheme_name(uint16_t id);
+/* Readable lists for failure sentences (src/hs/explain.c). */
+void hs_list_groups(const uint16_t *g, size_t n, char *out, size_t cap);
+void hs_list_sigschemes(const uint16_t *s, size_t n, char *out, size_t cap);
+void hs_list_own_sigschemes(const hasp_conn *c, uint16_t version, char *out, size_t cap);
+void hs_list_alpn(const uint8_t *list, size_t len, char *out, size_t cap);
 void hs_install(hasp_rec_prot *dst, hasp_rec_prot *pending);
 int hs_verify_chain(hasp_conn *c, const uint8_t *const *certs, const size_t *lens, size_t n);
 int hs_read_signature(hasp_conn *c, hasp_rd *r, uint16_t version, const char *what,

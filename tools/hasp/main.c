@@ -569,7 +569,8 @@ static int tcp_connect(const char *host, const char *port)
     }
     freeaddrinfo(res);
     if (fd < 0)
-        fprintf(stderr, "hasp: error: cannot connect to %s:%s: %s\n", host, port, strerror(err));
+        fprintf(stderr, "hasp: error: cannot connect to %s:%s: %s%s\n", host, port, strerror(err),
+                err == ECONNREFUSED ? " (nothing listens on that port)" : "");
     else {
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -577,11 +578,86 @@ static int tcp_connect(const char *host, const char *port)
     return fd;
 }
 
-static int conn_error(hasp_conn *c, int rc)
+/* What would change a failed connection's outcome, for the sentence the
+ * tool prints: the flag on this side, or where the other side's reason is.
+ * server: this side is hasp server. "" when nothing helps. */
+static const char *failure_hint(const hasp_conn *c, int server)
 {
     const char *msg = hasp_conn_errmsg(c);
+    static const struct {
+        int server; /* -1 either side */
+        const char *has;
+        const char *hint;
+    } by_msg[] = {
+        {1, "no cipher suite in common",
+         "--ciphers (TLS 1.2) and --ciphersuites (TLS 1.3) set either side's list"},
+        {1, "no group in common", "--groups sets either side's list"},
+        {1, "no signature scheme in common",
+         "--sigalgs sets the client's list; --cert/--key give this server another key"},
+        {1, "no application protocol in common", "--alpn sets either side's list"},
+        {1, "no protocol version in common",
+         "--tls1_2 or --tls1_3 limits a side to one version; without either both are allowed"},
+        {1, "the client sent no certificate, and this server requires one",
+         "the client gives one with --cert FILE --key FILE; --verify-client optional makes it "
+         "optional"},
+        {1, "certificate verify failed",
+         "--cafile FILE on this server names the CA that issues client certificates"},
+        {0, "does not match", "--servername NAME checks the certificate against another name"},
+        {0, "revoked", "only the server's operator can replace its certificate"},
+        {0, "revocation status", "--crl FILE gives the issuer's current CRL"},
+        {0, "expired on",
+         "the server's certificate must be renewed (or this host's clock is wrong)"},
+        {0, "certificate verify failed",
+         "--cafile FILE trusts the CA that issued it (--insecure skips the check: dangerous)"},
+        {-1, "its first bytes look like an HTTP request",
+         "the client speaks plain HTTP to a TLS port: use https:// or hasp client"},
+        {-1, "not speaking TLS", "the port serves another protocol: check HOST:PORT"},
+    };
+    for (size_t i = 0; i < sizeof(by_msg) / sizeof(by_msg[0]); i++)
+        if ((by_msg[i].server < 0 || by_msg[i].server == server) && strstr(msg, by_msg[i].has))
+            return by_msg[i].hint;
+    switch (hasp_conn_alert_received(c)) {
+    case HASP_ALERT_HANDSHAKE_FAILURE:
+        if (!server && strstr(msg, "waited for ServerHello"))
+            return "the server found no cipher suite, group or signature scheme in common with "
+                   "this client's offer (its log says which; 'hasp probe HOST:PORT' lists what "
+                   "it supports)";
+        if (!server)
+            return "the server may require a client certificate: give one with --cert FILE "
+                   "--key FILE";
+        return "";
+    case HASP_ALERT_PROTOCOL_VERSION:
+        return server ? "" : "the server allows none of the versions offered (--tls1_2, --tls1_3)";
+    case HASP_ALERT_NO_APPLICATION_PROTOCOL:
+        return server ? "" : "the server allows none of the protocols given with --alpn";
+    case HASP_ALERT_CERTIFICATE_REQUIRED:
+        return server ? ""
+                      : "the server requires a client certificate: give one with --cert FILE --key "
+                        "FILE";
+    case HASP_ALERT_UNKNOWN_CA:
+    case HASP_ALERT_BAD_CERTIFICATE:
+    case HASP_ALERT_UNSUPPORTED_CERTIFICATE:
+    case HASP_ALERT_CERTIFICATE_EXPIRED:
+    case HASP_ALERT_CERTIFICATE_REVOKED:
+    case HASP_ALERT_CERTIFICATE_UNKNOWN:
+        return server ? "the client refused this server's certificate (its log says why)"
+                      : "the server refused this client's certificate (its log says why)";
+    default:
+        return "";
+    }
+}
+
+void hasp_tool_print_failure(FILE *f, const char *prefix, const hasp_conn *c, int rc, int server)
+{
+    const char *msg = hasp_conn_errmsg(c);
+    const char *hint = failure_hint(c, server);
+    fprintf(f, "%s%s%s%s\n", prefix, msg[0] ? msg : hasp_err_name(rc), hint[0] ? "; " : "", hint);
+}
+
+static int conn_error(hasp_conn *c, int rc)
+{
     last_conn_rc = rc;
-    fprintf(stderr, "hasp: error: %s\n", msg[0] ? msg : hasp_err_name(rc));
+    hasp_tool_print_failure(stderr, "hasp: error: ", c, rc, 0);
     return 1;
 }
 
@@ -981,9 +1057,9 @@ static int cmd_server(int argc, char **argv)
         int rc = hasp_handshake(c);
         hasp_trace_handshake(tracer, c, rc);
         if (rc != 0) {
-            const char *msg = hasp_conn_errmsg(c);
-            fprintf(stderr, "hasp: connection %d failed: %s\n", nconn,
-                    msg[0] ? msg : hasp_err_name(rc));
+            char prefix[64];
+            snprintf(prefix, sizeof(prefix), "hasp: connection %d failed: ", nconn);
+            hasp_tool_print_failure(stderr, prefix, c, rc, 1);
         } else {
             fprintf(stderr, "hasp: connection %d: %s %s (%s)\n", nconn, hasp_conn_version_name(c),
                     hasp_conn_cipher_name(c), hasp_conn_cipher_openssl_name(c));
