@@ -535,10 +535,24 @@ int tls13_server_select(hasp_conn *c)
         for (size_t j = 0; j < hs->npeer_suites; j++)
             if (hs->peer_suites[j] == s->id) suite = s;
     }
-    ENSURE_MSG(suite, HASP_ERR_HANDSHAKE,
-               "no TLS 1.3 cipher suite in common: the client offered %zu suites, none of them "
-               "enabled on this server",
-               hs->npeer_suites);
+    if (!suite) {
+        char theirs[300] = "", ours[300] = "";
+        for (size_t j = 0; j < hs->npeer_suites; j++) {
+            const hasp_suite *s = hasp_suite_find(hs->peer_suites[j]);
+            size_t k = strlen(theirs);
+            if (s && hasp_suite_is_tls13(s) && k + 40 < sizeof(theirs))
+                snprintf(theirs + k, sizeof(theirs) - k, "%s%s", k ? ", " : "", s->iana);
+        }
+        for (size_t i = 0; i < c->cfg->nsuites; i++) {
+            const hasp_suite *s = hasp_suite_find(c->cfg->suites[i]);
+            size_t k = strlen(ours);
+            if (s && hasp_suite_is_tls13(s) && k + 40 < sizeof(ours))
+                snprintf(ours + k, sizeof(ours) - k, "%s%s", k ? ", " : "", s->iana);
+        }
+        FAIL(HASP_ERR_HANDSHAKE,
+             "no TLS 1.3 cipher suite in common: the client offered %s; this server allows %s",
+             theirs[0] ? theirs : "none that hasp knows", ours[0] ? ours : "none");
+    }
     uint16_t scheme = 0;
     hs->cred = pick_cred13(c, &scheme);
     if (!hs->cred && !psk) {

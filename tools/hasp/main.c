@@ -589,7 +589,7 @@ static const char *failure_hint(const hasp_conn *c, int server)
         const char *has;
         const char *hint;
     } by_msg[] = {
-        {1, "no cipher suite in common",
+        {1, "cipher suite in common",
          "--ciphers (TLS 1.2) and --ciphersuites (TLS 1.3) set either side's list"},
         {1, "no group in common", "--groups sets either side's list"},
         {1, "no signature scheme in common",
@@ -600,11 +600,18 @@ static const char *failure_hint(const hasp_conn *c, int server)
         {1, "the client sent no certificate, and this server requires one",
          "the client gives one with --cert FILE --key FILE; --verify-client optional makes it "
          "optional"},
-        {1, "certificate verify failed",
-         "--cafile FILE on this server names the CA that issues client certificates"},
+        {-1, ") was revoked by",
+         "the certificate is on its issuer's CRL: its owner needs a new one"},
+        {-1, "revocation status",
+         "--crl FILE gives the issuer's current CRL; --crl-check sets which "
+         "certificates need one"},
+        {1, "unknown issuer",
+         "--cafile FILE on this server names the CA that issues client "
+         "certificates"},
+        {1, "to a trusted root",
+         "--cafile FILE on this server names the CA that issues client "
+         "certificates"},
         {0, "does not match", "--servername NAME checks the certificate against another name"},
-        {0, "revoked", "only the server's operator can replace its certificate"},
-        {0, "revocation status", "--crl FILE gives the issuer's current CRL"},
         {0, "expired on",
          "the server's certificate must be renewed (or this host's clock is wrong)"},
         {0, "certificate verify failed",
@@ -613,7 +620,9 @@ static const char *failure_hint(const hasp_conn *c, int server)
          "the client speaks plain HTTP to a TLS port: use https:// or hasp client"},
         {-1, "not speaking TLS", "the port serves another protocol: check HOST:PORT"},
     };
-    for (size_t i = 0; i < sizeof(by_msg) / sizeof(by_msg[0]); i++)
+    /* This side's own finding first; a peer's alert says less. */
+    for (size_t i = 0; hasp_conn_alert_received(c) < 0 && i < sizeof(by_msg) / sizeof(by_msg[0]);
+         i++)
         if ((by_msg[i].server < 0 || by_msg[i].server == server) && strstr(msg, by_msg[i].has))
             return by_msg[i].hint;
     switch (hasp_conn_alert_received(c)) {
