@@ -47,6 +47,14 @@ basicConstraints = critical,CA:TRUE
 keyUsage = critical,keyCertSign,cRLSign
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid
+[leaf_dp]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,digitalSignature
+extendedKeyUsage = serverAuth
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+subjectAltName = DNS:\${ENV::SAN}
+crlDistributionPoints = URI:http://crl.example.test/int.crl
 [leaf_cert]
 basicConstraints = critical,CA:FALSE
 keyUsage = critical,digitalSignature
@@ -105,6 +113,19 @@ ca_dir fake
 sed -i 's/^authorityKeyIdentifier = keyid:always$/# no AKI: only the signature tells/' "$T/fake.cnf"
 crl fake fake.crl
 openssl crl -in "$T/int.crl" -outform DER -out "$T/int.crl.der" 2>/dev/null || die der
+# CRL scope (issuingDistributionPoint), an unknown critical extension, a delta CRL
+issue dp "with a distribution point" int leaf_dp dp.example.test
+revoke int dp superseded
+with_crl_ext() { # NAME EXT_LINE [SECTION]: a CRL of int with one more crl_extension
+  sed "s|^\[crl_ext\]\$|[crl_ext]\n$2|" "$T/int.cnf" >"$T/int-$1.cnf"
+  [ -n "${3:-}" ] && printf '%b\n' "$3" >>"$T/int-$1.cnf"
+  SAN=x openssl ca -config "$T/int-$1.cnf" -gencrl -out "$T/$1.crl" >/dev/null 2>&1 || die "gencrl $1"
+}
+with_crl_ext onlyca 'issuingDistributionPoint = critical,@idp_ca' '[idp_ca]\nonlyCA = TRUE'
+with_crl_ext dpuri 'issuingDistributionPoint = critical,@idp_uri' '[idp_uri]\nfullname = URI:http://crl.example.test/int.crl'
+with_crl_ext unknown '1.2.3.4 = critical,ASN1:NULL'
+with_crl_ext delta '2.5.29.27 = critical,ASN1:INTEGER:1000'
+cat "$T/dp.pem" "$T/int.pem" >"$T/dp_chain.pem"
 cat "$T/good.pem" "$T/int.pem" >"$T/good_chain.pem"
 cat "$T/bad.pem" "$T/int.pem" >"$T/bad_chain.pem"
 cat "$T/under2.pem" "$T/int2.pem" >"$T/under2_chain.pem"
@@ -138,6 +159,12 @@ expect "expired CRL" 1 "the revocation status of certificate 'CN=good' is unknow
 expect "expired CRL: the code" 1 "HASP_ERR_CERT_CRL" $R --crl "$T/int-1h.crl" --at-time "$LATER" "$T/good_chain.pem"
 expect "an expired CRL next to a current one is not needed" 0 "verify: OK" $R --crl "$T/int-1h.crl" --crl "$T/int.crl" --crl-check leaf "$T/good_chain.pem"
 expect "CRL signed by the wrong key" 1 "the revocation status of certificate 'CN=good' is unknown: the CRL of .* in the name of 'CN=crl test intermediate' does not verify with that issuer's key" $R --crl "$T/fake.crl" "$T/good_chain.pem"
+expect "a CRL for CA certificates only does not cover the leaf" 1 "no CRL from 'CN=crl test intermediate' covers certificate 'CN=good' (the one given does not: it covers CA certificates only), and the revocation policy (crl_check leaf) requires one" $R --crl "$T/onlyca.crl" --crl-check leaf "$T/good_chain.pem"
+expect "a CRL for CA certificates only, no policy" 0 "verify: OK" $R --crl "$T/onlyca.crl" "$T/good_chain.pem"
+expect "a distribution point CRL covers the certificate that names it" 1 "certificate 'CN=with a distribution point' (serial [0-9A-F]*) was revoked by 'CN=crl test intermediate' on .*, reason superseded(4)" $R --crl "$T/dpuri.crl" "$T/dp_chain.pem"
+expect "a distribution point CRL does not cover another certificate" 1 "(the one given does not: its issuingDistributionPoint names none of the certificate's CRL distribution points)" $R --crl "$T/dpuri.crl" --crl-check leaf "$T/good_chain.pem"
+expect "a CRL with an unknown critical extension fails closed" 1 "the revocation status of certificate 'CN=good' is unknown: the CRL of .* from 'CN=crl test intermediate' cannot be used: it has an unknown critical extension 1.2.3.4, so hasp cannot tell what it covers" $R --crl "$T/unknown.crl" "$T/good_chain.pem"
+expect "a delta CRL is refused" 2 "is a delta CRL (deltaCRLIndicator); hasp uses complete CRLs only" $R --crl "$T/delta.crl" "$T/good_chain.pem"
 expect "usage: bad --crl-check" 2 "'leaf' or 'chain'" $R --crl-check all "$T/good_chain.pem"
 expect "usage: a certificate as --crl" 2 "no CRL found" $R --crl "$T/root.pem" "$T/good_chain.pem"
 expect "usage: missing --crl file" 2 "cannot open" $R --crl "$T/nope.crl" "$T/good_chain.pem"

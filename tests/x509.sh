@@ -147,6 +147,16 @@ expect "RSA-PSS-signed leaf" 0 "verify: OK" $R --untrusted "$T/rsa_int.pem" --ho
 expect "RSA-1024 key refused" 1 "1024-bit RSA" $R --host weak.example.test "$T/weak_leaf.pem"
 expect "max depth 0 refuses an intermediate" 1 "maximum depth" $R --max-depth 0 --host www.example.test "$T/leaf_chain.pem"
 expect "max depth 0 allows a leaf under the root" 0 "verify: OK" $R --max-depth 0 --host direct.example.test "$T/rootleaf.pem"
+# --max-depth N counts as openssl verify -verify_depth N does
+for n in 0 1; do
+  openssl verify -CAfile "$T/root.pem" -untrusted "$T/int.pem" -verify_depth $n "$T/leaf.pem" >/dev/null 2>&1
+  o=$?
+  "$HASP" verify --cafile "$T/root.pem" --untrusted "$T/int.pem" --max-depth $n "$T/leaf.pem" >/dev/null 2>&1
+  h=$?
+  if [ $((o == 0)) -eq $((h == 0)) ]; then ok "--max-depth $n agrees with openssl verify -verify_depth $n (hasp exit $h)"; else
+    notok "--max-depth $n: hasp exits $h, openssl verify -verify_depth $n exits $o"
+  fi
+done
 expect "max depth 255 is accepted" 0 "verify: OK" $R --max-depth 255 --host www.example.test "$T/leaf_chain.pem"
 expect "usage: max depth 256" 2 "from 0 to 255" $R --max-depth 256 "$T/leaf_chain.pem"
 expect "webpki: CA certificate as a server leaf refused" 1 "CA certificate used as a TLS server" $R --purpose server --host ca.example.test "$T/caleaf.pem"

@@ -593,9 +593,10 @@ int x509_crl_check(const hasp_x509_store *crls, const hasp_x509_cert *c,
     }
     if (required) {
         snprintf(why, cap,
-                 "no CRL from '%s' covers certificate '%s'%s%s, and the revocation policy (%s) "
+                 "no CRL from '%s' covers certificate '%s'%s%s%s, and the revocation policy (%s) "
                  "requires one",
-                 in, cn, scope[0] ? ": the one given does not, as " : "", scope, policy);
+                 in, cn, scope[0] ? " (the one given does not: " : "", scope, scope[0] ? ")" : "",
+                 policy);
         return HASP_ERR_CERT_CRL;
     }
     return 0;
