@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The 20-odd failures a user meets most, each through the tool as a user
+# The 26 failures a user meets most, each through the tool as a user
 # would meet it (hasp client against hasp server, or against the wrong kind
 # of peer), asserting the sentence each side prints: the cause, both sides'
 # values where a negotiation failed, and the flag that would change it.
@@ -140,6 +140,21 @@ pair "no group in common (TLS 1.3)" "$SRV_CERT --groups x25519:secp256r1" "$CLI_
 pair "no group in common (TLS 1.2 ECDHE)" "$SRV_CERT --tls1_2 --groups x25519" "$CLI_CA --tls1_2 --groups secp384r1" \
   "handshake_failure(40)" \
   "no group in common for the cipher suites both sides have: the client offered secp384r1; this server allows x25519"
+# a client (openssl s_client) that offers only groups hasp does not have:
+# named by code point, not "0 groups"
+foreign_groups() {
+  next_port
+  bg_start "$C/srv" /dev/null "$HASP" server --accept "$PORT" --naccept 1 $SRV_CERT --groups x25519
+  local spid=$BGPID
+  wait_listen "$PORT" "$spid" || return
+  timeout -k 2 "$TMO" openssl s_client -connect "127.0.0.1:$PORT" -tls1_3 -groups ffdhe8192:ffdhe6144 \
+    </dev/null >"$C/cli.out" 2>"$C/cli.err"
+  bg_wait_for "$spid" 5
+  grep -qF "no group in common: the client offered 0x0104, 0x0103 (none that hasp implements); this server allows x25519 (sent handshake_failure(40) to the client); --groups sets either side's list" "$C/srv.err" ||
+    fail "the server said: $(grep -m1 failed "$C/srv.err")"
+}
+new_case "client offers only groups hasp lacks"
+check "client offers only groups hasp lacks" foreign_groups || keep_case "client offers only groups hasp lacks"
 # 5: signature schemes
 pair "no signature scheme in common" "$SRV_CERT --sigalgs rsa_pss_rsae_sha256" "$CLI_CA --sigalgs ecdsa_secp256r1_sha256" \
   "handshake_failure(40)" \
