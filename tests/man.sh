@@ -47,4 +47,36 @@ for cmd in client server verify probe ciphers version; do
     grep -q "^\.Cm $cmd\$" docs/hasp.1 && ok "hasp(1) has the $cmd command" ||
     notok "hasp(1) has the $cmd command"
 done
+# Help on every path: exit 0 and the command's own usage.
+helps() { # WANT_FIRST_LINE ARGS...
+  local want=$1
+  shift
+  local out rc
+  out=$("$HASP" "$@" 2>&1)
+  rc=$?
+  if [ "$rc" -eq 0 ] && [ "$(printf '%s\n' "$out" | head -1)" = "$want" ]; then
+    ok "hasp $* prints '$want', exit 0"
+  else
+    notok "hasp $*: exit $rc, first line '$(printf '%s\n' "$out" | head -1)'"
+  fi
+}
+helps "usage: hasp COMMAND [options]" --help
+helps "usage: hasp COMMAND [options]" -h
+helps "usage: hasp COMMAND [options]" help
+for cmd in client server verify probe ciphers version; do
+  first=$("$HASP" help "$cmd" | head -1)
+  case "$first" in "usage: hasp $cmd"*) ;; *) first="usage: hasp $cmd ?" ;; esac
+  helps "$first" help "$cmd"
+  helps "$first" "$cmd" --help
+  helps "$first" "$cmd" -h
+done
+for cmd in client server verify probe ciphers; do
+  out=$("$HASP" "$cmd" --no-such-flag 2>&1)
+  rc=$?
+  if [ "$rc" -eq 2 ] && printf '%s' "$out" | grep -qF "unknown option '--no-such-flag'; see 'hasp $cmd --help'"; then
+    ok "hasp $cmd names an unknown option and points at 'hasp $cmd --help'"
+  else
+    notok "hasp $cmd --no-such-flag: exit $rc, '$out'"
+  fi
+done
 [ "$fails" -eq 0 ]
