@@ -82,6 +82,7 @@ void hasp_config_free(hasp_config *cfg)
         hasp_pkey_free(cfg->creds[i].key);
     }
     if (cfg->anchors) hasp_x509_store_free(cfg->anchors);
+    hasp_x509_store_free(cfg->crls);
     session_cache_free(cfg->cache);
     used_tickets_free(cfg->used_tickets);
     used_tickets_free(cfg->revoked_tickets);
@@ -476,6 +477,56 @@ void hasp_config_insecure_noverifyname(hasp_config *cfg)
 void hasp_config_set_verify_time(hasp_config *cfg, int64_t t)
 {
     cfg->verify_time = t;
+}
+
+int hasp_config_set_verify_profile(hasp_config *cfg, int profile)
+{
+    if (profile != HASP_X509_PROFILE_WEBPKI && profile != HASP_X509_PROFILE_RFC5280)
+        return cfg_fail(cfg, HASP_ERR_USAGE,
+                        "verify profile %d is neither HASP_X509_PROFILE_WEBPKI nor "
+                        "HASP_X509_PROFILE_RFC5280",
+                        profile);
+    cfg->verify_profile = profile;
+    return 0;
+}
+
+int hasp_config_add_crl_mem(hasp_config *cfg, const uint8_t *data, size_t len)
+{
+    if (!cfg->crls && !(cfg->crls = hasp_x509_store_new()))
+        return cfg_fail(cfg, HASP_ERR_NOMEM, "out of memory");
+    int rc = hasp_x509_store_add_crl(cfg->crls, data, len);
+    if (rc < 0) return cfg_fail(cfg, HASP_ERR_CONFIG, "cannot load CRLs: %s", hasp_err_last()->msg);
+    return 0;
+}
+
+int hasp_config_add_crl_file(hasp_config *cfg, const char *path)
+{
+    if (!cfg->crls && !(cfg->crls = hasp_x509_store_new()))
+        return cfg_fail(cfg, HASP_ERR_NOMEM, "out of memory");
+    int rc = hasp_x509_store_add_crl_file(cfg->crls, path);
+    if (rc < 0)
+        return cfg_fail(cfg, HASP_ERR_CONFIG, "cannot load CRLs from %s", hasp_err_last()->msg);
+    return 0;
+}
+
+int hasp_config_set_crl_check(hasp_config *cfg, int mode)
+{
+    if (mode != HASP_X509_CRL_IF_PRESENT && mode != HASP_X509_CRL_LEAF &&
+        mode != HASP_X509_CRL_CHAIN)
+        return cfg_fail(cfg, HASP_ERR_USAGE,
+                        "CRL check mode %d is none of HASP_X509_CRL_IF_PRESENT, _LEAF, _CHAIN",
+                        mode);
+    cfg->crl_check = mode;
+    return 0;
+}
+
+int hasp_config_set_verify_depth(hasp_config *cfg, int depth)
+{
+    if (depth < 0 || depth > 255)
+        return cfg_fail(cfg, HASP_ERR_USAGE,
+                        "verify depth %d is out of range: 0 to 255 intermediates", depth);
+    cfg->verify_depth = depth + 1; /* hasp_x509_params counts the anchor too */
+    return 0;
 }
 
 int hasp_config_set_verify_client(hasp_config *cfg, int mode)

@@ -174,6 +174,12 @@ static const struct err_row err_rows[] = {
     {HASP_ERR_CERT_NOT_FOUND, "HASP_ERR_CERT_NOT_FOUND", HASP_CLASS_CERTIFICATE,
      HASP_ALERT_HANDSHAKE_FAILURE, "no certificate was presented",
      "RFC 5246 7.4.6: a required TLS 1.2 client certificate missing"},
+    {HASP_ERR_CERT_REVOKED, "HASP_ERR_CERT_REVOKED", HASP_CLASS_CERTIFICATE,
+     HASP_ALERT_CERTIFICATE_REVOKED, "the certificate was revoked by its issuer",
+     "RFC 8446 6.2, RFC 5280 6.3: a certificate its issuer's CRL lists"},
+    {HASP_ERR_CERT_CRL, "HASP_ERR_CERT_CRL", HASP_CLASS_CERTIFICATE, HASP_ALERT_CERTIFICATE_UNKNOWN,
+     "the certificate's revocation status is unknown: no usable CRL",
+     "RFC 8446 6.2: certificate_unknown, for a certificate whose status cannot be known"},
 };
 
 static const struct err_row *err_find(int code)

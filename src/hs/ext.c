@@ -124,9 +124,13 @@ static int groups_ch_read(hasp_conn *c, hasp_rd *r)
     ENSURE(list.len % 2 == 0, HASP_ERR_DECODE);
     struct hasp_hs *hs = c->hs;
     hs->peer_sent_groups = 1;
+    hs->npeer_groups_offered = 0;
     while (rd_left(&list)) {
         uint16_t g;
         GUARD(rd_u16(&list, &g));
+        if (hs->npeer_groups_offered <
+            sizeof(hs->peer_groups_offered) / sizeof(hs->peer_groups_offered[0]))
+            hs->peer_groups_offered[hs->npeer_groups_offered++] = g;
         if (hasp_group_name(g) &&
             hs->npeer_groups < sizeof(hs->peer_groups) / sizeof(hs->peer_groups[0]))
             hs->peer_groups[hs->npeer_groups++] =
@@ -248,6 +252,8 @@ static int alpn_ch_read(hasp_conn *c, hasp_rd *r)
             }
         }
     }
+    if (!c->alpn[0] && c->cfg->alpn_len)
+        hs_list_alpn(list.p, list.len, c->hs->peer_alpn_words, sizeof(c->hs->peer_alpn_words));
     return 0;
 }
 

@@ -635,14 +635,29 @@ static int select_suite(hasp_conn *c)
                                       hs->peer_suites[i]);
         }
         FAIL(HASP_ERR_HANDSHAKE,
-             "no cipher suite in common: the client offered [%s], this server accepts [%s]", theirs,
-             ours);
+             "no cipher suite in common: the client offered %s; this server allows %s",
+             theirs[0] ? theirs : "none that hasp knows", ours[0] ? ours : "no TLS 1.2 suite");
     }
+    /* The suites both sides have need what they do not share: say which. */
+    int shared_group = 0;
+    for (size_t i = 0; i < c->cfg->ngroups; i++)
+        shared_group |= hs_peer_has_group(hs, c->cfg->groups[i]);
+    if (!shared_group) {
+        char theirs[300], ours[300];
+        hs_list_groups(hs->peer_groups_offered, hs->npeer_groups_offered, theirs, sizeof(theirs));
+        hs_list_groups(c->cfg->groups, c->cfg->ngroups, ours, sizeof(ours));
+        FAIL(HASP_ERR_HANDSHAKE,
+             "no group in common for the cipher suites both sides have: the client offered %s; "
+             "this server allows %s",
+             hs->peer_sent_groups ? theirs : "none (no supported_groups)", ours);
+    }
+    char theirs[300], ours[300];
+    hs_list_sigschemes(hs->peer_sigalgs, hs->npeer_sigalgs, theirs, sizeof(theirs));
+    hs_list_own_sigschemes(c, HASP_TLS1_2, ours, sizeof(ours));
     FAIL(HASP_ERR_HANDSHAKE,
-         "no usable cipher suite: the shared suites need a certificate, group or signature scheme "
-         "that the two sides do not share (server has %zu certificate(s); client sent %zu groups "
-         "and %zu signature schemes)",
-         c->cfg->ncreds, hs->npeer_groups, hs->npeer_sigalgs);
+         "no signature scheme in common for the cipher suites both sides have: the client "
+         "accepts %s; this server's certificates can sign with %s",
+         hs->peer_sent_sigalgs ? theirs : "none (no signature_algorithms)", ours);
 }
 
 int client_hello_recv(hasp_conn *c, hasp_rd *r)
@@ -698,17 +713,28 @@ int client_hello_recv(hasp_conn *c, hasp_rd *r)
             uint16_t v = hs->peer_versions[i];
             if (v >= c->cfg->min_version && v <= hs_max_version(c) && v > chosen) chosen = v;
         }
-        ENSURE_MSG(chosen, HASP_ERR_VERSION,
-                   "the client's supported_versions lists no version this server accepts (it "
-                   "accepts %s to %s)",
-                   version_name(c->cfg->min_version), version_name(hs_max_version(c)));
+        if (!chosen) {
+            char theirs[200] = "";
+            for (size_t i = 0; i < hs->npeer_versions; i++) {
+                size_t k = strlen(theirs);
+                if (k + 16 < sizeof(theirs))
+                    snprintf(theirs + k, sizeof(theirs) - k, "%s%s", k ? ", " : "",
+                             version_name(hs->peer_versions[i]));
+            }
+            FAIL(HASP_ERR_VERSION,
+                 "no protocol version in common: the client offered %s; this server allows %s%s%s",
+                 theirs[0] ? theirs : "none", version_name(c->cfg->min_version),
+                 c->cfg->min_version == hs_max_version(c) ? "" : " to ",
+                 c->cfg->min_version == hs_max_version(c) ? "" : version_name(hs_max_version(c)));
+        }
     } else {
         /* RFC 5246 E.1: a higher (even unknown) version gets our highest. */
         ENSURE_MSG(version >= HASP_TLS1_2, HASP_ERR_VERSION,
                    "the client offers at most %s (0x%04x); hasp requires TLS 1.2 or newer",
                    version_name(version), version);
         ENSURE_MSG(c->cfg->min_version <= HASP_TLS1_2, HASP_ERR_VERSION,
-                   "the client offers at most TLS 1.2; this server requires TLS 1.3");
+                   "no protocol version in common: the client offered TLS 1.2 only (no "
+                   "supported_versions); this server allows TLS 1.3 only");
         chosen = HASP_TLS1_2;
     }
     /* RFC 7507: a fallback retry while we could have done better. */
@@ -726,10 +752,14 @@ int client_hello_recv(hasp_conn *c, hasp_rd *r)
     else /* RFC 5246 7.4.1.2: the list must contain null; without it nothing can be negotiated. */
         ENSURE_MSG(memchr(comp.p, 0, comp.len) != NULL, HASP_ERR_ILLEGAL_PARAM,
                    "the client does not offer the null compression method, which TLS requires");
-    if (c->hs->peer_sent_alpn && c->cfg->alpn_len)
-        ENSURE_MSG(c->alpn[0], HASP_ERR_NO_APP_PROTO,
-                   "no application protocol in common: the client's ALPN list shares nothing with "
-                   "the server's");
+    if (c->hs->peer_sent_alpn && c->cfg->alpn_len && !c->alpn[0]) {
+        /* alpn_ch_read chose (RFC 7301 3.2) and kept the client's list in words */
+        char ours[300];
+        hs_list_alpn(c->cfg->alpn, c->cfg->alpn_len, ours, sizeof(ours));
+        FAIL(HASP_ERR_NO_APP_PROTO,
+             "no application protocol in common: the client offered %s; this server allows %s",
+             hs->peer_alpn_words, ours);
+    }
     if (chosen == HASP_TLS1_3) {
         c->secure_reneg = 0;
         if (conn_verify_client(c) != HASP_VERIFY_CLIENT_NONE) hs->flags |= F_CLIENT_AUTH;
@@ -951,6 +981,10 @@ int hs_verify_chain(hasp_conn *c, const uint8_t *const *certs, const size_t *len
         hasp_x509_params p;
         memset(&p, 0, sizeof(p));
         p.time = c->cfg->verify_time;
+        p.profile = c->cfg->verify_profile;
+        p.max_depth = c->cfg->verify_depth;
+        p.crls = c->cfg->crls;
+        p.crl_check = c->cfg->crl_check;
         p.purpose = server_cert ? HASP_X509_PURPOSE_SERVER : HASP_X509_PURPOSE_CLIENT;
         p.key_usage = (server_cert && c->suite->kx == HASP_KX_RSA) ? HASP_KU_KEY_ENCIPHERMENT
                                                                    : HASP_KU_DIGITAL_SIGNATURE;

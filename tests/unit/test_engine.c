@@ -317,6 +317,39 @@ static void test_verify_failures(void)
     hasp_conn_free(sv);
     hasp_config_free(ccfg);
 
+    /* Verify depth: the server sends leaf + intermediate (one intermediate). */
+    for (int depth = 0; depth <= 1; depth++) {
+        ccfg = client_config(NULL);
+        CHECK(hasp_config_set_verify_depth(ccfg, depth) == 0, "verify depth %d accepted", depth);
+        CHECK(hasp_config_set_verify_profile(ccfg, HASP_X509_PROFILE_RFC5280) == 0,
+              "rfc5280 profile accepted");
+        cl = hasp_conn_new(ccfg, HASP_CLIENT);
+        sv = hasp_conn_new(scfg, HASP_SERVER);
+        hasp_conn_set_servername(cl, "localhost");
+        int rc = run_handshake(cl, sv, 1 << 20, &crc, &src);
+        if (depth == 0)
+            CHECK(crc == HASP_ERR_CERT_PATH_LEN &&
+                      strstr(hasp_conn_errmsg(cl), "maximum depth of 0 intermediates"),
+                  "verify depth 0 refuses the intermediate (%s)", hasp_conn_errmsg(cl));
+        else
+            CHECK(rc == 0, "verify depth 1, rfc5280 profile: handshake completes (%s)",
+                  hasp_conn_errmsg(cl));
+        hasp_conn_free(cl);
+        hasp_conn_free(sv);
+        hasp_config_free(ccfg);
+    }
+    ccfg = hasp_config_new();
+    CHECK(hasp_config_set_verify_depth(ccfg, 256) == HASP_ERR_USAGE &&
+              strstr(hasp_config_errmsg(ccfg), "0 to 255"),
+          "verify depth 256 refused (%s)", hasp_config_errmsg(ccfg));
+    CHECK(hasp_config_set_verify_depth(ccfg, -1) == HASP_ERR_USAGE, "verify depth -1 refused");
+    CHECK(hasp_config_set_verify_profile(ccfg, 7) == HASP_ERR_USAGE, "verify profile 7 refused");
+    CHECK(hasp_config_set_crl_check(ccfg, 3) == HASP_ERR_USAGE, "CRL check mode 3 refused");
+    CHECK(hasp_config_add_crl_mem(ccfg, (const uint8_t *)"not a CRL", 9) == HASP_ERR_CONFIG &&
+              strstr(hasp_config_errmsg(ccfg), "cannot load CRLs"),
+          "a non-CRL refused (%s)", hasp_config_errmsg(ccfg));
+    hasp_config_free(ccfg);
+
     /* insecure: no verification at all, explicitly */
     ccfg = hasp_config_new();
     hasp_config_insecure_noverifycert(ccfg);
