@@ -3,7 +3,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 
-.PHONY: all build deps demo test test-asan test-valgrind install clean format bench bench-instr fuzz \
+.PHONY: all build deps demo test test-long test-asan test-valgrind install clean format bench bench-instr fuzz \
 	fuzz-build fuzz-smoke fuzz-corpus soak
 
 all: build
@@ -27,6 +27,12 @@ test-asan:
 	@scripts/deps.sh asan
 	@$(MAKE) --no-print-directory build BUILD=build-asan CMAKE_FLAGS="-DHASP_SANITIZE=ON -DHASP_BENCH=OFF"
 	@HASP_SANITIZED=1 tests/run.sh build-asan
+
+# Long known-answer runs, not in CI: ML-KEM's accumulated hash over
+# 1,000,000 tests per parameter set (a few minutes).
+test-long:
+	@$(MAKE) --no-print-directory build
+	@$(BUILD)/tests/test_mlkem --long
 
 # The unit test programs under valgrind memcheck (any error or leak fails).
 test-valgrind:
