@@ -482,7 +482,8 @@ static uint16_t pick_group(hasp_conn *c, const hasp_suite *s)
     if (hasp_suite_is_ecdhe(s)) {
         for (size_t i = 0; i < c->cfg->ngroups; i++) {
             uint16_t g = c->cfg->groups[i];
-            if (hasp_group_is_ffdhe(g)) continue;
+            /* the hybrids are TLS 1.3 only (draft-ietf-tls-ecdhe-mlkem 1) */
+            if (hasp_group_is_ffdhe(g) || hasp_group_is_hybrid(g)) continue;
             /* RFC 8422 5.1.1: without the extension the client supports P-256. */
             if (hs->peer_sent_groups ? hs_peer_has_group(hs, g) : g == HASP_GROUP_SECP256R1)
                 return g;
@@ -1062,6 +1063,9 @@ static int server_key_exchange_recv(hasp_conn *c, hasp_rd *r)
                    HASP_ERR_ILLEGAL_PARAM,
                    "the server chose the group 0x%04x (%s), which the client did not offer", group,
                    hasp_group_name(group) ? hasp_group_name(group) : "unknown");
+        ENSURE_MSG(!hasp_group_is_hybrid(group), HASP_ERR_ILLEGAL_PARAM,
+                   "the server chose %s for TLS 1.2 ECDHE; the hybrid groups are TLS 1.3 only",
+                   hasp_group_name(group));
         c->group = group;
         hs->kex = conn_kex_new(c, group);
     } else {
@@ -1518,6 +1522,7 @@ void hs_free(hasp_conn *c)
     hasp_kex_free(hs->kex);
     hasp_hmac_free(hs->master_hmac);
     hasp_kex_free(hs->share_kex);
+    hasp_kex_free(hs->share_kex2);
     hasp_session_free(hs->resume);
     for (int i = 0; i < hs->ndeferred; i++)
         hasp_free(hs->deferred[i].detail);
