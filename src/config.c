@@ -233,6 +233,29 @@ static int group_item(hasp_config *cfg, const char *item, void *arg)
     return 0;
 }
 
+int hasp_group_get(size_t i, hasp_group_info *info)
+{
+    uint16_t ids[32];
+    size_t n = hasp_group_list(ids, 32);
+    if (i >= n || i >= 32 || !info) return HASP_ERR_USAGE;
+    uint16_t g = ids[i];
+    info->id = g;
+    info->name = hasp_group_name(g);
+    info->kind = hasp_group_is_hybrid(g)  ? "ECDH+ML-KEM"
+                 : hasp_group_is_ffdhe(g) ? "FFDHE"
+                                          : "ECDH";
+    info->client_share = hasp_group_share_len(g, 0);
+    info->server_share = hasp_group_share_len(g, 1);
+    if (hasp_group_is_ffdhe(g)) {
+        const uint8_t *p, *gen;
+        size_t pl = 0, gl = 0;
+        if (hasp_ffdhe_params(g, &p, &pl, &gen, &gl) == 0)
+            info->client_share = info->server_share = pl;
+    }
+    info->tls13_only = hasp_group_is_hybrid(g);
+    return 0;
+}
+
 int hasp_config_set_groups(hasp_config *cfg, const char *list)
 {
     size_t saved_n = cfg->ngroups;

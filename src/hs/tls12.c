@@ -426,6 +426,13 @@ int client_hello_send(hasp_conn *c)
            offered);
     DETAIL(c, "extensions=");
     GUARD(ext_client_hello_write(c, w));
+    const hasp_kex *shares[2] = {hs->share_kex, hs->share_kex2};
+    for (int i = 0; i < 2 && shares[i]; i++) {
+        uint16_t g = hasp_kex_group(shares[i]);
+        size_t n = hasp_group_share_len(g, 0); /* 0: FFDHE, the size of p */
+        DETAIL(c, "%s%s", i ? "," : " key_shares=", hasp_group_name(g));
+        if (n) DETAIL(c, "(%zu)", n);
+    }
     if (hs->psk_offered) {
         /* RFC 8446 4.2.11.2: the binder covers the ClientHello up to the binders. */
         size_t body = w->len - 4, hl = hs->binders_len - 3;
@@ -671,6 +678,9 @@ int client_hello_recv(hasp_conn *c, hasp_rd *r)
                "the client does not offer the null compression method, which TLS requires");
     DETAIL(c, "extensions=");
     GUARD(ext_client_hello_read(c, r));
+    for (size_t i = 0; i < hs->nshares; i++)
+        DETAIL(c, "%s%s(%zu)", i ? "," : " key_shares=", hasp_group_name(hs->share_group[i]),
+               hs->share_len[i]);
     /* The version: supported_versions when present (RFC 8446 4.2.1), else legacy_version. */
     uint16_t chosen = 0;
     if (hs->peer_sent_versions) {

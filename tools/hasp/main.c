@@ -73,9 +73,12 @@ static void usage(void)
             "              what the server supports: versions, suites in its order, groups,\n"
             "              signature schemes, certificate chain, resumption, renegotiation, ALPN\n"
             "  hasp ciphers      list the cipher suites hasp has\n"
+            "  hasp groups       list the key exchange groups hasp has\n"
             "  hasp version\n"
             "LIST is colon-separated: IANA or OpenSSL suite names, DEFAULT, ALL;\n"
-            "groups x25519, secp256r1 (P-256), secp384r1 (P-384), ffdhe2048, ffdhe3072.\n");
+            "groups X25519MLKEM768, SecP256r1MLKEM768, SecP384r1MLKEM1024 (TLS 1.3 only),\n"
+            "x25519, secp256r1 (P-256), secp384r1 (P-384), x448, secp521r1 (P-521),\n"
+            "ffdhe2048, ffdhe3072.\n");
 }
 
 static int parse_opts(int argc, char **argv, struct opts *o)
@@ -864,6 +867,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "server")) return cmd_server(argc - 2, argv + 2);
     if (!strcmp(cmd, "verify")) return hasp_cmd_verify(argc - 1, argv + 1);
     if (!strcmp(cmd, "ciphers")) return hasp_cmd_ciphers(argc - 1, argv + 1);
+    if (!strcmp(cmd, "groups")) return hasp_cmd_groups(argc - 1, argv + 1);
     if (!strcmp(cmd, "probe")) return hasp_cmd_probe(argc - 2, argv + 2);
     if (!strcmp(cmd, "version")) {
         printf("hasp %s\n", HASP_VERSION_STRING);
