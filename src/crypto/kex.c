@@ -656,7 +656,7 @@ static int hybrid_derive(hasp_kex *k, const uint8_t *peer, size_t peer_len, uint
         k->mlkem_pub = ct;
         k->mlkem_pub_len = ctl;
     } else {
-        rc = hasp_mlkem_decaps(mp, k->mlkem_dk, hasp_mlkem_dk_len(mp), mk, ml, kss);
+        rc = hasp_mlkem_decaps_own(mp, k->mlkem_dk, hasp_mlkem_dk_len(mp), mk, ml, kss);
         if (rc < 0) {
             hasp_wipe(ecss, sizeof(ecss));
             FAIL(HASP_ERR_ILLEGAL_PARAM, "the %s share's ML-KEM ciphertext is bad: %s", row->name,

@@ -71,5 +71,11 @@ int hasp_mlkem_encaps(int param, const uint8_t *ek, size_t ek_len, uint8_t *ct, 
  * rejection key J(z || c), chosen in constant time). */
 int hasp_mlkem_decaps(int param, const uint8_t *dk, size_t dk_len, const uint8_t *ct, size_t ct_len,
                       uint8_t ss[32]);
+/* The same for a dk that this process made with hasp_mlkem_keygen and
+ * kept in its own memory (a TLS key share's): without the hash check of
+ * 7.3, which guards against a decapsulation key from elsewhere; it would
+ * hash the 1184 or 1568 bytes of ek again in every handshake. */
+int hasp_mlkem_decaps_own(int param, const uint8_t *dk, size_t dk_len, const uint8_t *ct,
+                          size_t ct_len, uint8_t ss[32]);
 
 #endif
