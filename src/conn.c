@@ -674,13 +674,11 @@ static int read_record_to(hasp_conn *c, uint8_t *dst, size_t dst_cap, size_t *ds
                    "message (RFC 8446 5.1)");
         c->key_updates = 0;
         if (c->hs) {
-            /* Data may come between the messages of a renegotiation, not
-             * inside one (RFC 5246 6.2.1 fragments one message over records
-             * of its own type) nor between ChangeCipherSpec and Finished
-             * (RFC 5246 7.1: Finished follows immediately). */
+            /* Data may come during a renegotiation, even between the
+             * fragments of a message (RFC 5246 has no rule against it; TLS
+             * 1.3 has, RFC 8446 5.1), but not between ChangeCipherSpec and
+             * Finished (RFC 5246 7.1: Finished follows immediately). */
             const struct hasp_hs *h = c->hs;
-            ENSURE_MSG(h->in.len == h->in_off, HASP_ERR_UNEXPECTED,
-                       "the peer sent application data inside a fragmented handshake message");
             const int after_ccs = h->step > 0 && h->table[h->step].type == HS_FINISHED &&
                                   h->table[h->step - 1].type == HS_CCS;
             ENSURE_MSG(!after_ccs, HASP_ERR_UNEXPECTED,

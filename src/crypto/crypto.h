@@ -145,19 +145,23 @@ void hasp_cbc_free(hasp_cbc_ctx *c);
 #define HASP_GROUP_X448 0x001e
 #define HASP_GROUP_FFDHE2048 0x0100
 #define HASP_GROUP_FFDHE3072 0x0101
+#define HASP_GROUP_FFDHE4096 0x0102
+#define HASP_GROUP_FFDHE6144 0x0103
+#define HASP_GROUP_FFDHE8192 0x0104
 /* draft-ietf-tls-ecdhe-mlkem: ECDH + ML-KEM hybrids, TLS 1.3 only */
 #define HASP_GROUP_SECP256R1MLKEM768 0x11eb
 #define HASP_GROUP_X25519MLKEM768 0x11ec
 #define HASP_GROUP_SECP384R1MLKEM1024 0x11ed
 /* The largest key share: SecP384r1MLKEM1024's, 97 + 1568 bytes both ways. */
 #define HASP_KEX_MAX_PUB 1665
+#define HASP_KEX_MAX_SECRET 1024 /* ffdhe8192 */
 
 const char *hasp_group_name(uint16_t group); /* "x25519", "secp256r1", ... or NULL */
 int hasp_group_by_name(const char *name);    /* accepts x25519, P-256, secp256r1, prime256v1, ... */
 int hasp_group_is_ffdhe(uint16_t group);
 int hasp_group_is_hybrid(uint16_t group); /* ECDH + ML-KEM: TLS 1.3 only */
 /* A key share's size on the wire: the client's (server = 0) or the
- * server's; 0 for FFDHE (the size of p) and unknown groups. */
+ * server's; the size of p for FFDHE; 0 for unknown groups. */
 size_t hasp_group_share_len(uint16_t group, int server);
 /* Every group hasp knows, in its table order; returns how many (which
  * may exceed cap: then only cap are written). */

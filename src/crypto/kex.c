@@ -103,6 +103,11 @@ static const group_row groups[] = {
      0},
     {HASP_GROUP_FFDHE2048, "ffdhe2048", {NULL, NULL, NULL}, KEX_DH, "ffdhe2048", 256, 0, 0, 0, 0},
     {HASP_GROUP_FFDHE3072, "ffdhe3072", {NULL, NULL, NULL}, KEX_DH, "ffdhe3072", 384, 0, 0, 0, 0},
+    /* Not in the defaults (an 8192-bit exponentiation per handshake is a
+     * cost a client could impose): enabled by naming them. */
+    {HASP_GROUP_FFDHE4096, "ffdhe4096", {NULL, NULL, NULL}, KEX_DH, "ffdhe4096", 512, 0, 0, 0, 0},
+    {HASP_GROUP_FFDHE6144, "ffdhe6144", {NULL, NULL, NULL}, KEX_DH, "ffdhe6144", 768, 0, 0, 0, 0},
+    {HASP_GROUP_FFDHE8192, "ffdhe8192", {NULL, NULL, NULL}, KEX_DH, "ffdhe8192", 1024, 0, 0, 0, 0},
 };
 
 static const group_row *group_find(uint16_t id)
@@ -129,7 +134,7 @@ int hasp_group_by_name(const char *name)
     FAIL(HASP_ERR_CONFIG,
          "unknown key exchange group '%s' (known: X25519MLKEM768, SecP256r1MLKEM768, "
          "SecP384r1MLKEM1024, x25519, secp256r1, secp384r1, x448, secp521r1, ffdhe2048, "
-         "ffdhe3072)",
+         "ffdhe3072, ffdhe4096, ffdhe6144, ffdhe8192)",
          name);
 }
 
@@ -148,7 +153,8 @@ int hasp_group_is_hybrid(uint16_t group)
 size_t hasp_group_share_len(uint16_t group, int server)
 {
     const group_row *g = group_find(group);
-    if (g == NULL || g->kind == KEX_DH) return 0;
+    if (g == NULL) return 0;
+    /* FFDHE: the size of p, to which RFC 8446 4.2.8.1 pads the share */
     if (g->kind != KEX_HYBRID || !server) return g->pub_len;
     return g->pub_len - hasp_mlkem_ek_len(g->mlkem) + hasp_mlkem_ct_len(g->mlkem);
 }
@@ -163,7 +169,8 @@ size_t hasp_group_list(uint16_t *out, size_t cap)
 
 /* ------------------------------------------------------------------ RFC 7919 parameters */
 
-static uint8_t ffdhe2048_p[256], ffdhe3072_p[384];
+static uint8_t ffdhe2048_p[256], ffdhe3072_p[384], ffdhe4096_p[512], ffdhe6144_p[768],
+    ffdhe8192_p[1024];
 static const uint8_t ffdhe_g[1] = {2};
 static int ffdhe_loaded;
 static pthread_once_t ffdhe_once = PTHREAD_ONCE_INIT;
@@ -192,7 +199,10 @@ static int ffdhe_export(const char *name, uint8_t *out, size_t len)
 static void ffdhe_load(void)
 {
     ffdhe_loaded = ffdhe_export("ffdhe2048", ffdhe2048_p, sizeof(ffdhe2048_p)) &&
-                   ffdhe_export("ffdhe3072", ffdhe3072_p, sizeof(ffdhe3072_p));
+                   ffdhe_export("ffdhe3072", ffdhe3072_p, sizeof(ffdhe3072_p)) &&
+                   ffdhe_export("ffdhe4096", ffdhe4096_p, sizeof(ffdhe4096_p)) &&
+                   ffdhe_export("ffdhe6144", ffdhe6144_p, sizeof(ffdhe6144_p)) &&
+                   ffdhe_export("ffdhe8192", ffdhe8192_p, sizeof(ffdhe8192_p));
 }
 
 int hasp_ffdhe_params(uint16_t group, const uint8_t **p, size_t *p_len, const uint8_t **g,
@@ -203,12 +213,22 @@ int hasp_ffdhe_params(uint16_t group, const uint8_t **p, size_t *p_len, const ui
     pthread_once(&ffdhe_once, ffdhe_load);
     ENSURE_MSG(ffdhe_loaded, HASP_ERR_CRYPTO,
                "the crypto library could not provide the RFC 7919 groups");
-    if (group == HASP_GROUP_FFDHE2048) {
-        *p = ffdhe2048_p;
-        *p_len = sizeof(ffdhe2048_p);
-    } else {
-        *p = ffdhe3072_p;
-        *p_len = sizeof(ffdhe3072_p);
+    switch (group) {
+    case HASP_GROUP_FFDHE2048:
+        *p = ffdhe2048_p, *p_len = sizeof(ffdhe2048_p);
+        break;
+    case HASP_GROUP_FFDHE3072:
+        *p = ffdhe3072_p, *p_len = sizeof(ffdhe3072_p);
+        break;
+    case HASP_GROUP_FFDHE4096:
+        *p = ffdhe4096_p, *p_len = sizeof(ffdhe4096_p);
+        break;
+    case HASP_GROUP_FFDHE6144:
+        *p = ffdhe6144_p, *p_len = sizeof(ffdhe6144_p);
+        break;
+    default:
+        *p = ffdhe8192_p, *p_len = sizeof(ffdhe8192_p);
+        break;
     }
     *g = ffdhe_g;
     *g_len = sizeof(ffdhe_g);
@@ -332,6 +352,9 @@ static int dh_exponent_bits(const hasp_kex *k)
     int bits = BN_num_bits(k->p);
     if (k->group == HASP_GROUP_FFDHE2048) return 256;
     if (k->group == HASP_GROUP_FFDHE3072) return 320;
+    if (k->group == HASP_GROUP_FFDHE4096) return 384;
+    if (k->group == HASP_GROUP_FFDHE6144) return 448;
+    if (k->group == HASP_GROUP_FFDHE8192) return 512;
     return bits - 1 < 512 ? bits - 1 : 512;
 }
 

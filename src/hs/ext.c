@@ -126,9 +126,11 @@ static int groups_ch_read(hasp_conn *c, hasp_rd *r)
     struct hasp_hs *hs = c->hs;
     hs->peer_sent_groups = 1;
     hs->npeer_groups_offered = 0;
+    hs->peer_ffdhe_offered = 0;
     while (rd_left(&list)) {
         uint16_t g;
         GUARD(rd_u16(&list, &g));
+        if (g >= 256 && g <= 511) hs->peer_ffdhe_offered = 1; /* RFC 7919 4, known or not */
         if (hs->npeer_groups_offered <
             sizeof(hs->peer_groups_offered) / sizeof(hs->peer_groups_offered[0]))
             hs->peer_groups_offered[hs->npeer_groups_offered++] = g;
@@ -763,6 +765,14 @@ int ext_server_hello_write(hasp_conn *c, hasp_wr *w)
     return write_exts(c, w, 1);
 }
 
+/* Extensions that only TLS 1.2 defines (RFC 8422, 7366, 7627, 5077, 5746). */
+static int tls12_only(uint16_t type)
+{
+    return type == EXT_EC_POINT_FORMATS || type == EXT_ENCRYPT_THEN_MAC ||
+           type == EXT_EXTENDED_MASTER_SECRET || type == EXT_SESSION_TICKET ||
+           type == EXT_RENEGOTIATION_INFO;
+}
+
 static int read_exts(hasp_conn *c, hasp_rd *r, int server_hello)
 {
     if (rd_left(r) == 0) return 0; /* no extensions block */
@@ -802,7 +812,18 @@ static int read_exts(hasp_conn *c, hasp_rd *r, int server_hello)
                        ext_name(type), type);
             GUARD(ext_table[i].sh_read(c, &body));
         } else if (i < NEXT && ext_table[i].ch_read) {
-            GUARD(ext_table[i].ch_read(c, &body));
+            int rc = ext_table[i].ch_read(c, &body);
+            if (rc < 0 && tls12_only(type) && !c->hs->tls12_ext_err) {
+                /* A TLS 1.2 extension is judged only if TLS 1.2 is
+                 * negotiated; TLS 1.3 ignores it (RFC 8446 4.1.2, as
+                 * OpenSSL does). client_hello_recv raises it then. */
+                c->hs->tls12_ext_err = rc;
+                snprintf(c->hs->tls12_ext_msg, sizeof(c->hs->tls12_ext_msg), "%s",
+                         hasp_err_last()->msg);
+                hasp_err_clear();
+                rc = 0;
+            }
+            GUARD(rc);
         }
         /* unknown extensions in a ClientHello are ignored */
     }

@@ -94,6 +94,7 @@ struct hasp_hs {
     size_t npeer_groups;
     uint16_t peer_groups_offered[16]; /* as offered, known or not, for messages */
     size_t npeer_groups_offered;
+    int peer_ffdhe_offered; /* an FFDHE code point (256..511) in supported_groups */
     int peer_sent_groups;
     uint16_t peer_sigalgs[64];
     size_t npeer_sigalgs;
@@ -105,6 +106,8 @@ struct hasp_hs {
     int peer_ems, peer_etm, peer_reneg;
     int ccs13_seen;            /* TLS 1.3 compatibility ChangeCipherSpec records received */
     char peer_alpn_words[300]; /* the client's ALPN list in words, when none matched */
+    int tls12_ext_err;         /* a malformed TLS 1.2-only extension, raised if 1.2 is chosen */
+    char tls12_ext_msg[512];
     int peer_sent_alpn;
     int sent_sni;
     uint32_t ext_sent_mask; /* client: which extensions we sent (bit per table row) */
@@ -121,7 +124,7 @@ struct hasp_hs {
     hasp_kex *kex;
     hasp_hmac_ctx *master_hmac; /* the master secret's HMAC key, prepared for the PRF */
     uint8_t master_hmac_of[48]; /* ... of this master secret */
-    uint8_t pms[512];
+    uint8_t pms[HASP_KEX_MAX_SECRET];
     size_t pms_len;
 
     /* CertificateRequest contents (client side) */

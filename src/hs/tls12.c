@@ -429,7 +429,7 @@ int client_hello_send(hasp_conn *c)
     const hasp_kex *shares[2] = {hs->share_kex, hs->share_kex2};
     for (int i = 0; i < 2 && shares[i]; i++) {
         uint16_t g = hasp_kex_group(shares[i]);
-        size_t n = hasp_group_share_len(g, 0); /* 0: FFDHE, the size of p */
+        size_t n = hasp_group_share_len(g, 0);
         DETAIL(c, "%s%s", i ? "," : " key_shares=", hasp_group_name(g));
         if (n) DETAIL(c, "(%zu)", n);
     }
@@ -457,9 +457,15 @@ int client_hello_send(hasp_conn *c)
 
 /* The credential for a suite: a key of the right type, preferring one whose
  * certificate names the requested server name. */
-static const hasp_cred *pick_cred(hasp_conn *c, const hasp_suite *s)
+/* The certificate for suite s: one whose key fits the key exchange and, when
+ * the suite signs (scheme != NULL), can sign with a scheme the client
+ * offered (so a server with an RSA and an RSA-PSS certificate serves a
+ * client that accepts only rsa_pss_pss_*). Among those, the one for the
+ * client's server name, else the first. */
+static const hasp_cred *pick_cred(hasp_conn *c, const hasp_suite *s, uint16_t *scheme)
 {
     const hasp_cred *first = NULL;
+    uint16_t first_scheme = 0;
     for (size_t i = 0; i < c->cfg->ncreds; i++) {
         const hasp_cred *cr = &c->cfg->creds[i];
         int ec = cr->key_type == HASP_PKEY_EC_P256 || cr->key_type == HASP_PKEY_EC_P384 ||
@@ -479,13 +485,25 @@ static const hasp_cred *pick_cred(hasp_conn *c, const hasp_suite *s)
                                                                  : 0x0019;
             if (!hs_peer_has_group(c->hs, curve)) continue;
         }
+        uint16_t sc = 0;
+        if (scheme) {
+            sc = hs_pick_sigscheme(c, c->hs->peer_sigalgs, c->hs->npeer_sigalgs, cr->key,
+                                   HASP_TLS1_2);
+            if (!sc) continue;
+        }
         /* The name decides only between several certificates (parsing one
          * per handshake is not free). */
         if (c->sni[0] && c->cfg->ncreds > 1 &&
-            hasp_x509_matches_host(cr->chain[0], cr->chain_len[0], c->sni) == 1)
+            hasp_x509_matches_host(cr->chain[0], cr->chain_len[0], c->sni) == 1) {
+            if (scheme) *scheme = sc;
             return cr;
-        if (!first) first = cr;
+        }
+        if (!first) {
+            first = cr;
+            first_scheme = sc;
+        }
     }
+    if (scheme) *scheme = first_scheme;
     return first;
 }
 
@@ -599,7 +617,7 @@ static int try_resume12(hasp_conn *c)
 static int select_suite(hasp_conn *c)
 {
     struct hasp_hs *hs = c->hs;
-    int shared_suite = 0;
+    int shared_suite = 0, no_sigalgs = 0;
     for (size_t i = 0; i < c->cfg->nsuites; i++) {
         const hasp_suite *s = hasp_suite_find(c->cfg->suites[i]);
         if (!s || hasp_suite_is_tls13(s)) continue;
@@ -608,18 +626,20 @@ static int select_suite(hasp_conn *c)
             offered = hs->peer_suites[j] == s->id;
         if (!offered) continue;
         shared_suite = 1;
-        const hasp_cred *cred = pick_cred(c, s);
-        if (!cred) continue;
         uint16_t group = 0, scheme = 0;
+        const hasp_cred *cred;
         if (hasp_suite_needs_ske(s)) {
             group = pick_group(c, s);
             if (!group) continue;
-            if (!hs->peer_sent_sigalgs)
-                continue; /* the SHA-1 default of RFC 5246 7.4.1.4.1 is refused */
-            scheme =
-                hs_pick_sigscheme(c, hs->peer_sigalgs, hs->npeer_sigalgs, cred->key, HASP_TLS1_2);
-            if (!scheme) continue;
+            if (!hs->peer_sent_sigalgs) {
+                no_sigalgs = 1;
+                continue; /* the SHA-1 default of RFC 5246 7.4.1.4.1 is refused (RFC 9155) */
+            }
+            cred = pick_cred(c, s, &scheme);
+        } else {
+            cred = pick_cred(c, s, NULL);
         }
+        if (!cred) continue;
         c->suite = s;
         c->group = group;
         c->sigscheme = scheme;
@@ -646,6 +666,24 @@ static int select_suite(hasp_conn *c)
              "no cipher suite in common: the client offered %s; this server allows %s",
              theirs[0] ? theirs : "none that hasp knows", ours[0] ? ours : "no TLS 1.2 suite");
     }
+    /* RFC 7919 4: FFDHE groups offered, none of the client's groups
+     * acceptable, nothing else negotiable: insufficient_security. */
+    int ffdhe_offered = hs->peer_sent_groups && hs->peer_ffdhe_offered, ffdhe_ok = 0;
+    for (size_t i = 0; i < c->cfg->ngroups; i++)
+        ffdhe_ok |= hs_peer_has_group(hs, c->cfg->groups[i]); /* any group in common */
+    if (ffdhe_offered && !ffdhe_ok) {
+        char theirs[300], ours[300];
+        hs_list_groups(hs->peer_groups_offered, hs->npeer_groups_offered, theirs, sizeof(theirs));
+        hs_list_groups(c->cfg->groups, c->cfg->ngroups, ours, sizeof(ours));
+        FAIL(HASP_ERR_INSUFFICIENT_SECURITY,
+             "none of the client's FFDHE groups is acceptable and no other suite can be used "
+             "(RFC 7919 4): the client offered %s; this server allows %s",
+             theirs, ours);
+    }
+    if (no_sigalgs)
+        FAIL(HASP_ERR_HANDSHAKE,
+             "the client sent no signature_algorithms, which every shared suite needs: the SHA-1 "
+             "default it implies is refused (RFC 9155 2)");
     /* The suites both sides have need what they do not share: say which. */
     int shared_group = 0;
     for (size_t i = 0; i < c->cfg->ngroups; i++)
@@ -680,6 +718,7 @@ int client_hello_recv(hasp_conn *c, hasp_rd *r)
     hs->npeer_versions = 0;
     hs->peer_sent_groups = hs->peer_sent_sigalgs = hs->peer_sent_versions = 0;
     hs->peer_sent_key_share = hs->peer_sent_alpn = hs->peer_early = 0;
+    hs->tls12_ext_err = 0;
     c->alpn[0] =
         0; /* a renegotiation's ServerHello answers only its own ClientHello (RFC 7301 3.2) */
     GUARD(rd_u16(r, &version));
@@ -757,6 +796,8 @@ int client_hello_recv(hasp_conn *c, hasp_rd *r)
     if (hs->hrr_done)
         ENSURE_MSG(chosen == HASP_TLS1_3, HASP_ERR_ILLEGAL_PARAM,
                    "the second ClientHello no longer offers TLS 1.3");
+    if (chosen != HASP_TLS1_3 && hs->tls12_ext_err)
+        return hasp_err_set(hs->tls12_ext_err, __FILE__, __LINE__, "%s", hs->tls12_ext_msg);
     if (chosen == HASP_TLS1_3) /* RFC 8446 4.1.2 */
         ENSURE_MSG(comp.len == 1 && comp.p[0] == 0, HASP_ERR_ILLEGAL_PARAM,
                    "a TLS 1.3 ClientHello must offer exactly the null compression method");

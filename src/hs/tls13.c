@@ -654,7 +654,7 @@ static int hello_retry_request_send(hasp_conn *c)
 static int server_hello13_send(hasp_conn *c)
 {
     struct hasp_hs *hs = c->hs;
-    uint8_t shared[512] = {0}, pub[HASP_KEX_MAX_PUB];
+    uint8_t shared[HASP_KEX_MAX_SECRET] = {0}, pub[HASP_KEX_MAX_PUB];
     size_t shared_len = hlen(c), pub_len = 0; /* psk_ke: Hash.length zeros (RFC 8446 7.1) */
     int rc;
     if (!hs->psk_ke) {
@@ -859,7 +859,7 @@ int tls13_server_hello_recv(hasp_conn *c, hasp_rd *exts, uint16_t suite_id, cons
         conn_event(c, HASP_EV_DECISION, 1, 0, "resumption", 0,
                    hs->psk_ke ? "psk_ke" : "psk_dhe_ke");
     }
-    uint8_t shared[512] = {0};
+    uint8_t shared[HASP_KEX_MAX_SECRET] = {0};
     size_t shared_len = hlen(c); /* psk_ke: Hash.length zeros (RFC 8446 7.1) */
     int rc = 0;
     if (!hs->psk_ke)

@@ -33,6 +33,8 @@ mk "$TF/tests/serverX509Key.pem" "$DIR/server-rsa.pem" /CN=localhost -sha256
 mk "$TF/tests/serverRSAPSSKey.pem" "$DIR/server-pss.pem" /CN=localhost \
     -sigopt rsa_padding_mode:pss -sigopt rsa_pss_saltlen:32 -sha256
 mk "$TF/tests/serverECKey.pem" "$DIR/server-ec.pem" /CN=localhost -sha256
+mk "$TF/tests/serverP384ECKey.pem" "$DIR/server-p384.pem" /CN=localhost -sha384
+mk "$TF/tests/serverP521ECKey.pem" "$DIR/server-p521.pem" /CN=localhost -sha512
 mk "$TF/tests/serverEd25519Key.pem" "$DIR/server-ed25519.pem" /CN=localhost
 mk "$TF/tests/clientX509Key.pem" "$DIR/client-rsa.pem" "/CN=Some Client" -sha256 \
     -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=digitalSignature,keyCertSign" \
@@ -50,7 +52,7 @@ mk "$TF/tests/serverEd25519Key.pem" "$DIR/client-ed25519.pem" "/CN=Some Client E
     -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=digitalSignature,keyCertSign" \
     -addext "extendedKeyUsage=clientAuth"
 cat "$DIR"/client-{rsa,pss,ec,ed25519}.pem >"$DIR/client-cas.pem"
-for f in server-rsa server-pss server-ec server-ed25519 client-rsa client-pss client-ec client-ed25519; do
+for f in server-rsa server-pss server-ec server-p384 server-p521 server-ed25519 client-rsa client-pss client-ec client-ed25519; do
     [ -s "$DIR/$f.pem" ] || { echo "conformance: could not make $DIR/$f.pem" >&2; exit 2; }
 done
 
