@@ -582,6 +582,14 @@ static int early_skip(hasp_conn *c, size_t len)
 static int read_record_to(hasp_conn *c, uint8_t *dst, size_t dst_cap, size_t *dst_len)
 {
     size_t avail = c->in_len - c->in_off;
+    /* A first byte with the top bit set is an SSL 2.0 record header, which
+     * may be as short as two bytes: refused at once (RFC 6176), not after
+     * waiting for a TLS header's five. */
+    if (avail >= 1 && avail < HASP_REC_HEADER_LEN && !c->version && c->state == ST_HANDSHAKE &&
+        (c->in[c->in_off] & 0x80))
+        FAIL(HASP_ERR_VERSION,
+             "the peer sent an SSL 2.0-format record: SSL 2.0 is prohibited (RFC 6176) and hasp "
+             "reads only TLS records");
     if (avail < HASP_REC_HEADER_LEN) {
         if (c->in_eof) {
             if (c->state == ST_HANDSHAKE)
@@ -628,6 +636,14 @@ static int read_record_to(hasp_conn *c, uint8_t *dst, size_t dst_cap, size_t *ds
         return 1;
     }
     struct hasp_hs *hs = c->hs;
+    /* A peer that fails in the middle of the TLS 1.3 handshake may send its
+     * alert in the clear (it may not have the keys yet): two bytes cannot be
+     * a protected record, so take it as the alert it is. */
+    if (tls13 && hs && c->state == ST_HANDSHAKE && type == HASP_CT_ALERT && len == 2 &&
+        c->rd.kind != HASP_REC_NULL) {
+        GUARD(on_alert(c, rec + HASP_REC_HEADER_LEN, 2));
+        return 1;
+    }
     /* A server that refused early data skips it: records it cannot read, or
      * protected records before the second ClientHello (RFC 8446 4.2.10). */
     if (hs && hs->early_skip && type == HASP_CT_APPLICATION_DATA && c->rd.kind == HASP_REC_NULL)

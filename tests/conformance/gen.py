@@ -98,7 +98,6 @@ entries.append({"server_command": www, "server_port": 4433, "common_arguments": 
     t("test-message-skipping.py"),
     t("test-no-mlkem-in-old-tls.py"),
     t("test-ocsp-stapling.py", "--no-status"),
-    t("test-openssl-3712.py"),
     t("test-point-extension.py"),
     t("test-record-layer-fragmentation.py"),
     t("test-renegotiation-changed-clienthello.py"),
@@ -199,6 +198,7 @@ entries.append({"server_command": server(4438, *RSA, *EC), "server_port": 4438,
                 "common_arguments": ["-p", "4438"], "tests": [
     t("test-lengths.py", *SAMPLE),
     t("test-tls13-lengths.py", *SAMPLE),
+    t("test-openssl-3712.py"),  # sends "hello server!" during a renegotiation
 ]})
 
 # 8. Only the classic groups: tlsfuzzer cannot make ML-KEM shares (no kyber-py
@@ -209,14 +209,6 @@ entries.append({"server_command": server(4440, "--www", "--groups", CLASSIC, *RS
                 "server_port": 4440, "common_arguments": ["-p", "4440"], "tests": [
     t("test-tls13-no-unknown-groups.py", "--groups", CLASSIC.replace(":", ",")),
 ]})
-
-# 7. A server that renegotiates to ask for a client certificate after the
-#    first request (--reneg-verify-client), as web servers do per path.
-rn = server(4439, "--www", "--reneg-verify-client", "require", "--cafile",
-            "@DIR@/client-cas.pem", *RSA)
-entries.append({"server_command": rn, "server_port": 4439, "common_arguments": ["-p", "4439"],
-                "tests": [t("test-renegotiation-disabled-client-cert.py", "--no-ins-renego",
-                            *CLI_RSA)]})
 
 # Cases expected to fail, each for a design choice a current RFC backs:
 # the script's case name, a substring of the failure the case must show

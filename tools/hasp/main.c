@@ -85,7 +85,8 @@ static const struct optdef {
     {"--ciphers", "LIST", FOR_BOTH, "cipher suites (IANA or OpenSSL names, DEFAULT, ALL)"},
     {"--cipher", "LIST", FOR_BOTH, NULL},
     {"--ciphersuites", "LIST", FOR_BOTH, "the TLS 1.3 suites only (empty: TLS 1.3 off)"},
-    {"--groups", "LIST", FOR_BOTH, "key exchange groups, e.g. X25519MLKEM768:x25519 (see 'hasp groups')"},
+    {"--groups", "LIST", FOR_BOTH,
+     "key exchange groups, e.g. X25519MLKEM768:x25519 (see 'hasp groups')"},
     {"--sigalgs", "LIST", FOR_BOTH, "signature schemes (rsa_pss_rsae_sha256, ...)"},
     {"--alpn", "LIST", FOR_BOTH, "application protocols, comma-separated (h2,http/1.1)"},
     {"--no-ticket", NULL, FOR_BOTH, "no session tickets"},
@@ -944,6 +945,31 @@ static int cmd_client(int argc, char **argv)
 
 /* ---------------------------------------------------------------- server */
 
+/* Close after the last alert: shut the write side, then read and drop what
+ * the peer still sends (at most 1 MiB, 2 s) until it closes, so that unread
+ * bytes do not make the kernel reset the connection and destroy the alert
+ * before the peer reads it. */
+static void linger_close(int fd)
+{
+    if (shutdown(fd, SHUT_WR) == 0) {
+        char buf[16384];
+        size_t total = 0;
+        struct timespec t0, t;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        for (;;) {
+            clock_gettime(CLOCK_MONOTONIC, &t);
+            long ms = (t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000;
+            if (ms >= 2000 || total > (1u << 20)) break;
+            struct pollfd p = {.fd = fd, .events = POLLIN};
+            if (poll(&p, 1, (int)(2000 - ms)) <= 0) break;
+            ssize_t n = read(fd, buf, sizeof(buf));
+            if (n <= 0) break;
+            total += (size_t)n;
+        }
+    }
+    close(fd);
+}
+
 static void serve_www(hasp_conn *c)
 {
     static char req[HASP_HTTP_MAX_REQUEST + 1];
@@ -1101,7 +1127,7 @@ static int cmd_server(int argc, char **argv)
         }
         hasp_trace_conn_end(tracer, c, rc != 0 ? rc : hasp_conn_error(c));
         hasp_conn_free(c);
-        close(fd);
+        linger_close(fd);
     }
     close(lfd);
     hasp_config_free(cfg);

@@ -19,7 +19,14 @@
 #include "hasp.h"
 #include "tool.h"
 
-enum phase { PH_HANDSHAKE, PH_READ, PH_WRITE };
+/* PH_LINGER: the connection is over on our side (close_notify or a fatal
+ * alert sent, write side shut); what the peer still sends is read and
+ * dropped until it closes, for at most LINGER_SECONDS, so that closing with
+ * unread bytes does not reset the connection and destroy the alert before
+ * the peer reads it (as nginx's lingering_close does). */
+enum phase { PH_HANDSHAKE, PH_READ, PH_WRITE, PH_LINGER };
+#define LINGER_SECONDS 2
+#define LINGER_MAX (1 << 20)
 
 typedef struct www_conn {
     int fd;
@@ -32,7 +39,8 @@ typedef struct www_conn {
     int bad; /* answered 400: close after the response */
     char resp[4608];
     size_t resp_len, resp_off; /* bytes handed to hasp_write so far */
-    time_t last;
+    time_t last, linger_since;
+    size_t lingered;
     struct www_conn *prev, *next; /* all open connections, for the idle sweep */
 } www_conn;
 
@@ -59,9 +67,37 @@ static void finish(int ep, www_conn *w, int *open_conns)
     (*open_conns)--;
 }
 
+/* Read and drop what the peer sends after we are done. 1: keep lingering. */
+static int linger(www_conn *w)
+{
+    char buf[16384];
+    for (;;) {
+        ssize_t n = read(w->fd, buf, sizeof(buf));
+        if (n > 0) {
+            w->lingered += (size_t)n;
+            if (w->lingered > LINGER_MAX) return 0;
+            continue;
+        }
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return 1;
+        if (n < 0 && errno == EINTR) continue;
+        return 0; /* EOF or an error */
+    }
+}
+
+static int linger_start(int ep, www_conn *w, time_t now)
+{
+    if (shutdown(w->fd, SHUT_WR) < 0) return 0;
+    w->phase = PH_LINGER;
+    w->linger_since = now;
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = w};
+    epoll_ctl(ep, EPOLL_CTL_MOD, w->fd, &ev);
+    return linger(w);
+}
+
 /* Advance one connection as far as it can go. 1: keep it, 0: done. */
 static int step(int ep, www_conn *w, int quiet)
 {
+    if (w->phase == PH_LINGER) return linger(w);
     for (;;) {
         int rc;
         switch (w->phase) {
@@ -203,13 +239,18 @@ int hasp_serve_www_epoll(hasp_config *cfg, int lfd, int naccept, int quiet)
             }
             www_conn *w = evs[i].data.ptr;
             w->last = now;
-            if (!step(ep, w, quiet)) finish(ep, w, &open_conns);
+            if (!step(ep, w, quiet) && (w->phase == PH_LINGER || !linger_start(ep, w, now)))
+                finish(ep, w, &open_conns);
         }
-        if (now - last_sweep >= 5) {
+        if (now - last_sweep >= LINGER_SECONDS) {
             /* a peer silent for 30 s loses its connection */
             last_sweep = now;
             for (www_conn *w = all_conns, *next; w; w = next) {
                 next = w->next;
+                if (w->phase == PH_LINGER && now - w->linger_since >= LINGER_SECONDS) {
+                    finish(ep, w, &open_conns);
+                    continue;
+                }
                 if (now - w->last >= 30) {
                     if (!quiet && w->phase == PH_HANDSHAKE)
                         fprintf(stderr,
