@@ -4,7 +4,7 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 
 .PHONY: all build deps demo test test-asan test-valgrind install uninstall clean format bench bench-instr fuzz \
-	fuzz-build fuzz-smoke fuzz-corpus soak abi-check abi-dump deb
+	conformance conformance-ci fuzz-build fuzz-smoke fuzz-corpus soak abi-check abi-dump deb
 
 all: build
 
@@ -27,6 +27,20 @@ test-asan:
 	@scripts/deps.sh asan
 	@$(MAKE) --no-print-directory build BUILD=build-asan CMAKE_FLAGS="-DHASP_SANITIZE=ON -DHASP_BENCH=OFF"
 	@HASP_SANITIZED=1 tests/run.sh build-asan
+
+# tlsfuzzer (../shared/tlsfuzzer) against `hasp server`: every script in
+# tests/conformance/tlsfuzzer.json (about 15 min here); conformance-ci runs
+# the subset in ci.json that .ci/run uses (under 5 min). Each ends with the
+# runner's line "tlsfuzzer: scripts passed X/Y, cases passed A/B".
+conformance:
+	@scripts/deps.sh conformance
+	@$(MAKE) --no-print-directory build
+	@tests/conformance/run.sh $(BUILD) tests/conformance/tlsfuzzer.json
+
+conformance-ci:
+	@scripts/deps.sh conformance
+	@$(MAKE) --no-print-directory build
+	@tests/conformance/run.sh $(BUILD) tests/conformance/ci.json
 
 # The unit test programs under valgrind memcheck (any error or leak fails).
 test-valgrind:

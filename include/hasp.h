@@ -100,6 +100,9 @@ enum hasp_err {
     HASP_ERR_CERT_CONSTRAINTS = -58, /* CA bit / name constraints: bad_certificate(42) */
     HASP_ERR_CERT_SELF_SIGNED = -59, /* self-signed leaf not trusted: unknown_ca(48) */
     HASP_ERR_CERT_NOT_FOUND = -60,   /* no certificate was presented */
+    HASP_ERR_CERT_REVOKED = -61,     /* revoked by its issuer's CRL: certificate_revoked(44) */
+    HASP_ERR_CERT_CRL =
+        -62, /* revocation status unknown (no usable CRL): certificate_unknown(46) */
 };
 
 /* Alert descriptions (RFC 5246 7.2, RFC 8446 6). */
@@ -210,6 +213,42 @@ void hasp_config_insecure_noverifyname(hasp_config *cfg);
 /* Fixed verification time (seconds since the epoch) for tests; 0 = now. */
 void hasp_config_set_verify_time(hasp_config *cfg, int64_t t);
 
+/* Validation profile, where the web PKI (CA/Browser Forum Baseline
+ * Requirements) and RFC 5280 disagree (docs/x509.md has the table):
+ * WEBPKI (the default) refuses a CA certificate or a certificate without
+ * extendedKeyUsage as a TLS server's leaf and accepts non-critical
+ * nameConstraints; RFC5280 accepts the first two, refuses the third and
+ * wants an authorityKeyIdentifier on a trust anchor that is not
+ * self-issued. RFC5280 is for private PKIs and client authentication. */
+#ifndef HASP_X509_PROFILE_WEBPKI
+#define HASP_X509_PROFILE_WEBPKI 0
+#define HASP_X509_PROFILE_RFC5280 1
+#endif
+int hasp_config_set_verify_profile(hasp_config *cfg, int profile);
+/* Most intermediates between the peer's certificate and the trust anchor
+ * (self-issued ones not counted), 0..255, as OpenSSL's -verify_depth.
+ * Default 9. */
+int hasp_config_set_verify_depth(hasp_config *cfg, int depth);
+
+/* Revocation with CRLs (RFC 5280 5, 6.3): CRLs in PEM ("X509 CRL") or
+ * DER, each signed by the issuer of the certificates it lists, with the
+ * issuer's own key. Every certificate of the peer's path below the anchor
+ * whose issuer has a CRL here is checked against it: revoked fails with
+ * certificate_revoked(44); a CRL that cannot be used (expired, signed by
+ * another key, an unknown critical extension, ...) fails closed with
+ * certificate_unknown(46). hasp_config_set_crl_check() says which
+ * certificates must have a CRL: HASP_X509_CRL_LEAF the peer's own,
+ * HASP_X509_CRL_CHAIN all below the anchor, HASP_X509_CRL_IF_PRESENT (the
+ * default) none. Delta and indirect CRLs are not supported. */
+int hasp_config_add_crl_file(hasp_config *cfg, const char *path);
+int hasp_config_add_crl_mem(hasp_config *cfg, const uint8_t *data, size_t len);
+#ifndef HASP_X509_CRL_IF_PRESENT
+#define HASP_X509_CRL_IF_PRESENT 0
+#define HASP_X509_CRL_LEAF 1
+#define HASP_X509_CRL_CHAIN 2
+#endif
+int hasp_config_set_crl_check(hasp_config *cfg, int mode);
+
 /* Server: ask for a client certificate. */
 #define HASP_VERIFY_CLIENT_NONE 0
 #define HASP_VERIFY_CLIENT_OPTIONAL 1
@@ -219,9 +258,9 @@ int hasp_config_set_verify_client(hasp_config *cfg, int mode);
 /* Engine limits: each enforced; exceeding one ends the connection with an
  * alert and a HASP_ERR_LIMIT that names the limit. */
 typedef struct hasp_limits {
-    size_t max_handshake_size; /* one handshake message (default 128 KiB) */
+    size_t max_handshake_size; /* one handshake message (default 256 KiB) */
     unsigned max_chain_len;    /* certificates a peer may send (default 10) */
-    unsigned max_extensions;   /* extensions in one hello (default 64) */
+    unsigned max_extensions;   /* extensions in one hello (default 0: no limit) */
     unsigned reneg_per_minute; /* peer-initiated renegotiations (default 3) */
     size_t max_buffered;       /* application data held during a renegotiation (default 1 MiB) */
     unsigned handshake_timeout_ms; /* fd layer: a whole handshake (default 0: none) */

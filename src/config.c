@@ -35,6 +35,7 @@ static const uint16_t default_sigalgs[] = {
     HASP_SIG_ED25519_SCHEME,         HASP_SIG_RSA_PSS_RSAE_SHA256,
     HASP_SIG_RSA_PSS_RSAE_SHA384,    HASP_SIG_RSA_PSS_RSAE_SHA512,
     HASP_SIG_RSA_PSS_PSS_SHA256,     HASP_SIG_RSA_PSS_PSS_SHA384,
+    HASP_SIG_RSA_PSS_PSS_SHA512,
     HASP_SIG_RSA_PKCS1_SHA256,       HASP_SIG_RSA_PKCS1_SHA384,
     HASP_SIG_RSA_PKCS1_SHA512,       HASP_SIG_ECDSA_SECP521R1_SHA512,
 };
@@ -52,9 +53,9 @@ hasp_config *hasp_config_new(void)
     cfg->nsigalgs = sizeof(default_sigalgs) / sizeof(default_sigalgs[0]);
     cfg->verify_cert = 1;
     cfg->verify_name = 1;
-    cfg->max_hs_size = 128 * 1024;
+    cfg->max_hs_size = 256 * 1024; /* the largest legal ClientHello is 131,396 bytes */
     cfg->max_chain_len = 10;
-    cfg->max_extensions = 64;
+    cfg->max_extensions = 0; /* none: the 64 KiB extensions block bounds them */
     cfg->max_buffered = 1u << 20;
     pthread_mutex_init(&cfg->lock, NULL);
     cfg->session_lifetime = 7200;
@@ -81,6 +82,7 @@ void hasp_config_free(hasp_config *cfg)
         hasp_pkey_free(cfg->creds[i].key);
     }
     if (cfg->anchors) hasp_x509_store_free(cfg->anchors);
+    hasp_x509_store_free(cfg->crls);
     session_cache_free(cfg->cache);
     used_tickets_free(cfg->used_tickets);
     used_tickets_free(cfg->revoked_tickets);
@@ -477,6 +479,56 @@ void hasp_config_set_verify_time(hasp_config *cfg, int64_t t)
     cfg->verify_time = t;
 }
 
+int hasp_config_set_verify_profile(hasp_config *cfg, int profile)
+{
+    if (profile != HASP_X509_PROFILE_WEBPKI && profile != HASP_X509_PROFILE_RFC5280)
+        return cfg_fail(cfg, HASP_ERR_USAGE,
+                        "verify profile %d is neither HASP_X509_PROFILE_WEBPKI nor "
+                        "HASP_X509_PROFILE_RFC5280",
+                        profile);
+    cfg->verify_profile = profile;
+    return 0;
+}
+
+int hasp_config_add_crl_mem(hasp_config *cfg, const uint8_t *data, size_t len)
+{
+    if (!cfg->crls && !(cfg->crls = hasp_x509_store_new()))
+        return cfg_fail(cfg, HASP_ERR_NOMEM, "out of memory");
+    int rc = hasp_x509_store_add_crl(cfg->crls, data, len);
+    if (rc < 0) return cfg_fail(cfg, HASP_ERR_CONFIG, "cannot load CRLs: %s", hasp_err_last()->msg);
+    return 0;
+}
+
+int hasp_config_add_crl_file(hasp_config *cfg, const char *path)
+{
+    if (!cfg->crls && !(cfg->crls = hasp_x509_store_new()))
+        return cfg_fail(cfg, HASP_ERR_NOMEM, "out of memory");
+    int rc = hasp_x509_store_add_crl_file(cfg->crls, path);
+    if (rc < 0)
+        return cfg_fail(cfg, HASP_ERR_CONFIG, "cannot load CRLs from %s", hasp_err_last()->msg);
+    return 0;
+}
+
+int hasp_config_set_crl_check(hasp_config *cfg, int mode)
+{
+    if (mode != HASP_X509_CRL_IF_PRESENT && mode != HASP_X509_CRL_LEAF &&
+        mode != HASP_X509_CRL_CHAIN)
+        return cfg_fail(cfg, HASP_ERR_USAGE,
+                        "CRL check mode %d is none of HASP_X509_CRL_IF_PRESENT, _LEAF, _CHAIN",
+                        mode);
+    cfg->crl_check = mode;
+    return 0;
+}
+
+int hasp_config_set_verify_depth(hasp_config *cfg, int depth)
+{
+    if (depth < 0 || depth > 255)
+        return cfg_fail(cfg, HASP_ERR_USAGE,
+                        "verify depth %d is out of range: 0 to 255 intermediates", depth);
+    cfg->verify_depth = depth + 1; /* hasp_x509_params counts the anchor too */
+    return 0;
+}
+
 int hasp_config_set_verify_client(hasp_config *cfg, int mode)
 {
     if (mode < HASP_VERIFY_CLIENT_NONE || mode > HASP_VERIFY_CLIENT_REQUIRE)
@@ -498,11 +550,11 @@ void hasp_config_get_limits(const hasp_config *cfg, hasp_limits *out)
 int hasp_config_set_limits(hasp_config *cfg, const hasp_limits *l)
 {
     if (l->max_handshake_size < 1024 || l->max_handshake_size > (1u << 24) ||
-        l->max_chain_len < 1 || l->max_chain_len > 16 || l->max_extensions < 8 ||
-        l->max_extensions > 64 || l->reneg_per_minute > 8)
+        l->max_chain_len < 1 || l->max_chain_len > 16 ||
+        (l->max_extensions && l->max_extensions < 8) || l->reneg_per_minute > 8)
         return cfg_fail(cfg, HASP_ERR_USAGE,
                         "limits out of range: handshake size 1 KiB..16 MiB, chain 1..16, "
-                        "extensions 8..64, renegotiations per minute 0..8");
+                        "extensions 0 (no limit) or 8 and up, renegotiations per minute 0..8");
     cfg->max_hs_size = l->max_handshake_size;
     cfg->max_chain_len = l->max_chain_len;
     cfg->max_extensions = l->max_extensions;

@@ -48,6 +48,10 @@ struct hasp_config {
     int verify_cert;      /* 1 unless insecure_noverifycert */
     int verify_name;      /* 1 unless insecure_noverifyname */
     int64_t verify_time;
+    int verify_profile;           /* HASP_X509_PROFILE_* */
+    struct hasp_x509_store *crls; /* CRLs only, or NULL */
+    int crl_check;                /* HASP_X509_CRL_* */
+    int verify_depth; /* max_depth for hasp_x509_verify (intermediates + 1), 0 = default */
     int verify_client;
     size_t max_hs_size;
     unsigned max_chain_len, max_extensions, handshake_timeout_ms;

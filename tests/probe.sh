@@ -249,8 +249,8 @@ closed_port() {
 check "hasp probe of a closed port: exit 1, 'error: cannot connect'" closed_port
 usage() {
   "$HASP" probe >/dev/null 2>"$T/u.err"
-  [ $? -eq 2 ] && grep -q 'usage: hasp probe' "$T/u.err" || fail "$(head -n 1 "$T/u.err")" || return
+  [ $? -eq 2 ] && grep -q "HOST:PORT is required; see 'hasp probe --help'" "$T/u.err" || fail "$(head -n 1 "$T/u.err")" || return
 }
-check "hasp probe without a target: usage, exit 2" usage
+check "hasp probe without a target: says so, points at --help, exit 2" usage
 
 finish

@@ -59,6 +59,12 @@ issue nc_ok "/CN=nc ok" nc 30 "$LEAF_EXT\nsubjectAltName=DNS:www.allowed.test"
 issue nc_out "/CN=nc outside" nc 30 "$LEAF_EXT\nsubjectAltName=DNS:www.other.test"
 issue nc_excl "/CN=nc excluded" nc 30 "$LEAF_EXT\nsubjectAltName=DNS:x.bad.allowed.test"
 issue rootleaf "/CN=direct" root 30 "$LEAF_EXT\nsubjectAltName=DNS:direct.example.test"
+# profile differences (docs/x509.md): a CA as the leaf, a leaf without EKU,
+# non-critical nameConstraints
+issue caleaf "/CN=ca as leaf" root 30 "$CA_EXT\nsubjectAltName=DNS:ca.example.test"
+issue noeku "/CN=no eku" root 30 "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nsubjectAltName=DNS:noeku.example.test"
+issue ncnc "/CN=non-critical nc" root 3650 "$CA_EXT\nnameConstraints=permitted;DNS:allowed.test"
+issue ncnc_leaf "/CN=under non-critical nc" ncnc 30 "$LEAF_EXT\nsubjectAltName=DNS:www.allowed.test"
 # a self-signed leaf
 key self
 openssl req -x509 -new -key "$T/self.key" -subj "/CN=self" -days 30 -sha256 \
@@ -139,8 +145,28 @@ expect "a leaf in the trust store is trusted directly" 0 "verify: OK" --cafile "
 expect "Ed25519-signed leaf, P-384 key" 0 "verify: OK" $R --untrusted "$T/ed_int.pem" --host ed.example.test "$T/ed_leaf.pem"
 expect "RSA-PSS-signed leaf" 0 "verify: OK" $R --untrusted "$T/rsa_int.pem" --host pss.example.test "$T/pss_leaf.pem"
 expect "RSA-1024 key refused" 1 "1024-bit RSA" $R --host weak.example.test "$T/weak_leaf.pem"
-expect "max depth 1 refuses an intermediate" 1 "maximum depth" $R --max-depth 1 --host www.example.test "$T/leaf_chain.pem"
-expect "max depth 1 allows a leaf under the root" 0 "verify: OK" $R --max-depth 1 --host direct.example.test "$T/rootleaf.pem"
+expect "max depth 0 refuses an intermediate" 1 "maximum depth" $R --max-depth 0 --host www.example.test "$T/leaf_chain.pem"
+expect "max depth 0 allows a leaf under the root" 0 "verify: OK" $R --max-depth 0 --host direct.example.test "$T/rootleaf.pem"
+# --max-depth N counts as openssl verify -verify_depth N does
+for n in 0 1; do
+  openssl verify -CAfile "$T/root.pem" -untrusted "$T/int.pem" -verify_depth $n "$T/leaf.pem" >/dev/null 2>&1
+  o=$?
+  "$HASP" verify --cafile "$T/root.pem" --untrusted "$T/int.pem" --max-depth $n "$T/leaf.pem" >/dev/null 2>&1
+  h=$?
+  if [ $((o == 0)) -eq $((h == 0)) ]; then ok "--max-depth $n agrees with openssl verify -verify_depth $n (hasp exit $h)"; else
+    notok "--max-depth $n: hasp exits $h, openssl verify -verify_depth $n exits $o"
+  fi
+done
+expect "max depth 255 is accepted" 0 "verify: OK" $R --max-depth 255 --host www.example.test "$T/leaf_chain.pem"
+expect "usage: max depth 256" 2 "from 0 to 255" $R --max-depth 256 "$T/leaf_chain.pem"
+expect "webpki: CA certificate as a server leaf refused" 1 "CA certificate used as a TLS server" $R --purpose server --host ca.example.test "$T/caleaf.pem"
+expect "rfc5280: CA certificate as a server leaf accepted" 0 "verify: OK" $R --profile rfc5280 --purpose server --host ca.example.test "$T/caleaf.pem"
+expect "webpki: server leaf without EKU refused" 1 "no extendedKeyUsage" $R --purpose server --host noeku.example.test "$T/noeku.pem"
+expect "rfc5280: server leaf without EKU accepted" 0 "verify: OK" $R --profile rfc5280 --purpose server --host noeku.example.test "$T/noeku.pem"
+expect "webpki: non-critical nameConstraints honoured" 0 "verify: OK" $R --untrusted "$T/ncnc.pem" --host www.allowed.test "$T/ncnc_leaf.pem"
+expect "rfc5280: non-critical nameConstraints refused" 1 "non-critical nameConstraints" $R --profile rfc5280 --untrusted "$T/ncnc.pem" --host www.allowed.test "$T/ncnc_leaf.pem"
+expect "usage: bad profile" 2 "'webpki' or 'rfc5280'" $R --profile strict "$T/leaf.pem"
+expect "help exits 0" 0 "--profile webpki|rfc5280" --help
 expect "no host: chain only" 0 "verify: OK" $R "$T/leaf_chain.pem"
 expect "usage: no --cafile" 2 "required" "$T/leaf.pem"
 expect "usage: bad option" 2 "unknown option" $R --bogus "$T/leaf.pem"

@@ -92,6 +92,8 @@ struct hasp_hs {
     /* What the peer offered (server side) / what we offered (client side). */
     uint16_t peer_groups[32];
     size_t npeer_groups;
+    uint16_t peer_groups_offered[16]; /* as offered, known or not, for messages */
+    size_t npeer_groups_offered;
     int peer_sent_groups;
     uint16_t peer_sigalgs[64];
     size_t npeer_sigalgs;
@@ -101,8 +103,8 @@ struct hasp_hs {
     int peer_fallback_scsv;
     int peer_ec_point_formats; /* sent the extension */
     int peer_ems, peer_etm, peer_reneg;
-    uint8_t peer_alpn[512];
-    size_t peer_alpn_len;
+    int ccs13_seen;            /* TLS 1.3 compatibility ChangeCipherSpec records received */
+    char peer_alpn_words[300]; /* the client's ALPN list in words, when none matched */
     int peer_sent_alpn;
     int sent_sni;
     uint32_t ext_sent_mask; /* client: which extensions we sent (bit per table row) */
@@ -205,6 +207,7 @@ int hs_start(hasp_conn *c);
  * done, 1 when it needs another record from the peer. */
 int hs_drive(hasp_conn *c);
 int hs_append(hasp_conn *c, const uint8_t *data, size_t len);
+int hs_sni_used(hasp_conn *c); /* answer server_name (RFC 6066 3) */
 /* After the last row: sessions (cache, tickets), before the state is freed. */
 int hs_complete(hasp_conn *c);
 int hs_ccs(hasp_conn *c);
@@ -256,6 +259,11 @@ int hs_transcript_start(hasp_conn *c);
 uint16_t hs_pick_sigscheme(const hasp_conn *c, const uint16_t *peer, size_t npeer,
                            const hasp_pkey *key, uint16_t version);
 const char *hs_sigscheme_name(uint16_t id);
+/* Readable lists for failure sentences (src/hs/explain.c). */
+void hs_list_groups(const uint16_t *g, size_t n, char *out, size_t cap);
+void hs_list_sigschemes(const uint16_t *s, size_t n, char *out, size_t cap);
+void hs_list_own_sigschemes(const hasp_conn *c, uint16_t version, char *out, size_t cap);
+void hs_list_alpn(const uint8_t *list, size_t len, char *out, size_t cap);
 void hs_install(hasp_rec_prot *dst, hasp_rec_prot *pending);
 int hs_verify_chain(hasp_conn *c, const uint8_t *const *certs, const size_t *lens, size_t n);
 int hs_read_signature(hasp_conn *c, hasp_rd *r, uint16_t version, const char *what,

@@ -535,16 +535,35 @@ int tls13_server_select(hasp_conn *c)
         for (size_t j = 0; j < hs->npeer_suites; j++)
             if (hs->peer_suites[j] == s->id) suite = s;
     }
-    ENSURE_MSG(suite, HASP_ERR_HANDSHAKE,
-               "no TLS 1.3 cipher suite in common: the client offered %zu suites, none of them "
-               "enabled on this server",
-               hs->npeer_suites);
+    if (!suite) {
+        char theirs[300] = "", ours[300] = "";
+        for (size_t j = 0; j < hs->npeer_suites; j++) {
+            const hasp_suite *s = hasp_suite_find(hs->peer_suites[j]);
+            size_t k = strlen(theirs);
+            if (s && hasp_suite_is_tls13(s) && k + 40 < sizeof(theirs))
+                snprintf(theirs + k, sizeof(theirs) - k, "%s%s", k ? ", " : "", s->iana);
+        }
+        for (size_t i = 0; i < c->cfg->nsuites; i++) {
+            const hasp_suite *s = hasp_suite_find(c->cfg->suites[i]);
+            size_t k = strlen(ours);
+            if (s && hasp_suite_is_tls13(s) && k + 40 < sizeof(ours))
+                snprintf(ours + k, sizeof(ours) - k, "%s%s", k ? ", " : "", s->iana);
+        }
+        FAIL(HASP_ERR_HANDSHAKE,
+             "no TLS 1.3 cipher suite in common: the client offered %s; this server allows %s",
+             theirs[0] ? theirs : "none that hasp knows", ours[0] ? ours : "none");
+    }
     uint16_t scheme = 0;
     hs->cred = pick_cred13(c, &scheme);
-    ENSURE_MSG(hs->cred || psk, HASP_ERR_HANDSHAKE,
-               "no certificate of this server can sign with a TLS 1.3 signature scheme the client "
-               "accepts (%zu schemes offered)",
-               hs->npeer_sigalgs);
+    if (!hs->cred && !psk) {
+        char theirs[512], ours[512];
+        hs_list_sigschemes(hs->peer_sigalgs, hs->npeer_sigalgs, theirs, sizeof(theirs));
+        hs_list_own_sigschemes(c, HASP_TLS1_3, ours, sizeof(ours));
+        FAIL(HASP_ERR_HANDSHAKE,
+             "no signature scheme in common: the client accepts %s%s; this server's "
+             "certificates can sign with %s",
+             theirs, hs->peer_sent_sigalgs ? "" : " (it sent no signature_algorithms)", ours);
+    }
     c->suite = suite;
     c->sigscheme = psk ? 0 : scheme; /* a PSK handshake signs nothing */
     c->version = HASP_TLS1_3;
@@ -578,10 +597,12 @@ int tls13_server_select(hasp_conn *c)
                 server_early_reject(c, "a HelloRetryRequest was needed (RFC 8446 4.2.10)");
             return 0;
         }
-    FAIL(HASP_ERR_HANDSHAKE,
-         "no key exchange group in common: the client supports %zu groups, "
-         "none of them enabled on this server",
-         hs->npeer_groups);
+    char theirs[400], ours[400];
+    hs_list_groups(hs->peer_groups_offered, hs->npeer_groups_offered, theirs, sizeof(theirs));
+    hs_list_groups(c->cfg->groups, c->cfg->ngroups, ours, sizeof(ours));
+    FAIL(HASP_ERR_HANDSHAKE, "no group in common: the client offered %s%s; this server allows %s",
+         hs->peer_sent_groups ? theirs : "none (no supported_groups)",
+         hs->npeer_groups_offered && !hs->npeer_groups ? " (none that hasp implements)" : "", ours);
 }
 
 /* ---------------------------------------------------------------- ServerHello / HelloRetryRequest
@@ -786,6 +807,7 @@ int tls13_server_hello_recv(hasp_conn *c, hasp_rd *exts, uint16_t suite_id, cons
         hs->share_kex = NULL;
         hs->table = tls13_hrr;
         hs->step = 1;
+        hs->hrr_done = 1; /* a second one is unexpected_message (RFC 8446 4.1.4) */
         conn_event(c, HASP_EV_DECISION, 1, 0, "HelloRetryRequest", 0,
                    hs->hrr_group ? hasp_group_name(hs->hrr_group) : "cookie");
         return 0;
@@ -846,7 +868,8 @@ static int encrypted_extensions_send(hasp_conn *c)
     size_t all, m;
     GUARD(wr_vec_begin(w, 2, &all));
     DETAIL(c, "extensions=");
-    if (c->sni[0]) {
+    int sni = hs_sni_used(c);
+    if (sni) {
         GUARD(wr_u16(w, EXT_SERVER_NAME));
         GUARD(wr_u16(w, 0));
         DETAIL(c, "server_name");
@@ -859,12 +882,12 @@ static int encrypted_extensions_send(hasp_conn *c)
         GUARD(wr_vec(w, 1, c->alpn, strlen(c->alpn)));
         GUARD(wr_vec_end(w, 2, m2));
         GUARD(wr_vec_end(w, 2, m));
-        DETAIL(c, "%salpn=%s", c->sni[0] ? "," : "", c->alpn);
+        DETAIL(c, "%salpn=%s", sni ? "," : "", c->alpn);
     }
     if (c->hs->flags & F_EARLY) {
         GUARD(wr_u16(w, EXT_EARLY_DATA));
         GUARD(wr_u16(w, 0));
-        DETAIL(c, "%searly_data", c->alpn[0] || c->sni[0] ? "," : "");
+        DETAIL(c, "%searly_data", c->alpn[0] || sni ? "," : "");
     }
     GUARD(wr_vec_end(w, 2, all));
     return hs_msg_end(c, HS_ENCRYPTED_EXTENSIONS);

@@ -325,10 +325,13 @@ int hasp_rec_parse_header(const uint8_t hdr[5], uint8_t *type, uint16_t *version
         if (memcmp(hdr, "HTTP/", 5) == 0)
             FAIL(HASP_ERR_NOT_TLS,
                  "the peer is not speaking TLS (its first bytes look like an HTTP response)");
-        if ((hdr[0] & 0x80) && hdr[2] == 1)
-            FAIL(HASP_ERR_NOT_TLS,
-                 "the peer is not speaking TLS (its first bytes look like an SSLv2-format hello, "
-                 "which is not supported)");
+        /* An SSL 2.0 record header (two bytes with the top bit set): refused
+         * with protocol_version (RFC 6176), which SSLv2-compatible
+         * ClientHellos of TLS clients understand too (RFC 5246 E.2). */
+        if ((hdr[0] & 0x80) && (hdr[2] <= 1 || hdr[2] == 4))
+            FAIL(HASP_ERR_VERSION,
+                 "the peer sent an SSL 2.0-format record (an SSLv2 or SSLv2-compatible hello): "
+                 "SSL 2.0 is prohibited (RFC 6176) and hasp reads only TLS records");
         if (is_text(hdr[0]) && is_text(hdr[1]) && is_text(hdr[2]) && is_text(hdr[3]) &&
             is_text(hdr[4]))
             FAIL(HASP_ERR_NOT_TLS,

@@ -146,6 +146,11 @@ static int parse_sig_alg(hasp_x509_cert *c, hasp_rd alg)
     return 0;
 }
 
+int x509_parse_sig_alg(hasp_x509_cert *c, hasp_rd alg)
+{
+    return parse_sig_alg(c, alg);
+}
+
 static int bits_of(hasp_rd n)
 {
     while (n.len && n.p[0] == 0) {
@@ -391,6 +396,22 @@ static int ext_seq(hasp_x509_cert *c, hasp_rd v)
     return hasp_der_end(&v, "an extension");
 }
 
+/* CRLDistributionPoints: SEQUENCE SIZE (1..MAX) OF DistributionPoint. */
+static int ext_crldp(hasp_x509_cert *c, hasp_rd v)
+{
+    hasp_der_elem seq, dp;
+    GUARD(hasp_der_expect(&v, DER_SEQUENCE, &seq));
+    GUARD(hasp_der_end(&v, "cRLDistributionPoints"));
+    ENSURE_MSG(rd_left(&seq.content) > 0, HASP_ERR_DECODE,
+               "cRLDistributionPoints has no DistributionPoint");
+    hasp_rd r = seq.content;
+    while (rd_left(&r))
+        GUARD(hasp_der_expect(&r, DER_SEQUENCE, &dp));
+    c->has_crldp = 1;
+    c->crldp = seq.content;
+    return 0;
+}
+
 typedef struct ext_handler {
     const char *oid;
     size_t oid_len;
@@ -414,7 +435,7 @@ static const ext_handler ext_handlers[] = {
     EXT(OID_EXT_AIA, "authorityInfoAccess", ext_aia, -1),
     EXT(OID_EXT_SIA, "subjectInfoAccess", ext_seq, -1),
     EXT(OID_EXT_IAN, "issuerAltName", ext_seq, 0),
-    EXT(OID_EXT_CRLDP, "cRLDistributionPoints", ext_seq, 0),
+    EXT(OID_EXT_CRLDP, "cRLDistributionPoints", ext_crldp, 0),
     /* Policies: hasp does no policy processing (as the web PKI's
      * validators), so these are accepted whether critical or not. */
     EXT(OID_EXT_POLICIES, "certificatePolicies", ext_seq, 0),

@@ -38,6 +38,10 @@ int x509_cn_consistent(const hasp_x509_cert *c, char *err, size_t cap);
 /* The names a certificate holds, for error messages: "DNS:a, IP:1.2.3.4". */
 void x509_san_str(const hasp_x509_cert *c, char *out, size_t cap);
 
+/* A signatureAlgorithm (AlgorithmIdentifier contents) into c->sig_alg,
+ * sig_hash, sig_name; bad parameters become c's defect. For CRLs too. */
+int x509_parse_sig_alg(hasp_x509_cert *c, hasp_rd alg);
+
 /* snprintf appending at strlen(out). */
 void x509_append(char *out, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 

@@ -42,6 +42,14 @@
 #define OID_EXT_POLICY_CONSTRAINTS "\x55\x1d\x24"
 #define OID_EXT_EKU "\x55\x1d\x25"
 #define OID_EXT_INHIBIT_ANY "\x55\x1d\x36"
+/* CRL and CRL entry extensions (RFC 5280 5.2, 5.3). */
+#define OID_EXT_CRL_NUMBER "\x55\x1d\x14"
+#define OID_EXT_REASON_CODE "\x55\x1d\x15"
+#define OID_EXT_INVALIDITY_DATE "\x55\x1d\x18"
+#define OID_EXT_DELTA_CRL "\x55\x1d\x1b"
+#define OID_EXT_IDP "\x55\x1d\x1c"
+#define OID_EXT_CERT_ISSUER "\x55\x1d\x1d"
+#define OID_EXT_FRESHEST_CRL "\x55\x1d\x2e"
 #define OID_EXT_AIA "\x2b\x06\x01\x05\x05\x07\x01\x01"
 #define OID_EXT_SIA "\x2b\x06\x01\x05\x05\x07\x01\x0b"
 

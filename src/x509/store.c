@@ -28,6 +28,9 @@ void hasp_x509_store_free(hasp_x509_store *s)
         hasp_free(s->e[i]->der);
         hasp_free(s->e[i]);
     }
+    for (size_t i = 0; i < s->ncrls; i++)
+        x509_crl_free(s->crls[i]);
+    hasp_free(s->crls);
     hasp_free(s->e);
     hasp_free(s->index);
     hasp_free(s);

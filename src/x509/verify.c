@@ -227,6 +227,7 @@ static int check_path(vctx *v, size_t len)
     char why[1400], name[256];
     int code = 0;
     const hasp_x509_params *p = v->p;
+    int rfc5280 = p->profile == HASP_X509_PROFILE_RFC5280;
     why[0] = 0;
     for (size_t i = 0; i < len && !code; i++) {
         const hasp_x509_cert *c = v->path[i]->c;
@@ -274,11 +275,17 @@ static int check_path(vctx *v, size_t len)
                      "%scertificate '%s' is a CA (basicConstraints cA) but its keyUsage lacks "
                      "keyCertSign",
                      role, name);
-        } else if (!is_anchor && !c->self_issued && !c->aki_has_keyid) {
+        } else if ((!is_anchor || (rfc5280 && !is_leaf)) && !c->self_issued && !c->aki_has_keyid) {
+            /* RFC 5280 4.2.1.1: every certificate not self-issued. The web
+             * PKI profile exempts anchors: a trust anchor is trusted for its
+             * name and key, not for how it was issued. */
             code = HASP_ERR_CERT_BAD;
             snprintf(why, sizeof(why),
-                     "%scertificate '%s' has no authorityKeyIdentifier (RFC 5280 4.2.1.1)", role,
-                     name);
+                     "%scertificate '%s' has no authorityKeyIdentifier (RFC 5280 4.2.1.1)%s", role,
+                     name,
+                     is_anchor ? "; the rfc5280 profile requires one on a trust anchor that is "
+                                 "not self-issued (the webpki profile does not)"
+                               : "");
         }
         if (code) break;
         if (!is_leaf || v->directly_trusted) {
@@ -354,6 +361,20 @@ static int check_path(vctx *v, size_t len)
                          "certificate '%s' has a critical extendedKeyUsage, which TLS server "
                          "certificates must not have (CABF BR 7.1.2.7.6)",
                          name);
+            } else if (!rfc5280 && p->purpose == HASP_X509_PURPOSE_SERVER &&
+                       ((c->has_bc && c->ca) || (c->has_ku && (c->ku & HASP_KU_KEY_CERT_SIGN)))) {
+                code = HASP_ERR_CERT_CONSTRAINTS;
+                snprintf(why, sizeof(why),
+                         "certificate '%s' is a CA certificate used as a TLS server certificate, "
+                         "which the webpki profile refuses (CABF BR 7.1.2.7.8: cA must be false); "
+                         "the rfc5280 profile accepts it",
+                         name);
+            } else if (!rfc5280 && p->purpose == HASP_X509_PURPOSE_SERVER && !c->has_eku) {
+                code = HASP_ERR_CERT_USAGE;
+                snprintf(why, sizeof(why),
+                         "certificate '%s' has no extendedKeyUsage; the webpki profile requires "
+                         "serverAuth in it (CABF BR 7.1.2.7.6), the rfc5280 profile does not",
+                         name);
             } else if (c->has_san && c->san_critical && x509_name_rdn_count(c->subject) > 0) {
                 code = HASP_ERR_CERT_BAD;
                 snprintf(why, sizeof(why),
@@ -391,6 +412,16 @@ static int check_path(vctx *v, size_t len)
     for (size_t j = 1; j < len && !code; j++) {
         const hasp_x509_cert *ca = v->path[j]->c;
         if (!ca->has_nc) continue;
+        if (rfc5280 && !ca->nc_critical) {
+            cname(v->path[j], name, sizeof(name));
+            code = HASP_ERR_CERT_CONSTRAINTS;
+            snprintf(why, sizeof(why),
+                     "CA certificate '%s' has a non-critical nameConstraints, which the rfc5280 "
+                     "profile refuses (RFC 5280 4.2.1.10: it must be critical); the webpki profile "
+                     "accepts it",
+                     name);
+            break;
+        }
         for (size_t i = j; i-- > 0 && !code;) {
             const hasp_x509_cert *c = v->path[i]->c;
             if (i > 0 && c->self_issued) continue;
@@ -420,6 +451,22 @@ static int check_path(vctx *v, size_t len)
                 code = HASP_ERR_CERT_NAME;
                 snprintf(why, sizeof(why), "certificate '%s' is inconsistent: %s", name, err);
             }
+        }
+    }
+    /* Revocation (RFC 5280 6.3), last: only a path that is otherwise
+     * valid names the issuer whose CRL decides. */
+    const hasp_x509_store *crls = p->crls ? p->crls : v->anchors;
+    if (!code && !v->directly_trusted &&
+        (p->crl_check != HASP_X509_CRL_IF_PRESENT || hasp_x509_store_crl_count(crls))) {
+        const char *policy = p->crl_check == HASP_X509_CRL_CHAIN ? "crl_check chain: every "
+                                                                   "certificate below the anchor"
+                                                                 : "crl_check leaf";
+        for (size_t i = 0; i + 1 < len && !code; i++) {
+            int required = p->crl_check == HASP_X509_CRL_CHAIN ||
+                           (p->crl_check == HASP_X509_CRL_LEAF && i == 0);
+            cand *k = (cand *)v->path[i + 1];
+            code = x509_crl_check(crls, v->path[i]->c, k->c, cand_key(k), v->now, required, policy,
+                                  why, sizeof(why));
         }
     }
     if (code) {
@@ -473,12 +520,22 @@ static int try_issuer(vctx *v, size_t depth, cand *k)
     for (size_t i = 1; i < depth; i++)
         depth_used += !v->path[i]->c->self_issued;
     if (!k->is_anchor) depth_used += !pc->self_issued;
-    if (depth_used > v->max_depth || depth + 1 > PATH_HARD_MAX) {
+    if (depth_used > v->max_depth) {
         char n[256];
         cname(v->path[0], n, sizeof(n));
         record(v, 2, HASP_ERR_CERT_PATH_LEN,
-               "certificate '%s' has no path to a trust anchor within the maximum depth of %d", n,
-               v->max_depth);
+               "certificate '%s' has no path to a trust anchor within the maximum depth of %d "
+               "intermediate%s (self-issued ones not counted)",
+               n, v->max_depth - 1, v->max_depth == 2 ? "" : "s");
+        return 0;
+    }
+    if (depth + 1 > PATH_HARD_MAX) {
+        char n[256];
+        cname(v->path[0], n, sizeof(n));
+        record(v, 2, HASP_ERR_CERT_PATH_LEN,
+               "certificate '%s' has no path to a trust anchor within %d certificates, the most "
+               "hasp builds",
+               n, PATH_HARD_MAX);
         return 0;
     }
     char why[600];

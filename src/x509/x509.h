@@ -25,6 +25,14 @@
 #define HASP_X509_PURPOSE_SERVER 1 /* id-kp-serverAuth */
 #define HASP_X509_PURPOSE_CLIENT 2 /* id-kp-clientAuth */
 
+/* Validation profiles: which rules apply where the web PKI (CA/Browser
+ * Forum Baseline Requirements) and RFC 5280 disagree. docs/x509.md has the
+ * table. The same values are in hasp.h. */
+#ifndef HASP_X509_PROFILE_WEBPKI
+#define HASP_X509_PROFILE_WEBPKI 0  /* default: what browsers enforce for TLS servers */
+#define HASP_X509_PROFILE_RFC5280 1 /* strict RFC 5280 section 6 (private PKIs) */
+#endif
+
 /* Public key kinds, read from the SubjectPublicKeyInfo (no crypto needed). */
 enum hasp_x509_key {
     HASP_X509_KEY_UNSUPPORTED = 0,
@@ -71,6 +79,8 @@ typedef struct hasp_x509_cert {
     hasp_rd aki_keyid;
     int has_ski;
     hasp_rd ski;
+    int has_crldp;
+    hasp_rd crldp; /* cRLDistributionPoints: SEQUENCE OF DistributionPoint contents */
 
     /* The first reason this certificate may not be used in any path
      * (unknown critical extension, malformed extension, ...), or "". A
@@ -114,6 +124,15 @@ int hasp_x509_store_add_dir(hasp_x509_store *s, const char *path);
 int hasp_x509_store_load_system(hasp_x509_store *s);
 size_t hasp_x509_store_count(const hasp_x509_store *s);
 void hasp_x509_store_free(hasp_x509_store *s);
+/* CRLs (RFC 5280 5), kept in a store next to (or instead of) its
+ * certificates: PEM ("X509 CRL", any number) or one DER CRL. Returns the
+ * number added, or a negative error naming what is wrong (a malformed CRL,
+ * a delta CRL). A CRL that reads but may not be trusted (no cRLNumber, an
+ * unknown critical extension, ...) is kept and fails, closed, every
+ * certificate it would decide on. */
+int hasp_x509_store_add_crl(hasp_x509_store *s, const uint8_t *data, size_t len);
+int hasp_x509_store_add_crl_file(hasp_x509_store *s, const char *path);
+size_t hasp_x509_store_crl_count(const hasp_x509_store *s);
 /* The i-th certificate (for tests and tools). */
 const hasp_x509_cert *hasp_x509_store_get(const hasp_x509_store *s, size_t i);
 
@@ -128,7 +147,20 @@ typedef struct hasp_x509_params {
     unsigned key_usage;    /* leaf keyUsage bits needed (any one of them), 0 = none */
     int allow_cn_fallback; /* match the subject CN when there is no SAN; off by default */
     const hasp_x509_store *extra_intermediates; /* intermediates held by the config, or NULL */
+    int profile; /* HASP_X509_PROFILE_WEBPKI (0, default) or _RFC5280 */
+    /* Revocation (RFC 5280 6.3): the CRLs of crls (or of anchors when NULL)
+     * are checked for every certificate of the path below the anchor.
+     * crl_check says which certificates must be covered by one:
+     * HASP_X509_CRL_IF_PRESENT none, _LEAF the leaf, _CHAIN all. */
+    const hasp_x509_store *crls;
+    int crl_check;
 } hasp_x509_params;
+
+#ifndef HASP_X509_CRL_IF_PRESENT
+#define HASP_X509_CRL_IF_PRESENT 0
+#define HASP_X509_CRL_LEAF 1
+#define HASP_X509_CRL_CHAIN 2
+#endif
 
 #define HASP_X509_PATH_MAX 8
 typedef struct hasp_x509_result {

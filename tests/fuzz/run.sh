@@ -13,7 +13,7 @@ cd "$(dirname "$0")/../.."
 BUILD=${1:-build-fuzz}
 SECONDS_EACH=${2:-60}
 shift 2 2>/dev/null || shift $#
-TARGETS=${*:-record pem x509 verify server client server_ch}
+TARGETS=${*:-record pem x509 verify crl server client server_ch}
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:symbolize=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:abort_on_error=1:print_stacktrace=1:suppressions=$PWD/tests/fuzz/ubsan.supp}

@@ -25,10 +25,12 @@ hasp_server() {
   local n=$1
   shift
   [ "${KEEP_PORT:-0}" = 1 ] || next_port
-  bg_start "$C/srv$n$RANDOM" /dev/null "$HASP" server --accept "127.0.0.1:$PORT" --naccept "$n" \
+  local base
+  base="$C/srv$n$RANDOM$RANDOM" # a known name: see sserver
+  bg_start "$base" /dev/null "$HASP" server --accept "127.0.0.1:$PORT" --naccept "$n" \
     --cert "$CERTS/rsa.pem" --key "$CERTS/rsa.key" --trace "$@"
   SPID=$BGPID
-  SLOG="$C/$(ls -t "$C" | grep -m1 '^srv.*\.err$')"
+  SLOG="$base.err"
   wait_listen "$PORT" "$SPID" || { WHY="hasp server did not start: $WHY"; return 1; }
 }
 
@@ -119,10 +121,16 @@ sserver() { # NACCEPT ARGS... (KEEP_PORT=1: same port)
   mkfifo "$fifo"
   { nap "$TMO"; } >"$fifo" &
   bg_track $!
-  bg_start "$C/os$RANDOM" "$fifo" openssl s_server -accept "127.0.0.1:$PORT" -naccept "$n" \
+  # The log's name is known here: the background shell may not have
+  # created the file yet, so no listing of the folder can find it (a
+  # listing once picked the previous server's log, which said "No early
+  # data received" for the first connection).
+  local base
+  base="$C/os$RANDOM$RANDOM"
+  bg_start "$base" "$fifo" openssl s_server -accept "127.0.0.1:$PORT" -naccept "$n" \
     -cert "$CERTS/rsa-leaf.pem" -key "$CERTS/rsa.key" -cert_chain "$CERTS/int.pem" "$@"
   SPID=$BGPID
-  OSLOG="$C/$(ls -t "$C" | grep -m1 '^os.*\.out$')"
+  OSLOG="$base.out"
   wait_listen "$PORT" "$SPID" || { WHY="openssl s_server did not start: $WHY"; return 1; }
 }
 run_hasp() { # OUT ARGS...

@@ -223,8 +223,8 @@ static void test_bad_input(void)
                                      30,   31,   32,   0x00, 0x00, 0x02, 0xc0, 0x2f, 0x01, 0x01};
     out_len = sizeof(out);
     rc = server_eats(nocomp, sizeof(nocomp), out, &out_len);
-    CHECK(rc == HASP_ERR_HANDSHAKE && out_len == 7 && out[6] == 40,
-          "no null compression: handshake_failure(40) (%s)", hasp_err_name(rc));
+    CHECK(rc == HASP_ERR_ILLEGAL_PARAM && out_len == 7 && out[6] == 47,
+          "no null compression: illegal_parameter(47) (%s)", hasp_err_name(rc));
 
     /* Truncated ClientHello body inside a complete record */
     static const uint8_t trunc[] = {0x16, 0x03, 0x01, 0x00, 0x08, 0x01, 0x00,
@@ -315,6 +315,39 @@ static void test_verify_failures(void)
     CHECK(hasp_conn_alert_sent(cl) == HASP_ALERT_UNKNOWN_CA, "untrusted root: unknown_ca(48) sent");
     hasp_conn_free(cl);
     hasp_conn_free(sv);
+    hasp_config_free(ccfg);
+
+    /* Verify depth: the server sends leaf + intermediate (one intermediate). */
+    for (int depth = 0; depth <= 1; depth++) {
+        ccfg = client_config(NULL);
+        CHECK(hasp_config_set_verify_depth(ccfg, depth) == 0, "verify depth %d accepted", depth);
+        CHECK(hasp_config_set_verify_profile(ccfg, HASP_X509_PROFILE_RFC5280) == 0,
+              "rfc5280 profile accepted");
+        cl = hasp_conn_new(ccfg, HASP_CLIENT);
+        sv = hasp_conn_new(scfg, HASP_SERVER);
+        hasp_conn_set_servername(cl, "localhost");
+        int rc = run_handshake(cl, sv, 1 << 20, &crc, &src);
+        if (depth == 0)
+            CHECK(crc == HASP_ERR_CERT_PATH_LEN &&
+                      strstr(hasp_conn_errmsg(cl), "maximum depth of 0 intermediates"),
+                  "verify depth 0 refuses the intermediate (%s)", hasp_conn_errmsg(cl));
+        else
+            CHECK(rc == 0, "verify depth 1, rfc5280 profile: handshake completes (%s)",
+                  hasp_conn_errmsg(cl));
+        hasp_conn_free(cl);
+        hasp_conn_free(sv);
+        hasp_config_free(ccfg);
+    }
+    ccfg = hasp_config_new();
+    CHECK(hasp_config_set_verify_depth(ccfg, 256) == HASP_ERR_USAGE &&
+              strstr(hasp_config_errmsg(ccfg), "0 to 255"),
+          "verify depth 256 refused (%s)", hasp_config_errmsg(ccfg));
+    CHECK(hasp_config_set_verify_depth(ccfg, -1) == HASP_ERR_USAGE, "verify depth -1 refused");
+    CHECK(hasp_config_set_verify_profile(ccfg, 7) == HASP_ERR_USAGE, "verify profile 7 refused");
+    CHECK(hasp_config_set_crl_check(ccfg, 3) == HASP_ERR_USAGE, "CRL check mode 3 refused");
+    CHECK(hasp_config_add_crl_mem(ccfg, (const uint8_t *)"not a CRL", 9) == HASP_ERR_CONFIG &&
+              strstr(hasp_config_errmsg(ccfg), "cannot load CRLs"),
+          "a non-CRL refused (%s)", hasp_config_errmsg(ccfg));
     hasp_config_free(ccfg);
 
     /* insecure: no verification at all, explicitly */

@@ -484,8 +484,9 @@ static void test_header(void)
           hasp_err_last()->msg);
     const uint8_t v2[5] = {0x80, 0x2e, 0x01, 0x03, 0x01};
     rc = hasp_rec_parse_header(v2, &t, &v, &n);
-    CHECK(rc == HASP_ERR_NOT_TLS && strstr(hasp_err_last()->msg, "SSLv2"),
-          "header: SSLv2-format hello -> HASP_ERR_NOT_TLS: %s", hasp_err_last()->msg);
+    CHECK(rc == HASP_ERR_VERSION && strstr(hasp_err_last()->msg, "SSL 2.0"),
+          "header: SSLv2-format hello -> HASP_ERR_VERSION (protocol_version): %s",
+          hasp_err_last()->msg);
     const uint8_t hb[5] = {24, 3, 3, 0, 3};
     CHECK(hasp_rec_parse_header(hb, &t, &v, &n) == HASP_ERR_NOT_TLS,
           "header: content type 24 (heartbeat) refused");

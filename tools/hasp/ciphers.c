@@ -1,12 +1,22 @@
 #include <stdio.h>
+#include <string.h>
 
 #include "hasp.h"
 #include "tool.h"
 
 int hasp_cmd_ciphers(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            printf("usage: hasp ciphers\n\n"
+                   "Lists the cipher suites hasp has: id, IANA and OpenSSL names, and whether\n"
+                   "each is in DEFAULT, only in ALL, or used only when named.\n\n"
+                   "  -h, --help   this help\n");
+            return 0;
+        }
+        fprintf(stderr, "hasp ciphers: unknown option '%s'; see 'hasp ciphers --help'\n", argv[i]);
+        return 2;
+    }
     hasp_suite_info info;
     printf("%-6s  %-48s %-32s %s\n", "id", "IANA name", "OpenSSL name", "enabled");
     for (size_t i = 0; hasp_suite_get(i, &info) == 0; i++)

@@ -43,51 +43,167 @@ struct opts {
     const char *early_data; /* client: a file to send as 0-RTT data */
     long max_early_data;    /* server: accept this much 0-RTT data */
     const char *psk_modes;
+    const char *verify_profile;
+    const char *crls[16];
+    int ncrls;
+    const char *crl_check;
+    int max_depth; /* -1: the default */
     const char *trace_format;
     const char *trace_out[HASP_TRACE_MAX_OUT];
     int ntrace_out;
 };
 
-static void usage(void)
+/* Every option of hasp client and hasp server, for --help, for refusing
+ * one given to the wrong command, and for the man page test (each one
+ * printed here must be in docs/hasp.1). */
+#define FOR_CLIENT 1
+#define FOR_SERVER 2
+#define FOR_BOTH 3
+static const struct optdef {
+    const char *name, *arg;
+    int who;
+    const char *help; /* NULL: an alias, accepted but not listed */
+} optdefs[] = {
+    {"--accept", "[HOST:]PORT", FOR_SERVER, "listen here (HOST defaults to 127.0.0.1); required"},
+    {"--cert", "FILE", FOR_BOTH, "certificate chain (PEM, leaf first); repeat with --key for more"},
+    {"--key", "FILE", FOR_BOTH, "the private key of the --cert before it (PEM)"},
+    {"--servername", "NAME", FOR_CLIENT, "server name to send (SNI) and verify (default: HOST)"},
+    {"--cafile", "FILE", FOR_BOTH, "trust anchors (PEM) instead of the system bundle"},
+    {"--CAfile", "FILE", FOR_BOTH, NULL},
+    {"--capath", "DIR", FOR_BOTH, "a directory of trust anchors (PEM files)"},
+    {"--insecure", NULL, FOR_CLIENT, "do not verify the server's certificate (dangerous)"},
+    {"--verify-client", "optional|require", FOR_SERVER, "ask for a client certificate"},
+    {"--verify-profile", "webpki|rfc5280", FOR_BOTH,
+     "certificate validation profile (default webpki; see hasp(1))"},
+    {"--max-depth", "N", FOR_BOTH,
+     "at most N intermediates in the peer's path, 0 to 255 (default 9)"},
+    {"--crl", "FILE", FOR_BOTH, "a CRL (PEM or DER) to check the peer's certificates; repeatable"},
+    {"--crl-check", "leaf|chain", FOR_BOTH,
+     "require a CRL for the peer's certificate, or for its whole chain"},
+    {"--tls1_2", NULL, FOR_BOTH, "TLS 1.2 only"},
+    {"--tls1_3", NULL, FOR_BOTH, "TLS 1.3 only"},
+    {"--ciphers", "LIST", FOR_BOTH, "cipher suites (IANA or OpenSSL names, DEFAULT, ALL)"},
+    {"--cipher", "LIST", FOR_BOTH, NULL},
+    {"--ciphersuites", "LIST", FOR_BOTH, "the TLS 1.3 suites only (empty: TLS 1.3 off)"},
+    {"--groups", "LIST", FOR_BOTH, "key exchange groups (see 'hasp ciphers' and hasp(1))"},
+    {"--sigalgs", "LIST", FOR_BOTH, "signature schemes (rsa_pss_rsae_sha256, ...)"},
+    {"--alpn", "LIST", FOR_BOTH, "application protocols, comma-separated (h2,http/1.1)"},
+    {"--no-ticket", NULL, FOR_BOTH, "no session tickets"},
+    {"--no_ticket", NULL, FOR_BOTH, NULL},
+    {"--sess-out", "FILE", FOR_CLIENT, "save the session (mode 0600) for --sess-in"},
+    {"--sess_out", "FILE", FOR_CLIENT, NULL},
+    {"--sess-in", "FILE", FOR_CLIENT, "resume the session saved in FILE"},
+    {"--sess_in", "FILE", FOR_CLIENT, NULL},
+    {"--reconnect", "[N]", FOR_CLIENT, "connect N more times (default 5), resuming"},
+    {"--early-data", "FILE", FOR_CLIENT, "send FILE as 0-RTT early data when resuming"},
+    {"--early_data", "FILE", FOR_CLIENT, NULL},
+    {"--early-data", NULL, FOR_SERVER, "accept 16384 bytes of 0-RTT early data"},
+    {"--early_data", NULL, FOR_SERVER, NULL},
+    {"--max-early-data", "BYTES", FOR_SERVER, "accept this much 0-RTT early data"},
+    {"--max_early_data", "BYTES", FOR_SERVER, NULL},
+    {"--psk-modes", "LIST", FOR_BOTH, "TLS 1.3 PSK modes: psk_dhe_ke (default), psk_ke"},
+    {"--renegotiate", NULL, FOR_BOTH, "renegotiate once after the handshake (TLS 1.2)"},
+    {"--allow-renegotiation", NULL, FOR_BOTH, "accept the peer's renegotiation (TLS 1.2)"},
+    {"--reneg-verify-client", "optional|require", FOR_SERVER,
+     "ask for a client certificate in the renegotiation"},
+    {"--keyupdate", NULL, FOR_CLIENT, "send a TLS 1.3 KeyUpdate after the handshake"},
+    {"--ign-eof", NULL, FOR_CLIENT, "keep reading after stdin ends"},
+    {"--ign_eof", NULL, FOR_CLIENT, NULL},
+    {"--www", NULL, FOR_SERVER, "answer HTTP requests with a status page (else echo)"},
+    {"--naccept", "N", FOR_SERVER, "exit after N connections"},
+    {"--quiet", NULL, FOR_BOTH, "fewer messages"},
+    {"--trace", NULL, FOR_BOTH, "draw the handshake as it runs (stderr)"},
+    {"--trace-format", "text|json", FOR_BOTH, "the trace's format"},
+    {"--trace-out", "FILE", FOR_BOTH, "also write the trace to FILE (.svg .html .mmd .jsonl .txt)"},
+    {"-h, --help", NULL, FOR_BOTH, "this help"},
+};
+
+static void usage_cmd(FILE *f, int who)
 {
-    fprintf(stderr,
-            "usage:\n"
-            "  hasp client HOST:PORT [--servername NAME] [--cafile F] [--capath DIR]\n"
-            "              [--cert F --key F] [--tls1_2 | --tls1_3] [--ciphers LIST]\n"
-            "              [--ciphersuites LIST] [--groups LIST] [--sigalgs LIST] [--alpn LIST]\n"
-            "              [--insecure] [--trace] [--ign-eof] [--keyupdate]\n"
-            "              [--sess-out F] [--sess-in F] [--reconnect [N]] [--no-ticket]\n"
-            "              [--renegotiate] [--allow-renegotiation]\n"
-            "              [--early-data FILE] [--psk-modes psk_dhe_ke,psk_ke]\n"
-            "              [--trace-format text|json] [--trace-out F.svg|.html|.mmd|.jsonl|.txt]\n"
-            "  hasp server --accept [HOST:]PORT --cert F --key F [--cert F --key F ...] [--www]\n"
-            "              [--naccept N] [--tls1_2 | --tls1_3] [--ciphers LIST]\n"
-            "              [--ciphersuites LIST] [--groups LIST] [--alpn LIST] [--trace]\n"
-            "              [--verify-client optional|require --cafile F] [--no-ticket]\n"
-            "              [--allow-renegotiation] [--renegotiate]\n"
-            "              [--reneg-verify-client optional|require]\n"
-            "              [--max-early-data BYTES | --early-data] [--psk-modes LIST]\n"
-            "  hasp verify --cafile ROOTS.pem [--untrusted F] [--host NAME | --ip ADDR]\n"
-            "              [--at-time RFC3339] [--purpose server|client] [--max-depth N] LEAF.pem\n"
-            "  hasp probe HOST:PORT [--servername NAME] [--cafile F] [--capath DIR]\n"
-            "              what the server supports: versions, suites in its order, groups,\n"
-            "              signature schemes, certificate chain, resumption, renegotiation, ALPN\n"
-            "  hasp ciphers      list the cipher suites hasp has\n"
-            "  hasp version\n"
-            "LIST is colon-separated: IANA or OpenSSL suite names, DEFAULT, ALL;\n"
-            "groups x25519, secp256r1 (P-256), secp384r1 (P-384), ffdhe2048, ffdhe3072.\n");
+    if (who == FOR_CLIENT)
+        fprintf(f, "usage: hasp client HOST:PORT [options]\n\n"
+                   "Connects, verifies the server, prints the handshake's outcome on stderr\n"
+                   "and copies stdin to the server and the server's data to stdout.\n\n");
+    else
+        fprintf(f, "usage: hasp server --accept [HOST:]PORT --cert FILE --key FILE [options]\n\n"
+                   "Accepts TLS connections and echoes what each client sends (or, with\n"
+                   "--www, answers HTTP requests).\n\n");
+    for (size_t i = 0; i < sizeof(optdefs) / sizeof(optdefs[0]); i++) {
+        const struct optdef *d = &optdefs[i];
+        if (!d->help || !(d->who & who)) continue;
+        char left[64];
+        snprintf(left, sizeof(left), "%s%s%s", d->name, d->arg ? " " : "", d->arg ? d->arg : "");
+        if (strlen(left) > 32)
+            fprintf(f, "  %s\n  %-32s %s\n", left, "", d->help);
+        else
+            fprintf(f, "  %-32s %s\n", left, d->help);
+    }
+    fprintf(f, "\nLIST is colon-separated. Exit status: 0 done, 1 the connection failed,\n"
+               "2 usage error. See hasp(1).\n");
 }
 
-static int parse_opts(int argc, char **argv, struct opts *o)
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: hasp COMMAND [options]\n\n"
+               "  client HOST:PORT    connect to a TLS server\n"
+               "  server --accept PORT --cert F --key F   accept TLS connections\n"
+               "  verify --cafile F LEAF.pem   build and validate a certificate path\n"
+               "  probe HOST:PORT     what a server supports: versions, suites, groups, ...\n"
+               "  ciphers             the cipher suites hasp has\n"
+               "  version             hasp's version\n"
+               "  help [COMMAND]      this help, or a command's\n\n"
+               "'hasp COMMAND --help' lists a command's options. See hasp(1).\n");
+}
+
+/* The option a (from argv) for the command who: 0 known, else an error
+ * said. */
+static int check_opt(const char *a, int who)
+{
+    const char *cmd = who == FOR_CLIENT ? "client" : "server";
+    int other = 0;
+    for (size_t i = 0; i < sizeof(optdefs) / sizeof(optdefs[0]); i++) {
+        if (strcmp(optdefs[i].name, a) != 0) continue;
+        if (optdefs[i].who & who) return 0;
+        other = 1;
+    }
+    if (other)
+        fprintf(stderr,
+                "hasp %s: %s is an option of hasp %s, not of hasp %s; see 'hasp %s --help'\n", cmd,
+                a, who == FOR_CLIENT ? "server" : "client", cmd, cmd);
+    else
+        fprintf(stderr, "hasp %s: unknown option '%s'; see 'hasp %s --help'\n", cmd, a, cmd);
+    return -1;
+}
+
+/* 0, 1 for --help, -1 on a usage error (said). */
+static int parse_opts(int argc, char **argv, struct opts *o, int who)
 {
     memset(o, 0, sizeof(*o));
+    o->max_depth = -1;
+    const char *cmd = who == FOR_CLIENT ? "client" : "server";
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) return 1;
+        if (a[0] == '-' && a[1] && check_opt(a, who) < 0) return -1;
+        if (!strcmp(a, "--max-depth")) {
+            char *end = NULL;
+            long d = v ? strtol(v, &end, 10) : -1;
+            if (!v || !*v || *end || d < 0 || d > 255) {
+                fprintf(
+                    stderr,
+                    "hasp %s: --max-depth wants a number of intermediates from 0 to 255%s%s%s\n",
+                    cmd, v ? ", not '" : "", v ? v : "", v ? "'" : "");
+                return -1;
+            }
+            o->max_depth = (int)d;
+            i++;
+            continue;
+        }
 #define ARG(name, field)                                                                           \
     if (!strcmp(a, name)) {                                                                        \
         if (!v) {                                                                                  \
-            fprintf(stderr, "hasp: %s needs a value\n", name);                                     \
+            fprintf(stderr, "hasp %s: %s needs a value; see 'hasp %s --help'\n", cmd, name, cmd);  \
             return -1;                                                                             \
         }                                                                                          \
         o->field = v;                                                                              \
@@ -111,6 +227,17 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         ARG("--sess_out", sess_out)
         ARG("--trace-format", trace_format)
         ARG("--psk-modes", psk_modes)
+        ARG("--verify-profile", verify_profile)
+        ARG("--crl-check", crl_check)
+        if (!strcmp(a, "--crl")) {
+            if (!v || o->ncrls == 16) {
+                fprintf(stderr, "hasp %s: --crl needs a file name (at most 16)\n", cmd);
+                return -1;
+            }
+            o->crls[o->ncrls++] = v;
+            i++;
+            continue;
+        }
         if (!strcmp(a, "--early-data") || !strcmp(a, "--early_data")) {
             /* client: --early-data FILE; server: --early-data alone means 16384 bytes */
             if (v && v[0] != '-') {
@@ -123,7 +250,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         }
         if (!strcmp(a, "--max-early-data") || !strcmp(a, "--max_early_data")) {
             if (!v) {
-                fprintf(stderr, "hasp: %s needs a number of bytes\n", a);
+                fprintf(stderr, "hasp %s: %s needs a number of bytes\n", cmd, a);
                 return -1;
             }
             o->max_early_data = atol(v);
@@ -133,7 +260,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 #undef ARG
         if (!strcmp(a, "--trace-out")) {
             if (!v || o->ntrace_out == HASP_TRACE_MAX_OUT) {
-                fprintf(stderr, "hasp: --trace-out needs a file name (at most %d)\n",
+                fprintf(stderr, "hasp %s: --trace-out needs a file name (at most %d)\n", cmd,
                         HASP_TRACE_MAX_OUT);
                 return -1;
             }
@@ -143,7 +270,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         }
         if (!strcmp(a, "--cert") || !strcmp(a, "--key")) {
             if (!v) {
-                fprintf(stderr, "hasp: %s needs a value\n", a);
+                fprintf(stderr, "hasp %s: %s needs a value; see 'hasp %s --help'\n", cmd, a, cmd);
                 return -1;
             }
             if (a[2] == 'c' && o->ncerts < 8)
@@ -155,7 +282,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         }
         if (!strcmp(a, "--naccept")) {
             if (!v || atoi(v) <= 0) {
-                fprintf(stderr, "hasp: --naccept needs a positive number\n");
+                fprintf(stderr, "hasp %s: --naccept needs a positive number\n", cmd);
                 return -1;
             }
             o->naccept = atoi(v);
@@ -168,7 +295,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
             else if (v && !strcmp(v, "require"))
                 o->reneg_verify_client = HASP_VERIFY_CLIENT_REQUIRE;
             else {
-                fprintf(stderr, "hasp: --reneg-verify-client takes optional or require\n");
+                fprintf(stderr, "hasp %s: --reneg-verify-client takes optional or require\n", cmd);
                 return -1;
             }
             o->renegotiate = 1;
@@ -181,7 +308,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
             else if (v && !strcmp(v, "require"))
                 o->verify_client = HASP_VERIFY_CLIENT_REQUIRE;
             else {
-                fprintf(stderr, "hasp: --verify-client takes optional or require\n");
+                fprintf(stderr, "hasp %s: --verify-client takes optional or require\n", cmd);
                 return -1;
             }
             i++;
@@ -240,17 +367,19 @@ static int parse_opts(int argc, char **argv, struct opts *o)
             continue;
         }
         if (a[0] == '-') {
-            fprintf(stderr, "hasp: unknown option %s\n", a);
+            fprintf(stderr, "hasp %s: unknown option '%s'; see 'hasp %s --help'\n", cmd, a, cmd);
             return -1;
         }
         if (o->target) {
-            fprintf(stderr, "hasp: unexpected argument %s\n", a);
+            fprintf(stderr,
+                    "hasp %s: unexpected argument '%s' (the %s is '%s'); see 'hasp %s --help'\n",
+                    cmd, a, who == FOR_CLIENT ? "target" : "first argument", o->target, cmd);
             return -1;
         }
         o->target = a;
     }
     if (o->ncerts != o->nkeys) {
-        fprintf(stderr, "hasp: each --cert needs its --key\n");
+        fprintf(stderr, "hasp %s: each --cert needs its --key\n", cmd);
         return -1;
     }
     return 0;
@@ -285,6 +414,32 @@ static hasp_config *make_config(const struct opts *o, int server)
     for (int i = 0; i < o->ncerts; i++)
         TRY(hasp_config_add_cert_key_file(cfg, o->certs[i], o->keys[i]));
     if (server && o->verify_client) TRY(hasp_config_set_verify_client(cfg, o->verify_client));
+    if (o->verify_profile) {
+        int prof = !strcmp(o->verify_profile, "webpki")    ? HASP_X509_PROFILE_WEBPKI
+                   : !strcmp(o->verify_profile, "rfc5280") ? HASP_X509_PROFILE_RFC5280
+                                                           : -1;
+        if (prof < 0) {
+            fprintf(stderr, "hasp: --verify-profile is 'webpki' or 'rfc5280', not '%s'\n",
+                    o->verify_profile);
+            hasp_config_free(cfg);
+            return NULL;
+        }
+        TRY(hasp_config_set_verify_profile(cfg, prof));
+    }
+    if (o->max_depth >= 0) TRY(hasp_config_set_verify_depth(cfg, o->max_depth));
+    for (int i = 0; i < o->ncrls; i++)
+        TRY(hasp_config_add_crl_file(cfg, o->crls[i]));
+    if (o->crl_check) {
+        int mode = !strcmp(o->crl_check, "leaf")    ? HASP_X509_CRL_LEAF
+                   : !strcmp(o->crl_check, "chain") ? HASP_X509_CRL_CHAIN
+                                                    : -1;
+        if (mode < 0) {
+            fprintf(stderr, "hasp: --crl-check is 'leaf' or 'chain', not '%s'\n", o->crl_check);
+            hasp_config_free(cfg);
+            return NULL;
+        }
+        TRY(hasp_config_set_crl_check(cfg, mode));
+    }
     if (server && o->max_early_data > 0)
         TRY(hasp_config_set_early_data(cfg, (uint32_t)o->max_early_data));
     if (!server && o->early_data) TRY(hasp_config_set_early_data(cfg, 1u << 30));
@@ -414,7 +569,8 @@ static int tcp_connect(const char *host, const char *port)
     }
     freeaddrinfo(res);
     if (fd < 0)
-        fprintf(stderr, "hasp: error: cannot connect to %s:%s: %s\n", host, port, strerror(err));
+        fprintf(stderr, "hasp: error: cannot connect to %s:%s: %s%s\n", host, port, strerror(err),
+                err == ECONNREFUSED ? " (nothing listens on that port)" : "");
     else {
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -422,11 +578,95 @@ static int tcp_connect(const char *host, const char *port)
     return fd;
 }
 
-static int conn_error(hasp_conn *c, int rc)
+/* What would change a failed connection's outcome, for the sentence the
+ * tool prints: the flag on this side, or where the other side's reason is.
+ * server: this side is hasp server. "" when nothing helps. */
+static const char *failure_hint(const hasp_conn *c, int server)
 {
     const char *msg = hasp_conn_errmsg(c);
+    static const struct {
+        int server; /* -1 either side */
+        const char *has;
+        const char *hint;
+    } by_msg[] = {
+        {1, "cipher suite in common",
+         "--ciphers (TLS 1.2) and --ciphersuites (TLS 1.3) set either side's list"},
+        {1, "no group in common", "--groups sets either side's list"},
+        {1, "no signature scheme in common",
+         "--sigalgs sets the client's list; --cert/--key give this server another key"},
+        {1, "no application protocol in common", "--alpn sets either side's list"},
+        {1, "no protocol version in common",
+         "--tls1_2 or --tls1_3 limits a side to one version; without either both are allowed"},
+        {1, "the client sent no certificate, and this server requires one",
+         "the client gives one with --cert FILE --key FILE; --verify-client optional makes it "
+         "optional"},
+        {-1, ") was revoked by",
+         "the certificate is on its issuer's CRL: its owner needs a new one"},
+        {-1, "revocation status",
+         "--crl FILE gives the issuer's current CRL; --crl-check sets which "
+         "certificates need one"},
+        {1, "unknown issuer",
+         "--cafile FILE on this server names the CA that issues client "
+         "certificates"},
+        {1, "to a trusted root",
+         "--cafile FILE on this server names the CA that issues client "
+         "certificates"},
+        {0, "does not match", "--servername NAME checks the certificate against another name"},
+        {0, "expired on",
+         "the server's certificate must be renewed (or this host's clock is wrong)"},
+        {0, "certificate verify failed",
+         "--cafile FILE trusts the CA that issued it (--insecure skips the check: dangerous)"},
+        {-1, "its first bytes look like an HTTP request",
+         "the client speaks plain HTTP to a TLS port: use https:// or hasp client"},
+        {-1, "not speaking TLS", "the port serves another protocol: check HOST:PORT"},
+    };
+    /* This side's own finding first; a peer's alert says less. */
+    for (size_t i = 0; hasp_conn_alert_received(c) < 0 && i < sizeof(by_msg) / sizeof(by_msg[0]);
+         i++)
+        if ((by_msg[i].server < 0 || by_msg[i].server == server) && strstr(msg, by_msg[i].has))
+            return by_msg[i].hint;
+    switch (hasp_conn_alert_received(c)) {
+    case HASP_ALERT_HANDSHAKE_FAILURE:
+        if (!server && strstr(msg, "waited for ServerHello"))
+            return "the server found no cipher suite, group or signature scheme in common with "
+                   "this client's offer (its log says which; 'hasp probe HOST:PORT' lists what "
+                   "it supports)";
+        if (!server)
+            return "the server may require a client certificate: give one with --cert FILE "
+                   "--key FILE";
+        return "";
+    case HASP_ALERT_PROTOCOL_VERSION:
+        return server ? "" : "the server allows none of the versions offered (--tls1_2, --tls1_3)";
+    case HASP_ALERT_NO_APPLICATION_PROTOCOL:
+        return server ? "" : "the server allows none of the protocols given with --alpn";
+    case HASP_ALERT_CERTIFICATE_REQUIRED:
+        return server ? ""
+                      : "the server requires a client certificate: give one with --cert FILE --key "
+                        "FILE";
+    case HASP_ALERT_UNKNOWN_CA:
+    case HASP_ALERT_BAD_CERTIFICATE:
+    case HASP_ALERT_UNSUPPORTED_CERTIFICATE:
+    case HASP_ALERT_CERTIFICATE_EXPIRED:
+    case HASP_ALERT_CERTIFICATE_REVOKED:
+    case HASP_ALERT_CERTIFICATE_UNKNOWN:
+        return server ? "the client refused this server's certificate (its log says why)"
+                      : "the server refused this client's certificate (its log says why)";
+    default:
+        return "";
+    }
+}
+
+void hasp_tool_print_failure(FILE *f, const char *prefix, const hasp_conn *c, int rc, int server)
+{
+    const char *msg = hasp_conn_errmsg(c);
+    const char *hint = failure_hint(c, server);
+    fprintf(f, "%s%s%s%s\n", prefix, msg[0] ? msg : hasp_err_name(rc), hint[0] ? "; " : "", hint);
+}
+
+static int conn_error(hasp_conn *c, int rc)
+{
     last_conn_rc = rc;
-    fprintf(stderr, "hasp: error: %s\n", msg[0] ? msg : hasp_err_name(rc));
+    hasp_tool_print_failure(stderr, "hasp: error: ", c, rc, 0);
     return 1;
 }
 
@@ -648,8 +888,14 @@ out:
 static int cmd_client(int argc, char **argv)
 {
     struct opts o;
-    if (parse_opts(argc, argv, &o) < 0 || !o.target) {
-        usage();
+    int pr = parse_opts(argc, argv, &o, FOR_CLIENT);
+    if (pr == 1) {
+        usage_cmd(stdout, FOR_CLIENT);
+        return 0;
+    }
+    if (pr < 0) return 2;
+    if (!o.target) {
+        fprintf(stderr, "hasp client: HOST:PORT is required; see 'hasp client --help'\n");
         return 2;
     }
     char host[256], port[32];
@@ -770,10 +1016,22 @@ static int listen_on(const char *spec)
 static int cmd_server(int argc, char **argv)
 {
     struct opts o;
-    if (parse_opts(argc, argv, &o) < 0 || !o.accept || o.ncerts == 0) {
-        if (!o.accept || o.ncerts == 0)
-            fprintf(stderr, "hasp: server needs --accept PORT and --cert F --key F\n");
-        usage();
+    int pr = parse_opts(argc, argv, &o, FOR_SERVER);
+    if (pr == 1) {
+        usage_cmd(stdout, FOR_SERVER);
+        return 0;
+    }
+    if (pr < 0) return 2;
+    if (!o.accept || o.ncerts == 0) {
+        fprintf(stderr, "hasp server: %s is required; see 'hasp server --help'\n",
+                !o.accept ? "--accept [HOST:]PORT" : "--cert FILE --key FILE");
+        return 2;
+    }
+    if (o.target) {
+        fprintf(stderr,
+                "hasp server: unexpected argument '%s' (the port goes with --accept); see "
+                "'hasp server --help'\n",
+                o.target);
         return 2;
     }
     hasp_config *cfg = make_config(&o, 1);
@@ -808,9 +1066,9 @@ static int cmd_server(int argc, char **argv)
         int rc = hasp_handshake(c);
         hasp_trace_handshake(tracer, c, rc);
         if (rc != 0) {
-            const char *msg = hasp_conn_errmsg(c);
-            fprintf(stderr, "hasp: connection %d failed: %s\n", nconn,
-                    msg[0] ? msg : hasp_err_name(rc));
+            char prefix[64];
+            snprintf(prefix, sizeof(prefix), "hasp: connection %d failed: ", nconn);
+            hasp_tool_print_failure(stderr, prefix, c, rc, 1);
         } else {
             fprintf(stderr, "hasp: connection %d: %s %s (%s)\n", nconn, hasp_conn_version_name(c),
                     hasp_conn_cipher_name(c), hasp_conn_cipher_openssl_name(c));
@@ -852,11 +1110,38 @@ static int cmd_server(int argc, char **argv)
 
 /* ---------------------------------------------------------------- main */
 
+/* hasp help CMD, hasp CMD --help */
+static int cmd_help(const char *cmd)
+{
+    if (!cmd) {
+        usage(stdout);
+        return 0;
+    }
+    char *argv[] = {(char *)cmd, (char *)"--help", NULL};
+    if (!strcmp(cmd, "client")) {
+        usage_cmd(stdout, FOR_CLIENT);
+        return 0;
+    }
+    if (!strcmp(cmd, "server")) {
+        usage_cmd(stdout, FOR_SERVER);
+        return 0;
+    }
+    if (!strcmp(cmd, "verify")) return hasp_cmd_verify(2, argv);
+    if (!strcmp(cmd, "probe")) return hasp_cmd_probe(1, argv + 1);
+    if (!strcmp(cmd, "ciphers")) return hasp_cmd_ciphers(2, argv);
+    if (!strcmp(cmd, "version") || !strcmp(cmd, "help")) {
+        printf("usage: hasp %s%s\n", cmd, !strcmp(cmd, "help") ? " [COMMAND]" : "");
+        return 0;
+    }
+    fprintf(stderr, "hasp: unknown command '%s'; see 'hasp --help'\n", cmd);
+    return 2;
+}
+
 int main(int argc, char **argv)
 {
     signal(SIGPIPE, SIG_IGN);
     if (argc < 2) {
-        usage();
+        usage(stderr);
         return 2;
     }
     const char *cmd = argv[1];
@@ -866,14 +1151,21 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "ciphers")) return hasp_cmd_ciphers(argc - 1, argv + 1);
     if (!strcmp(cmd, "probe")) return hasp_cmd_probe(argc - 2, argv + 2);
     if (!strcmp(cmd, "version")) {
+        if (argc > 2 && (!strcmp(argv[2], "-h") || !strcmp(argv[2], "--help")))
+            return cmd_help(cmd);
+        if (argc > 2) {
+            fprintf(stderr, "hasp version: unexpected argument '%s'; see 'hasp version --help'\n",
+                    argv[2]);
+            return 2;
+        }
         printf("hasp %s\n", HASP_VERSION_STRING);
         return 0;
     }
-    if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
-        usage();
+    if (!strcmp(cmd, "help")) return cmd_help(argc > 2 ? argv[2] : NULL);
+    if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help")) {
+        usage(stdout);
         return 0;
     }
-    fprintf(stderr, "hasp: unknown command '%s'\n", cmd);
-    usage();
+    fprintf(stderr, "hasp: unknown command '%s'; see 'hasp --help'\n", cmd);
     return 2;
 }

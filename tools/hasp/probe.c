@@ -584,10 +584,17 @@ static int split_target(const char *target, char *host, size_t hcap, char *port,
     return 0;
 }
 
-static void probe_usage(void)
+static void probe_usage(FILE *f)
 {
-    fprintf(stderr, "usage: hasp probe HOST:PORT [--servername NAME] [--cafile F] [--capath DIR]\n"
-                    "                  [--timeout SECONDS]\n");
+    fprintf(f, "usage: hasp probe HOST:PORT [options]\n\n"
+               "Connects several times and reports what the server supports: versions, suites\n"
+               "in its order, groups, signature schemes, the certificate chain, resumption,\n"
+               "renegotiation, ALPN.\n\n"
+               "  --servername NAME    server name to send and verify (default: HOST)\n"
+               "  --cafile FILE        trust anchors (PEM) instead of the system bundle\n"
+               "  --capath DIR         a directory of trust anchors\n"
+               "  --timeout SECONDS    per connection (default 5)\n"
+               "  -h, --help           this help\n");
 }
 
 /* Resumption: a first connection that keeps its session, then a second
@@ -640,10 +647,14 @@ int hasp_cmd_probe(int argc, char **argv)
     const char *target = NULL;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            probe_usage(stdout);
+            return 0;
+        }
         if ((!strcmp(a, "--servername") || !strcmp(a, "--cafile") || !strcmp(a, "--CAfile") ||
              !strcmp(a, "--capath") || !strcmp(a, "--timeout")) &&
             !v) {
-            fprintf(stderr, "hasp: %s needs a value\n", a);
+            fprintf(stderr, "hasp probe: %s needs a value; see 'hasp probe --help'\n", a);
             return 2;
         }
         if (!strcmp(a, "--servername"))
@@ -655,21 +666,22 @@ int hasp_cmd_probe(int argc, char **argv)
         else if (!strcmp(a, "--timeout")) {
             p.timeout_ms = (int)(atof(argv[++i]) * 1000);
             if (p.timeout_ms <= 0) {
-                fprintf(stderr, "hasp: --timeout needs a positive number of seconds\n");
+                fprintf(stderr, "hasp probe: --timeout needs a positive number of seconds\n");
                 return 2;
             }
         } else if (a[0] == '-') {
-            fprintf(stderr, "hasp: unknown option %s\n", a);
-            probe_usage();
+            fprintf(stderr, "hasp probe: unknown option '%s'; see 'hasp probe --help'\n", a);
             return 2;
         } else if (target) {
-            fprintf(stderr, "hasp: unexpected argument %s\n", a);
+            fprintf(stderr, "hasp probe: unexpected argument '%s'; see 'hasp probe --help'\n", a);
             return 2;
         } else
             target = a;
     }
     if (!target || split_target(target, p.host, sizeof(p.host), p.port, sizeof(p.port)) < 0) {
-        probe_usage();
+        fprintf(stderr, "hasp probe: %s%s%s; see 'hasp probe --help'\n",
+                target ? "the target must be HOST:PORT, not '" : "HOST:PORT is required",
+                target ? target : "", target ? "'" : "");
         return 2;
     }
     if (!p.servername) p.servername = p.host;

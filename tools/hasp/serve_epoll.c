@@ -72,9 +72,11 @@ static int step(int ep, www_conn *w, int quiet)
                 return 1;
             }
             if (rc != 0) {
-                if (!quiet)
-                    fprintf(stderr, "hasp: connection %d failed: %s\n", w->id,
-                            hasp_conn_errmsg(w->c)[0] ? hasp_conn_errmsg(w->c) : hasp_err_name(rc));
+                if (!quiet) {
+                    char prefix[64];
+                    snprintf(prefix, sizeof(prefix), "hasp: connection %d failed: ", w->id);
+                    hasp_tool_print_failure(stderr, prefix, w->c, rc, 1);
+                }
                 return 0;
             }
             if (!quiet)

@@ -1,6 +1,7 @@
 #ifndef HASP_TOOL_H
 #define HASP_TOOL_H
 #include <stddef.h>
+#include <stdio.h>
 /* hasp verify (tools/hasp/verify.c) */
 int hasp_cmd_verify(int argc, char **argv);
 /* hasp ciphers (tools/hasp/ciphers.c) */
@@ -9,6 +10,10 @@ int hasp_cmd_ciphers(int argc, char **argv);
 struct hasp_config;
 int hasp_serve_www_epoll(struct hasp_config *cfg, int lfd, int naccept, int quiet);
 struct hasp_conn;
+/* A failed connection's sentence and what would change it (main.c); server:
+ * this side is hasp server. */
+void hasp_tool_print_failure(FILE *f, const char *prefix, const struct hasp_conn *c, int rc,
+                             int server);
 /* HTTP for both --www servers (tools/hasp/http.c) */
 int hasp_www_page(struct hasp_conn *c, char *out, size_t cap, int minor, int keep_alive);
 int hasp_http_bad_request(char *out, size_t cap);

@@ -2,7 +2,8 @@
  *
  *   hasp verify --cafile ROOTS.pem [--untrusted INTERMEDIATES.pem]
  *               [--host NAME | --ip ADDR] [--at-time RFC3339-TIME]
- *               [--purpose server|client] [--max-depth N] LEAF.pem
+ *               [--purpose server|client] [--profile webpki|rfc5280]
+ *               [--crl FILE ...] [--crl-check leaf|chain] [--max-depth N] LEAF.pem
  *
  * Exit status: 0 valid, 1 invalid, 2 usage or input errors. */
 #include <errno.h>
@@ -18,15 +19,29 @@ int hasp_cmd_verify(int argc, char **argv);
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: hasp verify --cafile ROOTS.pem [--untrusted INTERMEDIATES.pem]\n"
-               "                   [--host NAME | --ip ADDR] [--at-time RFC3339-TIME]\n"
-               "                   [--purpose server|client] [--max-depth N] LEAF.pem\n"
-               "\n"
-               "Builds a path from the leaf (the first certificate in LEAF.pem; any others\n"
-               "there count as sent with it) through the intermediates to a root in ROOTS.pem,\n"
-               "validates it (RFC 5280, web PKI rules) and prints it, or the reason it fails.\n"
-               "--max-depth counts the certificates above the leaf (default 10).\n"
-               "Exit status: 0 valid, 1 invalid, 2 usage error.\n");
+    fprintf(f,
+            "usage: hasp verify --cafile ROOTS.pem [options] LEAF.pem\n"
+            "\n"
+            "Builds a path from the leaf (the first certificate in LEAF.pem; any others\n"
+            "there count as sent with it) through the intermediates to a root in ROOTS.pem,\n"
+            "validates it (RFC 5280 with the rules of the chosen profile) and prints it, or\n"
+            "the reason it fails.\n"
+            "\n"
+            "  --cafile FILE         trust anchors (PEM); required\n"
+            "  --untrusted FILE      more intermediates (PEM), as a server's config holds them\n"
+            "  --host NAME           check the leaf against this DNS name\n"
+            "  --ip ADDR             check the leaf against this IPv4 or IPv6 address\n"
+            "  --at-time TIME        validate at this RFC 3339 time or epoch second (default now)\n"
+            "  --purpose server|client  the extendedKeyUsage the leaf needs (default: none)\n"
+            "  --profile webpki|rfc5280 validation profile (default webpki; see hasp(1))\n"
+            "  --crl FILE            a CRL (PEM or DER) to check revocation against; repeatable\n"
+            "  --crl-check leaf|chain  require a CRL for the leaf, or for every certificate\n"
+            "                        below the anchor (default: check those a CRL covers)\n"
+            "  --max-depth N         at most N intermediates, 0 to 255, self-issued ones not\n"
+            "                        counted; as openssl verify -verify_depth N (default 9)\n"
+            "  -h, --help            this help\n"
+            "\n"
+            "Exit status: 0 valid, 1 invalid, 2 usage error.\n");
 }
 
 /* "2024-01-01T00:00:00Z", "2024-01-01T00:00:00+02:00", "2024-01-01 00:00:00",
@@ -96,11 +111,34 @@ static const char *source_name(int src, int is_last)
     }
 }
 
+/* The flag that would change the outcome, when there is one. */
+static const char *hint(int rc, const hasp_x509_params *p, const char *reason)
+{
+    switch (rc) {
+    case HASP_ERR_CERT_PATH_LEN:
+        return "; allow more intermediates with --max-depth N";
+    case HASP_ERR_CERT_CRL:
+        if (strncmp(reason, "no CRL from", 11) != 0) return " (give a usable one with --crl FILE)";
+        return p->crl_check == HASP_X509_CRL_CHAIN
+                   ? "; give it with --crl FILE, or require CRLs for the leaf only with "
+                     "--crl-check leaf"
+                   : "; give it with --crl FILE, or drop --crl-check";
+    case HASP_ERR_CERT_UNKNOWN_CA:
+        return "; give the missing issuer with --untrusted FILE, or its root with --cafile FILE";
+    case HASP_ERR_CERT_NAME:
+        return "; check another name with --host NAME or --ip ADDR";
+    default:
+        return "";
+    }
+}
+
 int hasp_cmd_verify(int argc, char **argv)
 {
     const char *cafile = NULL, *untrusted = NULL, *host = NULL, *ip = NULL, *at = NULL;
-    const char *purpose = NULL, *leaf = NULL;
-    int max_depth = 0;
+    const char *purpose = NULL, *leaf = NULL, *profile = NULL, *crl_check = NULL;
+    const char *crl_files[32];
+    int ncrl = 0;
+    int max_depth = -1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char **slot = NULL;
@@ -120,10 +158,21 @@ int hasp_cmd_verify(int argc, char **argv)
             slot = &at;
         else if (!strcmp(a, "--purpose"))
             slot = &purpose;
+        else if (!strcmp(a, "--profile"))
+            slot = &profile;
+        else if (!strcmp(a, "--crl-check"))
+            slot = &crl_check;
+        else if (!strcmp(a, "--crl")) {
+            if (ncrl == (int)(sizeof(crl_files) / sizeof(crl_files[0]))) {
+                fprintf(stderr, "hasp verify: at most %zu --crl files\n",
+                        sizeof(crl_files) / sizeof(crl_files[0]));
+                return 2;
+            }
+            slot = &crl_files[ncrl++];
+        }
         if (slot || !strcmp(a, "--max-depth")) {
             if (i + 1 >= argc) {
-                fprintf(stderr, "hasp verify: %s needs a value\n", a);
-                usage(stderr);
+                fprintf(stderr, "hasp verify: %s needs a value; see 'hasp verify --help'\n", a);
                 return 2;
             }
             if (slot) {
@@ -131,8 +180,11 @@ int hasp_cmd_verify(int argc, char **argv)
             } else {
                 char *end;
                 long v = strtol(argv[++i], &end, 10);
-                if (*end || v < 1 || v > 64) {
-                    fprintf(stderr, "hasp verify: --max-depth wants a number from 1 to 64\n");
+                if (!argv[i][0] || *end || v < 0 || v > 255) {
+                    fprintf(stderr,
+                            "hasp verify: --max-depth wants a number of intermediates from 0 to "
+                            "255, not '%s'\n",
+                            argv[i]);
                     return 2;
                 }
                 max_depth = (int)v;
@@ -140,8 +192,7 @@ int hasp_cmd_verify(int argc, char **argv)
             continue;
         }
         if (a[0] == '-' && a[1]) {
-            fprintf(stderr, "hasp verify: unknown option '%s'\n", a);
-            usage(stderr);
+            fprintf(stderr, "hasp verify: unknown option '%s'; see 'hasp verify --help'\n", a);
             return 2;
         }
         if (leaf) {
@@ -151,9 +202,8 @@ int hasp_cmd_verify(int argc, char **argv)
         leaf = a;
     }
     if (!cafile || !leaf) {
-        fprintf(stderr, "hasp verify: %s\n",
-                !cafile ? "--cafile is required" : "LEAF.pem is required");
-        usage(stderr);
+        fprintf(stderr, "hasp verify: %s; see 'hasp verify --help'\n",
+                !cafile ? "--cafile ROOTS.pem is required" : "LEAF.pem is required");
         return 2;
     }
     if (host && ip) {
@@ -168,7 +218,17 @@ int hasp_cmd_verify(int argc, char **argv)
     hasp_x509_params p;
     memset(&p, 0, sizeof(p));
     p.host = host ? host : ip;
-    p.max_depth = max_depth;
+    p.max_depth = max_depth >= 0 ? max_depth + 1 : 0; /* hasp_x509_params counts the anchor */
+    if (profile) {
+        if (!strcmp(profile, "webpki"))
+            p.profile = HASP_X509_PROFILE_WEBPKI;
+        else if (!strcmp(profile, "rfc5280"))
+            p.profile = HASP_X509_PROFILE_RFC5280;
+        else {
+            fprintf(stderr, "hasp verify: --profile is 'webpki' or 'rfc5280', not '%s'\n", profile);
+            return 2;
+        }
+    }
     if (purpose) {
         if (!strcmp(purpose, "server"))
             p.purpose = HASP_X509_PURPOSE_SERVER;
@@ -176,6 +236,16 @@ int hasp_cmd_verify(int argc, char **argv)
             p.purpose = HASP_X509_PURPOSE_CLIENT;
         else {
             fprintf(stderr, "hasp verify: --purpose is 'server' or 'client', not '%s'\n", purpose);
+            return 2;
+        }
+    }
+    if (crl_check) {
+        if (!strcmp(crl_check, "leaf"))
+            p.crl_check = HASP_X509_CRL_LEAF;
+        else if (!strcmp(crl_check, "chain"))
+            p.crl_check = HASP_X509_CRL_CHAIN;
+        else {
+            fprintf(stderr, "hasp verify: --crl-check is 'leaf' or 'chain', not '%s'\n", crl_check);
             return 2;
         }
     }
@@ -196,6 +266,12 @@ int hasp_cmd_verify(int argc, char **argv)
     if (hasp_x509_store_add_file(roots, cafile) < 0) {
         fprintf(stderr, "hasp verify: --cafile: %s\n", hasp_err_last()->msg);
         goto out;
+    }
+    for (int i = 0; i < ncrl; i++) {
+        if (hasp_x509_store_add_crl_file(roots, crl_files[i]) < 0) {
+            fprintf(stderr, "hasp verify: --crl: %s\n", hasp_err_last()->msg);
+            goto out;
+        }
     }
     if (untrusted) {
         inter = hasp_x509_store_new();
@@ -244,7 +320,8 @@ int hasp_cmd_verify(int argc, char **argv)
         printf("verify: OK%s%s\n", p.host ? " for " : "", p.host ? p.host : "");
         status = 0;
     } else {
-        printf("verify: FAILED (%s): %s\n", hasp_err_name(rc), res.reason);
+        printf("verify: FAILED (%s): %s%s\n", hasp_err_name(rc), res.reason,
+               hint(rc, &p, res.reason));
         status = 1;
     }
     if (res.path_len) {
