@@ -74,12 +74,10 @@ ma=$(dpkg-architecture -qDEB_HOST_MULTIARCH)
 want libhasp0 "\./usr/lib/$ma/libhasp\.so\.$v_cmake\$" "\./usr/lib/$ma/libhasp\.so\.0 -> libhasp\.so\.$v_cmake\$"
 want libhasp-dev '\./usr/include/hasp\.h$' "\./usr/lib/$ma/libhasp\.so -> libhasp\.so\.0\$" \
   "\./usr/lib/$ma/libhasp\.a\$" "\./usr/lib/$ma/pkgconfig/hasp\.pc\$" \
-  "\./usr/lib/$ma/cmake/hasp/haspConfig\.cmake\$" "\./usr/lib/$ma/cmake/hasp/haspTargets\.cmake\$"
-want hasp '\./usr/bin/hasp$'
+  "\./usr/lib/$ma/cmake/hasp/haspConfig\.cmake\$" "\./usr/lib/$ma/cmake/hasp/haspTargets\.cmake\$" \
+  '\./usr/share/man/man3/libhasp\.3\.gz$'
+want hasp '\./usr/bin/hasp$' '\./usr/share/man/man1/hasp\.1\.gz$' '\./usr/share/bash-completion/completions/hasp$'
 [ $fail -eq 0 ] || die "package contents are wrong"
-if [ -f debian/hasp.lintian-overrides ] && grep -q '/usr/share/man/man1/hasp\.1' "$OUT/hasp.contents"; then
-  die "hasp now ships hasp(1): remove debian/hasp.lintian-overrides (no-manual-page)"
-fi
 [[ "$(dpkg-deb -f "$OUT/libhasp-dev_${v_deb}_$arch.deb" Depends)" == *"libhasp0 (= $v_deb)"* ]] ||
   die "libhasp-dev does not depend on libhasp0 (= $v_deb)"
 echo "deb: package contents ok"

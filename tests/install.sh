@@ -3,7 +3,8 @@
 # the same build (PREFIX=DIR; DESTDIR=STAGE with PREFIX; DESTDIR=STAGE with
 # the configured prefix). Each tree must hold the shared library (real file
 # with soname libhasp.so.0, and the two symlinks), the archive, hasp.h, the
-# tool, hasp.pc and the CMake package, and nothing in it may name the stage.
+# tool, hasp.pc, the CMake package, hasp(1), libhasp(3) and the bash
+# completion, and nothing in it may name the stage.
 # Then the README's C example ("A client in C", plus a main() that connects)
 # is built against the tree once with pkg-config and once with the README's
 # CMake project, and each program must fetch the page from the tree's own
@@ -97,6 +98,11 @@ tree_ok() {
   readelf -d "$l/libhasp.so.$VERSION" | grep -q 'Library soname: \[libhasp\.so\.0\]' ||
     fail "soname of libhasp.so.$VERSION is not libhasp.so.0" || return
   [ -f "$l/libhasp.a" ] || fail "no $l/libhasp.a" || return
+  cmp -s "$ROOT/docs/hasp.1" "$t/share/man/man1/hasp.1" || fail "$t/share/man/man1/hasp.1 is not docs/hasp.1" || return
+  cmp -s "$ROOT/docs/libhasp.3" "$t/share/man/man3/libhasp.3" ||
+    fail "$t/share/man/man3/libhasp.3 is not docs/libhasp.3" || return
+  cmp -s "$ROOT/tools/hasp/hasp.bash" "$t/share/bash-completion/completions/hasp" ||
+    fail "$t/share/bash-completion/completions/hasp is not tools/hasp/hasp.bash" || return
   local f
   for f in pkgconfig/hasp.pc cmake/hasp/haspConfig.cmake cmake/hasp/haspConfigVersion.cmake \
     cmake/hasp/haspTargets.cmake; do
@@ -205,7 +211,7 @@ one_install() {
     return
   fi
   ok "$label: make install"
-  check "$label: the tree has the library (soname, symlinks), archive, header, tool, hasp.pc, CMake package" \
+  check "$label: the tree has the library (soname, symlinks), archive, header, tool, hasp.pc, CMake package, man pages, completion" \
     tree_ok "$tree" "$stage"
   use_tree "$label" "$tree" "$LIBDIR"
 
