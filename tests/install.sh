@@ -200,13 +200,18 @@ if [ "${2:-}" = --tree ]; then
   finish
 fi
 
+# mk ARGS...: make with only the variables given here. Under `make test` the
+# caller's MAKEFLAGS (make test PREFIX=...) and an exported PREFIX or DESTDIR
+# would otherwise reach the install.
+mk() { env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u PREFIX -u DESTDIR make --no-print-directory "$@"; }
+
 # one_install LABEL TREE STAGE MAKEVARS...: install, check, use, uninstall.
 one_install() {
   local label=$1 tree=$2 stage=$3
   shift 3
   local w=$T/w-${label//[^A-Za-z]/_}
   mkdir -p "$w"
-  if ! make --no-print-directory -C "$ROOT" install BUILD="$BUILD" "$@" >"$w/install.log" 2>&1; then
+  if ! mk -C "$ROOT" install BUILD="$BUILD" "$@" >"$w/install.log" 2>&1; then
     notok "$label: make install" "$(tail -n 3 "$w/install.log")"
     return
   fi
@@ -215,7 +220,7 @@ one_install() {
     tree_ok "$tree" "$stage"
   use_tree "$label" "$tree" "$LIBDIR"
 
-  if ! make --no-print-directory -C "$ROOT" uninstall BUILD="$BUILD" "$@" >"$w/uninstall.log" 2>&1; then
+  if ! mk -C "$ROOT" uninstall BUILD="$BUILD" "$@" >"$w/uninstall.log" 2>&1; then
     notok "$label: make uninstall" "$(tail -n 3 "$w/uninstall.log")"
     return
   fi
@@ -231,9 +236,9 @@ one_install "DESTDIR=STAGE PREFIX=/opt/hasp" "$T/stage1/opt/hasp" "$T/stage1" DE
 one_install "DESTDIR=STAGE" "$T/stage2$CONFIGURED_PREFIX" "$T/stage2" DESTDIR="$T/stage2"
 
 # A tree moved after installing still answers pkg-config with its new place.
-make --no-print-directory -C "$ROOT" install BUILD="$BUILD" PREFIX="$T/before" >"$T/mv.log" 2>&1 &&
+mk -C "$ROOT" install BUILD="$BUILD" PREFIX="$T/before" >"$T/mv.log" 2>&1 &&
   mv "$T/before" "$T/after" &&
-  make --no-print-directory -C "$ROOT" uninstall BUILD="$BUILD" PREFIX="$T/before" >>"$T/mv.log" 2>&1
+  mk -C "$ROOT" uninstall BUILD="$BUILD" PREFIX="$T/before" >>"$T/mv.log" 2>&1
 check "a moved tree: pkg-config --cflags hasp names the new place" \
   eval 'inc=$(PKG_CONFIG_PATH="$T/after/$LIBDIR/pkgconfig" pkg-config --cflags hasp | sed "s/^-I//; s/ *$//");
     [ -n "$inc" ] && [ -f "$inc/hasp.h" ] && [ "$(cd "$inc" && pwd -P)" = "$(cd "$T/after/include" && pwd -P)" ] ||
