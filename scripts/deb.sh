@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # make deb: build the Debian packages libhasp0, libhasp-dev and hasp from
-# debian/ (debhelper), check them with lintian (no error or warning may be
-# left), and check what they hold: the files each must ship, the tool
-# running from the unpacked packages, and the README's C example built with
+# debian/ (debhelper), and the source package (native); check them all
+# with lintian (no error or warning may be left), and check what the
+# binary packages hold: the files each must ship, the tool running from
+# the unpacked packages, and the README's C example built with
 # `pkg-config hasp` and with find_package(hasp) against them, fetching a page
 # from their `hasp server --www` (tests/install.sh --tree). The .debs land
 # in build-deb/.
@@ -40,13 +41,13 @@ fi
 
 echo "deb: dpkg-buildpackage in $SRC (log: $OUT/build.log)"
 if ! (cd "$SRC" && DEB_BUILD_OPTIONS="parallel=$JOBS ${DEB_BUILD_OPTIONS:-}" \
-  dpkg-buildpackage -b -us -uc >"$OUT/build.log" 2>&1); then
+  dpkg-buildpackage -us -uc >"$OUT/build.log" 2>&1); then
   tail -n 30 "$OUT/build.log" >&2
   die "dpkg-buildpackage failed"
 fi
 arch=$(dpkg --print-architecture)
 changes=$OUT/hasp_${v_deb}_$arch.changes
-ls "$OUT"/*.deb
+ls "$OUT"/*.deb "$OUT"/*.dsc
 echo "deb: built in $((SECONDS - start)) s"
 
 echo "deb: lintian"
