@@ -3,8 +3,8 @@ BUILD ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 
-.PHONY: all build deps demo test test-asan test-valgrind install uninstall clean format bench bench-instr fuzz \
-	conformance conformance-ci fuzz-build fuzz-smoke fuzz-corpus soak abi-check abi-dump deb
+.PHONY: all build deps demo test test-long test-asan test-valgrind install uninstall clean format bench \
+	bench-instr fuzz conformance conformance-ci fuzz-build fuzz-smoke fuzz-corpus soak abi-check abi-dump deb
 
 all: build
 
@@ -41,6 +41,12 @@ conformance-ci:
 	@scripts/deps.sh conformance
 	@$(MAKE) --no-print-directory build
 	@tests/conformance/run.sh $(BUILD) tests/conformance/ci.json
+
+# Long known-answer runs, not in CI: ML-KEM's accumulated hash over
+# 1,000,000 tests per parameter set (a few minutes).
+test-long:
+	@$(MAKE) --no-print-directory build
+	@$(BUILD)/tests/test_mlkem --long
 
 # The unit test programs under valgrind memcheck (any error or leak fails).
 test-valgrind:

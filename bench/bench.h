@@ -24,6 +24,7 @@ typedef struct hs_case {
     uint16_t version; /* 0x0303 or 0x0304 */
     int cert;         /* CERT_ECDSA / CERT_RSA */
     int resume;       /* RESUME_* */
+    int hybrid;       /* key exchange X25519MLKEM768 instead of X25519 */
 } hs_case;
 
 /* ------------------------------------------------------------------ PKI */
@@ -157,5 +158,9 @@ double floor_hs_rate(floor_ctx *f, const hs_case *hc, int side, double seconds);
 double floor_bulk_rate(floor_ctx *f, int aead, int side, size_t len, int tls13, double seconds);
 
 const char *aead_name(int aead);
+
+/* X25519 keygen + derive at the floor's cost (one side of an exchange):
+ * 0, or -1 when it fails. For the primitive rows. */
+int floor_x25519_pair(floor_ctx *f);
 
 #endif

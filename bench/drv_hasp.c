@@ -41,7 +41,7 @@ static void event_cb(void *arg, const hasp_event *ev)
  * handshakes and bulk (no cache, no tickets), the server's cache alone
  * for RESUME_ID, tickets alone for RESUME_TICKET and RESUME_PSK. */
 static hasp_config *make_cfg(int server, int cert, uint16_t version, int aead, int resume,
-                             const bench_pki *pki, char *why, size_t cap)
+                             int hybrid, const bench_pki *pki, char *why, size_t cap)
 {
     const bench_chain *ch = &pki->chain[cert];
     hasp_config *cfg = hasp_config_new();
@@ -54,7 +54,7 @@ static hasp_config *make_cfg(int server, int cert, uint16_t version, int aead, i
                  hasp_config_errmsg(cfg));
         goto fail;
     }
-    if (hasp_config_set_groups(cfg, "x25519:P-256") < 0 ||
+    if (hasp_config_set_groups(cfg, hybrid ? "X25519MLKEM768" : "x25519:P-256") < 0 ||
         hasp_config_set_sigalgs(cfg, BENCH_SIGALGS) < 0) {
         snprintf(why, cap, "%s", hasp_config_errmsg(cfg));
         goto fail;
@@ -257,10 +257,11 @@ static void *hx_new(const hs_case *hc, const bench_pki *pki, char *why, size_t c
     hx *x = calloc(1, sizeof(*x));
     if (!x) return NULL;
     x->hc = hc;
-    x->ccfg = make_cfg(0, hc->cert, hc->version, AEAD_AES128GCM, hc->resume, pki, why, cap);
-    x->scfg = x->ccfg
-                  ? make_cfg(1, hc->cert, hc->version, AEAD_AES128GCM, hc->resume, pki, why, cap)
-                  : NULL;
+    x->ccfg =
+        make_cfg(0, hc->cert, hc->version, AEAD_AES128GCM, hc->resume, hc->hybrid, pki, why, cap);
+    x->scfg = x->ccfg ? make_cfg(1, hc->cert, hc->version, AEAD_AES128GCM, hc->resume, hc->hybrid,
+                                 pki, why, cap)
+                      : NULL;
     if (!x->scfg) goto fail;
     /* The first handshake is full; for a resumption case it yields the
      * session, and the second must then resume. */
@@ -298,8 +299,9 @@ static void *hb_new(int aead, uint16_t version, const bench_pki *pki, char *why,
 {
     hb *b = calloc(1, sizeof(*b));
     if (!b) return NULL;
-    b->ccfg = make_cfg(0, CERT_ECDSA, version, aead, RESUME_NONE, pki, why, cap);
-    b->scfg = b->ccfg ? make_cfg(1, CERT_ECDSA, version, aead, RESUME_NONE, pki, why, cap) : NULL;
+    b->ccfg = make_cfg(0, CERT_ECDSA, version, aead, RESUME_NONE, 0, pki, why, cap);
+    b->scfg =
+        b->ccfg ? make_cfg(1, CERT_ECDSA, version, aead, RESUME_NONE, 0, pki, why, cap) : NULL;
     if (!b->scfg) goto fail;
     b->cl = hasp_conn_new(b->ccfg, HASP_CLIENT);
     b->sv = hasp_conn_new(b->scfg, HASP_SERVER);

@@ -48,7 +48,7 @@ static const char *suite13(int aead)
  * none yet), a server cache for RESUME_ID, tickets for RESUME_TICKET and
  * RESUME_PSK (TLS 1.3 stateless tickets, psk_dhe_ke, OpenSSL's default
  * two tickets after a full handshake and one after a resumption). */
-static SSL_CTX *make_ctx(int server, int cert, uint16_t version, int aead, int resume,
+static SSL_CTX *make_ctx(int server, int cert, uint16_t version, int aead, int resume, int hybrid,
                          const bench_pki *pki, char *why, size_t cap)
 {
     const bench_chain *ch = &pki->chain[cert];
@@ -57,11 +57,17 @@ static SSL_CTX *make_ctx(int server, int cert, uint16_t version, int aead, int r
         ossl_err(why, cap, "SSL_CTX_new");
         return NULL;
     }
+    if (hybrid && !SSL_CTX_set1_groups_list(ctx, "X25519MLKEM768")) {
+        snprintf(why, cap, "%s's libssl has no X25519MLKEM768 (OpenSSL 3.5 and later have it)",
+                 OpenSSL_version(OPENSSL_VERSION));
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
     int ok = SSL_CTX_set_min_proto_version(ctx, version) &&
              SSL_CTX_set_max_proto_version(ctx, version) &&
              (version == TLS1_3_VERSION ? SSL_CTX_set_ciphersuites(ctx, suite13(aead))
                                         : SSL_CTX_set_cipher_list(ctx, suite12(aead, cert))) &&
-             SSL_CTX_set1_groups_list(ctx, "X25519:P-256") &&
+             SSL_CTX_set1_groups_list(ctx, hybrid ? "X25519MLKEM768" : "X25519:P-256") &&
              SSL_CTX_set1_sigalgs_list(ctx, BENCH_SIGALGS);
     if (ok && server)
         ok = SSL_CTX_use_certificate(ctx, ch->leaf) && SSL_CTX_add1_chain_cert(ctx, ch->inter) &&
@@ -299,10 +305,11 @@ static void *ox_new(const hs_case *hc, const bench_pki *pki, char *why, size_t c
     ox *x = calloc(1, sizeof(*x));
     if (!x) return NULL;
     x->hc = hc;
-    x->cctx = make_ctx(0, hc->cert, hc->version, AEAD_AES128GCM, hc->resume, pki, why, cap);
-    x->sctx = x->cctx
-                  ? make_ctx(1, hc->cert, hc->version, AEAD_AES128GCM, hc->resume, pki, why, cap)
-                  : NULL;
+    x->cctx =
+        make_ctx(0, hc->cert, hc->version, AEAD_AES128GCM, hc->resume, hc->hybrid, pki, why, cap);
+    x->sctx = x->cctx ? make_ctx(1, hc->cert, hc->version, AEAD_AES128GCM, hc->resume, hc->hybrid,
+                                 pki, why, cap)
+                      : NULL;
     if (!x->sctx) goto fail;
     if (ox_run(x, 1, why, cap) < 0 || (hc->resume && ox_run(x, 2, why, cap) < 0)) goto fail;
     return x;
@@ -337,8 +344,9 @@ static void *ob_new(int aead, uint16_t version, const bench_pki *pki, char *why,
 {
     ob *b = calloc(1, sizeof(*b));
     if (!b) return NULL;
-    b->cctx = make_ctx(0, CERT_ECDSA, version, aead, RESUME_NONE, pki, why, cap);
-    b->sctx = b->cctx ? make_ctx(1, CERT_ECDSA, version, aead, RESUME_NONE, pki, why, cap) : NULL;
+    b->cctx = make_ctx(0, CERT_ECDSA, version, aead, RESUME_NONE, 0, pki, why, cap);
+    b->sctx =
+        b->cctx ? make_ctx(1, CERT_ECDSA, version, aead, RESUME_NONE, 0, pki, why, cap) : NULL;
     if (!b->sctx) goto fail;
     b->p.cl = SSL_new(b->cctx);
     b->p.sv = SSL_new(b->sctx);

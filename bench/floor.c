@@ -17,6 +17,11 @@
  *                         on one master secret (key block 40 bytes, two
  *                         Finished verify_data of 12), HMAC key prepared once
  *   TLS 1.3 resumed (psk_dhe_ke), each side: X25519 keygen + X25519 derive
+ *   full, ECDSA, X25519MLKEM768: the ECDSA rows' operations plus, on the
+ *                         server, one ML-KEM-768 encapsulation (with the
+ *                         FIPS 203 7.2 key check), on the client one
+ *                         ML-KEM-768 keygen and one decapsulation: hasp's
+ *                         ML-KEM, the only one with OpenSSL 3.0
  * An X25519 keygen includes reading out the 32-byte public value; a
  * derive includes importing the peer's 32 raw bytes as a key (into a copy
  * of a public-key template, the cheapest way) and a fresh derive context.
@@ -39,6 +44,7 @@
 #include <string.h>
 
 #include "bench.h"
+#include "crypto/mlkem.h"
 
 struct floor_ctx {
     EVP_PKEY_CTX *x_kg; /* X25519 keygen */
@@ -52,6 +58,8 @@ struct floor_ctx {
     size_t sig_len[2][3];
     uint8_t digest[32];
     EVP_CIPHER *aead[3];
+    uint8_t mlkem_ek[HASP_MLKEM768_EK_LEN], mlkem_dk[HASP_MLKEM768_DK_LEN];
+    uint8_t mlkem_ct[HASP_MLKEM768_CT_LEN];
 };
 
 const char *aead_name(int aead)
@@ -137,6 +145,9 @@ floor_ctx *floor_new(const bench_pki *pki)
             EC_KEY_free(full);
         }
     }
+    uint8_t ss[32];
+    ok = ok && hasp_mlkem_keygen(HASP_MLKEM768, f->mlkem_ek, f->mlkem_dk) == 0 &&
+         hasp_mlkem_encaps(HASP_MLKEM768, f->mlkem_ek, sizeof(f->mlkem_ek), f->mlkem_ct, ss) == 0;
     static const char *names[3] = {"AES-128-GCM", "AES-256-GCM", "ChaCha20-Poly1305"};
     for (int i = 0; ok && i < 3; i++)
         ok = (f->aead[i] = EVP_CIPHER_fetch(NULL, names[i], NULL)) != NULL;
@@ -149,7 +160,7 @@ floor_ctx *floor_new(const bench_pki *pki)
 
 /* ------------------------------------------------------------------ operations */
 
-static int x25519_pair(floor_ctx *f)
+int floor_x25519_pair(floor_ctx *f)
 {
     EVP_PKEY *k = NULL, *peer = NULL;
     uint8_t pub[32], secret[32];
@@ -244,8 +255,20 @@ static int prf_resumed(void)
 static int one_handshake(floor_ctx *f, const hs_case *hc, int side)
 {
     if (hc->resume == RESUME_ID || hc->resume == RESUME_TICKET) return prf_resumed() < 0 ? -1 : 0;
-    if (x25519_pair(f) < 0) return -1;
+    if (floor_x25519_pair(f) < 0) return -1;
     if (hc->resume == RESUME_PSK) return 0;
+    if (hc->hybrid) {
+        /* the server encapsulates to the client's key; the client makes its
+         * key pair and decapsulates */
+        static uint8_t ek[HASP_MLKEM768_EK_LEN], dk[HASP_MLKEM768_DK_LEN], ct[HASP_MLKEM768_CT_LEN];
+        uint8_t ss[32];
+        int rc = side == SIDE_SERVER
+                     ? hasp_mlkem_encaps(HASP_MLKEM768, f->mlkem_ek, sizeof(f->mlkem_ek), ct, ss)
+                     : hasp_mlkem_keygen(HASP_MLKEM768, ek, dk) |
+                           hasp_mlkem_decaps_own(HASP_MLKEM768, f->mlkem_dk, sizeof(f->mlkem_dk),
+                                                 f->mlkem_ct, sizeof(f->mlkem_ct), ss);
+        if (rc != 0) return -1;
+    }
     int c = hc->cert;
     if (side == SIDE_SERVER) {
         uint8_t sig[512];
@@ -273,6 +296,10 @@ const char *floor_ops(const hs_case *hc, int side)
 {
     if (hc->resume == RESUME_ID || hc->resume == RESUME_TICKET) return "3x TLS1.2-PRF-SHA256";
     if (hc->resume == RESUME_PSK) return "X25519 keygen+derive";
+    if (hc->hybrid)
+        return side == SIDE_SERVER
+                   ? "X25519 keygen+derive, ML-KEM-768 encaps, ECDSA-P256 sign"
+                   : "X25519 keygen+derive, ML-KEM-768 keygen+decaps, 3x ECDSA-P256 verify";
     if (side == SIDE_SERVER)
         return hc->cert == CERT_ECDSA ? "X25519 keygen+derive, ECDSA-P256 sign"
                                       : "X25519 keygen+derive, RSA-2048-PSS sign";

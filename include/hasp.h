@@ -155,6 +155,19 @@ typedef struct hasp_suite_info {
 /* 0 and fills info for i < count, else HASP_ERR_USAGE. */
 int hasp_suite_get(size_t i, hasp_suite_info *info);
 
+/* The key exchange groups hasp has, in default preference order (the
+ * hybrids first; all of them are in the default list). */
+typedef struct hasp_group_info {
+    uint16_t id;         /* TLS NamedGroup */
+    const char *name;    /* "X25519MLKEM768", "x25519", ... as --groups takes them */
+    const char *kind;    /* "ECDH+ML-KEM", "ECDH" or "FFDHE" */
+    size_t client_share; /* bytes of the ClientHello key share (FFDHE: the size of p) */
+    size_t server_share; /* bytes of the ServerHello key share */
+    int tls13_only;      /* the hybrids */
+} hasp_group_info;
+/* 0 and fills info for i < count, else HASP_ERR_USAGE. */
+int hasp_group_get(size_t i, hasp_group_info *info);
+
 /* ---------------------------------------------------------------- memory */
 
 /* Route hasp's heap allocations through the caller's functions (to count

@@ -26,9 +26,13 @@ static int cfg_fail(hasp_config *cfg, int code, const char *fmt, ...)
     return code;
 }
 
-static const uint16_t default_groups[] = {HASP_GROUP_X25519, HASP_GROUP_SECP256R1,
-                                          HASP_GROUP_SECP384R1, HASP_GROUP_FFDHE2048,
-                                          HASP_GROUP_FFDHE3072};
+/* The hybrids first: a client sends X25519MLKEM768 and x25519 shares
+ * (ext.c), and a server prefers a hybrid whenever the client offers one. */
+static const uint16_t default_groups[] = {
+    HASP_GROUP_X25519MLKEM768, HASP_GROUP_SECP256R1MLKEM768, HASP_GROUP_SECP384R1MLKEM1024,
+    HASP_GROUP_X25519,         HASP_GROUP_SECP256R1,         HASP_GROUP_SECP384R1,
+    HASP_GROUP_X448,           HASP_GROUP_SECP521R1,         HASP_GROUP_FFDHE2048,
+    HASP_GROUP_FFDHE3072};
 
 static const uint16_t default_sigalgs[] = {
     HASP_SIG_ECDSA_SECP256R1_SHA256, HASP_SIG_ECDSA_SECP384R1_SHA384,
@@ -220,13 +224,37 @@ static int group_item(hasp_config *cfg, const char *item, void *arg)
     int g = hasp_group_by_name(item);
     if (g <= 0)
         return cfg_fail(cfg, HASP_ERR_USAGE,
-                        "unknown group '%s' (hasp has x25519, secp256r1 (P-256), secp384r1 "
-                        "(P-384), ffdhe2048, ffdhe3072)",
+                        "unknown group '%s' (hasp has X25519MLKEM768, SecP256r1MLKEM768, "
+                        "SecP384r1MLKEM1024, x25519, secp256r1 (P-256), secp384r1 (P-384), x448, "
+                        "secp521r1 (P-521), ffdhe2048, ffdhe3072)",
                         item);
     for (size_t i = 0; i < cfg->ngroups; i++)
         if (cfg->groups[i] == g) return 0;
     if (cfg->ngroups >= HASP_MAX_GROUPS) return cfg_fail(cfg, HASP_ERR_USAGE, "too many groups");
     cfg->groups[cfg->ngroups++] = (uint16_t)g;
+    return 0;
+}
+
+int hasp_group_get(size_t i, hasp_group_info *info)
+{
+    uint16_t ids[32];
+    size_t n = hasp_group_list(ids, 32);
+    if (i >= n || i >= 32 || !info) return HASP_ERR_USAGE;
+    uint16_t g = ids[i];
+    info->id = g;
+    info->name = hasp_group_name(g);
+    info->kind = hasp_group_is_hybrid(g)  ? "ECDH+ML-KEM"
+                 : hasp_group_is_ffdhe(g) ? "FFDHE"
+                                          : "ECDH";
+    info->client_share = hasp_group_share_len(g, 0);
+    info->server_share = hasp_group_share_len(g, 1);
+    if (hasp_group_is_ffdhe(g)) {
+        const uint8_t *p, *gen;
+        size_t pl = 0, gl = 0;
+        if (hasp_ffdhe_params(g, &p, &pl, &gen, &gl) == 0)
+            info->client_share = info->server_share = pl;
+    }
+    info->tls13_only = hasp_group_is_hybrid(g);
     return 0;
 }
 

@@ -117,6 +117,12 @@ hasp_kex *conn_kex_new(hasp_conn *c, uint16_t group)
     return hasp_kex_new(group);
 }
 
+hasp_kex *conn_kex_new_responder(hasp_conn *c, uint16_t group)
+{
+    if (!hasp_group_is_hybrid(group)) return conn_kex_new(c, group);
+    return hasp_kex_new_responder(group);
+}
+
 void conn_keylog(hasp_conn *c, const char *label, const uint8_t *client_random,
                  const uint8_t *secret, size_t len)
 {

@@ -16,7 +16,7 @@
 struct hasp_x509_store;
 
 #define HASP_MAX_SUITES 48
-#define HASP_MAX_GROUPS 8
+#define HASP_MAX_GROUPS 16
 #define HASP_MAX_SIGALGS 16
 #define HASP_MAX_CERTS 8
 #define HASP_MAX_CHAIN 10
@@ -208,6 +208,8 @@ int conn_random(hasp_conn *c, uint8_t *out, size_t len);
  * through a testing RNG hook, one call per value. Not for secrets. */
 int conn_random_public(hasp_conn *c, uint8_t *a, size_t alen, uint8_t *b, size_t blen);
 hasp_kex *conn_kex_new(hasp_conn *c, uint16_t group);
+/* The same for the side answering a key share (hasp_kex_new_responder). */
+hasp_kex *conn_kex_new_responder(hasp_conn *c, uint16_t group);
 /* NSS key log line, when SSLKEYLOGFILE is set and the config allows it. */
 void conn_keylog(hasp_conn *c, const char *label, const uint8_t *client_random,
                  const uint8_t *secret, size_t len);

@@ -140,17 +140,40 @@ void hasp_cbc_free(hasp_cbc_ctx *c);
 /* TLS NamedGroup code points. */
 #define HASP_GROUP_SECP256R1 0x0017
 #define HASP_GROUP_SECP384R1 0x0018
+#define HASP_GROUP_SECP521R1 0x0019
 #define HASP_GROUP_X25519 0x001d
+#define HASP_GROUP_X448 0x001e
 #define HASP_GROUP_FFDHE2048 0x0100
 #define HASP_GROUP_FFDHE3072 0x0101
+/* draft-ietf-tls-ecdhe-mlkem: ECDH + ML-KEM hybrids, TLS 1.3 only */
+#define HASP_GROUP_SECP256R1MLKEM768 0x11eb
+#define HASP_GROUP_X25519MLKEM768 0x11ec
+#define HASP_GROUP_SECP384R1MLKEM1024 0x11ed
+/* The largest key share: SecP384r1MLKEM1024's, 97 + 1568 bytes both ways. */
+#define HASP_KEX_MAX_PUB 1665
 
 const char *hasp_group_name(uint16_t group); /* "x25519", "secp256r1", ... or NULL */
 int hasp_group_by_name(const char *name);    /* accepts x25519, P-256, secp256r1, prime256v1, ... */
 int hasp_group_is_ffdhe(uint16_t group);
+int hasp_group_is_hybrid(uint16_t group); /* ECDH + ML-KEM: TLS 1.3 only */
+/* A key share's size on the wire: the client's (server = 0) or the
+ * server's; 0 for FFDHE (the size of p) and unknown groups. */
+size_t hasp_group_share_len(uint16_t group, int server);
+/* Every group hasp knows, in its table order; returns how many (which
+ * may exceed cap: then only cap are written). */
+size_t hasp_group_list(uint16_t *out, size_t cap);
 
 typedef struct hasp_kex hasp_kex;
-/* A fresh ephemeral key pair in group. */
+/* A fresh ephemeral key pair in group: for the side that sends its share
+ * first (the TLS 1.3 client; either side of other exchanges). A hybrid's
+ * public value is then the ML-KEM encapsulation key and the ECDH value;
+ * hasp_kex_derive with the server's share decapsulates. */
 hasp_kex *hasp_kex_new(uint16_t group);
+/* For the side that answers a share (the TLS 1.3 server): the same as
+ * hasp_kex_new except for a hybrid, where hasp_kex_derive with the
+ * client's share encapsulates to its key, and hasp_kex_public gives the
+ * ciphertext and ECDH value only after that. */
+hasp_kex *hasp_kex_new_responder(uint16_t group);
 /* A fresh ephemeral key pair for finite-field DH with explicit p and g
  * (TLS 1.2 DHE: the server chooses). Refuses p under 2048 bits. */
 hasp_kex *hasp_kex_new_dh(const uint8_t *p, size_t p_len, const uint8_t *g, size_t g_len);

@@ -1,6 +1,8 @@
-/* Key exchange groups: X25519 and NIST curves through EVP_PKEY, finite
- * field DH (RFC 7919 groups or a server's explicit p, g) with BIGNUM
- * Montgomery exponentiation. */
+/* Key exchange groups: X25519, X448 and NIST curves through EVP_PKEY,
+ * finite field DH (RFC 7919 groups or a server's explicit p, g) with
+ * BIGNUM Montgomery exponentiation, and the hybrids of
+ * draft-ietf-tls-ecdhe-mlkem: an ECDH key exchange and ML-KEM (mlkem.c)
+ * side by side, their public values and secrets concatenated. */
 #include "../alloc.h"
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
@@ -14,8 +16,9 @@
 #include <strings.h>
 
 #include "crypto.h"
+#include "mlkem.h"
 
-enum { KEX_X25519 = 1, KEX_EC, KEX_DH };
+enum { KEX_X25519 = 1, KEX_X448, KEX_EC, KEX_DH, KEX_HYBRID };
 
 typedef struct group_row {
     uint16_t id;
@@ -23,28 +26,83 @@ typedef struct group_row {
     const char *alias[3]; /* other accepted spellings */
     int kind;
     const char *ossl_name; /* OpenSSL group name */
-    size_t pub_len;        /* wire size of the public value */
+    size_t pub_len;        /* wire size of the public value (a hybrid's: the client's) */
     int nid;
+    /* hybrids: the ECDH group, the ML-KEM parameter set, and whether the
+     * ML-KEM value comes first in shares and secret */
+    uint16_t ecdh;
+    int mlkem;
+    int mlkem_first;
 } group_row;
 
 static const group_row groups[] = {
-    {HASP_GROUP_X25519, "x25519", {"curve25519", NULL, NULL}, KEX_X25519, "X25519", 32, 0},
+    /* draft-ietf-tls-ecdhe-mlkem 4.1: X25519MLKEM768 puts ML-KEM first
+     * (ek || x25519, ct || x25519, K || ss), the NIST curve hybrids put
+     * ECDH first. */
+    {HASP_GROUP_X25519MLKEM768,
+     "X25519MLKEM768",
+     {NULL, NULL, NULL},
+     KEX_HYBRID,
+     "X25519MLKEM768",
+     HASP_MLKEM768_EK_LEN + 32,
+     0,
+     HASP_GROUP_X25519,
+     HASP_MLKEM768,
+     1},
+    {HASP_GROUP_SECP256R1MLKEM768,
+     "SecP256r1MLKEM768",
+     {NULL, NULL, NULL},
+     KEX_HYBRID,
+     "SecP256r1MLKEM768",
+     65 + HASP_MLKEM768_EK_LEN,
+     0,
+     HASP_GROUP_SECP256R1,
+     HASP_MLKEM768,
+     0},
+    {HASP_GROUP_SECP384R1MLKEM1024,
+     "SecP384r1MLKEM1024",
+     {NULL, NULL, NULL},
+     KEX_HYBRID,
+     "SecP384r1MLKEM1024",
+     97 + HASP_MLKEM1024_EK_LEN,
+     0,
+     HASP_GROUP_SECP384R1,
+     HASP_MLKEM1024,
+     0},
+    {HASP_GROUP_X25519, "x25519", {"curve25519", NULL, NULL}, KEX_X25519, "X25519", 32, 0, 0, 0, 0},
     {HASP_GROUP_SECP256R1,
      "secp256r1",
      {"P-256", "prime256v1", "p256"},
      KEX_EC,
      "P-256",
      65,
-     NID_X9_62_prime256v1},
+     NID_X9_62_prime256v1,
+     0,
+     0,
+     0},
     {HASP_GROUP_SECP384R1,
      "secp384r1",
      {"P-384", "p384", NULL},
      KEX_EC,
      "P-384",
      97,
-     NID_secp384r1},
-    {HASP_GROUP_FFDHE2048, "ffdhe2048", {NULL, NULL, NULL}, KEX_DH, "ffdhe2048", 256, 0},
-    {HASP_GROUP_FFDHE3072, "ffdhe3072", {NULL, NULL, NULL}, KEX_DH, "ffdhe3072", 384, 0},
+     NID_secp384r1,
+     0,
+     0,
+     0},
+    {HASP_GROUP_X448, "x448", {"curve448", NULL, NULL}, KEX_X448, "X448", 56, 0, 0, 0, 0},
+    {HASP_GROUP_SECP521R1,
+     "secp521r1",
+     {"P-521", "p521", NULL},
+     KEX_EC,
+     "P-521",
+     133,
+     NID_secp521r1,
+     0,
+     0,
+     0},
+    {HASP_GROUP_FFDHE2048, "ffdhe2048", {NULL, NULL, NULL}, KEX_DH, "ffdhe2048", 256, 0, 0, 0, 0},
+    {HASP_GROUP_FFDHE3072, "ffdhe3072", {NULL, NULL, NULL}, KEX_DH, "ffdhe3072", 384, 0, 0, 0, 0},
 };
 
 static const group_row *group_find(uint16_t id)
@@ -69,7 +127,8 @@ int hasp_group_by_name(const char *name)
             if (strcasecmp(name, groups[i].alias[j]) == 0) return groups[i].id;
     }
     FAIL(HASP_ERR_CONFIG,
-         "unknown key exchange group '%s' (known: x25519, secp256r1, secp384r1, ffdhe2048, "
+         "unknown key exchange group '%s' (known: X25519MLKEM768, SecP256r1MLKEM768, "
+         "SecP384r1MLKEM1024, x25519, secp256r1, secp384r1, x448, secp521r1, ffdhe2048, "
          "ffdhe3072)",
          name);
 }
@@ -78,6 +137,28 @@ int hasp_group_is_ffdhe(uint16_t group)
 {
     const group_row *g = group_find(group);
     return g && g->kind == KEX_DH;
+}
+
+int hasp_group_is_hybrid(uint16_t group)
+{
+    const group_row *g = group_find(group);
+    return g && g->kind == KEX_HYBRID;
+}
+
+size_t hasp_group_share_len(uint16_t group, int server)
+{
+    const group_row *g = group_find(group);
+    if (g == NULL || g->kind == KEX_DH) return 0;
+    if (g->kind != KEX_HYBRID || !server) return g->pub_len;
+    return g->pub_len - hasp_mlkem_ek_len(g->mlkem) + hasp_mlkem_ct_len(g->mlkem);
+}
+
+size_t hasp_group_list(uint16_t *out, size_t cap)
+{
+    size_t n = sizeof(groups) / sizeof(groups[0]);
+    for (size_t i = 0; i < n && i < cap; i++)
+        out[i] = groups[i].id;
+    return n;
 }
 
 /* ------------------------------------------------------------------ RFC 7919 parameters */
@@ -140,7 +221,14 @@ struct hasp_kex {
     uint16_t group; /* 0: explicit DH parameters */
     int kind;
     const group_row *row;
-    EVP_PKEY *pkey; /* X25519, EC */
+    EVP_PKEY *pkey; /* X25519, X448, EC */
+    /* hybrids: the ECDH half, and the ML-KEM half: the initiator (client)
+     * keeps ek and dk, the responder (server) the ciphertext it made */
+    hasp_kex *ecdh;
+    int responder;
+    uint8_t *mlkem_dk;
+    uint8_t *mlkem_pub; /* ek, or ct once the responder has derived */
+    size_t mlkem_pub_len;
     /* DH */
     BIGNUM *p, *g, *x, *y;
     BN_MONT_CTX *mont;
@@ -152,6 +240,12 @@ void hasp_kex_free(hasp_kex *k)
 {
     if (k == NULL) return;
     EVP_PKEY_free(k->pkey);
+    hasp_kex_free(k->ecdh);
+    if (k->mlkem_dk) {
+        hasp_wipe(k->mlkem_dk, HASP_MLKEM_MAX_DK_LEN);
+        hasp_free(k->mlkem_dk);
+    }
+    hasp_free(k->mlkem_pub);
     BN_free(k->p);
     BN_free(k->g);
     BN_clear_free(k->x);
@@ -318,6 +412,24 @@ static EVP_PKEY *x25519_peer(const uint8_t *pub, size_t len)
     return EVP_PKEY_new_raw_public_key_ex(NULL, "X25519", NULL, pub, len);
 }
 
+/* A hybrid's halves: the ECDH key pair, and for the initiator an ML-KEM
+ * key pair (the responder encapsulates to the peer's key in derive). */
+static int hybrid_setup(hasp_kex *k, int responder)
+{
+    k->responder = responder;
+    k->ecdh = hasp_kex_new(k->row->ecdh);
+    ENSURE_MSG(k->ecdh != NULL, HASP_ERR_CRYPTO, "%s: the ECDH key generation failed",
+               k->row->name);
+    if (responder) return 0;
+    size_t ekl = hasp_mlkem_ek_len(k->row->mlkem);
+    k->mlkem_dk = hasp_malloc(HASP_MLKEM_MAX_DK_LEN);
+    k->mlkem_pub = hasp_malloc(ekl);
+    ENSURE(k->mlkem_dk && k->mlkem_pub, HASP_ERR_NOMEM);
+    GUARD(hasp_mlkem_keygen(k->row->mlkem, k->mlkem_pub, k->mlkem_dk));
+    k->mlkem_pub_len = ekl;
+    return 0;
+}
+
 hasp_kex *hasp_kex_new(uint16_t group)
 {
     const group_row *row = group_find(group);
@@ -333,9 +445,19 @@ hasp_kex *hasp_kex_new(uint16_t group)
         k->pkey = x25519_keygen();
         if (k->pkey == NULL) return kex_fail(k, HASP_ERR_CRYPTO, "X25519 key generation failed");
         break;
+    case KEX_X448:
+        k->pkey = EVP_PKEY_Q_keygen(NULL, NULL, "X448");
+        if (k->pkey == NULL) return kex_fail(k, HASP_ERR_CRYPTO, "X448 key generation failed");
+        break;
     case KEX_EC:
         k->pkey = EVP_PKEY_Q_keygen(NULL, NULL, "EC", row->ossl_name);
         if (k->pkey == NULL) return kex_fail(k, HASP_ERR_CRYPTO, "EC key generation failed");
+        break;
+    case KEX_HYBRID:
+        if (hybrid_setup(k, 0) < 0) {
+            hasp_kex_free(k);
+            return NULL;
+        }
         break;
     default: {
         const uint8_t *p = NULL, *g = NULL;
@@ -347,6 +469,19 @@ hasp_kex *hasp_kex_new(uint16_t group)
         }
         break;
     }
+    }
+    return k;
+}
+
+hasp_kex *hasp_kex_new_responder(uint16_t group)
+{
+    const group_row *row = group_find(group);
+    if (row == NULL || row->kind != KEX_HYBRID) return hasp_kex_new(group);
+    hasp_kex *k = kex_alloc(row);
+    if (k == NULL) return NULL;
+    if (hybrid_setup(k, 1) < 0) {
+        hasp_kex_free(k);
+        return NULL;
     }
     return k;
 }
@@ -369,9 +504,12 @@ hasp_kex *hasp_kex_new_from_private(uint16_t group, const uint8_t *priv, size_t 
     ENSURE_PTR(row != NULL && priv != NULL, HASP_ERR_USAGE);
     hasp_kex *k = kex_alloc(row);
     if (k == NULL) return NULL;
-    if (row->kind == KEX_X25519) {
-        k->pkey = EVP_PKEY_new_raw_private_key_ex(NULL, "X25519", NULL, priv, priv_len);
-        if (k->pkey == NULL) return kex_fail(k, HASP_ERR_CRYPTO, "bad X25519 private key");
+    if (row->kind == KEX_X25519 || row->kind == KEX_X448) {
+        k->pkey = EVP_PKEY_new_raw_private_key_ex(NULL, row->ossl_name, NULL, priv, priv_len);
+        if (k->pkey == NULL) return kex_fail(k, HASP_ERR_CRYPTO, "bad X25519 or X448 private key");
+    } else if (row->kind == KEX_HYBRID) {
+        return kex_fail(k, HASP_ERR_USAGE,
+                        "a hybrid group takes no fixed private key (ML-KEM keys come from seeds)");
     } else if (row->kind == KEX_EC) {
         /* Compute the public point, then import both halves. */
         EC_GROUP *grp = EC_GROUP_new_by_curve_name(row->nid);
@@ -423,11 +561,28 @@ int hasp_kex_public(hasp_kex *k, uint8_t *out, size_t cap, size_t *out_len)
 {
     ENSURE(k != NULL && out != NULL && out_len != NULL, HASP_ERR_USAGE);
     switch (k->kind) {
-    case KEX_X25519: {
+    case KEX_X25519:
+    case KEX_X448: {
         size_t n = cap;
-        ENSURE_MSG(cap >= 32 && EVP_PKEY_get_raw_public_key(k->pkey, out, &n) == 1 && n == 32,
-                   HASP_ERR_INTERNAL, "could not write the X25519 public key");
-        *out_len = 32;
+        ENSURE_MSG(cap >= k->row->pub_len && EVP_PKEY_get_raw_public_key(k->pkey, out, &n) == 1 &&
+                       n == k->row->pub_len,
+                   HASP_ERR_INTERNAL, "could not write the %s public key", k->row->name);
+        *out_len = n;
+        return 0;
+    }
+    case KEX_HYBRID: {
+        /* initiator: ek and the ECDH value; responder: ct and the ECDH value */
+        ENSURE_MSG(k->mlkem_pub != NULL, HASP_ERR_INTERNAL,
+                   "the %s responder's share exists only after the peer's share is used",
+                   k->row->name);
+        size_t ecl = 0, ml = k->mlkem_pub_len;
+        uint8_t ec[HASP_KEX_MAX_PUB];
+        GUARD(hasp_kex_public(k->ecdh, ec, sizeof(ec), &ecl));
+        ENSURE_MSG(cap >= ecl + ml, HASP_ERR_INTERNAL, "buffer too small for the %s share",
+                   k->row->name);
+        memcpy(out + (k->row->mlkem_first ? 0 : ecl), k->mlkem_pub, ml);
+        memcpy(out + (k->row->mlkem_first ? ml : 0), ec, ecl);
+        *out_len = ecl + ml;
         return 0;
     }
     case KEX_EC: {
@@ -459,28 +614,100 @@ static int evp_derive(hasp_kex *k, EVP_PKEY *peer, uint8_t *out, size_t cap, siz
     return 0;
 }
 
+/* draft-ietf-tls-ecdhe-mlkem 4.1: the peer's share splits at the fixed
+ * size of its ECDH value; a share of another length, a bad point, or an
+ * encapsulation key failing the FIPS 203 7.2 check is illegal_parameter.
+ * The secret is the two secrets in the group's order. */
+static int hybrid_derive(hasp_kex *k, const uint8_t *peer, size_t peer_len, uint8_t *out,
+                         size_t cap, size_t *out_len)
+{
+    const group_row *row = k->row;
+    int mp = row->mlkem;
+    size_t ecl = group_find(row->ecdh)->pub_len;
+    size_t ml = k->responder ? hasp_mlkem_ek_len(mp) : hasp_mlkem_ct_len(mp);
+    ENSURE_MSG(peer_len == ecl + ml, HASP_ERR_ILLEGAL_PARAM,
+               "the peer's %s share has %zu bytes, not %zu (%zu of %s and %zu of %s)", row->name,
+               peer_len, ecl + ml, row->mlkem_first ? ml : ecl,
+               row->mlkem_first ? (k->responder ? "encapsulation key" : "ciphertext")
+                                : group_find(row->ecdh)->name,
+               row->mlkem_first ? ecl : ml,
+               row->mlkem_first ? group_find(row->ecdh)->name
+                                : (k->responder ? "encapsulation key" : "ciphertext"));
+    const uint8_t *ec = peer + (row->mlkem_first ? ml : 0);
+    const uint8_t *mk = peer + (row->mlkem_first ? 0 : ecl);
+    uint8_t ecss[66], kss[HASP_MLKEM_SS_LEN];
+    size_t ecss_len = 0;
+    int rc = hasp_kex_derive(k->ecdh, ec, ecl, ecss, sizeof(ecss), &ecss_len);
+    if (rc < 0)
+        FAIL(HASP_ERR_ILLEGAL_PARAM, "the %s share's %s part is bad: %s", row->name,
+             group_find(row->ecdh)->name, hasp_err_last()->msg);
+    if (k->responder) {
+        size_t ctl = hasp_mlkem_ct_len(mp);
+        uint8_t *ct = hasp_malloc(ctl);
+        rc = ct ? hasp_mlkem_encaps(mp, mk, ml, ct, kss) : HASP_ERR_NOMEM;
+        if (rc < 0) {
+            hasp_free(ct);
+            hasp_wipe(ecss, sizeof(ecss));
+            if (rc == HASP_ERR_NOMEM) FAIL(HASP_ERR_NOMEM, NULL);
+            FAIL(HASP_ERR_ILLEGAL_PARAM, "the %s share's ML-KEM part is bad: %s", row->name,
+                 hasp_err_last()->msg);
+        }
+        hasp_free(k->mlkem_pub);
+        k->mlkem_pub = ct;
+        k->mlkem_pub_len = ctl;
+    } else {
+        rc = hasp_mlkem_decaps_own(mp, k->mlkem_dk, hasp_mlkem_dk_len(mp), mk, ml, kss);
+        if (rc < 0) {
+            hasp_wipe(ecss, sizeof(ecss));
+            FAIL(HASP_ERR_ILLEGAL_PARAM, "the %s share's ML-KEM ciphertext is bad: %s", row->name,
+                 hasp_err_last()->msg);
+        }
+    }
+    if (cap >= ecss_len + sizeof(kss)) {
+        memcpy(out + (row->mlkem_first ? 0 : ecss_len), kss, sizeof(kss));
+        memcpy(out + (row->mlkem_first ? sizeof(kss) : 0), ecss, ecss_len);
+        *out_len = ecss_len + sizeof(kss);
+    }
+    hasp_wipe(ecss, sizeof(ecss));
+    hasp_wipe(kss, sizeof(kss));
+    ENSURE_MSG(cap >= ecss_len + HASP_MLKEM_SS_LEN, HASP_ERR_INTERNAL,
+               "buffer too small for the %s secret", row->name);
+    return 0;
+}
+
+/* X25519 or X448 (RFC 7748); the X25519 peer key from the template. */
+static int xdh_derive(hasp_kex *k, const uint8_t *peer, size_t peer_len, uint8_t *out, size_t cap,
+                      size_t *out_len)
+{
+    size_t n = k->row->pub_len;
+    ENSURE_MSG(peer_len == n, HASP_ERR_ILLEGAL_PARAM,
+               "the peer's %s public value has %zu bytes, not %zu", k->row->name, peer_len, n);
+    ENSURE_MSG(cap >= n, HASP_ERR_INTERNAL, "buffer too small for the %s secret", k->row->name);
+    EVP_PKEY *pk = k->kind == KEX_X25519
+                       ? x25519_peer(peer, peer_len)
+                       : EVP_PKEY_new_raw_public_key_ex(NULL, k->row->ossl_name, NULL, peer, n);
+    ENSURE_MSG(pk != NULL, HASP_ERR_ILLEGAL_PARAM, "bad %s public value", k->row->name);
+    int rc = evp_derive(k, pk, out, cap, out_len);
+    EVP_PKEY_free(pk);
+    GUARD(rc);
+    /* RFC 7748 6: an all-zero result means the peer sent a small-order
+     * point (RFC 8446 7.4.2: abort). */
+    uint8_t z = 0;
+    for (size_t i = 0; i < *out_len; i++)
+        z |= out[i];
+    ENSURE_MSG(z != 0, HASP_ERR_ILLEGAL_PARAM,
+               "the peer's %s public value is a small-order point (shared secret is zero)",
+               k->row->name);
+    return 0;
+}
+
 static int kex_derive(hasp_kex *k, const uint8_t *peer, size_t peer_len, uint8_t *out, size_t cap,
                       size_t *out_len, int padded)
 {
     ENSURE(k != NULL && peer != NULL && out != NULL && out_len != NULL, HASP_ERR_USAGE);
-    if (k->kind == KEX_X25519) {
-        ENSURE_MSG(peer_len == 32, HASP_ERR_ILLEGAL_PARAM,
-                   "the peer's X25519 public value has %zu bytes, not 32", peer_len);
-        ENSURE_MSG(cap >= 32, HASP_ERR_INTERNAL, "buffer too small for the X25519 secret");
-        EVP_PKEY *pk = x25519_peer(peer, peer_len);
-        ENSURE_MSG(pk != NULL, HASP_ERR_ILLEGAL_PARAM, "bad X25519 public value");
-        int rc = evp_derive(k, pk, out, cap, out_len);
-        EVP_PKEY_free(pk);
-        GUARD(rc);
-        /* RFC 7748 6.1 / RFC 8446 7.4.2: an all-zero result means the peer
-         * sent a small-order point. */
-        uint8_t z = 0;
-        for (size_t i = 0; i < 32; i++)
-            z |= out[i];
-        ENSURE_MSG(z != 0, HASP_ERR_ILLEGAL_PARAM,
-                   "the peer's X25519 public value is a small-order point (shared secret is zero)");
-        return 0;
-    }
+    if (k->kind == KEX_HYBRID) return hybrid_derive(k, peer, peer_len, out, cap, out_len);
+    if (k->kind == KEX_X25519 || k->kind == KEX_X448)
+        return xdh_derive(k, peer, peer_len, out, cap, out_len);
     if (k->kind == KEX_EC) {
         /* RFC 8446 4.2.8.2: uncompressed form only. */
         ENSURE_MSG(peer_len == k->row->pub_len && peer[0] == 0x04, HASP_ERR_ILLEGAL_PARAM,

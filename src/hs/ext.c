@@ -109,9 +109,10 @@ static int sni_sh_read(hasp_conn *c, hasp_rd *r)
 static int groups_ch_write(hasp_conn *c, hasp_wr *w)
 {
     size_t m;
+    int tls13 = hs_max_version(c) >= HASP_TLS1_3;
     GUARD(wr_vec_begin(w, 2, &m));
     for (size_t i = 0; i < c->cfg->ngroups; i++)
-        GUARD(wr_u16(w, c->cfg->groups[i]));
+        if (tls13 || !hasp_group_is_hybrid(c->cfg->groups[i])) GUARD(wr_u16(w, c->cfg->groups[i]));
     GUARD(wr_vec_end(w, 2, m));
     return 1;
 }
@@ -444,23 +445,45 @@ static int versions_ch_read(hasp_conn *c, hasp_rd *r)
 
 /* ---------------------------------------------------------------- key_share (RFC 8446 4.2.8) */
 
+/* One KeyShareEntry for group g, the key pair kept in *slot (made once:
+ * a ClientHello written again keeps its shares). */
+static int key_share_entry(hasp_conn *c, hasp_wr *w, hasp_kex **slot, uint16_t g)
+{
+    if (!*slot || hasp_kex_group(*slot) != g) {
+        hasp_kex_free(*slot);
+        *slot = conn_kex_new(c, g);
+        ENSURE_MSG(*slot, HASP_ERR_CRYPTO, "cannot make a key pair in %s", hasp_group_name(g));
+    }
+    uint8_t pub[HASP_KEX_MAX_PUB];
+    size_t pub_len;
+    GUARD(hasp_kex_public(*slot, pub, sizeof(pub), &pub_len));
+    GUARD(wr_u16(w, g));
+    GUARD(wr_vec(w, 2, pub, pub_len));
+    return 0;
+}
+
+/* The first group's share; when that is a hybrid, also one for the first
+ * classic group after it (X25519MLKEM768 and x25519 by default, as
+ * browsers send them), so that a server without the hybrid needs no
+ * HelloRetryRequest. After a HelloRetryRequest, its group alone. */
 static int key_share_ch_write(hasp_conn *c, hasp_wr *w)
 {
     if (hs_max_version(c) < HASP_TLS1_3) return 0;
     struct hasp_hs *hs = c->hs;
-    uint16_t g = hs->hrr_group ? hs->hrr_group : c->cfg->groups[0];
-    if (!hs->share_kex || hasp_kex_group(hs->share_kex) != g) {
-        hasp_kex_free(hs->share_kex);
-        hs->share_kex = conn_kex_new(c, g);
-        ENSURE_MSG(hs->share_kex, HASP_ERR_CRYPTO, "cannot make a key pair in %s",
-                   hasp_group_name(g));
-    }
-    uint8_t pub[512];
-    size_t pub_len, m;
-    GUARD(hasp_kex_public(hs->share_kex, pub, sizeof(pub), &pub_len));
+    uint16_t g = hs->hrr_group ? hs->hrr_group : c->cfg->groups[0], g2 = 0;
+    if (!hs->hrr_group && hasp_group_is_hybrid(g))
+        for (size_t i = 1; i < c->cfg->ngroups && !g2; i++)
+            if (!hasp_group_is_hybrid(c->cfg->groups[i]) && !hasp_group_is_ffdhe(c->cfg->groups[i]))
+                g2 = c->cfg->groups[i];
+    size_t m;
     GUARD(wr_vec_begin(w, 2, &m));
-    GUARD(wr_u16(w, g));
-    GUARD(wr_vec(w, 2, pub, pub_len));
+    GUARD(key_share_entry(c, w, &hs->share_kex, g));
+    if (g2) {
+        GUARD(key_share_entry(c, w, &hs->share_kex2, g2));
+    } else {
+        hasp_kex_free(hs->share_kex2);
+        hs->share_kex2 = NULL;
+    }
     GUARD(wr_vec_end(w, 2, m));
     return 1;
 }
@@ -480,10 +503,16 @@ static int key_share_ch_read(hasp_conn *c, hasp_rd *r)
         uint16_t g;
         hasp_rd key;
         GUARD(rd_u16(&list, &g));
-        GUARD(rd_vec_bounded(&list, 2, 1, 65535, &key));
+        GUARD(rd_vec(&list, 2, &key)); /* an empty one is judged by its group below */
         ENSURE_MSG(!(seen[g >> 3] & (1u << (g & 7))), HASP_ERR_ILLEGAL_PARAM,
                    "the client sent two key shares for the group 0x%04x", g);
         seen[g >> 3] |= (uint8_t)(1u << (g & 7));
+        /* RFC 8446 4.2.8.2, draft-ietf-tls-ecdhe-mlkem 4.1: a share of the
+         * wrong size for its group is malformed */
+        size_t want = hasp_group_share_len(g, 0);
+        ENSURE_MSG(!want || key.len == want, HASP_ERR_ILLEGAL_PARAM,
+                   "the client's %s key share has %zu bytes, not %zu", hasp_group_name(g), key.len,
+                   want);
         if (!hasp_group_name(g) || hs->nshares >= 4 || key.len > sizeof(hs->share_data[0]))
             continue;
         hs->share_group[hs->nshares] = g;

@@ -172,12 +172,13 @@ struct hasp_hs {
     size_t npeer_versions;
     int peer_sent_versions;
     uint16_t share_group[4]; /* server: the client's key shares we could use */
-    uint8_t share_data[4][512];
+    uint8_t share_data[4][HASP_KEX_MAX_PUB];
     size_t share_len[4];
     size_t nshares;
     int peer_sent_key_share;
-    hasp_kex *share_kex; /* client: the key share we offered */
-    uint16_t hrr_group;  /* the group a HelloRetryRequest asked for */
+    hasp_kex *share_kex;  /* client: the key share we offered */
+    hasp_kex *share_kex2; /* client: a second one (a classic group beside a hybrid) */
+    uint16_t hrr_group;   /* the group a HelloRetryRequest asked for */
     int hrr_done;
     uint8_t cookie[512];
     size_t cookie_len;

@@ -426,6 +426,13 @@ int client_hello_send(hasp_conn *c)
            offered);
     DETAIL(c, "extensions=");
     GUARD(ext_client_hello_write(c, w));
+    const hasp_kex *shares[2] = {hs->share_kex, hs->share_kex2};
+    for (int i = 0; i < 2 && shares[i]; i++) {
+        uint16_t g = hasp_kex_group(shares[i]);
+        size_t n = hasp_group_share_len(g, 0); /* 0: FFDHE, the size of p */
+        DETAIL(c, "%s%s", i ? "," : " key_shares=", hasp_group_name(g));
+        if (n) DETAIL(c, "(%zu)", n);
+    }
     if (hs->psk_offered) {
         /* RFC 8446 4.2.11.2: the binder covers the ClientHello up to the binders. */
         size_t body = w->len - 4, hl = hs->binders_len - 3;
@@ -488,7 +495,8 @@ static uint16_t pick_group(hasp_conn *c, const hasp_suite *s)
     if (hasp_suite_is_ecdhe(s)) {
         for (size_t i = 0; i < c->cfg->ngroups; i++) {
             uint16_t g = c->cfg->groups[i];
-            if (hasp_group_is_ffdhe(g)) continue;
+            /* the hybrids are TLS 1.3 only (draft-ietf-tls-ecdhe-mlkem 1) */
+            if (hasp_group_is_ffdhe(g) || hasp_group_is_hybrid(g)) continue;
             /* RFC 8422 5.1.1: without the extension the client supports P-256. */
             if (hs->peer_sent_groups ? hs_peer_has_group(hs, g) : g == HASP_GROUP_SECP256R1)
                 return g;
@@ -700,6 +708,9 @@ int client_hello_recv(hasp_conn *c, hasp_rd *r)
     }
     DETAIL(c, "extensions=");
     GUARD(ext_client_hello_read(c, r));
+    for (size_t i = 0; i < hs->nshares; i++)
+        DETAIL(c, "%s%s(%zu)", i ? "," : " key_shares=", hasp_group_name(hs->share_group[i]),
+               hs->share_len[i]);
     /* RFC 8446 D.5: legacy_version 0x0300 or less is refused whatever
      * supported_versions says. */
     ENSURE_MSG(version > 0x0300, HASP_ERR_VERSION,
@@ -1111,6 +1122,9 @@ static int server_key_exchange_recv(hasp_conn *c, hasp_rd *r)
                    HASP_ERR_ILLEGAL_PARAM,
                    "the server chose the group 0x%04x (%s), which the client did not offer", group,
                    hasp_group_name(group) ? hasp_group_name(group) : "unknown");
+        ENSURE_MSG(!hasp_group_is_hybrid(group), HASP_ERR_ILLEGAL_PARAM,
+                   "the server chose %s for TLS 1.2 ECDHE; the hybrid groups are TLS 1.3 only",
+                   hasp_group_name(group));
         c->group = group;
         hs->kex = conn_kex_new(c, group);
     } else {
@@ -1567,6 +1581,7 @@ void hs_free(hasp_conn *c)
     hasp_kex_free(hs->kex);
     hasp_hmac_free(hs->master_hmac);
     hasp_kex_free(hs->share_kex);
+    hasp_kex_free(hs->share_kex2);
     hasp_session_free(hs->resume);
     for (int i = 0; i < hs->ndeferred; i++)
         hasp_free(hs->deferred[i].detail);

@@ -576,16 +576,24 @@ int tls13_server_select(hasp_conn *c)
         conn_event(c, HASP_EV_DECISION, 1, 0, "version", 0, "TLSv1.3");
         return server_early_decide(c);
     }
-    /* A group the client sent a share for, in our order; else ask for one. */
-    for (size_t i = 0; i < c->cfg->ngroups; i++)
+    /* A group the client sent a share for, in our order; else ask for one.
+     * Except that a hybrid we both support, first in our order among the
+     * groups we share, is worth a HelloRetryRequest when the client's share
+     * is only for a classic group: the key exchange then resists a future
+     * quantum computer. */
+    uint16_t shared = 0, supported = 0;
+    for (size_t i = 0; i < c->cfg->ngroups && !shared; i++)
         for (size_t j = 0; j < hs->nshares; j++)
-            if (hs->share_group[j] == c->cfg->groups[i]) {
-                c->group = c->cfg->groups[i];
-                hs->table = tls13_full;
-                hs->step = 0;
-                conn_event(c, HASP_EV_DECISION, 1, 0, "version", 0, "TLSv1.3");
-                return server_early_decide(c);
-            }
+            if (hs->share_group[j] == c->cfg->groups[i]) shared = c->cfg->groups[i];
+    for (size_t i = 0; i < c->cfg->ngroups && !supported; i++)
+        if (hs_peer_has_group(hs, c->cfg->groups[i])) supported = c->cfg->groups[i];
+    if (shared && (hasp_group_is_hybrid(shared) || !hasp_group_is_hybrid(supported))) {
+        c->group = shared;
+        hs->table = tls13_full;
+        hs->step = 0;
+        conn_event(c, HASP_EV_DECISION, 1, 0, "version", 0, "TLSv1.3");
+        return server_early_decide(c);
+    }
     for (size_t i = 0; i < c->cfg->ngroups; i++)
         if (hs_peer_has_group(hs, c->cfg->groups[i])) {
             hs->hrr_group = c->cfg->groups[i];
@@ -646,7 +654,7 @@ static int hello_retry_request_send(hasp_conn *c)
 static int server_hello13_send(hasp_conn *c)
 {
     struct hasp_hs *hs = c->hs;
-    uint8_t shared[512] = {0}, pub[512];
+    uint8_t shared[512] = {0}, pub[HASP_KEX_MAX_PUB];
     size_t shared_len = hlen(c), pub_len = 0; /* psk_ke: Hash.length zeros (RFC 8446 7.1) */
     int rc;
     if (!hs->psk_ke) {
@@ -654,7 +662,7 @@ static int server_hello13_send(hasp_conn *c)
         while (idx < hs->nshares && hs->share_group[idx] != c->group)
             idx++;
         ENSURE(idx < hs->nshares, HASP_ERR_INTERNAL);
-        hs->kex = conn_kex_new(c, c->group);
+        hs->kex = conn_kex_new_responder(c, c->group);
         ENSURE_MSG(hs->kex, HASP_ERR_CRYPTO, "cannot make a key pair in %s",
                    hasp_group_name(c->group));
         rc = hasp_kex_derive_padded(hs->kex, hs->share_data[idx], hs->share_len[idx], shared,
@@ -790,7 +798,8 @@ int tls13_server_hello_recv(hasp_conn *c, hasp_rd *exts, uint16_t suite_id, cons
                    "the HelloRetryRequest would not change the ClientHello");
         if (have_key) {
             ENSURE_MSG(hs_offered_group(c, key_group) && hs->share_kex &&
-                           key_group != hasp_kex_group(hs->share_kex),
+                           key_group != hasp_kex_group(hs->share_kex) &&
+                           (!hs->share_kex2 || key_group != hasp_kex_group(hs->share_kex2)),
                        HASP_ERR_ILLEGAL_PARAM,
                        "the HelloRetryRequest asks for the group 0x%04x, which the client did not "
                        "offer or already sent",
@@ -805,6 +814,8 @@ int tls13_server_hello_recv(hasp_conn *c, hasp_rd *exts, uint16_t suite_id, cons
         }
         hasp_kex_free(hs->share_kex);
         hs->share_kex = NULL;
+        hasp_kex_free(hs->share_kex2);
+        hs->share_kex2 = NULL;
         hs->table = tls13_hrr;
         hs->step = 1;
         hs->hrr_done = 1; /* a second one is unexpected_message (RFC 8446 4.1.4) */
@@ -821,9 +832,16 @@ int tls13_server_hello_recv(hasp_conn *c, hasp_rd *exts, uint16_t suite_id, cons
         ENSURE_MSG(!(hs->flags & F_PSK) || (c->cfg->psk_modes & HASP_PSK_DHE_KE),
                    HASP_ERR_ILLEGAL_PARAM,
                    "the server resumed with psk_dhe_ke, which the client did not offer");
-        ENSURE_MSG(
-            hs->share_kex && key_group == hasp_kex_group(hs->share_kex), HASP_ERR_ILLEGAL_PARAM,
-            "the server's key share is for 0x%04x, not the group the client sent", key_group);
+        if (hs->share_kex2 && key_group == hasp_kex_group(hs->share_kex2)) {
+            /* the server took the second share: keep that key pair only */
+            hasp_kex_free(hs->share_kex);
+            hs->share_kex = hs->share_kex2;
+            hs->share_kex2 = NULL;
+        }
+        ENSURE_MSG(hs->share_kex && key_group == hasp_kex_group(hs->share_kex),
+                   HASP_ERR_ILLEGAL_PARAM,
+                   "the server's key share is for 0x%04x, not a group the client sent a share for",
+                   key_group);
     }
     GUARD(hs_transcript_start(c));
     c->group = key_group;

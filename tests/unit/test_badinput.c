@@ -2659,6 +2659,143 @@ static void on_alarm(int sig)
     _exit(3);
 }
 
+/* ================================================================== hybrid key shares */
+
+/* A real ClientHello with one key share for a hybrid, that share changed
+ * by edit(), then fed to a server: a malformed share is illegal_parameter
+ * (draft-ietf-tls-ecdhe-mlkem 4.1). */
+typedef void (*share_edit)(buf *share, size_t ecl, int mlkem_first);
+
+/* The ClientHello of a TLS 1.3-only client with these groups. */
+static int ch_from_client13(chello *h, const char *groups)
+{
+    hasp_config *cc = cli_cfg(NULL, groups, NULL);
+    cfg_ok(hasp_config_set_versions(cc, HASP_TLS1_3, HASP_TLS1_3), cc, "versions");
+    hasp_conn *cl = hasp_conn_new(cc, HASP_CLIENT);
+    hasp_conn_set_servername(cl, "localhost");
+    hasp_conn_handshake(cl);
+    const uint8_t *p;
+    size_t n = hasp_conn_output(cl, &p);
+    int rc = -1;
+    if (n > 9 && p[0] == HASP_CT_HANDSHAKE && p[5] == HS_CLIENT_HELLO)
+        rc = ch_parse(h, p + 9, n - 9);
+    hasp_conn_free(cl);
+    hasp_config_free(cc);
+    return rc;
+}
+
+static void hybrid_case(const char *group, uint16_t id, size_t ecl, int mlkem_first,
+                        share_edit edit, const char *what, int rc, int desc)
+{
+    chello h;
+    case_begin("%s key share: %s", group, what);
+    if (ch_from_client13(&h, group) < 0) {
+        CHECK(0, "%s: recording a ClientHello", group);
+        return;
+    }
+    ext *ks = ch_ext(&h, EXT_KEY_SHARE);
+    hasp_rd r = hasp_rd_init(ks ? ks->data.p : NULL, ks ? ks->data.len : 0), list, key;
+    uint16_t g = 0;
+    if (!ks || rd_vec(&r, 2, &list) < 0 || rd_u16(&list, &g) < 0 || rd_vec(&list, 2, &key) < 0 ||
+        g != id || key.len != hasp_group_share_len(id, 0)) {
+        CHECK(0, "%s: the ClientHello has one %s share of %zu bytes", group, group,
+              hasp_group_share_len(id, 0));
+        ch_free(&h);
+        return;
+    }
+    buf share = hasp_wr_dyn(), data = hasp_wr_dyn();
+    b_put(&share, key.p, key.len);
+    if (edit) edit(&share, ecl, mlkem_first);
+    b_u16(&data, (unsigned)(share.len + 4));
+    b_u16(&data, id);
+    b_u16(&data, (unsigned)share.len);
+    b_put(&data, share.p, share.len);
+    ch_ext_set(&h, EXT_KEY_SHARE, data.p, data.len);
+    /* a TLS 1.3 server with the default groups */
+    hasp_config *sc = srv_cfg(NULL, NULL, 0);
+    cfg_ok(hasp_config_set_versions(sc, HASP_TLS1_3, HASP_TLS1_3), sc, "versions");
+    buf w = hasp_wr_dyn();
+    ch_record(&h, &w);
+    res res_;
+    server_eats(sc, w.p, w.len, 0, &res_);
+    if (rc == 0)
+        expect_server_hello(&res_);
+    else
+        expect(&res_, rc, desc);
+    res_free(&res_);
+    hasp_wr_free(&w);
+    hasp_config_free(sc);
+    hasp_wr_free(&share);
+    hasp_wr_free(&data);
+    ch_free(&h);
+}
+
+static void edit_short(buf *b, size_t ecl, int mf)
+{
+    (void)ecl, (void)mf;
+    b->len--;
+}
+
+static void edit_long(buf *b, size_t ecl, int mf)
+{
+    (void)ecl, (void)mf;
+    b_u8(b, 0);
+}
+
+/* the first coefficient of t-hat set to 4095, above q (FIPS 203 7.2) */
+static void edit_modulus(buf *b, size_t ecl, int mf)
+{
+    uint8_t *ek = b->p + (mf ? 0 : ecl);
+    ek[0] = 0xff;
+    ek[1] |= 0x0f;
+}
+
+/* X25519 all zeros (the shared secret would be zero), or an EC point
+ * moved off the curve */
+static void edit_ecdh(buf *b, size_t ecl, int mf)
+{
+    uint8_t *ec = b->p + (mf ? b->len - ecl : 0);
+    if (ecl == 32)
+        memset(ec, 0, 32);
+    else
+        ec[ecl - 1] ^= 1;
+}
+
+/* the EC point in compressed form's prefix */
+static void edit_ecdh_prefix(buf *b, size_t ecl, int mf)
+{
+    (void)mf;
+    (void)ecl;
+    b->p[0] = 0x02;
+}
+
+static void hybrid_shares(void)
+{
+    static const struct {
+        const char *name;
+        uint16_t id;
+        size_t ecl;
+        int mlkem_first;
+    } hy[] = {
+        {"X25519MLKEM768", HASP_GROUP_X25519MLKEM768, 32, 1},
+        {"SecP256r1MLKEM768", HASP_GROUP_SECP256R1MLKEM768, 65, 0},
+        {"SecP384r1MLKEM1024", HASP_GROUP_SECP384R1MLKEM1024, 97, 0},
+    };
+    for (size_t i = 0; i < sizeof(hy) / sizeof(hy[0]); i++) {
+        const char *n = hy[i].name;
+        uint16_t id = hy[i].id;
+        size_t e = hy[i].ecl;
+        int mf = hy[i].mlkem_first;
+        hybrid_case(n, id, e, mf, NULL, "unchanged, accepted", 0, 0);
+        hybrid_case(n, id, e, mf, edit_short, "one byte short", ILLEGAL);
+        hybrid_case(n, id, e, mf, edit_long, "one byte long", ILLEGAL);
+        hybrid_case(n, id, e, mf, edit_modulus, "ML-KEM key fails the modulus check", ILLEGAL);
+        hybrid_case(n, id, e, mf, edit_ecdh,
+                    e == 32 ? "X25519 value all zeros" : "EC point not on the curve", ILLEGAL);
+        if (!mf) hybrid_case(n, id, e, mf, edit_ecdh_prefix, "EC point not uncompressed", ILLEGAL);
+    }
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1) certdir = argv[1];
@@ -2674,6 +2811,7 @@ int main(int argc, char **argv)
     client_hellos();
     sequence();
     key_exchange();
+    hybrid_shares();
     client_auth();
     hostile_server();
     after_handshake();

@@ -505,6 +505,59 @@ static int kex_pair_agree(uint16_t group, int padded)
     return ok;
 }
 
+/* A hybrid exchange: the client's key pair, the server's answer to its
+ * share, the client's derive from the server's share. */
+static void test_hybrid(uint16_t g, size_t cl, size_t sl, size_t ss_len, int mlkem_first)
+{
+    const char *name = hasp_group_name(g);
+    static uint8_t cs[HASP_KEX_MAX_PUB + 1], sv[HASP_KEX_MAX_PUB + 1];
+    uint8_t s1[128], s2[128];
+    size_t n1 = 0, n2 = 0, k1 = 0, k2 = 0;
+    hasp_kex *c = hasp_kex_new(g), *s = hasp_kex_new_responder(g);
+    CHECK(c && s && hasp_kex_public(s, sv, sizeof(sv), &n2) == HASP_ERR_INTERNAL,
+          "%s: the responder has no share before it saw the client's", name);
+    int ok = c && s && hasp_kex_public(c, cs, sizeof(cs), &n1) == 0 && n1 == cl &&
+             hasp_kex_derive(s, cs, n1, s2, sizeof(s2), &k2) == 0 &&
+             hasp_kex_public(s, sv, sizeof(sv), &n2) == 0 && n2 == sl &&
+             hasp_kex_derive(c, sv, n2, s1, sizeof(s1), &k1) == 0;
+    CHECK(ok && k1 == ss_len && k2 == ss_len && !memcmp(s1, s2, k1),
+          "%s: shares of %zu and %zu bytes, both sides derive the same %zu-byte secret", name, cl,
+          sl, ss_len);
+    CHECK(hasp_group_share_len(g, 0) == cl && hasp_group_share_len(g, 1) == sl &&
+              hasp_group_is_hybrid(g),
+          "%s: hasp_group_share_len and hasp_group_is_hybrid", name);
+    /* the ciphertext half changed: implicit rejection, a different secret */
+    sv[mlkem_first ? 10 : sl - 10] ^= 1;
+    CHECK(c && hasp_kex_derive(c, sv, n2, s1, sizeof(s1), &k1) == 0 && memcmp(s1, s2, ss_len),
+          "%s: a changed ciphertext gives another secret (implicit rejection)", name);
+    CHECK(c && hasp_kex_derive(c, sv, n2 - 1, s1, sizeof(s1), &k1) == HASP_ERR_ILLEGAL_PARAM &&
+              hasp_kex_derive(c, sv, n2 + 1, s1, sizeof(s1), &k1) == HASP_ERR_ILLEGAL_PARAM,
+          "%s: a server share of the wrong length is illegal_parameter: %s", name,
+          hasp_err_last()->msg);
+    hasp_kex *s3 = hasp_kex_new_responder(g);
+    CHECK(s3 && hasp_kex_derive(s3, cs, n1 - 1, s2, sizeof(s2), &k2) == HASP_ERR_ILLEGAL_PARAM,
+          "%s: a client share of the wrong length is illegal_parameter", name);
+    hasp_kex_free(c);
+    hasp_kex_free(s);
+    hasp_kex_free(s3);
+}
+
+static void test_hybrids(void)
+{
+    test_hybrid(HASP_GROUP_X25519MLKEM768, 1216, 1120, 64, 1);
+    test_hybrid(HASP_GROUP_SECP256R1MLKEM768, 1249, 1153, 64, 0);
+    test_hybrid(HASP_GROUP_SECP384R1MLKEM1024, 1665, 1665, 80, 0);
+    CHECK(hasp_group_by_name("x25519mlkem768") == HASP_GROUP_X25519MLKEM768 &&
+              hasp_group_by_name("SecP256r1MLKEM768") == HASP_GROUP_SECP256R1MLKEM768 &&
+              hasp_group_by_name("SecP384r1MLKEM1024") == HASP_GROUP_SECP384R1MLKEM1024 &&
+              hasp_group_by_name("x448") == HASP_GROUP_X448 &&
+              hasp_group_by_name("P-521") == HASP_GROUP_SECP521R1 &&
+              hasp_group_by_name("secp521r1") == HASP_GROUP_SECP521R1,
+          "the new group names");
+    CHECK(hasp_kex_new_from_private(HASP_GROUP_X25519MLKEM768, (const uint8_t *)"x", 1) == NULL,
+          "a hybrid refuses a fixed private key");
+}
+
 static void test_kex(void)
 {
     CHECK(hasp_group_by_name("P-256") == HASP_GROUP_SECP256R1 &&
@@ -549,6 +602,9 @@ static void test_kex(void)
     CHECK(kex_pair_agree(HASP_GROUP_X25519, 0), "X25519 both sides agree");
     CHECK(kex_pair_agree(HASP_GROUP_SECP256R1, 0), "ECDH P-256 both sides agree");
     CHECK(kex_pair_agree(HASP_GROUP_SECP384R1, 1), "ECDH P-384 both sides agree");
+    CHECK(kex_pair_agree(HASP_GROUP_X448, 0), "X448 both sides agree");
+    CHECK(kex_pair_agree(HASP_GROUP_SECP521R1, 1), "ECDH P-521 both sides agree");
+    test_hybrids();
 
     /* EC: bad points. */
     k = hasp_kex_new(HASP_GROUP_SECP256R1);

@@ -26,3 +26,19 @@ int hasp_cmd_ciphers(int argc, char **argv)
                                    : "ALL");
     return 0;
 }
+
+int hasp_cmd_groups(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    hasp_group_info g;
+    printf("%-6s  %-20s %-12s %-13s %-13s %s\n", "id", "name", "kind", "client share",
+           "server share", "versions");
+    for (size_t i = 0; hasp_group_get(i, &g) == 0; i++)
+        printf("0x%04x  %-20s %-12s %-13zu %-13zu %s\n", g.id, g.name, g.kind, g.client_share,
+               g.server_share, g.tls13_only ? "TLSv1.3" : "TLSv1.3 TLSv1.2");
+    printf("\ndefault: the client sends key shares for X25519MLKEM768 and x25519 and lists all\n"
+           "of these in supported_groups; the server takes them in this order (a hybrid first,\n"
+           "with a HelloRetryRequest when the client supports one but sent no share for it).\n");
+    return 0;
+}

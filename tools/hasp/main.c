@@ -85,7 +85,7 @@ static const struct optdef {
     {"--ciphers", "LIST", FOR_BOTH, "cipher suites (IANA or OpenSSL names, DEFAULT, ALL)"},
     {"--cipher", "LIST", FOR_BOTH, NULL},
     {"--ciphersuites", "LIST", FOR_BOTH, "the TLS 1.3 suites only (empty: TLS 1.3 off)"},
-    {"--groups", "LIST", FOR_BOTH, "key exchange groups (see 'hasp ciphers' and hasp(1))"},
+    {"--groups", "LIST", FOR_BOTH, "key exchange groups, e.g. X25519MLKEM768:x25519 (see 'hasp groups')"},
     {"--sigalgs", "LIST", FOR_BOTH, "signature schemes (rsa_pss_rsae_sha256, ...)"},
     {"--alpn", "LIST", FOR_BOTH, "application protocols, comma-separated (h2,http/1.1)"},
     {"--no-ticket", NULL, FOR_BOTH, "no session tickets"},
@@ -150,6 +150,7 @@ static void usage(FILE *f)
                "  verify --cafile F LEAF.pem   build and validate a certificate path\n"
                "  probe HOST:PORT     what a server supports: versions, suites, groups, ...\n"
                "  ciphers             the cipher suites hasp has\n"
+               "  groups              the key exchange groups hasp has, with share sizes\n"
                "  version             hasp's version\n"
                "  help [COMMAND]      this help, or a command's\n\n"
                "'hasp COMMAND --help' lists a command's options. See hasp(1).\n");
@@ -1149,6 +1150,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "server")) return cmd_server(argc - 2, argv + 2);
     if (!strcmp(cmd, "verify")) return hasp_cmd_verify(argc - 1, argv + 1);
     if (!strcmp(cmd, "ciphers")) return hasp_cmd_ciphers(argc - 1, argv + 1);
+    if (!strcmp(cmd, "groups")) return hasp_cmd_groups(argc - 1, argv + 1);
     if (!strcmp(cmd, "probe")) return hasp_cmd_probe(argc - 2, argv + 2);
     if (!strcmp(cmd, "version")) {
         if (argc > 2 && (!strcmp(argv[2], "-h") || !strcmp(argv[2], "--help")))

@@ -510,8 +510,19 @@ static void section(const char *title)
     printf("\n%s\n", title);
 }
 
-static const char *const all_groups[] = {"x25519", "secp256r1", "secp384r1", "ffdhe2048",
-                                         "ffdhe3072"};
+/* TLS 1.3 offers every group; TLS 1.2 the ECDHE ones with the ECDHE
+ * suites and the FFDHE ones with the DHE suites (the hybrids are TLS 1.3
+ * only). */
+static const char *const all_groups[] = {
+    "X25519MLKEM768", "SecP256r1MLKEM768", "SecP384r1MLKEM1024",
+    "x25519",         "secp256r1",         "secp384r1",
+    "x448",           "secp521r1",         "ffdhe2048",
+    "ffdhe3072"};
+#define NGROUPS13 10
+#define GROUPS12_EC (all_groups + 3)
+#define NGROUPS12_EC 5
+#define GROUPS12_FF (all_groups + 8)
+#define NGROUPS12_FF 2
 static const char *const all_sigalgs[] = {"ecdsa_secp256r1_sha256", "ecdsa_secp384r1_sha384",
                                           "ecdsa_secp521r1_sha512", "ed25519",
                                           "rsa_pss_rsae_sha256",    "rsa_pss_rsae_sha384",
@@ -769,14 +780,14 @@ int hasp_cmd_probe(int argc, char **argv)
         names_add(&both, dhe.v[i]);
     names_join(&both, both_list, sizeof(both_list), ":");
     if (has13) {
-        one_by_one(&p, HASP_TLS1_3, 0, all_groups, 5, &yes, NULL);
+        one_by_one(&p, HASP_TLS1_3, 0, all_groups, NGROUPS13, &yes, NULL);
         names_join(&yes, buf, sizeof(buf), " ");
         row("TLSv1.3", "%s", yes.n ? buf : "none");
     }
     if (has12) {
-        one_by_one(&p, HASP_TLS1_2, 0, all_groups, 3, &yes, ec_list);
+        one_by_one(&p, HASP_TLS1_2, 0, GROUPS12_EC, NGROUPS12_EC, &yes, ec_list);
         names ff;
-        one_by_one(&p, HASP_TLS1_2, 0, all_groups + 3, 2, &ff, dhe_list);
+        one_by_one(&p, HASP_TLS1_2, 0, GROUPS12_FF, NGROUPS12_FF, &ff, dhe_list);
         for (int i = 0; i < ff.n; i++)
             names_add(&yes, ff.v[i]);
         names_join(&yes, buf, sizeof(buf), " ");

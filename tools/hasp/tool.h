@@ -6,6 +6,7 @@
 int hasp_cmd_verify(int argc, char **argv);
 /* hasp ciphers (tools/hasp/ciphers.c) */
 int hasp_cmd_ciphers(int argc, char **argv);
+int hasp_cmd_groups(int argc, char **argv);
 /* hasp server --www: the epoll loop (tools/hasp/serve_epoll.c) */
 struct hasp_config;
 int hasp_serve_www_epoll(struct hasp_config *cfg, int lfd, int naccept, int quiet);
