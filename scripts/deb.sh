@@ -101,15 +101,18 @@ if [ "${HASP_DEB_INSTALL:-}" = 1 ]; then
       die "$p is installed already: not replacing (and then purging) it"
   done
   echo "deb: apt-get install the packages"
+  # Purged again however this ends (apt-get purge skips what is not installed).
+  purge() { DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq hasp libhasp-dev libhasp0 >>"$OUT/apt.log" 2>&1; }
+  trap purge EXIT
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$OUT/libhasp0_${v_deb}_$arch.deb" \
-    "$OUT/libhasp-dev_${v_deb}_$arch.deb" "$OUT/hasp_${v_deb}_$arch.deb" >"$OUT/apt.log" 2>&1 ||
+    "$OUT/libhasp-dev_${v_deb}_$arch.deb" "$OUT/hasp_${v_deb}_$arch.deb" >>"$OUT/apt.log" 2>&1 ||
     die "apt-get install failed: $(tail -n 5 "$OUT/apt.log")"
   ok=1
   [[ "$(/usr/bin/hasp ciphers 2>&1)" == *TLS_AES_128_GCM_SHA256* ]] || { echo "deb: installed hasp ciphers failed" >&2; ok=0; }
   bash tests/install.sh "$OUT" --tree /usr >"$EX/use-usr.log" 2>&1 || ok=0
   cat "$EX/use-usr.log"
-  DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq hasp libhasp-dev libhasp0 >>"$OUT/apt.log" 2>&1 ||
-    die "apt-get purge failed"
+  trap - EXIT
+  purge || die "apt-get purge failed"
   [ $ok -eq 1 ] || die "the installed packages do not work"
   echo "deb: installed with apt-get: hasp, pkg-config hasp, find_package(hasp) and the example work; purged again"
 fi
