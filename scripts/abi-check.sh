@@ -17,7 +17,7 @@
 # HASP_ABI_HEADERS (default include) is where the public headers are, for
 # both sides when BASELINE is given (tests/abi.sh uses it for its own libraries).
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 2
 die() { echo "abi-check: $*" >&2; exit 2; }
 command -v abidiff >/dev/null || die "abidiff not found (apt-get install abigail-tools)"
 HEADERS=${HASP_ABI_HEADERS:-include}

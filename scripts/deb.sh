@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # make deb: build the Debian packages libhasp0, libhasp-dev and hasp from
-# debian/ (debhelper), check them with lintian (no error or warning may be
-# left), and check what they hold: the files each must ship, the tool
-# running from the unpacked packages, and the README's C example built with
+# debian/ (debhelper), and the source package (native); check them all
+# with lintian (no error or warning may be left), and check what the
+# binary packages hold: the files each must ship, the tool running from
+# the unpacked packages, and the README's C example built with
 # `pkg-config hasp` and with find_package(hasp) against them, fetching a page
 # from their `hasp server --www` (tests/install.sh --tree). The .debs land
 # in build-deb/.
@@ -40,13 +41,13 @@ fi
 
 echo "deb: dpkg-buildpackage in $SRC (log: $OUT/build.log)"
 if ! (cd "$SRC" && DEB_BUILD_OPTIONS="parallel=$JOBS ${DEB_BUILD_OPTIONS:-}" \
-  dpkg-buildpackage -b -us -uc >"$OUT/build.log" 2>&1); then
+  dpkg-buildpackage -us -uc >"$OUT/build.log" 2>&1); then
   tail -n 30 "$OUT/build.log" >&2
   die "dpkg-buildpackage failed"
 fi
 arch=$(dpkg --print-architecture)
 changes=$OUT/hasp_${v_deb}_$arch.changes
-ls "$OUT"/*.deb
+ls "$OUT"/*.deb "$OUT"/*.dsc
 echo "deb: built in $((SECONDS - start)) s"
 
 echo "deb: lintian"
@@ -74,12 +75,10 @@ ma=$(dpkg-architecture -qDEB_HOST_MULTIARCH)
 want libhasp0 "\./usr/lib/$ma/libhasp\.so\.$v_cmake\$" "\./usr/lib/$ma/libhasp\.so\.0 -> libhasp\.so\.$v_cmake\$"
 want libhasp-dev '\./usr/include/hasp\.h$' "\./usr/lib/$ma/libhasp\.so -> libhasp\.so\.0\$" \
   "\./usr/lib/$ma/libhasp\.a\$" "\./usr/lib/$ma/pkgconfig/hasp\.pc\$" \
-  "\./usr/lib/$ma/cmake/hasp/haspConfig\.cmake\$" "\./usr/lib/$ma/cmake/hasp/haspTargets\.cmake\$"
-want hasp '\./usr/bin/hasp$'
+  "\./usr/lib/$ma/cmake/hasp/haspConfig\.cmake\$" "\./usr/lib/$ma/cmake/hasp/haspTargets\.cmake\$" \
+  '\./usr/share/man/man3/libhasp\.3\.gz$'
+want hasp '\./usr/bin/hasp$' '\./usr/share/man/man1/hasp\.1\.gz$' '\./usr/share/bash-completion/completions/hasp$'
 [ $fail -eq 0 ] || die "package contents are wrong"
-if [ -f debian/hasp.lintian-overrides ] && grep -q '/usr/share/man/man1/hasp\.1' "$OUT/hasp.contents"; then
-  die "hasp now ships hasp(1): remove debian/hasp.lintian-overrides (no-manual-page)"
-fi
 [[ "$(dpkg-deb -f "$OUT/libhasp-dev_${v_deb}_$arch.deb" Depends)" == *"libhasp0 (= $v_deb)"* ]] ||
   die "libhasp-dev does not depend on libhasp0 (= $v_deb)"
 echo "deb: package contents ok"
@@ -102,15 +101,18 @@ if [ "${HASP_DEB_INSTALL:-}" = 1 ]; then
       die "$p is installed already: not replacing (and then purging) it"
   done
   echo "deb: apt-get install the packages"
+  # Purged again however this ends (apt-get purge skips what is not installed).
+  purge() { DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq hasp libhasp-dev libhasp0 >>"$OUT/apt.log" 2>&1; }
+  trap purge EXIT
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$OUT/libhasp0_${v_deb}_$arch.deb" \
-    "$OUT/libhasp-dev_${v_deb}_$arch.deb" "$OUT/hasp_${v_deb}_$arch.deb" >"$OUT/apt.log" 2>&1 ||
+    "$OUT/libhasp-dev_${v_deb}_$arch.deb" "$OUT/hasp_${v_deb}_$arch.deb" >>"$OUT/apt.log" 2>&1 ||
     die "apt-get install failed: $(tail -n 5 "$OUT/apt.log")"
   ok=1
   [[ "$(/usr/bin/hasp ciphers 2>&1)" == *TLS_AES_128_GCM_SHA256* ]] || { echo "deb: installed hasp ciphers failed" >&2; ok=0; }
   bash tests/install.sh "$OUT" --tree /usr >"$EX/use-usr.log" 2>&1 || ok=0
   cat "$EX/use-usr.log"
-  DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq hasp libhasp-dev libhasp0 >>"$OUT/apt.log" 2>&1 ||
-    die "apt-get purge failed"
+  trap - EXIT
+  purge || die "apt-get purge failed"
   [ $ok -eq 1 ] || die "the installed packages do not work"
   echo "deb: installed with apt-get: hasp, pkg-config hasp, find_package(hasp) and the example work; purged again"
 fi

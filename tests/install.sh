@@ -3,7 +3,8 @@
 # the same build (PREFIX=DIR; DESTDIR=STAGE with PREFIX; DESTDIR=STAGE with
 # the configured prefix). Each tree must hold the shared library (real file
 # with soname libhasp.so.0, and the two symlinks), the archive, hasp.h, the
-# tool, hasp.pc and the CMake package, and nothing in it may name the stage.
+# tool, hasp.pc, the CMake package, hasp(1), libhasp(3) and the bash
+# completion, and nothing in it may name the stage.
 # Then the README's C example ("A client in C", plus a main() that connects)
 # is built against the tree once with pkg-config and once with the README's
 # CMake project, and each program must fetch the page from the tree's own
@@ -97,6 +98,11 @@ tree_ok() {
   readelf -d "$l/libhasp.so.$VERSION" | grep -q 'Library soname: \[libhasp\.so\.0\]' ||
     fail "soname of libhasp.so.$VERSION is not libhasp.so.0" || return
   [ -f "$l/libhasp.a" ] || fail "no $l/libhasp.a" || return
+  cmp -s "$ROOT/docs/hasp.1" "$t/share/man/man1/hasp.1" || fail "$t/share/man/man1/hasp.1 is not docs/hasp.1" || return
+  cmp -s "$ROOT/docs/libhasp.3" "$t/share/man/man3/libhasp.3" ||
+    fail "$t/share/man/man3/libhasp.3 is not docs/libhasp.3" || return
+  cmp -s "$ROOT/tools/hasp/hasp.bash" "$t/share/bash-completion/completions/hasp" ||
+    fail "$t/share/bash-completion/completions/hasp is not tools/hasp/hasp.bash" || return
   local f
   for f in pkgconfig/hasp.pc cmake/hasp/haspConfig.cmake cmake/hasp/haspConfigVersion.cmake \
     cmake/hasp/haspTargets.cmake; do
@@ -194,22 +200,27 @@ if [ "${2:-}" = --tree ]; then
   finish
 fi
 
+# mk ARGS...: make with only the variables given here. Under `make test` the
+# caller's MAKEFLAGS (make test PREFIX=...) and an exported PREFIX or DESTDIR
+# would otherwise reach the install.
+mk() { env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u PREFIX -u DESTDIR make --no-print-directory "$@"; }
+
 # one_install LABEL TREE STAGE MAKEVARS...: install, check, use, uninstall.
 one_install() {
   local label=$1 tree=$2 stage=$3
   shift 3
   local w=$T/w-${label//[^A-Za-z]/_}
   mkdir -p "$w"
-  if ! make --no-print-directory -C "$ROOT" install BUILD="$BUILD" "$@" >"$w/install.log" 2>&1; then
+  if ! mk -C "$ROOT" install BUILD="$BUILD" "$@" >"$w/install.log" 2>&1; then
     notok "$label: make install" "$(tail -n 3 "$w/install.log")"
     return
   fi
   ok "$label: make install"
-  check "$label: the tree has the library (soname, symlinks), archive, header, tool, hasp.pc, CMake package" \
+  check "$label: the tree has the library (soname, symlinks), archive, header, tool, hasp.pc, CMake package, man pages, completion" \
     tree_ok "$tree" "$stage"
   use_tree "$label" "$tree" "$LIBDIR"
 
-  if ! make --no-print-directory -C "$ROOT" uninstall BUILD="$BUILD" "$@" >"$w/uninstall.log" 2>&1; then
+  if ! mk -C "$ROOT" uninstall BUILD="$BUILD" "$@" >"$w/uninstall.log" 2>&1; then
     notok "$label: make uninstall" "$(tail -n 3 "$w/uninstall.log")"
     return
   fi
@@ -225,9 +236,9 @@ one_install "DESTDIR=STAGE PREFIX=/opt/hasp" "$T/stage1/opt/hasp" "$T/stage1" DE
 one_install "DESTDIR=STAGE" "$T/stage2$CONFIGURED_PREFIX" "$T/stage2" DESTDIR="$T/stage2"
 
 # A tree moved after installing still answers pkg-config with its new place.
-make --no-print-directory -C "$ROOT" install BUILD="$BUILD" PREFIX="$T/before" >"$T/mv.log" 2>&1 &&
+mk -C "$ROOT" install BUILD="$BUILD" PREFIX="$T/before" >"$T/mv.log" 2>&1 &&
   mv "$T/before" "$T/after" &&
-  make --no-print-directory -C "$ROOT" uninstall BUILD="$BUILD" PREFIX="$T/before" >>"$T/mv.log" 2>&1
+  mk -C "$ROOT" uninstall BUILD="$BUILD" PREFIX="$T/before" >>"$T/mv.log" 2>&1
 check "a moved tree: pkg-config --cflags hasp names the new place" \
   eval 'inc=$(PKG_CONFIG_PATH="$T/after/$LIBDIR/pkgconfig" pkg-config --cflags hasp | sed "s/^-I//; s/ *$//");
     [ -n "$inc" ] && [ -f "$inc/hasp.h" ] && [ "$(cd "$inc" && pwd -P)" = "$(cd "$T/after/include" && pwd -P)" ] ||
