@@ -258,9 +258,9 @@ int hasp_config_set_verify_client(hasp_config *cfg, int mode);
 /* Engine limits: each enforced; exceeding one ends the connection with an
  * alert and a HASP_ERR_LIMIT that names the limit. */
 typedef struct hasp_limits {
-    size_t max_handshake_size; /* one handshake message (default 128 KiB) */
+    size_t max_handshake_size; /* one handshake message (default 256 KiB) */
     unsigned max_chain_len;    /* certificates a peer may send (default 10) */
-    unsigned max_extensions;   /* extensions in one hello (default 64) */
+    unsigned max_extensions;   /* extensions in one hello (default 0: no limit) */
     unsigned reneg_per_minute; /* peer-initiated renegotiations (default 3) */
     size_t max_buffered;       /* application data held during a renegotiation (default 1 MiB) */
     unsigned handshake_timeout_ms; /* fd layer: a whole handshake (default 0: none) */

@@ -35,6 +35,7 @@ static const uint16_t default_sigalgs[] = {
     HASP_SIG_ED25519_SCHEME,         HASP_SIG_RSA_PSS_RSAE_SHA256,
     HASP_SIG_RSA_PSS_RSAE_SHA384,    HASP_SIG_RSA_PSS_RSAE_SHA512,
     HASP_SIG_RSA_PSS_PSS_SHA256,     HASP_SIG_RSA_PSS_PSS_SHA384,
+    HASP_SIG_RSA_PSS_PSS_SHA512,
     HASP_SIG_RSA_PKCS1_SHA256,       HASP_SIG_RSA_PKCS1_SHA384,
     HASP_SIG_RSA_PKCS1_SHA512,       HASP_SIG_ECDSA_SECP521R1_SHA512,
 };
@@ -52,9 +53,9 @@ hasp_config *hasp_config_new(void)
     cfg->nsigalgs = sizeof(default_sigalgs) / sizeof(default_sigalgs[0]);
     cfg->verify_cert = 1;
     cfg->verify_name = 1;
-    cfg->max_hs_size = 128 * 1024;
+    cfg->max_hs_size = 256 * 1024; /* the largest legal ClientHello is 131,396 bytes */
     cfg->max_chain_len = 10;
-    cfg->max_extensions = 64;
+    cfg->max_extensions = 0; /* none: the 64 KiB extensions block bounds them */
     cfg->max_buffered = 1u << 20;
     pthread_mutex_init(&cfg->lock, NULL);
     cfg->session_lifetime = 7200;
@@ -549,11 +550,11 @@ void hasp_config_get_limits(const hasp_config *cfg, hasp_limits *out)
 int hasp_config_set_limits(hasp_config *cfg, const hasp_limits *l)
 {
     if (l->max_handshake_size < 1024 || l->max_handshake_size > (1u << 24) ||
-        l->max_chain_len < 1 || l->max_chain_len > 16 || l->max_extensions < 8 ||
-        l->max_extensions > 64 || l->reneg_per_minute > 8)
+        l->max_chain_len < 1 || l->max_chain_len > 16 ||
+        (l->max_extensions && l->max_extensions < 8) || l->reneg_per_minute > 8)
         return cfg_fail(cfg, HASP_ERR_USAGE,
                         "limits out of range: handshake size 1 KiB..16 MiB, chain 1..16, "
-                        "extensions 8..64, renegotiations per minute 0..8");
+                        "extensions 0 (no limit) or 8 and up, renegotiations per minute 0..8");
     cfg->max_hs_size = l->max_handshake_size;
     cfg->max_chain_len = l->max_chain_len;
     cfg->max_extensions = l->max_extensions;

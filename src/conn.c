@@ -369,6 +369,8 @@ void hasp_conn_input_eof(hasp_conn *c)
 
 static int on_alert(hasp_conn *c, const uint8_t *pt, size_t len)
 {
+    /* RFC 8446 5.1 / RFC 5246 6.2.1: no zero-length alert fragments */
+    ENSURE_MSG(len != 0, HASP_ERR_UNEXPECTED, "the peer sent an empty alert record");
     ENSURE_MSG(len == 2, HASP_ERR_DECODE, "the peer sent an alert record of %zu bytes", len);
     int level = pt[0], desc = pt[1];
     conn_event(c, HASP_EV_ALERT_RECV, c->role != HASP_SERVER, desc, hasp_alert_name(desc), 2,
@@ -417,6 +419,10 @@ static int post_handshake(hasp_conn *c, const uint8_t *pt, size_t len)
         const uint8_t *m = c->post.p + off;
         size_t mlen = ((size_t)m[1] << 16) | ((size_t)m[2] << 8) | m[3];
         if (c->post.len - off < 4 + mlen) break;
+        /* RFC 8446 5.1: a key change ends its record; what follows it in
+         * the same record was protected with the old keys. */
+        ENSURE_MSG(m[0] != HS_KEY_UPDATE || off + 4 + mlen == c->post.len, HASP_ERR_UNEXPECTED,
+                   "the peer's KeyUpdate does not end its record (RFC 8446 5.1)");
         hasp_rd body = hasp_rd_init(m + 4, mlen);
         GUARD(tls13_post_handshake(c, m[0], &body));
         off += 4 + mlen;
@@ -630,8 +636,9 @@ static int read_record_to(hasp_conn *c, uint8_t *dst, size_t dst_cap, size_t *ds
         if (tls13) return post_handshake(c, pt, pt_len);
         return peer_renegotiation(c, pt, pt_len);
     case HASP_CT_CHANGE_CIPHER_SPEC:
-        ENSURE_MSG(pt_len == 1 && pt[0] == 1, HASP_ERR_DECODE,
-                   "the peer sent a malformed ChangeCipherSpec");
+        /* RFC 8446 5 (and what every TLS 1.2 peer expects): unexpected_message */
+        ENSURE_MSG(pt_len == 1 && pt[0] == 1, HASP_ERR_UNEXPECTED,
+                   "the peer sent a malformed ChangeCipherSpec (%zu bytes)", pt_len);
         ENSURE_MSG(c->hs != NULL, HASP_ERR_UNEXPECTED,
                    "the peer sent ChangeCipherSpec after the handshake");
         GUARD(hs_ccs(c));
@@ -649,7 +656,25 @@ static int read_record_to(hasp_conn *c, uint8_t *dst, size_t dst_cap, size_t *ds
         }
         ENSURE_MSG(c->state == ST_APP, HASP_ERR_UNEXPECTED,
                    "the peer sent application data before the handshake finished");
+        /* RFC 8446 5.1: nothing between the records of one handshake message */
+        ENSURE_MSG(!tls13 || c->post.len == 0, HASP_ERR_UNEXPECTED,
+                   "the peer sent application data between two fragments of a post-handshake "
+                   "message (RFC 8446 5.1)");
         c->key_updates = 0;
+        if (c->hs) {
+            /* Data may come between the messages of a renegotiation, not
+             * inside one (RFC 5246 6.2.1 fragments one message over records
+             * of its own type) nor between ChangeCipherSpec and Finished
+             * (RFC 5246 7.1: Finished follows immediately). */
+            const struct hasp_hs *h = c->hs;
+            ENSURE_MSG(h->in.len == h->in_off, HASP_ERR_UNEXPECTED,
+                       "the peer sent application data inside a fragmented handshake message");
+            const int after_ccs = h->step > 0 && h->table[h->step].type == HS_FINISHED &&
+                                  h->table[h->step - 1].type == HS_CCS;
+            ENSURE_MSG(!after_ccs,
+                       HASP_ERR_UNEXPECTED,
+                       "the peer sent application data between ChangeCipherSpec and Finished");
+        }
         if (c->hs || c->stash.len > c->stash_off) {
             /* RFC 5246 7.4.1.1 allows data during a renegotiation: keep it, in order. */
             ENSURE_MSG(c->stash.len - c->stash_off + c->app_len + pt_len <= c->cfg->max_buffered,

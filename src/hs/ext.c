@@ -7,9 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../x509/x509.h"
 #include "hs.h"
-
-#define MAX_EXTENSIONS 64
 
 static int is_ip_literal(const char *s)
 {
@@ -83,9 +82,20 @@ static int sni_ch_read(hasp_conn *c, hasp_rd *r)
     return 0;
 }
 
+/* RFC 6066 3: the server answers server_name (empty) only when it used the
+ * name, here: the certificate it sends is for that name; never when
+ * resuming. */
+int hs_sni_used(hasp_conn *c)
+{
+    const hasp_cred *cr = c->hs->cred;
+    return c->sni[0] && !c->resumed && cr &&
+           hasp_x509_matches_host(cr->chain[0], cr->chain_len[0], c->sni) == 1;
+}
+
 static int sni_sh_write(hasp_conn *c, hasp_wr *w)
 {
-    return c->sni[0] && !c->resumed ? 1 : 0; /* empty body: "I used your name" */
+    (void)w;
+    return hs_sni_used(c); /* empty body: "I used your name" */
 }
 
 static int sni_sh_read(hasp_conn *c, hasp_rd *r)
@@ -182,7 +192,13 @@ int hs_read_sigalgs(hasp_rd *r, uint16_t *out, size_t cap, size_t *n)
     while (rd_left(&list)) {
         uint16_t s;
         GUARD(rd_u16(&list, &s));
-        if (hasp_sigscheme_find(s) && *n < cap) out[(*n)++] = s;
+        /* Keep each scheme hasp knows once, in the peer's order; a list
+         * may repeat or hold any number of unknown ones (RFC 8446 4.2.3). */
+        if (!hasp_sigscheme_find(s)) continue;
+        size_t j = 0;
+        while (j < *n && out[j] != s)
+            j++;
+        if (j == *n && *n < cap) out[(*n)++] = s;
     }
     return 0;
 }
@@ -215,12 +231,30 @@ static int alpn_ch_read(hasp_conn *c, hasp_rd *r)
         hasp_rd name;
         GUARD(rd_vec_bounded(&walk, 1, 1, 255, &name));
     }
-    struct hasp_hs *hs = c->hs;
-    ENSURE_MSG(list.len <= sizeof(hs->peer_alpn), HASP_ERR_LIMIT,
-               "the client's ALPN list is too long");
-    memcpy(hs->peer_alpn, list.p, list.len);
-    hs->peer_alpn_len = list.len;
-    hs->peer_sent_alpn = 1;
+    /* RFC 7301 3.2: choose now, while the list is in hand (it may be up to
+     * 64 KiB; nothing of it is kept): our preference, the first protocol
+     * the client also offers. No match is refused later, once the
+     * ClientHello is read whole. */
+    c->hs->peer_sent_alpn = 1;
+    c->alpn[0] = 0;
+    hasp_rd ours = hasp_rd_init(c->cfg->alpn, c->cfg->alpn_len);
+    while (rd_left(&ours) && !c->alpn[0]) {
+        hasp_rd o;
+        GUARD(rd_vec(&ours, 1, &o));
+        hasp_rd theirs = list;
+        while (rd_left(&theirs)) {
+            hasp_rd t;
+            GUARD(rd_vec(&theirs, 1, &t));
+            if (t.len == o.len && !memcmp(t.p, o.p, o.len)) {
+                memcpy(c->alpn, o.p, o.len);
+                c->alpn[o.len] = 0;
+                break;
+            }
+        }
+    }
+    /* For the sentence of the refusal: what the client offered. */
+    if (!c->alpn[0])
+        hs_list_alpn(list.p, list.len, c->hs->peer_alpn_text, sizeof(c->hs->peer_alpn_text));
     return 0;
 }
 
@@ -439,18 +473,18 @@ static int key_share_ch_read(hasp_conn *c, hasp_rd *r)
     GUARD(rd_vec(r, 2, &list));
     GUARD(rd_expect_empty(r));
     hs->peer_sent_key_share = 1;
-    uint16_t seen[32];
-    size_t nseen = 0;
+    /* Any number of shares (RFC 8446 4.2.8); one bit per group finds a
+     * second share for the same group. */
+    uint8_t seen[65536 / 8];
+    memset(seen, 0, sizeof(seen));
     while (rd_left(&list)) {
         uint16_t g;
         hasp_rd key;
         GUARD(rd_u16(&list, &g));
         GUARD(rd_vec_bounded(&list, 2, 1, 65535, &key));
-        for (size_t i = 0; i < nseen; i++)
-            ENSURE_MSG(seen[i] != g, HASP_ERR_ILLEGAL_PARAM,
-                       "the client sent two key shares for the group 0x%04x", g);
-        ENSURE_MSG(nseen < 32, HASP_ERR_LIMIT, "the client sent more than 32 key shares");
-        seen[nseen++] = g;
+        ENSURE_MSG(!(seen[g >> 3] & (1u << (g & 7))), HASP_ERR_ILLEGAL_PARAM,
+                   "the client sent two key shares for the group 0x%04x", g);
+        seen[g >> 3] |= (uint8_t)(1u << (g & 7));
         if (!hasp_group_name(g) || hs->nshares >= 4 || key.len > sizeof(hs->share_data[0]))
             continue;
         hs->share_group[hs->nshares] = g;
@@ -707,21 +741,25 @@ static int read_exts(hasp_conn *c, hasp_rd *r, int server_hello)
     hasp_rd list;
     GUARD(rd_vec(r, 2, &list));
     GUARD(rd_expect_empty(r));
-    uint16_t seen[MAX_EXTENSIONS];
-    size_t nseen = 0;
+    /* Any number of extensions the 64 KiB block holds (RFC 8446 4.2:
+     * unknown ones are ignored); one bit per type finds a repeat, and only a
+     * limit the application set counts them. */
+    uint8_t seen[65536 / 8];
+    memset(seen, 0, sizeof(seen));
+    unsigned nseen = 0;
     while (rd_left(&list)) {
         uint16_t type;
         hasp_rd body;
         GUARD(rd_u16(&list, &type));
         GUARD(rd_vec(&list, 2, &body));
-        for (size_t i = 0; i < nseen; i++)
-            ENSURE_MSG(seen[i] != type, HASP_ERR_DECODE,
-                       "the %s contains the extension %s (%u) twice",
-                       server_hello ? "ServerHello" : "ClientHello", ext_name(type), type);
-        ENSURE_MSG(nseen < MAX_EXTENSIONS && nseen < c->cfg->max_extensions, HASP_ERR_LIMIT,
-                   "the %s has more than %u extensions (the configured limit)",
+        ENSURE_MSG(!(seen[type >> 3] & (1u << (type & 7))), HASP_ERR_DECODE,
+                   "the %s contains the extension %s (%u) twice",
+                   server_hello ? "ServerHello" : "ClientHello", ext_name(type), type);
+        seen[type >> 3] |= (uint8_t)(1u << (type & 7));
+        ENSURE_MSG(!c->cfg->max_extensions || nseen < c->cfg->max_extensions, HASP_ERR_LIMIT,
+                   "the %s has more than %u extensions (the limit this application set)",
                    server_hello ? "ServerHello" : "ClientHello", c->cfg->max_extensions);
-        seen[nseen++] = type;
+        nseen++;
         trace_ext(c, type);
         ENSURE_MSG(server_hello || type != EXT_PRE_SHARED_KEY || rd_left(&list) == 0,
                    HASP_ERR_ILLEGAL_PARAM,

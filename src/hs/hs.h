@@ -103,9 +103,8 @@ struct hasp_hs {
     int peer_fallback_scsv;
     int peer_ec_point_formats; /* sent the extension */
     int peer_ems, peer_etm, peer_reneg;
-    uint8_t peer_alpn[512];
-    size_t peer_alpn_len;
     int peer_sent_alpn;
+    char peer_alpn_text[200]; /* the client's ALPN list, readable, when none matched */
     int sent_sni;
     uint32_t ext_sent_mask; /* client: which extensions we sent (bit per table row) */
 
@@ -207,6 +206,7 @@ int hs_start(hasp_conn *c);
  * done, 1 when it needs another record from the peer. */
 int hs_drive(hasp_conn *c);
 int hs_append(hasp_conn *c, const uint8_t *data, size_t len);
+int hs_sni_used(hasp_conn *c); /* answer server_name (RFC 6066 3) */
 /* After the last row: sessions (cache, tickets), before the state is freed. */
 int hs_complete(hasp_conn *c);
 int hs_ccs(hasp_conn *c);

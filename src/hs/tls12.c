@@ -457,7 +457,13 @@ static const hasp_cred *pick_cred(hasp_conn *c, const hasp_suite *s)
         const hasp_cred *cr = &c->cfg->creds[i];
         int ec = cr->key_type == HASP_PKEY_EC_P256 || cr->key_type == HASP_PKEY_EC_P384 ||
                  cr->key_type == HASP_PKEY_EC_P521;
-        int ok = s->kx == HASP_KX_ECDHE_ECDSA ? ec : cr->key_type == HASP_PKEY_RSA;
+        /* An id-RSASSA-PSS key signs (ECDHE_RSA, DHE_RSA with the
+         * rsa_pss_pss schemes, RFC 8446 4.2.3) but cannot decrypt (RSA key
+         * exchange). */
+        int ok = s->kx == HASP_KX_ECDHE_ECDSA ? ec
+                 : s->kx == HASP_KX_RSA
+                     ? cr->key_type == HASP_PKEY_RSA
+                     : cr->key_type == HASP_PKEY_RSA || cr->key_type == HASP_PKEY_RSA_PSS;
         if (!ok) continue;
         if (ec && c->hs->peer_sent_groups) {
             /* RFC 8422 5.1.1: the certificate's curve must be one the client supports. */
@@ -656,6 +662,8 @@ int client_hello_recv(hasp_conn *c, hasp_rd *r)
     hs->npeer_versions = 0;
     hs->peer_sent_groups = hs->peer_sent_sigalgs = hs->peer_sent_versions = 0;
     hs->peer_sent_key_share = hs->peer_sent_alpn = hs->peer_early = 0;
+    c->alpn[0] =
+        0; /* a renegotiation's ServerHello answers only its own ClientHello (RFC 7301 3.2) */
     GUARD(rd_u16(r, &version));
     GUARD(rd_copy(r, hs->client_random, 32));
     GUARD(rd_vec_bounded(r, 1, 0, 32, &sid));
@@ -680,11 +688,14 @@ int client_hello_recv(hasp_conn *c, hasp_rd *r)
             hs->peer_suites[hs->npeer_suites++] = s;
         hs->peer_suites_total++;
     }
-    /* RFC 5246 7.4.1.2: the list must contain null; without it nothing can be negotiated. */
-    ENSURE_MSG(memchr(comp.p, 0, comp.len) != NULL, HASP_ERR_HANDSHAKE,
-               "the client does not offer the null compression method, which TLS requires");
     DETAIL(c, "extensions=");
     GUARD(ext_client_hello_read(c, r));
+    /* RFC 8446 D.5: legacy_version 0x0300 or less is refused whatever
+     * supported_versions says. */
+    ENSURE_MSG(version > 0x0300, HASP_ERR_VERSION,
+               "the client's legacy_version is %s (0x%04x); RFC 8446 D.5 and RFC 7568 refuse SSL "
+               "3.0 and older",
+               version_name(version), version);
     /* The version: supported_versions when present (RFC 8446 4.2.1), else legacy_version. */
     uint16_t chosen = 0;
     if (hs->peer_sent_versions) {
@@ -725,35 +736,18 @@ int client_hello_recv(hasp_conn *c, hasp_rd *r)
     if (hs->hrr_done)
         ENSURE_MSG(chosen == HASP_TLS1_3, HASP_ERR_ILLEGAL_PARAM,
                    "the second ClientHello no longer offers TLS 1.3");
-    if (chosen == HASP_TLS1_3)
+    if (chosen == HASP_TLS1_3) /* RFC 8446 4.1.2 */
         ENSURE_MSG(comp.len == 1 && comp.p[0] == 0, HASP_ERR_ILLEGAL_PARAM,
                    "a TLS 1.3 ClientHello must offer exactly the null compression method");
-    if (c->hs->peer_sent_alpn && c->cfg->alpn_len) {
-        /* RFC 7301 3.2: our preference, first one the client also has. */
-        hasp_rd ours = hasp_rd_init(c->cfg->alpn, c->cfg->alpn_len);
-        while (rd_left(&ours) && !c->alpn[0]) {
-            hasp_rd o;
-            GUARD(rd_vec(&ours, 1, &o));
-            hasp_rd theirs = hasp_rd_init(hs->peer_alpn, hs->peer_alpn_len);
-            while (rd_left(&theirs)) {
-                hasp_rd t;
-                GUARD(rd_vec(&theirs, 1, &t));
-                if (t.len == o.len && !memcmp(t.p, o.p, o.len)) {
-                    memcpy(c->alpn, o.p, o.len);
-                    c->alpn[o.len] = 0;
-                    break;
-                }
-            }
-        }
-        if (!c->alpn[0]) {
-            char theirs[300], ours[300];
-            hs_list_alpn(hs->peer_alpn, hs->peer_alpn_len, theirs, sizeof(theirs));
-            hs_list_alpn(c->cfg->alpn, c->cfg->alpn_len, ours, sizeof(ours));
-            FAIL(HASP_ERR_NO_APP_PROTO,
-                 "no application protocol in common: the client offered %s; this server allows "
-                 "%s",
-                 theirs, ours);
-        }
+    else /* RFC 5246 7.4.1.2: the list must contain null; without it nothing can be negotiated. */
+        ENSURE_MSG(memchr(comp.p, 0, comp.len) != NULL, HASP_ERR_ILLEGAL_PARAM,
+                   "the client does not offer the null compression method, which TLS requires");
+    if (c->hs->peer_sent_alpn && c->cfg->alpn_len && !c->alpn[0]) {
+        char ours[300];
+        hs_list_alpn(c->cfg->alpn, c->cfg->alpn_len, ours, sizeof(ours));
+        FAIL(HASP_ERR_NO_APP_PROTO,
+             "no application protocol in common: the client offered %s; this server allows %s",
+             hs->peer_alpn_text, ours);
     }
     if (chosen == HASP_TLS1_3) {
         c->secure_reneg = 0;
@@ -785,6 +779,12 @@ int client_hello_recv(hasp_conn *c, hasp_rd *r)
     }
     GUARD(select_suite(c));
     GUARD(hs_transcript_start(c));
+    /* A renegotiation may not give up the extended master secret the
+     * connection has (RFC 7627 5.3's rule for resumption, applied to the
+     * new handshake on the same connection). */
+    ENSURE_MSG(!hs->reneg || !c->ems || hs->peer_ems, HASP_ERR_HANDSHAKE,
+               "the client renegotiates without extended_master_secret, which this connection "
+               "uses (RFC 7627)");
     c->ems = hs->peer_ems;
     c->etm = hs->peer_etm && c->suite->cbc;
     c->secure_reneg = hs->peer_reneg;
@@ -1034,7 +1034,9 @@ static int server_certificate_recv(hasp_conn *c, hasp_rd *r)
     ENSURE_MSG(!empty, HASP_ERR_DECODE, "the server sent an empty Certificate message");
     int t = c->hs->peer_key_type;
     int ec = t == HASP_PKEY_EC_P256 || t == HASP_PKEY_EC_P384 || t == HASP_PKEY_EC_P521;
-    int ok = c->suite->kx == HASP_KX_ECDHE_ECDSA ? ec : t == HASP_PKEY_RSA;
+    int ok = c->suite->kx == HASP_KX_ECDHE_ECDSA ? ec
+             : c->suite->kx == HASP_KX_RSA       ? t == HASP_PKEY_RSA
+                                                 : t == HASP_PKEY_RSA || t == HASP_PKEY_RSA_PSS;
     ENSURE_MSG(ok, HASP_ERR_CERT_UNSUPPORTED,
                "the server's certificate key type does not fit the suite %s", c->suite->iana);
     return 0;
@@ -1570,13 +1572,64 @@ const char *hs_waiting_for(const hasp_conn *c)
     return c->hs->table[c->hs->step].name;
 }
 
+/* The longest body each handshake message's syntax allows (RFC 8446 4,
+ * RFC 5246 7.4), so that a header claiming more is a decode_error before a
+ * byte of it is buffered. 0: only the configured limit bounds it
+ * (Certificate and ServerKeyExchange may legally approach 2^24). */
+static size_t msg_syntax_max(int type)
+{
+    switch (type) {
+    case HS_HELLO_REQUEST:
+    case HS_END_OF_EARLY_DATA:
+    case HS_SERVER_HELLO_DONE:
+        return 0; /* empty; checked below */
+    case HS_CLIENT_HELLO:
+        return 2 + 32 + (1 + 32) + (2 + 65534) + (1 + 255) + (2 + 65535);
+    case HS_SERVER_HELLO:
+        return 2 + 32 + (1 + 32) + 2 + 1 + (2 + 65535);
+    case HS_NEW_SESSION_TICKET:
+        return 4 + 4 + (1 + 255) + (2 + 65535) + (2 + 65535);
+    case HS_ENCRYPTED_EXTENSIONS:
+        return 2 + 65535;
+    case HS_CERTIFICATE_REQUEST:
+        return (1 + 255) + (2 + 65534) + (2 + 65535);
+    case HS_CERTIFICATE_VERIFY:
+        return 2 + 2 + 65535;
+    case HS_CLIENT_KEY_EXCHANGE:
+        return 2 + 65535;
+    case HS_FINISHED:
+        return 64; /* verify_data: 12 bytes, or one hash in TLS 1.3 */
+    case HS_KEY_UPDATE:
+        return 1;
+    default:
+        return SIZE_MAX;
+    }
+}
+
+/* Called with each message header as soon as its 4 bytes are in. */
+static int check_msg_header(hasp_conn *c, int type, size_t len)
+{
+    size_t max = msg_syntax_max(type);
+    ENSURE_MSG(len <= max || max == SIZE_MAX, HASP_ERR_DECODE,
+               "the %s's %s claims %zu bytes; its syntax allows at most %zu", hs_peer_name(c),
+               hs_msg_name(type), len, max);
+    ENSURE_MSG(len <= c->cfg->max_hs_size, HASP_ERR_LIMIT,
+               "the %s's %s is %zu bytes, over the %zu-byte limit (hasp_config_set_limits)",
+               hs_peer_name(c), hs_msg_name(type), len, c->cfg->max_hs_size);
+    return 0;
+}
+
 int hs_append(hasp_conn *c, const uint8_t *data, size_t len)
 {
     struct hasp_hs *hs = c->hs;
-    ENSURE_MSG(hs->in.len - hs->in_off + len <= c->cfg->max_hs_size + 4, HASP_ERR_LIMIT,
-               "the %s's handshake message exceeds the %zu-byte limit", hs_peer_name(c),
-               c->cfg->max_hs_size);
     if (hs->in_off && hs->in_off == hs->in.len) hs->in.len = hs->in_off = 0;
+    /* hs_drive judges each message by its header as soon as the header is
+     * in (after every record), so at most one record more than a message at
+     * the limit is ever buffered. */
+    size_t pend = hs->in.len - hs->in_off;
+    ENSURE_MSG(pend + len <= c->cfg->max_hs_size + 4 + HASP_REC_MAX_PLAINTEXT, HASP_ERR_LIMIT,
+               "the %s's handshake messages exceed the %zu-byte limit", hs_peer_name(c),
+               c->cfg->max_hs_size);
     return wr_bytes(&hs->in, data, len);
 }
 
@@ -1655,17 +1708,16 @@ int hs_drive(hasp_conn *c)
         const uint8_t *m = hs->in.p + hs->in_off;
         int type = m[0];
         size_t len = ((size_t)m[1] << 16) | ((size_t)m[2] << 8) | m[3];
-        ENSURE_MSG(len <= c->cfg->max_hs_size, HASP_ERR_LIMIT,
-                   "the %s's %s is %zu bytes, over the %zu-byte limit", hs_peer_name(c),
-                   hs_msg_name(type), len, c->cfg->max_hs_size);
-        if (avail < 4 + len) return 1;
-        hs->in_off += 4 + len;
-        hs->cur_len = 4 + len;
         if (type == HS_HELLO_REQUEST && c->role == HASP_CLIENT) {
             /* RFC 5246 7.4.1.1: ignored while a handshake is under way. */
             ENSURE(len == 0, HASP_ERR_DECODE);
+            hs->in_off += 4;
             continue;
         }
+        /* The type first (unexpected_message), then the length its syntax
+         * allows (decode_error), both from the header, before the body is
+         * waited for. Skipping optional rows is safe before the body is in:
+         * the message that arrives is this one. */
         while (st->optional && st->type != type && st->sender != hs_me(c)) {
             advance(c);
             st = &hs->table[hs->step];
@@ -1676,6 +1728,10 @@ int hs_drive(hasp_conn *c)
         ENSURE_MSG(st->type == type && st->sender != hs_me(c), HASP_ERR_UNEXPECTED,
                    "the %s sent %s (%d) while the handshake expected %s", hs_peer_name(c),
                    hs_msg_name(type), type, st->type == HS_END ? "nothing more" : st->name);
+        GUARD(check_msg_header(c, type, len));
+        if (avail < 4 + len) return 1;
+        hs->in_off += 4 + len;
+        hs->cur_len = 4 + len;
         if (st->optional) hs->flags |= st->need;
         if (st->hash_before) {
             GUARD(hs_transcript_hash(c, hs->hash_before));

@@ -867,7 +867,8 @@ static int encrypted_extensions_send(hasp_conn *c)
     size_t all, m;
     GUARD(wr_vec_begin(w, 2, &all));
     DETAIL(c, "extensions=");
-    if (c->sni[0]) {
+    int sni = hs_sni_used(c);
+    if (sni) {
         GUARD(wr_u16(w, EXT_SERVER_NAME));
         GUARD(wr_u16(w, 0));
         DETAIL(c, "server_name");
@@ -880,12 +881,12 @@ static int encrypted_extensions_send(hasp_conn *c)
         GUARD(wr_vec(w, 1, c->alpn, strlen(c->alpn)));
         GUARD(wr_vec_end(w, 2, m2));
         GUARD(wr_vec_end(w, 2, m));
-        DETAIL(c, "%salpn=%s", c->sni[0] ? "," : "", c->alpn);
+        DETAIL(c, "%salpn=%s", sni ? "," : "", c->alpn);
     }
     if (c->hs->flags & F_EARLY) {
         GUARD(wr_u16(w, EXT_EARLY_DATA));
         GUARD(wr_u16(w, 0));
-        DETAIL(c, "%searly_data", c->alpn[0] || c->sni[0] ? "," : "");
+        DETAIL(c, "%searly_data", c->alpn[0] || sni ? "," : "");
     }
     GUARD(wr_vec_end(w, 2, all));
     return hs_msg_end(c, HS_ENCRYPTED_EXTENSIONS);

@@ -756,11 +756,11 @@ static void records(void)
     case_begin("zero-length handshake record");
     RAW(empty_hs, 0, HASP_ERR_UNEXPECTED, HASP_ALERT_UNEXPECTED_MESSAGE);
     static const uint8_t empty_alert[] = {0x15, 0x03, 0x01, 0x00, 0x00};
-    case_begin("zero-length alert record");
-    RAW(empty_alert, 0, HASP_ERR_DECODE, HASP_ALERT_DECODE_ERROR);
+    case_begin("zero-length alert record (RFC 8446 5.1: unexpected_message)");
+    RAW(empty_alert, 0, HASP_ERR_UNEXPECTED, HASP_ALERT_UNEXPECTED_MESSAGE);
     static const uint8_t empty_ccs[] = {0x14, 0x03, 0x01, 0x00, 0x00};
-    case_begin("zero-length ChangeCipherSpec record");
-    RAW(empty_ccs, 0, HASP_ERR_DECODE, HASP_ALERT_DECODE_ERROR);
+    case_begin("zero-length ChangeCipherSpec record (RFC 8446 5: unexpected_message)");
+    RAW(empty_ccs, 0, HASP_ERR_UNEXPECTED, HASP_ALERT_UNEXPECTED_MESSAGE);
     static const uint8_t alert3[] = {0x15, 0x03, 0x03, 0x00, 0x03, 0x02, 0x28, 0x00};
     case_begin("alert record of 3 bytes");
     RAW(alert3, 0, HASP_ERR_DECODE, HASP_ALERT_DECODE_ERROR);
@@ -775,8 +775,14 @@ static void records(void)
     raw_case(NULL, 0, 1, HASP_ERR_TRUNCATED, -1);
 
     static const uint8_t huge_msg[] = {0x16, 0x03, 0x01, 0x00, 0x04, 0x01, 0xff, 0xff, 0xff};
-    case_begin("handshake message announcing 16 MiB");
-    RAW(huge_msg, 0, HASP_ERR_LIMIT, hasp_err_alert(HASP_ERR_LIMIT));
+    case_begin("ClientHello announcing 16 MiB (over its syntax: decode_error from the header)");
+    RAW(huge_msg, 0, HASP_ERR_DECODE, HASP_ALERT_DECODE_ERROR);
+    static const uint8_t ch_over[] = {0x16, 0x03, 0x01, 0x00, 0x04, 0x01, 0x02, 0x01, 0x45};
+    case_begin("ClientHello announcing 131,397 bytes (one over the largest legal one)");
+    RAW(ch_over, 0, HASP_ERR_DECODE, HASP_ALERT_DECODE_ERROR);
+    static const uint8_t ke_first[] = {0x16, 0x03, 0x01, 0x00, 0x04, 24, 0xff, 0xff, 0xff};
+    case_begin("KeyUpdate announcing 16 MiB first (the type is judged first: unexpected_message)");
+    RAW(ke_first, 0, HASP_ERR_UNEXPECTED, HASP_ALERT_UNEXPECTED_MESSAGE);
 
     static const uint8_t unknown_msg[] = {0x16, 0x03, 0x01, 0x00, 0x04, 99, 0x00, 0x00, 0x00};
     case_begin("unknown handshake message type 99 first");
@@ -940,8 +946,8 @@ static void client_hellos(void)
     FRESH(h);
     b_reset(&h.comp);
     b_u8(&h.comp, 1);
-    case_begin("compression methods without null");
-    ch_case(&h, HASP_ERR_HANDSHAKE, HASP_ALERT_HANDSHAKE_FAILURE);
+    case_begin("compression methods without null (TLS 1.2: illegal_parameter)");
+    ch_case(&h, HASP_ERR_ILLEGAL_PARAM, HASP_ALERT_ILLEGAL_PARAMETER);
 
     FRESH(h);
     {
@@ -959,10 +965,10 @@ static void client_hellos(void)
     case_begin("duplicate unknown extension");
     ch_case(&h, HASP_ERR_DECODE, HASP_ALERT_DECODE_ERROR);
     FRESH(h);
-    for (int i = 0; i < 70; i++)
-        ch_ext_add(&h, (uint16_t)(0x7000 + i), NULL, 0);
-    case_begin("70 extensions (over the limit of 64)");
-    ch_case(&h, HASP_ERR_LIMIT, hasp_err_alert(HASP_ERR_LIMIT));
+    while (h.ne < 110)
+        ch_ext_add(&h, (uint16_t)(0x7000 + h.ne), NULL, 0);
+    case_begin("110 extensions are served (RFC 8446 4.2; no limit by default)");
+    ch_case(&h, 0, 0);
 
     /* lengths that do not add up */
     FRESH(h);
@@ -1300,13 +1306,13 @@ static void sequence(void)
     duo_del(d);
     flight_free(&f);
 
-    case_begin("ChangeCipherSpec with value 2");
+    case_begin("ChangeCipherSpec with value 2 (unexpected_message, as RFC 8446 5 assigns)");
     d = to_client_flight("ECDHE-RSA-AES128-GCM-SHA256", NULL, 0, NULL, &f);
     SETUP_OR_SKIP(d);
     b_reset(&w);
     flight_emit(&f, &w, 0, 0);
     put_record(&w, HASP_CT_CHANGE_CIPHER_SPEC, HASP_TLS1_2, (const uint8_t *)"\x02", 1);
-    server_case(d, &w, HASP_ERR_DECODE, HASP_ALERT_DECODE_ERROR);
+    server_case(d, &w, HASP_ERR_UNEXPECTED, HASP_ALERT_UNEXPECTED_MESSAGE);
     duo_del(d);
     flight_free(&f);
 

@@ -223,8 +223,8 @@ static void test_bad_input(void)
                                      30,   31,   32,   0x00, 0x00, 0x02, 0xc0, 0x2f, 0x01, 0x01};
     out_len = sizeof(out);
     rc = server_eats(nocomp, sizeof(nocomp), out, &out_len);
-    CHECK(rc == HASP_ERR_HANDSHAKE && out_len == 7 && out[6] == 40,
-          "no null compression: handshake_failure(40) (%s)", hasp_err_name(rc));
+    CHECK(rc == HASP_ERR_ILLEGAL_PARAM && out_len == 7 && out[6] == 47,
+          "no null compression: illegal_parameter(47) (%s)", hasp_err_name(rc));
 
     /* Truncated ClientHello body inside a complete record */
     static const uint8_t trunc[] = {0x16, 0x03, 0x01, 0x00, 0x08, 0x01, 0x00,
