@@ -165,6 +165,9 @@ expect "webpki: server leaf without EKU refused" 1 "no extendedKeyUsage" $R --pu
 expect "rfc5280: server leaf without EKU accepted" 0 "verify: OK" $R --profile rfc5280 --purpose server --host noeku.example.test "$T/noeku.pem"
 expect "webpki: non-critical nameConstraints honoured" 0 "verify: OK" $R --untrusted "$T/ncnc.pem" --host www.allowed.test "$T/ncnc_leaf.pem"
 expect "rfc5280: non-critical nameConstraints refused" 1 "non-critical nameConstraints" $R --profile rfc5280 --untrusted "$T/ncnc.pem" --host www.allowed.test "$T/ncnc_leaf.pem"
+expect "a webpki refusal points at --profile rfc5280" 1 "; --profile rfc5280 validates by RFC 5280 alone" $R --purpose server --host noeku.example.test "$T/noeku.pem"
+expect "an rfc5280 refusal points at --profile webpki" 1 "; --profile webpki validates by the web PKI's rules" $R --profile rfc5280 --untrusted "$T/ncnc.pem" --host www.allowed.test "$T/ncnc_leaf.pem"
+expect "a self-signed leaf points at --cafile" 1 "; to trust it, give it with --cafile FILE" $R --host www.example.test "$T/self.pem"
 expect "usage: bad profile" 2 "'webpki' or 'rfc5280'" $R --profile strict "$T/leaf.pem"
 expect "help exits 0" 0 "--profile webpki|rfc5280" --help
 expect "no host: chain only" 0 "verify: OK" $R "$T/leaf_chain.pem"

@@ -114,7 +114,20 @@ static const char *source_name(int src, int is_last)
 /* The flag that would change the outcome, when there is one. */
 static const char *hint(int rc, const hasp_x509_params *p, const char *reason)
 {
+    /* A rule of one profile: the other one decides otherwise. */
+    if (strstr(reason, "the rfc5280 profile accepts it") ||
+        strstr(reason, "the rfc5280 profile does not"))
+        return "; --profile rfc5280 validates by RFC 5280 alone";
+    if (strstr(reason, "the webpki profile accepts it") ||
+        strstr(reason, "(the webpki profile does not)"))
+        return "; --profile webpki validates by the web PKI's rules";
     switch (rc) {
+    case HASP_ERR_CERT_SELF_SIGNED:
+        return "; to trust it, give it with --cafile FILE";
+    case HASP_ERR_CERT_USAGE:
+        return p->purpose && strstr(reason, "is not for ")
+                   ? "; --purpose server|client checks for the other use"
+                   : "";
     case HASP_ERR_CERT_PATH_LEN:
         return "; allow more intermediates with --max-depth N";
     case HASP_ERR_CERT_CRL:
