@@ -133,10 +133,32 @@ static void usage_cmd(FILE *f, int who)
         if (!d->help || !(d->who & who)) continue;
         char left[64];
         snprintf(left, sizeof(left), "%s%s%s", d->name, d->arg ? " " : "", d->arg ? d->arg : "");
-        if (strlen(left) > 32)
-            fprintf(f, "  %s\n  %-32s %s\n", left, "", d->help);
-        else
-            fprintf(f, "  %-32s %s\n", left, d->help);
+        /* "  --name ARG            help", wrapped at 80 columns */
+        enum { COL = 26, WIDTH = 80 };
+        int at = fprintf(f, "  %s", left);
+        if (at > COL - 2) {
+            fputc('\n', f);
+            at = 0;
+        }
+        const char *h = d->help;
+        while (*h) {
+            const char *sp = strchr(h, ' ');
+            int wl = sp ? (int)(sp - h) : (int)strlen(h);
+            if (at < COL) {
+                at += fprintf(f, "%*s", COL - at, "");
+            } else if (at + 1 + wl > WIDTH) {
+                fprintf(f, "\n%*s", COL, "");
+                at = COL;
+            } else {
+                fputc(' ', f);
+                at++;
+            }
+            at += fprintf(f, "%.*s", wl, h);
+            h += wl;
+            while (*h == ' ')
+                h++;
+        }
+        fputc('\n', f);
     }
     fprintf(f, "\nLIST is colon-separated. Exit status: 0 done, 1 the connection failed,\n"
                "2 usage error. See hasp(1).\n");
