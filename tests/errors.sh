@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The 26 failures a user meets most, each through the tool as a user
+# The 27 failures a user meets most, each through the tool as a user
 # would meet it (hasp client against hasp server, or against the wrong kind
 # of peer), asserting the sentence each side prints: the cause, both sides'
 # values where a negotiation failed, and the flag that would change it.
@@ -245,6 +245,18 @@ alone "nothing listens on the port" 1 "hasp: error: cannot connect to 127.0.0.1:
   "$HASP" client "127.0.0.1:$PORT" $CLI_CA
 alone "unknown host" 1 "hasp: error: cannot resolve no-such-host.invalid" \
   "$HASP" client no-such-host.invalid:443 $CLI_CA
+port_taken() {
+  next_port
+  bg_start "$C/srv" /dev/null "$HASP" server --accept "$PORT" --naccept 1 $SRV_CERT
+  local spid=$BGPID
+  wait_listen "$PORT" "$spid" || return
+  timeout -k 2 "$TMO" "$HASP" server --accept "$PORT" $SRV_CERT </dev/null >"$C/cli.out" 2>"$C/cli.err"
+  local rc=$?
+  bg_stop "$spid"
+  said "$rc" 1 "cannot listen on 127.0.0.1:$PORT: Address already in use (another process listens there: choose another port with --accept)" -
+}
+new_case "the port is taken"
+check "the port is taken" port_taken || keep_case "the port is taken"
 # 22-25: configuration and usage
 alone "key does not match the certificate" 2 "the private key does not belong to the first certificate of the chain (certificate '$CERTS/rsa.pem', key '$CERTS/ecdsa.key')" \
   "$HASP" server --accept 1 --cert "$CERTS/rsa.pem" --key "$CERTS/ecdsa.key"

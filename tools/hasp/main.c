@@ -1036,7 +1036,13 @@ static int listen_on(const char *spec)
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
     if (fd < 0 || bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 64) < 0) {
-        fprintf(stderr, "hasp: error: cannot listen on %s:%s: %s\n", host, port, strerror(errno));
+        int err = errno;
+        fprintf(stderr, "hasp: error: cannot listen on %s:%s: %s%s\n", host, port, strerror(err),
+                err == EADDRINUSE ? " (another process listens there: choose another port with "
+                                    "--accept)"
+                : err == EACCES   ? " (ports below 1024 need privileges: choose another with "
+                                    "--accept)"
+                                  : "");
         freeaddrinfo(res);
         if (fd >= 0) close(fd);
         return -1;
