@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The 27 failures a user meets most, each through the tool as a user
+# The 29 failures a user meets most, each through the tool as a user
 # would meet it (hasp client against hasp server, or against the wrong kind
 # of peer), asserting the sentence each side prints: the cause, both sides'
 # values where a negotiation failed, and the flag that would change it.
@@ -72,6 +72,8 @@ mkpki() {
       -out "$W/self.pem" 2>/dev/null &&
     openssl x509 -in "$CERTS/client-rsa.pem" -out "$W/client-leaf.pem" 2>/dev/null &&
     openssl ca -config "$W/int.cnf" -revoke "$W/client-leaf.pem" -crl_reason keyCompromise \
+      >/dev/null 2>&1 &&
+    openssl ca -config "$W/int.cnf" -revoke "$CERTS/rsa-leaf.pem" -crl_reason superseded \
       >/dev/null 2>&1 &&
     openssl ca -config "$W/int.cnf" -gencrl -out "$W/int.crl" >/dev/null 2>&1
 }
@@ -201,6 +203,12 @@ pair "revoked client certificate (CRL)" "$SRV_CERT --verify-client require --caf
   "$CLI_CA --cert $CERTS/client-rsa.pem --key $CERTS/client-rsa.key" \
   "certificate_revoked(44); the server refused this client's certificate (its log says why)" \
   ") was revoked by 'CN=hasp test intermediate CA, O=hasp tests' on "
+pair "revoked server certificate (CRL)" "$SRV_CERT" "$CLI_CA --crl $W/int.crl --crl-check leaf" \
+  ") was revoked by 'CN=hasp test intermediate CA, O=hasp tests' on " \
+  "the client sent a fatal alert: certificate_revoked(44)"
+pair "client requires a CRL it lacks" "$SRV_CERT" "$CLI_CA --crl-check leaf" \
+  "no CRL from 'CN=hasp test intermediate CA, O=hasp tests' covers certificate 'CN=localhost, O=hasp tests', and the revocation policy (crl_check leaf) requires one (sent certificate_unknown(46) to the server); --crl FILE gives the issuer's current CRL" \
+  "certificate_unknown(46)"
 # 18-19: the wrong protocol on the port
 http_to_tls() {
   next_port

@@ -624,6 +624,8 @@ static const char *failure_hint(const hasp_conn *c, int server)
          "optional"},
         {-1, ") was revoked by",
          "the certificate is on its issuer's CRL: its owner needs a new one"},
+        {-1, "the revocation policy",
+         "--crl FILE gives the issuer's current CRL; --crl-check sets which certificates need one"},
         {-1, "revocation status",
          "--crl FILE gives the issuer's current CRL; --crl-check sets which "
          "certificates need one"},
