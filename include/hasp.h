@@ -228,11 +228,14 @@ void hasp_config_set_verify_time(hasp_config *cfg, int64_t t);
 
 /* Validation profile, where the web PKI (CA/Browser Forum Baseline
  * Requirements) and RFC 5280 disagree (docs/x509.md has the table):
- * WEBPKI (the default) refuses a CA certificate or a certificate without
- * extendedKeyUsage as a TLS server's leaf and accepts non-critical
- * nameConstraints; RFC5280 accepts the first two, refuses the third and
- * wants an authorityKeyIdentifier on a trust anchor that is not
- * self-issued. RFC5280 is for private PKIs and client authentication. */
+ * WEBPKI (the default) adds the CA/Browser Forum's rules (no CA
+ * certificate, no missing or critical extendedKeyUsage in a TLS server's
+ * leaf, no anyExtendedKeyUsage in a leaf, no extendedKeyUsage in a root,
+ * the subject CN repeats a SAN entry, ...) and accepts non-critical
+ * nameConstraints; RFC5280 follows RFC 5280 alone: it accepts those,
+ * refuses non-critical nameConstraints and wants an authorityKeyIdentifier
+ * on a trust anchor that is not self-issued. RFC5280 is for private PKIs
+ * and client authentication. */
 #ifndef HASP_X509_PROFILE_WEBPKI
 #define HASP_X509_PROFILE_WEBPKI 0
 #define HASP_X509_PROFILE_RFC5280 1

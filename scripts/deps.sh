@@ -4,7 +4,7 @@
 set -e
 want="build-essential cmake pkg-config libssl-dev openssl ca-certificates"
 case "${1:-build}" in
-  test)  want="$want gnutls-bin python3 python3-ecdsa valgrind tshark librsvg2-bin wrk iproute2 abigail-tools" ;;
+  test)  want="$want gnutls-bin python3 python3-ecdsa valgrind tshark librsvg2-bin wrk iproute2 abigail-tools man-db groff-base" ;;
   demo)  want="$want" ;;
   fuzz)  want="$want clang libclang-rt-14-dev" ;;
   asan)  want="$want gnutls-bin python3 python3-ecdsa valgrind tshark librsvg2-bin wrk iproute2 abigail-tools" ;;

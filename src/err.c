@@ -176,10 +176,10 @@ static const struct err_row err_rows[] = {
      "RFC 5246 7.4.6: a required TLS 1.2 client certificate missing"},
     {HASP_ERR_CERT_REVOKED, "HASP_ERR_CERT_REVOKED", HASP_CLASS_CERTIFICATE,
      HASP_ALERT_CERTIFICATE_REVOKED, "the certificate was revoked by its issuer",
-     "RFC 8446 6.2, RFC 5280 6.3: a certificate its issuer's CRL lists"},
+     "RFC 5280 6.3.3: the certificate's serial is on a CRL of its issuer"},
     {HASP_ERR_CERT_CRL, "HASP_ERR_CERT_CRL", HASP_CLASS_CERTIFICATE, HASP_ALERT_CERTIFICATE_UNKNOWN,
      "the certificate's revocation status is unknown: no usable CRL",
-     "RFC 8446 6.2: certificate_unknown, for a certificate whose status cannot be known"},
+     "RFC 5280 6.3.3: no usable CRL covers the certificate"},
 };
 
 static const struct err_row *err_find(int code)

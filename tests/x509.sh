@@ -63,6 +63,9 @@ issue rootleaf "/CN=direct" root 30 "$LEAF_EXT\nsubjectAltName=DNS:direct.exampl
 # non-critical nameConstraints
 issue caleaf "/CN=ca as leaf" root 30 "$CA_EXT\nsubjectAltName=DNS:ca.example.test"
 issue noeku "/CN=no eku" root 30 "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nsubjectAltName=DNS:noeku.example.test"
+issue critceku "/CN=critical eku" root 30 "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=critical,serverAuth\nsubjectAltName=DNS:ceku.example.test"
+root ekuroot "/CN=root with eku" "extendedKeyUsage=serverAuth"
+issue ekuroot_leaf "/CN=under a root with eku" ekuroot 30 "$LEAF_EXT\nsubjectAltName=DNS:ekuroot.example.test"
 issue ncnc "/CN=non-critical nc" root 3650 "$CA_EXT\nnameConstraints=permitted;DNS:allowed.test"
 issue ncnc_leaf "/CN=under non-critical nc" ncnc 30 "$LEAF_EXT\nsubjectAltName=DNS:www.allowed.test"
 # a self-signed leaf
@@ -165,6 +168,14 @@ expect "webpki: server leaf without EKU refused" 1 "no extendedKeyUsage" $R --pu
 expect "rfc5280: server leaf without EKU accepted" 0 "verify: OK" $R --profile rfc5280 --purpose server --host noeku.example.test "$T/noeku.pem"
 expect "webpki: non-critical nameConstraints honoured" 0 "verify: OK" $R --untrusted "$T/ncnc.pem" --host www.allowed.test "$T/ncnc_leaf.pem"
 expect "rfc5280: non-critical nameConstraints refused" 1 "non-critical nameConstraints" $R --profile rfc5280 --untrusted "$T/ncnc.pem" --host www.allowed.test "$T/ncnc_leaf.pem"
+expect "a webpki refusal points at --profile rfc5280" 1 "; --profile rfc5280 validates by RFC 5280 alone" $R --purpose server --host noeku.example.test "$T/noeku.pem"
+expect "an rfc5280 refusal points at --profile webpki" 1 "; --profile webpki validates by the web PKI's rules" $R --profile rfc5280 --untrusted "$T/ncnc.pem" --host www.allowed.test "$T/ncnc_leaf.pem"
+expect "a self-signed leaf points at --cafile" 1 "; to trust it, give it with --cafile FILE" $R --host www.example.test "$T/self.pem"
+expect "webpki: critical EKU on a server leaf refused" 1 "critical extendedKeyUsage" $R --purpose server --host ceku.example.test "$T/critceku.pem"
+expect "rfc5280: critical EKU on a server leaf accepted" 0 "verify: OK" $R --profile rfc5280 --purpose server --host ceku.example.test "$T/critceku.pem"
+expect "webpki: a root with EKU refused" 1 "trust anchor 'CN=root with eku' has an extendedKeyUsage" --cafile "$T/ekuroot.pem" --purpose server --host ekuroot.example.test "$T/ekuroot_leaf.pem"
+expect "rfc5280: a root with EKU serverAuth accepted for a server" 0 "verify: OK" --cafile "$T/ekuroot.pem" --profile rfc5280 --purpose server --host ekuroot.example.test "$T/ekuroot_leaf.pem"
+expect "rfc5280: a root with EKU serverAuth refused for a client" 1 "has an extendedKeyUsage without clientAuth" --cafile "$T/ekuroot.pem" --profile rfc5280 --purpose client "$T/ekuroot_leaf.pem"
 expect "usage: bad profile" 2 "'webpki' or 'rfc5280'" $R --profile strict "$T/leaf.pem"
 expect "help exits 0" 0 "--profile webpki|rfc5280" --help
 expect "no host: chain only" 0 "verify: OK" $R "$T/leaf_chain.pem"

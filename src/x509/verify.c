@@ -329,14 +329,14 @@ static int check_path(vctx *v, size_t len)
                              role, name, c->pathlen, c->pathlen == 1 ? "" : "s", below);
                 }
             }
-            if (!code && is_anchor && !is_leaf && c->has_eku) {
+            if (!code && !rfc5280 && is_anchor && !is_leaf && c->has_eku) {
                 code = HASP_ERR_CERT_USAGE;
                 snprintf(why, sizeof(why),
                          "trust anchor '%s' has an extendedKeyUsage, which root certificates "
-                         "must not have (CABF BR 7.1.2.1.2)",
+                         "must not have (CABF BR 7.1.2.1.2); the rfc5280 profile accepts it",
                          name);
             }
-            if (!code && is_anchor && !is_leaf && c->has_aki &&
+            if (!code && !rfc5280 && is_anchor && !is_leaf && c->has_aki &&
                 (!c->aki_has_keyid || c->aki_has_issuer_serial ||
                  (c->self_issued && c->has_ski &&
                   (c->aki_keyid.len != c->ski.len ||
@@ -344,7 +344,7 @@ static int check_path(vctx *v, size_t len)
                 code = HASP_ERR_CERT_BAD;
                 snprintf(why, sizeof(why),
                          "trust anchor '%s' has an authorityKeyIdentifier that is not just its "
-                         "own key identifier (CABF BR 7.1.2.1.3)",
+                         "own key identifier (CABF BR 7.1.2.1.3); the rfc5280 profile accepts it",
                          name);
             }
         }
@@ -355,11 +355,13 @@ static int check_path(vctx *v, size_t len)
                          "end-entity certificate '%s' has nameConstraints, which only CAs may "
                          "have (RFC 5280 4.2.1.10)",
                          name);
-            } else if (p->purpose == HASP_X509_PURPOSE_SERVER && c->has_eku && c->eku_critical) {
+            } else if (!rfc5280 && p->purpose == HASP_X509_PURPOSE_SERVER && c->has_eku &&
+                       c->eku_critical) {
                 code = HASP_ERR_CERT_USAGE;
                 snprintf(why, sizeof(why),
                          "certificate '%s' has a critical extendedKeyUsage, which TLS server "
-                         "certificates must not have (CABF BR 7.1.2.7.6)",
+                         "certificates must not have (CABF BR 7.1.2.7.6); the rfc5280 profile "
+                         "accepts it",
                          name);
             } else if (!rfc5280 && p->purpose == HASP_X509_PURPOSE_SERVER &&
                        ((c->has_bc && c->ca) || (c->has_ku && (c->ku & HASP_KU_KEY_CERT_SIGN)))) {
@@ -375,22 +377,24 @@ static int check_path(vctx *v, size_t len)
                          "certificate '%s' has no extendedKeyUsage; the webpki profile requires "
                          "serverAuth in it (CABF BR 7.1.2.7.6), the rfc5280 profile does not",
                          name);
-            } else if (c->has_san && c->san_critical && x509_name_rdn_count(c->subject) > 0) {
+            } else if (!rfc5280 && c->has_san && c->san_critical &&
+                       x509_name_rdn_count(c->subject) > 0) {
                 code = HASP_ERR_CERT_BAD;
                 snprintf(why, sizeof(why),
                          "certificate '%s' has a critical subjectAltName and a non-empty subject "
-                         "(CABF BR 7.1.2.7.12)",
+                         "(CABF BR 7.1.2.7.12); the rfc5280 profile accepts it",
                          name);
             }
         }
         if (!code && is_leaf) {
-            if (p->purpose && c->has_eku && c->eku_any) {
+            if (!rfc5280 && p->purpose && c->has_eku && c->eku_any) {
                 /* CABF BR 7.1.2.7.10: anyExtendedKeyUsage MUST NOT be in a
                  * subscriber certificate (on a CA it is accepted). */
                 code = HASP_ERR_CERT_USAGE;
                 snprintf(why, sizeof(why),
                          "certificate '%s' has anyExtendedKeyUsage, which end-entity "
-                         "certificates must not have (CABF BR 7.1.2.7.10)",
+                         "certificates must not have (CABF BR 7.1.2.7.10); the rfc5280 profile "
+                         "accepts it",
                          name);
             } else if (!is_purpose_ok(c, p->purpose)) {
                 code = HASP_ERR_CERT_USAGE;
@@ -445,11 +449,13 @@ static int check_path(vctx *v, size_t len)
                      p->host, names,
                      c->has_san ? ""
                                 : " (the subject CN is not used unless CN fallback is enabled)");
-        } else {
+        } else if (!rfc5280) {
             char err[400] = "";
             if (x509_cn_consistent(c, err, sizeof(err)) != 0) {
                 code = HASP_ERR_CERT_NAME;
-                snprintf(why, sizeof(why), "certificate '%s' is inconsistent: %s", name, err);
+                snprintf(why, sizeof(why),
+                         "certificate '%s' is inconsistent: %s; the rfc5280 profile accepts it",
+                         name, err);
             }
         }
     }

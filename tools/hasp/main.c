@@ -134,10 +134,32 @@ static void usage_cmd(FILE *f, int who)
         if (!d->help || !(d->who & who)) continue;
         char left[64];
         snprintf(left, sizeof(left), "%s%s%s", d->name, d->arg ? " " : "", d->arg ? d->arg : "");
-        if (strlen(left) > 32)
-            fprintf(f, "  %s\n  %-32s %s\n", left, "", d->help);
-        else
-            fprintf(f, "  %-32s %s\n", left, d->help);
+        /* "  --name ARG            help", wrapped at 80 columns */
+        enum { COL = 26, WIDTH = 80 };
+        int at = fprintf(f, "  %s", left);
+        if (at > COL - 2) {
+            fputc('\n', f);
+            at = 0;
+        }
+        const char *h = d->help;
+        while (*h) {
+            const char *sp = strchr(h, ' ');
+            int wl = sp ? (int)(sp - h) : (int)strlen(h);
+            if (at < COL) {
+                at += fprintf(f, "%*s", COL - at, "");
+            } else if (at + 1 + wl > WIDTH) {
+                fprintf(f, "\n%*s", COL, "");
+                at = COL;
+            } else {
+                fputc(' ', f);
+                at++;
+            }
+            at += fprintf(f, "%.*s", wl, h);
+            h += wl;
+            while (*h == ' ')
+                h++;
+        }
+        fputc('\n', f);
     }
     fprintf(f, "\nLIST is colon-separated. Exit status: 0 done, 1 the connection failed,\n"
                "2 usage error. See hasp(1).\n");
@@ -604,6 +626,8 @@ static const char *failure_hint(const hasp_conn *c, int server)
          "optional"},
         {-1, ") was revoked by",
          "the certificate is on its issuer's CRL: its owner needs a new one"},
+        {-1, "the revocation policy",
+         "--crl FILE gives the issuer's current CRL; --crl-check sets which certificates need one"},
         {-1, "revocation status",
          "--crl FILE gives the issuer's current CRL; --crl-check sets which "
          "certificates need one"},
@@ -614,6 +638,17 @@ static const char *failure_hint(const hasp_conn *c, int server)
          "--cafile FILE on this server names the CA that issues client "
          "certificates"},
         {0, "does not match", "--servername NAME checks the certificate against another name"},
+        {0, "this client requires TLS 1.3", "without --tls1_3 this client accepts TLS 1.2 too"},
+        {-1, "the rfc5280 profile accepts it",
+         "--verify-profile rfc5280 validates by RFC 5280 alone"},
+        {-1, "the rfc5280 profile does not",
+         "--verify-profile rfc5280 validates by RFC 5280 alone"},
+        {-1, "the webpki profile accepts it",
+         "--verify-profile webpki validates by the web PKI's rules"},
+        {-1, "(the webpki profile does not)",
+         "--verify-profile webpki validates by the web PKI's rules"},
+        {1, "maximum depth of", "--max-depth N allows more intermediates"},
+        {0, "maximum depth of", "--max-depth N allows more intermediates"},
         {0, "expired on",
          "the server's certificate must be renewed (or this host's clock is wrong)"},
         {0, "certificate verify failed",
@@ -1030,7 +1065,13 @@ static int listen_on(const char *spec)
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
     if (fd < 0 || bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 64) < 0) {
-        fprintf(stderr, "hasp: error: cannot listen on %s:%s: %s\n", host, port, strerror(errno));
+        int err = errno;
+        fprintf(stderr, "hasp: error: cannot listen on %s:%s: %s%s\n", host, port, strerror(err),
+                err == EADDRINUSE ? " (another process listens there: choose another port with "
+                                    "--accept)"
+                : err == EACCES   ? " (ports below 1024 need privileges: choose another with "
+                                    "--accept)"
+                                  : "");
         freeaddrinfo(res);
         if (fd >= 0) close(fd);
         return -1;

@@ -19,29 +19,29 @@ int hasp_cmd_verify(int argc, char **argv);
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: hasp verify --cafile ROOTS.pem [options] LEAF.pem\n"
-            "\n"
-            "Builds a path from the leaf (the first certificate in LEAF.pem; any others\n"
-            "there count as sent with it) through the intermediates to a root in ROOTS.pem,\n"
-            "validates it (RFC 5280 with the rules of the chosen profile) and prints it, or\n"
-            "the reason it fails.\n"
-            "\n"
-            "  --cafile FILE         trust anchors (PEM); required\n"
-            "  --untrusted FILE      more intermediates (PEM), as a server's config holds them\n"
-            "  --host NAME           check the leaf against this DNS name\n"
-            "  --ip ADDR             check the leaf against this IPv4 or IPv6 address\n"
-            "  --at-time TIME        validate at this RFC 3339 time or epoch second (default now)\n"
-            "  --purpose server|client  the extendedKeyUsage the leaf needs (default: none)\n"
-            "  --profile webpki|rfc5280 validation profile (default webpki; see hasp(1))\n"
-            "  --crl FILE            a CRL (PEM or DER) to check revocation against; repeatable\n"
-            "  --crl-check leaf|chain  require a CRL for the leaf, or for every certificate\n"
-            "                        below the anchor (default: check those a CRL covers)\n"
-            "  --max-depth N         at most N intermediates, 0 to 255, self-issued ones not\n"
-            "                        counted; as openssl verify -verify_depth N (default 9)\n"
-            "  -h, --help            this help\n"
-            "\n"
-            "Exit status: 0 valid, 1 invalid, 2 usage error.\n");
+    fprintf(f, "usage: hasp verify --cafile ROOTS.pem [options] LEAF.pem\n"
+               "\n"
+               "Builds a path from the leaf (the first certificate in LEAF.pem; any others\n"
+               "there count as sent with it) through the intermediates to a root in ROOTS.pem,\n"
+               "validates it (RFC 5280 with the rules of the chosen profile) and prints it, or\n"
+               "the reason it fails.\n"
+               "\n"
+               "  --cafile FILE         trust anchors (PEM); required\n"
+               "  --untrusted FILE      more intermediates (PEM), as a server's config has them\n"
+               "  --host NAME           check the leaf against this DNS name\n"
+               "  --ip ADDR             check the leaf against this IPv4 or IPv6 address\n"
+               "  --at-time TIME        validate at this RFC 3339 time or epoch second\n"
+               "                        (default: now)\n"
+               "  --purpose server|client  the extendedKeyUsage the leaf needs (default: none)\n"
+               "  --profile webpki|rfc5280 validation profile (default webpki; see hasp(1))\n"
+               "  --crl FILE            a CRL (PEM or DER) to check revocation; repeatable\n"
+               "  --crl-check leaf|chain  require a CRL for the leaf, or for every certificate\n"
+               "                        below the anchor (default: check those a CRL covers)\n"
+               "  --max-depth N         at most N intermediates, 0 to 255, self-issued ones not\n"
+               "                        counted; as openssl verify -verify_depth N (default 9)\n"
+               "  -h, --help            this help\n"
+               "\n"
+               "Exit status: 0 valid, 1 invalid, 2 usage error.\n");
 }
 
 /* "2024-01-01T00:00:00Z", "2024-01-01T00:00:00+02:00", "2024-01-01 00:00:00",
@@ -114,7 +114,20 @@ static const char *source_name(int src, int is_last)
 /* The flag that would change the outcome, when there is one. */
 static const char *hint(int rc, const hasp_x509_params *p, const char *reason)
 {
+    /* A rule of one profile: the other one decides otherwise. */
+    if (strstr(reason, "the rfc5280 profile accepts it") ||
+        strstr(reason, "the rfc5280 profile does not"))
+        return "; --profile rfc5280 validates by RFC 5280 alone";
+    if (strstr(reason, "the webpki profile accepts it") ||
+        strstr(reason, "(the webpki profile does not)"))
+        return "; --profile webpki validates by the web PKI's rules";
     switch (rc) {
+    case HASP_ERR_CERT_SELF_SIGNED:
+        return "; to trust it, give it with --cafile FILE";
+    case HASP_ERR_CERT_USAGE:
+        return p->purpose && strstr(reason, "is not for ")
+                   ? "; --purpose server|client checks for the other use"
+                   : "";
     case HASP_ERR_CERT_PATH_LEN:
         return "; allow more intermediates with --max-depth N";
     case HASP_ERR_CERT_CRL:
