@@ -35,13 +35,11 @@ static const uint16_t default_groups[] = {
     HASP_GROUP_FFDHE3072};
 
 static const uint16_t default_sigalgs[] = {
-    HASP_SIG_ECDSA_SECP256R1_SHA256, HASP_SIG_ECDSA_SECP384R1_SHA384,
-    HASP_SIG_ED25519_SCHEME,         HASP_SIG_RSA_PSS_RSAE_SHA256,
-    HASP_SIG_RSA_PSS_RSAE_SHA384,    HASP_SIG_RSA_PSS_RSAE_SHA512,
-    HASP_SIG_RSA_PSS_PSS_SHA256,     HASP_SIG_RSA_PSS_PSS_SHA384,
-    HASP_SIG_RSA_PSS_PSS_SHA512,
-    HASP_SIG_RSA_PKCS1_SHA256,       HASP_SIG_RSA_PKCS1_SHA384,
-    HASP_SIG_RSA_PKCS1_SHA512,       HASP_SIG_ECDSA_SECP521R1_SHA512,
+    HASP_SIG_ECDSA_SECP256R1_SHA256, HASP_SIG_ECDSA_SECP384R1_SHA384, HASP_SIG_ED25519_SCHEME,
+    HASP_SIG_RSA_PSS_RSAE_SHA256,    HASP_SIG_RSA_PSS_RSAE_SHA384,    HASP_SIG_RSA_PSS_RSAE_SHA512,
+    HASP_SIG_RSA_PSS_PSS_SHA256,     HASP_SIG_RSA_PSS_PSS_SHA384,     HASP_SIG_RSA_PSS_PSS_SHA512,
+    HASP_SIG_RSA_PKCS1_SHA256,       HASP_SIG_RSA_PKCS1_SHA384,       HASP_SIG_RSA_PKCS1_SHA512,
+    HASP_SIG_ECDSA_SECP521R1_SHA512,
 };
 
 hasp_config *hasp_config_new(void)
@@ -191,10 +189,11 @@ static int suite13_item(hasp_config *cfg, const char *item, void *arg)
     uint16_t *list = arg;
     const hasp_suite *s = hasp_suite_by_name(item);
     if (!s || !hasp_suite_is_tls13(s))
-        return cfg_fail(cfg, HASP_ERR_USAGE,
-                        "'%s' is not a TLS 1.3 cipher suite (TLS_AES_128_GCM_SHA256, "
-                        "TLS_AES_256_GCM_SHA384, TLS_CHACHA20_POLY1305_SHA256)",
-                        item);
+        return cfg_fail(
+            cfg, HASP_ERR_USAGE,
+            "'%s' is not a TLS 1.3 cipher suite (TLS_AES_128_GCM_SHA256, "
+            "TLS_AES_256_GCM_SHA384, TLS_CHACHA20_POLY1305_SHA256, TLS_AES_128_CCM_SHA256)",
+            item);
     for (size_t i = 1; i <= list[0]; i++)
         if (list[i] == s->id) return 0;
     if (list[0] < 8) list[++list[0]] = s->id;

@@ -19,11 +19,14 @@ enum {
     C_AES128CBC,
     C_AES256CBC,
     C_3DESCBC,
+    C_AES128CCM,
+    C_AES256CCM,
     C_COUNT,
 };
 
 static const char *const cipher_names[C_COUNT] = {
-    "AES-128-GCM", "AES-256-GCM", "ChaCha20-Poly1305", "AES-128-CBC", "AES-256-CBC", "DES-EDE3-CBC",
+    "AES-128-GCM", "AES-256-GCM", "ChaCha20-Poly1305", "AES-128-CBC",
+    "AES-256-CBC", "DES-EDE3-CBC",      "AES-128-CCM",       "AES-256-CCM",
 };
 static EVP_CIPHER *ciphers[C_COUNT];
 static pthread_once_t ciphers_once = PTHREAD_ONCE_INIT;
@@ -57,6 +60,10 @@ size_t hasp_aead_key_len(int alg)
         return 32;
     case HASP_AEAD_CHACHA20POLY1305:
         return 32;
+    case HASP_AEAD_AES128CCM:
+        return 16;
+    case HASP_AEAD_AES256CCM:
+        return 32;
     default:
         return 0;
     }
@@ -71,9 +78,55 @@ static int aead_index(int alg)
         return C_AES256GCM;
     case HASP_AEAD_CHACHA20POLY1305:
         return C_CHACHA;
+    case HASP_AEAD_AES128CCM:
+        return C_AES128CCM;
+    case HASP_AEAD_AES256CCM:
+        return C_AES256CCM;
     default:
         return -1;
     }
+}
+
+static int is_ccm(int alg)
+{
+    return alg == HASP_AEAD_AES128CCM || alg == HASP_AEAD_AES256CCM;
+}
+
+/* CCM is one-shot: the total length first, then the additional data, then
+ * all the text in one call (decryption checks the tag in that call). */
+static int ccm_seal(hasp_aead_ctx *c, const uint8_t nonce[12], const uint8_t *aad, size_t aad_len,
+                    const uint8_t *in1, size_t len1, const uint8_t *in2, size_t len2, uint8_t *out)
+{
+    const size_t len = len1 + len2;
+    if (len1 && in1 != out) memmove(out, in1, len1);
+    if (len2 && in2 != out + len1) memmove(out + len1, in2, len2);
+    int n = 0, m = 0;
+    ENSURE_MSG(EVP_CipherInit_ex2(c->ctx, NULL, NULL, nonce, 1, NULL) &&
+                   EVP_CipherUpdate(c->ctx, NULL, &n, NULL, (int)len) &&
+                   (!aad_len || EVP_CipherUpdate(c->ctx, NULL, &n, aad, (int)aad_len)) &&
+                   EVP_CipherUpdate(c->ctx, out, &n, out, (int)len) &&
+                   EVP_CipherFinal_ex(c->ctx, out + n, &m) &&
+                   EVP_CIPHER_CTX_ctrl(c->ctx, EVP_CTRL_AEAD_GET_TAG, HASP_AEAD_TAG_LEN,
+                                       out + len) > 0,
+               HASP_ERR_CRYPTO, "AEAD: AES-CCM encryption failed");
+    return 0;
+}
+
+static int ccm_open(hasp_aead_ctx *c, const uint8_t nonce[12], const uint8_t *aad, size_t aad_len,
+                    const uint8_t *in, size_t ct_len, uint8_t *tag, uint8_t *out)
+{
+    int n = 0;
+    ENSURE_MSG(EVP_CipherInit_ex2(c->ctx, NULL, NULL, nonce, 0, NULL) &&
+                   EVP_CIPHER_CTX_ctrl(c->ctx, EVP_CTRL_AEAD_SET_TAG, HASP_AEAD_TAG_LEN, tag) >
+                       0 &&
+                   EVP_CipherUpdate(c->ctx, NULL, &n, NULL, (int)ct_len) &&
+                   (!aad_len || EVP_CipherUpdate(c->ctx, NULL, &n, aad, (int)aad_len)),
+               HASP_ERR_CRYPTO, "AEAD: AES-CCM setup failed");
+    if (EVP_CipherUpdate(c->ctx, out, &n, in, (int)ct_len) <= 0) {
+        OPENSSL_cleanse(out, ct_len);
+        FAIL(HASP_ERR_BAD_MAC, "the record failed authentication (AEAD tag mismatch)");
+    }
+    return 0;
 }
 
 hasp_aead_ctx *hasp_aead_new(int alg, int encrypt, const uint8_t *key)
@@ -94,7 +147,14 @@ hasp_aead_ctx *hasp_aead_new(int alg, int encrypt, const uint8_t *key)
     c->alg = alg;
     c->encrypt = encrypt ? 1 : 0;
     c->ctx = EVP_CIPHER_CTX_new();
-    if (c->ctx == NULL || !EVP_CipherInit_ex2(c->ctx, cipher, key, NULL, c->encrypt, NULL)) {
+    /* CCM: a 12-byte nonce (L = 3) and a 16-byte tag, fixed before the key */
+    int ccm = is_ccm(alg);
+    if (c->ctx == NULL ||
+        (ccm && (!EVP_CipherInit_ex2(c->ctx, cipher, NULL, NULL, c->encrypt, NULL) ||
+                 EVP_CIPHER_CTX_ctrl(c->ctx, EVP_CTRL_AEAD_SET_IVLEN, 12, NULL) <= 0 ||
+                 EVP_CIPHER_CTX_ctrl(c->ctx, EVP_CTRL_AEAD_SET_TAG, HASP_AEAD_TAG_LEN, NULL) <=
+                     0)) ||
+        !EVP_CipherInit_ex2(c->ctx, ccm ? NULL : cipher, key, NULL, c->encrypt, NULL)) {
         hasp_aead_free(c);
         hasp_err_set(HASP_ERR_CRYPTO, __FILE__, __LINE__, "could not set up %s with the key",
                      cipher_names[idx]);
@@ -115,6 +175,7 @@ int hasp_aead_seal2(hasp_aead_ctx *c, const uint8_t nonce[12], const uint8_t *aa
     ENSURE(c != NULL && c->encrypt, HASP_ERR_USAGE);
     ENSURE(len1 <= INT_MAX - 64 && len2 <= INT_MAX - 64 - len1 && aad_len <= INT_MAX,
            HASP_ERR_USAGE);
+    if (is_ccm(c->alg)) return ccm_seal(c, nonce, aad, aad_len, in1, len1, in2, len2, out);
     int n = 0, m = 0;
     const size_t len = len1 + len2;
     ENSURE_MSG(EVP_CipherInit_ex2(c->ctx, NULL, NULL, nonce, 1, NULL), HASP_ERR_CRYPTO,
@@ -163,6 +224,20 @@ int hasp_aead_open2(hasp_aead_ctx *c, const uint8_t nonce[12], const uint8_t *aa
     ENSURE(out1_len <= ct_len, HASP_ERR_USAGE);
     uint8_t tag[HASP_AEAD_TAG_LEN];
     memcpy(tag, in + ct_len, HASP_AEAD_TAG_LEN);
+    if (is_ccm(c->alg)) {
+        if (out2 == out1 + out1_len) return ccm_open(c, nonce, aad, aad_len, in, ct_len, tag, out1);
+        /* two destinations: through a buffer of our own */
+        uint8_t *tmp = hasp_malloc(ct_len ? ct_len : 1);
+        ENSURE(tmp != NULL, HASP_ERR_NOMEM);
+        int rc = ccm_open(c, nonce, aad, aad_len, in, ct_len, tag, tmp);
+        if (rc == 0) {
+            memcpy(out1, tmp, out1_len);
+            memcpy(out2, tmp + out1_len, ct_len - out1_len);
+        }
+        OPENSSL_cleanse(tmp, ct_len);
+        hasp_free(tmp);
+        return rc;
+    }
     int n = 0, m = 0;
     ENSURE_MSG(EVP_CipherInit_ex2(c->ctx, NULL, NULL, nonce, 0, NULL), HASP_ERR_CRYPTO,
                "AEAD: could not set the nonce");

@@ -317,6 +317,10 @@ TLS_RSA_WITH_AES_128_CBC_SHA                  002f AES128-SHA                   
 TLS_RSA_WITH_AES_256_CBC_SHA                  0035 AES256-SHA                    rsa   rsa   RSA         AES-256-CBC       SHA1
 TLS_RSA_WITH_AES_128_CBC_SHA256               003c AES128-SHA256                 rsa   rsa   RSA         AES-128-CBC       SHA256
 TLS_RSA_WITH_AES_256_CBC_SHA256               003d AES256-SHA256                 rsa   rsa   RSA         AES-256-CBC       SHA256
+TLS_ECDHE_ECDSA_WITH_AES_128_CCM              c0ac ECDHE-ECDSA-AES128-CCM        ecdsa ecdhe ECDHE-ECDSA AES-128-CCM       AEAD
+TLS_ECDHE_ECDSA_WITH_AES_256_CCM              c0ad ECDHE-ECDSA-AES256-CCM        ecdsa ecdhe ECDHE-ECDSA AES-256-CCM       AEAD
+TLS_DHE_RSA_WITH_AES_128_CCM                  c09e DHE-RSA-AES128-CCM            rsa   dhe   DHE-RSA     AES-128-CCM       AEAD
+TLS_RSA_WITH_AES_256_CCM                      c09d AES256-CCM                    rsa   rsa   RSA         AES-256-CCM       AEAD
 TLS_RSA_WITH_3DES_EDE_CBC_SHA                 000a DES-CBC3-SHA                  rsa   rsa   RSA         3DES-CBC          SHA1
 "
 # Parsed into parallel arrays S_IANA, S_ID, S_OSSL, S_CERT, S_KX, S_GKX,

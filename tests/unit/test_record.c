@@ -140,6 +140,9 @@ static void make_cfgs(void)
     add_cfg("TLS1.3 AES-128-GCM", HASP_REC_AEAD13, HASP_AEAD_AES128GCM, 0, 0);
     add_cfg("TLS1.3 AES-256-GCM", HASP_REC_AEAD13, HASP_AEAD_AES256GCM, 0, 0);
     add_cfg("TLS1.3 ChaCha20-Poly1305", HASP_REC_AEAD13, HASP_AEAD_CHACHA20POLY1305, 0, 0);
+    add_cfg("TLS1.2 AES-128-CCM", HASP_REC_AEAD12, HASP_AEAD_AES128CCM, 0, 0);
+    add_cfg("TLS1.2 AES-256-CCM", HASP_REC_AEAD12, HASP_AEAD_AES256CCM, 0, 0);
+    add_cfg("TLS1.3 AES-128-CCM", HASP_REC_AEAD13, HASP_AEAD_AES128CCM, 0, 0);
     static const struct {
         int alg;
         const char *n;
