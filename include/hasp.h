@@ -426,7 +426,9 @@ void hasp_conn_output_done(hasp_conn *c, size_t n);
 int hasp_conn_handshake(hasp_conn *c);
 /* Plaintext. read returns bytes (> 0), 0 after the peer's close_notify,
  * HASP_WANT_POLLIN, or an error (HASP_ERR_TRUNCATED for EOF without
- * close_notify). write returns len or an error. */
+ * close_notify). write returns len, HASP_WANT_POLLIN while a TLS 1.2
+ * renegotiation completes first (send the output, feed input, call again),
+ * or an error. */
 int hasp_conn_read(hasp_conn *c, void *buf, size_t len);
 int hasp_conn_write(hasp_conn *c, const void *buf, size_t len);
 /* Queue close_notify. */

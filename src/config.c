@@ -192,7 +192,8 @@ static int suite13_item(hasp_config *cfg, const char *item, void *arg)
         return cfg_fail(
             cfg, HASP_ERR_USAGE,
             "'%s' is not a TLS 1.3 cipher suite (TLS_AES_128_GCM_SHA256, "
-            "TLS_AES_256_GCM_SHA384, TLS_CHACHA20_POLY1305_SHA256, TLS_AES_128_CCM_SHA256)",
+            "TLS_AES_256_GCM_SHA384, TLS_CHACHA20_POLY1305_SHA256, TLS_AES_128_CCM_SHA256, "
+            "TLS_AES_128_CCM_8_SHA256)",
             item);
     for (size_t i = 1; i <= list[0]; i++)
         if (list[i] == s->id) return 0;

@@ -857,6 +857,20 @@ int hasp_conn_write(hasp_conn *c, const void *buf, size_t len)
     if (c->close_sent || c->state == ST_CLOSED) return HASP_ERR_CLOSED;
     if (len > 0x7fffffff) len = 0x7fffffff;
     hasp_err_clear();
+    if (c->hs && c->hs->reneg) {
+        /* A renegotiation under way completes before new data goes out (as
+         * OpenSSL does): the data then follows the new Finished, under the
+         * new keys, and never lands between the peer's messages. */
+        for (;;) {
+            int r = reneg_drive(c);
+            if (r < 0) return conn_fail(c, r);
+            if (r == 0) break;
+            if (c->peer_closed) return HASP_ERR_CLOSED;
+            r = read_record(c); /* data that comes meanwhile is kept for the reader */
+            if (r == HASP_WANT_POLLIN) return r;
+            if (r < 0) return conn_fail(c, r);
+        }
+    }
     int rc = conn_send_record(c, HASP_CT_APPLICATION_DATA, buf, len);
     if (rc < 0) return conn_fail(c, rc);
     return (int)len;

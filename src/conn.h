@@ -15,7 +15,7 @@
 
 struct hasp_x509_store;
 
-#define HASP_MAX_SUITES 48
+#define HASP_MAX_SUITES 64
 #define HASP_MAX_GROUPS 16
 #define HASP_MAX_SIGALGS 16
 #define HASP_MAX_CERTS 8

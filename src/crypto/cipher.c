@@ -1,4 +1,4 @@
-/* AEAD (AES-GCM, ChaCha20-Poly1305) and raw CBC (AES, 3DES). Each context
+/* AEAD (AES-GCM, ChaCha20-Poly1305, AES-CCM and AES-CCM_8) and raw CBC (AES, 3DES). Each context
  * runs the key schedule once; a record only sets the IV. */
 #include "../alloc.h"
 #include <openssl/core_names.h>
@@ -25,8 +25,8 @@ enum {
 };
 
 static const char *const cipher_names[C_COUNT] = {
-    "AES-128-GCM", "AES-256-GCM", "ChaCha20-Poly1305", "AES-128-CBC",
-    "AES-256-CBC", "DES-EDE3-CBC",      "AES-128-CCM",       "AES-256-CCM",
+    "AES-128-GCM", "AES-256-GCM",  "ChaCha20-Poly1305", "AES-128-CBC",
+    "AES-256-CBC", "DES-EDE3-CBC", "AES-128-CCM",       "AES-256-CCM",
 };
 static EVP_CIPHER *ciphers[C_COUNT];
 static pthread_once_t ciphers_once = PTHREAD_ONCE_INIT;
@@ -49,7 +49,13 @@ struct hasp_aead_ctx {
     EVP_CIPHER_CTX *ctx;
     int alg;
     int encrypt;
+    size_t tag_len;
 };
+
+size_t hasp_aead_tag_len(int alg)
+{
+    return alg == HASP_AEAD_AES128CCM8 || alg == HASP_AEAD_AES256CCM8 ? 8 : HASP_AEAD_TAG_LEN;
+}
 
 size_t hasp_aead_key_len(int alg)
 {
@@ -61,8 +67,10 @@ size_t hasp_aead_key_len(int alg)
     case HASP_AEAD_CHACHA20POLY1305:
         return 32;
     case HASP_AEAD_AES128CCM:
+    case HASP_AEAD_AES128CCM8:
         return 16;
     case HASP_AEAD_AES256CCM:
+    case HASP_AEAD_AES256CCM8:
         return 32;
     default:
         return 0;
@@ -79,8 +87,10 @@ static int aead_index(int alg)
     case HASP_AEAD_CHACHA20POLY1305:
         return C_CHACHA;
     case HASP_AEAD_AES128CCM:
+    case HASP_AEAD_AES128CCM8:
         return C_AES128CCM;
     case HASP_AEAD_AES256CCM:
+    case HASP_AEAD_AES256CCM8:
         return C_AES256CCM;
     default:
         return -1;
@@ -89,7 +99,8 @@ static int aead_index(int alg)
 
 static int is_ccm(int alg)
 {
-    return alg == HASP_AEAD_AES128CCM || alg == HASP_AEAD_AES256CCM;
+    return alg == HASP_AEAD_AES128CCM || alg == HASP_AEAD_AES256CCM ||
+           alg == HASP_AEAD_AES128CCM8 || alg == HASP_AEAD_AES256CCM8;
 }
 
 /* CCM is one-shot: the total length first, then the additional data, then
@@ -106,8 +117,8 @@ static int ccm_seal(hasp_aead_ctx *c, const uint8_t nonce[12], const uint8_t *aa
                    (!aad_len || EVP_CipherUpdate(c->ctx, NULL, &n, aad, (int)aad_len)) &&
                    EVP_CipherUpdate(c->ctx, out, &n, out, (int)len) &&
                    EVP_CipherFinal_ex(c->ctx, out + n, &m) &&
-                   EVP_CIPHER_CTX_ctrl(c->ctx, EVP_CTRL_AEAD_GET_TAG, HASP_AEAD_TAG_LEN,
-                                       out + len) > 0,
+                   EVP_CIPHER_CTX_ctrl(c->ctx, EVP_CTRL_AEAD_GET_TAG, (int)c->tag_len, out + len) >
+                       0,
                HASP_ERR_CRYPTO, "AEAD: AES-CCM encryption failed");
     return 0;
 }
@@ -117,8 +128,7 @@ static int ccm_open(hasp_aead_ctx *c, const uint8_t nonce[12], const uint8_t *aa
 {
     int n = 0;
     ENSURE_MSG(EVP_CipherInit_ex2(c->ctx, NULL, NULL, nonce, 0, NULL) &&
-                   EVP_CIPHER_CTX_ctrl(c->ctx, EVP_CTRL_AEAD_SET_TAG, HASP_AEAD_TAG_LEN, tag) >
-                       0 &&
+                   EVP_CIPHER_CTX_ctrl(c->ctx, EVP_CTRL_AEAD_SET_TAG, (int)c->tag_len, tag) > 0 &&
                    EVP_CipherUpdate(c->ctx, NULL, &n, NULL, (int)ct_len) &&
                    (!aad_len || EVP_CipherUpdate(c->ctx, NULL, &n, aad, (int)aad_len)),
                HASP_ERR_CRYPTO, "AEAD: AES-CCM setup failed");
@@ -146,14 +156,14 @@ hasp_aead_ctx *hasp_aead_new(int alg, int encrypt, const uint8_t *key)
     ENSURE_PTR(c != NULL, HASP_ERR_NOMEM);
     c->alg = alg;
     c->encrypt = encrypt ? 1 : 0;
+    c->tag_len = hasp_aead_tag_len(alg);
     c->ctx = EVP_CIPHER_CTX_new();
-    /* CCM: a 12-byte nonce (L = 3) and a 16-byte tag, fixed before the key */
+    /* CCM: a 12-byte nonce (L = 3) and the tag length, fixed before the key */
     int ccm = is_ccm(alg);
     if (c->ctx == NULL ||
         (ccm && (!EVP_CipherInit_ex2(c->ctx, cipher, NULL, NULL, c->encrypt, NULL) ||
                  EVP_CIPHER_CTX_ctrl(c->ctx, EVP_CTRL_AEAD_SET_IVLEN, 12, NULL) <= 0 ||
-                 EVP_CIPHER_CTX_ctrl(c->ctx, EVP_CTRL_AEAD_SET_TAG, HASP_AEAD_TAG_LEN, NULL) <=
-                     0)) ||
+                 EVP_CIPHER_CTX_ctrl(c->ctx, EVP_CTRL_AEAD_SET_TAG, (int)c->tag_len, NULL) <= 0)) ||
         !EVP_CipherInit_ex2(c->ctx, ccm ? NULL : cipher, key, NULL, c->encrypt, NULL)) {
         hasp_aead_free(c);
         hasp_err_set(HASP_ERR_CRYPTO, __FILE__, __LINE__, "could not set up %s with the key",
@@ -196,7 +206,7 @@ int hasp_aead_seal2(hasp_aead_ctx *c, const uint8_t nonce[12], const uint8_t *aa
     }
     ENSURE_MSG(EVP_CipherFinal_ex(c->ctx, out + n, &m), HASP_ERR_CRYPTO, "AEAD: encryption failed");
     OSSL_PARAM params[2] = {
-        OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, out + len, HASP_AEAD_TAG_LEN),
+        OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, out + len, c->tag_len),
         OSSL_PARAM_construct_end(),
     };
     ENSURE_MSG(EVP_CIPHER_CTX_get_params(c->ctx, params), HASP_ERR_CRYPTO,
@@ -207,9 +217,10 @@ int hasp_aead_seal2(hasp_aead_ctx *c, const uint8_t nonce[12], const uint8_t *aa
 int hasp_aead_open(hasp_aead_ctx *c, const uint8_t nonce[12], const uint8_t *aad, size_t aad_len,
                    const uint8_t *in, size_t len, uint8_t *out)
 {
-    ENSURE_MSG(len >= HASP_AEAD_TAG_LEN, HASP_ERR_BAD_MAC,
+    ENSURE(c != NULL, HASP_ERR_USAGE);
+    ENSURE_MSG(len >= c->tag_len, HASP_ERR_BAD_MAC,
                "the record is too short to hold an authentication tag");
-    size_t ct_len = len - HASP_AEAD_TAG_LEN;
+    size_t ct_len = len - c->tag_len;
     return hasp_aead_open2(c, nonce, aad, aad_len, in, len, out, ct_len, out + ct_len);
 }
 
@@ -217,13 +228,13 @@ int hasp_aead_open2(hasp_aead_ctx *c, const uint8_t nonce[12], const uint8_t *aa
                     const uint8_t *in, size_t len, uint8_t *out1, size_t out1_len, uint8_t *out2)
 {
     ENSURE(c != NULL && !c->encrypt, HASP_ERR_USAGE);
-    ENSURE_MSG(len >= HASP_AEAD_TAG_LEN, HASP_ERR_BAD_MAC,
+    ENSURE_MSG(len >= c->tag_len, HASP_ERR_BAD_MAC,
                "the record is too short to hold an authentication tag");
     ENSURE(len <= INT_MAX && aad_len <= INT_MAX, HASP_ERR_USAGE);
-    size_t ct_len = len - HASP_AEAD_TAG_LEN;
+    size_t ct_len = len - c->tag_len;
     ENSURE(out1_len <= ct_len, HASP_ERR_USAGE);
     uint8_t tag[HASP_AEAD_TAG_LEN];
-    memcpy(tag, in + ct_len, HASP_AEAD_TAG_LEN);
+    memcpy(tag, in + ct_len, c->tag_len);
     if (is_ccm(c->alg)) {
         if (out2 == out1 + out1_len) return ccm_open(c, nonce, aad, aad_len, in, ct_len, tag, out1);
         /* two destinations: through a buffer of our own */
@@ -242,7 +253,7 @@ int hasp_aead_open2(hasp_aead_ctx *c, const uint8_t nonce[12], const uint8_t *aa
     ENSURE_MSG(EVP_CipherInit_ex2(c->ctx, NULL, NULL, nonce, 0, NULL), HASP_ERR_CRYPTO,
                "AEAD: could not set the nonce");
     OSSL_PARAM params[2] = {
-        OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, tag, HASP_AEAD_TAG_LEN),
+        OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, tag, c->tag_len),
         OSSL_PARAM_construct_end(),
     };
     ENSURE_MSG(EVP_CIPHER_CTX_set_params(c->ctx, params), HASP_ERR_CRYPTO,

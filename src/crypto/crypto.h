@@ -96,11 +96,14 @@ enum hasp_aead_alg {
     HASP_AEAD_CHACHA20POLY1305,
     HASP_AEAD_AES128CCM, /* 16-byte tag (RFC 6655, RFC 8446 B.4) */
     HASP_AEAD_AES256CCM,
+    HASP_AEAD_AES128CCM8, /* 8-byte tag (RFC 6655, RFC 8446 B.4; not Recommended) */
+    HASP_AEAD_AES256CCM8,
 };
-#define HASP_AEAD_TAG_LEN 16
+#define HASP_AEAD_TAG_LEN 16 /* the longest tag; hasp_aead_tag_len() has each one's */
 #define HASP_AEAD_NONCE_LEN 12
 
 size_t hasp_aead_key_len(int alg);
+size_t hasp_aead_tag_len(int alg); /* 16, or 8 for the CCM_8 suites */
 typedef struct hasp_aead_ctx hasp_aead_ctx;
 /* Key schedule done once; the context is reused for every record. */
 hasp_aead_ctx *hasp_aead_new(int alg, int encrypt, const uint8_t *key);

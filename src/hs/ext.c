@@ -813,13 +813,15 @@ static int read_exts(hasp_conn *c, hasp_rd *r, int server_hello)
             GUARD(ext_table[i].sh_read(c, &body));
         } else if (i < NEXT && ext_table[i].ch_read) {
             int rc = ext_table[i].ch_read(c, &body);
-            if (rc < 0 && tls12_only(type) && !c->hs->tls12_ext_err) {
+            if (rc < 0 && tls12_only(type)) {
                 /* A TLS 1.2 extension is judged only if TLS 1.2 is
                  * negotiated; TLS 1.3 ignores it (RFC 8446 4.1.2, as
-                 * OpenSSL does). client_hello_recv raises it then. */
-                c->hs->tls12_ext_err = rc;
-                snprintf(c->hs->tls12_ext_msg, sizeof(c->hs->tls12_ext_msg), "%s",
-                         hasp_err_last()->msg);
+                 * OpenSSL does). client_hello_recv raises the first then. */
+                if (!c->hs->tls12_ext_err) {
+                    c->hs->tls12_ext_err = rc;
+                    snprintf(c->hs->tls12_ext_msg, sizeof(c->hs->tls12_ext_msg), "%s",
+                             hasp_err_last()->msg);
+                }
                 hasp_err_clear();
                 rc = 0;
             }

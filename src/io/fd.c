@@ -148,8 +148,16 @@ ssize_t hasp_write(hasp_conn *c, const void *buf, size_t len)
     }
     int frc = flush(c);
     if (frc < 0) return frc; /* earlier data still queued: nothing new accepted */
-    int rc = hasp_conn_write(c, buf, len);
-    frc = flush(c);
+    int rc;
+    for (;;) {
+        rc = hasp_conn_write(c, buf, len);
+        frc = flush(c);
+        if (rc != HASP_WANT_POLLIN) break;
+        /* a renegotiation is completing first: its next message is needed */
+        if (frc < 0) return frc;
+        frc = fill(c);
+        if (frc != 0) return frc;
+    }
     if (rc < 0) return rc;
     if (frc < 0 && frc != HASP_WANT_POLLOUT) return frc;
     return rc;

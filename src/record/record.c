@@ -92,6 +92,7 @@ int hasp_rec_prot_aead12(hasp_rec_prot *p, int aead_alg, const uint8_t *key, con
     if (p->aead == NULL) return hasp_err_last()->code;
     p->kind = HASP_REC_AEAD12;
     p->aead_alg = aead_alg;
+    p->tag_len = hasp_aead_tag_len(aead_alg);
     memcpy(p->iv, iv, iv_len);
     p->iv_len = iv_len;
     return 0;
@@ -106,6 +107,7 @@ int hasp_rec_prot_aead13(hasp_rec_prot *p, int aead_alg, const uint8_t *key, con
     if (p->aead == NULL) return hasp_err_last()->code;
     p->kind = HASP_REC_AEAD13;
     p->aead_alg = aead_alg;
+    p->tag_len = hasp_aead_tag_len(aead_alg);
     memcpy(p->iv, iv, 12);
     p->iv_len = 12;
     return 0;
@@ -185,9 +187,9 @@ size_t hasp_rec_overhead(const hasp_rec_prot *p, size_t len)
 {
     switch (p->kind) {
     case HASP_REC_AEAD12:
-        return HASP_REC_HEADER_LEN + (p->iv_len == 4 ? 8 : 0) + HASP_AEAD_TAG_LEN;
+        return HASP_REC_HEADER_LEN + (p->iv_len == 4 ? 8 : 0) + p->tag_len;
     case HASP_REC_AEAD13:
-        return HASP_REC_HEADER_LEN + 1 + HASP_AEAD_TAG_LEN;
+        return HASP_REC_HEADER_LEN + 1 + p->tag_len;
     case HASP_REC_CBC:
         return HASP_REC_HEADER_LEN + cbc_body_len(p, len) - len;
     default:
@@ -210,10 +212,10 @@ int hasp_rec_seal_padded(hasp_rec_prot *p, uint8_t type, uint16_t version, const
         body = len;
         break;
     case HASP_REC_AEAD12:
-        body = len + (p->iv_len == 4 ? 8 : 0) + HASP_AEAD_TAG_LEN;
+        body = len + (p->iv_len == 4 ? 8 : 0) + p->tag_len;
         break;
     case HASP_REC_AEAD13:
-        body = len + 1 + pad + HASP_AEAD_TAG_LEN;
+        body = len + 1 + pad + p->tag_len;
         break;
     case HASP_REC_CBC:
         body = cbc_body_len(p, len);
@@ -361,9 +363,9 @@ static int open_aead12(hasp_rec_prot *p, uint8_t *rec, size_t n, uint8_t *dst, s
 {
     uint8_t *b = rec + HASP_REC_HEADER_LEN;
     const size_t explicit = p->iv_len == 4 ? 8 : 0;
-    ENSURE_MSG(n >= explicit + HASP_AEAD_TAG_LEN, HASP_ERR_BAD_MAC,
+    ENSURE_MSG(n >= explicit + p->tag_len, HASP_ERR_BAD_MAC,
                "the record is too short for its cipher (%zu bytes)", n);
-    const size_t len = n - explicit - HASP_AEAD_TAG_LEN;
+    const size_t len = n - explicit - p->tag_len;
     ENSURE_MSG(len <= HASP_REC_MAX_PLAINTEXT, HASP_ERR_OVERFLOW,
                "the peer sent a record with %zu bytes of plaintext; the limit is 16384", len);
     uint8_t nonce[12], ad[13];
@@ -371,7 +373,7 @@ static int open_aead12(hasp_rec_prot *p, uint8_t *rec, size_t n, uint8_t *dst, s
     if (explicit) memcpy(nonce + 4, b, 8);
     aad12(ad, p->seq, rec[0], (uint16_t)((rec[1] << 8) | rec[2]), len);
     uint8_t *out = (dst && dst_cap >= len) ? dst : b + explicit; /* into the caller's buffer */
-    GUARD(hasp_aead_open(p->aead, nonce, ad, 13, b + explicit, len + HASP_AEAD_TAG_LEN, out));
+    GUARD(hasp_aead_open(p->aead, nonce, ad, 13, b + explicit, len + p->tag_len, out));
     *pt = out;
     *pt_len = len;
     return 0;
@@ -387,9 +389,9 @@ static int open_aead13(hasp_rec_prot *p, uint8_t *rec, size_t n, uint8_t *type, 
     ENSURE_MSG(n <= HASP_REC_MAX_CIPHERTEXT13, HASP_ERR_OVERFLOW,
                "the peer sent a TLS 1.3 record of %zu bytes; the limit is %d", n,
                HASP_REC_MAX_CIPHERTEXT13);
-    ENSURE_MSG(n >= HASP_AEAD_TAG_LEN, HASP_ERR_BAD_MAC,
+    ENSURE_MSG(n >= p->tag_len, HASP_ERR_BAD_MAC,
                "the record is too short to hold an authentication tag");
-    size_t inner = n - HASP_AEAD_TAG_LEN;
+    size_t inner = n - p->tag_len;
     ENSURE_MSG(inner <= HASP_REC_MAX_PLAINTEXT + 1, HASP_ERR_OVERFLOW,
                "the peer sent a TLS 1.3 record with %zu bytes of inner plaintext", inner);
     uint8_t nonce[12];

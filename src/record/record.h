@@ -38,7 +38,8 @@ typedef struct hasp_rec_prot {
     int aead_alg;
     hasp_aead_ctx *aead;
     uint8_t iv[12];
-    size_t iv_len; /* fixed IV: 4 for TLS 1.2 GCM, 12 otherwise */
+    size_t iv_len;  /* fixed IV: 4 for TLS 1.2 GCM and CCM, 12 otherwise */
+    size_t tag_len; /* 16, or 8 for CCM_8 */
     /* CBC */
     int cbc_alg;
     hasp_cbc_ctx *cbc;

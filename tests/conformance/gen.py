@@ -58,7 +58,6 @@ entries.append({"server_command": www, "server_port": 4433, "common_arguments": 
     t("test-cve-2004-0079.py"),
     t("test-cve-2016-6309.py"),
     t("test-cve-2016-7054.py"),
-    t("test-dhe-key-share-random.py"),
     t("test-dhe-no-shared-secret-padding.py", "--extra-exts"),
     t("test-dhe-rsa-key-exchange.py"),
     t("test-dhe-rsa-key-exchange-signatures.py"),
@@ -264,7 +263,6 @@ test-clienthello-md5.py
 test-connection-abort.py
 test-conversation.py
 test-cve-2004-0079.py
-test-dhe-key-share-random.py
 test-dhe-no-shared-secret-padding.py
 test-dhe-rsa-key-exchange-signatures.py
 test-dhe-rsa-key-exchange-with-bad-messages.py

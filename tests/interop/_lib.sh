@@ -321,6 +321,9 @@ TLS_ECDHE_ECDSA_WITH_AES_128_CCM              c0ac ECDHE-ECDSA-AES128-CCM       
 TLS_ECDHE_ECDSA_WITH_AES_256_CCM              c0ad ECDHE-ECDSA-AES256-CCM        ecdsa ecdhe ECDHE-ECDSA AES-256-CCM       AEAD
 TLS_DHE_RSA_WITH_AES_128_CCM                  c09e DHE-RSA-AES128-CCM            rsa   dhe   DHE-RSA     AES-128-CCM       AEAD
 TLS_RSA_WITH_AES_256_CCM                      c09d AES256-CCM                    rsa   rsa   RSA         AES-256-CCM       AEAD
+TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8            c0ae ECDHE-ECDSA-AES128-CCM8       ecdsa ecdhe ECDHE-ECDSA AES-128-CCM-8     AEAD
+TLS_DHE_RSA_WITH_AES_256_CCM_8                c0a3 DHE-RSA-AES256-CCM8           rsa   dhe   DHE-RSA     AES-256-CCM-8     AEAD
+TLS_RSA_WITH_AES_128_CCM_8                    c0a0 AES128-CCM8                   rsa   rsa   RSA         AES-128-CCM-8     AEAD
 TLS_RSA_WITH_3DES_EDE_CBC_SHA                 000a DES-CBC3-SHA                  rsa   rsa   RSA         3DES-CBC          SHA1
 "
 # Parsed into parallel arrays S_IANA, S_ID, S_OSSL, S_CERT, S_KX, S_GKX,

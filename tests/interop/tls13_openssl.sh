@@ -20,7 +20,7 @@ make_payload "$UP"
 make_payload "$DOWN"
 NUP=$(fsize "$UP")
 
-SUITES13="TLS_AES_128_GCM_SHA256 TLS_AES_256_GCM_SHA384 TLS_CHACHA20_POLY1305_SHA256 TLS_AES_128_CCM_SHA256"
+SUITES13="TLS_AES_128_GCM_SHA256 TLS_AES_256_GCM_SHA384 TLS_CHACHA20_POLY1305_SHA256 TLS_AES_128_CCM_SHA256 TLS_AES_128_CCM_8_SHA256"
 GROUPS13="x25519 secp256r1 secp384r1 ffdhe2048"
 # The TLS 1.3 signature scheme each certificate type signs with.
 sig_for() { case "$1" in rsa) echo rsa_pss_rsae_sha256 ;; ecdsa) echo ecdsa_secp256r1_sha256 ;; esac; }

@@ -143,6 +143,9 @@ static void make_cfgs(void)
     add_cfg("TLS1.2 AES-128-CCM", HASP_REC_AEAD12, HASP_AEAD_AES128CCM, 0, 0);
     add_cfg("TLS1.2 AES-256-CCM", HASP_REC_AEAD12, HASP_AEAD_AES256CCM, 0, 0);
     add_cfg("TLS1.3 AES-128-CCM", HASP_REC_AEAD13, HASP_AEAD_AES128CCM, 0, 0);
+    add_cfg("TLS1.2 AES-128-CCM_8", HASP_REC_AEAD12, HASP_AEAD_AES128CCM8, 0, 0);
+    add_cfg("TLS1.2 AES-256-CCM_8", HASP_REC_AEAD12, HASP_AEAD_AES256CCM8, 0, 0);
+    add_cfg("TLS1.3 AES-128-CCM_8", HASP_REC_AEAD13, HASP_AEAD_AES128CCM8, 0, 0);
     static const struct {
         int alg;
         const char *n;

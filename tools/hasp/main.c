@@ -981,9 +981,9 @@ static int cmd_client(int argc, char **argv)
 /* ---------------------------------------------------------------- server */
 
 /* Close after the last alert: shut the write side, then read and drop what
- * the peer still sends (at most 1 MiB, 2 s) until it closes, so that unread
- * bytes do not make the kernel reset the connection and destroy the alert
- * before the peer reads it. */
+ * the peer still sends (tool.h: HASP_LINGER_*) until it closes, so that
+ * unread bytes do not make the kernel reset the connection and destroy the
+ * alert before the peer reads it. */
 static void linger_close(int fd)
 {
     if (shutdown(fd, SHUT_WR) == 0) {
@@ -994,10 +994,13 @@ static void linger_close(int fd)
         for (;;) {
             clock_gettime(CLOCK_MONOTONIC, &t);
             long ms = (t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000;
-            if (ms >= 2000 || total > (1u << 20)) break;
+            long left = HASP_LINGER_TOTAL_S * 1000L - ms;
+            if (left <= 0 || total > HASP_LINGER_MAX) break;
             struct pollfd p = {.fd = fd, .events = POLLIN};
-            if (poll(&p, 1, (int)(2000 - ms)) <= 0) break;
+            int wait = left < HASP_LINGER_IDLE_S * 1000L ? (int)left : HASP_LINGER_IDLE_S * 1000;
+            if (poll(&p, 1, wait) <= 0) break;
             ssize_t n = read(fd, buf, sizeof(buf));
+            if (n < 0 && errno == EINTR) continue;
             if (n <= 0) break;
             total += (size_t)n;
         }

@@ -21,12 +21,10 @@
 
 /* PH_LINGER: the connection is over on our side (close_notify or a fatal
  * alert sent, write side shut); what the peer still sends is read and
- * dropped until it closes, for at most LINGER_SECONDS, so that closing with
+ * dropped until it closes (tool.h: HASP_LINGER_*), so that closing with
  * unread bytes does not reset the connection and destroy the alert before
  * the peer reads it (as nginx's lingering_close does). */
 enum phase { PH_HANDSHAKE, PH_READ, PH_WRITE, PH_LINGER };
-#define LINGER_SECONDS 2
-#define LINGER_MAX (1 << 20)
 
 typedef struct www_conn {
     int fd;
@@ -75,7 +73,7 @@ static int linger(www_conn *w)
         ssize_t n = read(w->fd, buf, sizeof(buf));
         if (n > 0) {
             w->lingered += (size_t)n;
-            if (w->lingered > LINGER_MAX) return 0;
+            if (w->lingered > HASP_LINGER_MAX) return 0;
             continue;
         }
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return 1;
@@ -242,12 +240,13 @@ int hasp_serve_www_epoll(hasp_config *cfg, int lfd, int naccept, int quiet)
             if (!step(ep, w, quiet) && (w->phase == PH_LINGER || !linger_start(ep, w, now)))
                 finish(ep, w, &open_conns);
         }
-        if (now - last_sweep >= LINGER_SECONDS) {
+        if (now - last_sweep >= 1) {
             /* a peer silent for 30 s loses its connection */
             last_sweep = now;
             for (www_conn *w = all_conns, *next; w; w = next) {
                 next = w->next;
-                if (w->phase == PH_LINGER && now - w->linger_since >= LINGER_SECONDS) {
+                if (w->phase == PH_LINGER && (now - w->last >= HASP_LINGER_IDLE_S ||
+                                              now - w->linger_since >= HASP_LINGER_TOTAL_S)) {
                     finish(ep, w, &open_conns);
                     continue;
                 }

@@ -19,6 +19,17 @@ void hasp_tool_print_failure(FILE *f, const char *prefix, const struct hasp_conn
 int hasp_www_page(struct hasp_conn *c, char *out, size_t cap, int minor, int keep_alive);
 int hasp_http_bad_request(char *out, size_t cap);
 #define HASP_HTTP_MAX_REQUEST 32768 /* more than one maximum-size record */
+
+/* Lingering close (both servers): after the last alert or close_notify the
+ * write side is shut and what the peer still sends is read and dropped until
+ * it closes, it is silent for HASP_LINGER_IDLE_S seconds, HASP_LINGER_TOTAL_S
+ * seconds have passed or HASP_LINGER_MAX bytes were dropped (nginx's
+ * lingering_timeout and lingering_time). The byte cap is above the largest
+ * handshake message (16 MiB) a peer may be halfway through sending when
+ * its first record is refused. */
+#define HASP_LINGER_IDLE_S 2
+#define HASP_LINGER_TOTAL_S 30
+#define HASP_LINGER_MAX ((size_t)32 << 20)
 enum { HASP_HTTP_BAD = -1, HASP_HTTP_MORE = 0, HASP_HTTP_REQUEST = 1 };
 typedef struct hasp_http_req {
     size_t used;    /* bytes of this request (pipelined bytes may follow) */
