@@ -377,6 +377,22 @@ void hasp_config_set_tickets(hasp_config *cfg, int enabled, unsigned tls13_count
 /* Make a new ticket key; the previous one still opens tickets until the
  * next rotation. Keys also rotate by themselves every 12 hours. */
 int hasp_config_rotate_ticket_key(hasp_config *cfg);
+/* Ticket keys from outside, so that servers sharing them (a fleet, or
+ * workers) open each other's tickets, TLS 1.2 and TLS 1.3 alike: n keys of
+ * key_len bytes, 48 or 80 (the layout of nginx's ssl_session_ticket_key
+ * files: a 16-byte name, then secret bytes). The first key issues tickets,
+ * every key opens them; rotate by calling again with a new key first and
+ * the oldest dropped. hasp derives each AES-256-GCM key from the secret
+ * bytes with HKDF-SHA256, so hasp and nginx can share key files but not
+ * tickets. Replaces the process's own keys, which then no longer rotate by
+ * themselves (hasp_config_rotate_ticket_key fails); the previous keys are
+ * wiped. At most 16 keys. Safe while connections run. */
+int hasp_config_set_ticket_keys(hasp_config *cfg, const uint8_t *keys, size_t n, size_t key_len);
+/* The same from files, in order: each holds one or more keys, 80 bytes each
+ * when its size is a multiple of 80, else 48 bytes each (so five 48-byte
+ * keys, 240 bytes, read as three 80-byte ones: keep 48-byte keys one per
+ * file, as nginx does). A file its group or others may read is refused. */
+int hasp_config_set_ticket_key_files(hasp_config *cfg, const char *const *paths, size_t n);
 /* The clock (seconds since the epoch), for tests. Default: time(NULL). */
 void hasp_config_set_time_cb(hasp_config *cfg, int64_t (*now)(void *arg), void *arg);
 /* Renegotiation (TLS 1.2, RFC 5746). */

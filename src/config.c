@@ -2,12 +2,15 @@
  * by one thread, then shared read-only by any number of connections. */
 #include "alloc.h"
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "codec/pem.h"
 #include "conn.h"
@@ -670,7 +673,152 @@ void hasp_config_set_tickets(hasp_config *cfg, int enabled, unsigned tls13_count
 
 int hasp_config_rotate_ticket_key(hasp_config *cfg)
 {
-    return ticket_keys_rotate(&cfg->tkeys, cfg->now ? cfg->now(cfg->now_arg) : (int64_t)time(NULL));
+    int rc =
+        ticket_keys_rotate(&cfg->tkeys, cfg->now ? cfg->now(cfg->now_arg) : (int64_t)time(NULL));
+    if (rc == HASP_ERR_USAGE)
+        return cfg_fail(cfg, rc,
+                        "the ticket keys come from outside (hasp_config_set_ticket_keys): rotate "
+                        "them by setting the new list");
+    return rc;
+}
+
+/* One key of a fleet's list: its 16-byte name, and the AES-256-GCM key
+ * HKDF-SHA256 derives from the rest (salt "hasp ticket key", info the name). */
+static int ticket_key_from(const uint8_t *in, size_t len, ticket_key *k)
+{
+    static const char salt[] = "hasp ticket key";
+    uint8_t prk[32];
+    memcpy(k->name, in, TICKET_KEY_NAME_LEN);
+    int rc = hasp_hkdf_extract(HASP_HASH_SHA256, (const uint8_t *)salt, sizeof(salt) - 1,
+                               in + TICKET_KEY_NAME_LEN, len - TICKET_KEY_NAME_LEN, prk);
+    if (rc == 0)
+        rc = hasp_hkdf_expand(HASP_HASH_SHA256, prk, sizeof(prk), k->name, TICKET_KEY_NAME_LEN,
+                              k->key, sizeof(k->key));
+    hasp_wipe(prk, sizeof(prk));
+    k->created = 0;
+    k->valid = rc == 0;
+    return rc;
+}
+
+static int set_ticket_keys(hasp_config *cfg, const uint8_t *const *keys, const size_t *lens,
+                           size_t n)
+{
+    if (n == 0) return cfg_fail(cfg, HASP_ERR_USAGE, "no ticket key given");
+    if (n > TICKET_KEYS_MAX)
+        return cfg_fail(cfg, HASP_ERR_USAGE,
+                        "%zu ticket keys: at most %d are kept (the first issues "
+                        "tickets; drop the oldest)",
+                        n, TICKET_KEYS_MAX);
+    ticket_key *tk = hasp_calloc(n, sizeof(*tk));
+    if (!tk) return cfg_fail(cfg, HASP_ERR_NOMEM, "out of memory");
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        if (lens[i] != 48 && lens[i] != 80)
+            rc = cfg_fail(cfg, HASP_ERR_USAGE,
+                          "ticket key %zu has %zu bytes: a key is 48 or 80 bytes "
+                          "(nginx's ssl_session_ticket_key files)",
+                          i + 1, lens[i]);
+        else if (ticket_key_from(keys[i], lens[i], &tk[i]) < 0)
+            rc = cfg_fail(cfg, HASP_ERR_CRYPTO, "could not derive ticket key %zu", i + 1);
+        for (size_t j = 0; j < i && rc == 0; j++)
+            if (!memcmp(tk[j].name, tk[i].name, TICKET_KEY_NAME_LEN))
+                rc = cfg_fail(cfg, HASP_ERR_USAGE,
+                              "ticket keys %zu and %zu have the same name "
+                              "(their first 16 bytes)",
+                              j + 1, i + 1);
+    }
+    if (rc == 0) ticket_keys_set(&cfg->tkeys, tk, n);
+    hasp_wipe(tk, n * sizeof(*tk));
+    hasp_free(tk);
+    return rc;
+}
+
+int hasp_config_set_ticket_keys(hasp_config *cfg, const uint8_t *keys, size_t n, size_t key_len)
+{
+    if (!cfg || (!keys && n)) return HASP_ERR_USAGE;
+    if (key_len != 48 && key_len != 80)
+        return cfg_fail(cfg, HASP_ERR_USAGE, "a ticket key is 48 or 80 bytes, not %zu", key_len);
+    if (n > TICKET_KEYS_MAX) return set_ticket_keys(cfg, NULL, NULL, n);
+    const uint8_t *ptr[TICKET_KEYS_MAX];
+    size_t lens[TICKET_KEYS_MAX];
+    for (size_t i = 0; i < n; i++) {
+        ptr[i] = keys + i * key_len;
+        lens[i] = key_len;
+    }
+    return set_ticket_keys(cfg, ptr, lens, n);
+}
+
+/* A key file: refused when its group or others may read it; its size a
+ * multiple of 80 (80-byte keys) or else of 48 (48-byte keys). */
+static int read_key_file(hasp_config *cfg, const char *path, uint8_t *buf, size_t cap, size_t *len,
+                         size_t *key_len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return cfg_fail(cfg, HASP_ERR_CONFIG, "cannot open '%s': %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return cfg_fail(cfg, HASP_ERR_CONFIG, "'%s' is not a regular file", path);
+    }
+    if (st.st_mode & 077) {
+        close(fd);
+        return cfg_fail(cfg, HASP_ERR_CONFIG,
+                        "'%s' is readable by its group or others (mode %03o): ticket keys are "
+                        "secrets; chmod 600 '%s'",
+                        path, (unsigned)(st.st_mode & 0777), path);
+    }
+    size_t n = 0;
+    for (;;) {
+        ssize_t r = read(fd, buf + n, cap - n);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) break;
+        n += (size_t)r;
+        if (n == cap) {
+            char extra;
+            if (read(fd, &extra, 1) > 0) n = cap + 1;
+            break;
+        }
+    }
+    close(fd);
+    *len = n;
+    if (n == 0 || n > cap || (n % 80 && n % 48)) {
+        hasp_wipe(buf, cap);
+        return cfg_fail(cfg, HASP_ERR_CONFIG,
+                        "'%s' has %zu bytes: a ticket key file holds 80-byte or 48-byte keys "
+                        "(openssl rand 80 > FILE), at most %d",
+                        path, n > cap ? cap : n, TICKET_KEYS_MAX);
+    }
+    *key_len = n % 80 == 0 ? 80 : 48;
+    return 0;
+}
+
+int hasp_config_set_ticket_key_files(hasp_config *cfg, const char *const *paths, size_t n)
+{
+    if (!cfg || (!paths && n)) return HASP_ERR_USAGE;
+    enum { CAP = TICKET_KEYS_MAX * 80 };
+    uint8_t *buf = hasp_malloc(CAP * (n ? n : 1));
+    if (!buf) return cfg_fail(cfg, HASP_ERR_NOMEM, "out of memory");
+    const uint8_t *ptr[TICKET_KEYS_MAX];
+    size_t lens[TICKET_KEYS_MAX], nkeys = 0;
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        size_t len = 0, klen = 0;
+        rc = read_key_file(cfg, paths[i], buf + i * CAP, CAP, &len, &klen);
+        for (size_t off = 0; rc == 0 && off < len; off += klen) {
+            if (nkeys == TICKET_KEYS_MAX) {
+                rc = cfg_fail(cfg, HASP_ERR_CONFIG, "more than %d ticket keys in the files given",
+                              TICKET_KEYS_MAX);
+                break;
+            }
+            ptr[nkeys] = buf + i * CAP + off;
+            lens[nkeys++] = klen;
+        }
+    }
+    if (rc == 0) rc = set_ticket_keys(cfg, ptr, lens, nkeys);
+    hasp_wipe(buf, CAP * (n ? n : 1));
+    hasp_free(buf);
+    return rc;
 }
 
 void hasp_config_set_time_cb(hasp_config *cfg, int64_t (*now)(void *arg), void *arg)

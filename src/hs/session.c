@@ -283,33 +283,63 @@ int ticket_keys_init(ticket_keys *tk, int64_t now)
     memset(tk, 0, sizeof(*tk));
     pthread_mutex_init(&tk->lock, NULL);
     tk->rotate_after = 12 * 3600;
-    return key_fresh(&tk->current, now);
+    tk->n = 1;
+    return key_fresh(&tk->keys[0], now);
 }
 
 void ticket_keys_destroy(ticket_keys *tk)
 {
     pthread_mutex_destroy(&tk->lock);
-    hasp_wipe(&tk->current, sizeof(tk->current));
-    hasp_wipe(&tk->previous, sizeof(tk->previous));
+    hasp_wipe(tk->keys, sizeof(tk->keys));
 }
 
+/* Process-made keys: a fresh one seals, the one before still opens. */
 int ticket_keys_rotate(ticket_keys *tk, int64_t now)
 {
     pthread_mutex_lock(&tk->lock);
-    tk->previous = tk->current;
-    int rc = key_fresh(&tk->current, now);
+    int rc = HASP_ERR_USAGE;
+    if (!tk->external) {
+        ticket_key fresh;
+        rc = key_fresh(&fresh, now);
+        if (rc == 0) {
+            hasp_wipe(&tk->keys[1], sizeof(tk->keys[1]) * (TICKET_KEYS_MAX - 1));
+            tk->keys[1] = tk->keys[0];
+            tk->keys[0] = fresh;
+            tk->n = 2;
+        }
+        hasp_wipe(&fresh, sizeof(fresh));
+    }
     pthread_mutex_unlock(&tk->lock);
     return rc;
 }
 
+void ticket_keys_set(ticket_keys *tk, const ticket_key *keys, size_t n)
+{
+    if (n > TICKET_KEYS_MAX) n = TICKET_KEYS_MAX;
+    pthread_mutex_lock(&tk->lock);
+    hasp_wipe(tk->keys, sizeof(tk->keys));
+    for (size_t i = 0; i < n; i++) {
+        tk->keys[i] = keys[i];
+        tk->keys[i].valid = 1;
+    }
+    tk->n = n;
+    tk->external = 1;
+    tk->rotate_after = 0;
+    pthread_mutex_unlock(&tk->lock);
+}
+
 int ticket_seal(ticket_keys *tk, const hasp_session *s, int64_t now, hasp_wr *out)
 {
-    if (tk->rotate_after && now - tk->current.created >= (int64_t)tk->rotate_after)
-        GUARD(ticket_keys_rotate(tk, now));
     ticket_key k;
     pthread_mutex_lock(&tk->lock);
-    k = tk->current;
+    int stale =
+        !tk->external && tk->rotate_after && now - tk->keys[0].created >= (int64_t)tk->rotate_after;
     pthread_mutex_unlock(&tk->lock);
+    if (stale) GUARD(ticket_keys_rotate(tk, now));
+    pthread_mutex_lock(&tk->lock);
+    k = tk->keys[0];
+    pthread_mutex_unlock(&tk->lock);
+    if (!k.valid) return HASP_ERR_INTERNAL;
     hasp_session plain = *s;
     plain.ticket = NULL; /* a ticket never carries another ticket */
     plain.ticket_len = 0;
@@ -338,13 +368,11 @@ hasp_session *ticket_open(ticket_keys *tk, const uint8_t *t, size_t len)
     ticket_key k;
     int found = 0;
     pthread_mutex_lock(&tk->lock);
-    if (tk->current.valid && !memcmp(t, tk->current.name, TICKET_KEY_NAME_LEN)) {
-        k = tk->current;
-        found = 1;
-    } else if (tk->previous.valid && !memcmp(t, tk->previous.name, TICKET_KEY_NAME_LEN)) {
-        k = tk->previous;
-        found = 1;
-    }
+    for (size_t i = 0; i < tk->n && !found; i++)
+        if (tk->keys[i].valid && !memcmp(t, tk->keys[i].name, TICKET_KEY_NAME_LEN)) {
+            k = tk->keys[i];
+            found = 1;
+        }
     pthread_mutex_unlock(&tk->lock);
     if (!found) return NULL;
     size_t ct_len = len - TICKET_KEY_NAME_LEN - 12;

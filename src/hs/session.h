@@ -49,8 +49,12 @@ hasp_session *session_cache_get(session_cache *sc, const uint8_t *id, size_t id_
 void session_cache_remove(session_cache *sc, const uint8_t *id, size_t id_len);
 size_t session_cache_count(session_cache *sc);
 
-/* Ticket keys: the current one seals, current and previous open. */
+/* Ticket keys: keys[0] seals, every valid key opens. Made inside the
+ * process (two keys, rotated every rotate_after seconds) or given from
+ * outside (hasp_config_set_ticket_keys: a fleet's shared list, never
+ * rotated here). */
 #define TICKET_KEY_NAME_LEN 16
+#define TICKET_KEYS_MAX 16
 typedef struct ticket_key {
     uint8_t name[TICKET_KEY_NAME_LEN];
     uint8_t key[32];
@@ -59,14 +63,18 @@ typedef struct ticket_key {
 } ticket_key;
 
 typedef struct ticket_keys {
-    ticket_key current, previous;
+    ticket_key keys[TICKET_KEYS_MAX];
+    size_t n;
     pthread_mutex_t lock;
     uint32_t rotate_after; /* seconds; 0 = only when asked */
+    int external;          /* the keys came from hasp_config_set_ticket_keys */
 } ticket_keys;
 
 int ticket_keys_init(ticket_keys *tk, int64_t now);
 void ticket_keys_destroy(ticket_keys *tk);
 int ticket_keys_rotate(ticket_keys *tk, int64_t now);
+/* Replace every key by keys[0..n) (the old ones are wiped). */
+void ticket_keys_set(ticket_keys *tk, const ticket_key *keys, size_t n);
 /* key_name(16) || nonce(12) || AES-256-GCM(state) || tag(16) */
 int ticket_seal(ticket_keys *tk, const hasp_session *s, int64_t now, hasp_wr *out);
 /* NULL when the ticket is not ours, tampered, or from a key rotated out. */

@@ -533,6 +533,77 @@ out:
     hasp_config_free(ccfg);
 }
 
+/* hasp_config_set_ticket_keys: two server configs (two machines) with one key
+ * list open each other's tickets; rotation keeps old tickets until their key
+ * is dropped; bad lists are refused. */
+static void test_shared_ticket_keys(uint16_t version, const char *want)
+{
+    const char *label = version == HASP_TLS1_3 ? "TLS 1.3" : "TLS 1.2";
+    uint8_t k1[80], k2[80], both[160];
+    for (size_t i = 0; i < sizeof(k1); i++) {
+        k1[i] = (uint8_t)(i * 7 + 1);
+        k2[i] = (uint8_t)(i * 13 + 5);
+    }
+    memcpy(both, k2, 80);
+    memcpy(both + 80, k1, 80);
+    hasp_config *a = server_config(NULL), *b = server_config(NULL), *ccfg = client_config(NULL);
+    hasp_config_set_versions(ccfg, version, version);
+    CHECK(hasp_config_set_ticket_keys(a, k1, 1, 80) == 0 &&
+              hasp_config_set_ticket_keys(b, k1, 1, 80) == 0,
+          "%s: one 80-byte ticket key set on two servers", label);
+    const char *how;
+    int ok;
+    hasp_session *s = one_conn(a, ccfg, NULL, 1, &how, &ok);
+    hasp_session *r = s ? one_conn(b, ccfg, s, 1, &how, &ok) : NULL;
+    CHECK(ok && !strcmp(how, want), "%s: a ticket from server A resumes on server B (%s)", label,
+          how);
+    hasp_session_free(r);
+    /* a server with keys of its own does not open it */
+    hasp_config *c = server_config(NULL);
+    r = s ? one_conn(c, ccfg, s, 1, &how, &ok) : NULL;
+    CHECK(ok && !strcmp(how, "no"),
+          "%s: a server with other ticket keys makes a full handshake (%s)", label, how);
+    hasp_session_free(r);
+    hasp_config_free(c);
+    /* rotation: k2 first, k1 still opens */
+    CHECK(hasp_config_set_ticket_keys(b, both, 2, 80) == 0, "%s: rotate to (k2, k1)", label);
+    r = s ? one_conn(b, ccfg, s, 1, &how, &ok) : NULL;
+    CHECK(ok && !strcmp(how, want), "%s: after the rotation the old ticket still resumes (%s)",
+          label, how);
+    hasp_session_free(r);
+    CHECK(hasp_config_set_ticket_keys(b, k2, 1, 80) == 0, "%s: drop k1", label);
+    r = s ? one_conn(b, ccfg, s, 1, &how, &ok) : NULL;
+    CHECK(ok && !strcmp(how, "no"), "%s: with k1 dropped the old ticket gets a full handshake (%s)",
+          label, how);
+    hasp_session_free(r);
+    hasp_session_free(s);
+    /* refused lists: the keys in use stay */
+    CHECK(hasp_config_set_ticket_keys(b, k1, 1, 32) == HASP_ERR_USAGE &&
+              strstr(hasp_config_errmsg(b), "48 or 80 bytes"),
+          "%s: a 32-byte key is refused (%s)", label, hasp_config_errmsg(b));
+    uint8_t same[96];
+    memcpy(same, k1, 48);
+    memcpy(same + 48, k1, 48);
+    CHECK(hasp_config_set_ticket_keys(b, same, 2, 48) == HASP_ERR_USAGE &&
+              strstr(hasp_config_errmsg(b), "same name"),
+          "%s: two keys with one name are refused (%s)", label, hasp_config_errmsg(b));
+    CHECK(hasp_config_set_ticket_keys(b, k1, 0, 80) == HASP_ERR_USAGE,
+          "%s: an empty list is refused", label);
+    CHECK(hasp_config_rotate_ticket_key(b) == HASP_ERR_USAGE &&
+              strstr(hasp_config_errmsg(b), "come from outside"),
+          "%s: hasp_config_rotate_ticket_key refuses keys set from outside (%s)", label,
+          hasp_config_errmsg(b));
+    s = one_conn(b, ccfg, NULL, 1, &how, &ok);
+    r = s ? one_conn(b, ccfg, s, 1, &how, &ok) : NULL;
+    CHECK(ok && !strcmp(how, want), "%s: after the refusals k2 still issues and opens (%s)", label,
+          how);
+    hasp_session_free(r);
+    hasp_session_free(s);
+    hasp_config_free(a);
+    hasp_config_free(b);
+    hasp_config_free(ccfg);
+}
+
 static void test_psk_after_hrr(void)
 {
     /* the client's first key share (x25519) is not taken: every handshake goes through HRR */
@@ -753,6 +824,8 @@ int main(int argc, char **argv)
     test_resumption("TLS 1.3 PSK", HASP_TLS1_3, 1, "psk");
     test_ticket_policy_and_limits();
     test_psk_after_hrr();
+    test_shared_ticket_keys(HASP_TLS1_2, "ticket");
+    test_shared_ticket_keys(HASP_TLS1_3, "psk");
     test_client_auth(HASP_TLS1_2, "TLS 1.2");
     test_client_auth(HASP_TLS1_3, "TLS 1.3");
     test_renegotiation();

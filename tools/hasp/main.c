@@ -47,6 +47,8 @@ struct opts {
     const char *crls[16];
     int ncrls;
     const char *crl_check;
+    const char *ticket_keys[16];
+    int nticket_keys;
     int max_depth; /* -1: the default */
     const char *trace_format;
     const char *trace_out[HASP_TRACE_MAX_OUT];
@@ -80,6 +82,9 @@ static const struct optdef {
     {"--crl", "FILE", FOR_BOTH, "a CRL (PEM or DER) to check the peer's certificates; repeatable"},
     {"--crl-check", "leaf|chain", FOR_BOTH,
      "require a CRL for the peer's certificate, or for its whole chain"},
+    {"--ticket-keys", "FILE", FOR_SERVER,
+     "ticket keys shared with other servers (48/80-byte keys, mode 0600, the first issues); "
+     "repeatable, read again on SIGHUP"},
     {"--tls1_2", NULL, FOR_BOTH, "TLS 1.2 only"},
     {"--tls1_3", NULL, FOR_BOTH, "TLS 1.3 only"},
     {"--ciphers", "LIST", FOR_BOTH, "cipher suites (IANA or OpenSSL names, DEFAULT, ALL)"},
@@ -253,6 +258,15 @@ static int parse_opts(int argc, char **argv, struct opts *o, int who)
         ARG("--psk-modes", psk_modes)
         ARG("--verify-profile", verify_profile)
         ARG("--crl-check", crl_check)
+        if (!strcmp(a, "--ticket-keys")) {
+            if (!v || o->nticket_keys == 16) {
+                fprintf(stderr, "hasp %s: --ticket-keys needs a file name (at most 16)\n", cmd);
+                return -1;
+            }
+            o->ticket_keys[o->nticket_keys++] = v;
+            i++;
+            continue;
+        }
         if (!strcmp(a, "--crl")) {
             if (!v || o->ncrls == 16) {
                 fprintf(stderr, "hasp %s: --crl needs a file name (at most 16)\n", cmd);
@@ -453,6 +467,8 @@ static hasp_config *make_config(const struct opts *o, int server)
     if (o->max_depth >= 0) TRY(hasp_config_set_verify_depth(cfg, o->max_depth));
     for (int i = 0; i < o->ncrls; i++)
         TRY(hasp_config_add_crl_file(cfg, o->crls[i]));
+    if (server && o->nticket_keys)
+        TRY(hasp_config_set_ticket_key_files(cfg, o->ticket_keys, (size_t)o->nticket_keys));
     if (o->crl_check) {
         int mode = !strcmp(o->crl_check, "leaf")    ? HASP_X509_CRL_LEAF
                    : !strcmp(o->crl_check, "chain") ? HASP_X509_CRL_CHAIN
@@ -1084,6 +1100,33 @@ static int listen_on(const char *spec)
     return fd;
 }
 
+/* SIGHUP: read the --ticket-keys files again (both server loops call
+ * hasp_tool_reload between connections); connections keep running. */
+static volatile sig_atomic_t reload_wanted;
+static const char *const *reload_paths;
+static size_t reload_n;
+
+static void on_sighup(int sig)
+{
+    (void)sig;
+    reload_wanted = 1;
+}
+
+void hasp_tool_reload(hasp_config *cfg)
+{
+    if (!reload_wanted) return;
+    reload_wanted = 0;
+    if (!reload_n) {
+        fprintf(stderr, "hasp: SIGHUP: nothing to reload (no --ticket-keys)\n");
+        return;
+    }
+    if (hasp_config_set_ticket_key_files(cfg, reload_paths, reload_n) < 0)
+        fprintf(stderr, "hasp: SIGHUP: kept the ticket keys in use: %s\n", hasp_config_errmsg(cfg));
+    else
+        fprintf(stderr, "hasp: SIGHUP: ticket keys read again from %s%s\n", reload_paths[0],
+                reload_n > 1 ? " and the other --ticket-keys files" : "");
+}
+
 static int cmd_server(int argc, char **argv)
 {
     struct opts o;
@@ -1107,6 +1150,13 @@ static int cmd_server(int argc, char **argv)
     }
     hasp_config *cfg = make_config(&o, 1);
     if (!cfg) return 2;
+    reload_paths = o.ticket_keys;
+    reload_n = (size_t)o.nticket_keys;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_sighup; /* no SA_RESTART: accept and epoll_wait return to look */
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGHUP, &sa, NULL);
     int lfd = listen_on(o.accept);
     if (lfd < 0) {
         hasp_config_free(cfg);
@@ -1120,9 +1170,13 @@ static int cmd_server(int argc, char **argv)
         return rc;
     }
     for (int nconn = 1; !o.naccept || nconn <= o.naccept; nconn++) {
+        hasp_tool_reload(cfg);
         int fd = accept(lfd, NULL, NULL);
         if (fd < 0) {
-            if (errno == EINTR) continue;
+            if (errno == EINTR) {
+                nconn--;
+                continue;
+            }
             fprintf(stderr, "hasp: accept failed: %s\n", strerror(errno));
             break;
         }

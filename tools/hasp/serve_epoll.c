@@ -199,6 +199,7 @@ int hasp_serve_www_epoll(hasp_config *cfg, int lfd, int naccept, int quiet)
     for (;;) {
         if (naccept && accepted >= naccept && open_conns == 0) break;
         int n = epoll_wait(ep, evs, 256, 1000);
+        hasp_tool_reload(cfg);
         if (n < 0) {
             if (errno == EINTR) continue;
             fprintf(stderr, "hasp: error: epoll_wait: %s\n", strerror(errno));

@@ -10,6 +10,8 @@ int hasp_cmd_groups(int argc, char **argv);
 /* hasp server --www: the epoll loop (tools/hasp/serve_epoll.c) */
 struct hasp_config;
 int hasp_serve_www_epoll(struct hasp_config *cfg, int lfd, int naccept, int quiet);
+/* SIGHUP seen: read the --ticket-keys files again (main.c) */
+void hasp_tool_reload(struct hasp_config *cfg);
 struct hasp_conn;
 /* A failed connection's sentence and what would change it (main.c); server:
  * this side is hasp server. */
