@@ -123,7 +123,7 @@ bench-instr:
 soak:
 	@scripts/deps.sh test
 	@$(MAKE) --no-print-directory build
-	@scripts/soak.sh $(BUILD) 1000 30
+	@scripts/soak.sh $(BUILD) 1000 30 $(or $(WORKERS),1)
 
 clean:
 	rm -rf build build-asan build-fuzz build-abi build-deb

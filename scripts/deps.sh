@@ -4,14 +4,14 @@
 set -e
 want="build-essential cmake pkg-config libssl-dev openssl ca-certificates"
 case "${1:-build}" in
-  test)  want="$want gnutls-bin python3 python3-ecdsa valgrind tshark librsvg2-bin wrk iproute2 abigail-tools man-db groff-base" ;;
+  test)  want="$want gnutls-bin python3 python3-ecdsa valgrind tshark librsvg2-bin wrk iproute2 abigail-tools man-db groff-base memcached libmemcached-dev" ;;
   demo)  want="$want" ;;
   fuzz)  want="$want clang libclang-rt-14-dev" ;;
-  asan)  want="$want gnutls-bin python3 python3-ecdsa valgrind tshark librsvg2-bin wrk iproute2 abigail-tools" ;;
+  asan)  want="$want gnutls-bin python3 python3-ecdsa valgrind tshark librsvg2-bin wrk iproute2 abigail-tools memcached libmemcached-dev" ;;
   bench) want="$want valgrind" ;;
   conformance) want="$want python3 python3-ecdsa" ;;
   abi)   want="$want abigail-tools git" ;;
-  deb)   want="$want dpkg-dev debhelper fakeroot lintian" ;;
+  deb)   want="$want dpkg-dev debhelper fakeroot lintian libmemcached-dev" ;;
 esac
 missing=""
 for p in $want; do

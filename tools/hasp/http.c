@@ -6,6 +6,7 @@
 #define _GNU_SOURCE /* strcasestr */
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include <strings.h>
 
 #include "hasp.h"
@@ -92,7 +93,9 @@ int hasp_http_bad_request(char *out, size_t cap)
 
 int hasp_www_page(hasp_conn *c, char *out, size_t cap, int minor, int keep_alive)
 {
-    char page[2048];
+    char page[2048], worker[48] = "";
+    if (hasp_tool_worker > 0)
+        snprintf(worker, sizeof(worker), "Worker: %d (pid %d)\n", hasp_tool_worker, (int)getpid());
     int len = snprintf(page, sizeof(page),
                        "<html><head><title>hasp</title></head><body><pre>\n"
                        "hasp %s server\n"
@@ -105,6 +108,7 @@ int hasp_www_page(hasp_conn *c, char *out, size_t cap, int minor, int keep_alive
                        "Extended master secret: %s\n"
                        "Secure renegotiation: %s\n"
                        "Resumed: %s\n"
+                       "%s"
                        "</pre></body></html>\n",
                        HASP_VERSION_STRING, hasp_conn_version_name(c), hasp_conn_cipher_name(c),
                        hasp_conn_cipher_openssl_name(c),
@@ -118,7 +122,7 @@ int hasp_www_page(hasp_conn *c, char *out, size_t cap, int minor, int keep_alive
                        hasp_conn_version(c) == HASP_TLS1_3 ? "n/a (TLS 1.3)"
                        : hasp_conn_secure_renegotiation(c) ? "yes"
                                                            : "no",
-                       hasp_conn_resumed_how(c));
+                       hasp_conn_resumed_how(c), worker);
     return snprintf(out, cap,
                     "HTTP/1.%d 200 ok\r\nContent-Type: text/html\r\nContent-Length: %d\r\n%s\r\n%s",
                     minor, len, keep_alive ? "" : "Connection: close\r\n", page);

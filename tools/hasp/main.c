@@ -36,6 +36,7 @@ struct opts {
     int ncerts, nkeys;
     const char *ciphers, *ciphersuites, *groups, *alpn, *sigalgs;
     int insecure, trace, ign_eof, tls12, tls13, www, naccept, quiet, keyupdate;
+    int workers; /* 0: not given */
     const char *sess_in, *sess_out;
     int reconnect, no_ticket, renegotiate, allow_reneg, reneg_verify_client;
     const char *accept;
@@ -49,6 +50,7 @@ struct opts {
     const char *crl_check;
     const char *ticket_keys[16];
     int nticket_keys;
+    const char *session_cache;
     int max_depth; /* -1: the default */
     const char *trace_format;
     const char *trace_out[HASP_TRACE_MAX_OUT];
@@ -85,6 +87,8 @@ static const struct optdef {
     {"--ticket-keys", "FILE", FOR_SERVER,
      "ticket keys shared with other servers (48/80-byte keys, mode 0600, the first issues); "
      "repeatable, read again on SIGHUP"},
+    {"--session-cache", "memcached://HOST:PORT[,...]", FOR_SERVER,
+     "keep TLS 1.2 sessions in memcached, encrypted (needs --ticket-keys)"},
     {"--tls1_2", NULL, FOR_BOTH, "TLS 1.2 only"},
     {"--tls1_3", NULL, FOR_BOTH, "TLS 1.3 only"},
     {"--ciphers", "LIST", FOR_BOTH, "cipher suites (IANA or OpenSSL names, DEFAULT, ALL)"},
@@ -116,7 +120,9 @@ static const struct optdef {
     {"--ign-eof", NULL, FOR_CLIENT, "keep reading after stdin ends"},
     {"--ign_eof", NULL, FOR_CLIENT, NULL},
     {"--www", NULL, FOR_SERVER, "answer HTTP requests with a status page (else echo)"},
-    {"--naccept", "N", FOR_SERVER, "exit after N connections"},
+    {"--naccept", "N", FOR_SERVER, "exit after N connections (with --workers: each worker)"},
+    {"--workers", "N|auto", FOR_SERVER,
+     "with --www: N processes on the port (auto: one per core), sharing sessions and ticket keys"},
     {"--quiet", NULL, FOR_BOTH, "fewer messages"},
     {"--trace", NULL, FOR_BOTH, "draw the handshake as it runs (stderr)"},
     {"--trace-format", "text|json", FOR_BOTH, "the trace's format"},
@@ -258,6 +264,7 @@ static int parse_opts(int argc, char **argv, struct opts *o, int who)
         ARG("--psk-modes", psk_modes)
         ARG("--verify-profile", verify_profile)
         ARG("--crl-check", crl_check)
+        ARG("--session-cache", session_cache)
         if (!strcmp(a, "--ticket-keys")) {
             if (!v || o->nticket_keys == 16) {
                 fprintf(stderr, "hasp %s: --ticket-keys needs a file name (at most 16)\n", cmd);
@@ -315,6 +322,17 @@ static int parse_opts(int argc, char **argv, struct opts *o, int who)
                 o->certs[o->ncerts++] = v;
             else if (a[2] == 'k' && o->nkeys < 8)
                 o->keys[o->nkeys++] = v;
+            i++;
+            continue;
+        }
+        if (!strcmp(a, "--workers")) {
+            long nw = v && !strcmp(v, "auto") ? sysconf(_SC_NPROCESSORS_ONLN) : v ? atol(v) : 0;
+            if (nw <= 0 || nw > 256) {
+                fprintf(stderr, "hasp %s: --workers needs a number from 1 to 256, or 'auto'\n",
+                        cmd);
+                return -1;
+            }
+            o->workers = (int)nw;
             i++;
             continue;
         }
@@ -1064,7 +1082,7 @@ static void serve_echo(hasp_conn *c, int nconn)
     }
 }
 
-static int listen_on(const char *spec)
+int hasp_tool_listen(const char *spec, int reuseport, int announce)
 {
     char host[256] = "127.0.0.1", port[32];
     if (strchr(spec, ':')) {
@@ -1083,6 +1101,7 @@ static int listen_on(const char *spec)
     int fd = socket(res->ai_family, SOCK_STREAM, 0);
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (reuseport) setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
     if (fd < 0 || bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 64) < 0) {
         int err = errno;
         fprintf(stderr, "hasp: error: cannot listen on %s:%s: %s%s\n", host, port, strerror(err),
@@ -1096,7 +1115,7 @@ static int listen_on(const char *spec)
         return -1;
     }
     freeaddrinfo(res);
-    fprintf(stderr, "hasp: listening on %s:%s\n", host, port);
+    if (announce) fprintf(stderr, "hasp: listening on %s:%s\n", host, port);
     return fd;
 }
 
@@ -1106,7 +1125,7 @@ static volatile sig_atomic_t reload_wanted;
 static const char *const *reload_paths;
 static size_t reload_n;
 
-static void on_sighup(int sig)
+void hasp_tool_on_sighup(int sig)
 {
     (void)sig;
     reload_wanted = 1;
@@ -1120,11 +1139,13 @@ void hasp_tool_reload(hasp_config *cfg)
         fprintf(stderr, "hasp: SIGHUP: nothing to reload (no --ticket-keys)\n");
         return;
     }
-    if (hasp_config_set_ticket_key_files(cfg, reload_paths, reload_n) < 0)
+    if (hasp_config_set_ticket_key_files(cfg, reload_paths, reload_n) < 0) {
         fprintf(stderr, "hasp: SIGHUP: kept the ticket keys in use: %s\n", hasp_config_errmsg(cfg));
-    else
-        fprintf(stderr, "hasp: SIGHUP: ticket keys read again from %s%s\n", reload_paths[0],
-                reload_n > 1 ? " and the other --ticket-keys files" : "");
+        return;
+    }
+    hasp_memcache_rekey(reload_paths, reload_n);
+    fprintf(stderr, "hasp: SIGHUP: ticket keys read again from %s%s\n", reload_paths[0],
+            reload_n > 1 ? " and the other --ticket-keys files" : "");
 }
 
 static int cmd_server(int argc, char **argv)
@@ -1152,20 +1173,49 @@ static int cmd_server(int argc, char **argv)
     if (!cfg) return 2;
     reload_paths = o.ticket_keys;
     reload_n = (size_t)o.nticket_keys;
+    if (o.session_cache && hasp_memcache_attach(cfg, o.session_cache, o.ticket_keys,
+                                                (size_t)o.nticket_keys, o.quiet) < 0) {
+        hasp_config_free(cfg);
+        return 2;
+    }
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_sighup; /* no SA_RESTART: accept and epoll_wait return to look */
+    sa.sa_handler = hasp_tool_on_sighup; /* no SA_RESTART: accept and epoll_wait return to look */
     sigemptyset(&sa.sa_mask);
     sigaction(SIGHUP, &sa, NULL);
-    int lfd = listen_on(o.accept);
+    if (o.workers > 1) {
+        const char *why = !o.www                     ? "needs --www (the event loop)"
+                          : o.trace || o.renegotiate ? "does not go with --trace or --renegotiate"
+                          : o.verify_client          ? "does not go with --verify-client"
+                          : o.max_early_data > 0     ? "does not go with --early-data: each "
+                                                       "worker would keep its own memory of "
+                                                       "replayed early data, so a replay sent "
+                                                       "to another worker would be accepted"
+                                                     : NULL;
+        if (why) {
+            fprintf(stderr, "hasp server: --workers %d %s; see 'hasp server --help'\n", o.workers,
+                    why);
+            hasp_config_free(cfg);
+            return 2;
+        }
+        hasp_workers_opts wo = {.accept = o.accept,
+                                .workers = o.workers,
+                                .naccept = o.naccept,
+                                .quiet = o.quiet,
+                                .own_ticket_keys = o.nticket_keys > 0,
+                                .memcached = o.session_cache != NULL};
+        int rc = hasp_serve_workers(cfg, &wo);
+        hasp_config_free(cfg);
+        return rc;
+    }
+    int lfd = hasp_tool_listen(o.accept, 0, 1);
     if (lfd < 0) {
         hasp_config_free(cfg);
         return 1;
     }
     if (o.www && !o.trace && !o.renegotiate && !o.verify_client) {
         /* many clients at once: the event loop */
-        int rc = hasp_serve_www_epoll(cfg, lfd, o.naccept, o.quiet);
-        close(lfd);
+        int rc = hasp_serve_www_epoll(cfg, lfd, o.naccept, o.quiet); /* closes lfd */
         hasp_config_free(cfg);
         return rc;
     }

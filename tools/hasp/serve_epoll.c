@@ -43,6 +43,7 @@ typedef struct www_conn {
 } www_conn;
 
 static www_conn *all_conns;
+static char who[32] = "hasp: "; /* "hasp: worker 2: " in a worker */
 
 static void set_events(int ep, www_conn *w, int rc)
 {
@@ -108,18 +109,23 @@ static int step(int ep, www_conn *w, int quiet)
             if (rc != 0) {
                 if (!quiet) {
                     char prefix[64];
-                    snprintf(prefix, sizeof(prefix), "hasp: connection %d failed: ", w->id);
+                    snprintf(prefix, sizeof(prefix), "%sconnection %d failed: ", who, w->id);
                     hasp_tool_print_failure(stderr, prefix, w->c, rc, 1);
                 }
                 return 0;
             }
             if (!quiet)
-                fprintf(stderr, "hasp: connection %d: %s %s (%s)\n", w->id,
+                fprintf(stderr, "%sconnection %d: %s %s (%s)\n", who, w->id,
                         hasp_conn_version_name(w->c), hasp_conn_cipher_name(w->c),
                         hasp_conn_cipher_openssl_name(w->c));
             w->phase = PH_READ;
             break;
         case PH_READ: {
+            if (hasp_tool_stopping && w->req_len == 0) {
+                /* draining: an idle keep-alive connection gets close_notify */
+                if (hasp_close(w->c) == HASP_WANT_POLLOUT) (void)0; /* best effort */
+                return 0;
+            }
             hasp_http_req req;
             int pr = w->req_len ? hasp_http_parse(w->req, w->req_len, &req) : HASP_HTTP_MORE;
             if (pr == HASP_HTTP_MORE) {
@@ -172,7 +178,7 @@ static int step(int ep, www_conn *w, int quiet)
                 return 1;
             }
             if (rc < 0) return 0;
-            if (!w->keep_alive) {
+            if (!w->keep_alive || hasp_tool_stopping) {
                 if (hasp_close(w->c) == HASP_WANT_POLLOUT)
                     (void)0; /* best effort: the socket is full, close anyway */
                 return 0;
@@ -185,6 +191,7 @@ static int step(int ep, www_conn *w, int quiet)
 
 int hasp_serve_www_epoll(hasp_config *cfg, int lfd, int naccept, int quiet)
 {
+    if (hasp_tool_worker > 0) snprintf(who, sizeof(who), "hasp: worker %d: ", hasp_tool_worker);
     int ep = epoll_create1(EPOLL_CLOEXEC);
     if (ep < 0) {
         fprintf(stderr, "hasp: error: epoll_create1: %s\n", strerror(errno));
@@ -195,11 +202,27 @@ int hasp_serve_www_epoll(hasp_config *cfg, int lfd, int naccept, int quiet)
     epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &lev);
     int accepted = 0, open_conns = 0;
     struct epoll_event evs[256];
-    time_t last_sweep = time(NULL);
+    time_t last_sweep = time(NULL), drain_since = 0;
     for (;;) {
         if (naccept && accepted >= naccept && open_conns == 0) break;
+        if (hasp_tool_stopping && lfd >= 0) {
+            /* SIGTERM: stop accepting (closing the socket takes it out of the
+             * SO_REUSEPORT group), finish what is in flight */
+            epoll_ctl(ep, EPOLL_CTL_DEL, lfd, NULL);
+            close(lfd);
+            lfd = -1;
+            drain_since = time(NULL);
+            for (www_conn *w = all_conns, *next; w; w = next) {
+                next = w->next;
+                if (w->phase == PH_READ && w->req_len == 0 && !step(ep, w, quiet) &&
+                    (w->phase == PH_LINGER || !linger_start(ep, w, drain_since)))
+                    finish(ep, w, &open_conns);
+            }
+        }
+        if (lfd < 0 && (open_conns == 0 || time(NULL) - drain_since >= HASP_DRAIN_S)) break;
         int n = epoll_wait(ep, evs, 256, 1000);
         hasp_tool_reload(cfg);
+        hasp_tool_worker_tick(cfg);
         if (n < 0) {
             if (errno == EINTR) continue;
             fprintf(stderr, "hasp: error: epoll_wait: %s\n", strerror(errno));
@@ -254,14 +277,15 @@ int hasp_serve_www_epoll(hasp_config *cfg, int lfd, int naccept, int quiet)
                 if (now - w->last >= 30) {
                     if (!quiet && w->phase == PH_HANDSHAKE)
                         fprintf(stderr,
-                                "hasp: connection %d failed: the handshake took longer "
+                                "%sconnection %d failed: the handshake took longer "
                                 "than 30 s\n",
-                                w->id);
+                                who, w->id);
                     finish(ep, w, &open_conns);
                 }
             }
         }
     }
     close(ep);
+    if (lfd >= 0) close(lfd);
     return 0;
 }

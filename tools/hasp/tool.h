@@ -1,6 +1,8 @@
 #ifndef HASP_TOOL_H
 #define HASP_TOOL_H
+#include <signal.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 /* hasp verify (tools/hasp/verify.c) */
 int hasp_cmd_verify(int argc, char **argv);
@@ -9,9 +11,34 @@ int hasp_cmd_ciphers(int argc, char **argv);
 int hasp_cmd_groups(int argc, char **argv);
 /* hasp server --www: the epoll loop (tools/hasp/serve_epoll.c) */
 struct hasp_config;
-int hasp_serve_www_epoll(struct hasp_config *cfg, int lfd, int naccept, int quiet);
-/* SIGHUP seen: read the --ticket-keys files again (main.c) */
+int hasp_serve_www_epoll(struct hasp_config *cfg, int lfd, int naccept, int quiet); /* closes lfd */
+/* SIGHUP seen: read the --ticket-keys files again (main.c); in a worker,
+ * also take the parent's new ticket keys (workers.c). Both server loops call
+ * it between connections. */
 void hasp_tool_reload(struct hasp_config *cfg);
+void hasp_tool_on_sighup(int sig); /* the SIGHUP handler that asks for it */
+void hasp_tool_worker_tick(struct hasp_config *cfg);
+/* Listen on [HOST:]PORT (main.c); reuseport: SO_REUSEPORT, for workers. */
+int hasp_tool_listen(const char *spec, int reuseport, int announce);
+
+/* hasp server --session-cache memcached://... (tools/hasp/memcache.c):
+ * 0, or -1 after printing why (bad URL, no --ticket-keys, built without
+ * libmemcached). rekey: the ticket keys were read again. */
+int hasp_memcache_attach(struct hasp_config *cfg, const char *url, const char *const *key_files,
+                         size_t nkey_files, int quiet);
+void hasp_memcache_rekey(const char *const *key_files, size_t n);
+
+/* hasp server --workers N (tools/hasp/workers.c) */
+typedef struct hasp_workers_opts {
+    const char *accept;
+    int workers, naccept, quiet;
+    int own_ticket_keys; /* --ticket-keys given: every worker reads the files */
+    int memcached;       /* --session-cache given: the workers share memcached, not memory */
+} hasp_workers_opts;
+int hasp_serve_workers(struct hasp_config *cfg, const hasp_workers_opts *o);
+extern int hasp_tool_worker;                     /* 0: not a worker, else 1..N */
+extern volatile sig_atomic_t hasp_tool_stopping; /* SIGTERM: drain and exit */
+#define HASP_DRAIN_S 10 /* a draining worker exits after this many seconds at most */
 struct hasp_conn;
 /* A failed connection's sentence and what would change it (main.c); server:
  * this side is hasp server. */
