@@ -3,7 +3,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 
-.PHONY: all build deps demo test test-long test-asan test-valgrind install uninstall clean format bench \
+.PHONY: all build deps demo test test-long test-asan test-valgrind install uninstall clean format bench bench-fleet \
 	bench-instr fuzz conformance conformance-ci fuzz-build fuzz-smoke fuzz-corpus soak abi-check abi-dump deb
 
 all: build
@@ -124,6 +124,11 @@ soak:
 	@scripts/deps.sh test
 	@$(MAKE) --no-print-directory build
 	@scripts/soak.sh $(BUILD) 1000 30 $(or $(WORKERS),1)
+
+bench-fleet:
+	@scripts/deps.sh test
+	@$(MAKE) --no-print-directory build
+	@scripts/fleet-bench.sh $(BUILD) 10 64
 
 clean:
 	rm -rf build build-asan build-fuzz build-abi build-deb

@@ -166,6 +166,33 @@ rotation_case "rotation by SIGHUP (TLS 1.2): new key first, old tickets resume u
 rotation_case "rotation by SIGHUP (TLS 1.3): new key first, old tickets resume until their key is dropped, then a full handshake" \
   --tls1_3 psk
 
+# A SIGHUP drops no connection: a keep-alive connection open across it
+# gets its second page.
+inflight_ok() {
+  rm -f "$C/cli.in"
+  mkfifo "$C/cli.in"
+  bg_start "$C/cli" "$C/cli.in" "$HASP" client "127.0.0.1:$A_PORT" --servername localhost \
+    --cafile "$CERTS/ca.pem"
+  local cpid=$BGPID
+  exec 7>"$C/cli.in"
+  printf 'GET / HTTP/1.1\r\nHost: localhost\r\n\r\n' >&7
+  wait_for 5 "$cpid" has_lines "$C/cli.out" '^HTTP/1.1 200' 1 || { exec 7>&-; fail "no first page"; return; }
+  sighup "$A_PID" "$C/a.err" 1 || { exec 7>&-; return 1; }
+  printf 'GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n' >&7
+  wait_for 5 "$cpid" has_lines "$C/cli.out" '^HTTP/1.1 200' 2
+  local pages
+  pages=$(count_lines "$C/cli.out" '^HTTP/1.1 200')
+  exec 7>&-
+  bg_wait_for "$cpid" 5
+  [ "$pages" -eq 2 ] || fail "the connection open across SIGHUP got $pages pages, expected 2" || return
+  [ "$BGRC" -eq 0 ] || fail "hasp client exited $BGRC: $(hasp_error "$C/cli.err")" || return
+}
+name="SIGHUP drops no connection: a keep-alive connection open across it gets its second page"
+new_case "$name"
+cp "$K1" "$C/keys" && chmod 600 "$C/keys"
+if start_server A "$C/a" --ticket-keys "$C/keys"; then check "$name" inflight_ok || keep_case "$name"; else notok "$name" "$WHY"; keep_case "$name"; fi
+bg_stop "$A_PID"
+
 # ---------------------------------------------------- refused key files
 
 refused_ok() {
