@@ -253,7 +253,38 @@ int ext_server_hello_write(hasp_conn *c, hasp_wr *w);
 int ext_server_hello_read(hasp_conn *c, hasp_rd *exts);
 const char *ext_name(uint16_t type);
 
-/* helpers shared by handlers (tls12.c) */
+/* Trace detail for the current message (shown by --trace). */
+#define DETAIL(c, ...)                                                                             \
+    do {                                                                                           \
+        if (conn_tracing(c)) {                                                                     \
+            size_t n_ = strlen((c)->hs->detail);                                                   \
+            snprintf((c)->hs->detail + n_, sizeof((c)->hs->detail) - n_, __VA_ARGS__);             \
+        }                                                                                          \
+    } while (0)
+
+/* The hellos, both versions (hello.c): the table rows of both versions use them. */
+int hs_client_hello_send(hasp_conn *c);
+int hs_client_hello_recv(hasp_conn *c, hasp_rd *r);
+int hs_server_hello_send(hasp_conn *c);
+int hs_server_hello_recv(hasp_conn *c, hasp_rd *r);
+const char *hs_version_name(uint16_t v);
+
+/* Authentication, both versions (auth.c). */
+const hasp_cred *hs_pick_cred(hasp_conn *c, const hasp_suite *s, uint16_t *scheme);
+int hs_write_chain(hasp_conn *c, const hasp_cred *cred);
+int hs_read_chain(hasp_conn *c, hasp_rd *r, int *empty);
+int hs_read_sigalgs(hasp_rd *r, uint16_t *out, size_t cap, size_t *n);
+
+/* TLS 1.2 (tls12.c): its tables, and what the hellos need of it. */
+extern const hs_step tls12_full[];
+extern const hs_step tls12_resume[];
+int hs_try_resume12(hasp_conn *c);
+int hs_derive_key_block(hasp_conn *c);
+int hs_verify_data(hasp_conn *c, int from_client, const uint8_t *hash, uint8_t out[12]);
+/* The TLS 1.2 session the handshake made (hs_complete calls it). */
+int tls12_complete(hasp_conn *c);
+
+/* helpers shared by handlers (machine.c, hello.c, auth.c) */
 int hs_me(const hasp_conn *c);
 const char *hs_peer_name(const hasp_conn *c);
 hasp_wr *hs_msg_begin(hasp_conn *c);

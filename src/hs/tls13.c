@@ -9,22 +9,12 @@
 #include "../x509/x509.h"
 #include "hs.h"
 
-int hs_read_sigalgs(hasp_rd *r, uint16_t *out, size_t cap, size_t *n);
-
 /* RFC 8446 4.1.3: SHA-256("HelloRetryRequest") */
 const uint8_t tls13_hrr_random[32] = {
     0xcf, 0x21, 0xad, 0x74, 0xe5, 0x9a, 0x61, 0x11, 0xbe, 0x1d, 0x8c, 0x02, 0x1e, 0x65, 0xb8, 0x91,
     0xc2, 0xa2, 0x11, 0x16, 0x7a, 0xbb, 0x8c, 0x5e, 0x07, 0x9e, 0x09, 0xe2, 0xc8, 0xa8, 0x33, 0x9c};
 /* RFC 8446 4.1.3: "DOWNGRD" 01, the last 8 bytes of a TLS 1.2 ServerHello.random. */
 const uint8_t tls13_downgrade12[8] = {0x44, 0x4f, 0x57, 0x4e, 0x47, 0x52, 0x44, 0x01};
-
-#define DETAIL(c, ...)                                                                             \
-    do {                                                                                           \
-        if (conn_tracing(c)) {                                                                     \
-            size_t n_ = strlen((c)->hs->detail);                                                   \
-            snprintf((c)->hs->detail + n_, sizeof((c)->hs->detail) - n_, __VA_ARGS__);             \
-        }                                                                                          \
-    } while (0)
 
 /* ---------------------------------------------------------------- key schedule (RFC 8446 7.1) */
 
@@ -1259,10 +1249,6 @@ static int finished13_recv(hasp_conn *c, hasp_rd *r)
 }
 
 /* ---------------------------------------------------------------- the tables */
-
-int hs_client_hello_send(hasp_conn *c);
-int hs_client_hello_recv(hasp_conn *c, hasp_rd *r);
-int hs_server_hello_recv(hasp_conn *c, hasp_rd *r);
 
 #define C SENDER_CLIENT
 #define S SENDER_SERVER
