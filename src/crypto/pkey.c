@@ -21,6 +21,65 @@
 
 #include "internal.h"
 
+/* rsaEncryption and id-ecPublicKey AlgorithmIdentifier OIDs, as they
+ * start the SPKI's inner SEQUENCE. */
+static int spki_has_oid(const uint8_t *der, size_t len, const uint8_t *oid, size_t oid_len)
+{
+    /* SEQUENCE { SEQUENCE { OID ... } ... }: find the first OID. */
+    for (size_t i = 0; i + 2 + oid_len <= len && i < 16; i++)
+        if (der[i] == 0x06 && der[i + 1] == oid_len && memcmp(der + i + 2, oid, oid_len) == 0)
+            return 1;
+    return 0;
+}
+
+/* The fast SubjectPublicKeyInfo decoder, shared by hasp_pkey_from_spki and
+ * hasp_x509_pubkey_new (x509_extra.c). */
+EVP_PKEY *crypto_pubkey_from_spki(const uint8_t *spki, size_t len)
+{
+    static const uint8_t rsa_oid[] = {0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01};
+    static const uint8_t ec_oid[] = {0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01};
+    ENSURE_PTR(spki != NULL && len > 0 && len <= LONG_MAX, HASP_ERR_USAGE);
+    /* The usual shapes from raw parts first (pkey.c): for EC half the cost
+     * of d2i_EC_PUBKEY, and already a provider key. */
+    EVP_PKEY *pk = hasp_evp_pkey_from_spki_fast(spki, len);
+    if (pk != NULL) return pk;
+    const unsigned char *p = spki;
+    if (spki_has_oid(spki, len, rsa_oid, sizeof(rsa_oid))) {
+        RSA *r = d2i_RSA_PUBKEY(NULL, &p, (long)len);
+        if (r && p == spki + len && (pk = EVP_PKEY_new()) != NULL &&
+            EVP_PKEY_assign_RSA(pk, r) == 1)
+            r = NULL;
+        else {
+            EVP_PKEY_free(pk);
+            pk = NULL;
+        }
+        RSA_free(r);
+    } else if (spki_has_oid(spki, len, ec_oid, sizeof(ec_oid))) {
+        EC_KEY *e = d2i_EC_PUBKEY(NULL, &p, (long)len);
+        if (e && p == spki + len && (pk = EVP_PKEY_new()) != NULL &&
+            EVP_PKEY_assign_EC_KEY(pk, e) == 1)
+            e = NULL;
+        else {
+            EVP_PKEY_free(pk);
+            pk = NULL;
+        }
+        EC_KEY_free(e);
+    } else {
+        pk = d2i_PUBKEY(NULL, &p, (long)len);
+        if (pk && p != spki + len) {
+            EVP_PKEY_free(pk);
+            pk = NULL;
+        }
+    }
+    if (pk == NULL) {
+        ERR_clear_error();
+        hasp_err_set(HASP_ERR_CERT_BAD, __FILE__, __LINE__,
+                     "the public key could not be loaded (malformed, or not a valid point or "
+                     "modulus)");
+    }
+    return pk;
+}
+
 struct hasp_pkey {
     EVP_PKEY *pk;
     /* An EC key also as the legacy EC_KEY. Private keys: made once when

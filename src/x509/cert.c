@@ -19,16 +19,6 @@ static void defect(hasp_x509_cert *c, int code, const char *fmt, ...)
     va_end(ap);
 }
 
-void x509_append(char *out, size_t cap, const char *fmt, ...)
-{
-    size_t n = strlen(out);
-    if (n + 1 >= cap) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(out + n, cap - n, fmt, ap);
-    va_end(ap);
-}
-
 static hasp_rd elem_whole(const hasp_der_elem *e)
 {
     return hasp_rd_init(e->whole, e->whole_len);

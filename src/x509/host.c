@@ -188,66 +188,6 @@ int hasp_x509_parse_ip(const char *s, uint8_t out[16])
 
 /* ------------------------------------------------------------------ SAN helpers */
 
-static void ip_str(hasp_rd ip, char *out, size_t cap)
-{
-    char buf[INET6_ADDRSTRLEN];
-    if (ip.len == 4 && inet_ntop(AF_INET, ip.p, buf, sizeof(buf)))
-        snprintf(out, cap, "%s", buf);
-    else if (ip.len == 16 && inet_ntop(AF_INET6, ip.p, buf, sizeof(buf)))
-        snprintf(out, cap, "%s", buf);
-    else
-        snprintf(out, cap, "(invalid %zu-byte address)", ip.len);
-}
-
-void x509_san_str(const hasp_x509_cert *c, char *out, size_t cap)
-{
-    if (!cap) return;
-    out[0] = 0;
-    if (!c->has_san) {
-        x509_append(out, cap, "no subjectAltName");
-        return;
-    }
-    hasp_rd r = c->san;
-    int count = 0;
-    while (rd_left(&r)) {
-        hasp_der_elem gn;
-        if (hasp_der_next(&r, &gn) < 0) break;
-        if (strlen(out) + 40 > cap) {
-            x509_append(out, cap, ", ...");
-            break;
-        }
-        const char *sep = count++ ? ", " : "";
-        switch (gn.tag & 0x1f) {
-        case GN_DNS:
-            x509_append(out, cap, "%sDNS:%.*s", sep, (int)gn.content.len,
-                        (const char *)gn.content.p);
-            break;
-        case GN_EMAIL:
-            x509_append(out, cap, "%semail:%.*s", sep, (int)gn.content.len,
-                        (const char *)gn.content.p);
-            break;
-        case GN_URI:
-            x509_append(out, cap, "%sURI:%.*s", sep, (int)gn.content.len,
-                        (const char *)gn.content.p);
-            break;
-        case GN_IP: {
-            char s[64];
-            ip_str(gn.content, s, sizeof(s));
-            x509_append(out, cap, "%sIP:%s", sep, s);
-            break;
-        }
-        case GN_DIRNAME: {
-            char s[200];
-            hasp_x509_name_str(gn.content, s, sizeof(s));
-            x509_append(out, cap, "%sDirName:%s", sep, s);
-            break;
-        }
-        default:
-            x509_append(out, cap, "%sname of type [%u]", sep, gn.tag & 0x1f);
-        }
-    }
-}
-
 /* Visit each attribute value of the given type in a Name. */
 typedef int (*attr_fn)(void *arg, const hasp_der_elem *v);
 static int each_attr(hasp_rd name, const char *oid, size_t oid_len, attr_fn fn, void *arg)
@@ -327,7 +267,7 @@ static int san_has_ip_text(const hasp_x509_cert *c, const char *text, size_t len
         if (hasp_der_next(&r, &gn) < 0) return 0;
         if ((gn.tag & 0x1f) != GN_IP) continue;
         char s[64];
-        ip_str(gn.content, s, sizeof(s));
+        x509_ip_str(gn.content, s, sizeof(s));
         if (strlen(s) == len && memcmp(s, text, len) == 0) return 1;
     }
     return 0;
@@ -696,7 +636,7 @@ int x509_nc_check(const hasp_x509_cert *ca, const hasp_x509_cert *c, int is_leaf
             unsigned t = gn.tag & 0x1f;
             char shown[256];
             if (t == GN_IP) {
-                ip_str(gn.content, shown, sizeof(shown));
+                x509_ip_str(gn.content, shown, sizeof(shown));
             } else if (t == GN_DIRNAME) {
                 hasp_x509_name_str(gn.content, shown, sizeof(shown));
             } else if (t == GN_DNS || t == GN_EMAIL || t == GN_URI) {

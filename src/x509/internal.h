@@ -37,6 +37,7 @@ int x509_nc_check(const hasp_x509_cert *ca, const hasp_x509_cert *c, int is_leaf
 int x509_cn_consistent(const hasp_x509_cert *c, char *err, size_t cap);
 /* The names a certificate holds, for error messages: "DNS:a, IP:1.2.3.4". */
 void x509_san_str(const hasp_x509_cert *c, char *out, size_t cap);
+void x509_ip_str(hasp_rd ip, char *out, size_t cap); /* an iPAddress as text */
 
 /* A signatureAlgorithm (AlgorithmIdentifier contents) into c->sig_alg,
  * sig_hash, sig_name; bad parameters become c's defect. For CRLs too. */

@@ -1,6 +1,8 @@
 /* Distinguished names (RFC 5280 4.1.2.4, 7.1): validation, comparison,
  * hashing, printing. GeneralNames structure checks. */
 #include "../alloc.h"
+#include <arpa/inet.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -300,4 +302,77 @@ int x509_general_names_valid(hasp_rd names)
         }
     }
     return 0;
+}
+
+/* ------------------------------------------------------------------ text (for messages) */
+
+void x509_append(char *out, size_t cap, const char *fmt, ...)
+{
+    size_t n = strlen(out);
+    if (n + 1 >= cap) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(out + n, cap - n, fmt, ap);
+    va_end(ap);
+}
+
+/* An iPAddress GeneralName as text. */
+void x509_ip_str(hasp_rd ip, char *out, size_t cap)
+{
+    char buf[INET6_ADDRSTRLEN];
+    if (ip.len == 4 && inet_ntop(AF_INET, ip.p, buf, sizeof(buf)))
+        snprintf(out, cap, "%s", buf);
+    else if (ip.len == 16 && inet_ntop(AF_INET6, ip.p, buf, sizeof(buf)))
+        snprintf(out, cap, "%s", buf);
+    else
+        snprintf(out, cap, "(invalid %zu-byte address)", ip.len);
+}
+
+void x509_san_str(const hasp_x509_cert *c, char *out, size_t cap)
+{
+    if (!cap) return;
+    out[0] = 0;
+    if (!c->has_san) {
+        x509_append(out, cap, "no subjectAltName");
+        return;
+    }
+    hasp_rd r = c->san;
+    int count = 0;
+    while (rd_left(&r)) {
+        hasp_der_elem gn;
+        if (hasp_der_next(&r, &gn) < 0) break;
+        if (strlen(out) + 40 > cap) {
+            x509_append(out, cap, ", ...");
+            break;
+        }
+        const char *sep = count++ ? ", " : "";
+        switch (gn.tag & 0x1f) {
+        case GN_DNS:
+            x509_append(out, cap, "%sDNS:%.*s", sep, (int)gn.content.len,
+                        (const char *)gn.content.p);
+            break;
+        case GN_EMAIL:
+            x509_append(out, cap, "%semail:%.*s", sep, (int)gn.content.len,
+                        (const char *)gn.content.p);
+            break;
+        case GN_URI:
+            x509_append(out, cap, "%sURI:%.*s", sep, (int)gn.content.len,
+                        (const char *)gn.content.p);
+            break;
+        case GN_IP: {
+            char s[64];
+            x509_ip_str(gn.content, s, sizeof(s));
+            x509_append(out, cap, "%sIP:%s", sep, s);
+            break;
+        }
+        case GN_DIRNAME: {
+            char s[200];
+            hasp_x509_name_str(gn.content, s, sizeof(s));
+            x509_append(out, cap, "%sDirName:%s", sep, s);
+            break;
+        }
+        default:
+            x509_append(out, cap, "%sname of type [%u]", sep, gn.tag & 0x1f);
+        }
+    }
 }
