@@ -157,6 +157,39 @@ name="memcached killed: full handshakes, no failed connection, one warning; resu
 if setup "$name"; then check "$name" outage_ok || keep_case "$name"; else notok "$name" "$WHY"; keep_case "$name"; fi
 teardown
 
+# 2b. memcached that accepts and never answers (hung, or far too slow)
+slow_ok() {
+  local t0=$SECONDS i
+  for i in 1 2 3; do
+    get "$S_PORT" "$C/c$i" --sess-out "$C/sess$i"
+    expect "connection $i to a server whose memcached never answers" no || return
+  done
+  get "$S_PORT" "$C/c4" --sess-in "$C/sess1"
+  expect "resuming while memcached hangs" no || return
+  [ $((SECONDS - t0)) -le 10 ] || fail "4 connections took $((SECONDS - t0)) s: the cache's timeouts do not bound them" || return
+  [ "$(count_lines "$C/s.err" '^hasp: warning: session cache .* does not answer')" -eq 1 ] ||
+    fail "$(count_lines "$C/s.err" '^hasp: warning: session cache .* does not answer') outage warnings, expected 1" || return
+  no_failed "$C/s.err" || return
+}
+name="memcached that never answers: full handshakes within the timeouts, one warning, no failure"
+new_case "$name"
+next_port
+MPORT=$PORT
+bg_start "$C/hole" /dev/null python3 -c '
+import socket, sys, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(16)
+conns = []
+while True:
+    c, _ = s.accept(); conns.append(c)  # accept, read nothing, answer nothing
+' "$MPORT"
+MPID=$BGPID
+if wait_listen "$MPORT" "$MPID" && start_server S "$C/s" --ticket-keys "$T/k1"; then
+  check "$name" slow_ok || keep_case "$name"
+else notok "$name" "$WHY"; keep_case "$name"; fi
+bg_stop "$S_PID"
+bg_stop "$MPID"
+
 # 3. a corrupted entry, and one sealed by another fleet's keys
 bad_entry_ok() {
   get "$A_PORT" "$C/c1" --sess-out "$C/sess"

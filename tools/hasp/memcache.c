@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <hasp.h>
@@ -51,6 +52,7 @@ static struct {
     size_t nkeys;
     int down;               /* in an outage: warned once */
     unsigned long fellback; /* lookups and stores that failed in this outage */
+    time_t probed;          /* in an outage: when memcached was last tried afresh */
     int quiet;
 } M;
 
@@ -118,12 +120,32 @@ static size_t mc_keyname(const uint8_t *id, size_t id_len, char out[80])
 }
 
 /* A connection broken since the last use (memcached restarted) shows only
- * when it is used: such an operation is tried once more on a new one. */
-static int broken(memcached_return_t rc)
+ * when it is used: such an operation is tried once more on new connections
+ * (memcached_quit drops the old ones and the failure they left). */
+static int broken_rc(memcached_return_t rc)
 {
     return rc == MEMCACHED_CONNECTION_FAILURE || rc == MEMCACHED_WRITE_FAILURE ||
            rc == MEMCACHED_READ_FAILURE || rc == MEMCACHED_UNKNOWN_READ_FAILURE ||
-           rc == MEMCACHED_ERRNO || rc == MEMCACHED_SERVER_ERROR;
+           rc == MEMCACHED_ERRNO || rc == MEMCACHED_SERVER_ERROR ||
+           rc == MEMCACHED_SERVER_TEMPORARILY_DISABLED || rc == MEMCACHED_SERVER_MARKED_DEAD;
+}
+
+/* In an outage, try memcached afresh at most once a second (new
+ * connections, the failure state libmemcached keeps forgotten). */
+static void probe(void)
+{
+    time_t now = time(NULL);
+    if (M.down && now != M.probed) {
+        M.probed = now;
+        memcached_quit(M.mc);
+    }
+}
+
+static int broken(memcached_return_t rc)
+{
+    if (!broken_rc(rc) || M.down) return 0;
+    memcached_quit(M.mc);
+    return 1;
 }
 
 /* One result from memcached: an outage starts (warn once) or ends. */
@@ -169,9 +191,9 @@ static int mc_new(void *arg, const uint8_t *id, size_t id_len, const uint8_t *se
         hasp_aead_free(a);
     }
     if (ok) {
+        probe();
         memcached_return_t rc = memcached_set(M.mc, k, klen, (const char *)v, vlen, LIFETIME_S, 0);
-        if (broken(rc) && !M.down)
-            rc = memcached_set(M.mc, k, klen, (const char *)v, vlen, LIFETIME_S, 0);
+        if (broken(rc)) rc = memcached_set(M.mc, k, klen, (const char *)v, vlen, LIFETIME_S, 0);
         note(rc);
     }
     free(v);
@@ -186,8 +208,9 @@ static int mc_get(void *arg, const uint8_t *id, size_t id_len, uint8_t *out, siz
     size_t klen = mc_keyname(id, id_len, k), vlen = 0;
     uint32_t flags = 0;
     memcached_return_t rc;
+    probe();
     char *v = memcached_get(M.mc, k, klen, &vlen, &flags, &rc);
-    if (!v && broken(rc) && !M.down) v = memcached_get(M.mc, k, klen, &vlen, &flags, &rc);
+    if (!v && broken(rc)) v = memcached_get(M.mc, k, klen, &vlen, &flags, &rc);
     note(rc);
     if (!v) return 0;
     int found = 0;
@@ -221,8 +244,9 @@ static void mc_remove(void *arg, const uint8_t *id, size_t id_len)
     (void)arg;
     char k[80];
     size_t klen = mc_keyname(id, id_len, k);
+    probe();
     memcached_return_t rc = memcached_delete(M.mc, k, klen, 0);
-    if (broken(rc) && !M.down) rc = memcached_delete(M.mc, k, klen, 0);
+    if (broken(rc)) rc = memcached_delete(M.mc, k, klen, 0);
     note(rc);
 }
 
