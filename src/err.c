@@ -1,3 +1,6 @@
+/* Errors: the per-thread last error (code, file, line, sentence), and the
+ * one table that maps each HASP_ERR_* code to its TLS alert, with the RFC
+ * clause per row (err_rows). */
 #include "err.h"
 
 #include <stdarg.h>

@@ -1,3 +1,6 @@
+/* The bounded cursors every parser and writer uses (cursor.h): hasp_rd reads
+ * within its bounds and fails instead of overrunning; hasp_wr writes into a
+ * growing (or fixed) buffer, with length-prefixed vectors. */
 #include "../alloc.h"
 #include "cursor.h"
 

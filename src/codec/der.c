@@ -1,3 +1,6 @@
+/* A strict DER reader (X.690): one element at a time, definite lengths
+ * only, minimal encodings, with names for tags in error messages. Used by
+ * x509/ for certificates and CRLs. */
 #include "der.h"
 
 #include <stdio.h>

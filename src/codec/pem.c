@@ -1,3 +1,5 @@
+/* PEM (RFC 7468): finding labelled blocks in a text and decoding their
+ * base64, for certificates, keys and CRLs. */
 #include "../alloc.h"
 #include "pem.h"
 

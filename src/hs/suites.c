@@ -1,3 +1,6 @@
+/* The cipher suite table: code point, IANA and OpenSSL names, key
+ * exchange, authentication, AEAD or MAC, PRF hash, and whether a suite is in
+ * DEFAULT, only in ALL, or used only when named. */
 #include "suites.h"
 
 #include <string.h>
