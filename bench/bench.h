@@ -16,7 +16,11 @@
 /* ------------------------------------------------------------------ cases */
 
 enum { CERT_ECDSA = 0, CERT_RSA = 1 };
-enum { RESUME_NONE = 0, RESUME_ID, RESUME_TICKET, RESUME_PSK };
+/* RESUME_FILL: the server's session cache on as for RESUME_ID, tickets off,
+ * the client never offers a session: every handshake is full and leaves
+ * one entry in the server's cache (the memory-cache-entry row). */
+enum { RESUME_NONE = 0, RESUME_ID, RESUME_TICKET, RESUME_PSK, RESUME_FILL };
+#define CASE_RESUMES(hc) ((hc)->resume != RESUME_NONE && (hc)->resume != RESUME_FILL)
 enum { AEAD_AES128GCM = 0, AEAD_AES256GCM, AEAD_CHACHA20 };
 
 typedef struct hs_case {
@@ -153,6 +157,17 @@ const char *floor_ops(const hs_case *hc, int side);
 /* Run the operations of one handshake of hc on side `side` for about
  * `seconds`: returns handshakes per second. */
 double floor_hs_rate(floor_ctx *f, const hs_case *hc, int side, double seconds);
+/* The same operations through libcrypto called plainly (EVP, a context per
+ * operation); -1 where there is no plain way (ML-KEM). */
+double floor_hs_rate_plain(floor_ctx *f, const hs_case *hc, int side, double seconds);
+/* X25519 key generation: EVP_PKEY_keygen on a kept context with the public
+ * value read out; and through Ed25519's fixed base (pub, priv, and the key
+ * pair as an EVP_PKEY when out is not NULL). floor_x25519_ed_check: 1 when
+ * the second gives libcrypto's public key bit for bit on n random keys. */
+int floor_x25519_keygen_plain(floor_ctx *f);
+#include <openssl/evp.h>
+int floor_x25519_keygen_ed(uint8_t pub[32], uint8_t priv[32], EVP_PKEY **out);
+int floor_x25519_ed_check(int n);
 /* Raw AEAD through EVP, 16 KiB records with a 13-byte AAD: MB/s for
  * sealing (side SIDE_CLIENT, "send") or opening (SIDE_SERVER, "recv"). */
 double floor_bulk_rate(floor_ctx *f, int aead, int side, size_t len, int tls13, double seconds);

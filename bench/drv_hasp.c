@@ -66,7 +66,8 @@ static hasp_config *make_cfg(int server, int cert, uint16_t version, int aead, i
     }
     /* 2: hasp's default number of TLS 1.3 tickets per handshake. */
     hasp_config_set_tickets(cfg, resume == RESUME_TICKET || resume == RESUME_PSK, 2);
-    if (server && resume != RESUME_ID) hasp_config_set_session_cache(cfg, 0, 0);
+    if (server && resume != RESUME_ID && resume != RESUME_FILL)
+        hasp_config_set_session_cache(cfg, 0, 0);
     if (server) {
         if (hasp_config_add_cert_key_mem(cfg, (const uint8_t *)ch->chain_pem, ch->chain_len,
                                          (const uint8_t *)ch->key_pem, ch->key_len) < 0) {
@@ -228,11 +229,11 @@ static int hx_run(hx *x, int check, char *why, size_t cap)
         snprintf(why, cap, "hasp negotiated %s", hasp_conn_version_name(cl));
         goto out;
     }
-    if (x->hc->resume && check != 1 && !(hasp_conn_resumed(cl) && hasp_conn_resumed(sv))) {
+    if (CASE_RESUMES(x->hc) && check != 1 && !(hasp_conn_resumed(cl) && hasp_conn_resumed(sv))) {
         snprintf(why, cap, "hasp did not resume");
         goto out;
     }
-    if (x->hc->resume) {
+    if (CASE_RESUMES(x->hc)) {
         side_begin(SIDE_CLIENT);
         hasp_session *s = hasp_conn_get_session(cl);
         if (s) {
@@ -265,7 +266,7 @@ static void *hx_new(const hs_case *hc, const bench_pki *pki, char *why, size_t c
     if (!x->scfg) goto fail;
     /* The first handshake is full; for a resumption case it yields the
      * session, and the second must then resume. */
-    if (hx_run(x, 1, why, cap) < 0 || (hc->resume && hx_run(x, 2, why, cap) < 0)) goto fail;
+    if (hx_run(x, 1, why, cap) < 0 || (CASE_RESUMES(hc) && hx_run(x, 2, why, cap) < 0)) goto fail;
     return x;
 fail:
     hx_free(x);

@@ -84,6 +84,7 @@ static SSL_CTX *make_ctx(int server, int cert, uint16_t version, int aead, int r
             ok = SSL_CTX_set_num_tickets(ctx, 0);
             break;
         case RESUME_ID:
+        case RESUME_FILL:
             SSL_CTX_set_session_cache_mode(ctx,
                                            server ? SSL_SESS_CACHE_SERVER : SSL_SESS_CACHE_OFF);
             SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
@@ -281,11 +282,12 @@ static int ox_run(ox *x, int check, char *why, size_t cap)
         snprintf(why, cap, "OpenSSL negotiated %s", SSL_get_version(p.cl));
         goto out;
     }
-    if (x->hc->resume && check != 1 && !(SSL_session_reused(p.cl) && SSL_session_reused(p.sv))) {
+    if (CASE_RESUMES(x->hc) && check != 1 &&
+        !(SSL_session_reused(p.cl) && SSL_session_reused(p.sv))) {
         snprintf(why, cap, "OpenSSL did not resume");
         goto out;
     }
-    if (x->hc->resume) {
+    if (CASE_RESUMES(x->hc)) {
         side_begin(SIDE_CLIENT);
         SSL_SESSION *s = SSL_get1_session(p.cl);
         if (s) {
@@ -311,7 +313,7 @@ static void *ox_new(const hs_case *hc, const bench_pki *pki, char *why, size_t c
                                  pki, why, cap)
                       : NULL;
     if (!x->sctx) goto fail;
-    if (ox_run(x, 1, why, cap) < 0 || (hc->resume && ox_run(x, 2, why, cap) < 0)) goto fail;
+    if (ox_run(x, 1, why, cap) < 0 || (CASE_RESUMES(hc) && ox_run(x, 2, why, cap) < 0)) goto fail;
     return x;
 fail:
     ox_free(x);

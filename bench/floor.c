@@ -37,8 +37,11 @@
 #include <openssl/ec.h>
 #include <openssl/ecdsa.h>
 #include <openssl/evp.h>
+#include <openssl/kdf.h>
+#include <openssl/rand.h>
 #include <openssl/rsa.h>
 #include <openssl/sha.h>
+#include <openssl/x509.h>
 
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +57,10 @@ struct floor_ctx {
     EC_KEY *ec_verify[3];       /* ECDSA leaf, intermediate, root public keys */
     EVP_PKEY_CTX *sign[2];      /* leaf key: ECDSA, RSA-PSS */
     EVP_PKEY_CTX *verify[2][3]; /* [cert][leaf, inter, root] */
+    RSA *rsa_verify[3];         /* RSA leaf, intermediate, root public keys (legacy) */
+    EVP_PKEY *pub[2][3];        /* the public keys as EVP_PKEYs (plain floor) */
+    EVP_PKEY *sign_key[2];      /* the leaf's private keys (plain floor) */
+    EVP_KDF *tls1_prf;          /* plain floor */
     uint8_t sig[2][3][512];
     size_t sig_len[2][3];
     uint8_t digest[32];
@@ -92,8 +99,14 @@ void floor_free(floor_ctx *f)
     EVP_PKEY_CTX_free(f->x_kg);
     EVP_PKEY_free(f->x_tmpl);
     EC_KEY_free(f->ec_sign);
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 3; i++) {
         EC_KEY_free(f->ec_verify[i]);
+        RSA_free(f->rsa_verify[i]);
+    }
+    for (int c = 0; c < 2; c++)
+        for (int i = 0; i < 3; i++)
+            EVP_PKEY_free(f->pub[c][i]);
+    EVP_KDF_free(f->tls1_prf);
     for (int c = 0; c < 2; c++) {
         EVP_PKEY_CTX_free(f->sign[c]);
         for (int i = 0; i < 3; i++)
@@ -131,6 +144,36 @@ floor_ctx *floor_new(const bench_pki *pki)
             EVP_PKEY_CTX_free(s);
             ok = ok && (f->verify[c][i] = sig_ctx(keys[i], c == CERT_RSA && i == 0, 0)) != NULL;
         }
+    }
+    for (int c = 0; ok && c < 2; c++) {
+        /* the public halves through DER, as a peer's keys arrive */
+        const bench_chain *ch = &pki->chain[c];
+        EVP_PKEY *keys[3] = {ch->leaf_key, ch->inter_key, ch->root_key};
+        f->sign_key[c] = ch->leaf_key;
+        for (int i = 0; ok && i < 3; i++) {
+            uint8_t *der = NULL;
+            int n = i2d_PUBKEY(keys[i], &der);
+            const uint8_t *p = der;
+            f->pub[c][i] = n > 0 ? d2i_PUBKEY(NULL, &p, n) : NULL;
+            OPENSSL_free(der);
+            ok = f->pub[c][i] != NULL;
+        }
+    }
+    ok = ok && (f->tls1_prf = EVP_KDF_fetch(NULL, "TLS1-PRF", NULL)) != NULL;
+    for (int i = 0; ok && i < 3; i++) {
+        const bench_chain *ch = &pki->chain[CERT_RSA];
+        EVP_PKEY *keys[3] = {ch->leaf_key, ch->inter_key, ch->root_key};
+        RSA *full = EVP_PKEY_get1_RSA(keys[i]);
+        const BIGNUM *n = NULL, *e = NULL;
+        if (full) RSA_get0_key(full, &n, &e, NULL);
+        BIGNUM *n2 = n ? BN_dup(n) : NULL, *e2 = e ? BN_dup(e) : NULL;
+        f->rsa_verify[i] = n2 && e2 ? RSA_new() : NULL;
+        ok = f->rsa_verify[i] && RSA_set0_key(f->rsa_verify[i], n2, e2, NULL) == 1;
+        if (!ok) {
+            BN_free(n2);
+            BN_free(e2);
+        }
+        RSA_free(full);
     }
     if (ok) {
         const bench_chain *ch = &pki->chain[CERT_ECDSA];
@@ -286,10 +329,212 @@ static int one_handshake(floor_ctx *f, const hs_case *hc, int side)
                 return -1;
         return 0;
     }
-    for (int i = 0; i < 3; i++)
-        if (EVP_PKEY_verify(f->verify[c][i], f->sig[c][i], f->sig_len[c][i], f->digest, 32) != 1)
-            return -1;
+    /* RSA: RSA_verify / RSA_verify_PKCS1_PSS_mgf1 on the legacy RSA
+     * objects, cheaper than EVP_PKEY_verify even with kept contexts (hasp
+     * does the same, src/crypto/pkey.c); the leaf's is PSS. */
+    for (int i = 0; i < 3; i++) {
+        RSA *r = f->rsa_verify[i];
+        int ok;
+        if (i == 0) {
+            uint8_t em[512];
+            int n = RSA_size(r);
+            ok = n <= (int)sizeof(em) &&
+                 RSA_public_decrypt((int)f->sig_len[c][i], f->sig[c][i], em, r, RSA_NO_PADDING) ==
+                     n &&
+                 RSA_verify_PKCS1_PSS_mgf1(r, f->digest, EVP_sha256(), EVP_sha256(), em,
+                                           RSA_PSS_SALTLEN_DIGEST) == 1;
+        } else {
+            ok = RSA_verify(NID_sha256, f->digest, 32, f->sig[c][i], (unsigned int)f->sig_len[c][i],
+                            r) == 1;
+        }
+        if (!ok) return -1;
+    }
     return 0;
+}
+
+/* ------------------------------------------------------------------ the plain floor */
+
+/* The same operations through libcrypto as a program calls it plainly: the
+ * documented EVP calls, a context per operation, the peer's X25519 key from
+ * its raw bytes, keys as EVP_PKEYs, the PRF through EVP_KDF "TLS1-PRF". */
+static int plain_x25519(void)
+{
+    EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "X25519"), *peer = NULL;
+    uint8_t pub[32], secret[32];
+    size_t n = sizeof(pub), sn = sizeof(secret);
+    int ok = k && EVP_PKEY_get_raw_public_key(k, pub, &n) > 0 &&
+             (peer = EVP_PKEY_new_raw_public_key_ex(NULL, "X25519", NULL, pub, 32)) != NULL;
+    EVP_PKEY_CTX *d = ok ? EVP_PKEY_CTX_new_from_pkey(NULL, k, NULL) : NULL;
+    ok = d && EVP_PKEY_derive_init(d) > 0 && EVP_PKEY_derive_set_peer(d, peer) > 0 &&
+         EVP_PKEY_derive(d, secret, &sn) > 0;
+    EVP_PKEY_CTX_free(d);
+    EVP_PKEY_free(peer);
+    EVP_PKEY_free(k);
+    return ok ? 0 : -1;
+}
+
+static int plain_prf(floor_ctx *f, const char *label, const uint8_t *seed, size_t seed_len,
+                     uint8_t *out, size_t out_len)
+{
+    uint8_t master[48];
+    memset(master, 1, sizeof(master));
+    EVP_KDF_CTX *k = EVP_KDF_CTX_new(f->tls1_prf);
+    OSSL_PARAM p[5] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, "SHA256", 0),
+        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SECRET, master, sizeof(master)),
+        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SEED, (void *)label, strlen(label)),
+        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SEED, (void *)seed, seed_len),
+        OSSL_PARAM_construct_end(),
+    };
+    int ok = k && EVP_KDF_derive(k, out, out_len, p) > 0;
+    EVP_KDF_CTX_free(k);
+    return ok ? 0 : -1;
+}
+
+static int plain_sig(EVP_PKEY *k, int pss, int sign, const uint8_t *dg, uint8_t *sig,
+                     size_t *sig_len)
+{
+    EVP_PKEY_CTX *c = sig_ctx(k, pss, sign);
+    int ok = c && (sign ? EVP_PKEY_sign(c, sig, sig_len, dg, 32)
+                        : EVP_PKEY_verify(c, sig, *sig_len, dg, 32)) > 0;
+    EVP_PKEY_CTX_free(c);
+    return ok ? 0 : -1;
+}
+
+static int plain_handshake(floor_ctx *f, const hs_case *hc, int side)
+{
+    if (hc->resume == RESUME_ID || hc->resume == RESUME_TICKET) {
+        uint8_t randoms[64], th[32], kb[40], vd[12];
+        memset(randoms, 2, sizeof(randoms));
+        memset(th, 3, sizeof(th));
+        return plain_prf(f, "key expansion", randoms, 64, kb, 40) |
+               plain_prf(f, "client finished", th, 32, vd, 12) |
+               plain_prf(f, "server finished", th, 32, vd, 12);
+    }
+    if (plain_x25519() < 0) return -1;
+    if (hc->resume == RESUME_PSK) return 0;
+    if (hc->hybrid) return -1; /* no plain ML-KEM in this libcrypto */
+    int c = hc->cert;
+    if (side == SIDE_SERVER) {
+        uint8_t sig[512];
+        size_t n = sizeof(sig);
+        return plain_sig(f->sign_key[c], c == CERT_RSA, 1, f->digest, sig, &n);
+    }
+    for (int i = 0; i < 3; i++) {
+        size_t n = f->sig_len[c][i];
+        if (plain_sig(f->pub[c][i], c == CERT_RSA && i == 0, 0, f->digest, f->sig[c][i], &n) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+double floor_hs_rate_plain(floor_ctx *f, const hs_case *hc, int side, double seconds)
+{
+    double t0 = now_seconds(), c0 = cpu_seconds();
+    long n = 0;
+    do {
+        if (plain_handshake(f, hc, side) < 0) return -1;
+        n++;
+    } while (now_seconds() - t0 < seconds);
+    return (double)n / (cpu_seconds() - c0);
+}
+
+/* ------------------------------------------------------------------ X25519 via Ed25519 */
+
+/* Issue 19's idea for a lower floor: an X25519 public key from libcrypto's
+ * Ed25519 fixed-base multiplication. The Ed25519 API takes a 32-byte seed,
+ * not a scalar: the scalar is the clamped first half of SHA-512(seed), and
+ * X25519 clamps its private key the same way, so that half serves as the
+ * X25519 private key. The Edwards y of the public key maps to the
+ * Montgomery u = (1 + y) / (1 - y) mod 2^255 - 19 (one inversion, BN).
+ * The key pair goes into an X25519 EVP_PKEY with both halves given, so
+ * libcrypto does not compute the public key again. */
+static BIGNUM *p25519;
+
+int floor_x25519_keygen_ed(uint8_t pub[32], uint8_t priv[32], EVP_PKEY **out)
+{
+    uint8_t seed[32], y[32], h[64];
+    size_t n = 32;
+    if (p25519 == NULL) {
+        p25519 = BN_new();
+        if (!p25519 || !BN_set_bit(p25519, 255) || !BN_sub_word(p25519, 19)) return -1;
+    }
+    if (RAND_bytes(seed, 32) != 1) return -1;
+    EVP_PKEY *ed = EVP_PKEY_new_raw_private_key_ex(NULL, "ED25519", NULL, seed, 32);
+    int ok = ed && EVP_PKEY_get_raw_public_key(ed, y, &n) > 0 && n == 32;
+    EVP_PKEY_free(ed);
+    ok = ok && SHA512(seed, 32, h) != NULL;
+    memcpy(priv, h, 32);
+    priv[0] &= 248;
+    priv[31] &= 127;
+    priv[31] |= 64;
+    y[31] &= 0x7f; /* the sign of x */
+    BN_CTX *bc = ok ? BN_CTX_new() : NULL;
+    BN_CTX_start(bc);
+    BIGNUM *yy = bc ? BN_CTX_get(bc) : NULL, *num = bc ? BN_CTX_get(bc) : NULL,
+           *den = bc ? BN_CTX_get(bc) : NULL;
+    ok = ok && den && BN_lebin2bn(y, 32, yy) && BN_copy(num, yy) && BN_add_word(num, 1) &&
+         BN_mod_sub(den, BN_value_one(), yy, p25519, bc) && BN_mod_inverse(den, den, p25519, bc) &&
+         BN_mod_mul(num, num, den, p25519, bc) && BN_bn2lebinpad(num, pub, 32) == 32;
+    if (bc) BN_CTX_end(bc);
+    BN_CTX_free(bc);
+    if (ok && out) {
+        EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_from_name(NULL, "X25519", NULL);
+        OSSL_PARAM prm[3] = {
+            OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PRIV_KEY, priv, 32),
+            OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, pub, 32),
+            OSSL_PARAM_construct_end(),
+        };
+        *out = NULL;
+        ok = c && EVP_PKEY_fromdata_init(c) > 0 &&
+             EVP_PKEY_fromdata(c, out, EVP_PKEY_KEYPAIR, prm) > 0;
+        EVP_PKEY_CTX_free(c);
+    }
+    OPENSSL_cleanse(seed, sizeof(seed));
+    OPENSSL_cleanse(h, sizeof(h));
+    return ok ? 0 : -1;
+}
+
+int floor_x25519_keygen_plain(floor_ctx *f)
+{
+    EVP_PKEY *k = NULL;
+    uint8_t pub[32];
+    size_t n = sizeof(pub);
+    int ok = EVP_PKEY_keygen(f->x_kg, &k) > 0 && EVP_PKEY_get_raw_public_key(k, pub, &n) > 0;
+    EVP_PKEY_free(k);
+    return ok ? 0 : -1;
+}
+
+/* 1 when the Ed25519 route gives libcrypto's X25519 public key for the same
+ * private key, bit for bit, on n random keys (and the pair derives). */
+int floor_x25519_ed_check(int n)
+{
+    for (int i = 0; i < n; i++) {
+        uint8_t pub[32], priv[32], want[32];
+        size_t wl = 32;
+        EVP_PKEY *pair = NULL;
+        if (floor_x25519_keygen_ed(pub, priv, i < 16 ? &pair : NULL) < 0) return 0;
+        EVP_PKEY *ref = EVP_PKEY_new_raw_private_key_ex(NULL, "X25519", NULL, priv, 32);
+        int ok =
+            ref && EVP_PKEY_get_raw_public_key(ref, want, &wl) > 0 && memcmp(pub, want, 32) == 0;
+        if (ok && pair) {
+            /* the pair made from both halves agrees with libcrypto's own */
+            uint8_t s1[32], s2[32];
+            size_t l1 = 32, l2 = 32;
+            EVP_PKEY_CTX *a = EVP_PKEY_CTX_new_from_pkey(NULL, pair, NULL),
+                         *b = EVP_PKEY_CTX_new_from_pkey(NULL, ref, NULL);
+            ok = a && b && EVP_PKEY_derive_init(a) > 0 && EVP_PKEY_derive_set_peer(a, ref) > 0 &&
+                 EVP_PKEY_derive(a, s1, &l1) > 0 && EVP_PKEY_derive_init(b) > 0 &&
+                 EVP_PKEY_derive_set_peer(b, pair) > 0 && EVP_PKEY_derive(b, s2, &l2) > 0 &&
+                 memcmp(s1, s2, 32) == 0;
+            EVP_PKEY_CTX_free(a);
+            EVP_PKEY_CTX_free(b);
+        }
+        EVP_PKEY_free(pair);
+        EVP_PKEY_free(ref);
+        if (!ok) return 0;
+    }
+    return 1;
 }
 
 const char *floor_ops(const hs_case *hc, int side)

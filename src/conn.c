@@ -948,7 +948,7 @@ int hasp_conn_early_data(const hasp_conn *c)
 
 const char *hasp_conn_early_data_reason(const hasp_conn *c)
 {
-    return c && c->early_status == HASP_EARLY_REJECTED ? c->early_reason : "";
+    return c && c->early_status == HASP_EARLY_REJECTED && c->early_reason ? c->early_reason : "";
 }
 
 int hasp_conn_set_verify_client(hasp_conn *c, int mode)

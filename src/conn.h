@@ -162,13 +162,13 @@ struct hasp_conn {
     uint8_t rd_secret[64], wr_secret[64];
     uint8_t resumption_master[64];
     /* 0-RTT early data */
-    int early_status;       /* enum hasp_early_status */
-    int early_wanted;       /* client: hasp_conn_write_early was called */
-    char early_reason[160]; /* why it was rejected */
-    size_t early_unread;    /* server: bytes of early data at the head of stash */
-    uint32_t early_sent;    /* client: bytes written as early data */
-    hasp_wr post;           /* post-handshake messages, reassembled */
-    int key_updates;        /* received without application data in between */
+    int early_status;         /* enum hasp_early_status */
+    int early_wanted;         /* client: hasp_conn_write_early was called */
+    const char *early_reason; /* why it was rejected (a string literal) */
+    size_t early_unread;      /* server: bytes of early data at the head of stash */
+    uint32_t early_sent;      /* client: bytes written as early data */
+    hasp_wr post;             /* post-handshake messages, reassembled */
+    int key_updates;          /* received without application data in between */
 
     /* outcome */
     int err;

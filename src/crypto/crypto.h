@@ -79,6 +79,11 @@ int hasp_hkdf_expand(int alg, const uint8_t *prk, size_t prk_len, const uint8_t 
 /* label without the "tls13 " prefix, which is added here. */
 int hasp_hkdf_expand_label(int alg, const uint8_t *secret, size_t secret_len, const char *label,
                            const uint8_t *ctx, size_t ctx_len, uint8_t *out, size_t out_len);
+/* Two HKDF-Expand-Labels with an empty context from one secret (its HMAC
+ * states made once): the traffic key and IV of RFC 8446 7.3. */
+int hasp_hkdf_expand_label2(int alg, const uint8_t *secret, size_t secret_len, const char *label1,
+                            uint8_t *out1, size_t len1, const char *label2, uint8_t *out2,
+                            size_t len2);
 
 /* ------------------------------------------------------------------ random */
 

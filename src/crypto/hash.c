@@ -447,23 +447,22 @@ int hasp_hkdf_extract(int alg, const uint8_t *salt, size_t salt_len, const uint8
     return hasp_hmac(alg, salt, salt ? salt_len : 0, ikm, ikm_len, prk);
 }
 
-int hasp_hkdf_expand(int alg, const uint8_t *prk, size_t prk_len, const uint8_t *info,
-                     size_t info_len, uint8_t *out, size_t out_len)
+/* HKDF-Expand with the PRK's HMAC states already made. */
+static int hkdf_expand_keyed(hasp_hmac_ctx *h, const uint8_t *info, size_t info_len, uint8_t *out,
+                             size_t out_len)
 {
-    hasp_hmac_ctx h;
-    GUARD(hasp_hmac_init_key(&h, alg, prk, prk_len));
-    const size_t hl = h.md->out_len;
+    const size_t hl = h->md->out_len;
     ENSURE_MSG(out_len <= 255 * hl, HASP_ERR_USAGE,
                "HKDF-Expand cannot produce %zu bytes with %s (the most is 255 blocks)", out_len,
-               h.md->name);
+               h->md->name);
     uint8_t t[HASP_HASH_MAX];
     size_t tlen = 0;
     for (uint8_t ctr = 1; out_len; ctr++) {
-        hasp_hmac_start(&h);
-        hasp_hmac_update(&h, t, tlen);
-        hasp_hmac_update(&h, info, info_len);
-        hasp_hmac_update(&h, &ctr, 1);
-        hasp_hmac_finish(&h, t);
+        hasp_hmac_start(h);
+        hasp_hmac_update(h, t, tlen);
+        hasp_hmac_update(h, info, info_len);
+        hasp_hmac_update(h, &ctr, 1);
+        hasp_hmac_finish(h, t);
         tlen = hl;
         size_t n = out_len < hl ? out_len : hl;
         memcpy(out, t, n);
@@ -471,20 +470,28 @@ int hasp_hkdf_expand(int alg, const uint8_t *prk, size_t prk_len, const uint8_t 
         out_len -= n;
     }
     OPENSSL_cleanse(t, sizeof(t));
-    OPENSSL_cleanse(&h, sizeof(h));
     return 0;
 }
 
+int hasp_hkdf_expand(int alg, const uint8_t *prk, size_t prk_len, const uint8_t *info,
+                     size_t info_len, uint8_t *out, size_t out_len)
+{
+    hasp_hmac_ctx h;
+    GUARD(hasp_hmac_init_key(&h, alg, prk, prk_len));
+    int rc = hkdf_expand_keyed(&h, info, info_len, out, out_len);
+    OPENSSL_cleanse(&h, sizeof(h));
+    return rc;
+}
+
 /* RFC 8446 7.1: HkdfLabel = uint16 length || opaque label<7..255> ("tls13 "
- * || Label) || opaque context<0..255>. */
-int hasp_hkdf_expand_label(int alg, const uint8_t *secret, size_t secret_len, const char *label,
-                           const uint8_t *ctx, size_t ctx_len, uint8_t *out, size_t out_len)
+ * || Label) || opaque context<0..255>. Returns its length in info. */
+static int hkdf_label(const char *label, const uint8_t *ctx, size_t ctx_len, size_t out_len,
+                      uint8_t info[2 + 1 + 255 + 1 + 255], size_t *info_len)
 {
     static const char prefix[] = "tls13 ";
     const size_t ll = strlen(label), pl = sizeof(prefix) - 1;
     ENSURE_MSG(ll + pl <= 255 && ctx_len <= 255 && out_len <= 0xffff, HASP_ERR_USAGE,
                "HKDF-Expand-Label input too long (label '%s')", label);
-    uint8_t info[2 + 1 + 255 + 1 + 255];
     size_t n = 0;
     info[n++] = (uint8_t)(out_len >> 8);
     info[n++] = (uint8_t)out_len;
@@ -496,5 +503,31 @@ int hasp_hkdf_expand_label(int alg, const uint8_t *secret, size_t secret_len, co
     info[n++] = (uint8_t)ctx_len;
     if (ctx_len) memcpy(info + n, ctx, ctx_len);
     n += ctx_len;
+    *info_len = n;
+    return 0;
+}
+
+int hasp_hkdf_expand_label(int alg, const uint8_t *secret, size_t secret_len, const char *label,
+                           const uint8_t *ctx, size_t ctx_len, uint8_t *out, size_t out_len)
+{
+    uint8_t info[2 + 1 + 255 + 1 + 255];
+    size_t n = 0;
+    GUARD(hkdf_label(label, ctx, ctx_len, out_len, info, &n));
     return hasp_hkdf_expand(alg, secret, secret_len, info, n, out, out_len);
+}
+
+int hasp_hkdf_expand_label2(int alg, const uint8_t *secret, size_t secret_len, const char *label1,
+                            uint8_t *out1, size_t len1, const char *label2, uint8_t *out2,
+                            size_t len2)
+{
+    uint8_t info[2 + 1 + 255 + 1 + 255];
+    size_t n = 0;
+    hasp_hmac_ctx h;
+    GUARD(hasp_hmac_init_key(&h, alg, secret, secret_len));
+    int rc = hkdf_label(label1, NULL, 0, len1, info, &n);
+    if (rc == 0) rc = hkdf_expand_keyed(&h, info, n, out1, len1);
+    if (rc == 0) rc = hkdf_label(label2, NULL, 0, len2, info, &n);
+    if (rc == 0) rc = hkdf_expand_keyed(&h, info, n, out2, len2);
+    OPENSSL_cleanse(&h, sizeof(h));
+    return rc;
 }

@@ -89,7 +89,7 @@ static inline size_t ct_select(size_t mask, size_t a, size_t b)
     return (mask & a) | (~mask & b);
 }
 
-/* pkey.c: an EC public key (P-256/384/521, named curve, uncompressed
+/* spki.c: an EC public key (P-256/384/521, named curve, uncompressed
  * point) as an EC_KEY on a shared group; *type gets its enum
  * hasp_pkey_type. NULL when the SPKI has another shape or a bad point. */
 #include <openssl/ec.h>
@@ -98,7 +98,22 @@ EC_KEY *hasp_ec_key_from_spki_fast(const uint8_t *der, size_t len, int *type);
 int hasp_ec_key_verify(EC_KEY *k, const uint8_t *dg, size_t dg_len, const uint8_t *sig,
                        size_t sig_len);
 
-/* x509_extra.c: the fast SubjectPublicKeyInfo decoder (per-type d2i). */
+/* spki.c: the SubjectPublicKeyInfo decoder (not cached). */
 EVP_PKEY *crypto_pubkey_from_spki(const uint8_t *spki, size_t len);
+
+/* spki.c: the key of a DER SubjectPublicKeyInfo, imported once per
+ * process and shared (new references in *pk or, for the usual EC shapes,
+ * in *ec with *ec_type its enum hasp_pkey_type). -1 when it cannot be
+ * imported (error recorded when the decoder records one). */
+int crypto_spki_import(const uint8_t *der, size_t len, EVP_PKEY **pk, EC_KEY **ec, int *ec_type);
+/* Drop every cached key (tests); the number of keys held. */
+void crypto_keycache_flush(void);
+size_t crypto_keycache_count(void);
+/* RSA PKCS#1 v1.5 or PSS (salt = hash length, MGF1 with the same hash)
+ * over a digest with the legacy RSA object of an rsaEncryption key: 1 when
+ * the signature is good, 0 when not, -1 when the key is not such a key
+ * (then take the EVP path). */
+int hasp_rsa_key_verify(const EVP_PKEY *pk, int sig_alg, int hash, const uint8_t *dg, size_t dg_len,
+                        const uint8_t *sig, size_t sig_len);
 
 #endif

@@ -21,65 +21,6 @@
 
 #include "internal.h"
 
-/* rsaEncryption and id-ecPublicKey AlgorithmIdentifier OIDs, as they
- * start the SPKI's inner SEQUENCE. */
-static int spki_has_oid(const uint8_t *der, size_t len, const uint8_t *oid, size_t oid_len)
-{
-    /* SEQUENCE { SEQUENCE { OID ... } ... }: find the first OID. */
-    for (size_t i = 0; i + 2 + oid_len <= len && i < 16; i++)
-        if (der[i] == 0x06 && der[i + 1] == oid_len && memcmp(der + i + 2, oid, oid_len) == 0)
-            return 1;
-    return 0;
-}
-
-/* The fast SubjectPublicKeyInfo decoder, shared by hasp_pkey_from_spki and
- * hasp_x509_pubkey_new (x509_extra.c). */
-EVP_PKEY *crypto_pubkey_from_spki(const uint8_t *spki, size_t len)
-{
-    static const uint8_t rsa_oid[] = {0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01};
-    static const uint8_t ec_oid[] = {0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01};
-    ENSURE_PTR(spki != NULL && len > 0 && len <= LONG_MAX, HASP_ERR_USAGE);
-    /* The usual shapes from raw parts first (pkey.c): for EC half the cost
-     * of d2i_EC_PUBKEY, and already a provider key. */
-    EVP_PKEY *pk = hasp_evp_pkey_from_spki_fast(spki, len);
-    if (pk != NULL) return pk;
-    const unsigned char *p = spki;
-    if (spki_has_oid(spki, len, rsa_oid, sizeof(rsa_oid))) {
-        RSA *r = d2i_RSA_PUBKEY(NULL, &p, (long)len);
-        if (r && p == spki + len && (pk = EVP_PKEY_new()) != NULL &&
-            EVP_PKEY_assign_RSA(pk, r) == 1)
-            r = NULL;
-        else {
-            EVP_PKEY_free(pk);
-            pk = NULL;
-        }
-        RSA_free(r);
-    } else if (spki_has_oid(spki, len, ec_oid, sizeof(ec_oid))) {
-        EC_KEY *e = d2i_EC_PUBKEY(NULL, &p, (long)len);
-        if (e && p == spki + len && (pk = EVP_PKEY_new()) != NULL &&
-            EVP_PKEY_assign_EC_KEY(pk, e) == 1)
-            e = NULL;
-        else {
-            EVP_PKEY_free(pk);
-            pk = NULL;
-        }
-        EC_KEY_free(e);
-    } else {
-        pk = d2i_PUBKEY(NULL, &p, (long)len);
-        if (pk && p != spki + len) {
-            EVP_PKEY_free(pk);
-            pk = NULL;
-        }
-    }
-    if (pk == NULL) {
-        ERR_clear_error();
-        hasp_err_set(HASP_ERR_CERT_BAD, __FILE__, __LINE__,
-                     "the public key could not be loaded (malformed, or not a valid point or "
-                     "modulus)");
-    }
-    return pk;
-}
-
 struct hasp_pkey {
     EVP_PKEY *pk;
     /* An EC key also as the legacy EC_KEY. Private keys: made once when
@@ -154,75 +95,6 @@ static hasp_pkey *pkey_wrap(EVP_PKEY *pk)
     return k;
 }
 
-/* OpenSSL 3's d2i_PUBKEY runs the decoder framework: ~1.3 million
- * instructions a key, more than an ECDSA verification. The usual shapes
- * are recognised here by their exact DER prefix and built from their raw
- * parts instead: an EC key with a named curve and an uncompressed point
- * through EVP_PKEY_fromdata (~0.2 M, the point checked on the curve by
- * the import), an RSA key through the type-specific decoder (~0.05 M).
- * Anything else returns NULL and takes the generic path. */
-static const struct {
-    const char *group;
-    uint8_t prefix[27];
-    size_t prefix_len, point_len;
-} ec_spki[] = {
-    /* SEQUENCE { SEQUENCE { id-ecPublicKey, namedCurve }, BIT STRING { 0 unused, 04 ... } } */
-    {"P-256",
-     {0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01,
-      0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00},
-     26,
-     65},
-    {"P-384",
-     {0x30, 0x76, 0x30, 0x10, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02,
-      0x01, 0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22, 0x03, 0x62, 0x00},
-     23,
-     97},
-    {"P-521",
-     {0x30, 0x81, 0x9b, 0x30, 0x10, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02,
-      0x01, 0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x23, 0x03, 0x81, 0x86, 0x00},
-     25,
-     133},
-};
-
-/* EC public keys as EC_KEYs on one shared group per curve. Building a
- * P-256 key through EVP_PKEY_fromdata costs ~15 us here (the group is made
- * from its name each time, then the key is imported into the provider);
- * EC_KEY_oct2key on a shared group ~2 us, with the same checks (x, y below
- * p, the point on the curve). ECDSA_verify on the EC_KEY also skips the
- * per-verification EVP context. */
-static EC_GROUP *ec_groups[3];
-static pthread_once_t ec_groups_once = PTHREAD_ONCE_INIT;
-
-static void ec_groups_make(void)
-{
-    static const int nids[3] = {NID_X9_62_prime256v1, NID_secp384r1, NID_secp521r1};
-    for (int i = 0; i < 3; i++)
-        ec_groups[i] = EC_GROUP_new_by_curve_name(nids[i]);
-    ERR_clear_error();
-}
-
-EC_KEY *hasp_ec_key_from_spki_fast(const uint8_t *der, size_t len, int *type)
-{
-    for (size_t i = 0; i < sizeof(ec_spki) / sizeof(ec_spki[0]); i++) {
-        if (len != ec_spki[i].prefix_len + ec_spki[i].point_len ||
-            memcmp(der, ec_spki[i].prefix, ec_spki[i].prefix_len) != 0 ||
-            der[ec_spki[i].prefix_len] != 0x04)
-            continue;
-        pthread_once(&ec_groups_once, ec_groups_make);
-        if (ec_groups[i] == NULL) return NULL;
-        EC_KEY *k = EC_KEY_new();
-        if (k == NULL || EC_KEY_set_group(k, ec_groups[i]) != 1 ||
-            EC_KEY_oct2key(k, der + ec_spki[i].prefix_len, ec_spki[i].point_len, NULL) != 1) {
-            EC_KEY_free(k);
-            ERR_clear_error();
-            return NULL;
-        }
-        *type = HASP_PKEY_EC_P256 + (int)i;
-        return k;
-    }
-    return NULL;
-}
-
 /* ECDSA over a digest with an EC_KEY: 1 good, 0 bad. */
 int hasp_ec_key_verify(EC_KEY *k, const uint8_t *dg, size_t dg_len, const uint8_t *sig,
                        size_t sig_len)
@@ -233,72 +105,55 @@ int hasp_ec_key_verify(EC_KEY *k, const uint8_t *dg, size_t dg_len, const uint8_
     return r;
 }
 
-/* The header length (3 or 4) of a DER element with this tag and a long
- * form length of one or two octets that ends exactly at der + len; else 0. */
-static size_t long_len(const uint8_t *der, size_t len, uint8_t tag)
+/* RSA verification on the key's legacy RSA object: RSA_verify and
+ * RSA_verify_PKCS1_PSS_mgf1 skip what EVP_PKEY_verify costs per call in
+ * OpenSSL 3.0 (a context, the provider's signature fetched by name, the
+ * padding and digest set through parameters), and the RSA object keeps
+ * the modulus's Montgomery context from one verification to the next.
+ * The checks are the same as the EVP path's: the signature exactly the
+ * modulus's length and below it, the PKCS#1 v1.5 encoding compared whole,
+ * PSS with the salt exactly the hash length. */
+int hasp_rsa_key_verify(const EVP_PKEY *pk, int sig_alg, int hash, const uint8_t *dg, size_t dg_len,
+                        const uint8_t *sig, size_t sig_len)
 {
-    if (len < 4 || der[0] != tag) return 0;
-    if (der[1] == 0x81 && der[2] >= 0x80 && (size_t)der[2] == len - 3) return 3;
-    if (der[1] == 0x82 && der[2] != 0 && ((size_t)der[2] << 8 | der[3]) == len - 4) return 4;
-    return 0;
-}
-
-EVP_PKEY *hasp_evp_pkey_from_spki_fast(const uint8_t *der, size_t len)
-{
-    for (size_t i = 0; i < sizeof(ec_spki) / sizeof(ec_spki[0]); i++) {
-        if (len != ec_spki[i].prefix_len + ec_spki[i].point_len ||
-            memcmp(der, ec_spki[i].prefix, ec_spki[i].prefix_len) != 0 ||
-            der[ec_spki[i].prefix_len] != 0x04)
-            continue;
-        EVP_PKEY *pk = NULL;
-        EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
-        OSSL_PARAM prm[3] = {
-            OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, (char *)ec_spki[i].group,
-                                             0),
-            OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY,
-                                              (void *)(der + ec_spki[i].prefix_len),
-                                              ec_spki[i].point_len),
-            OSSL_PARAM_construct_end(),
-        };
-        if (ctx == NULL || EVP_PKEY_fromdata_init(ctx) <= 0 ||
-            EVP_PKEY_fromdata(ctx, &pk, EVP_PKEY_PUBLIC_KEY, prm) <= 0)
-            pk = NULL;
-        EVP_PKEY_CTX_free(ctx);
+    if (pk == NULL || EVP_PKEY_get_base_id(pk) != EVP_PKEY_RSA ||
+        (sig_alg != HASP_SIG_RSA_PKCS1 && sig_alg != HASP_SIG_RSA_PSS))
+        return -1;
+    const EVP_MD *md = hasp_evp_md(hash);
+    RSA *r = (RSA *)EVP_PKEY_get0_RSA(pk);
+    if (md == NULL || r == NULL || dg_len != (size_t)EVP_MD_get_size(md)) {
         ERR_clear_error();
-        return pk;
+        return -1;
     }
-    /* SEQUENCE { SEQUENCE { rsaEncryption, NULL }, BIT STRING { 0 unused,
-     * RSAPublicKey } }, lengths in the long form of keys of 1024 bits and
-     * more: the RSAPublicKey goes to the type-specific decoder. */
-    static const uint8_t rsa_alg[] = {0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86,
-                                      0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00};
-    size_t n = long_len(der, len, 0x30);
-    if (n == 0 || len < n + sizeof(rsa_alg) || memcmp(der + n, rsa_alg, sizeof(rsa_alg)) != 0)
-        return NULL;
-    n += sizeof(rsa_alg);
-    size_t b = long_len(der + n, len - n, 0x03);
-    if (b == 0 || n + b >= len || der[n + b] != 0x00 || len > LONG_MAX) return NULL;
-    n += b + 1;
-    const unsigned char *p = der + n;
-    EVP_PKEY *pk = d2i_PublicKey(EVP_PKEY_RSA, NULL, &p, (long)(len - n));
-    if (pk != NULL && p != der + len) {
-        EVP_PKEY_free(pk);
-        pk = NULL;
+    int n = RSA_size(r), ok = 0;
+    if (n <= 0 || sig_len != (size_t)n) return 0;
+    if (sig_alg == HASP_SIG_RSA_PKCS1) {
+        ok = RSA_verify(EVP_MD_get_type(md), dg, (unsigned int)dg_len, sig, (unsigned int)sig_len,
+                        r) == 1;
+    } else {
+        uint8_t em[2048];
+        if ((size_t)n > sizeof(em)) return -1;
+        ok = RSA_public_decrypt(n, sig, em, r, RSA_NO_PADDING) == n &&
+             RSA_verify_PKCS1_PSS_mgf1(r, dg, md, md, em, RSA_PSS_SALTLEN_DIGEST) == 1;
     }
-    ERR_clear_error();
-    return pk;
+    if (!ok) ERR_clear_error();
+    return ok;
 }
 
 hasp_pkey *hasp_pkey_from_spki(const uint8_t *der, size_t len)
 {
+    /* One decoder for the handshake and X.509 (x509_extra.c), through the
+     * process's cache of imported keys (spki.c). */
+    EVP_PKEY *pk = NULL;
+    EC_KEY *ec = NULL;
     int type = 0;
-    EC_KEY *ec = der ? hasp_ec_key_from_spki_fast(der, len, &type) : NULL;
+    if (crypto_spki_import(der, len, &pk, &ec, &type) < 0) return NULL;
     if (ec != NULL) {
         /* The EVP_PKEY wraps the same EC_KEY (a legacy key: nothing is
          * exported to the provider unless something asks). */
         static const int bits[3] = {256, 384, 521};
         hasp_pkey *k = hasp_calloc(1, sizeof(*k));
-        EVP_PKEY *pk = k ? EVP_PKEY_new() : NULL;
+        pk = k ? EVP_PKEY_new() : NULL;
         if (pk == NULL || EVP_PKEY_set1_EC_KEY(pk, ec) != 1) {
             EVP_PKEY_free(pk);
             EC_KEY_free(ec);
@@ -312,10 +167,7 @@ hasp_pkey *hasp_pkey_from_spki(const uint8_t *der, size_t len)
         k->bits = bits[type - HASP_PKEY_EC_P256];
         return k;
     }
-    /* One decoder for the handshake and X.509 (x509_extra.c): raw parts for
-     * the usual shapes, per-type d2i next, the generic decoder last. */
-    EVP_PKEY *pk = crypto_pubkey_from_spki(der, len);
-    return pk ? pkey_wrap(pk) : NULL;
+    return pkey_wrap(pk);
 }
 
 /* Never prompt for a passphrase: encrypted keys are refused. */
@@ -464,9 +316,12 @@ int hasp_pkey_verify(const hasp_pkey *k, int sig_alg, int hash, const uint8_t *d
     } else {
         uint8_t dg[HASP_HASH_MAX];
         GUARD(hasp_hash(hash, data, len, dg));
-        EVP_PKEY_CTX *ctx = sig_ctx(k, sig_alg, hash, 0);
-        r = ctx && EVP_PKEY_verify(ctx, sig, sig_len, dg, hasp_hash_len(hash)) == 1;
-        EVP_PKEY_CTX_free(ctx);
+        r = hasp_rsa_key_verify(k->pk, sig_alg, hash, dg, hasp_hash_len(hash), sig, sig_len);
+        if (r < 0) {
+            EVP_PKEY_CTX *ctx = sig_ctx(k, sig_alg, hash, 0);
+            r = ctx && EVP_PKEY_verify(ctx, sig, sig_len, dg, hasp_hash_len(hash)) == 1;
+            EVP_PKEY_CTX_free(ctx);
+        }
     }
     if (!r) {
         ERR_clear_error();

@@ -21,32 +21,20 @@ struct hasp_x509_pubkey {
 
 hasp_x509_pubkey *hasp_x509_pubkey_new(const uint8_t *spki, size_t len)
 {
+    EVP_PKEY *pk = NULL;
+    EC_KEY *ec = NULL;
     int type = 0;
-    EC_KEY *ec = spki ? hasp_ec_key_from_spki_fast(spki, len, &type) : NULL;
-    if (ec != NULL) {
-        hasp_x509_pubkey *k = hasp_calloc(1, sizeof(*k));
-        if (k == NULL) {
-            EC_KEY_free(ec);
-            hasp_err_set(HASP_ERR_NOMEM, __FILE__, __LINE__, NULL);
-            return NULL;
-        }
-        k->ec = ec;
-        return k;
-    }
-    EVP_PKEY *pk = crypto_pubkey_from_spki(spki, len);
-    if (pk == NULL) return NULL;
-    /* Move a legacy key into the provider now, once, so that threads
-     * sharing it later only read the cached export. */
-    EVP_PKEY_CTX *warm = EVP_PKEY_CTX_new_from_pkey(NULL, pk, NULL);
-    if (warm == NULL || EVP_PKEY_verify_init(warm) <= 0) ERR_clear_error();
-    EVP_PKEY_CTX_free(warm);
+    /* through the process's cache of imported keys (spki.c) */
+    if (crypto_spki_import(spki, len, &pk, &ec, &type) < 0) return NULL;
     hasp_x509_pubkey *k = hasp_calloc(1, sizeof(*k));
     if (k == NULL) {
         EVP_PKEY_free(pk);
+        EC_KEY_free(ec);
         hasp_err_set(HASP_ERR_NOMEM, __FILE__, __LINE__, NULL);
         return NULL;
     }
     k->pk = pk;
+    k->ec = ec;
     return k;
 }
 
@@ -78,6 +66,16 @@ int hasp_x509_pubkey_verify(const hasp_x509_pubkey *k, int sig_alg, int hash, co
     if (sig_alg != HASP_SIG_ED25519) {
         md = hasp_evp_md(hash);
         ENSURE_MSG(md != NULL, HASP_ERR_CERT_UNSUPPORTED, "hash %d is not supported", hash);
+    }
+    if (sig_alg == HASP_SIG_RSA_PKCS1 || sig_alg == HASP_SIG_RSA_PSS) {
+        uint8_t dg[HASP_HASH_MAX];
+        GUARD(hasp_hash(hash, data, len, dg));
+        int r = hasp_rsa_key_verify(k->pk, sig_alg, hash, dg, hasp_hash_len(hash), sig, sig_len);
+        OPENSSL_cleanse(dg, sizeof(dg));
+        if (r >= 0) {
+            ENSURE_MSG(r == 1, HASP_ERR_DECRYPT, "the signature does not verify");
+            return 0;
+        }
     }
     EVP_MD_CTX *m = EVP_MD_CTX_new();
     EVP_PKEY_CTX *pctx = NULL;

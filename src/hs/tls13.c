@@ -2,6 +2,7 @@
  * ClientHello is shared (one message offers both versions); once a
  * ServerHello picks TLS 1.3, both sides walk tls13_full. */
 #include "../alloc.h"
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,12 +24,45 @@ static size_t hlen(const hasp_conn *c)
     return hasp_hash_len(c->suite->prf_hash);
 }
 
+/* Values of the key schedule that are the same in every handshake without
+ * a PSK, per hash (SHA-256, SHA-384): Hash(""), and Derive-Secret(Early
+ * Secret, "derived", "") with Early Secret = HKDF-Extract(0, 0). Made once
+ * per process; public constants, nothing secret. */
+static struct {
+    uint8_t empty[HASP_HASH_MAX];
+    uint8_t derived[HASP_HASH_MAX]; /* from the no-PSK Early Secret */
+    int ok;
+} sched_const[2];
+static pthread_once_t sched_once = PTHREAD_ONCE_INIT;
+
+static void sched_make(void)
+{
+    static const int algs[2] = {HASP_HASH_SHA256, HASP_HASH_SHA384};
+    for (int i = 0; i < 2; i++) {
+        uint8_t zeros[HASP_HASH_MAX] = {0}, early[HASP_HASH_MAX];
+        size_t hl = hasp_hash_len(algs[i]);
+        sched_const[i].ok =
+            hasp_hash(algs[i], (const uint8_t *)"", 0, sched_const[i].empty) == 0 &&
+            hasp_hkdf_extract(algs[i], zeros, hl, zeros, hl, early) == 0 &&
+            hasp_hkdf_expand_label(algs[i], early, hl, "derived", sched_const[i].empty, hl,
+                                   sched_const[i].derived, hl) == 0;
+    }
+}
+
+static const uint8_t *sched_get(int alg, int derived)
+{
+    pthread_once(&sched_once, sched_make);
+    int i = alg == HASP_HASH_SHA256 ? 0 : alg == HASP_HASH_SHA384 ? 1 : -1;
+    if (i < 0 || !sched_const[i].ok) return NULL;
+    return derived ? sched_const[i].derived : sched_const[i].empty;
+}
+
 /* Derive-Secret(secret, label, Transcript-Hash(messages)), th = NULL for "". */
 static int derive_secret(hasp_conn *c, const uint8_t *secret, const char *label, const uint8_t *th,
                          uint8_t *out)
 {
     uint8_t empty[HASP_HASH_MAX];
-    if (!th) {
+    if (!th && (th = sched_get(c->suite->prf_hash, 0)) == NULL) {
         GUARD(hasp_hash(c->suite->prf_hash, (const uint8_t *)"", 0, empty));
         th = empty;
     }
@@ -43,8 +77,7 @@ static int install_secret_suite(hasp_conn *c, const hasp_suite *suite, const uin
 {
     uint8_t key[32], iv[12];
     size_t klen = hasp_aead_key_len(suite->aead), hl = hasp_hash_len(suite->prf_hash);
-    GUARD(hasp_hkdf_expand_label(suite->prf_hash, secret, hl, "key", NULL, 0, key, klen));
-    GUARD(hasp_hkdf_expand_label(suite->prf_hash, secret, hl, "iv", NULL, 0, iv, 12));
+    GUARD(hasp_hkdf_expand_label2(suite->prf_hash, secret, hl, "key", key, klen, "iv", iv, 12));
     hasp_rec_prot *p = write ? &c->wr : &c->rd;
     hasp_rec_prot_clear(p);
     int rc = hasp_rec_prot_aead13(p, suite->aead, key, iv, write);
@@ -73,11 +106,17 @@ static int derive_handshake_secrets(hasp_conn *c, const uint8_t *shared, size_t 
     struct hasp_hs *hs = c->hs;
     uint8_t zeros[HASP_HASH_MAX] = {0}, early[HASP_HASH_MAX], derived[HASP_HASH_MAX],
             th[HASP_HASH_MAX];
-    if (hs->flags & F_PSK)
-        GUARD(hasp_hkdf_extract(c->suite->prf_hash, zeros, hlen(c), hs->psk, hs->psk_len, early));
-    else
-        GUARD(hasp_hkdf_extract(c->suite->prf_hash, zeros, hlen(c), zeros, hlen(c), early));
-    GUARD(derive_secret(c, early, "derived", NULL, derived));
+    const uint8_t *fixed = hs->flags & F_PSK ? NULL : sched_get(c->suite->prf_hash, 1);
+    if (fixed) {
+        memcpy(derived, fixed, hlen(c));
+    } else {
+        if (hs->flags & F_PSK)
+            GUARD(
+                hasp_hkdf_extract(c->suite->prf_hash, zeros, hlen(c), hs->psk, hs->psk_len, early));
+        else
+            GUARD(hasp_hkdf_extract(c->suite->prf_hash, zeros, hlen(c), zeros, hlen(c), early));
+        GUARD(derive_secret(c, early, "derived", NULL, derived));
+    }
     GUARD(
         hasp_hkdf_extract(c->suite->prf_hash, derived, hlen(c), shared, shared_len, hs->hs_secret));
     GUARD(hs_transcript_hash(c, th));
@@ -259,7 +298,7 @@ static int client_early_rejected(hasp_conn *c, const char *why)
     struct hasp_hs *hs = c->hs;
     hs->early_writable = 0;
     c->early_status = HASP_EARLY_REJECTED;
-    snprintf(c->early_reason, sizeof(c->early_reason), "%s", why);
+    c->early_reason = why;
     conn_event(c, HASP_EV_DECISION, 1, 0, "early data rejected", 0, why);
     return 0;
 }
@@ -446,7 +485,7 @@ static void server_early_reject(hasp_conn *c, const char *why)
     struct hasp_hs *hs = c->hs;
     hs->early_skip = 1; /* what the client sent anyway is skipped, up to a limit */
     c->early_status = HASP_EARLY_REJECTED;
-    snprintf(c->early_reason, sizeof(c->early_reason), "%s", why);
+    c->early_reason = why;
     conn_event(c, HASP_EV_DECISION, 1, 0, "early data rejected", 0, why);
 }
 

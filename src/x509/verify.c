@@ -116,27 +116,31 @@ static int sig_check(vctx *v, const cand *child, cand *parent, char *why, size_t
         }
     }
     const hasp_x509_cert *c = child->c;
+    /* the names, for the sentences of a failure only */
     char cn[256], pn[256];
+#define NAMES() (cname(child, cn, sizeof(cn)), cname(parent, pn, sizeof(pn)))
     int rc = 0;
     why[0] = 0;
-    cname(child, cn, sizeof(cn));
-    cname(parent, pn, sizeof(pn));
     if (!c->sig_alg) {
         rc = HASP_ERR_CERT_UNSUPPORTED;
+        NAMES();
         snprintf(why, cap, "certificate '%.200s' is signed with %s, which hasp does not support",
                  cn, c->sig_name);
     } else if (c->sig_hash == HASP_HASH_SHA1 || c->sig_hash == HASP_HASH_MD5) {
         rc = HASP_ERR_CERT_UNSUPPORTED;
+        NAMES();
         snprintf(why, cap,
                  "certificate '%.200s' is signed with %s; SHA-1 and MD5 signatures are refused", cn,
                  c->sig_name);
     } else if (!key_fits(parent->c->key_type, c->sig_alg)) {
         rc = HASP_ERR_CERT_SIGNATURE;
+        NAMES();
         snprintf(why, cap,
                  "certificate '%.200s' is signed with %s, but the key of its issuer '%.200s' is %s",
                  cn, c->sig_name, pn, parent->c->key_desc);
     } else if (!cand_key(parent)) {
         rc = HASP_ERR_CERT_BAD;
+        NAMES();
         snprintf(why, cap, "the public key (%s) of '%.200s' cannot be loaded: %.150s",
                  parent->c->key_desc, pn, hasp_err_last()->msg);
     } else if (v->sig_checks >= MAX_SIG_CHECKS) {
@@ -149,12 +153,14 @@ static int sig_check(vctx *v, const cand *child, cand *parent, char *why, size_t
         if (hasp_x509_pubkey_verify(parent->key, c->sig_alg, c->sig_hash, c->tbs.p, c->tbs.len,
                                     c->sig.p, c->sig.len) < 0) {
             rc = HASP_ERR_CERT_SIGNATURE;
+            NAMES();
             snprintf(
                 why, cap,
                 "the signature on certificate '%.200s' does not verify with the key of '%.200s'",
                 cn, pn);
         }
     }
+#undef NAMES
     if (v->nmemo == v->memo_cap) {
         size_t ncap = v->memo_cap ? v->memo_cap * 2 : 8;
         sig_memo *nm = hasp_realloc(v->memo, ncap * sizeof(*nm));

@@ -8,7 +8,14 @@
 #include <unistd.h>
 
 #include "crypto/crypto.h"
+#include "crypto/internal.h"
 #include "test.h"
+
+#include <openssl/ec.h>
+#include <openssl/pem.h>
+#include <openssl/rsa.h>
+#include <openssl/x509.h>
+#include <pthread.h>
 
 /* OpenSSL 3.0: openssl kdf -keylen 48 -kdfopt digest:SHA384 ... TLS1-PRF */
 #define PRF384_WANT                                                                                \
@@ -845,6 +852,140 @@ static void test_pkey(void)
     }
 }
 
+/* spki.c: a key imported once per SPKI, bounded, shared by threads; a
+ * cached key still checks every signature. */
+static const uint8_t kc_msg[] = "the same bytes, verified again and again";
+
+static void *kc_thread(void *arg)
+{
+    hasp_pkey **keys = arg;
+    uint8_t sig[512];
+    size_t sl = 0;
+    long bad = 0;
+    hasp_pkey *priv = keys[0];
+    if (hasp_sign_scheme(priv, HASP_SIG_RSA_PSS_RSAE_SHA256, kc_msg, sizeof(kc_msg), sig,
+                         sizeof(sig), &sl) != 0)
+        return (void *)1L;
+    for (int i = 0; i < 200; i++) {
+        uint8_t der[1024];
+        size_t n = unhex(key_rsa_spki, der, sizeof(der));
+        hasp_pkey *pub = hasp_pkey_from_spki(der, n);
+        if (pub == NULL || hasp_verify_scheme(pub, HASP_SIG_RSA_PSS_RSAE_SHA256, kc_msg,
+                                              sizeof(kc_msg), sig, sl) != 0)
+            bad++;
+        if (i % 50 == 0) crypto_keycache_flush();
+        hasp_pkey_free(pub);
+    }
+    return (void *)bad;
+}
+
+static void test_keycache(void)
+{
+    crypto_keycache_flush();
+    CHECK(crypto_keycache_count() == 0, "key cache empty after a flush");
+    hasp_pkey *priv = load_priv(key_rsa_pem);
+    hasp_pkey *a = load_pub(key_rsa_spki), *b = load_pub(key_rsa_spki);
+    CHECK(a && b && crypto_keycache_count() == 1, "the same SPKI twice is imported once (%zu held)",
+          crypto_keycache_count());
+    static const uint16_t rsa_ids[] = {HASP_SIG_RSA_PKCS1_SHA256, HASP_SIG_RSA_PSS_RSAE_SHA256,
+                                       HASP_SIG_RSA_PSS_RSAE_SHA384};
+    for (size_t i = 0; i < 3; i++) {
+        uint8_t sig[600], alt[600];
+        size_t sl = 0;
+        int rc = hasp_sign_scheme(priv, rsa_ids[i], kc_msg, sizeof(kc_msg), sig, sizeof(sig), &sl);
+        CHECK(rc == 0 && sl == 256, "0x%04x signs", rsa_ids[i]);
+        CHECK(hasp_verify_scheme(a, rsa_ids[i], kc_msg, sizeof(kc_msg), sig, sl) == 0 &&
+                  hasp_verify_scheme(b, rsa_ids[i], kc_msg, sizeof(kc_msg), sig, sl) == 0,
+              "0x%04x verifies with the first and the cached key", rsa_ids[i]);
+        sig[100] ^= 1;
+        CHECK(hasp_verify_scheme(b, rsa_ids[i], kc_msg, sizeof(kc_msg), sig, sl) ==
+                  HASP_ERR_DECRYPT,
+              "0x%04x: the cached key refuses a damaged signature", rsa_ids[i]);
+        sig[100] ^= 1;
+        CHECK(hasp_verify_scheme(b, rsa_ids[i], kc_msg, sizeof(kc_msg), sig, sl - 1) ==
+                  HASP_ERR_DECRYPT,
+              "0x%04x: a signature one byte short is refused", rsa_ids[i]);
+        alt[0] = 0;
+        memcpy(alt + 1, sig, sl);
+        CHECK(hasp_verify_scheme(b, rsa_ids[i], kc_msg, sizeof(kc_msg), alt, sl + 1) ==
+                  HASP_ERR_DECRYPT,
+              "0x%04x: a signature with a leading zero byte is refused", rsa_ids[i]);
+        /* PSS with a salt other than the hash length (RFC 8446 4.2.3) */
+        if (rsa_ids[i] == HASP_SIG_RSA_PSS_RSAE_SHA256) {
+            EVP_PKEY *k = NULL;
+            uint8_t der[1300], dg[32];
+            hasp_hash(HASP_HASH_SHA256, kc_msg, sizeof(kc_msg), dg);
+            BIO *bio = BIO_new_mem_buf(key_rsa_pem, (int)strlen(key_rsa_pem));
+            k = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
+            BIO_free(bio);
+            EVP_PKEY_CTX *c = k ? EVP_PKEY_CTX_new(k, NULL) : NULL;
+            size_t n = sizeof(der);
+            int ok = c && EVP_PKEY_sign_init(c) > 0 &&
+                     EVP_PKEY_CTX_set_rsa_padding(c, RSA_PKCS1_PSS_PADDING) > 0 &&
+                     EVP_PKEY_CTX_set_signature_md(c, EVP_sha256()) > 0 &&
+                     EVP_PKEY_CTX_set_rsa_pss_saltlen(c, 20) > 0 &&
+                     EVP_PKEY_sign(c, der, &n, dg, 32) > 0;
+            CHECK(ok && hasp_verify_scheme(b, rsa_ids[i], kc_msg, sizeof(kc_msg), der, n) ==
+                            HASP_ERR_DECRYPT,
+                  "rsa_pss_rsae_sha256 with a 20-byte salt is refused");
+            EVP_PKEY_CTX_free(c);
+            EVP_PKEY_free(k);
+        }
+    }
+    crypto_keycache_flush();
+    uint8_t sig[600];
+    size_t sl = 0;
+    hasp_sign_scheme(priv, HASP_SIG_RSA_PKCS1_SHA256, kc_msg, sizeof(kc_msg), sig, sizeof(sig),
+                     &sl);
+    CHECK(hasp_verify_scheme(b, HASP_SIG_RSA_PKCS1_SHA256, kc_msg, sizeof(kc_msg), sig, sl) == 0,
+          "a key in use outlives a flush of the cache");
+    hasp_pkey_free(a);
+    hasp_pkey_free(b);
+
+    /* bounded: 70 different keys, at most 64 held, the newest found again */
+    uint8_t last[200];
+    size_t last_len = 0;
+    int made = 0;
+    for (int i = 0; i < 70; i++) {
+        EC_KEY *e = EC_KEY_new_by_curve_name(NID_X9_62_prime256v1);
+        uint8_t *der = NULL;
+        int n = e && EC_KEY_generate_key(e) == 1 ? i2d_EC_PUBKEY(e, &der) : -1;
+        hasp_pkey *k = n > 0 ? hasp_pkey_from_spki(der, (size_t)n) : NULL;
+        made += k != NULL;
+        if (n > 0 && (size_t)n <= sizeof(last)) {
+            memcpy(last, der, (size_t)n);
+            last_len = (size_t)n;
+        }
+        hasp_pkey_free(k);
+        OPENSSL_free(der);
+        EC_KEY_free(e);
+    }
+    size_t held = crypto_keycache_count();
+    hasp_pkey *again = hasp_pkey_from_spki(last, last_len);
+    CHECK(made == 70 && held == 64 && crypto_keycache_count() == 64 && again &&
+              hasp_pkey_type(again) == HASP_PKEY_EC_P256,
+          "70 keys imported, %zu held (bound 64)", held);
+    hasp_pkey_free(again);
+    uint8_t junk[3] = {0x30, 0x01, 0x00};
+    CHECK(hasp_pkey_from_spki(junk, 3) == NULL && crypto_keycache_count() == 64,
+          "a key that does not import is not kept");
+
+    /* threads: import, verify and flush at once */
+    pthread_t th[4];
+    hasp_pkey *arg[1] = {priv};
+    long bad = 0;
+    for (int i = 0; i < 4; i++)
+        pthread_create(&th[i], NULL, kc_thread, arg);
+    for (int i = 0; i < 4; i++) {
+        void *r = NULL;
+        pthread_join(th[i], &r);
+        bad += (long)r;
+    }
+    CHECK(bad == 0, "4 threads importing, verifying and flushing: %ld failures", bad);
+    hasp_pkey_free(priv);
+    crypto_keycache_flush();
+}
+
 static void test_random(void)
 {
     uint8_t a[32], b[32];
@@ -891,6 +1032,7 @@ int main(void)
     test_cbc();
     test_kex();
     test_pkey();
+    test_keycache();
     test_random();
     TEST_DONE();
 }
