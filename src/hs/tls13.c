@@ -110,7 +110,11 @@ static int derive_handshake_secrets(hasp_conn *c, const uint8_t *shared, size_t 
     if (fixed) {
         memcpy(derived, fixed, hlen(c));
     } else {
-        if (hs->flags & F_PSK)
+        if ((hs->flags & F_PSK) && hs->binder_hash == c->suite->prf_hash &&
+            hs->binder_psk_len == hs->psk_len &&
+            hasp_ct_memcmp(hs->binder_psk, hs->psk, hs->psk_len) == 0)
+            memcpy(early, hs->binder_early, hlen(c)); /* made with the binder */
+        else if (hs->flags & F_PSK)
             GUARD(
                 hasp_hkdf_extract(c->suite->prf_hash, zeros, hlen(c), hs->psk, hs->psk_len, early));
         else
@@ -215,10 +219,20 @@ int tls13_psk_binder(hasp_conn *c, int hash, const uint8_t *psk, size_t psk_len,
                      const uint8_t *partial, size_t partial_len, uint8_t *out)
 {
     size_t hl = hasp_hash_len(hash);
-    uint8_t zeros[HASP_HASH_MAX] = {0}, early[HASP_HASH_MAX], empty[HASP_HASH_MAX],
+    uint8_t zeros[HASP_HASH_MAX] = {0}, early[HASP_HASH_MAX], empty_buf[HASP_HASH_MAX],
             bkey[HASP_HASH_MAX], fkey[HASP_HASH_MAX], th[HASP_HASH_MAX];
+    const uint8_t *empty = sched_get(hash, 0);
+    if (empty == NULL) {
+        GUARD(hasp_hash(hash, (const uint8_t *)"", 0, empty_buf));
+        empty = empty_buf;
+    }
+    ENSURE(psk_len <= sizeof(c->hs->binder_psk), HASP_ERR_INTERNAL);
     GUARD(hasp_hkdf_extract(hash, zeros, hl, psk, psk_len, early));
-    GUARD(hasp_hash(hash, (const uint8_t *)"", 0, empty));
+    /* kept: the key schedule starts from the same Early Secret */
+    memcpy(c->hs->binder_early, early, hl);
+    memcpy(c->hs->binder_psk, psk, psk_len);
+    c->hs->binder_psk_len = psk_len;
+    c->hs->binder_hash = hash;
     GUARD(hasp_hkdf_expand_label(hash, early, hl, "res binder", empty, hl, bkey, hl));
     GUARD(hasp_hkdf_expand_label(hash, bkey, hl, "finished", NULL, 0, fkey, hl));
     GUARD(hasp_hash(hash, partial, partial_len, th));
