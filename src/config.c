@@ -404,6 +404,11 @@ int hasp_config_add_cert_key_mem(hasp_config *cfg, const uint8_t *chain_pem, siz
                  hasp_err_last()->msg);
         goto fail;
     }
+    if (hasp_x509_parse(cred.chain[0], cred.chain_len[0], &cred.leaf) < 0) {
+        cfg_fail(cfg, HASP_ERR_CONFIG, "cannot parse the leaf certificate: %s",
+                 hasp_err_last()->msg);
+        goto fail;
+    }
     hasp_pkey *pub = hasp_pkey_from_spki(spki, spki_len);
     int match = pub && hasp_pkey_matches(cred.key, pub) == 1;
     hasp_pkey_free(pub);

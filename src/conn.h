@@ -12,6 +12,7 @@
 #include "hs/session.h"
 #include "hs/suites.h"
 #include "record/record.h"
+#include "x509/x509.h"
 
 struct hasp_x509_store;
 
@@ -27,7 +28,8 @@ typedef struct hasp_cred {
     size_t chain_len[HASP_MAX_CHAIN];
     size_t n;
     hasp_pkey *key;
-    int key_type; /* enum hasp_pkey_type */
+    int key_type;        /* enum hasp_pkey_type */
+    hasp_x509_cert leaf; /* chain[0] parsed once (views into it), for name checks */
 } hasp_cred;
 
 struct hasp_config {

@@ -98,10 +98,10 @@ const hasp_cred *hs_pick_cred(hasp_conn *c, const hasp_suite *s, uint16_t *schem
                                    HASP_TLS1_2);
             if (!sc) continue;
         }
-        /* The name decides only between several certificates (parsing one
-         * per handshake is not free). */
+        /* The name decides only between several certificates (each parsed
+         * once, when the configuration loaded it). */
         if (c->sni[0] && c->cfg->ncreds > 1 &&
-            hasp_x509_matches_host(cr->chain[0], cr->chain_len[0], c->sni) == 1) {
+            hasp_x509_cert_matches_host(&cr->leaf, c->sni, 0) == 1) {
             if (scheme) *scheme = sc;
             return cr;
         }

@@ -89,7 +89,7 @@ int hs_sni_used(hasp_conn *c)
 {
     const hasp_cred *cr = c->hs->cred;
     return c->sni[0] && !c->resumed && cr &&
-           hasp_x509_matches_host(cr->chain[0], cr->chain_len[0], c->sni) == 1;
+           hasp_x509_cert_matches_host(&cr->leaf, c->sni, 0) == 1;
 }
 
 static int sni_sh_write(hasp_conn *c, hasp_wr *w)

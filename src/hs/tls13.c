@@ -444,7 +444,7 @@ static const hasp_cred *pick_cred13(hasp_conn *c, uint16_t *scheme)
         if (!s) continue;
         /* The name decides only between several certificates. */
         if (c->sni[0] && c->cfg->ncreds > 1 &&
-            hasp_x509_matches_host(cr->chain[0], cr->chain_len[0], c->sni) == 1) {
+            hasp_x509_cert_matches_host(&cr->leaf, c->sni, 0) == 1) {
             *scheme = s;
             return cr;
         }
