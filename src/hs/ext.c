@@ -88,8 +88,7 @@ static int sni_ch_read(hasp_conn *c, hasp_rd *r)
 int hs_sni_used(hasp_conn *c)
 {
     const hasp_cred *cr = c->hs->cred;
-    return c->sni[0] && !c->resumed && cr &&
-           hasp_x509_cert_matches_host(&cr->leaf, c->sni, 0) == 1;
+    return c->sni[0] && !c->resumed && cr && hasp_x509_cert_matches_host(&cr->leaf, c->sni, 0) == 1;
 }
 
 static int sni_sh_write(hasp_conn *c, hasp_wr *w)
@@ -780,20 +779,34 @@ static int read_exts(hasp_conn *c, hasp_rd *r, int server_hello)
     GUARD(rd_vec(r, 2, &list));
     GUARD(rd_expect_empty(r));
     /* Any number of extensions the 64 KiB block holds (RFC 8446 4.2:
-     * unknown ones are ignored); one bit per type finds a repeat, and only a
-     * limit the application set counts them. */
+     * unknown ones are ignored); only a limit the application set counts
+     * them. A repeat is found in the list of the first 32 types, then in a
+     * bitmap of all 65536 (cleared only for a hello with more). */
+    enum { FEW = 32 };
+    uint16_t few[FEW];
     uint8_t seen[65536 / 8];
-    memset(seen, 0, sizeof(seen));
     unsigned nseen = 0;
     while (rd_left(&list)) {
         uint16_t type;
         hasp_rd body;
         GUARD(rd_u16(&list, &type));
         GUARD(rd_vec(&list, 2, &body));
-        ENSURE_MSG(!(seen[type >> 3] & (1u << (type & 7))), HASP_ERR_DECODE,
-                   "the %s contains the extension %s (%u) twice",
+        int dup = 0;
+        if (nseen < FEW) {
+            for (unsigned k = 0; k < nseen; k++)
+                dup |= few[k] == type;
+            few[nseen] = type;
+        } else {
+            if (nseen == FEW) {
+                memset(seen, 0, sizeof(seen));
+                for (unsigned k = 0; k < FEW; k++)
+                    seen[few[k] >> 3] |= (uint8_t)(1u << (few[k] & 7));
+            }
+            dup = (seen[type >> 3] >> (type & 7)) & 1;
+            seen[type >> 3] |= (uint8_t)(1u << (type & 7));
+        }
+        ENSURE_MSG(!dup, HASP_ERR_DECODE, "the %s contains the extension %s (%u) twice",
                    server_hello ? "ServerHello" : "ClientHello", ext_name(type), type);
-        seen[type >> 3] |= (uint8_t)(1u << (type & 7));
         ENSURE_MSG(!c->cfg->max_extensions || nseen < c->cfg->max_extensions, HASP_ERR_LIMIT,
                    "the %s has more than %u extensions (the limit this application set)",
                    server_hello ? "ServerHello" : "ClientHello", c->cfg->max_extensions);

@@ -969,6 +969,20 @@ static void client_hellos(void)
         ch_ext_add(&h, (uint16_t)(0x7000 + h.ne), NULL, 0);
     case_begin("110 extensions are served (RFC 8446 4.2; no limit by default)");
     ch_case(&h, 0, 0);
+    /* repeats found past the first 32 types too (read_exts switches to a bitmap) */
+    FRESH(h);
+    uint16_t first_added = (uint16_t)(0x7000 + h.ne);
+    while (h.ne < 60)
+        ch_ext_add(&h, (uint16_t)(0x7000 + h.ne), NULL, 0);
+    ch_ext_add(&h, first_added, NULL, 0);
+    case_begin("an extension of the first 32 repeated as the 61st");
+    ch_case(&h, HASP_ERR_DECODE, HASP_ALERT_DECODE_ERROR);
+    FRESH(h);
+    while (h.ne < 60)
+        ch_ext_add(&h, (uint16_t)(0x7000 + h.ne), NULL, 0);
+    ch_ext_add(&h, (uint16_t)(0x7000 + 50), NULL, 0);
+    case_begin("an extension past the first 32 repeated");
+    ch_case(&h, HASP_ERR_DECODE, HASP_ALERT_DECODE_ERROR);
 
     /* lengths that do not add up */
     FRESH(h);
