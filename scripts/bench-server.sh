@@ -625,7 +625,10 @@ echo "hasp beside nginx: $(nginx -v 2>&1 | sed 's/^nginx version: //') with $(op
 echo "before the runs: $(uptime | sed 's/.*load average/load average/'); busy over 1 s: $(busy)"
 echo "server on CPU $SRV_CPU, load client (hasp-load, one thread, $CONNS connections) on CPU $CLI_CPU; ${SECS} s per run after 1 s of warm-up"
 
-for cert in ecdsa rsa; do
+# row by row, hasp then nginx, so that a change in the machine's load
+# between rows hits both alike; a fresh server for every run
+for run in ecdsa,close ecdsa,ka rsa,close; do
+  cert=${run%,*}
   for srv in hasp nginx; do
     if [ "$srv" = hasp ]; then
       start_hasp "$CERTS/$cert.pem" "$CERTS/$cert.key"
@@ -634,8 +637,9 @@ for cert in ecdsa rsa; do
     fi
     timeout 10 "$LOAD" -p "$PORT" -m get >"$T/page-$srv-$cert" 2>"$T/neg-$srv-$cert" ||
       die "$srv ($cert): GET / failed: $(cat "$T/neg-$srv-$cert")"
-    R[$srv,$cert,close]=$(load close -c "$CONNS" -w 1 -d "$SECS")
-    if [ "$cert" = ecdsa ]; then
+    if [ "${run#*,}" = close ]; then
+      R[$srv,$cert,close]=$(load close -c "$CONNS" -w 1 -d "$SECS")
+    else
       R[$srv,ka]=$(load keepalive -c "$CONNS" -w 1 -d "$SECS")
     fi
     stop_server
