@@ -10,7 +10,7 @@
 #
 # The load client is hasp-load, on hasp's own client, compiled from the C
 # below into the temporary directory: OpenSSL 3.0's clients (wrk, h2load)
-# spend ~1.5 ms of CPU per full handshake here, 3-4x what either server
+# spend 1.4-1.6 ms of CPU per full handshake here, 2-3x what either server
 # spends, so with one core each they, not the server, set the rate
 # (bench/README.md, "Beside nginx").
 #
