@@ -3,7 +3,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 
-.PHONY: all build deps demo test test-long test-asan test-valgrind install uninstall clean format bench bench-fleet \
+.PHONY: all build deps demo test test-long test-asan test-valgrind install uninstall clean format bench bench-fleet bench-server \
 	bench-instr fuzz conformance conformance-ci fuzz-build fuzz-smoke fuzz-corpus soak abi-check abi-dump deb
 
 all: build
@@ -129,6 +129,15 @@ bench-fleet:
 	@scripts/deps.sh test
 	@$(MAKE) --no-print-directory build
 	@scripts/fleet-bench.sh $(BUILD) 10 64
+
+# hasp server --www beside nginx (worker_processes 1) on loopback, the same
+# certificates, page and load client: new TLS 1.3 connections/s, keep-alive
+# requests/s and latency, RSS per idle connection (bench/README.md, "Beside
+# nginx"). About 70 s; not part of `make test`.
+bench-server:
+	@scripts/deps.sh bench-server
+	@$(MAKE) --no-print-directory build
+	@scripts/bench-server.sh $(BUILD) 8 32
 
 clean:
 	rm -rf build build-asan build-fuzz build-abi build-deb

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Install the Debian packages hasp needs for a target, or print the exact
-# apt-get line when not root. Usage: scripts/deps.sh build|test|fuzz|bench|conformance|abi|deb
+# apt-get line when not root. Usage: scripts/deps.sh build|test|fuzz|bench|bench-server|conformance|abi|deb
 set -e
 want="build-essential cmake pkg-config libssl-dev openssl ca-certificates"
 case "${1:-build}" in
@@ -9,6 +9,7 @@ case "${1:-build}" in
   fuzz)  want="$want clang libclang-rt-14-dev" ;;
   asan)  want="$want gnutls-bin python3 python3-ecdsa valgrind tshark librsvg2-bin wrk iproute2 abigail-tools memcached libmemcached-dev" ;;
   bench) want="$want valgrind" ;;
+  bench-server) want="$want nginx iproute2 procps util-linux" ;;
   conformance) want="$want python3 python3-ecdsa" ;;
   abi)   want="$want abigail-tools git" ;;
   deb)   want="$want dpkg-dev debhelper fakeroot lintian libmemcached-dev" ;;
