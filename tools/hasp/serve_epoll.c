@@ -26,6 +26,8 @@
  * the peer reads it (as nginx's lingering_close does). */
 enum phase { PH_HANDSHAKE, PH_READ, PH_WRITE, PH_LINGER };
 
+#define RESP_CAP 4608 /* the page, with room to spare */
+
 typedef struct www_conn {
     int fd;
     hasp_conn *c;
@@ -34,8 +36,8 @@ typedef struct www_conn {
     int keep_alive;
     char *req; /* allocated while a request is being read */
     size_t req_len;
-    int bad; /* answered 400: close after the response */
-    char resp[4608];
+    int bad;                   /* answered 400: close after the response */
+    char *resp;                /* allocated while a response is being written */
     size_t resp_len, resp_off; /* bytes handed to hasp_write so far */
     time_t last, linger_since;
     size_t lingered;
@@ -62,6 +64,7 @@ static void finish(int ep, www_conn *w, int *open_conns)
     hasp_conn_free(w->c);
     close(w->fd);
     free(w->req);
+    free(w->resp);
     free(w);
     (*open_conns)--;
 }
@@ -145,19 +148,20 @@ static int step(int ep, www_conn *w, int quiet)
                 break;
             }
             int len;
+            if (!w->resp && !(w->resp = malloc(RESP_CAP))) return 0;
             if (pr == HASP_HTTP_BAD) {
                 w->keep_alive = 0;
                 w->bad = 1;
-                len = hasp_http_bad_request(w->resp, sizeof(w->resp));
+                len = hasp_http_bad_request(w->resp, RESP_CAP);
                 w->req_len = 0;
             } else {
                 w->keep_alive = req.keep_alive;
-                len = hasp_www_page(w->c, w->resp, sizeof(w->resp), req.minor, w->keep_alive);
+                len = hasp_www_page(w->c, w->resp, RESP_CAP, req.minor, w->keep_alive);
                 /* drop this request; keep any pipelined bytes after it */
                 memmove(w->req, w->req + req.used, w->req_len - req.used);
                 w->req_len -= req.used;
             }
-            w->resp_len = len > 0 && (size_t)len < sizeof(w->resp) ? (size_t)len : 0;
+            w->resp_len = len > 0 && (size_t)len < RESP_CAP ? (size_t)len : 0;
             w->resp_off = 0;
             w->phase = PH_WRITE;
             break;
@@ -183,6 +187,8 @@ static int step(int ep, www_conn *w, int quiet)
                     (void)0; /* best effort: the socket is full, close anyway */
                 return 0;
             }
+            free(w->resp); /* an idle keep-alive connection holds no buffer */
+            w->resp = NULL;
             w->phase = PH_READ;
             break;
         }
