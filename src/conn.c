@@ -257,6 +257,14 @@ void hasp_conn_release_buffers(hasp_conn *c)
     if (c->post.len == 0) hasp_wr_free_secret(&c->post);
 }
 
+void hasp_conn_release_idle(hasp_conn *c)
+{
+    if (!c || c->hs) return;
+    hasp_conn_release_buffers(c);
+    hasp_rec_prot_idle(&c->rd);
+    hasp_rec_prot_idle(&c->wr);
+}
+
 static void send_alert(hasp_conn *c, int level, int desc)
 {
     uint8_t a[2] = {(uint8_t)level, (uint8_t)desc};

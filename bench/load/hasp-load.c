@@ -467,7 +467,9 @@ int main(int argc, char **argv)
     cpu_ticks(ccpu, &cb, &ca);
     if (mode == M_GET) return rc;
     if (mode == M_IDLE) {
-        usleep(300000);
+        /* idle means quiet for a while: 4 s, past what a server may wait
+         * before it shrinks a quiet connection (hasp server --www: 2 s) */
+        usleep(4000000);
         long rss1 = rss_of(pid);
         printf("idle=%ld errors=%ld rss0_kb=%ld rss1_kb=%ld per_conn_b=%.0f\n", idle_now, errors,
                rss0, rss1, idle_now ? (double)(rss1 - rss0) * 1024.0 / (double)idle_now : 0.0);

@@ -79,6 +79,29 @@ void hasp_rec_prot_clear(hasp_rec_prot *p)
     p->kind = HASP_REC_NULL;
 }
 
+void hasp_rec_prot_idle(hasp_rec_prot *p)
+{
+    if (p == NULL || (p->kind != HASP_REC_AEAD12 && p->kind != HASP_REC_AEAD13)) return;
+    hasp_aead_free(p->aead);
+    p->aead = NULL;
+}
+
+/* The AEAD context, rebuilt after hasp_rec_prot_idle. */
+static int aead_ready(hasp_rec_prot *p)
+{
+    if (p->aead) return 0;
+    p->aead = hasp_aead_new(p->aead_alg, p->aead_encrypt, p->aead_key);
+    return p->aead ? 0 : hasp_err_last()->code;
+}
+
+/* Keep the key for aead_ready. */
+static void aead_keep_key(hasp_rec_prot *p, int aead_alg, const uint8_t *key, int encrypt)
+{
+    size_t kl = hasp_aead_key_len(aead_alg);
+    memcpy(p->aead_key, key, kl <= sizeof(p->aead_key) ? kl : sizeof(p->aead_key));
+    p->aead_encrypt = encrypt;
+}
+
 int hasp_rec_prot_aead12(hasp_rec_prot *p, int aead_alg, const uint8_t *key, const uint8_t *iv,
                          size_t iv_len, int encrypt)
 {
@@ -90,6 +113,7 @@ int hasp_rec_prot_aead12(hasp_rec_prot *p, int aead_alg, const uint8_t *key, con
                iv_len);
     p->aead = hasp_aead_new(aead_alg, encrypt, key);
     if (p->aead == NULL) return hasp_err_last()->code;
+    aead_keep_key(p, aead_alg, key, encrypt);
     p->kind = HASP_REC_AEAD12;
     p->aead_alg = aead_alg;
     p->tag_len = hasp_aead_tag_len(aead_alg);
@@ -105,6 +129,7 @@ int hasp_rec_prot_aead13(hasp_rec_prot *p, int aead_alg, const uint8_t *key, con
     hasp_rec_prot_clear(p);
     p->aead = hasp_aead_new(aead_alg, encrypt, key);
     if (p->aead == NULL) return hasp_err_last()->code;
+    aead_keep_key(p, aead_alg, key, encrypt);
     p->kind = HASP_REC_AEAD13;
     p->aead_alg = aead_alg;
     p->tag_len = hasp_aead_tag_len(aead_alg);
@@ -232,6 +257,7 @@ int hasp_rec_seal_padded(hasp_rec_prot *p, uint8_t type, uint16_t version, const
 
     uint8_t nonce[12], ad[13];
     int rc = 0;
+    if (p->kind == HASP_REC_AEAD12 || p->kind == HASP_REC_AEAD13) GUARD(aead_ready(p));
     switch (p->kind) {
     case HASP_REC_NULL:
         if (len) memmove(b, pt, len);
@@ -567,6 +593,7 @@ int hasp_rec_open_to(hasp_rec_prot *p, uint8_t *rec, size_t rec_len, uint8_t *ty
                "the record sequence number is exhausted");
     int rc;
     *type = t;
+    if (p->kind == HASP_REC_AEAD12 || p->kind == HASP_REC_AEAD13) GUARD(aead_ready(p));
     switch (p->kind) {
     case HASP_REC_NULL:
         ENSURE_MSG(n <= HASP_REC_MAX_PLAINTEXT, HASP_ERR_OVERFLOW,

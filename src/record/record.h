@@ -36,7 +36,9 @@ typedef struct hasp_rec_prot {
     uint64_t seq;
     /* AEAD */
     int aead_alg;
-    hasp_aead_ctx *aead;
+    hasp_aead_ctx *aead; /* NULL while idle (hasp_rec_prot_idle): rebuilt from aead_key */
+    uint8_t aead_key[32];
+    int aead_encrypt;
     uint8_t iv[12];
     size_t iv_len;  /* fixed IV: 4 for TLS 1.2 GCM and CCM, 12 otherwise */
     size_t tag_len; /* 16, or 8 for CCM_8 */
@@ -61,6 +63,9 @@ int hasp_rec_prot_cbc(hasp_rec_prot *p, int cbc_alg, const uint8_t *key, int mac
                       const uint8_t *mac_key, size_t mac_len, int etm, int encrypt);
 /* Free contexts and wipe keys; back to HASP_REC_NULL with seq 0. */
 void hasp_rec_prot_clear(hasp_rec_prot *p);
+/* An idle connection's AEAD context (its expanded key schedule, ~1.1 KB
+ * for AES-GCM) freed; the next record rebuilds it from the key. */
+void hasp_rec_prot_idle(hasp_rec_prot *p);
 /* The most bytes sealing adds to a plaintext of len bytes (header included). */
 size_t hasp_rec_overhead(const hasp_rec_prot *p, size_t len);
 

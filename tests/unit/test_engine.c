@@ -113,6 +113,14 @@ static void test_suite(const char *name, const char *groups)
               "negotiated %s (got %s)", name, hasp_conn_cipher_name(cl));
         CHECK(exchange(cl, sv, 40000), "client->server 40000 bytes with %s", name);
         CHECK(exchange(sv, cl, 20000), "server->client 20000 bytes with %s", name);
+        /* idle: ciphers freed, rebuilt from the kept keys by the next record */
+        hasp_conn_release_idle(cl);
+        hasp_conn_release_idle(sv);
+        CHECK(exchange(cl, sv, 3000) && exchange(sv, cl, 5000),
+              "data both ways after hasp_conn_release_idle on both sides (%s)", name);
+        hasp_conn_release_idle(sv);
+        CHECK(exchange(sv, cl, 700) && exchange(cl, sv, 700),
+              "the server released again, writing first (%s)", name);
         CHECK(hasp_conn_ems(cl) && hasp_conn_ems(sv), "extended master secret with %s", name);
         /* clean close both ways */
         hasp_conn_close(cl);
@@ -405,7 +413,9 @@ static void test_tls13(const char *suite, const char *server_sigalgs, const char
                   "TLS 1.3 record read into a 16384-byte buffer (%s)", suite);
         }
         /* KeyUpdate both ways, one asking the peer to update too */
-        CHECK(hasp_conn_key_update(cl, 1) == 0, "client KeyUpdate(update_requested)");
+        hasp_conn_release_idle(cl);
+        hasp_conn_release_idle(sv);
+        CHECK(hasp_conn_key_update(cl, 1) == 0, "client KeyUpdate(update_requested), both idle");
         CHECK(exchange(cl, sv, 1000), "data after the client's KeyUpdate");
         CHECK(exchange(sv, cl, 1000), "data after the server's answering KeyUpdate");
         CHECK(hasp_conn_key_update(sv, 0) == 0, "server KeyUpdate(update_not_requested)");

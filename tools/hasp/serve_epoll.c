@@ -5,6 +5,7 @@
 #define _GNU_SOURCE /* accept4 */
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -41,6 +42,7 @@ typedef struct www_conn {
     size_t resp_len, resp_off; /* bytes handed to hasp_write so far */
     time_t last, linger_since;
     size_t lingered;
+    int shrunk;                   /* hasp_conn_release_idle done since the last activity */
     struct www_conn *prev, *next; /* all open connections, for the idle sweep */
 } www_conn;
 
@@ -267,18 +269,25 @@ int hasp_serve_www_epoll(hasp_config *cfg, int lfd, int naccept, int quiet)
             }
             www_conn *w = evs[i].data.ptr;
             w->last = now;
+            w->shrunk = 0;
             if (!step(ep, w, quiet) && (w->phase == PH_LINGER || !linger_start(ep, w, now)))
                 finish(ep, w, &open_conns);
         }
         if (now - last_sweep >= 1) {
             /* a peer silent for 30 s loses its connection */
             last_sweep = now;
+            int shrunk = 0;
             for (www_conn *w = all_conns, *next; w; w = next) {
                 next = w->next;
                 if (w->phase == PH_LINGER && (now - w->last >= HASP_LINGER_IDLE_S ||
                                               now - w->linger_since >= HASP_LINGER_TOTAL_S)) {
                     finish(ep, w, &open_conns);
                     continue;
+                }
+                if (w->phase == PH_READ && w->req_len == 0 && now - w->last >= 2 && !w->shrunk) {
+                    hasp_conn_release_idle(w->c); /* quiet keep-alive: ~2.3 KB less */
+                    w->shrunk = 1;
+                    shrunk++;
                 }
                 if (now - w->last >= 30) {
                     if (!quiet && w->phase == PH_HANDSHAKE)
@@ -289,6 +298,8 @@ int hasp_serve_www_epoll(hasp_config *cfg, int lfd, int naccept, int quiet)
                     finish(ep, w, &open_conns);
                 }
             }
+            /* give what many quiet connections freed back to the system */
+            if (shrunk >= 64) malloc_trim(0);
         }
     }
     close(ep);
