@@ -187,34 +187,6 @@ void conn_session_invalidate(hasp_conn *c);
 void conn_note_ticket(hasp_conn *c, const uint8_t *t, size_t len);
 /* Server: 1 when this ticket belongs to a connection that ended badly. */
 int conn_ticket_revoked(const hasp_conn *c, const uint8_t *t, size_t len);
-/* Engine services used by the handshake code. */
-int conn_send_record(hasp_conn *c, uint8_t type, const uint8_t *data, size_t len);
-int conn_send_handshake(hasp_conn *c, uint8_t type, const uint8_t *body, size_t len);
-/* Emit an event if the config has a callback. */
-void conn_event(hasp_conn *c, int type, int from_server, int msg_type, const char *name,
-                size_t length, const char *detail);
-static inline int conn_tracing(const hasp_conn *c)
-{
-    return c->cfg->ev_cb != NULL;
-}
-int64_t conn_now(const hasp_conn *c);
-int64_t conn_now_ms(const hasp_conn *c); /* the same clock in milliseconds */
-static inline int conn_verify_client(const hasp_conn *c)
-{
-    return c->verify_client >= 0 ? c->verify_client : c->cfg->verify_client;
-}
-/* Random bytes and fresh key pairs, through the config (RNG injection for tests). */
-int conn_random(hasp_conn *c, uint8_t *out, size_t len);
-/* One or two values sent in the clear (hello randoms, session IDs; b may
- * be NULL), in one draw from the public random pool (hasp_random_public);
- * through a testing RNG hook, one call per value. Not for secrets. */
-int conn_random_public(hasp_conn *c, uint8_t *a, size_t alen, uint8_t *b, size_t blen);
-hasp_kex *conn_kex_new(hasp_conn *c, uint16_t group);
-/* The same for the side answering a key share (hasp_kex_new_responder). */
-hasp_kex *conn_kex_new_responder(hasp_conn *c, uint16_t group);
-/* NSS key log line, when SSLKEYLOGFILE is set and the config allows it. */
-void conn_keylog(hasp_conn *c, const char *label, const uint8_t *client_random,
-                 const uint8_t *secret, size_t len);
 /* Resolve the trust store (loading the system bundle on first use). */
 const struct hasp_x509_store *config_anchors(const hasp_config *cfg);
 

@@ -4,6 +4,7 @@
 #define HASP_HS_H
 
 #include "../conn.h"
+#include "../services.h"
 
 /* Handshake message types (RFC 5246 7.4, RFC 8446 4). */
 enum {
