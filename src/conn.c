@@ -144,20 +144,7 @@ int conn_fail(hasp_conn *c, int code)
 }
 
 /* RFC 5246 7.2.2 / 7.2.1: a session that ended in a fatal alert or without
- * close_notify must not be resumed. */
-void conn_note_ticket(hasp_conn *c, const uint8_t *t, size_t len)
-{
-    if (c->ntickets_seen < 6) ticket_hash16(t, len, c->tickets_seen[c->ntickets_seen++]);
-}
-
-int conn_ticket_revoked(const hasp_conn *c, const uint8_t *t, size_t len)
-{
-    if (!c->cfg->revoked_tickets) return 0;
-    uint8_t h[16];
-    ticket_hash16(t, len, h);
-    return used_tickets_has(c->cfg->revoked_tickets, h);
-}
-
+ * close_notify must not be resumed (its tickets: conn_note_ticket in hs/session.c). */
 void conn_session_invalidate(hasp_conn *c)
 {
     if (c->peer_closed && c->alert_sent < 0 && (c->alert_recv < 0 || c->alert_recv == 0))

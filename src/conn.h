@@ -183,10 +183,6 @@ struct hasp_conn {
 /* Record the error (sending its alert, if any) and end the connection. */
 int conn_fail(hasp_conn *c, int code);
 void conn_session_invalidate(hasp_conn *c);
-/* Server: a ticket issued or presented here (revoked if the connection ends badly). */
-void conn_note_ticket(hasp_conn *c, const uint8_t *t, size_t len);
-/* Server: 1 when this ticket belongs to a connection that ended badly. */
-int conn_ticket_revoked(const hasp_conn *c, const uint8_t *t, size_t len);
 /* Resolve the trust store (loading the system bundle on first use). */
 const struct hasp_x509_store *config_anchors(const hasp_config *cfg);
 

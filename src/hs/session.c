@@ -1,4 +1,5 @@
-/* Sessions, the server's session cache and session tickets. */
+/* Sessions, the server's session cache and session tickets (and the
+ * tickets each connection saw, revoked if it ends badly). */
 #include "../alloc.h"
 #include "session.h"
 
@@ -6,6 +7,7 @@
 #include <string.h>
 
 #include "../crypto/crypto.h"
+#include "../conn.h" /* a connection's tickets: conn_note_ticket */
 
 #define SESSION_MAGIC 0x48535031u /* "HSP1" */
 
@@ -522,4 +524,19 @@ int used_tickets_claim(used_tickets *u, const uint8_t *t, size_t len, int64_t no
 int used_tickets_seen(used_tickets *u, const uint8_t *t, size_t len)
 {
     return used_tickets_claim(u, t, len, 0, 0) != 0;
+}
+
+/* RFC 5246 7.2.2 / 7.2.1: a session that ended in a fatal alert or without
+ * close_notify must not be resumed (conn_session_invalidate in conn.c). */
+void conn_note_ticket(hasp_conn *c, const uint8_t *t, size_t len)
+{
+    if (c->ntickets_seen < 6) ticket_hash16(t, len, c->tickets_seen[c->ntickets_seen++]);
+}
+
+int conn_ticket_revoked(const hasp_conn *c, const uint8_t *t, size_t len)
+{
+    if (!c->cfg->revoked_tickets) return 0;
+    uint8_t h[16];
+    ticket_hash16(t, len, h);
+    return used_tickets_has(c->cfg->revoked_tickets, h);
 }

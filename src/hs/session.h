@@ -96,5 +96,10 @@ int used_tickets_seen(used_tickets *u, const uint8_t *t, size_t len);
  * at least keep_s seconds: 0 first use (now remembered), 1 seen before,
  * 2 full of entries younger than that (refuse: cannot tell). */
 int used_tickets_claim(used_tickets *u, const uint8_t *t, size_t len, int64_t now, int64_t keep_s);
+/* Server: a ticket issued or presented on this connection (revoked if the
+ * connection ends badly: conn_session_invalidate). */
+void conn_note_ticket(hasp_conn *c, const uint8_t *t, size_t len);
+/* Server: 1 when this ticket belongs to a connection that ended badly. */
+int conn_ticket_revoked(const hasp_conn *c, const uint8_t *t, size_t len);
 
 #endif
