@@ -50,6 +50,8 @@ void hasp_conn_free(hasp_conn *c)
     hasp_session_free(c->session_in);
     hasp_session_free(c->session_out);
     hasp_free(c->peer_cert);
+    hasp_free(c->errmsg);
+    hasp_free(c->verify_msg);
     hasp_wipe(c, sizeof(*c));
     hasp_free(c);
 }
@@ -132,10 +134,10 @@ int conn_fail(hasp_conn *c, int code)
     if (alert >= 0 && !c->close_sent) {
         send_alert(c, 2, alert);
         c->alert_sent = alert;
-        snprintf(c->errmsg, sizeof(c->errmsg), "%.440s (sent %s to the %s)", msg,
-                 hasp_alert_name(alert), c->role == HASP_SERVER ? "client" : "server");
+        conn_set_errmsg(c, "%.440s (sent %s to the %s)", msg, hasp_alert_name(alert),
+                        c->role == HASP_SERVER ? "client" : "server");
     } else {
-        snprintf(c->errmsg, sizeof(c->errmsg), "%s", msg);
+        conn_set_errmsg(c, "%s", msg);
     }
     c->state = ST_ERROR;
     if (c->hs) hs_free(c);
@@ -338,7 +340,7 @@ static int peer_renegotiation(hasp_conn *c, const uint8_t *pt, size_t len)
  * hasp_conn_errmsg() too. */
 static int conn_refuse(hasp_conn *c, int rc)
 {
-    snprintf(c->errmsg, sizeof(c->errmsg), "%s", hasp_err_last()->msg);
+    conn_set_errmsg(c, "%s", hasp_err_last()->msg);
     return rc;
 }
 
@@ -576,11 +578,10 @@ int hasp_conn_handshake(hasp_conn *c)
             if (rc == 0) {
                 if (c->reneg_refused) {
                     c->reneg_refused = 0;
-                    snprintf(c->errmsg, sizeof(c->errmsg),
-                             "the server refused to renegotiate (no_renegotiation); the "
-                             "connection goes on with its current parameters");
+                    conn_set_errmsg(c, "the server refused to renegotiate (no_renegotiation); the "
+                                       "connection goes on with its current parameters");
                     return hasp_err_set(HASP_ERR_NO_RENEGOTIATION, __FILE__, __LINE__, "%s",
-                                        c->errmsg);
+                                        c->errmsg ? c->errmsg : "");
                 }
                 return 0;
             }
@@ -840,7 +841,8 @@ int hasp_conn_error(const hasp_conn *c)
 
 const char *hasp_conn_errmsg(const hasp_conn *c)
 {
-    return c->errmsg; /* the fatal error, or the last refusal that left the connection usable */
+    /* the fatal error, or the last refusal that left the connection usable */
+    return c->errmsg ? c->errmsg : "";
 }
 
 int hasp_conn_peer_closed(const hasp_conn *c)
@@ -957,5 +959,5 @@ int hasp_conn_set_session(hasp_conn *c, const hasp_session *s)
 
 const char *hasp_conn_verify_result(const hasp_conn *c)
 {
-    return c->verify_msg[0] ? c->verify_msg : "not verified";
+    return c->verify_msg && c->verify_msg[0] ? c->verify_msg : "not verified";
 }

@@ -174,10 +174,10 @@ struct hasp_conn {
 
     /* outcome */
     int err;
-    char errmsg[512];
+    char *errmsg; /* the sentence of the error, allocated with the first one */
     int alert_sent, alert_recv;
     int peer_closed, close_sent;
-    char verify_msg[768];
+    char *verify_msg; /* how the peer was verified, allocated with the first word */
 };
 
 /* Record the error (sending its alert, if any) and end the connection. */

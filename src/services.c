@@ -5,6 +5,7 @@
 
 #include "alloc.h"
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,30 @@
 #include <unistd.h>
 
 #include "hs/hs.h" /* the handshake's deferred events, HS_CCS */
+
+/* ---------------------------------------------------------------- sentences */
+
+static void set_msg(char **slot, size_t cap, const char *fmt, va_list ap)
+{
+    if (*slot == NULL && (*slot = hasp_malloc(cap)) == NULL) return;
+    vsnprintf(*slot, cap, fmt, ap);
+}
+
+void conn_set_errmsg(hasp_conn *c, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    set_msg(&c->errmsg, CONN_ERRMSG_CAP, fmt, ap);
+    va_end(ap);
+}
+
+void conn_set_verify_msg(hasp_conn *c, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    set_msg(&c->verify_msg, CONN_VERIFY_MSG_CAP, fmt, ap);
+    va_end(ap);
+}
 
 /* ---------------------------------------------------------------- randomness, key log */
 

@@ -34,6 +34,18 @@ int conn_random_public(hasp_conn *c, uint8_t *a, size_t alen, uint8_t *b, size_t
 hasp_kex *conn_kex_new(hasp_conn *c, uint16_t group);
 /* The same for the side answering a key share (hasp_kex_new_responder). */
 hasp_kex *conn_kex_new_responder(hasp_conn *c, uint16_t group);
+/* The connection's sentences, kept on the heap only once there is one (an
+ * idle connection carries none): hasp_conn_errmsg and
+ * hasp_conn_verify_result. The text is cut at CONN_ERRMSG_CAP or
+ * CONN_VERIFY_MSG_CAP - 1 bytes; on an allocation failure it is dropped. */
+#define CONN_ERRMSG_CAP 512
+#define CONN_VERIFY_MSG_CAP 768
+void conn_set_errmsg(hasp_conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void conn_set_verify_msg(hasp_conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static inline const char *conn_verify_msg(const hasp_conn *c)
+{
+    return c->verify_msg ? c->verify_msg : "";
+}
 /* NSS key log line, when SSLKEYLOGFILE is set and the config allows it. */
 void conn_keylog(hasp_conn *c, const char *label, const uint8_t *client_random,
                  const uint8_t *secret, size_t len);

@@ -178,15 +178,15 @@ int hs_verify_chain(hasp_conn *c, const uint8_t *const *certs, const size_t *len
         hasp_x509_result res;
         memset(&res, 0, sizeof(res));
         int rc = hasp_x509_verify(config_anchors(c->cfg), &p, certs, lens, n, &res);
-        snprintf(c->verify_msg, sizeof(c->verify_msg), "%s",
-                 rc == 0         ? "ok"
-                 : res.reason[0] ? res.reason
-                                 : hasp_err_default_msg(rc));
+        conn_set_verify_msg(c, "%s",
+                            rc == 0         ? "ok"
+                            : res.reason[0] ? res.reason
+                                            : hasp_err_default_msg(rc));
         if (conn_tracing(c)) {
             /* "<verdict> | path: CN=a [peer] <- CN=b [peer] <- CN=root [trust store]" */
             static const char *src[] = {"peer", "config", "trust store"};
             char detail[1536];
-            size_t k = (size_t)snprintf(detail, sizeof(detail), "%s | path:", c->verify_msg);
+            size_t k = (size_t)snprintf(detail, sizeof(detail), "%s | path:", conn_verify_msg(c));
             for (size_t i = 0; i < res.path_len && i < HASP_X509_PATH_MAX && k < sizeof(detail);
                  i++) {
                 int si = res.path_source[i];
@@ -198,9 +198,9 @@ int hs_verify_chain(hasp_conn *c, const uint8_t *const *certs, const size_t *len
             conn_event(c, HASP_EV_CERT_RESULT, server_cert, rc, rc == 0 ? "ok" : "failed", n,
                        detail);
         }
-        if (rc < 0) FAIL(rc, "certificate verify failed: %s", c->verify_msg);
+        if (rc < 0) FAIL(rc, "certificate verify failed: %s", conn_verify_msg(c));
     } else {
-        snprintf(c->verify_msg, sizeof(c->verify_msg), "skipped (verification disabled)");
+        conn_set_verify_msg(c, "skipped (verification disabled)");
     }
     hasp_free(c->peer_cert);
     c->peer_cert = hasp_malloc(lens[0]);

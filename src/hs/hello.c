@@ -505,8 +505,7 @@ int hs_server_hello_recv(hasp_conn *c, hasp_rd *r)
             memcpy(c->peer_cert, sess->peer_cert, sess->peer_cert_len);
             c->peer_cert_len = sess->peer_cert_len;
         }
-        snprintf(c->verify_msg, sizeof(c->verify_msg),
-                 "ok (resumed: verified in the original handshake)");
+        conn_set_verify_msg(c, "ok (resumed: verified in the original handshake)");
         hs->peer_cert_checked = 1;
         hs->table = tls12_resume;
         hs->step = 1;

@@ -225,8 +225,9 @@ int hs_try_resume12(hasp_conn *c)
             c->peer_cert_len = s->peer_cert_len;
         }
     }
-    snprintf(c->verify_msg, sizeof(c->verify_msg), "resumed (%s)",
-             s->peer_cert_len ? "peer verified in the original handshake" : "no peer certificate");
+    conn_set_verify_msg(c, "resumed (%s)",
+                        s->peer_cert_len ? "peer verified in the original handshake"
+                                         : "no peer certificate");
     hs->peer_cert_checked = 1;
     hs->table = tls12_resume;
     hs->step = 0;
@@ -436,7 +437,7 @@ static int client_certificate_recv(hasp_conn *c, hasp_rd *r)
                    "the client sent no certificate, and this server requires one");
         hs->flags |= F_NO_CLIENT_CERT;
         hs->peer_cert_checked = 1; /* nothing to check: optional */
-        snprintf(c->verify_msg, sizeof(c->verify_msg), "no client certificate");
+        conn_set_verify_msg(c, "no client certificate");
     }
     return 0;
 }

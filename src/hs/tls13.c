@@ -904,8 +904,7 @@ int tls13_server_hello_recv(hasp_conn *c, hasp_rd *exts, uint16_t suite_id, cons
             memcpy(c->peer_cert, sess->peer_cert, sess->peer_cert_len);
             c->peer_cert_len = sess->peer_cert_len;
         }
-        snprintf(c->verify_msg, sizeof(c->verify_msg),
-                 "ok (resumed: verified in the original handshake)");
+        conn_set_verify_msg(c, "ok (resumed: verified in the original handshake)");
         conn_event(c, HASP_EV_DECISION, 1, 0, "resumption", 0,
                    hs->psk_ke ? "psk_ke" : "psk_dhe_ke");
     }
@@ -1183,7 +1182,7 @@ static int certificate13_recv(hasp_conn *c, hasp_rd *r)
                    "the client sent no certificate, and this server requires one");
         hs->flags |= F_NO_CLIENT_CERT;
         hs->peer_cert_checked = 1;
-        snprintf(c->verify_msg, sizeof(c->verify_msg), "no client certificate");
+        conn_set_verify_msg(c, "no client certificate");
         return 0;
     }
     return hs_verify_chain(c, certs, lens, n);
