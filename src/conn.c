@@ -38,8 +38,6 @@ void hasp_conn_free(hasp_conn *c)
     hs_free(c);
     hasp_rec_prot_clear(&c->rd);
     hasp_rec_prot_clear(&c->wr);
-    hasp_rec_prot_clear(&c->pending_rd);
-    hasp_rec_prot_clear(&c->pending_wr);
     if (c->in) {
         hasp_wipe(c->in, c->in_dirty);
         hasp_free(c->in);

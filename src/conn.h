@@ -126,7 +126,6 @@ struct hasp_conn {
 
     /* record protection */
     hasp_rec_prot rd, wr;
-    hasp_rec_prot pending_rd, pending_wr; /* TLS 1.2: installed at ChangeCipherSpec */
     uint16_t rec_version;
 
     struct hasp_hs *hs;

@@ -155,6 +155,8 @@ struct hasp_hs {
     const uint8_t *psk_binders; /* view into the message being received */
     uint8_t psk[HASP_HASH_MAX];
     size_t psk_len;
+    /* TLS 1.2: the keys agreed, installed at ChangeCipherSpec */
+    hasp_rec_prot pending_rd, pending_wr;
     /* The Early Secret of the last binder computed (kept for the key
      * schedule when that PSK is the one used): of this PSK, this hash. */
     uint8_t binder_early[HASP_HASH_MAX], binder_psk[HASP_HASH_MAX];

@@ -142,9 +142,9 @@ void hs_install(hasp_rec_prot *dst, hasp_rec_prot *pending)
 
 int hs_ccs_recv(hasp_conn *c)
 {
-    ENSURE_MSG(c->pending_rd.kind != HASP_REC_NULL, HASP_ERR_UNEXPECTED,
+    ENSURE_MSG(c->hs && c->hs->pending_rd.kind != HASP_REC_NULL, HASP_ERR_UNEXPECTED,
                "the %s sent ChangeCipherSpec before any keys were agreed", hs_peer_name(c));
-    hs_install(&c->rd, &c->pending_rd);
+    hs_install(&c->rd, &c->hs->pending_rd);
     conn_event(c, HASP_EV_KEY_CHANGE, c->role != HASP_SERVER, 0, "read keys", 0, c->suite->iana);
     return 0;
 }
@@ -215,6 +215,8 @@ void hs_free(hasp_conn *c)
     hasp_hmac_free(hs->master_hmac);
     hasp_kex_free(hs->share_kex);
     hasp_kex_free(hs->share_kex2);
+    hasp_rec_prot_clear(&hs->pending_rd);
+    hasp_rec_prot_clear(&hs->pending_wr);
     hasp_session_free(hs->resume);
     for (int i = 0; i < hs->ndeferred; i++)
         hasp_free(hs->deferred[i].detail);

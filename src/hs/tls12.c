@@ -144,12 +144,13 @@ int hs_derive_key_block(hasp_conn *c)
     const uint8_t *wkey = client ? ckey : skey, *rkey = client ? skey : ckey;
     const uint8_t *wiv = client ? civ : siv, *riv = client ? siv : civ;
     if (s->aead) {
-        rc = hasp_rec_prot_aead12(&c->pending_wr, s->aead, wkey, wiv, iv, 1);
-        if (rc == 0) rc = hasp_rec_prot_aead12(&c->pending_rd, s->aead, rkey, riv, iv, 0);
+        rc = hasp_rec_prot_aead12(&c->hs->pending_wr, s->aead, wkey, wiv, iv, 1);
+        if (rc == 0) rc = hasp_rec_prot_aead12(&c->hs->pending_rd, s->aead, rkey, riv, iv, 0);
     } else {
-        rc = hasp_rec_prot_cbc(&c->pending_wr, s->cbc, wkey, s->mac_hash, wmac, mac, c->etm, 1);
+        rc = hasp_rec_prot_cbc(&c->hs->pending_wr, s->cbc, wkey, s->mac_hash, wmac, mac, c->etm, 1);
         if (rc == 0)
-            rc = hasp_rec_prot_cbc(&c->pending_rd, s->cbc, rkey, s->mac_hash, rmac, mac, c->etm, 0);
+            rc = hasp_rec_prot_cbc(&c->hs->pending_rd, s->cbc, rkey, s->mac_hash, rmac, mac, c->etm,
+                                   0);
     }
     hasp_wipe(kb, sizeof(kb));
     return rc;
@@ -528,8 +529,8 @@ static int change_cipher_spec_send(hasp_conn *c)
     static const uint8_t one = 1;
     GUARD(conn_send_record(c, HASP_CT_CHANGE_CIPHER_SPEC, &one, 1));
     conn_event(c, HASP_EV_MSG_SENT, c->role == HASP_SERVER, HS_CCS, "ChangeCipherSpec", 1, "");
-    ENSURE(c->pending_wr.kind != HASP_REC_NULL, HASP_ERR_INTERNAL);
-    hs_install(&c->wr, &c->pending_wr);
+    ENSURE(c->hs->pending_wr.kind != HASP_REC_NULL, HASP_ERR_INTERNAL);
+    hs_install(&c->wr, &c->hs->pending_wr);
     conn_event(c, HASP_EV_KEY_CHANGE, c->role == HASP_SERVER, 0, "write keys", 0, c->suite->iana);
     return 0;
 }
