@@ -45,9 +45,7 @@ static const EVP_CIPHER *cipher_get(int idx)
 
 /* ------------------------------------------------------------------ AEAD */
 
-/* Records up to this much data are gathered (sealing) or opened in place
- * (record.c) rather than processed in two pieces. */
-#define AEAD_GATHER_MAX 4096
+/* The most bytes of in2 (content type and padding) gathered after in1. */
 #define AEAD_GATHER_TAIL 256
 
 struct hasp_aead_ctx {
@@ -203,7 +201,7 @@ int hasp_aead_seal2(hasp_aead_ctx *c, const uint8_t nonce[12], const uint8_t *aa
      * one call: cheaper than a second EVP_CipherUpdate for the few bytes of
      * in2 (the TLS 1.3 content type and padding). */
     n = 0;
-    if (len2 && len2 <= AEAD_GATHER_TAIL && len1 <= AEAD_GATHER_MAX) {
+    if (len2 && len2 <= AEAD_GATHER_TAIL && len1 <= HASP_AEAD_GATHER_MAX) {
         uint8_t tail[AEAD_GATHER_TAIL];
         memcpy(tail, in2, len2); /* in2 may lie where in1 is moved to */
         if (len1 && in1 != out) memmove(out, in1, len1);

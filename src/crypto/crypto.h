@@ -115,6 +115,9 @@ hasp_aead_ctx *hasp_aead_new(int alg, int encrypt, const uint8_t *key);
 /* out gets len + 16 bytes (ciphertext || tag). out may equal in. */
 int hasp_aead_seal(hasp_aead_ctx *c, const uint8_t nonce[12], const uint8_t *aad, size_t aad_len,
                    const uint8_t *in, size_t len, uint8_t *out);
+/* Records with up to this much data are sealed in one AEAD call (the
+ * pieces gathered in place) and opened in place, not in two pieces. */
+#define HASP_AEAD_GATHER_MAX 4096
 /* Same over the concatenation in1 || in2 (len1 + len2 bytes), written to
  * out as one stream: out gets len1 + len2 + 16 bytes. in1 may equal out,
  * in2 may equal out + len1; no other overlap. */

@@ -157,11 +157,6 @@ struct hasp_hs {
     size_t psk_len;
     /* TLS 1.2: the keys agreed, installed at ChangeCipherSpec */
     hasp_rec_prot pending_rd, pending_wr;
-    /* The Early Secret of the last binder computed (kept for the key
-     * schedule when that PSK is the one used): of this PSK, this hash. */
-    uint8_t binder_early[HASP_HASH_MAX], binder_psk[HASP_HASH_MAX];
-    size_t binder_psk_len;
-    int binder_hash;
     int psk_offered;  /* client: pre_shared_key sent */
     int psk_selected; /* server: the identity taken */
     int psk_ke;       /* the PSK alone, without (EC)DHE (psk_ke mode) */

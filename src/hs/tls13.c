@@ -110,11 +110,7 @@ static int derive_handshake_secrets(hasp_conn *c, const uint8_t *shared, size_t 
     if (fixed) {
         memcpy(derived, fixed, hlen(c));
     } else {
-        if ((hs->flags & F_PSK) && hs->binder_hash == c->suite->prf_hash &&
-            hs->binder_psk_len == hs->psk_len &&
-            hasp_ct_memcmp(hs->binder_psk, hs->psk, hs->psk_len) == 0)
-            memcpy(early, hs->binder_early, hlen(c)); /* made with the binder */
-        else if (hs->flags & F_PSK)
+        if (hs->flags & F_PSK)
             GUARD(
                 hasp_hkdf_extract(c->suite->prf_hash, zeros, hlen(c), hs->psk, hs->psk_len, early));
         else
@@ -226,13 +222,7 @@ int tls13_psk_binder(hasp_conn *c, int hash, const uint8_t *psk, size_t psk_len,
         GUARD(hasp_hash(hash, (const uint8_t *)"", 0, empty_buf));
         empty = empty_buf;
     }
-    ENSURE(psk_len <= sizeof(c->hs->binder_psk), HASP_ERR_INTERNAL);
     GUARD(hasp_hkdf_extract(hash, zeros, hl, psk, psk_len, early));
-    /* kept: the key schedule starts from the same Early Secret */
-    memcpy(c->hs->binder_early, early, hl);
-    memcpy(c->hs->binder_psk, psk, psk_len);
-    c->hs->binder_psk_len = psk_len;
-    c->hs->binder_hash = hash;
     GUARD(hasp_hkdf_expand_label(hash, early, hl, "res binder", empty, hl, bkey, hl));
     GUARD(hasp_hkdf_expand_label(hash, bkey, hl, "finished", NULL, 0, fkey, hl));
     GUARD(hasp_hash(hash, partial, partial_len, th));

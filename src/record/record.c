@@ -422,7 +422,7 @@ static int open_aead13(hasp_rec_prot *p, uint8_t *rec, size_t n, uint8_t *type, 
                "the peer sent a TLS 1.3 record with %zu bytes of inner plaintext", inner);
     uint8_t nonce[12];
     make_nonce(p, nonce);
-    if (dst && dst_cap > 0 && dst_cap + 1 == inner && dst_cap > 4096) {
+    if (dst && dst_cap > 0 && dst_cap + 1 == inner && dst_cap > HASP_AEAD_GATHER_MAX) {
         /* A record into a buffer of exactly its data size: the data goes to the caller,
          * the last byte (the content type, or padding) stays here. */
         uint8_t *tail = b + dst_cap;
