@@ -532,8 +532,8 @@ static int read_record_to(hasp_conn *c, uint8_t *dst, size_t dst_cap, size_t *ds
              * 1.3 has, RFC 8446 5.1), but not between ChangeCipherSpec and
              * Finished (RFC 5246 7.1: Finished follows immediately). */
             const struct hasp_hs *h = c->hs;
-            const int after_ccs = h->step > 0 && h->table[h->step].type == HS_FINISHED &&
-                                  h->table[h->step - 1].type == HS_CCS;
+            const int after_ccs = h->step > 0 && hs_row(h, h->step)->type == HS_FINISHED &&
+                                  hs_row(h, h->step - 1)->type == HS_CCS;
             ENSURE_MSG(!after_ccs, HASP_ERR_UNEXPECTED,
                        "the peer sent application data between ChangeCipherSpec and Finished");
         }

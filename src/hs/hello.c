@@ -14,39 +14,6 @@
 #include "../x509/x509.h"
 #include "hs.h"
 
-/* The highest version this config can actually run: TLS 1.3 needs a TLS 1.3 suite. */
-uint16_t hs_max_version(const hasp_conn *c)
-{
-    if (c->hs && c->hs->reneg) return HASP_TLS1_2;
-    if (c->cfg->max_version < HASP_TLS1_3) return c->cfg->max_version;
-    for (size_t i = 0; i < c->cfg->nsuites; i++) {
-        const hasp_suite *s = hasp_suite_find(c->cfg->suites[i]);
-        if (s && hasp_suite_is_tls13(s)) return HASP_TLS1_3;
-    }
-    return HASP_TLS1_2;
-}
-
-int hs_offered_group(const hasp_conn *c, uint16_t group)
-{
-    for (size_t i = 0; i < c->cfg->ngroups; i++)
-        if (c->cfg->groups[i] == group) return 1;
-    return 0;
-}
-
-int hs_offered_sigalg(const hasp_conn *c, uint16_t scheme)
-{
-    for (size_t i = 0; i < c->cfg->nsigalgs; i++)
-        if (c->cfg->sigalgs[i] == scheme) return 1;
-    return 0;
-}
-
-int hs_peer_has_group(const struct hasp_hs *hs, uint16_t g)
-{
-    for (size_t i = 0; i < hs->npeer_groups; i++)
-        if (hs->peer_groups[i] == g) return 1;
-    return 0;
-}
-
 int hs_client_hello_send(hasp_conn *c)
 {
     struct hasp_hs *hs = c->hs;
@@ -507,7 +474,7 @@ int hs_server_hello_recv(hasp_conn *c, hasp_rd *r)
         }
         conn_set_verify_msg(c, "ok (resumed: verified in the original handshake)");
         hs->peer_cert_checked = 1;
-        hs->table = tls12_resume;
+        hs->shape = HS_SHAPE_TLS12_RESUME;
         hs->step = 1;
         conn_event(c, HASP_EV_DECISION, 1, 0, "resumption", 0, c->resumed_how);
         return hs_derive_key_block(c);

@@ -40,6 +40,14 @@ enum {
 
 enum { SENDER_CLIENT = 0, SENDER_SERVER = 1 };
 
+/* The handshake's shapes, one table each (machine.c). */
+enum {
+    HS_SHAPE_TLS12_FULL,   /* RFC 5246 7.3 */
+    HS_SHAPE_TLS12_RESUME, /* the abbreviated handshake, RFC 5077 3.1 */
+    HS_SHAPE_TLS13_FULL,   /* RFC 8446 2 */
+    HS_SHAPE_TLS13_HRR,    /* the HelloRetryRequest detour */
+};
+
 typedef struct hs_step {
     int type;      /* HS_* */
     int sender;    /* SENDER_CLIENT / SENDER_SERVER */
@@ -75,7 +83,7 @@ enum {
 };
 
 struct hasp_hs {
-    const hs_step *table;
+    uint8_t shape; /* which table is walked: HS_SHAPE_* (machine.c) */
     size_t step;
     unsigned flags;
 
@@ -208,29 +216,42 @@ struct hasp_hs {
     char detail[512]; /* the trace line of the current message */
 };
 
-/* walker / engine hooks (tls12.c) */
+/* the walker, for the engine (machine.c) */
 int hs_start(hasp_conn *c);
 /* Run our sends and the peer's complete messages: 0 when the handshake is
  * done, 1 when it needs another record from the peer. */
 int hs_drive(hasp_conn *c);
 int hs_append(hasp_conn *c, const uint8_t *data, size_t len);
-int hs_sni_used(hasp_conn *c); /* answer server_name (RFC 6066 3) */
 /* After the last row: sessions (cache, tickets), before the state is freed. */
 int hs_complete(hasp_conn *c);
 int hs_ccs(hasp_conn *c);
+/* Row i of the table the handshake walks now. */
+const hs_step *hs_row(const struct hasp_hs *hs, size_t i);
 int hs_ccs_recv(hasp_conn *c);
 void hs_free(hasp_conn *c);
 /* What the handshake is waiting for, for error messages ("ServerHello"). */
 const char *hs_waiting_for(const hasp_conn *c);
 
-/* sessions (tls12.c / tls13.c) */
+/* TLS 1.3 tickets (tls13_post.c), PSK binders (tls13_psk.c) */
 int tls13_send_tickets(hasp_conn *c);
 int tls13_psk_binder(hasp_conn *c, int hash, const uint8_t *psk, size_t psk_len,
                      const uint8_t *partial, size_t partial_len, uint8_t *out);
 
-/* TLS 1.3 (tls13.c) */
-extern const hs_step tls13_full[];
-extern const hs_step tls13_hrr[];
+/* TLS 1.3 (tls13.c): the handlers of its rows (machine.c's tables) */
+int tls13_server_hello_send(hasp_conn *c);
+int tls13_hrr_send(hasp_conn *c);
+int tls13_encrypted_extensions_send(hasp_conn *c);
+int tls13_encrypted_extensions_recv(hasp_conn *c, hasp_rd *r);
+int tls13_certificate_request_send(hasp_conn *c);
+int tls13_certificate_request_recv(hasp_conn *c, hasp_rd *r);
+int tls13_certificate_send(hasp_conn *c);
+int tls13_certificate_recv(hasp_conn *c, hasp_rd *r);
+int tls13_certificate_verify_send(hasp_conn *c);
+int tls13_certificate_verify_recv(hasp_conn *c, hasp_rd *r);
+int tls13_finished_send(hasp_conn *c);
+int tls13_finished_recv(hasp_conn *c, hasp_rd *r);
+int tls13_end_of_early_data_send(hasp_conn *c);
+int tls13_end_of_early_data_recv(hasp_conn *c, hasp_rd *r);
 /* Server: the client offered TLS 1.3 and we take it. Picks suite,
  * certificate and group, and switches to the TLS 1.3 table. */
 int tls13_server_select(hasp_conn *c);
@@ -255,6 +276,7 @@ int ext_client_hello_read(hasp_conn *c, hasp_rd *exts);
 int ext_server_hello_write(hasp_conn *c, hasp_wr *w);
 int ext_server_hello_read(hasp_conn *c, hasp_rd *exts);
 const char *ext_name(uint16_t type);
+int hs_sni_used(hasp_conn *c); /* answer server_name (RFC 6066 3) */
 
 /* Trace detail for the current message (shown by --trace). */
 #define DETAIL(c, ...)                                                                             \
@@ -278,16 +300,34 @@ int hs_write_chain(hasp_conn *c, const hasp_cred *cred);
 int hs_read_chain(hasp_conn *c, hasp_rd *r, int *empty);
 int hs_read_sigalgs(hasp_rd *r, uint16_t *out, size_t cap, size_t *n);
 
-/* TLS 1.2 (tls12.c): its tables, and what the hellos need of it. */
-extern const hs_step tls12_full[];
-extern const hs_step tls12_resume[];
+/* TLS 1.2 (tls12.c): the handlers of its rows (machine.c's tables), and
+ * what the hellos need of it. */
+int tls12_server_certificate_send(hasp_conn *c);
+int tls12_server_certificate_recv(hasp_conn *c, hasp_rd *r);
+int tls12_server_key_exchange_send(hasp_conn *c);
+int tls12_server_key_exchange_recv(hasp_conn *c, hasp_rd *r);
+int tls12_certificate_request_send(hasp_conn *c);
+int tls12_certificate_request_recv(hasp_conn *c, hasp_rd *r);
+int tls12_server_hello_done_send(hasp_conn *c);
+int tls12_server_hello_done_recv(hasp_conn *c, hasp_rd *r);
+int tls12_client_certificate_send(hasp_conn *c);
+int tls12_client_certificate_recv(hasp_conn *c, hasp_rd *r);
+int tls12_client_key_exchange_send(hasp_conn *c);
+int tls12_client_key_exchange_recv(hasp_conn *c, hasp_rd *r);
+int tls12_certificate_verify_send(hasp_conn *c);
+int tls12_certificate_verify_recv(hasp_conn *c, hasp_rd *r);
+int tls12_change_cipher_spec_send(hasp_conn *c);
+int tls12_finished_send(hasp_conn *c);
+int tls12_finished_recv(hasp_conn *c, hasp_rd *r);
+int tls12_new_session_ticket_send(hasp_conn *c);
+int tls12_new_session_ticket_recv(hasp_conn *c, hasp_rd *r);
 int hs_try_resume12(hasp_conn *c);
 int hs_derive_key_block(hasp_conn *c);
 int hs_verify_data(hasp_conn *c, int from_client, const uint8_t *hash, uint8_t out[12]);
 /* The TLS 1.2 session the handshake made (hs_complete calls it). */
 int tls12_complete(hasp_conn *c);
 
-/* helpers shared by handlers (machine.c, hello.c, auth.c) */
+/* helpers shared by every handler (msg.c, auth.c, explain.c) */
 int hs_me(const hasp_conn *c);
 const char *hs_peer_name(const hasp_conn *c);
 hasp_wr *hs_msg_begin(hasp_conn *c);

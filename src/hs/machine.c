@@ -2,9 +2,11 @@
  * (hs.h: hs_step) walked by hs_drive. Our rows call send(), the peer's rows
  * wait for that message and call recv(); a message that does not fit the
  * current row is unexpected_message by construction. Also here: message
- * framing (hs_append reassembles, hs_msg_begin/end frame), the transcript,
- * the state's life (hs_start, hs_free) and key installation. The tables
- * themselves are in tls12.c and tls13.c. */
+ * reassembly (hs_append), the state's life (hs_start, hs_free) and the one
+ * gate into application data. Framing, the transcript and key installation
+ * are in msg.c. The tables are here too: each row names its handlers in
+ * hello.c (both versions' hellos), tls12.c and tls13.c, which call down
+ * but never back into the walker. */
 
 #include "../alloc.h"
 #include <stddef.h>
@@ -16,128 +18,96 @@
 #include "../x509/x509.h"
 #include "hs.h"
 
-int hs_me(const hasp_conn *c)
-{
-    return c->role == HASP_SERVER ? SENDER_SERVER : SENDER_CLIENT;
-}
+/* ---------------------------------------------------------------- the tables */
 
-const char *hs_peer_name(const hasp_conn *c)
-{
-    return c->role == HASP_SERVER ? "client" : "server";
-}
+#define C SENDER_CLIENT
+#define S SENDER_SERVER
 
-const char *hs_msg_name(int type)
-{
-    switch (type) {
-    case HS_HELLO_REQUEST:
-        return "HelloRequest";
-    case HS_CLIENT_HELLO:
-        return "ClientHello";
-    case HS_SERVER_HELLO:
-        return "ServerHello";
-    case HS_NEW_SESSION_TICKET:
-        return "NewSessionTicket";
-    case HS_END_OF_EARLY_DATA:
-        return "EndOfEarlyData";
-    case HS_ENCRYPTED_EXTENSIONS:
-        return "EncryptedExtensions";
-    case HS_CERTIFICATE:
-        return "Certificate";
-    case HS_SERVER_KEY_EXCHANGE:
-        return "ServerKeyExchange";
-    case HS_CERTIFICATE_REQUEST:
-        return "CertificateRequest";
-    case HS_SERVER_HELLO_DONE:
-        return "ServerHelloDone";
-    case HS_CERTIFICATE_VERIFY:
-        return "CertificateVerify";
-    case HS_CLIENT_KEY_EXCHANGE:
-        return "ClientKeyExchange";
-    case HS_FINISHED:
-        return "Finished";
-    case HS_KEY_UPDATE:
-        return "KeyUpdate";
-    case HS_CCS:
-        return "ChangeCipherSpec";
-    default:
-        return "unknown handshake message";
-    }
-}
+/* RFC 5246 7.3: the full handshake, every optional row included. */
+static const hs_step tls12_full[] = {
+    {HS_CLIENT_HELLO, C, 0, 0, 0, 0, "ClientHello", hs_client_hello_send, hs_client_hello_recv},
+    {HS_SERVER_HELLO, S, 0, 0, 0, 0, "ServerHello", hs_server_hello_send, hs_server_hello_recv},
+    {HS_CERTIFICATE, S, 0, 0, 0, 0, "Certificate", tls12_server_certificate_send,
+     tls12_server_certificate_recv},
+    {HS_SERVER_KEY_EXCHANGE, S, F_PFS, 0, 0, 0, "ServerKeyExchange", tls12_server_key_exchange_send,
+     tls12_server_key_exchange_recv},
+    {HS_CERTIFICATE_REQUEST, S, F_CLIENT_AUTH, 0, 1, 0, "CertificateRequest",
+     tls12_certificate_request_send, tls12_certificate_request_recv},
+    {HS_SERVER_HELLO_DONE, S, 0, 0, 0, 0, "ServerHelloDone", tls12_server_hello_done_send,
+     tls12_server_hello_done_recv},
+    {HS_CERTIFICATE, C, F_CLIENT_AUTH, 0, 0, 0, "Certificate", tls12_client_certificate_send,
+     tls12_client_certificate_recv},
+    {HS_CLIENT_KEY_EXCHANGE, C, 0, 0, 0, 0, "ClientKeyExchange", tls12_client_key_exchange_send,
+     tls12_client_key_exchange_recv},
+    {HS_CERTIFICATE_VERIFY, C, F_CLIENT_AUTH, F_NO_CLIENT_CERT, 0, 0, "CertificateVerify",
+     tls12_certificate_verify_send, tls12_certificate_verify_recv},
+    {HS_CCS, C, 0, 0, 0, 0, "ChangeCipherSpec", tls12_change_cipher_spec_send, NULL},
+    {HS_FINISHED, C, 0, 0, 0, 1, "Finished", tls12_finished_send, tls12_finished_recv},
+    {HS_NEW_SESSION_TICKET, S, F_TICKET, 0, 0, 0, "NewSessionTicket", tls12_new_session_ticket_send,
+     tls12_new_session_ticket_recv},
+    {HS_CCS, S, 0, 0, 0, 0, "ChangeCipherSpec", tls12_change_cipher_spec_send, NULL},
+    {HS_FINISHED, S, 0, 0, 0, 1, "Finished", tls12_finished_send, tls12_finished_recv},
+    {HS_END, C, 0, 0, 0, 0, "end", NULL, NULL},
+};
 
-const char *hs_version_name(uint16_t v)
-{
-    switch (v) {
-    case 0x0300:
-        return "SSL3.0";
-    case 0x0301:
-        return "TLS1.0";
-    case 0x0302:
-        return "TLS1.1";
-    case 0x0303:
-        return "TLS1.2";
-    case 0x0304:
-        return "TLS1.3";
-    default:
-        return "unknown";
-    }
-}
+/* RFC 5246 7.3 (abbreviated handshake), RFC 5077 3.1: the server finishes first. */
+static const hs_step tls12_resume[] = {
+    {HS_CLIENT_HELLO, C, 0, 0, 0, 0, "ClientHello", hs_client_hello_send, hs_client_hello_recv},
+    {HS_SERVER_HELLO, S, 0, 0, 0, 0, "ServerHello", hs_server_hello_send, hs_server_hello_recv},
+    {HS_NEW_SESSION_TICKET, S, F_TICKET, 0, 0, 0, "NewSessionTicket", tls12_new_session_ticket_send,
+     tls12_new_session_ticket_recv},
+    {HS_CCS, S, 0, 0, 0, 0, "ChangeCipherSpec", tls12_change_cipher_spec_send, NULL},
+    {HS_FINISHED, S, 0, 0, 0, 1, "Finished", tls12_finished_send, tls12_finished_recv},
+    {HS_CCS, C, 0, 0, 0, 0, "ChangeCipherSpec", tls12_change_cipher_spec_send, NULL},
+    {HS_FINISHED, C, 0, 0, 0, 1, "Finished", tls12_finished_send, tls12_finished_recv},
+    {HS_END, C, 0, 0, 0, 0, "end", NULL, NULL},
+};
 
-int hs_transcript_add(hasp_conn *c, const uint8_t *msg, size_t len)
-{
-    struct hasp_hs *hs = c->hs;
-    GUARD(wr_bytes(&hs->transcript, msg, len));
-    if (hs->th) GUARD(hasp_hash_update(hs->th, msg, len));
-    return 0;
-}
+static const hs_step tls13_full[] = {
+    {HS_CLIENT_HELLO, C, 0, 0, 0, 0, "ClientHello", hs_client_hello_send, hs_client_hello_recv},
+    {HS_SERVER_HELLO, S, 0, 0, 0, 0, "ServerHello", tls13_server_hello_send, hs_server_hello_recv},
+    {HS_ENCRYPTED_EXTENSIONS, S, 0, 0, 0, 0, "EncryptedExtensions", tls13_encrypted_extensions_send,
+     tls13_encrypted_extensions_recv},
+    {HS_CERTIFICATE_REQUEST, S, F_CLIENT_AUTH, F_PSK, 1, 0, "CertificateRequest",
+     tls13_certificate_request_send, tls13_certificate_request_recv},
+    {HS_CERTIFICATE, S, 0, F_PSK, 0, 0, "Certificate", tls13_certificate_send,
+     tls13_certificate_recv},
+    {HS_CERTIFICATE_VERIFY, S, 0, F_PSK, 0, 1, "CertificateVerify", tls13_certificate_verify_send,
+     tls13_certificate_verify_recv},
+    {HS_FINISHED, S, 0, 0, 0, 1, "Finished", tls13_finished_send, tls13_finished_recv},
+    {HS_END_OF_EARLY_DATA, C, F_EARLY, 0, 0, 0, "EndOfEarlyData", tls13_end_of_early_data_send,
+     tls13_end_of_early_data_recv},
+    {HS_CERTIFICATE, C, F_CLIENT_AUTH, 0, 0, 0, "Certificate", tls13_certificate_send,
+     tls13_certificate_recv},
+    {HS_CERTIFICATE_VERIFY, C, F_CLIENT_AUTH, F_NO_CLIENT_CERT, 0, 1, "CertificateVerify",
+     tls13_certificate_verify_send, tls13_certificate_verify_recv},
+    {HS_FINISHED, C, 0, 0, 0, 1, "Finished", tls13_finished_send, tls13_finished_recv},
+    {HS_END, C, 0, 0, 0, 0, "end", NULL, NULL},
+};
 
-/* The hash is known once the suite is: hash what came before, then run. */
-int hs_transcript_start(hasp_conn *c)
-{
-    struct hasp_hs *hs = c->hs;
-    hasp_hash_free(hs->th);
-    hs->th = hasp_hash_new(c->suite->prf_hash);
-    ENSURE(hs->th, HASP_ERR_CRYPTO);
-    return hasp_hash_update(hs->th, hs->transcript.p, hs->transcript.len);
-}
+/* After a HelloRetryRequest: a second ClientHello, then the real
+ * ServerHello, which continues in tls13_full. */
+static const hs_step tls13_hrr[] = {
+    {HS_CLIENT_HELLO, C, 0, 0, 0, 0, "ClientHello", hs_client_hello_send, hs_client_hello_recv},
+    {HS_SERVER_HELLO, S, 0, 0, 0, 0, "HelloRetryRequest", tls13_hrr_send, hs_server_hello_recv},
+    {HS_CLIENT_HELLO, C, 0, 0, 0, 0, "ClientHello", hs_client_hello_send, hs_client_hello_recv},
+    {HS_SERVER_HELLO, S, 0, 0, 0, 0, "ServerHello", tls13_server_hello_send, hs_server_hello_recv},
+    {HS_END, C, 0, 0, 0, 0, "end", NULL, NULL},
+};
 
-int hs_transcript_hash(hasp_conn *c, uint8_t *out)
-{
-    if (c->hs->th) return hasp_hash_peek(c->hs->th, out);
-    return hasp_hash(c->suite->prf_hash, c->hs->transcript.p, c->hs->transcript.len, out);
-}
+#undef C
+#undef S
 
-/* Begin a message: the 4-byte header is filled in by msg_end. */
-hasp_wr *hs_msg_begin(hasp_conn *c)
-{
-    hasp_wr *w = &c->hs->msg;
-    w->len = 0;
-    wr_reserve(w, 4);
-    w->len = 4;
-    return w;
-}
+static const hs_step *const shapes[] = {
+    [HS_SHAPE_TLS12_FULL] = tls12_full,
+    [HS_SHAPE_TLS12_RESUME] = tls12_resume,
+    [HS_SHAPE_TLS13_FULL] = tls13_full,
+    [HS_SHAPE_TLS13_HRR] = tls13_hrr,
+};
 
-int hs_msg_end(hasp_conn *c, int type)
+const hs_step *hs_row(const struct hasp_hs *hs, size_t i)
 {
-    hasp_wr *w = &c->hs->msg;
-    size_t body = w->len - 4;
-    ENSURE(w->p != NULL && body < (1u << 24), HASP_ERR_INTERNAL);
-    w->p[0] = (uint8_t)type;
-    w->p[1] = (uint8_t)(body >> 16);
-    w->p[2] = (uint8_t)(body >> 8);
-    w->p[3] = (uint8_t)body;
-    GUARD(hs_transcript_add(c, w->p, w->len));
-    GUARD(conn_send_record(c, HASP_CT_HANDSHAKE, w->p, w->len));
-    conn_event(c, HASP_EV_MSG_SENT, c->role == HASP_SERVER, type, hs_msg_name(type), w->len,
-               c->hs->detail);
-    c->hs->detail[0] = 0;
-    return 0;
-}
-
-void hs_install(hasp_rec_prot *dst, hasp_rec_prot *pending)
-{
-    hasp_rec_prot_clear(dst);
-    *dst = *pending;
-    memset(pending, 0, sizeof(*pending));
+    return &shapes[hs->shape][i];
 }
 
 int hs_ccs_recv(hasp_conn *c)
@@ -161,7 +131,7 @@ static void advance(hasp_conn *c)
     struct hasp_hs *hs = c->hs;
     hs->step++;
     for (;;) {
-        const hs_step *st = &hs->table[hs->step];
+        const hs_step *st = hs_row(hs, hs->step);
         if (st->type == HS_END || row_active(hs, st)) return;
         if (st->optional && st->sender != hs_me(c)) return;
         hs->step++;
@@ -194,7 +164,7 @@ int hs_start(hasp_conn *c)
     struct hasp_hs *hs = hasp_malloc(sizeof(*hs));
     ENSURE(hs, HASP_ERR_NOMEM);
     hs_clear(hs, 0);
-    hs->table = tls12_full;
+    hs->shape = HS_SHAPE_TLS12_FULL;
     hs->transcript = hasp_wr_dyn();
     hs->msg = hasp_wr_dyn();
     hs->in = hasp_wr_dyn();
@@ -230,7 +200,7 @@ void hs_free(hasp_conn *c)
 const char *hs_waiting_for(const hasp_conn *c)
 {
     if (!c->hs) return "nothing";
-    return c->hs->table[c->hs->step].name;
+    return hs_row(c->hs, c->hs->step)->name;
 }
 
 /* The longest body each handshake message's syntax allows (RFC 8446 4,
@@ -319,10 +289,10 @@ static int handshake_complete(hasp_conn *c)
 int hs_ccs(hasp_conn *c)
 {
     struct hasp_hs *hs = c->hs;
-    const hs_step *st = &hs->table[hs->step];
+    const hs_step *st = hs_row(hs, hs->step);
     while (st->optional && st->sender != hs_me(c) && st->type != HS_CCS) {
         advance(c);
-        st = &hs->table[hs->step];
+        st = hs_row(hs, hs->step);
     }
     ENSURE_MSG(st->type == HS_CCS && st->sender != hs_me(c), HASP_ERR_UNEXPECTED,
                "the %s sent ChangeCipherSpec while the handshake expected %s", hs_peer_name(c),
@@ -340,7 +310,7 @@ int hs_drive(hasp_conn *c)
 {
     struct hasp_hs *hs = c->hs;
     for (;;) {
-        const hs_step *st = &hs->table[hs->step];
+        const hs_step *st = hs_row(hs, hs->step);
         if (st->type == HS_END) {
             GUARD(handshake_complete(c));
             return 0;
@@ -381,7 +351,7 @@ int hs_drive(hasp_conn *c)
          * the message that arrives is this one. */
         while (st->optional && st->type != type && st->sender != hs_me(c)) {
             advance(c);
-            st = &hs->table[hs->step];
+            st = hs_row(hs, hs->step);
         }
         if (st->type != type || st->sender == hs_me(c))
             conn_event(c, HASP_EV_MSG_RECV, c->role != HASP_SERVER, type, hs_msg_name(type),

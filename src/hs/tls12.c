@@ -1,5 +1,5 @@
-/* What only TLS 1.2 has (RFC 5246): its two tables (the full and the
- * abbreviated handshake), the key exchange messages (ServerKeyExchange,
+/* What only TLS 1.2 has (RFC 5246): the handlers of its two tables (the
+ * full and the abbreviated handshake, in machine.c), the key exchange messages (ServerKeyExchange,
  * ClientKeyExchange), its Certificate, CertificateRequest and
  * CertificateVerify, ChangeCipherSpec, the PRF master secret, key block and
  * Finished, session-ID resumption and RFC 5077 tickets. The walker is in
@@ -17,71 +17,6 @@
 
 /* x509/tls_names.c */
 int hasp_x509_store_write_names(const hasp_x509_store *s, hasp_wr *w);
-
-static int server_certificate_send(hasp_conn *c);
-static int server_certificate_recv(hasp_conn *c, hasp_rd *r);
-static int server_key_exchange_send(hasp_conn *c);
-static int server_key_exchange_recv(hasp_conn *c, hasp_rd *r);
-static int certificate_request_send(hasp_conn *c);
-static int certificate_request_recv(hasp_conn *c, hasp_rd *r);
-static int server_hello_done_send(hasp_conn *c);
-static int server_hello_done_recv(hasp_conn *c, hasp_rd *r);
-static int client_certificate_send(hasp_conn *c);
-static int client_certificate_recv(hasp_conn *c, hasp_rd *r);
-static int client_key_exchange_send(hasp_conn *c);
-static int client_key_exchange_recv(hasp_conn *c, hasp_rd *r);
-static int certificate_verify_send(hasp_conn *c);
-static int certificate_verify_recv(hasp_conn *c, hasp_rd *r);
-static int change_cipher_spec_send(hasp_conn *c);
-static int finished_send(hasp_conn *c);
-static int finished_recv(hasp_conn *c, hasp_rd *r);
-static int new_session_ticket_send(hasp_conn *c);
-static int new_session_ticket_recv(hasp_conn *c, hasp_rd *r);
-
-#define C SENDER_CLIENT
-#define S SENDER_SERVER
-
-/* RFC 5246 7.3: the full handshake, every optional row included. */
-const hs_step tls12_full[] = {
-    {HS_CLIENT_HELLO, C, 0, 0, 0, 0, "ClientHello", hs_client_hello_send, hs_client_hello_recv},
-    {HS_SERVER_HELLO, S, 0, 0, 0, 0, "ServerHello", hs_server_hello_send, hs_server_hello_recv},
-    {HS_CERTIFICATE, S, 0, 0, 0, 0, "Certificate", server_certificate_send,
-     server_certificate_recv},
-    {HS_SERVER_KEY_EXCHANGE, S, F_PFS, 0, 0, 0, "ServerKeyExchange", server_key_exchange_send,
-     server_key_exchange_recv},
-    {HS_CERTIFICATE_REQUEST, S, F_CLIENT_AUTH, 0, 1, 0, "CertificateRequest",
-     certificate_request_send, certificate_request_recv},
-    {HS_SERVER_HELLO_DONE, S, 0, 0, 0, 0, "ServerHelloDone", server_hello_done_send,
-     server_hello_done_recv},
-    {HS_CERTIFICATE, C, F_CLIENT_AUTH, 0, 0, 0, "Certificate", client_certificate_send,
-     client_certificate_recv},
-    {HS_CLIENT_KEY_EXCHANGE, C, 0, 0, 0, 0, "ClientKeyExchange", client_key_exchange_send,
-     client_key_exchange_recv},
-    {HS_CERTIFICATE_VERIFY, C, F_CLIENT_AUTH, F_NO_CLIENT_CERT, 0, 0, "CertificateVerify",
-     certificate_verify_send, certificate_verify_recv},
-    {HS_CCS, C, 0, 0, 0, 0, "ChangeCipherSpec", change_cipher_spec_send, NULL},
-    {HS_FINISHED, C, 0, 0, 0, 1, "Finished", finished_send, finished_recv},
-    {HS_NEW_SESSION_TICKET, S, F_TICKET, 0, 0, 0, "NewSessionTicket", new_session_ticket_send,
-     new_session_ticket_recv},
-    {HS_CCS, S, 0, 0, 0, 0, "ChangeCipherSpec", change_cipher_spec_send, NULL},
-    {HS_FINISHED, S, 0, 0, 0, 1, "Finished", finished_send, finished_recv},
-    {HS_END, C, 0, 0, 0, 0, "end", NULL, NULL},
-};
-
-/* RFC 5246 7.3 (abbreviated handshake), RFC 5077 3.1: the server finishes first. */
-const hs_step tls12_resume[] = {
-    {HS_CLIENT_HELLO, C, 0, 0, 0, 0, "ClientHello", hs_client_hello_send, hs_client_hello_recv},
-    {HS_SERVER_HELLO, S, 0, 0, 0, 0, "ServerHello", hs_server_hello_send, hs_server_hello_recv},
-    {HS_NEW_SESSION_TICKET, S, F_TICKET, 0, 0, 0, "NewSessionTicket", new_session_ticket_send,
-     new_session_ticket_recv},
-    {HS_CCS, S, 0, 0, 0, 0, "ChangeCipherSpec", change_cipher_spec_send, NULL},
-    {HS_FINISHED, S, 0, 0, 0, 1, "Finished", finished_send, finished_recv},
-    {HS_CCS, C, 0, 0, 0, 0, "ChangeCipherSpec", change_cipher_spec_send, NULL},
-    {HS_FINISHED, C, 0, 0, 0, 1, "Finished", finished_send, finished_recv},
-    {HS_END, C, 0, 0, 0, 0, "end", NULL, NULL},
-};
-
-#undef C
 
 /* master secret (RFC 5246 8.1, RFC 7627 4) and key block (RFC 5246 6.3). */
 static int derive_keys(hasp_conn *c)
@@ -230,18 +165,18 @@ int hs_try_resume12(hasp_conn *c)
                         s->peer_cert_len ? "peer verified in the original handshake"
                                          : "no peer certificate");
     hs->peer_cert_checked = 1;
-    hs->table = tls12_resume;
+    hs->shape = HS_SHAPE_TLS12_RESUME;
     hs->step = 0;
     conn_event(c, HASP_EV_DECISION, 1, 0, "resumption", 0, how);
     return 1;
 }
 
-static int server_certificate_send(hasp_conn *c)
+int tls12_server_certificate_send(hasp_conn *c)
 {
     return hs_write_chain(c, c->hs->cred);
 }
 
-static int server_certificate_recv(hasp_conn *c, hasp_rd *r)
+int tls12_server_certificate_recv(hasp_conn *c, hasp_rd *r)
 {
     int empty;
     GUARD(hs_read_chain(c, r, &empty));
@@ -256,7 +191,7 @@ static int server_certificate_recv(hasp_conn *c, hasp_rd *r)
     return 0;
 }
 
-static int server_key_exchange_send(hasp_conn *c)
+int tls12_server_key_exchange_send(hasp_conn *c)
 {
     struct hasp_hs *hs = c->hs;
     hasp_wr *w = hs_msg_begin(c);
@@ -292,7 +227,7 @@ static int server_key_exchange_send(hasp_conn *c)
     return hs_msg_end(c, HS_SERVER_KEY_EXCHANGE);
 }
 
-static int server_key_exchange_recv(hasp_conn *c, hasp_rd *r)
+int tls12_server_key_exchange_recv(hasp_conn *c, hasp_rd *r)
 {
     struct hasp_hs *hs = c->hs;
     const uint8_t *params = r->p;
@@ -367,7 +302,7 @@ static int server_key_exchange_recv(hasp_conn *c, hasp_rd *r)
     return 0;
 }
 
-static int certificate_request_send(hasp_conn *c)
+int tls12_certificate_request_send(hasp_conn *c)
 {
     hasp_wr *w = hs_msg_begin(c);
     GUARD(wr_u8(w, 2));
@@ -386,7 +321,7 @@ static int certificate_request_send(hasp_conn *c)
     return hs_msg_end(c, HS_CERTIFICATE_REQUEST);
 }
 
-static int certificate_request_recv(hasp_conn *c, hasp_rd *r)
+int tls12_certificate_request_recv(hasp_conn *c, hasp_rd *r)
 {
     struct hasp_hs *hs = c->hs;
     hasp_rd types, cas;
@@ -409,18 +344,18 @@ static int certificate_request_recv(hasp_conn *c, hasp_rd *r)
     return 0;
 }
 
-static int server_hello_done_send(hasp_conn *c)
+int tls12_server_hello_done_send(hasp_conn *c)
 {
     hs_msg_begin(c);
     return hs_msg_end(c, HS_SERVER_HELLO_DONE);
 }
 
-static int server_hello_done_recv(hasp_conn *c, hasp_rd *r)
+int tls12_server_hello_done_recv(hasp_conn *c, hasp_rd *r)
 {
     return rd_expect_empty(r);
 }
 
-static int client_certificate_send(hasp_conn *c)
+int tls12_client_certificate_send(hasp_conn *c)
 {
     struct hasp_hs *hs = c->hs;
     if (!hs->cred) hs->flags |= F_NO_CLIENT_CERT;
@@ -428,7 +363,7 @@ static int client_certificate_send(hasp_conn *c)
     return hs_write_chain(c, hs->cred);
 }
 
-static int client_certificate_recv(hasp_conn *c, hasp_rd *r)
+int tls12_client_certificate_recv(hasp_conn *c, hasp_rd *r)
 {
     struct hasp_hs *hs = c->hs;
     int empty;
@@ -443,7 +378,7 @@ static int client_certificate_recv(hasp_conn *c, hasp_rd *r)
     return 0;
 }
 
-static int client_key_exchange_send(hasp_conn *c)
+int tls12_client_key_exchange_send(hasp_conn *c)
 {
     struct hasp_hs *hs = c->hs;
     hasp_wr *w = hs_msg_begin(c);
@@ -469,7 +404,7 @@ static int client_key_exchange_send(hasp_conn *c)
     return derive_keys(c);
 }
 
-static int client_key_exchange_recv(hasp_conn *c, hasp_rd *r)
+int tls12_client_key_exchange_recv(hasp_conn *c, hasp_rd *r)
 {
     struct hasp_hs *hs = c->hs;
     if (c->suite->kx == HASP_KX_RSA) {
@@ -495,7 +430,7 @@ static int client_key_exchange_recv(hasp_conn *c, hasp_rd *r)
     return derive_keys(c);
 }
 
-static int certificate_verify_send(hasp_conn *c)
+int tls12_certificate_verify_send(hasp_conn *c)
 {
     struct hasp_hs *hs = c->hs;
     uint16_t scheme =
@@ -506,7 +441,7 @@ static int certificate_verify_send(hasp_conn *c)
     return hs_msg_end(c, HS_CERTIFICATE_VERIFY);
 }
 
-static int certificate_verify_recv(hasp_conn *c, hasp_rd *r)
+int tls12_certificate_verify_recv(hasp_conn *c, hasp_rd *r)
 {
     struct hasp_hs *hs = c->hs;
     const hasp_sigscheme *ss;
@@ -524,7 +459,7 @@ static int certificate_verify_recv(hasp_conn *c, hasp_rd *r)
     return 0;
 }
 
-static int change_cipher_spec_send(hasp_conn *c)
+int tls12_change_cipher_spec_send(hasp_conn *c)
 {
     static const uint8_t one = 1;
     GUARD(conn_send_record(c, HASP_CT_CHANGE_CIPHER_SPEC, &one, 1));
@@ -541,7 +476,7 @@ int hs_verify_data(hasp_conn *c, int from_client, const uint8_t *hash, uint8_t o
                       hash, hasp_hash_len(c->suite->prf_hash), NULL, 0, out, 12);
 }
 
-static int finished_send(hasp_conn *c)
+int tls12_finished_send(hasp_conn *c)
 {
     uint8_t hash[HASP_HASH_MAX], vd[12];
     GUARD(hs_transcript_hash(c, hash));
@@ -553,7 +488,7 @@ static int finished_send(hasp_conn *c)
     return hs_msg_end(c, HS_FINISHED);
 }
 
-static int finished_recv(hasp_conn *c, hasp_rd *r)
+int tls12_finished_recv(hasp_conn *c, hasp_rd *r)
 {
     struct hasp_hs *hs = c->hs;
     uint8_t vd[12];
@@ -594,7 +529,7 @@ static hasp_session *current_session(hasp_conn *c)
     return s;
 }
 
-static int new_session_ticket_send(hasp_conn *c)
+int tls12_new_session_ticket_send(hasp_conn *c)
 {
     hasp_session *s = current_session(c);
     ENSURE(s, HASP_ERR_NOMEM);
@@ -614,7 +549,7 @@ static int new_session_ticket_send(hasp_conn *c)
     return hs_msg_end(c, HS_NEW_SESSION_TICKET);
 }
 
-static int new_session_ticket_recv(hasp_conn *c, hasp_rd *r)
+int tls12_new_session_ticket_recv(hasp_conn *c, hasp_rd *r)
 {
     struct hasp_hs *hs = c->hs;
     uint32_t hint;

@@ -1,6 +1,10 @@
-/* The TLS 1.3 handshake (RFC 8446) as its own table beside TLS 1.2's. The
- * ClientHello is shared (one message offers both versions); once a
- * ServerHello picks TLS 1.3, both sides walk tls13_full. */
+/* The TLS 1.3 handshake's messages (RFC 8446): the server's selection
+ * (suite, credential, group, PSK), ServerHello and HelloRetryRequest,
+ * EncryptedExtensions, EndOfEarlyData, CertificateRequest, Certificate,
+ * CertificateVerify and Finished. The ClientHello is shared with TLS 1.2
+ * (hello.c); once a ServerHello picks TLS 1.3, both sides walk the
+ * tls13_full table (machine.c). The key schedule is in tls13_keys.c, PSK
+ * and 0-RTT in tls13_psk.c, what follows the handshake in tls13_post.c. */
 #include "../alloc.h"
 #include <pthread.h>
 #include <stdio.h>
@@ -9,6 +13,7 @@
 
 #include "../x509/x509.h"
 #include "hs.h"
+#include "tls13.h"
 
 /* RFC 8446 4.1.3: SHA-256("HelloRetryRequest") */
 const uint8_t tls13_hrr_random[32] = {
@@ -16,409 +21,6 @@ const uint8_t tls13_hrr_random[32] = {
     0xc2, 0xa2, 0x11, 0x16, 0x7a, 0xbb, 0x8c, 0x5e, 0x07, 0x9e, 0x09, 0xe2, 0xc8, 0xa8, 0x33, 0x9c};
 /* RFC 8446 4.1.3: "DOWNGRD" 01, the last 8 bytes of a TLS 1.2 ServerHello.random. */
 const uint8_t tls13_downgrade12[8] = {0x44, 0x4f, 0x57, 0x4e, 0x47, 0x52, 0x44, 0x01};
-
-/* ---------------------------------------------------------------- key schedule (RFC 8446 7.1) */
-
-static size_t hlen(const hasp_conn *c)
-{
-    return hasp_hash_len(c->suite->prf_hash);
-}
-
-/* Values of the key schedule that are the same in every handshake without
- * a PSK, per hash (SHA-256, SHA-384): Hash(""), and Derive-Secret(Early
- * Secret, "derived", "") with Early Secret = HKDF-Extract(0, 0). Made once
- * per process; public constants, nothing secret. */
-static struct {
-    uint8_t empty[HASP_HASH_MAX];
-    uint8_t derived[HASP_HASH_MAX]; /* from the no-PSK Early Secret */
-    int ok;
-} sched_const[2];
-static pthread_once_t sched_once = PTHREAD_ONCE_INIT;
-
-static void sched_make(void)
-{
-    static const int algs[2] = {HASP_HASH_SHA256, HASP_HASH_SHA384};
-    for (int i = 0; i < 2; i++) {
-        uint8_t zeros[HASP_HASH_MAX] = {0}, early[HASP_HASH_MAX];
-        size_t hl = hasp_hash_len(algs[i]);
-        sched_const[i].ok =
-            hasp_hash(algs[i], (const uint8_t *)"", 0, sched_const[i].empty) == 0 &&
-            hasp_hkdf_extract(algs[i], zeros, hl, zeros, hl, early) == 0 &&
-            hasp_hkdf_expand_label(algs[i], early, hl, "derived", sched_const[i].empty, hl,
-                                   sched_const[i].derived, hl) == 0;
-    }
-}
-
-static const uint8_t *sched_get(int alg, int derived)
-{
-    pthread_once(&sched_once, sched_make);
-    int i = alg == HASP_HASH_SHA256 ? 0 : alg == HASP_HASH_SHA384 ? 1 : -1;
-    if (i < 0 || !sched_const[i].ok) return NULL;
-    return derived ? sched_const[i].derived : sched_const[i].empty;
-}
-
-/* Derive-Secret(secret, label, Transcript-Hash(messages)), th = NULL for "". */
-static int derive_secret(hasp_conn *c, const uint8_t *secret, const char *label, const uint8_t *th,
-                         uint8_t *out)
-{
-    uint8_t empty[HASP_HASH_MAX];
-    if (!th && (th = sched_get(c->suite->prf_hash, 0)) == NULL) {
-        GUARD(hasp_hash(c->suite->prf_hash, (const uint8_t *)"", 0, empty));
-        th = empty;
-    }
-    return hasp_hkdf_expand_label(c->suite->prf_hash, secret, hlen(c), label, th, hlen(c), out,
-                                  hlen(c));
-}
-
-/* The record protection for one direction from a traffic secret (7.3), for
- * a given suite (early data uses the ticket's before the ServerHello). */
-static int install_secret_suite(hasp_conn *c, const hasp_suite *suite, const uint8_t *secret,
-                                int write, const char *what)
-{
-    uint8_t key[32], iv[12];
-    size_t klen = hasp_aead_key_len(suite->aead), hl = hasp_hash_len(suite->prf_hash);
-    GUARD(hasp_hkdf_expand_label2(suite->prf_hash, secret, hl, "key", key, klen, "iv", iv, 12));
-    hasp_rec_prot *p = write ? &c->wr : &c->rd;
-    hasp_rec_prot_clear(p);
-    int rc = hasp_rec_prot_aead13(p, suite->aead, key, iv, write);
-    hasp_wipe(key, sizeof(key));
-    hasp_wipe(iv, sizeof(iv));
-    GUARD(rc);
-    memcpy(write ? c->wr_secret : c->rd_secret, secret, hl);
-    int from_server = (c->role == HASP_SERVER) == write;
-    if (conn_tracing(c)) {
-        char detail[128];
-        snprintf(detail, sizeof(detail), "%s, %s traffic keys", suite->iana, what);
-        conn_event(c, HASP_EV_KEY_CHANGE, from_server, 0, write ? "write keys" : "read keys", 0,
-                   detail);
-    }
-    return 0;
-}
-
-static int install_secret(hasp_conn *c, const uint8_t *secret, int write, const char *what)
-{
-    return install_secret_suite(c, c->suite, secret, write, what);
-}
-
-/* Handshake secrets, from the (EC)DHE shared secret and the transcript through ServerHello. */
-static int derive_handshake_secrets(hasp_conn *c, const uint8_t *shared, size_t shared_len)
-{
-    struct hasp_hs *hs = c->hs;
-    uint8_t zeros[HASP_HASH_MAX] = {0}, early[HASP_HASH_MAX], derived[HASP_HASH_MAX],
-            th[HASP_HASH_MAX];
-    const uint8_t *fixed = hs->flags & F_PSK ? NULL : sched_get(c->suite->prf_hash, 1);
-    if (fixed) {
-        memcpy(derived, fixed, hlen(c));
-    } else {
-        if (hs->flags & F_PSK)
-            GUARD(
-                hasp_hkdf_extract(c->suite->prf_hash, zeros, hlen(c), hs->psk, hs->psk_len, early));
-        else
-            GUARD(hasp_hkdf_extract(c->suite->prf_hash, zeros, hlen(c), zeros, hlen(c), early));
-        GUARD(derive_secret(c, early, "derived", NULL, derived));
-    }
-    GUARD(
-        hasp_hkdf_extract(c->suite->prf_hash, derived, hlen(c), shared, shared_len, hs->hs_secret));
-    GUARD(hs_transcript_hash(c, th));
-    GUARD(derive_secret(c, hs->hs_secret, "c hs traffic", th, hs->c_hs));
-    GUARD(derive_secret(c, hs->hs_secret, "s hs traffic", th, hs->s_hs));
-    hasp_wipe(early, sizeof(early));
-    conn_keylog(c, "CLIENT_HANDSHAKE_TRAFFIC_SECRET", hs->client_random, hs->c_hs, hlen(c));
-    conn_keylog(c, "SERVER_HANDSHAKE_TRAFFIC_SECRET", hs->client_random, hs->s_hs, hlen(c));
-    int client = c->role == HASP_CLIENT;
-    /* A client with early data in flight writes with the early key until the
-     * server answers (EncryptedExtensions); a server that took early data
-     * reads with it until EndOfEarlyData. */
-    if (!(client && hs->early_writable))
-        GUARD(install_secret(c, client ? hs->c_hs : hs->s_hs, 1, "handshake"));
-    if (!client && (hs->flags & F_EARLY)) {
-        GUARD(install_secret(c, hs->c_early, 0, "early data"));
-        hs->early_reading = 1;
-    } else {
-        GUARD(install_secret(c, client ? hs->s_hs : hs->c_hs, 0, "handshake"));
-    }
-    return 0;
-}
-
-/* Master and application traffic secrets, transcript through server Finished. */
-static int derive_app_secrets(hasp_conn *c, uint8_t *s_ap)
-{
-    struct hasp_hs *hs = c->hs;
-    uint8_t zeros[HASP_HASH_MAX] = {0}, derived[HASP_HASH_MAX], th[HASP_HASH_MAX];
-    GUARD(derive_secret(c, hs->hs_secret, "derived", NULL, derived));
-    GUARD(hasp_hkdf_extract(c->suite->prf_hash, derived, hlen(c), zeros, hlen(c), hs->master13));
-    GUARD(hs_transcript_hash(c, th));
-    GUARD(derive_secret(c, hs->master13, "c ap traffic", th, hs->c_ap));
-    GUARD(derive_secret(c, hs->master13, "s ap traffic", th, s_ap));
-    conn_keylog(c, "CLIENT_TRAFFIC_SECRET_0", hs->client_random, hs->c_ap, hlen(c));
-    conn_keylog(c, "SERVER_TRAFFIC_SECRET_0", hs->client_random, s_ap, hlen(c));
-    uint8_t exp[HASP_HASH_MAX];
-    if (conn_tracing(c) || c->cfg->keylog_allowed) {
-        GUARD(derive_secret(c, hs->master13, "exp master", th, exp));
-        conn_keylog(c, "EXPORTER_SECRET", hs->client_random, exp, hlen(c));
-        hasp_wipe(exp, sizeof(exp));
-    }
-    return 0;
-}
-
-static int derive_resumption_master(hasp_conn *c)
-{
-    uint8_t th[HASP_HASH_MAX];
-    GUARD(hs_transcript_hash(c, th));
-    return derive_secret(c, c->hs->master13, "res master", th, c->resumption_master);
-}
-
-/* A plaintext ChangeCipherSpec for middlebox compatibility (D.4), once. */
-static int compat_ccs(hasp_conn *c)
-{
-    struct hasp_hs *hs = c->hs;
-    if (hs->ccs_sent || hs->session_id_len == 0) return 0;
-    hs->ccs_sent = 1;
-    static const uint8_t one = 1;
-    hasp_rec_prot saved = c->wr;
-    memset(&c->wr, 0, sizeof(c->wr)); /* CCS is never protected */
-    int rc = conn_send_record(c, HASP_CT_CHANGE_CIPHER_SPEC, &one, 1);
-    c->wr = saved;
-    GUARD(rc);
-    conn_event(c, HASP_EV_MSG_SENT, c->role == HASP_SERVER, HS_CCS, "ChangeCipherSpec", 1,
-               "middlebox compatibility");
-    return 0;
-}
-
-/* RFC 8446 4.4.1: after a HelloRetryRequest, ClientHello1 is replaced by
- * message_hash || Hash(ClientHello1). `tail` bytes at the end of the
- * transcript (the HelloRetryRequest itself, when already added) stay. */
-static int transcript_hrr_rewrite(hasp_conn *c, size_t tail)
-{
-    struct hasp_hs *hs = c->hs;
-    uint8_t h[HASP_HASH_MAX];
-    size_t ch1 = hs->transcript.len - tail;
-    GUARD(hasp_hash(c->suite->prf_hash, hs->transcript.p, ch1, h));
-    hasp_wr nw = hasp_wr_dyn();
-    int rc = wr_u8(&nw, HS_MESSAGE_HASH);
-    if (rc == 0) rc = wr_u24(&nw, (uint32_t)hlen(c));
-    if (rc == 0) rc = wr_bytes(&nw, h, hlen(c));
-    if (rc == 0) rc = wr_bytes(&nw, hs->transcript.p + ch1, tail);
-    if (rc < 0) {
-        hasp_wr_free(&nw);
-        return rc;
-    }
-    hasp_wr_free(&hs->transcript);
-    hs->transcript = nw;
-    return hs_transcript_start(c);
-}
-
-/* ---------------------------------------------------------------- PSK (4.2.11) */
-
-/* binder = HMAC(finished_key(Derive-Secret(early, "res binder", "")), Hash(partial CH)) */
-int tls13_psk_binder(hasp_conn *c, int hash, const uint8_t *psk, size_t psk_len,
-                     const uint8_t *partial, size_t partial_len, uint8_t *out)
-{
-    size_t hl = hasp_hash_len(hash);
-    uint8_t zeros[HASP_HASH_MAX] = {0}, early[HASP_HASH_MAX], empty_buf[HASP_HASH_MAX],
-            bkey[HASP_HASH_MAX], fkey[HASP_HASH_MAX], th[HASP_HASH_MAX];
-    const uint8_t *empty = sched_get(hash, 0);
-    if (empty == NULL) {
-        GUARD(hasp_hash(hash, (const uint8_t *)"", 0, empty_buf));
-        empty = empty_buf;
-    }
-    GUARD(hasp_hkdf_extract(hash, zeros, hl, psk, psk_len, early));
-    GUARD(hasp_hkdf_expand_label(hash, early, hl, "res binder", empty, hl, bkey, hl));
-    GUARD(hasp_hkdf_expand_label(hash, bkey, hl, "finished", NULL, 0, fkey, hl));
-    GUARD(hasp_hash(hash, partial, partial_len, th));
-    int rc = hasp_hmac(hash, fkey, hl, th, hl, out);
-    hasp_wipe(early, sizeof(early));
-    hasp_wipe(bkey, sizeof(bkey));
-    hasp_wipe(fkey, sizeof(fkey));
-    return rc;
-}
-
-/* Client: offer the session's ticket; the binder is filled in once the
- * whole ClientHello is written (tls12.c client_hello_send). */
-/* Client: the suite of the session to offer as a PSK, or NULL when there is
- * none to offer (no TLS 1.3 ticket, expired, tickets off). */
-static const hasp_suite *offerable_psk(const hasp_conn *c)
-{
-    const hasp_session *s = c->session_in;
-    if (hs_max_version(c) < HASP_TLS1_3 || !s || !s->resumable || s->version != HASP_TLS1_3 ||
-        !s->ticket_len || !c->cfg->tickets || c->hs->reneg)
-        return NULL;
-    if (conn_now(c) >= s->created + (int64_t)s->lifetime) return NULL;
-    return hasp_suite_find(s->suite);
-}
-
-int tls13_client_wants_early(const hasp_conn *c)
-{
-    const struct hasp_hs *hs = c->hs;
-    const hasp_suite *ps = offerable_psk(c);
-    if (!c->early_wanted || !c->cfg->max_early_data || hs->table == tls13_hrr || !ps ||
-        !hasp_session_max_early_data(c->session_in))
-        return 0;
-    /* the early data is protected with the ticket's suite: it must be one we offer */
-    for (size_t i = 0; i < c->cfg->nsuites; i++)
-        if (c->cfg->suites[i] == ps->id) return 1;
-    return 0;
-}
-
-/* The early secret's client_early_traffic_secret over the ClientHello. */
-static int early_traffic_secret(hasp_conn *c, const hasp_suite *suite, const uint8_t *psk,
-                                size_t psk_len, uint8_t *out)
-{
-    struct hasp_hs *hs = c->hs;
-    size_t hl = hasp_hash_len(suite->prf_hash);
-    uint8_t zeros[HASP_HASH_MAX] = {0}, early[HASP_HASH_MAX], th[HASP_HASH_MAX];
-    GUARD(hasp_hkdf_extract(suite->prf_hash, zeros, hl, psk, psk_len, early));
-    int rc = hasp_hash(suite->prf_hash, hs->transcript.p, hs->transcript.len, th);
-    if (rc == 0)
-        rc = hasp_hkdf_expand_label(suite->prf_hash, early, hl, "c e traffic", th, hl, out, hl);
-    hasp_wipe(early, sizeof(early));
-    GUARD(rc);
-    conn_keylog(c, "CLIENT_EARLY_TRAFFIC_SECRET", hs->client_random, out, hl);
-    return 0;
-}
-
-int tls13_client_early_start(hasp_conn *c)
-{
-    struct hasp_hs *hs = c->hs;
-    const hasp_session *s = c->session_in;
-    const hasp_suite *ps = hasp_suite_find(s->suite);
-    ENSURE(ps && hs->psk_offered, HASP_ERR_INTERNAL);
-    GUARD(early_traffic_secret(c, ps, s->secret, s->secret_len, hs->c_early));
-    c->rec_version = HASP_TLS1_2; /* RFC 8446 5.1: only the first ClientHello may say 1.0 */
-    GUARD(compat_ccs(c));         /* RFC 8446 D.4: right after the ClientHello, before the data */
-    GUARD(install_secret_suite(c, ps, hs->c_early, 1, "early data"));
-    hs->early_writable = 1;
-    c->early_status = HASP_EARLY_PENDING;
-    char detail[96];
-    snprintf(detail, sizeof(detail), "offered, up to %u bytes, %s", hasp_session_max_early_data(s),
-             ps->iana);
-    conn_event(c, HASP_EV_DECISION, 0, 0, "early data", 0, detail);
-    return 0;
-}
-
-/* Client: the server did not take the early data. */
-static int client_early_rejected(hasp_conn *c, const char *why)
-{
-    struct hasp_hs *hs = c->hs;
-    hs->early_writable = 0;
-    c->early_status = HASP_EARLY_REJECTED;
-    c->early_reason = why;
-    conn_event(c, HASP_EV_DECISION, 1, 0, "early data rejected", 0, why);
-    return 0;
-}
-
-int tls13_psk_ch_write(hasp_conn *c, hasp_wr *w)
-{
-    struct hasp_hs *hs = c->hs;
-    const hasp_session *s = c->session_in;
-    hs->psk_offered = 0;
-    const hasp_suite *ps = offerable_psk(c);
-    if (!ps) return 0;
-    int64_t now_ms = conn_now_ms(c);
-    size_t hl = hasp_hash_len(ps->prf_hash), m;
-    /* Both clocks are read to the millisecond and truncated, so the age of
-     * two timestamps can exceed the true age by up to 1 ms, while a server
-     * that truncates its own may see up to 1 ms less; on loopback the true
-     * gap between the two views is a fraction of that. GnuTLS refuses early
-     * data when the client's age exceeds its own: report 2 ms less (never
-     * below 0), well inside any server's window (RFC 8446 4.2.11.1). */
-    int64_t age_ms = now_ms - s->ticket_received_ms - 2;
-    uint32_t age = (uint32_t)(age_ms > 0 ? age_ms : 0) + s->age_add;
-    GUARD(wr_vec_begin(w, 2, &m));
-    GUARD(wr_vec(w, 2, s->ticket, s->ticket_len));
-    GUARD(wr_u32(w, age));
-    GUARD(wr_vec_end(w, 2, m));
-    GUARD(wr_u16(w, (uint16_t)(hl + 1)));
-    GUARD(wr_u8(w, (uint8_t)hl));
-    uint8_t *b;
-    GUARD(wr_space(w, hl, &b));
-    memset(b, 0, hl);
-    hs->binders_len = 2 + 1 + hl;
-    hs->psk_offered = 1;
-    return 1;
-}
-
-/* Server: the first offered ticket we can open, whose binder checks. */
-static int server_pick_psk(hasp_conn *c)
-{
-    struct hasp_hs *hs = c->hs;
-    /* RFC 8446 4.2.9: psk_dhe_ke when both sides allow it, else psk_ke when both do */
-    int both = hs->peer_psk_modes & c->cfg->psk_modes;
-    if (!hs->psk_identity_count || !both || !c->cfg->tickets) return 0;
-    hs->psk_ke = !(both & HASP_PSK_DHE_KE);
-    int64_t now = conn_now(c);
-    hasp_rd binders = hasp_rd_init(hs->psk_binders, hs->binders_len - 2);
-    for (int i = 0; i < hs->psk_identity_count; i++) {
-        hasp_rd b;
-        GUARD(rd_vec_bounded(&binders, 1, 32, 255, &b));
-        if (conn_ticket_revoked(c, hs->psk_identities[i], hs->psk_identity_len[i]))
-            continue; /* from a connection that ended badly */
-        hasp_session *s = c->cfg->test_psk_lookup
-                              ? c->cfg->test_psk_lookup(c->cfg->test_psk_arg, hs->psk_identities[i],
-                                                        hs->psk_identity_len[i])
-                              : NULL;
-        if (!s)
-            s = ticket_open((ticket_keys *)&c->cfg->tkeys, hs->psk_identities[i],
-                            hs->psk_identity_len[i]);
-        if (!s) continue;
-        const hasp_suite *ps = hasp_suite_find(s->suite);
-        int ok = ps && s->version == HASP_TLS1_3 && now < s->created + (int64_t)s->lifetime &&
-                 !strcmp(s->sni, c->sni);
-        /* a TLS 1.3 suite the client offers with the session's hash */
-        const hasp_suite *use = NULL;
-        for (size_t j = 0; ok && j < c->cfg->nsuites && !use; j++) {
-            const hasp_suite *cs = hasp_suite_find(c->cfg->suites[j]);
-            if (!cs || !hasp_suite_is_tls13(cs) || cs->prf_hash != ps->prf_hash) continue;
-            for (size_t k = 0; k < hs->npeer_suites; k++)
-                if (hs->peer_suites[k] == cs->id) use = cs;
-        }
-        if (!ok || !use || b.len != hasp_hash_len(ps->prf_hash)) {
-            hasp_session_free(s);
-            continue;
-        }
-        if (c->cfg->ticket_single_use) {
-            hasp_config *cfg = (hasp_config *)c->cfg; /* the memory of used tickets, made once */
-            pthread_mutex_lock(&cfg->lock);
-            if (!cfg->used_tickets) cfg->used_tickets = used_tickets_new(4096);
-            pthread_mutex_unlock(&cfg->lock);
-            if (!cfg->used_tickets || used_tickets_seen(cfg->used_tickets, hs->psk_identities[i],
-                                                        hs->psk_identity_len[i])) {
-                conn_event(c, HASP_EV_DECISION, 1, 0, "resumption refused", 0,
-                           "ticket already used (single-use policy)");
-                hasp_session_free(s);
-                continue;
-            }
-        }
-        uint8_t want[HASP_HASH_MAX];
-        int rc = tls13_psk_binder(c, ps->prf_hash, s->secret, s->secret_len, hs->transcript.p,
-                                  hs->transcript.len - hs->binders_len, want);
-        if (rc < 0 || hasp_ct_memcmp(want, b.p, b.len) != 0) {
-            hasp_session_free(s);
-            FAIL(HASP_ERR_DECRYPT,
-                 "the client's pre_shared_key binder does not verify: the ClientHello was "
-                 "altered or the client holds a different key for the ticket");
-        }
-        c->suite = use;
-        memcpy(hs->psk, s->secret, s->secret_len);
-        hs->psk_len = s->secret_len;
-        hs->flags |= F_PSK;
-        hs->flags &= ~(unsigned)F_CLIENT_AUTH;
-        hs->resume = s;
-        c->resumed = 1;
-        c->resumed_how = "psk";
-        conn_note_ticket(c, hs->psk_identities[i], hs->psk_identity_len[i]);
-        hs->peer_cert_checked = 1;
-        if (s->peer_cert_len && (c->peer_cert = hasp_malloc(s->peer_cert_len))) {
-            memcpy(c->peer_cert, s->peer_cert, s->peer_cert_len);
-            c->peer_cert_len = s->peer_cert_len;
-        }
-        hs->psk_selected = i;
-        conn_event(c, HASP_EV_DECISION, 1, 0, "resumption", 0,
-                   hs->psk_ke ? "psk_ke" : "psk_dhe_ke");
-        return 1;
-    }
-    return 0;
-}
 
 /* ---------------------------------------------------------------- server: selection */
 
@@ -447,84 +49,6 @@ static const hasp_cred *pick_cred13(hasp_conn *c, uint16_t *scheme)
     return fallback;
 }
 
-/* ---------------------------------------------------------------- server: 0-RTT (4.2.10, 8) */
-
-/* How far the client's idea of the ticket's age may be from ours (RFC 8446
- * 8.3), in seconds; a replayed ClientHello is refused once its age is off
- * by more, so the strike register keeps an entry twice as long. */
-#define EARLY_AGE_WINDOW_S 10
-
-/* NULL when the early data can be taken, else why not. */
-static const char *early_refusal(hasp_conn *c)
-{
-    struct hasp_hs *hs = c->hs;
-    const hasp_session *s = hs->resume;
-    if (!c->cfg->max_early_data) return "this server does not accept early data";
-    if (!(hs->flags & F_PSK) || !s)
-        return "the server did not resume the ticket, so it has no key for the early data";
-    if (hs->psk_selected != 0) return "the resumed ticket is not the first one offered";
-    if (!s->max_early_data) return "the ticket was issued without early data";
-    if (s->created < c->cfg->early_since)
-        return "the ticket was issued before this server enabled early data (replays across a "
-               "restart)";
-    if (s->suite != c->suite->id) return "the cipher suite differs from the ticket's";
-    if (strcmp(s->alpn, c->alpn)) return "the ALPN protocol differs from the ticket's";
-    /* freshness: the client's age of the ticket against ours, both in ms */
-    int64_t ours = (conn_now(c) - s->created) * 1000;
-    int64_t theirs = (int64_t)(uint32_t)(hs->psk_age[0] - s->age_add);
-    int64_t skew = theirs > ours ? theirs - ours : ours - theirs;
-    if (skew > EARLY_AGE_WINDOW_S * 1000 + 1000) /* + 1 s: our clock counts seconds */
-        return "the client's ticket age is off from the server's by more than 10 s (a replay, "
-               "or a skewed clock)";
-    /* last: a ticket carries early data once (RFC 8446 8.1) */
-    int rc = used_tickets_claim(c->cfg->early_strikes, hs->psk_identities[0],
-                                hs->psk_identity_len[0], conn_now(c), 2 * EARLY_AGE_WINDOW_S + 2);
-    if (rc == 1) return "this ticket already carried early data (a replay?)";
-    if (rc == 2) return "the replay memory is full of recent tickets";
-    return NULL;
-}
-
-static void server_early_reject(hasp_conn *c, const char *why)
-{
-    struct hasp_hs *hs = c->hs;
-    hs->early_skip = 1; /* what the client sent anyway is skipped, up to a limit */
-    c->early_status = HASP_EARLY_REJECTED;
-    c->early_reason = why;
-    conn_event(c, HASP_EV_DECISION, 1, 0, "early data rejected", 0, why);
-}
-
-/* The ClientHello offered early data and the server knows its shape (no
- * HelloRetryRequest): take it or not. */
-static int server_early_decide(hasp_conn *c)
-{
-    struct hasp_hs *hs = c->hs;
-    if (!hs->peer_early) return 0;
-    const char *why = early_refusal(c);
-    if (why) {
-        server_early_reject(c, why);
-        return 0;
-    }
-    GUARD(early_traffic_secret(c, c->suite, hs->psk, hs->psk_len, hs->c_early));
-    hs->flags |= F_EARLY;
-    c->early_status = HASP_EARLY_ACCEPTED;
-    char detail[64];
-    snprintf(detail, sizeof(detail), "accepted, up to %u bytes", c->cfg->max_early_data);
-    conn_event(c, HASP_EV_DECISION, 1, 0, "early data", 0, detail);
-    return 0;
-}
-
-/* Server, reading: a record of early data while the early key is in place. */
-int tls13_early_data_recv(hasp_conn *c, size_t len)
-{
-    struct hasp_hs *hs = c->hs;
-    hs->early_received += len;
-    ENSURE_MSG(hs->early_received <= c->cfg->max_early_data, HASP_ERR_UNEXPECTED,
-               "the client sent more than %u bytes of early data (the limit this server "
-               "advertised)",
-               c->cfg->max_early_data);
-    return 0;
-}
-
 int tls13_server_select(hasp_conn *c)
 {
     struct hasp_hs *hs = c->hs;
@@ -541,7 +65,7 @@ int tls13_server_select(hasp_conn *c)
             hasp_rd binders = hasp_rd_init(hs->psk_binders, hs->binders_len - 2), b = {NULL, 0};
             for (int i = 0; i <= hs->psk_selected; i++)
                 GUARD(rd_vec_bounded(&binders, 1, 32, 255, &b));
-            ENSURE_MSG(hs->psk_selected < hs->psk_identity_count && b.len == hlen(c),
+            ENSURE_MSG(hs->psk_selected < hs->psk_identity_count && b.len == tls13_hash_len(c),
                        HASP_ERR_ILLEGAL_PARAM,
                        "the second ClientHello dropped the pre-shared key the server accepted");
             uint8_t want[HASP_HASH_MAX];
@@ -560,7 +84,7 @@ int tls13_server_select(hasp_conn *c)
             "the second ClientHello has no key share for %s, which the HelloRetryRequest asked for",
             hasp_group_name(hs->hrr_group));
     }
-    int psk = server_pick_psk(c);
+    int psk = tls13_server_pick_psk(c);
     GUARD(psk);
     /* RFC 8446 9.2: without a PSK both are needed; psk_dhe_ke needs the shares */
     ENSURE_MSG(psk || hs->peer_sent_sigalgs, HASP_ERR_MISSING_EXT,
@@ -611,10 +135,10 @@ int tls13_server_select(hasp_conn *c)
     if (psk && hs->psk_ke) {
         /* psk_ke: no key exchange at all */
         c->group = 0;
-        hs->table = tls13_full;
+        hs->shape = HS_SHAPE_TLS13_FULL;
         hs->step = 0;
         conn_event(c, HASP_EV_DECISION, 1, 0, "version", 0, "TLSv1.3");
-        return server_early_decide(c);
+        return tls13_server_early_decide(c);
     }
     /* A group the client sent a share for, in our order; else ask for one.
      * Except that a hybrid we both support, first in our order among the
@@ -629,20 +153,20 @@ int tls13_server_select(hasp_conn *c)
         if (hs_peer_has_group(hs, c->cfg->groups[i])) supported = c->cfg->groups[i];
     if (shared && (hasp_group_is_hybrid(shared) || !hasp_group_is_hybrid(supported))) {
         c->group = shared;
-        hs->table = tls13_full;
+        hs->shape = HS_SHAPE_TLS13_FULL;
         hs->step = 0;
         conn_event(c, HASP_EV_DECISION, 1, 0, "version", 0, "TLSv1.3");
-        return server_early_decide(c);
+        return tls13_server_early_decide(c);
     }
     for (size_t i = 0; i < c->cfg->ngroups; i++)
         if (hs_peer_has_group(hs, c->cfg->groups[i])) {
             hs->hrr_group = c->cfg->groups[i];
-            hs->table = tls13_hrr;
+            hs->shape = HS_SHAPE_TLS13_HRR;
             hs->step = 0;
             conn_event(c, HASP_EV_DECISION, 1, 0, "HelloRetryRequest", 0,
                        hasp_group_name(hs->hrr_group));
             if (hs->peer_early)
-                server_early_reject(c, "a HelloRetryRequest was needed (RFC 8446 4.2.10)");
+                tls13_server_early_reject(c, "a HelloRetryRequest was needed (RFC 8446 4.2.10)");
             return 0;
         }
     char theirs[400], ours[400];
@@ -667,10 +191,10 @@ static int write_sh_common(hasp_conn *c, hasp_wr *w, const uint8_t *random)
     return 0;
 }
 
-static int hello_retry_request_send(hasp_conn *c)
+int tls13_hrr_send(hasp_conn *c)
 {
     struct hasp_hs *hs = c->hs;
-    GUARD(transcript_hrr_rewrite(c, 0));
+    GUARD(tls13_transcript_hrr_rewrite(c, 0));
     hasp_wr *w = hs_msg_begin(c);
     GUARD(write_sh_common(c, w, tls13_hrr_random));
     size_t all, m;
@@ -688,14 +212,15 @@ static int hello_retry_request_send(hasp_conn *c)
            c->suite->iana);
     GUARD(hs_msg_end(c, HS_SERVER_HELLO));
     hs->hrr_done = 1;
-    return compat_ccs(c);
+    return tls13_compat_ccs(c);
 }
 
-static int server_hello13_send(hasp_conn *c)
+int tls13_server_hello_send(hasp_conn *c)
 {
     struct hasp_hs *hs = c->hs;
     uint8_t shared[HASP_KEX_MAX_SECRET] = {0}, pub[HASP_KEX_MAX_PUB];
-    size_t shared_len = hlen(c), pub_len = 0; /* psk_ke: Hash.length zeros (RFC 8446 7.1) */
+    size_t shared_len = tls13_hash_len(c),
+           pub_len = 0; /* psk_ke: Hash.length zeros (RFC 8446 7.1) */
     int rc;
     if (!hs->psk_ke) {
         size_t idx = 0;
@@ -739,11 +264,11 @@ static int server_hello13_send(hasp_conn *c)
            hs->psk_ke ? "none (psk_ke)" : hasp_group_name(c->group), hs->psk_ke ? "" : ",key_share",
            (hs->flags & F_PSK) ? ",pre_shared_key" : "");
     GUARD(hs_msg_end(c, HS_SERVER_HELLO));
-    GUARD(compat_ccs(c));
-    rc = derive_handshake_secrets(c, shared, shared_len);
+    GUARD(tls13_compat_ccs(c));
+    rc = tls13_derive_handshake_secrets(c, shared, shared_len);
     hasp_wipe(shared, sizeof(shared));
     GUARD(rc);
-    hs->table = tls13_full;
+    hs->shape = HS_SHAPE_TLS13_FULL;
     hs->step = 1;
     return 0;
 }
@@ -846,17 +371,17 @@ int tls13_server_hello_recv(hasp_conn *c, hasp_rd *exts, uint16_t suite_id, cons
                        key_group);
             hs->hrr_group = key_group;
         }
-        GUARD(transcript_hrr_rewrite(c, hs->cur_len));
+        GUARD(tls13_transcript_hrr_rewrite(c, hs->cur_len));
         if (hs->early_writable) {
             /* the second ClientHello goes in the clear, without early data */
             hasp_rec_prot_clear(&c->wr);
-            GUARD(client_early_rejected(c, "the server sent a HelloRetryRequest"));
+            GUARD(tls13_client_early_rejected(c, "the server sent a HelloRetryRequest"));
         }
         hasp_kex_free(hs->share_kex);
         hs->share_kex = NULL;
         hasp_kex_free(hs->share_kex2);
         hs->share_kex2 = NULL;
-        hs->table = tls13_hrr;
+        hs->shape = HS_SHAPE_TLS13_HRR;
         hs->step = 1;
         hs->hrr_done = 1; /* a second one is unexpected_message (RFC 8446 4.1.4) */
         conn_event(c, HASP_EV_DECISION, 1, 0, "HelloRetryRequest", 0,
@@ -899,7 +424,7 @@ int tls13_server_hello_recv(hasp_conn *c, hasp_rd *exts, uint16_t suite_id, cons
                    hs->psk_ke ? "psk_ke" : "psk_dhe_ke");
     }
     uint8_t shared[HASP_KEX_MAX_SECRET] = {0};
-    size_t shared_len = hlen(c); /* psk_ke: Hash.length zeros (RFC 8446 7.1) */
+    size_t shared_len = tls13_hash_len(c); /* psk_ke: Hash.length zeros (RFC 8446 7.1) */
     int rc = 0;
     if (!hs->psk_ke)
         rc = hasp_kex_derive_padded(hs->share_kex, key_pub.p, key_pub.len, shared, sizeof(shared),
@@ -907,11 +432,11 @@ int tls13_server_hello_recv(hasp_conn *c, hasp_rd *exts, uint16_t suite_id, cons
     if (rc < 0)
         FAIL(HASP_ERR_ILLEGAL_PARAM, "the server's %s key share is invalid: %s",
              hasp_group_name(key_group), hasp_err_last()->msg);
-    GUARD(compat_ccs(c));
-    rc = derive_handshake_secrets(c, shared, shared_len);
+    GUARD(tls13_compat_ccs(c));
+    rc = tls13_derive_handshake_secrets(c, shared, shared_len);
     hasp_wipe(shared, sizeof(shared));
     GUARD(rc);
-    hs->table = tls13_full;
+    hs->shape = HS_SHAPE_TLS13_FULL;
     hs->step = 1;
     conn_event(c, HASP_EV_DECISION, 1, 0, "version", 0, "TLSv1.3");
     return 0;
@@ -919,7 +444,7 @@ int tls13_server_hello_recv(hasp_conn *c, hasp_rd *exts, uint16_t suite_id, cons
 
 /* ---------------------------------------------------------------- EncryptedExtensions */
 
-static int encrypted_extensions_send(hasp_conn *c)
+int tls13_encrypted_extensions_send(hasp_conn *c)
 {
     hasp_wr *w = hs_msg_begin(c);
     size_t all, m;
@@ -950,7 +475,7 @@ static int encrypted_extensions_send(hasp_conn *c)
     return hs_msg_end(c, HS_ENCRYPTED_EXTENSIONS);
 }
 
-static int encrypted_extensions_recv(hasp_conn *c, hasp_rd *r)
+int tls13_encrypted_extensions_recv(hasp_conn *c, hasp_rd *r)
 {
     hasp_rd list;
     GUARD(rd_vec(r, 2, &list));
@@ -1037,26 +562,26 @@ static int encrypted_extensions_recv(hasp_conn *c, hasp_rd *r)
     struct hasp_hs *hs = c->hs;
     if (hs->early_writable && !(hs->flags & F_EARLY)) {
         /* declined: the rest of the flight goes under the handshake key */
-        GUARD(install_secret(c, hs->c_hs, 1, "handshake"));
-        GUARD(client_early_rejected(c, "the server declined it (no early_data in its "
-                                       "EncryptedExtensions)"));
+        GUARD(tls13_install_secret(c, hs->c_hs, 1, "handshake"));
+        GUARD(tls13_client_early_rejected(c, "the server declined it (no early_data in its "
+                                             "EncryptedExtensions)"));
     }
     return 0;
 }
 
 /* ---------------------------------------------------------------- EndOfEarlyData (4.5) */
 
-static int end_of_early_data_send(hasp_conn *c)
+int tls13_end_of_early_data_send(hasp_conn *c)
 {
     struct hasp_hs *hs = c->hs;
     hs_msg_begin(c);
     GUARD(hs_msg_end(c, HS_END_OF_EARLY_DATA)); /* under the early key */
     hs->early_writable = 0;
     DETAIL(c, "after %u bytes of early data", c->early_sent);
-    return install_secret(c, hs->c_hs, 1, "handshake");
+    return tls13_install_secret(c, hs->c_hs, 1, "handshake");
 }
 
-static int end_of_early_data_recv(hasp_conn *c, hasp_rd *r)
+int tls13_end_of_early_data_recv(hasp_conn *c, hasp_rd *r)
 {
     struct hasp_hs *hs = c->hs;
     GUARD(rd_expect_empty(r));
@@ -1064,12 +589,12 @@ static int end_of_early_data_recv(hasp_conn *c, hasp_rd *r)
                "EndOfEarlyData outside early data");
     hs->early_reading = 0;
     DETAIL(c, "after %zu bytes of early data", hs->early_received);
-    return install_secret(c, hs->c_hs, 0, "handshake");
+    return tls13_install_secret(c, hs->c_hs, 0, "handshake");
 }
 
 /* ---------------------------------------------------------------- CertificateRequest */
 
-static int certificate_request13_send(hasp_conn *c)
+int tls13_certificate_request_send(hasp_conn *c)
 {
     hasp_wr *w = hs_msg_begin(c);
     GUARD(wr_u8(w, 0)); /* certificate_request_context: empty in the handshake */
@@ -1090,7 +615,7 @@ static int certificate_request13_send(hasp_conn *c)
     return hs_msg_end(c, HS_CERTIFICATE_REQUEST);
 }
 
-static int certificate_request13_recv(hasp_conn *c, hasp_rd *r)
+int tls13_certificate_request_recv(hasp_conn *c, hasp_rd *r)
 {
     struct hasp_hs *hs = c->hs;
     hasp_rd ctx, list;
@@ -1124,7 +649,7 @@ static int certificate_request13_recv(hasp_conn *c, hasp_rd *r)
 
 /* ---------------------------------------------------------------- Certificate */
 
-static int certificate13_send(hasp_conn *c)
+int tls13_certificate_send(hasp_conn *c)
 {
     struct hasp_hs *hs = c->hs;
     const hasp_cred *cred = hs->cred;
@@ -1142,7 +667,7 @@ static int certificate13_send(hasp_conn *c)
     return hs_msg_end(c, HS_CERTIFICATE);
 }
 
-static int certificate13_recv(hasp_conn *c, hasp_rd *r)
+int tls13_certificate_recv(hasp_conn *c, hasp_rd *r)
 {
     struct hasp_hs *hs = c->hs;
     hasp_rd ctx, list;
@@ -1186,12 +711,12 @@ static int cv_content(hasp_conn *c, int server, const uint8_t *th, uint8_t *out,
     static const char cctx[] = "TLS 1.3, client CertificateVerify";
     memset(out, 0x20, 64);
     memcpy(out + 64, server ? sctx : cctx, sizeof(sctx)); /* includes the 0 byte */
-    memcpy(out + 64 + sizeof(sctx), th, hlen(c));
-    *len = 64 + sizeof(sctx) + hlen(c);
+    memcpy(out + 64 + sizeof(sctx), th, tls13_hash_len(c));
+    *len = 64 + sizeof(sctx) + tls13_hash_len(c);
     return 0;
 }
 
-static int certificate_verify13_send(hasp_conn *c)
+int tls13_certificate_verify_send(hasp_conn *c)
 {
     struct hasp_hs *hs = c->hs;
     int server = c->role == HASP_SERVER;
@@ -1208,7 +733,7 @@ static int certificate_verify13_send(hasp_conn *c)
     return hs_msg_end(c, HS_CERTIFICATE_VERIFY);
 }
 
-static int certificate_verify13_recv(hasp_conn *c, hasp_rd *r)
+int tls13_certificate_verify_recv(hasp_conn *c, hasp_rd *r)
 {
     struct hasp_hs *hs = c->hs;
     const hasp_sigscheme *ss;
@@ -1233,14 +758,14 @@ static int certificate_verify13_recv(hasp_conn *c, hasp_rd *r)
 static int finished_mac(hasp_conn *c, const uint8_t *base, const uint8_t *th, uint8_t *out)
 {
     uint8_t key[HASP_HASH_MAX];
-    GUARD(hasp_hkdf_expand_label(c->suite->prf_hash, base, hlen(c), "finished", NULL, 0, key,
-                                 hlen(c)));
-    int rc = hasp_hmac(c->suite->prf_hash, key, hlen(c), th, hlen(c), out);
+    GUARD(hasp_hkdf_expand_label(c->suite->prf_hash, base, tls13_hash_len(c), "finished", NULL, 0,
+                                 key, tls13_hash_len(c)));
+    int rc = hasp_hmac(c->suite->prf_hash, key, tls13_hash_len(c), th, tls13_hash_len(c), out);
     hasp_wipe(key, sizeof(key));
     return rc;
 }
 
-static int finished13_send(hasp_conn *c)
+int tls13_finished_send(hasp_conn *c)
 {
     struct hasp_hs *hs = c->hs;
     int server = c->role == HASP_SERVER;
@@ -1248,238 +773,44 @@ static int finished13_send(hasp_conn *c)
     GUARD(hs_transcript_hash(c, th));
     GUARD(finished_mac(c, server ? hs->s_hs : hs->c_hs, th, vd));
     hasp_wr *w = hs_msg_begin(c);
-    GUARD(wr_bytes(w, vd, hlen(c)));
+    GUARD(wr_bytes(w, vd, tls13_hash_len(c)));
     GUARD(hs_msg_end(c, HS_FINISHED));
     if (server) {
         uint8_t s_ap[HASP_HASH_MAX];
-        GUARD(derive_app_secrets(c, s_ap));
-        GUARD(install_secret(c, s_ap, 1, "application"));
+        GUARD(tls13_derive_app_secrets(c, s_ap));
+        GUARD(tls13_install_secret(c, s_ap, 1, "application"));
         hasp_wipe(s_ap, sizeof(s_ap));
     } else {
-        GUARD(install_secret(c, hs->c_ap, 1, "application"));
-        GUARD(derive_resumption_master(c));
+        GUARD(tls13_install_secret(c, hs->c_ap, 1, "application"));
+        GUARD(tls13_derive_resumption_master(c));
     }
     return 0;
 }
 
-static int finished13_recv(hasp_conn *c, hasp_rd *r)
+int tls13_finished_recv(hasp_conn *c, hasp_rd *r)
 {
     struct hasp_hs *hs = c->hs;
     int from_server = c->role == HASP_CLIENT;
     uint8_t vd[HASP_HASH_MAX];
     const uint8_t *got;
-    GUARD(rd_bytes(r, hlen(c), &got));
+    GUARD(rd_bytes(r, tls13_hash_len(c), &got));
     GUARD(rd_expect_empty(r));
     GUARD(finished_mac(c, from_server ? hs->s_hs : hs->c_hs, hs->hash_before, vd));
-    ENSURE_MSG(hasp_ct_memcmp(vd, got, hlen(c)) == 0, HASP_ERR_DECRYPT,
+    ENSURE_MSG(hasp_ct_memcmp(vd, got, tls13_hash_len(c)) == 0, HASP_ERR_DECRYPT,
                "the %s's Finished does not match: the handshake was tampered with, or the two "
                "sides derived different keys",
                hs_peer_name(c));
     hs->finished_checked = 1;
     if (from_server) {
         uint8_t s_ap[HASP_HASH_MAX];
-        GUARD(derive_app_secrets(c, s_ap));
-        GUARD(install_secret(c, s_ap, 0, "application"));
+        GUARD(tls13_derive_app_secrets(c, s_ap));
+        GUARD(tls13_install_secret(c, s_ap, 0, "application"));
         hasp_wipe(s_ap, sizeof(s_ap));
         /* RFC 8446 D.4: the client's compatibility CCS precedes its second flight. */
-        GUARD(compat_ccs(c));
+        GUARD(tls13_compat_ccs(c));
     } else {
-        GUARD(install_secret(c, hs->c_ap, 0, "application"));
-        GUARD(derive_resumption_master(c));
+        GUARD(tls13_install_secret(c, hs->c_ap, 0, "application"));
+        GUARD(tls13_derive_resumption_master(c));
     }
     return 0;
-}
-
-/* ---------------------------------------------------------------- the tables */
-
-#define C SENDER_CLIENT
-#define S SENDER_SERVER
-
-const hs_step tls13_full[] = {
-    {HS_CLIENT_HELLO, C, 0, 0, 0, 0, "ClientHello", hs_client_hello_send, hs_client_hello_recv},
-    {HS_SERVER_HELLO, S, 0, 0, 0, 0, "ServerHello", server_hello13_send, hs_server_hello_recv},
-    {HS_ENCRYPTED_EXTENSIONS, S, 0, 0, 0, 0, "EncryptedExtensions", encrypted_extensions_send,
-     encrypted_extensions_recv},
-    {HS_CERTIFICATE_REQUEST, S, F_CLIENT_AUTH, F_PSK, 1, 0, "CertificateRequest",
-     certificate_request13_send, certificate_request13_recv},
-    {HS_CERTIFICATE, S, 0, F_PSK, 0, 0, "Certificate", certificate13_send, certificate13_recv},
-    {HS_CERTIFICATE_VERIFY, S, 0, F_PSK, 0, 1, "CertificateVerify", certificate_verify13_send,
-     certificate_verify13_recv},
-    {HS_FINISHED, S, 0, 0, 0, 1, "Finished", finished13_send, finished13_recv},
-    {HS_END_OF_EARLY_DATA, C, F_EARLY, 0, 0, 0, "EndOfEarlyData", end_of_early_data_send,
-     end_of_early_data_recv},
-    {HS_CERTIFICATE, C, F_CLIENT_AUTH, 0, 0, 0, "Certificate", certificate13_send,
-     certificate13_recv},
-    {HS_CERTIFICATE_VERIFY, C, F_CLIENT_AUTH, F_NO_CLIENT_CERT, 0, 1, "CertificateVerify",
-     certificate_verify13_send, certificate_verify13_recv},
-    {HS_FINISHED, C, 0, 0, 0, 1, "Finished", finished13_send, finished13_recv},
-    {HS_END, C, 0, 0, 0, 0, "end", NULL, NULL},
-};
-
-/* After a HelloRetryRequest: a second ClientHello, then the real
- * ServerHello, which continues in tls13_full. */
-const hs_step tls13_hrr[] = {
-    {HS_CLIENT_HELLO, C, 0, 0, 0, 0, "ClientHello", hs_client_hello_send, hs_client_hello_recv},
-    {HS_SERVER_HELLO, S, 0, 0, 0, 0, "HelloRetryRequest", hello_retry_request_send,
-     hs_server_hello_recv},
-    {HS_CLIENT_HELLO, C, 0, 0, 0, 0, "ClientHello", hs_client_hello_send, hs_client_hello_recv},
-    {HS_SERVER_HELLO, S, 0, 0, 0, 0, "ServerHello", server_hello13_send, hs_server_hello_recv},
-    {HS_END, C, 0, 0, 0, 0, "end", NULL, NULL},
-};
-
-#undef C
-#undef S
-
-/* ---------------------------------------------------------------- post-handshake */
-
-int tls13_key_update_send(hasp_conn *c, int request)
-{
-    uint8_t msg[5] = {HS_KEY_UPDATE, 0, 0, 1, (uint8_t)(request ? 1 : 0)};
-    GUARD(conn_send_record(c, HASP_CT_HANDSHAKE, msg, sizeof(msg)));
-    conn_event(c, HASP_EV_MSG_SENT, c->role == HASP_SERVER, HS_KEY_UPDATE, "KeyUpdate", 5,
-               request ? "update_requested" : "update_not_requested");
-    uint8_t next[HASP_HASH_MAX];
-    GUARD(hasp_hkdf_expand_label(c->suite->prf_hash, c->wr_secret, hlen(c), "traffic upd", NULL, 0,
-                                 next, hlen(c)));
-    int rc = install_secret(c, next, 1, "updated application");
-    hasp_wipe(next, sizeof(next));
-    return rc;
-}
-
-/* RFC 8446 4.6.1: tickets after the handshake, each with its own nonce. */
-int tls13_send_tickets(hasp_conn *c)
-{
-    struct hasp_hs *hs = c->hs;
-    if (!c->cfg->tickets || !hs->peer_psk_modes) return 0;
-    /* after a resumption, one ticket replaces the one used */
-    unsigned count = c->resumed && c->cfg->tickets13 ? 1 : c->cfg->tickets13;
-    for (unsigned i = 0; i < count; i++) {
-        hasp_session *s = session_new();
-        ENSURE(s, HASP_ERR_NOMEM);
-        uint8_t nonce = c->tls13_ticket_nonce++;
-        s->version = HASP_TLS1_3;
-        s->suite = c->suite->id;
-        s->created = conn_now(c);
-        s->lifetime = c->cfg->session_lifetime > 604800 ? 604800 : c->cfg->session_lifetime;
-        int rc = conn_random(c, (uint8_t *)&s->age_add, 4);
-        if (rc == 0)
-            rc = hasp_hkdf_expand_label(c->suite->prf_hash, c->resumption_master, hlen(c),
-                                        "resumption", &nonce, 1, s->secret, hlen(c));
-        s->secret_len = hlen(c);
-        snprintf(s->sni, sizeof(s->sni), "%s", c->sni);
-        snprintf(s->alpn, sizeof(s->alpn), "%s", c->alpn);
-        s->max_early_data = c->cfg->max_early_data;
-        if (rc == 0) rc = session_set_peer_cert(s, c->peer_cert, c->peer_cert_len);
-        hasp_wr w = hasp_wr_dyn();
-        size_t m = 0;
-        if (rc == 0) rc = wr_u8(&w, HS_NEW_SESSION_TICKET);
-        if (rc == 0) rc = wr_u24(&w, 0);
-        if (rc == 0) rc = wr_u32(&w, s->lifetime);
-        if (rc == 0) rc = wr_u32(&w, s->age_add);
-        if (rc == 0) rc = wr_vec(&w, 1, &nonce, 1);
-        if (rc == 0) rc = wr_vec_begin(&w, 2, &m);
-        if (rc == 0) rc = ticket_seal((ticket_keys *)&c->cfg->tkeys, s, conn_now(c), &w);
-        if (rc == 0) {
-            conn_note_ticket(c, w.p + m + 2, w.len - m - 2);
-            rc = wr_vec_end(&w, 2, m);
-        }
-        if (rc == 0 && s->max_early_data) {
-            /* RFC 8446 4.2.10: early_data with max_early_data_size */
-            rc = wr_u16(&w, 8);
-            if (rc == 0) rc = wr_u16(&w, EXT_EARLY_DATA);
-            if (rc == 0) rc = wr_u16(&w, 4);
-            if (rc == 0) rc = wr_u32(&w, s->max_early_data);
-        } else if (rc == 0) {
-            rc = wr_u16(&w, 0); /* no extensions */
-        }
-        if (rc == 0) {
-            size_t body = w.len - 4;
-            w.p[1] = (uint8_t)(body >> 16);
-            w.p[2] = (uint8_t)(body >> 8);
-            w.p[3] = (uint8_t)body;
-            rc = conn_send_record(c, HASP_CT_HANDSHAKE, w.p, w.len);
-            conn_event(c, HASP_EV_MSG_SENT, 1, HS_NEW_SESSION_TICKET, "NewSessionTicket", w.len,
-                       s->max_early_data ? "ticket for resumption, early data allowed"
-                                         : "ticket for resumption");
-        }
-        hasp_wr_free(&w);
-        hasp_session_free(s);
-        GUARD(rc);
-    }
-    return 0;
-}
-
-int tls13_post_handshake(hasp_conn *c, int type, hasp_rd *body)
-{
-    switch (type) {
-    case HS_NEW_SESSION_TICKET: {
-        ENSURE_MSG(c->role == HASP_CLIENT, HASP_ERR_UNEXPECTED, "the client sent NewSessionTicket");
-        uint32_t lifetime, age_add;
-        hasp_rd nonce, ticket, exts;
-        GUARD(rd_u32(body, &lifetime));
-        GUARD(rd_u32(body, &age_add));
-        GUARD(rd_vec(body, 1, &nonce));
-        GUARD(rd_vec_bounded(body, 2, 1, 65535, &ticket));
-        GUARD(rd_vec(body, 2, &exts));
-        GUARD(rd_expect_empty(body));
-        uint32_t max_early = 0;
-        while (rd_left(&exts)) {
-            uint16_t type;
-            hasp_rd e;
-            GUARD(rd_u16(&exts, &type));
-            GUARD(rd_vec(&exts, 2, &e));
-            if (type != EXT_EARLY_DATA) continue; /* RFC 8446 4.6.1: ignore the others */
-            GUARD(rd_u32(&e, &max_early));
-            GUARD(rd_expect_empty(&e));
-        }
-        hasp_session *s = session_new();
-        ENSURE(s, HASP_ERR_NOMEM);
-        s->version = HASP_TLS1_3;
-        s->suite = c->suite->id;
-        s->created = conn_now(c);
-        s->lifetime = lifetime > 604800 ? 604800 : lifetime;
-        s->age_add = age_add;
-        s->ticket_received_ms = conn_now_ms(c);
-        s->max_early_data = max_early;
-        int rc = hasp_hkdf_expand_label(c->suite->prf_hash, c->resumption_master, hlen(c),
-                                        "resumption", nonce.p, nonce.len, s->secret, hlen(c));
-        s->secret_len = hlen(c);
-        snprintf(s->sni, sizeof(s->sni), "%s", c->sni);
-        snprintf(s->alpn, sizeof(s->alpn), "%s", c->alpn);
-        if (rc == 0) rc = session_set_ticket(s, ticket.p, ticket.len);
-        if (rc == 0) rc = session_set_peer_cert(s, c->peer_cert, c->peer_cert_len);
-        if (rc < 0 || lifetime == 0) {
-            hasp_session_free(s);
-            GUARD(rc);
-            return 0; /* lifetime 0: do not keep */
-        }
-        hasp_session_free(c->session_out);
-        c->session_out = s;
-        conn_event(c, HASP_EV_MSG_RECV, 1, type, "NewSessionTicket", 4 + 8 + nonce.len + ticket.len,
-                   max_early ? "stored for resumption, early data allowed"
-                             : "stored for resumption");
-        return 0;
-    }
-    case HS_KEY_UPDATE: {
-        uint8_t req;
-        GUARD(rd_u8(body, &req));
-        GUARD(rd_expect_empty(body));
-        ENSURE_MSG(req <= 1, HASP_ERR_ILLEGAL_PARAM, "KeyUpdate with request_update %u", req);
-        ENSURE_MSG(++c->key_updates <= 32, HASP_ERR_LIMIT,
-                   "the peer sent more than 32 KeyUpdates without application data");
-        conn_event(c, HASP_EV_MSG_RECV, c->role == HASP_CLIENT, type, "KeyUpdate", 5,
-                   req ? "update_requested" : "update_not_requested");
-        uint8_t next[HASP_HASH_MAX];
-        GUARD(hasp_hkdf_expand_label(c->suite->prf_hash, c->rd_secret, hlen(c), "traffic upd", NULL,
-                                     0, next, hlen(c)));
-        int rc = install_secret(c, next, 0, "updated application");
-        hasp_wipe(next, sizeof(next));
-        GUARD(rc);
-        if (req && !c->close_sent) GUARD(tls13_key_update_send(c, 0));
-        return 0;
-    }
-    default:
-        FAIL(HASP_ERR_UNEXPECTED, "the %s sent %s after the TLS 1.3 handshake", hs_peer_name(c),
-             hs_msg_name(type));
-    }
 }
