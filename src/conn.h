@@ -78,6 +78,11 @@ struct hasp_config {
      * to a session without opening it as a ticket. Not in the public API. */
     hasp_session *(*test_psk_lookup)(void *arg, const uint8_t *id, size_t len);
     void *test_psk_arg;
+    /* Tests only: extension bytes (type, length, body...) a server appends to
+     * its EncryptedExtensions list, to show how a client answers a hostile
+     * one. Not in the public API. */
+    const uint8_t *test_ee_extra;
+    size_t test_ee_extra_len;
     /* sessions */
     session_cache *cache;
     uint32_t session_lifetime;

@@ -105,6 +105,15 @@ static int sni_sh_read(hasp_conn *c, hasp_rd *r)
 /* ---------------------------------------------------------------- supported_groups (RFC
  * 8422 5.1.1, 7919) */
 
+/* RFC 8446 4.2.7: a TLS 1.3 server may list its groups in
+ * EncryptedExtensions; they are its preferences for later connections. */
+static int groups_ee_read(hasp_conn *c, hasp_rd *r)
+{
+    (void)c;
+    (void)r;
+    return 0;
+}
+
 static int groups_ch_write(hasp_conn *c, hasp_wr *w)
 {
     size_t m;
@@ -618,6 +627,31 @@ static int early_ch_write(hasp_conn *c, hasp_wr *w)
     return 1; /* empty in a ClientHello */
 }
 
+/* Server: early_data in EncryptedExtensions says the early data was taken. */
+static int early_ee_write(hasp_conn *c, hasp_wr *w)
+{
+    (void)w;
+    return (c->hs->flags & F_EARLY) != 0; /* empty */
+}
+
+static int early_ee_read(hasp_conn *c, hasp_rd *r)
+{
+    struct hasp_hs *hs = c->hs;
+    /* early_writable: offered, and not dropped at a HelloRetryRequest */
+    ENSURE_MSG(hs->early_writable, HASP_ERR_UNSUPPORTED_EXT,
+               "the server accepted early data that was not offered (or was dropped at "
+               "its HelloRetryRequest)");
+    GUARD(rd_expect_empty(r));
+    /* RFC 8446 4.2.10: only with the first PSK, and the ticket's suite */
+    ENSURE_MSG((hs->flags & F_PSK) && c->suite->id == c->session_in->suite, HASP_ERR_ILLEGAL_PARAM,
+               "the server accepted early data without resuming the ticket with its "
+               "cipher suite");
+    hs->flags |= F_EARLY;
+    c->early_status = HASP_EARLY_ACCEPTED;
+    conn_event(c, HASP_EV_DECISION, 1, 0, "early data", 0, "accepted");
+    return 0;
+}
+
 static int early_ch_read(hasp_conn *c, hasp_rd *r)
 {
     GUARD(rd_expect_empty(r));
@@ -666,40 +700,54 @@ static int psk_ch_read(hasp_conn *c, hasp_rd *r)
 
 /* ---------------------------------------------------------------- the table */
 
+/* One row per extension: its code point, its name, and for each message it
+ * may appear in (RFC 8446 4.2's table; TLS 1.2's ServerHello for the TLS
+ * 1.2 extensions) the writer and the reader. A writer returns 1 when it
+ * wrote the body into w, 0 when the extension is not sent; a reader
+ * returns 0 or an error. A NULL column: the extension is not allowed in
+ * that message. ClientHello extensions go out in the order of the rows;
+ * the answers (ServerHello, EncryptedExtensions) are read only for what the
+ * client sent (ext_sent_mask, one bit per row). */
 typedef struct ext_row {
     uint16_t type;
     const char *name;
-    /* write: 1 = written (body in w), 0 = not sent; read: 0 or error */
-    int (*ch_write)(hasp_conn *c, hasp_wr *w);
+    int (*ch_write)(hasp_conn *c, hasp_wr *w); /* ClientHello */
     int (*ch_read)(hasp_conn *c, hasp_rd *r);
-    int (*sh_write)(hasp_conn *c, hasp_wr *w);
+    int (*sh_write)(hasp_conn *c, hasp_wr *w); /* TLS 1.2 ServerHello */
     int (*sh_read)(hasp_conn *c, hasp_rd *r);
+    int (*ee_write)(hasp_conn *c, hasp_wr *w); /* TLS 1.3 EncryptedExtensions */
+    int (*ee_read)(hasp_conn *c, hasp_rd *r);
 } ext_row;
 
 static const ext_row ext_table[] = {
-    {EXT_SERVER_NAME, "server_name", sni_ch_write, sni_ch_read, sni_sh_write, sni_sh_read},
-    {EXT_SUPPORTED_GROUPS, "supported_groups", groups_ch_write, groups_ch_read, NULL, NULL},
-    {EXT_EC_POINT_FORMATS, "ec_point_formats", ecpf_ch_write, ecpf_read, ecpf_sh_write, ecpf_read},
-    {EXT_SIGNATURE_ALGORITHMS, "signature_algorithms", sigalgs_ch_write, sigalgs_ch_read, NULL,
-     NULL},
-    {EXT_ALPN, "application_layer_protocol_negotiation", alpn_ch_write, alpn_ch_read, alpn_sh_write,
-     alpn_sh_read},
-    {EXT_ENCRYPT_THEN_MAC, "encrypt_then_mac", etm_ch_write, etm_ch_read, etm_sh_write,
-     etm_sh_read},
-    {EXT_EXTENDED_MASTER_SECRET, "extended_master_secret", ems_ch_write, ems_read, ems_sh_write,
-     ems_read},
-    {EXT_RENEGOTIATION_INFO, "renegotiation_info", reneg_ch_write, reneg_ch_read, reneg_sh_write,
-     reneg_sh_read},
-    {EXT_SUPPORTED_VERSIONS, "supported_versions", versions_ch_write, versions_ch_read, NULL, NULL},
-    {EXT_KEY_SHARE, "key_share", key_share_ch_write, key_share_ch_read, NULL, NULL},
-    {EXT_COOKIE, "cookie", cookie_ch_write, NULL, NULL, NULL},
-    {EXT_SESSION_TICKET, "session_ticket", ticket_ch_write, ticket_ch_read, ticket_sh_write,
-     ticket_sh_read},
-    {EXT_PSK_KEY_EXCHANGE_MODES, "psk_key_exchange_modes", psk_modes_ch_write, psk_modes_ch_read,
+    {EXT_SERVER_NAME, "server_name", sni_ch_write, sni_ch_read, sni_sh_write, sni_sh_read,
+     sni_sh_write, sni_sh_read},
+    {EXT_SUPPORTED_GROUPS, "supported_groups", groups_ch_write, groups_ch_read, NULL, NULL, NULL,
+     groups_ee_read},
+    {EXT_EC_POINT_FORMATS, "ec_point_formats", ecpf_ch_write, ecpf_read, ecpf_sh_write, ecpf_read,
      NULL, NULL},
-    {EXT_EARLY_DATA, "early_data", early_ch_write, early_ch_read, NULL, NULL},
+    {EXT_SIGNATURE_ALGORITHMS, "signature_algorithms", sigalgs_ch_write, sigalgs_ch_read, NULL,
+     NULL, NULL, NULL},
+    {EXT_ALPN, "application_layer_protocol_negotiation", alpn_ch_write, alpn_ch_read, alpn_sh_write,
+     alpn_sh_read, alpn_sh_write, alpn_sh_read},
+    {EXT_ENCRYPT_THEN_MAC, "encrypt_then_mac", etm_ch_write, etm_ch_read, etm_sh_write, etm_sh_read,
+     NULL, NULL},
+    {EXT_EXTENDED_MASTER_SECRET, "extended_master_secret", ems_ch_write, ems_read, ems_sh_write,
+     ems_read, NULL, NULL},
+    {EXT_RENEGOTIATION_INFO, "renegotiation_info", reneg_ch_write, reneg_ch_read, reneg_sh_write,
+     reneg_sh_read, NULL, NULL},
+    {EXT_SUPPORTED_VERSIONS, "supported_versions", versions_ch_write, versions_ch_read, NULL, NULL,
+     NULL, NULL},
+    {EXT_KEY_SHARE, "key_share", key_share_ch_write, key_share_ch_read, NULL, NULL, NULL, NULL},
+    {EXT_COOKIE, "cookie", cookie_ch_write, NULL, NULL, NULL, NULL, NULL},
+    {EXT_SESSION_TICKET, "session_ticket", ticket_ch_write, ticket_ch_read, ticket_sh_write,
+     ticket_sh_read, NULL, NULL},
+    {EXT_PSK_KEY_EXCHANGE_MODES, "psk_key_exchange_modes", psk_modes_ch_write, psk_modes_ch_read,
+     NULL, NULL, NULL, NULL},
+    {EXT_EARLY_DATA, "early_data", early_ch_write, early_ch_read, NULL, NULL, early_ee_write,
+     early_ee_read},
     /* RFC 8446 4.2.11: pre_shared_key is the last extension of a ClientHello. */
-    {EXT_PRE_SHARED_KEY, "pre_shared_key", psk_ch_write, psk_ch_read, NULL, NULL},
+    {EXT_PRE_SHARED_KEY, "pre_shared_key", psk_ch_write, psk_ch_read, NULL, NULL, NULL, NULL},
 };
 #define NEXT (sizeof(ext_table) / sizeof(ext_table[0]))
 
@@ -728,12 +776,18 @@ static void trace_ext(hasp_conn *c, uint16_t type)
                  (n && c->hs->detail[n - 1] != '=') ? "," : "", ext_name(type));
 }
 
-static int write_exts(hasp_conn *c, hasp_wr *w, int server)
+enum { IN_CH, IN_SH, IN_EE };
+static const char *const in_name[] = {"ClientHello", "ServerHello", "EncryptedExtensions"};
+
+static int write_exts(hasp_conn *c, hasp_wr *w, int in)
 {
     size_t all;
+    const int server = in != IN_CH;
     GUARD(wr_vec_begin(w, 2, &all));
     for (size_t i = 0; i < NEXT; i++) {
-        int (*fn)(hasp_conn *, hasp_wr *) = server ? ext_table[i].sh_write : ext_table[i].ch_write;
+        int (*fn)(hasp_conn *, hasp_wr *) = in == IN_CH   ? ext_table[i].ch_write
+                                            : in == IN_SH ? ext_table[i].sh_write
+                                                          : ext_table[i].ee_write;
         if (!fn) continue;
         size_t start = w->len, m;
         GUARD(wr_u16(w, ext_table[i].type));
@@ -748,20 +802,28 @@ static int write_exts(hasp_conn *c, hasp_wr *w, int server)
         if (!server) c->hs->ext_sent_mask |= 1u << i;
         trace_ext(c, ext_table[i].type);
     }
+    if (in == IN_EE && c->cfg->test_ee_extra_len)
+        GUARD(wr_bytes(w, c->cfg->test_ee_extra, c->cfg->test_ee_extra_len));
     GUARD(wr_vec_end(w, 2, all));
-    /* An empty extensions block is legal but pointless: drop it. */
-    if (w->len == all + 2) w->len = all;
+    /* An empty extensions block is legal but pointless: drop it (it is
+     * not optional in EncryptedExtensions). */
+    if (in != IN_EE && w->len == all + 2) w->len = all;
     return 0;
 }
 
 int ext_client_hello_write(hasp_conn *c, hasp_wr *w)
 {
-    return write_exts(c, w, 0);
+    return write_exts(c, w, IN_CH);
 }
 
 int ext_server_hello_write(hasp_conn *c, hasp_wr *w)
 {
-    return write_exts(c, w, 1);
+    return write_exts(c, w, IN_SH);
+}
+
+int ext_encrypted_extensions_write(hasp_conn *c, hasp_wr *w)
+{
+    return write_exts(c, w, IN_EE);
 }
 
 /* Extensions that only TLS 1.2 defines (RFC 8422, 7366, 7627, 5077, 5746). */
@@ -772,9 +834,10 @@ static int tls12_only(uint16_t type)
            type == EXT_RENEGOTIATION_INFO;
 }
 
-static int read_exts(hasp_conn *c, hasp_rd *r, int server_hello)
+static int read_exts(hasp_conn *c, hasp_rd *r, int in)
 {
-    if (rd_left(r) == 0) return 0; /* no extensions block */
+    const char *msg = in_name[in];
+    if (in != IN_EE && rd_left(r) == 0) return 0; /* no extensions block */
     hasp_rd list;
     GUARD(rd_vec(r, 2, &list));
     GUARD(rd_expect_empty(r));
@@ -805,25 +868,37 @@ static int read_exts(hasp_conn *c, hasp_rd *r, int server_hello)
             dup = (seen[type >> 3] >> (type & 7)) & 1;
             seen[type >> 3] |= (uint8_t)(1u << (type & 7));
         }
-        ENSURE_MSG(!dup, HASP_ERR_DECODE, "the %s contains the extension %s (%u) twice",
-                   server_hello ? "ServerHello" : "ClientHello", ext_name(type), type);
+        ENSURE_MSG(!dup, HASP_ERR_DECODE, "the %s contains the extension %s (%u) twice", msg,
+                   ext_name(type), type);
         ENSURE_MSG(!c->cfg->max_extensions || nseen < c->cfg->max_extensions, HASP_ERR_LIMIT,
-                   "the %s has more than %u extensions (the limit this application set)",
-                   server_hello ? "ServerHello" : "ClientHello", c->cfg->max_extensions);
+                   "the %s has more than %u extensions (the limit this application set)", msg,
+                   c->cfg->max_extensions);
         nseen++;
         trace_ext(c, type);
-        ENSURE_MSG(server_hello || type != EXT_PRE_SHARED_KEY || rd_left(&list) == 0,
+        ENSURE_MSG(in != IN_CH || type != EXT_PRE_SHARED_KEY || rd_left(&list) == 0,
                    HASP_ERR_ILLEGAL_PARAM,
                    "pre_shared_key is not the last extension of the ClientHello (RFC 8446 4.2.11)");
         size_t i;
         for (i = 0; i < NEXT; i++)
             if (ext_table[i].type == type) break;
-        if (server_hello) {
+        if (in == IN_SH) {
             ENSURE_MSG(i < NEXT && (c->hs->ext_sent_mask & (1u << i)) && ext_table[i].sh_read,
                        HASP_ERR_UNSUPPORTED_EXT,
                        "the server sent the extension %s (%u), which the client did not offer",
                        ext_name(type), type);
             GUARD(ext_table[i].sh_read(c, &body));
+        } else if (in == IN_EE) {
+            /* RFC 8446 4.2: an answer to nothing sent is unsupported_extension;
+             * a known extension in a message it is not specified for is
+             * illegal_parameter */
+            ENSURE_MSG(i < NEXT && (c->hs->ext_sent_mask & (1u << i)), HASP_ERR_UNSUPPORTED_EXT,
+                       "the server sent the extension %s (%u), which the client did not offer",
+                       ext_name(type), type);
+            ENSURE_MSG(ext_table[i].ee_read, HASP_ERR_ILLEGAL_PARAM,
+                       "the server sent %s in EncryptedExtensions, where TLS 1.3 does not "
+                       "allow it",
+                       ext_name(type));
+            GUARD(ext_table[i].ee_read(c, &body));
         } else if (i < NEXT && ext_table[i].ch_read) {
             int rc = ext_table[i].ch_read(c, &body);
             if (rc < 0 && tls12_only(type)) {
@@ -847,10 +922,15 @@ static int read_exts(hasp_conn *c, hasp_rd *r, int server_hello)
 
 int ext_client_hello_read(hasp_conn *c, hasp_rd *exts)
 {
-    return read_exts(c, exts, 0);
+    return read_exts(c, exts, IN_CH);
 }
 
 int ext_server_hello_read(hasp_conn *c, hasp_rd *exts)
 {
-    return read_exts(c, exts, 1);
+    return read_exts(c, exts, IN_SH);
+}
+
+int ext_encrypted_extensions_read(hasp_conn *c, hasp_rd *exts)
+{
+    return read_exts(c, exts, IN_EE);
 }

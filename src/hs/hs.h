@@ -275,6 +275,8 @@ int ext_client_hello_write(hasp_conn *c, hasp_wr *w);
 int ext_client_hello_read(hasp_conn *c, hasp_rd *exts);
 int ext_server_hello_write(hasp_conn *c, hasp_wr *w);
 int ext_server_hello_read(hasp_conn *c, hasp_rd *exts);
+int ext_encrypted_extensions_write(hasp_conn *c, hasp_wr *w);
+int ext_encrypted_extensions_read(hasp_conn *c, hasp_rd *exts);
 const char *ext_name(uint16_t type);
 int hs_sni_used(hasp_conn *c); /* answer server_name (RFC 6066 3) */
 

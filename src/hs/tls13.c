@@ -447,118 +447,15 @@ int tls13_server_hello_recv(hasp_conn *c, hasp_rd *exts, uint16_t suite_id, cons
 int tls13_encrypted_extensions_send(hasp_conn *c)
 {
     hasp_wr *w = hs_msg_begin(c);
-    size_t all, m;
-    GUARD(wr_vec_begin(w, 2, &all));
     DETAIL(c, "extensions=");
-    int sni = hs_sni_used(c);
-    if (sni) {
-        GUARD(wr_u16(w, EXT_SERVER_NAME));
-        GUARD(wr_u16(w, 0));
-        DETAIL(c, "server_name");
-    }
-    if (c->alpn[0]) {
-        GUARD(wr_u16(w, EXT_ALPN));
-        GUARD(wr_vec_begin(w, 2, &m));
-        size_t m2;
-        GUARD(wr_vec_begin(w, 2, &m2));
-        GUARD(wr_vec(w, 1, c->alpn, strlen(c->alpn)));
-        GUARD(wr_vec_end(w, 2, m2));
-        GUARD(wr_vec_end(w, 2, m));
-        DETAIL(c, "%salpn=%s", sni ? "," : "", c->alpn);
-    }
-    if (c->hs->flags & F_EARLY) {
-        GUARD(wr_u16(w, EXT_EARLY_DATA));
-        GUARD(wr_u16(w, 0));
-        DETAIL(c, "%searly_data", c->alpn[0] || sni ? "," : "");
-    }
-    GUARD(wr_vec_end(w, 2, all));
+    GUARD(ext_encrypted_extensions_write(c, w));
     return hs_msg_end(c, HS_ENCRYPTED_EXTENSIONS);
 }
 
 int tls13_encrypted_extensions_recv(hasp_conn *c, hasp_rd *r)
 {
-    hasp_rd list;
-    GUARD(rd_vec(r, 2, &list));
-    GUARD(rd_expect_empty(r));
-    uint16_t seen[32];
-    size_t nseen = 0;
     DETAIL(c, "extensions=");
-    while (rd_left(&list)) {
-        uint16_t type;
-        hasp_rd body;
-        GUARD(rd_u16(&list, &type));
-        GUARD(rd_vec(&list, 2, &body));
-        for (size_t i = 0; i < nseen; i++)
-            ENSURE_MSG(seen[i] != type, HASP_ERR_DECODE, "EncryptedExtensions contains %s twice",
-                       ext_name(type));
-        ENSURE_MSG(nseen < 32, HASP_ERR_LIMIT, "EncryptedExtensions has too many extensions");
-        seen[nseen++] = type;
-        DETAIL(c, "%s%s", nseen > 1 ? "," : "", ext_name(type));
-        switch (type) {
-        case EXT_SERVER_NAME:
-            ENSURE_MSG(c->hs->sent_sni, HASP_ERR_UNSUPPORTED_EXT,
-                       "the server acknowledged a server_name that was not sent");
-            GUARD(rd_expect_empty(&body));
-            break;
-        case EXT_SUPPORTED_GROUPS:
-            break; /* the server's preferences: informational */
-        case EXT_ALPN: {
-            ENSURE_MSG(c->cfg->alpn_len, HASP_ERR_UNSUPPORTED_EXT,
-                       "the server selected an ALPN protocol that was not offered");
-            hasp_rd l, name;
-            GUARD(rd_vec(&body, 2, &l));
-            GUARD(rd_expect_empty(&body));
-            GUARD(rd_vec_bounded(&l, 1, 1, 255, &name));
-            GUARD(rd_expect_empty(&l));
-            hasp_rd ours = hasp_rd_init(c->cfg->alpn, c->cfg->alpn_len);
-            int ok = 0;
-            while (rd_left(&ours) && !ok) {
-                hasp_rd o;
-                GUARD(rd_vec(&ours, 1, &o));
-                ok = o.len == name.len && !memcmp(o.p, name.p, name.len);
-            }
-            ENSURE_MSG(ok, HASP_ERR_ILLEGAL_PARAM,
-                       "the server selected the ALPN protocol '%.*s', which was not offered",
-                       (int)name.len, name.p);
-            memcpy(c->alpn, name.p, name.len);
-            c->alpn[name.len] = 0;
-            break;
-        }
-        case EXT_EARLY_DATA: {
-            struct hasp_hs *hs = c->hs;
-            /* early_writable: offered, and not dropped at a HelloRetryRequest */
-            ENSURE_MSG(hs->early_writable, HASP_ERR_UNSUPPORTED_EXT,
-                       "the server accepted early data that was not offered (or was dropped at "
-                       "its HelloRetryRequest)");
-            GUARD(rd_expect_empty(&body));
-            /* RFC 8446 4.2.10: only with the first PSK, and the ticket's suite */
-            ENSURE_MSG((hs->flags & F_PSK) && c->suite->id == c->session_in->suite,
-                       HASP_ERR_ILLEGAL_PARAM,
-                       "the server accepted early data without resuming the ticket with its "
-                       "cipher suite");
-            hs->flags |= F_EARLY;
-            c->early_status = HASP_EARLY_ACCEPTED;
-            conn_event(c, HASP_EV_DECISION, 1, 0, "early data", 0, "accepted");
-            break;
-        }
-        case EXT_EXTENDED_MASTER_SECRET:
-        case EXT_ENCRYPT_THEN_MAC:
-        case EXT_RENEGOTIATION_INFO:
-        case EXT_EC_POINT_FORMATS:
-        case EXT_SIGNATURE_ALGORITHMS:
-        case EXT_KEY_SHARE:
-        case EXT_SUPPORTED_VERSIONS:
-        case EXT_PRE_SHARED_KEY:
-            FAIL(HASP_ERR_ILLEGAL_PARAM,
-                 "the server sent %s in EncryptedExtensions, where TLS 1.3 "
-                 "does not allow it",
-                 ext_name(type));
-        default:
-            FAIL(HASP_ERR_UNSUPPORTED_EXT,
-                 "the server sent the extension %s (%u), which the client did not offer",
-                 ext_name(type), type);
-        }
-    }
+    GUARD(ext_encrypted_extensions_read(c, r));
     struct hasp_hs *hs = c->hs;
     if (hs->early_writable && !(hs->flags & F_EARLY)) {
         /* declined: the rest of the flight goes under the handshake key */

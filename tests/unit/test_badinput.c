@@ -2168,6 +2168,79 @@ out:;
 #undef SERVER_FLIGHT
 }
 
+/* A TLS 1.3 server whose EncryptedExtensions carries extra extensions
+ * (the config's test hook): the client's answer, alert encrypted under its
+ * handshake key, read by the server. RFC 8446 4.2: an extension the client
+ * did not send is unsupported_extension, a known one where TLS 1.3 does
+ * not allow it is illegal_parameter; supported_groups is informational. */
+static void hostile_encrypted_extensions(void)
+{
+    static const struct {
+        const char *what;
+        const char *data;
+        size_t len;
+        int rc, desc;
+    } ee[] = {
+        {"an extension the client did not offer (0x1234)", "\x12\x34\x00\x00", 4,
+         HASP_ERR_UNSUPPORTED_EXT, HASP_ALERT_UNSUPPORTED_EXTENSION},
+        {"key_share", "\x00\x33\x00\x00", 4, ILLEGAL},
+        {"supported_versions", "\x00\x2b\x00\x02\x03\x04", 6, ILLEGAL},
+        {"signature_algorithms", "\x00\x0d\x00\x04\x00\x02\x04\x03", 8, ILLEGAL},
+        {"extended_master_secret", "\x00\x17\x00\x00", 4, ILLEGAL},
+        {"early_data the client did not offer", "\x00\x2a\x00\x00", 4, HASP_ERR_UNSUPPORTED_EXT,
+         HASP_ALERT_UNSUPPORTED_EXTENSION},
+        {"server_name twice", "\x00\x00\x00\x00\x00\x00\x00\x00", 8, DECODE},
+        {"ALPN the client did not offer", "\x00\x10\x00\x05\x00\x03\x02h2", 9,
+         HASP_ERR_UNSUPPORTED_EXT, HASP_ALERT_UNSUPPORTED_EXTENSION},
+        {"an extension overrunning the list", "\x12\x34\x00\x09", 4, DECODE},
+        {"supported_groups (informational: accepted)", "\x00\x0a\x00\x04\x00\x02\x00\x1d", 8, 0, 0},
+    };
+    for (size_t i = 0; i < sizeof(ee) / sizeof(ee[0]); i++) {
+        case_begin("TLS 1.3 EncryptedExtensions with %s", ee[i].what);
+        hasp_config *sc = srv_cfg(NULL, NULL, 0);
+        sc->test_ee_extra = (const uint8_t *)ee[i].data;
+        sc->test_ee_extra_len = ee[i].len;
+        cfg_ok(hasp_config_set_versions(sc, HASP_TLS1_2, HASP_TLS1_3), sc, "versions");
+        hasp_config *cc = cli_cfg(NULL, NULL, NULL);
+        cfg_ok(hasp_config_set_versions(cc, HASP_TLS1_2, HASP_TLS1_3), cc, "versions");
+        duo d;
+        duo_init(&d, cc, sc);
+        if (duo_server_flight(&d) < 0) {
+            CHECK(0, "%s: setting up the real handshake failed", case_name);
+            duo_free(&d);
+            continue;
+        }
+        res r;
+        feed(d.cl, d.sf.p, d.sf.len, 0, &r);
+        if (ee[i].rc == 0) {
+            CHECK(r.rc >= 0 && r.err == 0 && hasp_conn_handshake_done(d.cl),
+                  "%s: the client completes its handshake (got %s)", case_name,
+                  hasp_err_name(r.rc));
+            res r2;
+            feed(d.sv, r.out.p, r.out.len, 0, &r2);
+            CHECK(hasp_conn_handshake_done(d.sv), "%s: the server completes the handshake",
+                  case_name);
+            res_free(&r2);
+        } else {
+            CHECK(r.rc == ee[i].rc && r.err == ee[i].rc, "%s: the call returns %s (got %s)",
+                  case_name, hasp_err_name(ee[i].rc), hasp_err_name(r.rc));
+            /* TLS 1.3: the alert goes out under the client's handshake key */
+            res pr;
+            feed(d.sv, r.out.p, r.out.len, 0, &pr);
+            CHECK(pr.rc == HASP_ERR_PEER_ALERT && hasp_conn_alert_received(d.sv) == ee[i].desc,
+                  "%s: the server reads the encrypted fatal alert %s (got %s, alert %d)", case_name,
+                  hasp_alert_name(ee[i].desc), hasp_err_name(pr.rc),
+                  hasp_conn_alert_received(d.sv));
+            res_free(&pr);
+            CHECK(hasp_conn_errmsg(d.cl) && hasp_conn_errmsg(d.cl)[0],
+                  "%s: the client's error names the cause (%s)", case_name,
+                  hasp_conn_errmsg(d.cl) ? hasp_conn_errmsg(d.cl) : "");
+        }
+        res_free(&r);
+        duo_free(&d);
+    }
+}
+
 /* ================================================================== 7. after the handshake */
 
 /* A finished handshake with the client's ClientHello rewritten by edit
@@ -2828,6 +2901,7 @@ int main(int argc, char **argv)
     hybrid_shares();
     client_auth();
     hostile_server();
+    hostile_encrypted_extensions();
     after_handshake();
     limits();
     TEST_DONE();
