@@ -5,7 +5,9 @@
 # from its connection) is below both the engine and the handshake; the
 # handshake, src/hs/, calls nothing in the engine, conn.c; and no two files
 # call each other round a circle. Inside src/hs/ the walker (machine.c) is
-# on top, msg.c at the bottom, and TLS 1.2 and TLS 1.3 apart.
+# on top, msg.c at the bottom, and TLS 1.2 and TLS 1.3 apart. The tool's
+# trace (tools/hasp/trace/) too: its collector on top, a file per output
+# format, the model below them.
 # Usage: bash tests/layers.sh BUILD_DIR
 set -u
 BUILD=${1:-build}
@@ -104,6 +106,41 @@ report(not cross, "hs/tls12.c and hs/tls13*.c do not call each other",
 sys.exit(1 if fails else 0)
 EOF
 rc=$?
+# the tool's trace (tools/hasp/trace/): model.c at the bottom calls no other
+# trace file, each output format calls only the model (html.c also the SVG
+# of svg.c), and nothing calls trace.c, the collector on top
+TOBJ="$BUILD/CMakeFiles/hasp_tool.dir/tools/hasp/trace"
+if [ -d "$TOBJ" ]; then
+  python3 - "$TOBJ" <<'PYEOF'
+import collections, os, subprocess, sys
+root = sys.argv[1]
+defs, und = {}, collections.defaultdict(set)
+for f in sorted(os.listdir(root)):
+    if not f.endswith(".c.o"):
+        continue
+    name = f[:-2]
+    for line in subprocess.run(["nm", os.path.join(root, f)], capture_output=True, text=True).stdout.splitlines():
+        p = line.split()
+        if len(p) == 3 and p[1] in "TDRB":
+            defs[p[2]] = name
+        elif len(p) == 2 and p[0] == "U":
+            und[name].add(p[1])
+allowed = {"model.c": set(), "text.c": {"model.c"}, "json.c": {"model.c"}, "svg.c": {"model.c"},
+           "mermaid.c": {"model.c"}, "html.c": {"model.c", "svg.c"}}
+bad = sorted("%s -> %s (%s)" % (n, defs[u], u) for n, us in und.items() for u in us
+             if u in defs and defs[u] != n and n in allowed and defs[u] not in allowed[n])
+have = set(und) | set(defs.values())
+missing = sorted((set(allowed) | {"trace.c"}) - have)
+ok = not bad and not missing
+print(("ok - " if ok else "not ok - ") + "tools/hasp/trace/: trace.c on top, one file per format, model.c below them" +
+      ("" if ok else ": " + "; ".join(bad[:5] + ["no object " + m for m in missing])))
+sys.exit(0 if ok else 1)
+PYEOF
+  [ $? -eq 0 ] || rc=1
+else
+  echo "not ok - tools/hasp/trace/: no object files in $TOBJ (build first)"
+  rc=1
+fi
 # every file of src/ says what it is for and stays readable
 bad=""
 for f in $(find src -name '*.[ch]' | sort); do

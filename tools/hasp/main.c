@@ -18,7 +18,7 @@
 
 #include "hasp.h"
 #include "tool.h"
-#include "trace.h"
+#include "trace/trace.h"
 
 /* ---------------------------------------------------------------- trace */
 

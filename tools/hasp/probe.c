@@ -28,7 +28,7 @@
 #include <unistd.h>
 
 #include "hasp.h"
-#include "trace.h"
+#include "trace/trace.h"
 
 typedef struct probe {
     char host[256], port[32];

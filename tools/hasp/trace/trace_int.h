@@ -1,7 +1,11 @@
-/* The trace's model, shared by tools/hasp/trace.c (collecting events, the
- * ladder, JSON, summary and failure block) and trace_diagram.c (the SVG,
- * HTML and Mermaid sequence diagrams drawn from the same events). Internal
- * to the tool. */
+/* The trace's model, shared by the files of tools/hasp/trace/. Internal to
+ * the tool. Layers, each calling only the ones below it:
+ *
+ *   trace.c                     collects events, dispatches (public hooks)
+ *   text.c json.c svg.c         one output format each; html.c draws the
+ *   html.c mermaid.c            SVG of svg.c into its page
+ *   model.c                     strings, events, layout, summary content
+ */
 #ifndef HASP_TRACE_INT_H
 #define HASP_TRACE_INT_H
 #include <stddef.h>
@@ -94,19 +98,55 @@ typedef struct chain_view {
     char leaf[256], issuer[256];
 } chain_view;
 
-/* trace.c: strings and event helpers the diagrams use too */
+/* model.c: strings */
 void sb_add(sbuf *b, const char *s, size_t n);
 void sb_puts(sbuf *b, const char *s);
 __attribute__((format(printf, 2, 3))) void sb_printf(sbuf *b, const char *fmt, ...);
+void sb_rep(sbuf *b, char c, int n);
 void sb_xml(sbuf *b, const char *s);
+char *xstrdup(const char *s);
 const char *side(int server);
+
+/* model.c: events */
+void tconn_free(tconn *k);
 void chain_parse(const tev *e, chain_view *v);
 const char *src_words(const char *src, int last);
 int is_msg(const tev *e);
 int is_alert(const tev *e);
+int middlebox_ccs(const tev *e);
 void msg_label(const tev *e, char *out, size_t cap);
 
-/* trace_diagram.c: write every --trace-out diagram (.svg .html .mmd). */
-void trace_write_diagrams(hasp_trace *t);
+/* model.c: layout. A new slot at index at (events after it move up). */
+tev *insert_event(tconn *k, size_t at);
+/* The events from index from on: the inferred Certificate, the TLS 1.3
+ * ServerHello in the clear, HelloRetryRequest by its name. */
+void trace_fixup(tconn *k, size_t from);
+/* Place one event (flight, phase, key-change note); returns the header it
+ * opens: 0, LAYOUT_NEW_FLIGHT or LAYOUT_POST_HEADER. */
+enum { LAYOUT_NEW_FLIGHT = 1, LAYOUT_POST_HEADER };
+int layout_event(hasp_trace *t, tconn *k, tev *e);
+/* The rows of the summary (k->sum) and of the failure block (k->fail). */
+void summary_fill(tconn *k, hasp_conn *c);
+void failure_fill(hasp_trace *t, tconn *k, hasp_conn *c, int rc);
+
+/* text.c: the ladder */
+void text_event(hasp_trace *t, tconn *k, const tev *e, int mark);
+void text_block(hasp_trace *t, const char *title, const kv *rows, int n);
+void text_conn_begin(hasp_trace *t, const tconn *k);
+void text_reneg(hasp_trace *t, const tconn *k);
+void text_conn_end(hasp_trace *t, const tconn *k, double ms);
+void text_flush(hasp_trace *t);
+
+/* json.c: JSON lines */
+void json_event(hasp_trace *t, tconn *k, size_t idx);
+void json_summary(hasp_trace *t, const tconn *k);
+void json_failure(hasp_trace *t, const tconn *k, hasp_conn *c);
+void json_conn_begin(hasp_trace *t, const tconn *k);
+
+/* svg.c, html.c, mermaid.c: the diagrams of --trace-out, rendered into out.
+ * standalone: with the XML declaration (a file of its own). */
+void svg_render(const hasp_trace *t, sbuf *out, int standalone);
+void html_render(const hasp_trace *t, sbuf *out);
+void mmd_render(const hasp_trace *t, sbuf *out);
 
 #endif

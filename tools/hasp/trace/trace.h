@@ -1,4 +1,4 @@
-/* hasp tool: handshake tracing (tools/hasp/trace.c) and the probe command
+/* hasp tool: handshake tracing (tools/hasp/trace/) and the probe command
  * (tools/hasp/probe.c). Uses only the public header. */
 #ifndef HASP_TOOL_TRACE_H
 #define HASP_TOOL_TRACE_H
