@@ -7,7 +7,8 @@
 # call each other round a circle. Inside src/hs/ the walker (machine.c) is
 # on top, msg.c at the bottom, and TLS 1.2 and TLS 1.3 apart. The tool's
 # trace (tools/hasp/trace/) too: its collector on top, a file per output
-# format, the model below them.
+# format, the model below them. And the #include lines: none running up
+# from a lower folder, no circle of includes between files.
 # Usage: bash tests/layers.sh BUILD_DIR
 set -u
 BUILD=${1:-build}
@@ -106,6 +107,61 @@ report(not cross, "hs/tls12.c and hs/tls13*.c do not call each other",
 sys.exit(1 if fails else 0)
 EOF
 rc=$?
+# the same layers read off the #include lines: no circle of includes
+# between files of src/, and each lower folder includes only what is below
+# it (conn.h, the connection's state, is the header below the engine and
+# the handshake both include)
+python3 - <<'PYEOF'
+import collections, os, re, sys
+g = collections.defaultdict(set)
+for d, _, fs in os.walk("src"):
+    for f in fs:
+        if not f.endswith((".c", ".h")):
+            continue
+        p = os.path.join(d, f)
+        for m in re.finditer(r'^\s*#\s*include\s+"([^"]+)"', open(p).read(), re.M):
+            for base in (d, "src"):
+                t = os.path.normpath(os.path.join(base, m.group(1)))
+                if os.path.exists(t):
+                    g[os.path.relpath(p, "src")].add(os.path.relpath(t, "src"))
+                    break
+folder = lambda f: f.split("/")[0] if "/" in f else os.path.splitext(f)[0]
+below = {"codec": {"alloc", "err"}, "crypto": {"alloc", "err", "codec"},
+         "record": {"alloc", "err", "codec", "crypto"}, "x509": {"alloc", "err", "codec", "crypto"}}
+fails = 0
+for fo, allowed in below.items():
+    bad = sorted("%s includes %s" % (a, b) for a in g for b in g[a]
+                 if folder(a) == fo and folder(b) != fo and folder(b) not in allowed)
+    ok = not bad
+    print(("ok - " if ok else "not ok - ") + "src/%s/ includes only %s" % (fo, ", ".join(sorted(allowed))) +
+          ("" if ok else ": " + "; ".join(bad[:5])))
+    fails += not ok
+sys.setrecursionlimit(10000)
+idx, low, st, on, sccs, c = {}, {}, [], set(), [], [0]
+def visit(v):
+    idx[v] = low[v] = c[0]; c[0] += 1; st.append(v); on.add(v)
+    for w in g[v]:
+        if w not in idx:
+            visit(w); low[v] = min(low[v], low[w])
+        elif w in on:
+            low[v] = min(low[v], idx[w])
+    if low[v] == idx[v]:
+        comp = []
+        while True:
+            w = st.pop(); on.discard(w); comp.append(w)
+            if w == v:
+                break
+        if len(comp) > 1 or v in g[v]:
+            sccs.append(sorted(comp))
+for v in list(g):
+    if v not in idx:
+        visit(v)
+print(("ok - " if not sccs else "not ok - ") + "no circle of #include between src/ files" +
+      ("" if not sccs else ": " + "; ".join(" <-> ".join(s) for s in sccs)))
+fails += bool(sccs)
+sys.exit(1 if fails else 0)
+PYEOF
+[ $? -eq 0 ] || rc=1
 # the tool's trace (tools/hasp/trace/): model.c at the bottom calls no other
 # trace file, each output format calls only the model (html.c also the SVG
 # of svg.c), and nothing calls trace.c, the collector on top
