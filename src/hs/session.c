@@ -49,6 +49,19 @@ int session_set_peer_cert(hasp_session *s, const uint8_t *der, size_t len)
     return 0;
 }
 
+static void copy_name(char *dst, size_t cap, const char *src)
+{
+    size_t n = src ? strnlen(src, cap - 1) : 0;
+    if (n) memcpy(dst, src, n);
+    dst[n] = 0;
+}
+
+void session_set_names(hasp_session *s, const char *sni, const char *alpn)
+{
+    copy_name(s->sni, sizeof(s->sni), sni);
+    copy_name(s->alpn, sizeof(s->alpn), alpn);
+}
+
 hasp_session *session_dup(const hasp_session *s)
 {
     hasp_session *d = session_new();

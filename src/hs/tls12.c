@@ -520,8 +520,7 @@ static hasp_session *current_session(hasp_conn *c)
     s->secret_len = 48;
     memcpy(s->id, hs->session_id, hs->session_id_len);
     s->id_len = hs->session_id_len;
-    snprintf(s->sni, sizeof(s->sni), "%s", c->sni);
-    snprintf(s->alpn, sizeof(s->alpn), "%s", c->alpn);
+    session_set_names(s, c->sni, c->alpn);
     if (session_set_peer_cert(s, c->peer_cert, c->peer_cert_len) < 0) {
         hasp_session_free(s);
         return NULL;

@@ -46,8 +46,7 @@ int tls13_send_tickets(hasp_conn *c)
             rc = hasp_hkdf_expand_label(c->suite->prf_hash, c->resumption_master, tls13_hash_len(c),
                                         "resumption", &nonce, 1, s->secret, tls13_hash_len(c));
         s->secret_len = tls13_hash_len(c);
-        snprintf(s->sni, sizeof(s->sni), "%s", c->sni);
-        snprintf(s->alpn, sizeof(s->alpn), "%s", c->alpn);
+        session_set_names(s, c->sni, c->alpn);
         s->max_early_data = c->cfg->max_early_data;
         if (rc == 0) rc = session_set_peer_cert(s, c->peer_cert, c->peer_cert_len);
         hasp_wr w = hasp_wr_dyn();
@@ -125,8 +124,7 @@ int tls13_post_handshake(hasp_conn *c, int type, hasp_rd *body)
             hasp_hkdf_expand_label(c->suite->prf_hash, c->resumption_master, tls13_hash_len(c),
                                    "resumption", nonce.p, nonce.len, s->secret, tls13_hash_len(c));
         s->secret_len = tls13_hash_len(c);
-        snprintf(s->sni, sizeof(s->sni), "%s", c->sni);
-        snprintf(s->alpn, sizeof(s->alpn), "%s", c->alpn);
+        session_set_names(s, c->sni, c->alpn);
         if (rc == 0) rc = session_set_ticket(s, ticket.p, ticket.len);
         if (rc == 0) rc = session_set_peer_cert(s, c->peer_cert, c->peer_cert_len);
         if (rc < 0 || lifetime == 0) {
