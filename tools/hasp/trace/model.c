@@ -380,7 +380,7 @@ void trace_fixup(tconn *k, size_t from)
     }
 }
 
-int layout_event(hasp_trace *t, tconn *k, tev *e)
+int layout_event(tconn *k, tev *e)
 {
     int mark = 0;
     e->drawn = 1;
@@ -406,7 +406,6 @@ int layout_event(hasp_trace *t, tconn *k, tev *e)
     } else if (e->type == HASP_EV_DONE) {
         if (!k->hs) k->hs_ms = e->t;
     }
-    (void)t;
     return mark;
 }
 

@@ -42,7 +42,7 @@ static void draw_event(hasp_trace *t, tconn *k, size_t idx)
 {
     tev *e = &k->ev[idx];
     if (e->drawn) return;
-    int mark = layout_event(t, k, e);
+    int mark = layout_event(k, e);
     text_event(t, k, e, mark);
     json_event(t, k, idx);
 }

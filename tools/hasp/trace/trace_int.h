@@ -124,7 +124,7 @@ void trace_fixup(tconn *k, size_t from);
 /* Place one event (flight, phase, key-change note); returns the header it
  * opens: 0, LAYOUT_NEW_FLIGHT or LAYOUT_POST_HEADER. */
 enum { LAYOUT_NEW_FLIGHT = 1, LAYOUT_POST_HEADER };
-int layout_event(hasp_trace *t, tconn *k, tev *e);
+int layout_event(tconn *k, tev *e);
 /* The rows of the summary (k->sum) and of the failure block (k->fail). */
 void summary_fill(tconn *k, hasp_conn *c);
 void failure_fill(hasp_trace *t, tconn *k, hasp_conn *c, int rc);
