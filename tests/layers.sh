@@ -15,29 +15,67 @@ BUILD=${1:-build}
 OBJ="$BUILD/CMakeFiles/hasp_obj.dir/src"
 [ -d "$OBJ" ] || { echo "not ok - layers: no object files in $OBJ (build first)"; exit 1; }
 command -v nm >/dev/null && command -v python3 >/dev/null || { echo "not ok - layers: needs nm and python3"; exit 1; }
-python3 - "$OBJ" <<'EOF'
-import collections, os, subprocess, sys
-root = sys.argv[1]
-defs, und = {}, collections.defaultdict(set)
-for d, _, fs in os.walk(root):
-    for f in fs:
-        if not f.endswith(".c.o"):
-            continue
-        o = os.path.join(d, f)
-        name = os.path.relpath(o, root)[:-2]
-        for line in subprocess.run(["nm", o], capture_output=True, text=True).stdout.splitlines():
-            p = line.split()
-            if len(p) == 3 and p[1] in "TDRB":
-                defs[p[2]] = name
-            elif len(p) == 2 and p[0] == "U":
-                und[name].add(p[1])
-g = collections.defaultdict(set)
-why = {}
-for n, us in und.items():
-    for u in us:
-        if u in defs and defs[u] != n:
-            g[n].add(defs[u])
-            why.setdefault((n, defs[u]), u)
+TOBJ="$BUILD/CMakeFiles/hasp_tool.dir/tools/hasp/trace"
+python3 - "$OBJ" "$TOBJ" <<'EOF'
+import collections, os, re, subprocess, sys
+root, troot = sys.argv[1], sys.argv[2]
+
+def calls(root):
+    """Which object file calls which (nm): graph, and a symbol for each arrow."""
+    defs, und = {}, collections.defaultdict(set)
+    for d, _, fs in os.walk(root):
+        for f in fs:
+            if not f.endswith(".c.o"):
+                continue
+            o = os.path.join(d, f)
+            name = os.path.relpath(o, root)[:-2]
+            und[name]
+            for line in subprocess.run(["nm", o], capture_output=True, text=True).stdout.splitlines():
+                p = line.split()
+                if len(p) == 3 and p[1] in "TDRB":
+                    defs[p[2]] = name
+                elif len(p) == 2 and p[0] == "U":
+                    und[name].add(p[1])
+    g, why = collections.defaultdict(set), {}
+    for n, us in und.items():
+        g[n]
+        for u in us:
+            if u in defs and defs[u] != n:
+                g[n].add(defs[u])
+                why.setdefault((n, defs[u]), u)
+    return g, why
+
+def circles(g):
+    """Tarjan's strongly connected components of more than one file (or a file on itself)."""
+    sys.setrecursionlimit(10000)
+    idx, low, st, on, sccs, c = {}, {}, [], set(), [], [0]
+    def visit(v):
+        idx[v] = low[v] = c[0]; c[0] += 1; st.append(v); on.add(v)
+        for w in g[v]:
+            if w not in idx:
+                visit(w); low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], idx[w])
+        if low[v] == idx[v]:
+            comp = []
+            while True:
+                w = st.pop(); on.discard(w); comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1 or v in g[v]:
+                sccs.append(sorted(comp))
+    for v in list(g):
+        if v not in idx:
+            visit(v)
+    return sccs
+
+fails = 0
+def report(ok, name, detail=""):
+    global fails
+    print(("ok - " if ok else "not ok - ") + name + ("" if ok else ": " + detail))
+    fails += not ok
+
+g, why = calls(root)
 folder = lambda f: f.split("/")[0] if "/" in f else f
 fails = 0
 def report(ok, name, detail=""):
@@ -60,27 +98,8 @@ for fo, allowed in below.items():
 # the handshake calls nothing in the engine (its services are in services.c)
 up = sorted("%s -> conn.c (%s)" % (a, why[(a, "conn.c")]) for a in g if folder(a) == "hs" and "conn.c" in g[a])
 report(not up, "src/hs/ calls nothing in conn.c", "; ".join(up[:5]))
-# circles between files (Tarjan's strongly connected components)
-sys.setrecursionlimit(10000)
-idx, low, st, on, sccs, c = {}, {}, [], set(), [], [0]
-def visit(v):
-    idx[v] = low[v] = c[0]; c[0] += 1; st.append(v); on.add(v)
-    for w in g[v]:
-        if w not in idx:
-            visit(w); low[v] = min(low[v], low[w])
-        elif w in on:
-            low[v] = min(low[v], idx[w])
-    if low[v] == idx[v]:
-        comp = []
-        while True:
-            w = st.pop(); on.discard(w); comp.append(w)
-            if w == v:
-                break
-        if len(comp) > 1:
-            sccs.append(sorted(comp))
-for v in list(g):
-    if v not in idx:
-        visit(v)
+# circles of calls between files
+sccs = circles(g)
 report(not sccs, "no circle of calls between src/ files",
        "; ".join(" <-> ".join(s) for s in sccs))
 # inside src/hs/: the walker (machine.c, with the tables) is on top and
@@ -104,99 +123,50 @@ cross = sorted({(a, b) for a in g for b in g[a]
                 if (a == "hs/tls12.c" and b in v13) or (a in v13 and b == "hs/tls12.c")})
 report(not cross, "hs/tls12.c and hs/tls13*.c do not call each other",
        "; ".join("%s -> %s (%s)" % (a, b, why[(a, b)]) for a, b in cross))
-sys.exit(1 if fails else 0)
-EOF
-rc=$?
+
 # the same layers read off the #include lines: no circle of includes
 # between files of src/, and each lower folder includes only what is below
 # it (conn.h, the connection's state, is the header below the engine and
 # the handshake both include)
-python3 - <<'PYEOF'
-import collections, os, re, sys
-g = collections.defaultdict(set)
+inc = collections.defaultdict(set)
 for d, _, fs in os.walk("src"):
     for f in fs:
         if not f.endswith((".c", ".h")):
             continue
         p = os.path.join(d, f)
+        inc[os.path.relpath(p, "src")]
         for m in re.finditer(r'^\s*#\s*include\s+"([^"]+)"', open(p).read(), re.M):
             for base in (d, "src"):
                 t = os.path.normpath(os.path.join(base, m.group(1)))
                 if os.path.exists(t):
-                    g[os.path.relpath(p, "src")].add(os.path.relpath(t, "src"))
+                    inc[os.path.relpath(p, "src")].add(os.path.relpath(t, "src"))
                     break
-folder = lambda f: f.split("/")[0] if "/" in f else os.path.splitext(f)[0]
-below = {"codec": {"alloc", "err"}, "crypto": {"alloc", "err", "codec"},
-         "record": {"alloc", "err", "codec", "crypto"}, "x509": {"alloc", "err", "codec", "crypto"}}
-fails = 0
-for fo, allowed in below.items():
-    bad = sorted("%s includes %s" % (a, b) for a in g for b in g[a]
-                 if folder(a) == fo and folder(b) != fo and folder(b) not in allowed)
-    ok = not bad
-    print(("ok - " if ok else "not ok - ") + "src/%s/ includes only %s" % (fo, ", ".join(sorted(allowed))) +
-          ("" if ok else ": " + "; ".join(bad[:5])))
-    fails += not ok
-sys.setrecursionlimit(10000)
-idx, low, st, on, sccs, c = {}, {}, [], set(), [], [0]
-def visit(v):
-    idx[v] = low[v] = c[0]; c[0] += 1; st.append(v); on.add(v)
-    for w in g[v]:
-        if w not in idx:
-            visit(w); low[v] = min(low[v], low[w])
-        elif w in on:
-            low[v] = min(low[v], idx[w])
-    if low[v] == idx[v]:
-        comp = []
-        while True:
-            w = st.pop(); on.discard(w); comp.append(w)
-            if w == v:
-                break
-        if len(comp) > 1 or v in g[v]:
-            sccs.append(sorted(comp))
-for v in list(g):
-    if v not in idx:
-        visit(v)
-print(("ok - " if not sccs else "not ok - ") + "no circle of #include between src/ files" +
-      ("" if not sccs else ": " + "; ".join(" <-> ".join(s) for s in sccs)))
-fails += bool(sccs)
-sys.exit(1 if fails else 0)
-PYEOF
-[ $? -eq 0 ] || rc=1
+unit = lambda f: f.split("/")[0] if "/" in f else os.path.splitext(f)[0]
+for fo in ("codec", "crypto", "record", "x509"):
+    allowed = {unit(x) for x in below[fo]}
+    bad = sorted("%s includes %s" % (a, b) for a in inc for b in inc[a]
+                 if unit(a) == fo and unit(b) != fo and unit(b) not in allowed)
+    report(not bad, "src/%s/ includes only %s" % (fo, ", ".join(sorted(allowed))), "; ".join(bad[:5]))
+sccs = circles(inc)
+report(not sccs, "no circle of #include between src/ files", "; ".join(" <-> ".join(s) for s in sccs))
+
 # the tool's trace (tools/hasp/trace/): model.c at the bottom calls no other
 # trace file, each output format calls only the model (html.c also the SVG
 # of svg.c), and nothing calls trace.c, the collector on top
-TOBJ="$BUILD/CMakeFiles/hasp_tool.dir/tools/hasp/trace"
-if [ -d "$TOBJ" ]; then
-  python3 - "$TOBJ" <<'PYEOF'
-import collections, os, subprocess, sys
-root = sys.argv[1]
-defs, und = {}, collections.defaultdict(set)
-for f in sorted(os.listdir(root)):
-    if not f.endswith(".c.o"):
-        continue
-    name = f[:-2]
-    for line in subprocess.run(["nm", os.path.join(root, f)], capture_output=True, text=True).stdout.splitlines():
-        p = line.split()
-        if len(p) == 3 and p[1] in "TDRB":
-            defs[p[2]] = name
-        elif len(p) == 2 and p[0] == "U":
-            und[name].add(p[1])
-allowed = {"model.c": set(), "text.c": {"model.c"}, "json.c": {"model.c"}, "svg.c": {"model.c"},
-           "mermaid.c": {"model.c"}, "html.c": {"model.c", "svg.c"}}
-bad = sorted("%s -> %s (%s)" % (n, defs[u], u) for n, us in und.items() for u in us
-             if u in defs and defs[u] != n and n in allowed and defs[u] not in allowed[n])
-have = set(und) | set(defs.values())
-missing = sorted((set(allowed) | {"trace.c"}) - have)
-ok = not bad and not missing
-print(("ok - " if ok else "not ok - ") + "tools/hasp/trace/: trace.c on top, one file per format, model.c below them" +
-      ("" if ok else ": " + "; ".join(bad[:5] + ["no object " + m for m in missing])))
-sys.exit(0 if ok else 1)
-PYEOF
-  [ $? -eq 0 ] || rc=1
-else
-  echo "not ok - tools/hasp/trace/: no object files in $TOBJ (build first)"
-  rc=1
-fi
+name = "tools/hasp/trace/: trace.c on top, one file per format, model.c below them"
+if not os.path.isdir(troot):
+    report(False, name, "no object files in %s (build first)" % troot)
+else:
+    tg, twhy = calls(troot)
+    allowed = {"model.c": set(), "text.c": {"model.c"}, "json.c": {"model.c"}, "svg.c": {"model.c"},
+               "mermaid.c": {"model.c"}, "html.c": {"model.c", "svg.c"}}
+    bad = sorted("%s -> %s (%s)" % (a, b, twhy[(a, b)]) for a in tg for b in tg[a]
+                 if a in allowed and b not in allowed[a])
+    missing = sorted((set(allowed) | {"trace.c"}) - set(tg))
+    report(not bad and not missing, name, "; ".join(bad[:5] + ["no object " + m for m in missing]))
+sys.exit(1 if fails else 0)
+EOF
+rc=$?
 # every file of src/ says what it is for and stays readable
 bad=""
 for f in $(find src -name '*.[ch]' | sort); do
