@@ -36,8 +36,6 @@ static double now_ms(void)
 
 /* ---------------------------------------------------------------- collecting */
 
-static void release_held(tconn *k, size_t at);
-
 static void draw_event(hasp_trace *t, tconn *k, size_t idx)
 {
     tev *e = &k->ev[idx];
@@ -123,15 +121,8 @@ static void event_cb(void *arg, const hasp_event *ev)
                 ev->type, ev->from_server, ev->encrypted, ev->msg_type, ev->name, ev->length,
                 ev->detail);
     if (!k && !(k = conn_start(t, NULL))) return;
-    if (k->n == k->cap) {
-        size_t cap = k->cap ? k->cap * 2 : 64;
-        tev *p = realloc(k->ev, cap * sizeof(*p));
-        if (!p) return;
-        k->ev = p;
-        k->cap = cap;
-    }
-    tev *e = &k->ev[k->n++];
-    memset(e, 0, sizeof(*e));
+    tev *e = insert_event(k, k->n);
+    if (!e) return;
     e->type = ev->type;
     e->from_server = ev->from_server;
     e->encrypted = ev->encrypted;
