@@ -421,9 +421,11 @@ static int read_record_to(hasp_conn *c, uint8_t *dst, size_t dst_cap, size_t *ds
     size_t avail = c->in_len - c->in_off;
     /* A first byte with the top bit set is an SSL 2.0 record header, which
      * may be as short as two bytes: refused at once (RFC 6176), not after
-     * waiting for a TLS header's five. */
-    if (avail >= 1 && avail < HASP_REC_HEADER_LEN && !c->version && c->state == ST_HANDSHAKE &&
-        (c->in[c->in_off] & 0x80))
+     * waiting for a TLS header's five, and whatever follows it (an empty
+     * SSL 2.0 record and the next one can arrive together, and then the
+     * third byte is not a message type): the answer must not depend on
+     * how the peer's bytes were split. */
+    if (avail >= 1 && !c->version && c->state == ST_HANDSHAKE && (c->in[c->in_off] & 0x80))
         FAIL(HASP_ERR_VERSION,
              "the peer sent an SSL 2.0-format record: SSL 2.0 is prohibited (RFC 6176) and hasp "
              "reads only TLS records");

@@ -723,6 +723,15 @@ static void records(void)
                                     0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f, 0x10};
     case_begin("SSLv2-format ClientHello (RFC 6176: protocol_version)");
     RAW(sslv2, 0, HASP_ERR_VERSION, HASP_ALERT_PROTOCOL_VERSION);
+    /* tlsfuzzer's "Empty SSLv2 record": a zero-length SSL 2.0 record and an
+     * SSLv2 hello read together, so the third byte is the next header's
+     * (0x81), not a message type: the same answer as when they come apart. */
+    static const uint8_t sslv2_empty[] = {0x80, 0x00, 0x81, 0x2e, 0x01, 0x03, 0x01, 0x00, 0x15};
+    case_begin("empty SSL 2.0 record, then an SSLv2 hello in the same read (protocol_version)");
+    RAW(sslv2_empty, 0, HASP_ERR_VERSION, HASP_ALERT_PROTOCOL_VERSION);
+    static const uint8_t sslv2_short[] = {0x80, 0x00};
+    case_begin("empty SSL 2.0 record alone (protocol_version)");
+    RAW(sslv2_short, 0, HASP_ERR_VERSION, HASP_ALERT_PROTOCOL_VERSION);
 
     static const uint8_t major4[] = {0x16, 0x04, 0x00, 0x00, 0x04, 0x01, 0x00, 0x00, 0x00};
     case_begin("record with major version 4");
